@@ -1,0 +1,57 @@
+"""runio: durable background jobs built from cached, retryable tasks."""
+
+from __future__ import annotations
+
+from . import errors, retry
+from ._client import Client
+from ._context import EventInfo, RunContext
+from ._io import IO, Logger, SyncIO
+from ._job import EventTrigger, Job, event_trigger
+from ._records import (
+    AttemptRecord as Attempt,
+)
+from ._records import (
+    LogRecord as LogEntry,
+)
+from ._records import (
+    RunRecord as Run,
+)
+from ._records import (
+    RunStatus,
+    TaskStatus,
+)
+from ._records import (
+    TaskRecord as TaskRun,
+)
+from ._records import EventRecord as Event
+from ._task import Property, Task
+from .retry import SKIP_RETRYING, RetryAt, RetryOptions
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "IO",
+    "SKIP_RETRYING",
+    "Attempt",
+    "Client",
+    "Event",
+    "EventInfo",
+    "EventTrigger",
+    "Job",
+    "LogEntry",
+    "Logger",
+    "Property",
+    "RetryAt",
+    "RetryOptions",
+    "Run",
+    "RunContext",
+    "RunStatus",
+    "SyncIO",
+    "Task",
+    "TaskRun",
+    "TaskStatus",
+    "__version__",
+    "errors",
+    "event_trigger",
+    "retry",
+]

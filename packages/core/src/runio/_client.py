@@ -1,0 +1,437 @@
+"""``Client``: an app's jobs, its store, and the operations on runs (sync and async twins).
+
+Every operation exists as ``name`` (blocking, usable from any thread, also inside a running
+event loop) and ``name_async`` (a coroutine).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import re
+import threading
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from . import _json
+from ._clock import Clock, SystemClock
+from ._execution import Limits
+from ._ids import new_id
+from ._job import EventTrigger, Job, make_job
+from ._records import EventRecord, JobRecord, NewRun, RunRecord, RunStatus
+from ._worker import Worker
+from .errors import (
+    ConfigurationError,
+    InvalidPayloadError,
+    JobDefinitionError,
+    MigrationError,
+    RunNotFoundError,
+    UnknownEventError,
+)
+from .retry import RetryOptions
+from .storage import Store, create_store, database_url_from_env
+
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+_APP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+DEFAULT_MAX_OUTPUT_SIZE = 3 * 1024 * 1024
+DEFAULT_MAX_TASK_DEPTH = 32
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name}={raw!r} is not a number.") from None
+    if value <= 0:
+        raise ConfigurationError(f"{name} must be > 0, got {raw!r}.")
+    return value
+
+
+class Client:
+    """An app: its jobs, and the database their runs live in.
+
+    ``id`` namespaces the app's jobs, so several apps can share one database. The database is
+    ``database_url``, else ``RUNIO_DATABASE_URL``, else SQLite at ``./.runio/runio.db``.
+    """
+
+    def __init__(
+        self,
+        id: str,
+        *,
+        database_url: str | None = None,
+        store: Store | None = None,
+        clock: Clock | None = None,
+        default_retry: RetryOptions | None = None,
+        max_output_size: int = DEFAULT_MAX_OUTPUT_SIZE,
+        max_task_depth: int = DEFAULT_MAX_TASK_DEPTH,
+        time_scale: float | None = None,
+        auto_migrate: bool = True,
+    ) -> None:
+        """
+        ``default_retry``: retry options for every ``io.run_task`` that gives none.
+        ``max_output_size``: bytes of JSON a task or job may return (default 3 MB).
+        ``max_task_depth``: how deep subtasks may nest (default 32).
+        ``time_scale``: multiply every wait and retry delay (default ``RUNIO_TIME_SCALE`` or 1);
+        for demos and local development, e.g. ``0.001`` turns three hours into eleven seconds.
+        ``auto_migrate``: bring the database schema up to date on first use (else run
+        ``runio db upgrade`` and keep it off in production deploys that migrate separately).
+        """
+        if not isinstance(id, str) or not _APP_ID.match(id):
+            raise ConfigurationError(
+                f"Client id {id!r} is not usable: use 1-128 letters, digits, '.', '_' or '-' "
+                "(e.g. 'my-app')."
+            )
+        if store is not None and database_url is not None:
+            raise ConfigurationError("Give the Client a database_url or a store, not both.")
+        if default_retry is not None and not isinstance(default_retry, RetryOptions):
+            raise ConfigurationError(
+                f"default_retry must be runio.RetryOptions(...), got {default_retry!r}."
+            )
+        if not isinstance(max_output_size, int) or max_output_size < 1:
+            raise ConfigurationError(f"max_output_size must be bytes > 0, got {max_output_size!r}.")
+        if not isinstance(max_task_depth, int) or max_task_depth < 1:
+            raise ConfigurationError(f"max_task_depth must be an int >= 1, got {max_task_depth!r}.")
+        if time_scale is None:
+            time_scale = _env_float("RUNIO_TIME_SCALE", 1.0)
+        elif not isinstance(time_scale, int | float) or time_scale <= 0:
+            raise ConfigurationError(f"time_scale must be a number > 0, got {time_scale!r}.")
+        self.id = id
+        self.jobs: dict[str, Job] = {}
+        self.clock: Clock = clock or SystemClock()
+        self._database_url = database_url
+        self._store = store
+        self._owns_store = store is None
+        self._store_lock = threading.Lock()
+        self._limits = Limits(
+            max_output_size=max_output_size,
+            max_task_depth=max_task_depth,
+            time_scale=float(time_scale),
+            default_retry=default_retry,
+        )
+        self._auto_migrate = auto_migrate
+        self._schema_ok = False
+        self._workers: set[Worker] = set()
+
+    # -- store ---------------------------------------------------------------------------------
+    @property
+    def database_url(self) -> str:
+        if self._store is not None:
+            return self._store.url
+        return self._database_url or database_url_from_env()
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            with self._store_lock:
+                if self._store is None:
+                    self._store = create_store(self._database_url or database_url_from_env())
+        return self._store
+
+    async def _ready(self) -> Store:
+        store = self.store
+        if not self._schema_ok:
+            if self._auto_migrate:
+                await store.upgrade()
+            else:
+                from .storage._sqlite import _migrations
+
+                have, want = await store.schema_version(), max(v for v, _, _ in _migrations())
+                if have < want:
+                    raise MigrationError(
+                        f"The database at {store.url} is at schema version {have}; this runio "
+                        f"needs {want}. Run `runio db upgrade` first."
+                    )
+            self._schema_ok = True
+        return store
+
+    async def _register_jobs(self) -> None:
+        store = await self._ready()
+        await store.register_jobs(
+            [
+                JobRecord(
+                    self.id,
+                    job.id,
+                    job.version,
+                    job.name,
+                    job.trigger.name,
+                    job.trigger.schema.model_json_schema() if job.trigger.schema else None,
+                )
+                for job in self.jobs.values()
+            ],
+            self.clock.now(),
+        )
+
+    def close(self) -> None:
+        """Close the database connection (if this client opened it)."""
+        if self._store is not None and self._owns_store:
+            self._run_sync(self._store.close())
+            self._store = None
+            self._schema_ok = False
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- jobs ----------------------------------------------------------------------------------
+    def define_job(
+        self,
+        *,
+        id: str,
+        trigger: EventTrigger,
+        name: str | None = None,
+        version: str = "0.0.1",
+        integrations: Mapping[str, Any] | None = None,
+    ) -> Callable[[Callable[..., Any]], Job]:
+        """Register the decorated function as a job of this app.
+
+        The function takes ``(payload, io)`` or ``(payload, io, ctx)``; ``async def`` gets a
+        ``runio.IO``, plain ``def`` a blocking ``runio.SyncIO`` and runs in a thread.
+        """
+
+        def decorate(fn: Callable[..., Any]) -> Job:
+            if id in self.jobs:
+                raise JobDefinitionError(
+                    f"App {self.id!r} already has a job with id {id!r}; job ids must be unique."
+                )
+            job = make_job(
+                fn, id=id, name=name, version=version, trigger=trigger, integrations=integrations
+            )
+            self.jobs[id] = job
+            return job
+
+        return decorate
+
+    def _integrations_for(self, job: Job) -> dict[str, Any]:
+        return job.integrations
+
+    # -- events --------------------------------------------------------------------------------
+    def send_event(
+        self,
+        name: str,
+        payload: Any = None,
+        *,
+        id: str | None = None,
+        deliver_at: datetime | None = None,
+    ) -> EventRecord:
+        """Store an event and create one run for each job it triggers; return the stored event
+        (with ``run_ids``). Idempotent on ``id``: sending the same id again returns the stored
+        event and creates nothing. ``deliver_at`` delays the runs until then."""
+        return self._run_sync(self.send_event_async(name, payload, id=id, deliver_at=deliver_at))
+
+    async def send_event_async(
+        self,
+        name: str,
+        payload: Any = None,
+        *,
+        id: str | None = None,
+        deliver_at: datetime | None = None,
+    ) -> EventRecord:
+        if not isinstance(name, str) or not name:
+            raise ConfigurationError(f"An event needs a non-empty name, got {name!r}.")
+        if id is not None and (not isinstance(id, str) or not id):
+            raise ConfigurationError(f"An event id must be a non-empty string, got {id!r}.")
+        if deliver_at is not None and (
+            not isinstance(deliver_at, datetime) or deliver_at.tzinfo is None
+        ):
+            raise ConfigurationError(
+                "deliver_at must be a timezone-aware datetime, e.g. datetime.now(UTC) + "
+                f"timedelta(minutes=5); got {deliver_at!r}."
+            )
+        try:
+            payload_json = _json.decode(_json.encode(payload))
+        except _json.NotJsonError as exc:
+            raise ConfigurationError(
+                f"The payload of event {name!r} cannot be stored as JSON: {exc}."
+            ) from None
+        store = await self._ready()
+        now = self.clock.now()
+        ready_at = deliver_at.timestamp() if deliver_at is not None else now
+        targets: list[tuple[str, str]] = []
+        problems: dict[str, list[dict[str, Any]]] = {}
+        local = [j for j in self.jobs.values() if j.trigger.name == name]
+        if local:
+            for job in local:
+                if not job.trigger.matches(payload_json):
+                    continue
+                errors = job.payload_errors(payload_json)
+                if errors is not None:
+                    problems[job.id] = errors
+                else:
+                    targets.append((job.id, job.version))
+        else:
+            registered = [j for j in await store.list_jobs(self.id) if j.event_name == name]
+            if not registered:
+                known = sorted({j.trigger.name for j in self.jobs.values()})
+                hint = f" Events this app knows: {', '.join(known)}." if known else ""
+                raise UnknownEventError(
+                    f"No job of app {self.id!r} is triggered by event {name!r}, so it would start "
+                    f"no run.{hint} Check the name, or start a worker of the app that defines "
+                    "the job so it is registered.",
+                    event_name=name,
+                )
+            targets = [(j.job_id, j.version) for j in registered]
+        if problems:
+            lines = []
+            for job_id, errs in problems.items():
+                for e in errs:
+                    loc = ".".join(str(p) for p in e["loc"]) or "(payload)"
+                    lines.append(f"  job {job_id}: {loc}: {e['msg']}")
+            raise InvalidPayloadError(
+                f"The payload of event {name!r} does not match the schema of "
+                f"{', '.join(repr(j) for j in problems)}; nothing was stored and no run was "
+                "created. Fix these fields:\n" + "\n".join(lines),
+                errors=problems,
+            )
+        event = EventRecord(
+            id=id or new_id("evt"),
+            app_id=self.id,
+            name=name,
+            payload=payload_json,
+            timestamp=now,
+            deliver_at=ready_at if deliver_at is not None else None,
+        )
+        runs = [NewRun(new_id("run"), job_id, version, ready_at) for job_id, version in targets]
+        stored, created = await store.create_event(event, runs, now)
+        if created and runs:
+            for worker in list(self._workers):
+                worker.notify()
+        return stored
+
+    # -- runs ----------------------------------------------------------------------------------
+    def get_run(self, run_id: str) -> RunRecord:
+        """The run with its task tree (``run.tasks``, each with ``children``), attempts and logs."""
+        return self._run_sync(self.get_run_async(run_id))
+
+    async def get_run_async(self, run_id: str) -> RunRecord:
+        store = await self._ready()
+        run = await store.get_run(run_id)
+        if run is None:
+            raise RunNotFoundError(run_id)
+        return run
+
+    def list_runs(
+        self,
+        *,
+        job_id: str | None = None,
+        status: str | Sequence[str] | None = None,
+        limit: int = 50,
+        all_apps: bool = False,
+    ) -> list[RunRecord]:
+        """Newest first, without their tasks (use ``get_run`` for those)."""
+        return self._run_sync(
+            self.list_runs_async(job_id=job_id, status=status, limit=limit, all_apps=all_apps)
+        )
+
+    async def list_runs_async(
+        self,
+        *,
+        job_id: str | None = None,
+        status: str | Sequence[str] | None = None,
+        limit: int = 50,
+        all_apps: bool = False,
+    ) -> list[RunRecord]:
+        statuses = _statuses(status)
+        if not isinstance(limit, int) or limit < 1:
+            raise ConfigurationError(f"limit must be an int >= 1, got {limit!r}.")
+        store = await self._ready()
+        return await store.list_runs(
+            app_id=None if all_apps else self.id, job_id=job_id, status=statuses, limit=limit
+        )
+
+    def cancel_run(self, run_id: str) -> RunRecord:
+        """Cancel a queued, waiting or executing run (it stops at its next task boundary)."""
+        return self._run_sync(self.cancel_run_async(run_id))
+
+    async def cancel_run_async(self, run_id: str) -> RunRecord:
+        store = await self._ready()
+        run = await store.cancel_run(run_id, now=self.clock.now())
+        for worker in list(self._workers):
+            worker.cancel_local(run_id)
+        return run
+
+    def retry_run(self, run_id: str) -> RunRecord:
+        """Run a failed, canceled or timed-out run again: completed tasks are reused, ERRORED
+        tasks are attempted again (their errors are not reused)."""
+        return self._run_sync(self.retry_run_async(run_id))
+
+    async def retry_run_async(self, run_id: str) -> RunRecord:
+        store = await self._ready()
+        run = await store.retry_run(run_id, now=self.clock.now())
+        for worker in list(self._workers):
+            worker.notify()
+        return run
+
+    def replay_run(self, run_id: str) -> RunRecord:
+        """Start a new run of the same job for the same event (nothing is reused)."""
+        return self._run_sync(self.replay_run_async(run_id))
+
+    async def replay_run_async(self, run_id: str) -> RunRecord:
+        store = await self._ready()
+        run = await store.replay_run(run_id, new_run_id=new_id("run"), now=self.clock.now())
+        for worker in list(self._workers):
+            worker.notify()
+        return run
+
+    # -- worker --------------------------------------------------------------------------------
+    def worker(self, **options: Any) -> Worker:
+        """A ``Worker`` for this app (see ``run_worker`` for the options)."""
+        return Worker(self, **options)
+
+    def run_worker(
+        self,
+        *,
+        concurrency: int = 10,
+        until_idle: bool = False,
+        lease_seconds: float = 30.0,
+        poll_interval: float = 1.0,
+        grace_period: float = 30.0,
+        handle_signals: bool = False,
+    ) -> None:
+        """Run a worker in this process: until stopped, or with ``until_idle=True`` until no run
+        is ready to execute (waiting runs stay waiting)."""
+        worker = Worker(
+            self,
+            concurrency=concurrency,
+            until_idle=until_idle,
+            lease_seconds=lease_seconds,
+            poll_interval=poll_interval,
+            grace_period=grace_period,
+            handle_signals=handle_signals,
+        )
+        self._run_sync(worker.run())
+
+    async def run_worker_async(self, **options: Any) -> None:
+        await Worker(self, **options).run()
+
+    # -- sync bridge ---------------------------------------------------------------------------
+    def _run_sync(self, coro: Coroutine[Any, Any, T]) -> T:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(coro)
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, coro).result()
+
+
+def _statuses(status: str | Sequence[str] | None) -> list[str] | None:
+    if status is None:
+        return None
+    items = [status] if isinstance(status, str) else list(status)
+    out = []
+    for s in items:
+        try:
+            out.append(RunStatus(str(s).upper()).value)
+        except ValueError:
+            raise ConfigurationError(
+                f"Unknown run status {s!r}; use one of {', '.join(x.value for x in RunStatus)}."
+            ) from None
+    return out

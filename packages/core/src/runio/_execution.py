@@ -1,0 +1,684 @@
+"""One execution of a run: replaying stored task results and running new tasks.
+
+This module owns the task semantics of the contract (cache keys, idempotency keys, retries,
+outputs, waits, suspension). It never touches SQL (the store does) nor decides which runs to
+execute (the worker does).
+
+Replay: every task row of the run is loaded in one query into ``Execution.tasks`` (keyed by
+idempotency key), so a task already completed costs a dictionary lookup. A new task costs one
+unawaited "attempt started" write and one durable "task completed" write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+import json
+import logging
+import random as _random
+import traceback
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any
+
+from . import _json
+from ._keys import cache_key_json, cache_key_parts, idempotency_key
+from ._records import ClaimedRun, LogRecord, NewTask, RunStatus, StoredTask, TaskStatus
+from ._task import Property, Task
+from .errors import (
+    ConfigurationError,
+    DuplicateCacheKeyError,
+    LeaseLostError,
+    NonRetryableError,
+    OutputError,
+    TaskDepthError,
+    TaskFailedError,
+    TaskTimeoutError,
+)
+from .retry import RetryAt, RetryOptions, SkipRetrying
+from .storage import Store
+
+log = logging.getLogger("runio.run")
+
+
+class _Signal(BaseException):  # noqa: N818 - control flow, not an error
+    """Stops a job function; a BaseException so ``except Exception`` never swallows it."""
+
+
+class Suspend(_Signal):
+    """The run pauses (a wait, a retry delay, a worker shutting down) and resumes later."""
+
+
+class Canceled(_Signal):
+    """The run was canceled; it stops at this task boundary."""
+
+
+class LeaseLost(_Signal):
+    """Another worker took over the run; this execution stops writing."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_output_size: int
+    max_task_depth: int
+    time_scale: float
+    default_retry: RetryOptions | None
+
+
+@dataclass(slots=True)
+class Frame:
+    """The task whose function is running, so tasks started inside it become its children."""
+
+    execution: Execution
+    task_id: str
+    idempotency_key: str
+    cache_key: Any
+    depth: int
+
+
+current_frame: contextvars.ContextVar[Frame | None] = contextvars.ContextVar(
+    "runio_current_task", default=None
+)
+
+
+def _error_json(exc: BaseException, **extra: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "type": type(exc).__name__,
+        "message": str(exc) or type(exc).__name__,
+    }
+    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=20))
+    data["stack"] = tb[-8000:]
+    data.update(extra)
+    return data
+
+
+class Execution:
+    """State of one execution of one run, shared by every task call made during it."""
+
+    def __init__(
+        self,
+        *,
+        claimed: ClaimedRun,
+        store: Store,
+        clock: Any,
+        limits: Limits,
+        stored_tasks: list[StoredTask],
+        log_marks: dict[str, int],
+        executor: Executor,
+        loop: asyncio.AbstractEventLoop,
+        send_event: Callable[..., Awaitable[Any]],
+    ) -> None:
+        self.claimed = claimed
+        self.lease = claimed.lease
+        self.run_id = claimed.lease.run_id
+        self.job_id = claimed.job_id
+        self.store = store
+        self.clock = clock
+        self.limits = limits
+        self.executor = executor
+        self.loop = loop
+        self.send_event_fn = send_event
+        self.tasks: dict[str, StoredTask] = {t.idempotency_key: t for t in stored_tasks}
+        self.seen: set[str] = set()
+        self.log_marks = log_marks
+        self.log_counts: dict[str, int] = {}
+        # A task left RUNNING by a run that suspended was interrupted by its own subtask's wait
+        # or retry delay: its attempt goes on. After a crash, release or retry it did not.
+        self.resume_running = claimed.status_before == RunStatus.WAITING
+        self.inflight = 0
+        self.settled = asyncio.Event()
+        self.settled.set()
+        self.suspend_at: float | None = None
+        self.stopping = False
+        self.canceled = False
+        self.lease_lost = False
+
+    # -- boundaries ------------------------------------------------------------------------------
+    def check_boundary(self) -> None:
+        if self.lease_lost:
+            raise LeaseLost()
+        if self.canceled:
+            raise Canceled()
+        if self.suspend_at is not None:
+            raise Suspend()
+        if self.stopping:
+            self.suspend_at = self.clock.now()
+            raise Suspend()
+
+    def suspend_until(self, when: float) -> Suspend:
+        self.suspend_at = when if self.suspend_at is None else min(self.suspend_at, when)
+        return Suspend()
+
+    def _enter(self) -> None:
+        self.inflight += 1
+        self.settled.clear()
+
+    def _leave(self) -> None:
+        self.inflight -= 1
+        if self.inflight == 0:
+            self.settled.set()
+
+    def _note_status(self, status: str) -> None:
+        if status == RunStatus.CANCELED:
+            self.canceled = True
+
+    # -- keys ----------------------------------------------------------------------------------
+    def _claim_key(self, cache_key: Any, parent: Frame | None) -> tuple[str, int]:
+        parts = cache_key_parts(cache_key)
+        key = idempotency_key(self.run_id, parent.idempotency_key if parent else None, parts)
+        if key in self.seen:
+            where = f"inside task {parent.cache_key!r}" if parent else "at the top level"
+            raise DuplicateCacheKeyError(
+                f"Task with cache key {cache_key!r} has already been executed in this run of job "
+                f"{self.job_id!r} ({where}). Each task in a scope needs a unique cache key: add "
+                f"what varies to the key, e.g. [{cache_key!r}, item_id].",
+                run_id=self.run_id,
+                job_id=self.job_id,
+                cache_key=cache_key,
+            )
+        self.seen.add(key)
+        depth = parent.depth + 1 if parent else 1
+        return key, depth
+
+    def _new_task(
+        self, key: str, cache_key: Any, parent: Frame | None, depth: int, kind: str, **meta: Any
+    ) -> NewTask:
+        from ._ids import new_id
+
+        return NewTask(
+            id=new_id("task"),
+            run_id=self.run_id,
+            parent_id=parent.task_id if parent else None,
+            idempotency_key=key,
+            cache_key=cache_key_json(cache_key),
+            kind=kind,
+            name=meta.get("name") or str(cache_key),
+            icon=meta.get("icon"),
+            properties=meta.get("properties"),
+            params=meta.get("params"),
+            style=meta.get("style"),
+            redact=meta.get("redact"),
+            depth=depth,
+            created_at=self.clock.now(),
+        )
+
+    # -- tasks ---------------------------------------------------------------------------------
+    async def run_task(
+        self,
+        cache_key: Any,
+        fn: Callable[[Task], Any],
+        *,
+        parent: Frame | None,
+        name: str | None = None,
+        icon: str | None = None,
+        properties: list[Property] | None = None,
+        params: Any = None,
+        retry: RetryOptions | None = None,
+        on_error: Callable[..., Any] | None = None,
+        redact: list[str] | None = None,
+        style: str | None = None,
+        timeout: float | None = None,
+        output_type: Any = None,
+        kind: str = "task",
+    ) -> Any:
+        self.check_boundary()
+        if not callable(fn):
+            raise ConfigurationError(
+                f"io.run_task({cache_key!r}, fn): fn must be a function taking the task, "
+                f"got {fn!r}."
+            )
+        key, depth = self._claim_key(cache_key, parent)
+        stored = self.tasks.get(key)
+        new_task: NewTask | None = None
+        outcome_unknown = False
+        if stored is not None:
+            status = stored.status
+            if status == TaskStatus.COMPLETED:
+                return self._output(stored.output, output_type, cache_key)
+            if status == TaskStatus.ERRORED:
+                raise self._failed_error(cache_key, stored.error, stored.id, stored.attempts)
+            if status == TaskStatus.CANCELED:
+                raise Canceled()
+            if status == TaskStatus.WAITING:
+                if stored.retry_at is not None and stored.retry_at > self.clock.now():
+                    raise self.suspend_until(stored.retry_at)
+                attempt = stored.attempts + 1
+            elif status == TaskStatus.RUNNING and self.resume_running:
+                attempt = stored.attempts
+            elif status == TaskStatus.RUNNING:
+                attempt = stored.attempts + 1
+                outcome_unknown = True
+            else:  # PENDING: created, or reset by retry run
+                attempt = stored.attempts + 1
+            task_id = stored.id
+            attempt_base = stored.attempt_base
+        else:
+            if depth > self.limits.max_task_depth:
+                raise TaskDepthError(
+                    f"Task {cache_key!r} would be nested {depth} levels deep, deeper than "
+                    f"max_task_depth={self.limits.max_task_depth}. Flatten the task tree, or "
+                    f"raise runio.Client(max_task_depth=...) if the depth is intended.",
+                    run_id=self.run_id,
+                    job_id=self.job_id,
+                    cache_key=cache_key,
+                )
+            new_task = self._new_task(
+                key,
+                cache_key,
+                parent,
+                depth,
+                kind,
+                name=name,
+                icon=icon,
+                properties=_properties_json(properties, cache_key),
+                params=_params_json(params, cache_key),
+                style=style,
+                redact=json.dumps(list(redact)) if redact else None,
+            )
+            task_id = new_task.id
+            attempt = 1
+            attempt_base = 0
+            stored = StoredTask(
+                task_id, new_task.parent_id, key, kind, TaskStatus.RUNNING, None, None, 1, 0,
+                None, None,
+            )
+            self.tasks[key] = stored
+
+        task = Task(
+            id=task_id,
+            idempotency_key=key,
+            attempt=attempt,
+            cache_key=cache_key,
+            run_id=self.run_id,
+            parent_id=parent.task_id if parent else None,
+            params=params,
+            name=name or str(cache_key),
+            outcome_unknown=outcome_unknown,
+        )
+        now = self.clock.now()
+        if not (stored.status == TaskStatus.RUNNING and self.resume_running and new_task is None):
+            self.store.start_attempt(
+                self.lease, new_task=new_task, task_id=task_id, attempt=attempt, now=now
+            )
+        stored.status = TaskStatus.RUNNING
+        stored.attempts = attempt
+        frame = Frame(self, task_id, key, cache_key, depth)
+        self._enter()
+        try:
+            try:
+                result = await self._call(fn, task, frame, timeout, cache_key, attempt)
+            except _Signal:
+                raise
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                await self._attempt_failed(
+                    exc, task, stored, cache_key, attempt - attempt_base, retry, on_error
+                )
+                raise AssertionError("unreachable") from None
+            try:
+                text = _json.encode(result)
+            except _json.NotJsonError as exc:
+                error = OutputError(
+                    f"Task {cache_key!r} returned a value that cannot be stored as JSON: {exc}. "
+                    "Return JSON-compatible data (dicts, lists, str, numbers, pydantic models, "
+                    "dataclasses, datetimes).",
+                    run_id=self.run_id,
+                    job_id=self.job_id,
+                    cache_key=cache_key,
+                    attempt=attempt,
+                )
+                await self._fail_for_good(error, task, stored, cache_key)
+                raise AssertionError("unreachable") from None
+            size = len(text.encode("utf-8"))
+            if size > self.limits.max_output_size:
+                error = OutputError(
+                    f"Task {cache_key!r} returned {size:,} bytes of JSON, more than the "
+                    f"{self.limits.max_output_size:,}-byte limit. Store large data elsewhere and "
+                    "return a reference, or raise runio.Client(max_output_size=...).",
+                    run_id=self.run_id,
+                    job_id=self.job_id,
+                    cache_key=cache_key,
+                    attempt=attempt,
+                )
+                await self._fail_for_good(error, task, stored, cache_key)
+                raise AssertionError("unreachable") from None
+            props = (
+                json.dumps([p.as_json() for p in task.output_properties], ensure_ascii=False)
+                if task.output_properties
+                else None
+            )
+            try:
+                status = await self.store.complete_task(
+                    self.lease,
+                    task_id=task_id,
+                    attempt=attempt,
+                    output=text,
+                    output_properties=props,
+                    now=self.clock.now(),
+                )
+            except LeaseLostError:
+                self.lease_lost = True
+                raise LeaseLost() from None
+            self._note_status(status)
+            stored.status = TaskStatus.COMPLETED
+            stored.output = text
+            return self._output(text, output_type, cache_key, fresh=result)
+        finally:
+            self._leave()
+
+    async def _call(
+        self,
+        fn: Callable[[Task], Any],
+        task: Task,
+        frame: Frame,
+        timeout: float | None,
+        cache_key: Any,
+        attempt: int,
+    ) -> Any:
+        token = current_frame.set(frame)
+        try:
+            if inspect.iscoroutinefunction(fn):
+                coro: Awaitable[Any] = fn(task)
+            else:
+                ctx = contextvars.copy_context()
+                coro = self.loop.run_in_executor(self.executor, ctx.run, fn, task)
+        finally:
+            current_frame.reset(token)
+        if inspect.isawaitable(coro) and not isinstance(coro, asyncio.Future):
+            coro = _with_frame(coro, frame)
+        if timeout is None:
+            result = await coro
+        else:
+            try:
+                result = await asyncio.wait_for(coro, timeout)
+            except TimeoutError:
+                raise TaskTimeoutError(
+                    f"Task {cache_key!r} attempt {attempt} ran longer than its {timeout} s "
+                    "timeout.",
+                    run_id=self.run_id,
+                    job_id=self.job_id,
+                    cache_key=cache_key,
+                    attempt=attempt,
+                ) from None
+        if inspect.isawaitable(result):  # a sync function (e.g. a lambda) returning a coroutine
+            result = await _with_frame(result, frame)
+        return result
+
+    async def _attempt_failed(
+        self,
+        exc: Exception,
+        task: Task,
+        stored: StoredTask,
+        cache_key: Any,
+        attempts_so_far: int,
+        retry: RetryOptions | None,
+        on_error: Callable[..., Any] | None,
+    ) -> None:
+        if isinstance(exc, TaskFailedError) and getattr(exc, "_parent_id", None) == task.id:
+            error = _error_json(
+                exc,
+                type="SubtaskFailed",
+                message=f"Subtask {exc.cache_key!r} failed: {exc.error_message}",
+                subtask=exc.cache_key,
+            )
+            await self._record_failure(error, task, stored, cache_key, None, exc)
+            return
+        if isinstance(exc, NonRetryableError | OutputError):
+            await self._record_failure(_error_json(exc), task, stored, cache_key, None, exc)
+            return
+        options = retry if retry is not None else self.limits.default_retry
+        recorded: BaseException = exc
+        retry_at: float | None = None
+        decided = False
+        if on_error is not None:
+            try:
+                verdict = on_error(exc, task)
+                if inspect.isawaitable(verdict):
+                    verdict = await verdict
+            except _Signal:
+                raise
+            except Exception as hook_exc:
+                hook_exc.__cause__ = exc
+                await self._record_failure(
+                    _error_json(hook_exc, message=f"on_error raised: {hook_exc}"),
+                    task, stored, cache_key, None, hook_exc,
+                )
+                return
+            if isinstance(verdict, SkipRetrying):
+                await self._record_failure(_error_json(exc), task, stored, cache_key, None, exc)
+                return
+            if isinstance(verdict, RetryAt):
+                retry_at = verdict.timestamp(self.clock.now())
+                decided = True
+            elif isinstance(verdict, BaseException):
+                recorded = verdict
+            elif verdict is not None:
+                bad = ConfigurationError(
+                    f"on_error for task {cache_key!r} returned {verdict!r}; return None, an "
+                    "exception to record instead, runio.RetryAt(...) or runio.SKIP_RETRYING."
+                )
+                await self._record_failure(_error_json(bad), task, stored, cache_key, None, exc)
+                return
+        if not decided and options is not None:
+            delay = options.delay_after(attempts_so_far)
+            if delay is not None:
+                retry_at = self.clock.now() + delay * self.limits.time_scale
+        await self._record_failure(_error_json(recorded), task, stored, cache_key, retry_at, exc)
+
+    async def _fail_for_good(
+        self, error: Exception, task: Task, stored: StoredTask, cache_key: Any
+    ) -> None:
+        await self._record_failure(_error_json(error), task, stored, cache_key, None, error)
+
+    async def _record_failure(
+        self,
+        error: dict[str, Any],
+        task: Task,
+        stored: StoredTask,
+        cache_key: Any,
+        retry_at: float | None,
+        cause: BaseException,
+    ) -> None:
+        text = json.dumps(error, ensure_ascii=False, default=str)
+        try:
+            status = await self.store.fail_attempt(
+                self.lease,
+                task_id=task.id,
+                attempt=task.attempt,
+                error=text,
+                retry_at=retry_at,
+                now=self.clock.now(),
+            )
+        except LeaseLostError:
+            self.lease_lost = True
+            raise LeaseLost() from None
+        self._note_status(status)
+        stored.error = text
+        if retry_at is not None:
+            stored.status = TaskStatus.WAITING
+            stored.retry_at = retry_at
+            log.info(
+                "task %r attempt %d failed (%s); retrying at %s",
+                cache_key, task.attempt, error["message"], retry_at,
+            )
+            raise self.suspend_until(retry_at)
+        stored.status = TaskStatus.ERRORED
+        raise self._failed_error(cache_key, text, task.id, task.attempt) from cause
+
+    def _failed_error(
+        self, cache_key: Any, error_text: str | None, task_id: str, attempts: int
+    ) -> TaskFailedError:
+        error = json.loads(error_text) if error_text else {}
+        etype = error.get("type", "Error")
+        message = error.get("message", "unknown error")
+        exc = TaskFailedError(
+            f"Task {cache_key!r} failed after {attempts} attempt(s): {etype}: {message}",
+            error_type=etype,
+            error_message=message,
+            run_id=self.run_id,
+            job_id=self.job_id,
+            cache_key=cache_key,
+            attempt=attempts,
+            task_id=task_id,
+        )
+        stored = next((t for t in self.tasks.values() if t.id == task_id), None)
+        exc._parent_id = stored.parent_id if stored else None  # type: ignore[attr-defined]
+        return exc
+
+    def _output(self, text: str | None, output_type: Any, cache_key: Any, **kw: Any) -> Any:
+        fresh = kw.get("fresh", _MISSING)
+        if fresh is not _MISSING and (fresh is None or type(fresh) in (str, int, bool)):
+            value = fresh  # already what a JSON round trip would give
+        else:
+            value = _json.decode(text)
+        if output_type is None:
+            return value
+        try:
+            return _json.parse_as(output_type, value)
+        except Exception as exc:
+            raise OutputError(
+                f"The stored output of task {cache_key!r} does not fit output_type "
+                f"{getattr(output_type, '__name__', output_type)!r}: {exc}",
+                run_id=self.run_id,
+                job_id=self.job_id,
+                cache_key=cache_key,
+            ) from exc
+
+    # -- waits ---------------------------------------------------------------------------------
+    async def wait(self, cache_key: Any, seconds: float, *, parent: Frame | None) -> None:
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+            raise ConfigurationError(
+                f"io.wait({cache_key!r}, seconds): seconds must be a number >= 0, got {seconds!r}."
+            )
+        await self._wait_until(cache_key, None, float(seconds), parent=parent)
+
+    async def wait_until(self, cache_key: Any, when: float, *, parent: Frame | None) -> None:
+        await self._wait_until(cache_key, when, None, parent=parent)
+
+    async def _wait_until(
+        self, cache_key: Any, when: float | None, seconds: float | None, *, parent: Frame | None
+    ) -> None:
+        self.check_boundary()
+        key, depth = self._claim_key(cache_key, parent)
+        stored = self.tasks.get(key)
+        now = self.clock.now()
+        if stored is not None:
+            if stored.status == TaskStatus.COMPLETED:
+                return
+            if stored.status == TaskStatus.CANCELED:
+                raise Canceled()
+            wake_at = stored.wake_at if stored.wake_at is not None else now
+            if wake_at > now:
+                raise self.suspend_until(wake_at)
+            self.store.complete_wait(self.lease, task_id=stored.id, now=now)
+            stored.status = TaskStatus.COMPLETED
+            return
+        if depth > self.limits.max_task_depth:
+            raise TaskDepthError(
+                f"Wait {cache_key!r} would be nested {depth} levels deep, deeper than "
+                f"max_task_depth={self.limits.max_task_depth}.",
+                run_id=self.run_id,
+                job_id=self.job_id,
+                cache_key=cache_key,
+            )
+        if seconds is not None:
+            wake_at = now + seconds * self.limits.time_scale
+            label = f"Wait {seconds:g} s"
+        else:
+            assert when is not None
+            wake_at = now + max(0.0, when - now) * self.limits.time_scale
+            label = "Wait until"
+        new_task = self._new_task(key, cache_key, parent, depth, "wait", name=label, icon="clock")
+        try:
+            await self.store.record_wait(self.lease, new_task=new_task, wake_at=wake_at)
+        except LeaseLostError:
+            self.lease_lost = True
+            raise LeaseLost() from None
+        self.tasks[key] = StoredTask(
+            new_task.id, new_task.parent_id, key, "wait", TaskStatus.WAITING, None, None, 0, 0,
+            None, wake_at,
+        )
+        if wake_at > now:
+            raise self.suspend_until(wake_at)
+        self.store.complete_wait(self.lease, task_id=new_task.id, now=now)
+        self.tasks[key].status = TaskStatus.COMPLETED
+
+    # -- logs ----------------------------------------------------------------------------------
+    def log(self, level: str, message: str, data: dict[str, Any], parent: Frame | None) -> None:
+        scope = parent.idempotency_key if parent else ""
+        seq = self.log_counts.get(scope, 0) + 1
+        self.log_counts[scope] = seq
+        if seq <= self.log_marks.get(scope, 0):
+            return  # written by an earlier execution of this run
+        payload: Any = None
+        if data:
+            try:
+                payload = json.loads(_json.encode(data))
+            except _json.NotJsonError:
+                payload = {k: repr(v) for k, v in data.items()}
+        self.store.add_logs(
+            self.lease,
+            [
+                LogRecord(
+                    self.run_id, scope, seq, level, str(message), payload, self.clock.now(),
+                    parent.task_id if parent else None,
+                )
+            ],
+        )
+        log.log(
+            _LEVELS.get(level, logging.INFO),
+            "[%s %s] %s%s",
+            self.job_id,
+            self.run_id,
+            message,
+            f" {payload}" if payload else "",
+        )
+
+    # -- misc tasks ----------------------------------------------------------------------------
+    def random(self) -> float:
+        return _random.random()
+
+
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warn": logging.WARNING,
+    "error": logging.ERROR,
+}
+_MISSING = object()
+
+
+async def _with_frame(awaitable: Awaitable[Any], frame: Frame) -> Any:
+    token = current_frame.set(frame)
+    try:
+        return await awaitable
+    finally:
+        current_frame.reset(token)
+
+
+def _properties_json(properties: list[Property] | None, cache_key: Any) -> str | None:
+    if not properties:
+        return None
+    out = []
+    for p in properties:
+        if not isinstance(p, Property):
+            raise ConfigurationError(
+                f"Task {cache_key!r}: properties must be runio.Property(label, text) items, "
+                f"got {p!r}."
+            )
+        out.append(p.as_json())
+    return json.dumps(out, ensure_ascii=False)
+
+
+def _params_json(params: Any, cache_key: Any) -> str | None:
+    if params is None:
+        return None
+    try:
+        return _json.encode(params)
+    except _json.NotJsonError as exc:
+        raise ConfigurationError(
+            f"Task {cache_key!r}: params must be JSON-compatible ({exc})."
+        ) from None

@@ -1,0 +1,328 @@
+"""``IO``: what a job function uses to run tasks, wait, log and send events.
+
+``IO`` is for ``async def`` jobs; ``SyncIO`` (also ``io.sync``) offers the same calls, blocking,
+for plain ``def`` jobs and for synchronous task functions that start subtasks. Both are thin:
+the semantics live in ``_execution.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from datetime import datetime
+from typing import Any, TypeVar, overload
+
+from ._execution import Execution, Frame, current_frame
+from ._task import Property, Task
+from .errors import ConfigurationError
+from .retry import RetryOptions
+
+T = TypeVar("T")
+
+
+def _parent(execution: Execution) -> Frame | None:
+    frame = current_frame.get()
+    return frame if frame is not None and frame.execution is execution else None
+
+
+class Logger:
+    """``io.logger``: log lines stored with the run, once per run however often it replays."""
+
+    def __init__(self, execution: Execution) -> None:
+        self._execution = execution
+
+    def _log(self, level: str, message: str, data: dict[str, Any]) -> None:
+        ex = self._execution
+        ex.log(level, message, data, _parent(ex))
+
+    def debug(self, message: str, **data: Any) -> None:
+        self._log("debug", message, data)
+
+    def info(self, message: str, **data: Any) -> None:
+        self._log("info", message, data)
+
+    def warn(self, message: str, **data: Any) -> None:
+        self._log("warn", message, data)
+
+    warning = warn
+
+    def error(self, message: str, **data: Any) -> None:
+        self._log("error", message, data)
+
+
+class IO:
+    """Passed to every job function. Each call with a cache key is recorded as a task."""
+
+    def __init__(self, execution: Execution, integrations: dict[str, Any] | None = None) -> None:
+        self._execution = execution
+        self.logger = Logger(execution)
+        self._integrations = integrations or {}
+        self._sync: SyncIO | None = None
+
+    @overload
+    async def run_task(
+        self,
+        cache_key: str | Sequence[Any],
+        fn: Callable[[Task], Awaitable[T]],
+        *,
+        name: str | None = ...,
+        icon: str | None = ...,
+        properties: list[Property] | None = ...,
+        params: Any = ...,
+        retry: RetryOptions | None = ...,
+        on_error: Callable[[Exception, Task], Any] | None = ...,
+        redact: list[str] | None = ...,
+        style: str | None = ...,
+        timeout: float | None = ...,
+        output_type: None = ...,
+    ) -> T: ...
+
+    @overload
+    async def run_task(
+        self,
+        cache_key: str | Sequence[Any],
+        fn: Callable[[Task], T],
+        *,
+        name: str | None = ...,
+        icon: str | None = ...,
+        properties: list[Property] | None = ...,
+        params: Any = ...,
+        retry: RetryOptions | None = ...,
+        on_error: Callable[[Exception, Task], Any] | None = ...,
+        redact: list[str] | None = ...,
+        style: str | None = ...,
+        timeout: float | None = ...,
+        output_type: None = ...,
+    ) -> T: ...
+
+    @overload
+    async def run_task(
+        self,
+        cache_key: str | Sequence[Any],
+        fn: Callable[[Task], Any],
+        *,
+        name: str | None = ...,
+        icon: str | None = ...,
+        properties: list[Property] | None = ...,
+        params: Any = ...,
+        retry: RetryOptions | None = ...,
+        on_error: Callable[[Exception, Task], Any] | None = ...,
+        redact: list[str] | None = ...,
+        style: str | None = ...,
+        timeout: float | None = ...,
+        output_type: type[T],
+    ) -> T: ...
+
+    async def run_task(
+        self,
+        cache_key: str | Sequence[Any],
+        fn: Callable[[Task], Any],
+        *,
+        name: str | None = None,
+        icon: str | None = None,
+        properties: list[Property] | None = None,
+        params: Any = None,
+        retry: RetryOptions | None = None,
+        on_error: Callable[[Exception, Task], Any] | None = None,
+        redact: list[str] | None = None,
+        style: str | None = None,
+        timeout: float | None = None,
+        output_type: Any = None,
+    ) -> Any:
+        """Run ``fn(task)`` once per run: its result is stored and returned on every replay.
+
+        ``cache_key`` names the task within its parent (a string, or a sequence of JSON
+        scalars). ``fn`` may be sync (run in a thread) or async. ``retry`` retries failures with
+        durable delays; ``on_error(error, task)`` may return a replacement error,
+        ``runio.RetryAt`` or ``runio.SKIP_RETRYING``. ``timeout`` limits each attempt (seconds).
+        ``output_type`` parses the stored JSON back into a type. ``name``, ``icon``,
+        ``properties``, ``params``, ``style`` and ``redact`` describe the task in the dashboard.
+        """
+        _check_options(cache_key, retry, timeout, style, redact)
+        ex = self._execution
+        return await ex.run_task(
+            cache_key,
+            fn,
+            parent=_parent(ex),
+            name=name,
+            icon=icon,
+            properties=properties,
+            params=params,
+            retry=retry,
+            on_error=on_error,
+            redact=redact,
+            style=style,
+            timeout=timeout,
+            output_type=output_type,
+        )
+
+    async def wait(self, cache_key: str | Sequence[Any], seconds: float) -> None:
+        """Pause the run durably for ``seconds``; no memory or worker slot is held meanwhile."""
+        ex = self._execution
+        await ex.wait(cache_key, seconds, parent=_parent(ex))
+
+    async def wait_until(self, cache_key: str | Sequence[Any], when: datetime) -> None:
+        """Pause the run durably until ``when`` (a timezone-aware datetime)."""
+        if not isinstance(when, datetime) or when.tzinfo is None:
+            raise ConfigurationError(
+                f"io.wait_until({cache_key!r}, when): when must be a timezone-aware datetime, "
+                f"e.g. datetime.now(UTC) + timedelta(hours=1); got {when!r}."
+            )
+        ex = self._execution
+        await ex.wait_until(cache_key, when.timestamp(), parent=_parent(ex))
+
+    async def send_event(
+        self,
+        cache_key: str | Sequence[Any],
+        name: str,
+        payload: Any = None,
+        *,
+        id: str | None = None,
+        deliver_at: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Send an event from inside a run, exactly once (the event id derives from the task's
+        idempotency key unless given). Returns ``{"id": ..., "run_ids": [...]}``."""
+        ex = self._execution
+
+        async def send(task: Task) -> dict[str, Any]:
+            event = await ex.send_event_fn(
+                name, payload, id=id or f"evt_{task.idempotency_key[:32]}", deliver_at=deliver_at
+            )
+            return {"id": event.id, "name": event.name, "run_ids": list(event.run_ids)}
+
+        return await ex.run_task(  # type: ignore[no-any-return]
+            cache_key, send, parent=_parent(ex), name=f"Send event {name}", icon="send",
+            params={"name": name, "payload": payload}, kind="event",
+        )
+
+    async def random(
+        self,
+        cache_key: str | Sequence[Any],
+        *,
+        min: float = 0.0,
+        max: float = 1.0,
+        round: bool = False,
+    ) -> float:
+        """A random number in ``[min, max)`` (an int in ``[min, max]`` with ``round=True``),
+        drawn once and the same on every replay."""
+        if min > max:
+            raise ConfigurationError(f"io.random({cache_key!r}): min ({min}) is above max ({max}).")
+        ex = self._execution
+
+        def draw(task: Task) -> float:
+            value = min + ex.random() * (max - min)
+            return float(int(value + 0.5)) if round else value
+
+        result = await ex.run_task(
+            cache_key, draw, parent=_parent(ex), name="Random", icon="dice",
+            params={"min": min, "max": max, "round": round}, kind="random",
+        )
+        return int(result) if round else float(result)
+
+    @property
+    def sync(self) -> SyncIO:
+        """The same calls, blocking: for synchronous task functions that start subtasks."""
+        if self._sync is None:
+            self._sync = SyncIO(self, self._execution.loop)
+        return self._sync
+
+    def __getattr__(self, name: str) -> Any:
+        integrations = self.__dict__.get("_integrations") or {}
+        if name in integrations:
+            return integrations[name]
+        raise AttributeError(
+            f"io has no attribute {name!r}. Tasks are io.run_task(...); integrations are declared "
+            f"with define_job(integrations={{{name!r}: ...}})."
+        )
+
+
+class SyncIO:
+    """``IO`` for synchronous code: each call blocks its thread until the task is done."""
+
+    def __init__(self, io: IO, loop: asyncio.AbstractEventLoop) -> None:
+        self._io = io
+        self._loop = loop
+        self.logger = io.logger
+
+    def _call(self, make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self._loop or threading.current_thread() is getattr(
+            self._loop, "_runio_thread", None
+        ):
+            raise ConfigurationError(
+                "io.sync is for synchronous code running in a worker thread; in async code "
+                "use `await io.run_task(...)` instead."
+            )
+        frame = current_frame.get()
+
+        async def with_frame() -> T:
+            token = current_frame.set(frame)
+            try:
+                return await make()
+            finally:
+                current_frame.reset(token)
+
+        return asyncio.run_coroutine_threadsafe(with_frame(), self._loop).result()
+
+    def run_task(self, cache_key: str | Sequence[Any], fn: Callable[[Task], T], **options: Any) -> T:
+        """As ``IO.run_task``, blocking."""
+        return self._call(lambda: self._io.run_task(cache_key, fn, **options))
+
+    def wait(self, cache_key: str | Sequence[Any], seconds: float) -> None:
+        self._call(lambda: self._io.wait(cache_key, seconds))
+
+    def wait_until(self, cache_key: str | Sequence[Any], when: datetime) -> None:
+        self._call(lambda: self._io.wait_until(cache_key, when))
+
+    def send_event(
+        self, cache_key: str | Sequence[Any], name: str, payload: Any = None, **options: Any
+    ) -> dict[str, Any]:
+        return self._call(lambda: self._io.send_event(cache_key, name, payload, **options))
+
+    def random(self, cache_key: str | Sequence[Any], **options: Any) -> float:
+        return self._call(lambda: self._io.random(cache_key, **options))
+
+    @property
+    def sync(self) -> SyncIO:
+        return self
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._io, name)
+
+
+_STYLES = ("normal", "minimal")
+
+
+def _check_options(
+    cache_key: Any,
+    retry: Any,
+    timeout: Any,
+    style: Any,
+    redact: Any,
+) -> None:
+    if retry is not None and not isinstance(retry, RetryOptions):
+        raise ConfigurationError(
+            f"io.run_task({cache_key!r}): retry must be runio.RetryOptions(...) or a preset such "
+            f"as runio.retry.standard_backoff, got {retry!r}."
+        )
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
+    ):
+        raise ConfigurationError(
+            f"io.run_task({cache_key!r}): timeout must be seconds > 0, got {timeout!r}."
+        )
+    if style is not None and style not in _STYLES:
+        raise ConfigurationError(
+            f"io.run_task({cache_key!r}): style must be one of {_STYLES}, got {style!r}."
+        )
+    if redact is not None and (
+        isinstance(redact, str) or not all(isinstance(p, str) for p in redact)
+    ):
+        raise ConfigurationError(
+            f"io.run_task({cache_key!r}): redact must be a list of output paths such as "
+            f"['card.number'], got {redact!r}."
+        )

@@ -1,0 +1,157 @@
+"""Job definitions: the function, its trigger, and the checks made when it is defined."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from .errors import JobDefinitionError
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventTrigger:
+    """Runs the job for every event with this name (and matching ``filter``, if given)."""
+
+    name: str
+    """The event name, e.g. ``"new.user"``."""
+    schema: type[BaseModel] | None = None
+    """A pydantic model the payload must satisfy; the job function receives it parsed."""
+    filter: Mapping[str, Any] | None = None
+    """Only payloads matching this: ``{"plan": ["pro", "team"], "user": {"country": ["NZ"]}}``
+    (each key lists allowed values; nested mappings match nested objects)."""
+
+    def matches(self, payload: Any) -> bool:
+        return self.filter is None or _matches(self.filter, payload)
+
+
+def event_trigger(
+    name: str,
+    *,
+    schema: type[BaseModel] | None = None,
+    filter: Mapping[str, Any] | None = None,
+) -> EventTrigger:
+    """Trigger a job when an event named ``name`` is sent."""
+    if not isinstance(name, str) or not name.strip():
+        raise JobDefinitionError("event_trigger needs a non-empty event name, e.g. 'new.user'.")
+    if schema is not None and not (isinstance(schema, type) and issubclass(schema, BaseModel)):
+        raise JobDefinitionError(
+            f"event_trigger(schema=...) must be a pydantic BaseModel subclass, got {schema!r}."
+        )
+    if filter is not None:
+        _check_filter(filter, path=name)
+    return EventTrigger(name=name, schema=schema, filter=filter)
+
+
+def _check_filter(spec: Mapping[str, Any], path: str) -> None:
+    if not isinstance(spec, Mapping):
+        raise JobDefinitionError(f"Event filter at {path!r} must be a mapping.")
+    for key, allowed in spec.items():
+        if isinstance(allowed, Mapping):
+            _check_filter(allowed, f"{path}.{key}")
+        elif not isinstance(allowed, list | tuple):
+            raise JobDefinitionError(
+                f"Event filter {path}.{key} must list the allowed values, e.g. "
+                f"{{{key!r}: [{allowed!r}]}}."
+            )
+
+
+def _matches(spec: Mapping[str, Any], payload: Any) -> bool:
+    if not isinstance(payload, Mapping):
+        return False
+    for key, allowed in spec.items():
+        if key not in payload:
+            return False
+        value = payload[key]
+        if isinstance(allowed, Mapping):
+            if not _matches(allowed, value):
+                return False
+        elif value not in allowed:
+            return False
+    return True
+
+
+@dataclass(kw_only=True)
+class Job:
+    """A job registered with a client. Calling it is not how it runs: send its event."""
+
+    id: str
+    name: str
+    version: str
+    trigger: EventTrigger
+    fn: Callable[..., Any]
+    integrations: dict[str, Any] = field(default_factory=dict)
+    is_async: bool
+    wants_context: bool
+
+    def parse_payload(self, payload: Any) -> Any:
+        """The payload as the job function receives it; raises pydantic's ValidationError."""
+        if self.trigger.schema is None:
+            return payload
+        return self.trigger.schema.model_validate(payload)
+
+    def payload_errors(self, payload: Any) -> list[dict[str, Any]] | None:
+        try:
+            self.parse_payload(payload)
+        except ValidationError as exc:
+            return [
+                {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
+                for e in exc.errors(include_url=False)
+            ]
+        return None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(
+            f"Job {self.id!r} is not called directly: send its event "
+            f"(client.send_event({self.trigger.name!r}, payload)) and a worker runs it."
+        )
+
+
+def make_job(
+    fn: Callable[..., Any],
+    *,
+    id: str,
+    name: str | None,
+    version: str,
+    trigger: EventTrigger,
+    integrations: Mapping[str, Any] | None,
+) -> Job:
+    if not isinstance(id, str) or not _ID.match(id):
+        raise JobDefinitionError(
+            f"Job id {id!r} is not usable: use 1-128 letters, digits, '.', '_' or '-', starting "
+            "with a letter or digit (e.g. 'new-user')."
+        )
+    if not isinstance(trigger, EventTrigger):
+        raise JobDefinitionError(
+            f"Job {id!r}: trigger must come from runio.event_trigger(...), got {trigger!r}."
+        )
+    if not callable(fn):
+        raise JobDefinitionError(f"Job {id!r}: define_job decorates a function, got {fn!r}.")
+    if not isinstance(version, str) or not version:
+        raise JobDefinitionError(f"Job {id!r}: version must be a non-empty string like '1.0.0'.")
+    params = [
+        p
+        for p in inspect.signature(fn).parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    if len(params) not in (2, 3):
+        raise JobDefinitionError(
+            f"Job {id!r}: its function must take (payload, io) or (payload, io, ctx); "
+            f"{getattr(fn, '__name__', fn)!r} takes {len(params)} positional parameter(s)."
+        )
+    return Job(
+        id=id,
+        name=name or id,
+        version=version,
+        trigger=trigger,
+        fn=fn,
+        integrations=dict(integrations or {}),
+        is_async=inspect.iscoroutinefunction(fn),
+        wants_context=len(params) == 3,
+    )

@@ -1,0 +1,65 @@
+"""Cache keys and the idempotency-key formula.
+
+``idempotency_key = sha256_hex(":".join([run_id, parent_idempotency_key or "", *parts]))`` where a
+string cache key is one part, and a sequence's items are its parts (nested sequences flattened,
+non-strings written as compact JSON with sorted keys).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import TypeAlias
+
+from .errors import InvalidCacheKeyError
+
+JsonScalar: TypeAlias = str | int | float | bool | None
+CacheKey: TypeAlias = str | Sequence["JsonScalar | CacheKey"]
+
+
+def cache_key_parts(cache_key: object) -> list[str]:
+    """The string parts of a cache key, or a clear error saying what is wrong with it."""
+    if isinstance(cache_key, str):
+        if not cache_key:
+            raise InvalidCacheKeyError(
+                "A cache key must not be empty: give each task a short name such as 'fetch-user'."
+            )
+        return [cache_key]
+    if isinstance(cache_key, Sequence) and not isinstance(cache_key, bytes | bytearray):
+        parts: list[str] = []
+        _flatten(cache_key, parts, cache_key)
+        if not parts:
+            raise InvalidCacheKeyError(
+                "A cache key must not be an empty sequence: use e.g. ['send-email', user_id]."
+            )
+        return parts
+    raise InvalidCacheKeyError(
+        f"A cache key must be a string or a sequence of JSON scalars, got "
+        f"{type(cache_key).__name__}: {cache_key!r}. Use e.g. 'fetch-user' or ['fetch-user', 42]."
+    )
+
+
+def _flatten(items: Sequence[object], out: list[str], whole: object) -> None:
+    for item in items:
+        if isinstance(item, str):
+            out.append(item)
+        elif item is None or isinstance(item, bool | int | float):
+            out.append(json.dumps(item, separators=(",", ":"), sort_keys=True))
+        elif isinstance(item, Sequence) and not isinstance(item, bytes | bytearray):
+            _flatten(item, out, whole)
+        else:
+            raise InvalidCacheKeyError(
+                f"Cache key {whole!r} holds a {type(item).__name__} ({item!r}); its parts must be "
+                "strings, numbers, booleans or None. Use an id, e.g. str(value)."
+            )
+
+
+def cache_key_json(cache_key: object) -> str:
+    """The cache key as stored and displayed (JSON)."""
+    return json.dumps(cache_key, ensure_ascii=False, separators=(",", ":"))
+
+
+def idempotency_key(run_id: str, parent_idempotency_key: str | None, parts: list[str]) -> str:
+    joined = ":".join([run_id, parent_idempotency_key or "", *parts])
+    return hashlib.sha256(joined.encode("utf-8")).hexdigest()

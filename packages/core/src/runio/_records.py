@@ -1,0 +1,234 @@
+"""Plain records that cross the boundary between the engine and a store.
+
+These are internal value objects: the public views of runs and tasks (``runio.RunView``...) are
+built from them in ``_views.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class RunStatus(StrEnum):
+    QUEUED = "QUEUED"
+    EXECUTING = "EXECUTING"
+    WAITING = "WAITING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELED = "CANCELED"
+    TIMED_OUT = "TIMED_OUT"
+
+    @property
+    def finished(self) -> bool:
+        return self in _FINISHED
+
+
+_FINISHED = frozenset(
+    {RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELED, RunStatus.TIMED_OUT}
+)
+
+
+class TaskStatus(StrEnum):
+    PENDING = "PENDING"
+    """Created but not attempted (or reset by *retry run*)."""
+    RUNNING = "RUNNING"
+    WAITING = "WAITING"
+    """A wait not yet over, or a retry delay not yet elapsed."""
+    COMPLETED = "COMPLETED"
+    ERRORED = "ERRORED"
+    CANCELED = "CANCELED"
+
+
+class AttemptStatus(StrEnum):
+    STARTED = "STARTED"
+    COMPLETED = "COMPLETED"
+    ERRORED = "ERRORED"
+
+
+@dataclass(slots=True, frozen=True)
+class Lease:
+    """Proof that a worker holds a run: every write of the run is fenced by ``token``."""
+
+    run_id: str
+    worker_id: str
+    token: int
+
+
+@dataclass(slots=True)
+class JobRecord:
+    app_id: str
+    job_id: str
+    version: str
+    name: str
+    event_name: str
+    schema: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class EventRecord:
+    id: str
+    app_id: str
+    name: str
+    payload: Any
+    timestamp: float
+    deliver_at: float | None
+    run_ids: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class NewRun:
+    id: str
+    job_id: str
+    job_version: str
+    ready_at: float
+
+
+@dataclass(slots=True)
+class ClaimedRun:
+    lease: Lease
+    app_id: str
+    job_id: str
+    job_version: str
+    status_before: str
+    execution_count: int
+    is_retry: bool
+    created_at: float
+    started_at: float
+    event: EventRecord
+
+
+@dataclass(slots=True)
+class StoredTask:
+    """A task row as loaded at the start of an execution (output kept as JSON text)."""
+
+    id: str
+    parent_id: str | None
+    idempotency_key: str
+    kind: str
+    status: str
+    output: str | None
+    error: str | None
+    attempts: int
+    attempt_base: int
+    retry_at: float | None
+    wake_at: float | None
+
+
+@dataclass(slots=True)
+class NewTask:
+    id: str
+    run_id: str
+    parent_id: str | None
+    idempotency_key: str
+    cache_key: str
+    kind: str
+    name: str
+    icon: str | None
+    properties: str | None
+    params: str | None
+    style: str | None
+    redact: str | None
+    depth: int
+    created_at: float
+
+
+@dataclass(slots=True)
+class AttemptRecord:
+    number: int
+    status: str
+    started_at: float
+    ended_at: float | None
+    error: dict[str, Any] | None
+
+
+@dataclass(slots=True)
+class TaskRecord:
+    """A task as the dashboard, CLI and ``client.get_run`` see it."""
+
+    id: str
+    run_id: str
+    parent_id: str | None
+    idempotency_key: str
+    cache_key: Any
+    kind: str
+    name: str
+    icon: str | None
+    properties: list[dict[str, Any]]
+    params: Any
+    style: str | None
+    redact: list[str] | None
+    status: str
+    output: Any
+    output_properties: list[dict[str, Any]]
+    error: dict[str, Any] | None
+    depth: int
+    created_at: float
+    started_at: float | None
+    ended_at: float | None
+    retry_at: float | None
+    wake_at: float | None
+    attempts: list[AttemptRecord] = field(default_factory=list)
+    children: list[TaskRecord] = field(default_factory=list)
+    """Subtasks, in the order they were created (filled in by ``Run.tasks`` tree building)."""
+
+
+@dataclass(slots=True)
+class LogRecord:
+    run_id: str
+    scope: str
+    seq: int
+    level: str
+    message: str
+    data: Any
+    created_at: float
+    task_id: str | None = None
+
+
+@dataclass(slots=True)
+class RunRecord:
+    id: str
+    app_id: str
+    job_id: str
+    job_version: str
+    event_id: str
+    event_name: str
+    payload: Any
+    status: str
+    output: Any
+    error: dict[str, Any] | None
+    created_at: float
+    started_at: float | None
+    ended_at: float | None
+    ready_at: float | None
+    execution_count: int
+    is_retry: bool
+    replay_of: str | None
+    lease_owner: str | None
+    tasks: list[TaskRecord] = field(default_factory=list)
+    """Top-level tasks; each holds its subtasks in ``children``."""
+    logs: list[LogRecord] = field(default_factory=list)
+
+    def all_tasks(self) -> list[TaskRecord]:
+        """Every task of the run, depth first, in creation order."""
+        out: list[TaskRecord] = []
+        stack = list(reversed(self.tasks))
+        while stack:
+            task = stack.pop()
+            out.append(task)
+            stack.extend(reversed(task.children))
+        return out
+
+    def task(self, *cache_key_path: Any) -> TaskRecord:
+        """The task reached by following cache keys from the top, e.g. ``run.task("a", "b")``."""
+        level = self.tasks
+        found: TaskRecord | None = None
+        for key in cache_key_path:
+            found = next((t for t in level if t.cache_key == key), None)
+            if found is None:
+                raise KeyError(f"No task with cache key {key!r} at this level of run {self.id}")
+            level = found.children
+        if found is None:
+            raise KeyError("Give at least one cache key")
+        return found

@@ -1,0 +1,422 @@
+"""The worker: claims runs of its app's jobs, executes them, and keeps their leases alive.
+
+Concurrency is asyncio: each claimed run is one asyncio task; synchronous job and task functions
+run in a thread pool so they never block other runs. Leases are renewed by a heartbeat; a worker
+that stops heartbeating (it died, or stalled) loses its runs to another worker after the lease
+expires, and its late writes are rejected (fencing by lease token).
+
+Shutdown (SIGTERM/SIGINT, or ``Worker.stop()``): stop claiming; runs in flight finish the tasks
+they are running and pause at their next task boundary (ready for another worker at once);
+after the grace period whatever is still running is interrupted and its lease released.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import json
+import logging
+import os
+import signal
+import socket
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from . import _json
+from ._context import EventInfo, RunContext
+from ._execution import Canceled, Execution, LeaseLost, Limits, Suspend, _error_json
+from ._ids import new_id
+from ._io import IO, SyncIO
+from ._records import ClaimedRun, RunStatus
+from .errors import ConfigurationError, LeaseLostError, TaskFailedError
+
+if TYPE_CHECKING:
+    from ._client import Client
+
+log = logging.getLogger("runio.worker")
+
+
+class Worker:
+    def __init__(
+        self,
+        client: Client,
+        *,
+        concurrency: int = 10,
+        until_idle: bool = False,
+        lease_seconds: float = 30.0,
+        heartbeat_interval: float | None = None,
+        poll_interval: float = 1.0,
+        grace_period: float = 30.0,
+        handle_signals: bool = False,
+        on_run_finished: Callable[[str, str], None] | None = None,
+    ) -> None:
+        if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
+            raise ConfigurationError(f"Worker concurrency must be an int >= 1, got {concurrency!r}.")
+        for label, value in (
+            ("lease_seconds", lease_seconds),
+            ("poll_interval", poll_interval),
+        ):
+            if not isinstance(value, int | float) or value <= 0:
+                raise ConfigurationError(f"Worker {label} must be seconds > 0, got {value!r}.")
+        if not isinstance(grace_period, int | float) or grace_period < 0:
+            raise ConfigurationError(f"Worker grace_period must be seconds >= 0, got {grace_period!r}.")
+        self.client = client
+        self.concurrency = concurrency
+        self.until_idle = until_idle
+        self.lease_seconds = float(lease_seconds)
+        self.heartbeat_interval = float(heartbeat_interval or max(lease_seconds / 3, 0.05))
+        self.poll_interval = float(poll_interval)
+        self.grace_period = float(grace_period)
+        self.handle_signals = handle_signals
+        self.on_run_finished = on_run_finished
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{new_id('w')[-8:]}"
+        self.executions: dict[str, tuple[Execution | None, asyncio.Task[None]]] = {}
+        self._stopping = False
+        self._force = False
+        self._wakeup: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.runs_finished = 0
+
+    # -- control -------------------------------------------------------------------------------
+    def stop(self, *, force: bool = False) -> None:
+        """Ask the worker to shut down gracefully (``force``: interrupt runs now). Thread-safe."""
+        loop = self._loop
+        if loop is None:
+            self._stopping = True
+            self._force = self._force or force
+            return
+        loop.call_soon_threadsafe(self._request_stop, force)
+
+    def _request_stop(self, force: bool = False) -> None:
+        if self._stopping and not force:
+            force = True  # a second signal means "now"
+        self._stopping = True
+        self._force = self._force or force
+        for execution, _ in self.executions.values():
+            if execution is not None:
+                execution.stopping = True
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    def notify(self) -> None:
+        """Something may be ready (an event was sent in this process): look now."""
+        loop, wakeup = self._loop, self._wakeup
+        if loop is not None and wakeup is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(wakeup.set)
+
+    def cancel_local(self, run_id: str) -> None:
+        entry = self.executions.get(run_id)
+        if entry is not None and entry[0] is not None and self._loop is not None:
+            execution = entry[0]
+            self._loop.call_soon_threadsafe(setattr, execution, "canceled", True)
+
+    # -- main loop -----------------------------------------------------------------------------
+    async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wakeup = asyncio.Event()
+        client = self.client
+        await client._ready()
+        if not client.jobs:
+            raise ConfigurationError(
+                f"App {client.id!r} defines no jobs, so this worker has nothing to run. Define "
+                "jobs with @client.define_job(...) in the module you point the worker at."
+            )
+        await client._register_jobs()
+        job_ids = list(client.jobs)
+        executor = ThreadPoolExecutor(
+            max_workers=max(32, self.concurrency * 4), thread_name_prefix="runio-task"
+        )
+        self._executor = executor
+        client._workers.add(self)
+        installed = self._install_signals()
+        heartbeat = asyncio.create_task(self._heartbeat_loop())
+        store, clock = client.store, client.clock
+        try:
+            while not self._stopping:
+                free = self.concurrency - len(self.executions)
+                claimed: list[ClaimedRun] = []
+                if free > 0:
+                    self._wakeup.clear()
+                    claimed = await store.claim_runs(
+                        app_id=client.id,
+                        job_ids=job_ids,
+                        worker_id=self.worker_id,
+                        limit=free,
+                        now=clock.now(),
+                        lease_seconds=self.lease_seconds,
+                    )
+                    for c in claimed:
+                        task = asyncio.create_task(self._execute(c), name=f"run {c.lease.run_id}")
+                        self.executions[c.lease.run_id] = (None, task)
+                if claimed and len(claimed) == free:
+                    await self._wait_for_slot()
+                    continue
+                if claimed:
+                    continue
+                if self.until_idle:
+                    if not self.executions:
+                        break
+                    await self._wait_for_slot()
+                    continue
+                if self.executions and free <= 0:
+                    await self._wait_for_slot()
+                    continue
+                next_at = await store.next_ready_at(app_id=client.id, job_ids=job_ids)
+                deadline = clock.now() + self.poll_interval
+                if next_at is not None:
+                    deadline = min(deadline, next_at)
+                await self._idle_until(deadline)
+        finally:
+            client._workers.discard(self)
+            await self._shutdown()
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+            for sig in installed:
+                with contextlib.suppress(Exception):
+                    self._loop.remove_signal_handler(sig)
+            executor.shutdown(wait=False, cancel_futures=True)
+
+    async def _wait_for_slot(self) -> None:
+        assert self._wakeup is not None
+        tasks = [t for _, t in self.executions.values()]
+        if not tasks:
+            return
+        waker = asyncio.create_task(self._wakeup.wait())
+        try:
+            await asyncio.wait([*tasks, waker], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waker.cancel()
+
+    async def _idle_until(self, deadline: float) -> None:
+        assert self._wakeup is not None
+        tasks = [t for _, t in self.executions.values()]
+        sleeper = asyncio.create_task(self.client.clock.sleep_until(deadline, self._wakeup))
+        try:
+            await asyncio.wait([*tasks, sleeper], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+
+    def _install_signals(self) -> list[int]:
+        if not self.handle_signals or threading.current_thread() is not threading.main_thread():
+            return []
+        assert self._loop is not None
+        installed = []
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                self._loop.add_signal_handler(sig, self._request_stop)
+                installed.append(sig)
+            except (NotImplementedError, RuntimeError):
+                pass
+        return installed
+
+    async def _shutdown(self) -> None:
+        if not self.executions:
+            return
+        self._request_stop(force=self._force)
+        tasks = [t for _, t in self.executions.values()]
+        if not self._force and self.grace_period > 0:
+            log.info(
+                "worker stopping: waiting up to %.0f s for %d run(s) to reach a task boundary",
+                self.grace_period, len(tasks),
+            )
+            await asyncio.wait(tasks, timeout=self.grace_period)
+        leftover = [(e, t) for e, t in self.executions.values() if not t.done()]
+        for _, task in leftover:
+            task.cancel()
+        if leftover:
+            await asyncio.wait([t for _, t in leftover])
+        for execution, _ in leftover:
+            if execution is not None:
+                with contextlib.suppress(Exception):
+                    await self.client.store.release_run(
+                        execution.lease, now=self.client.clock.now()
+                    )
+
+    async def _heartbeat_loop(self) -> None:
+        store, clock = self.client.store, self.client.clock
+        while True:
+            await asyncio.sleep(self.heartbeat_interval)
+            leases = [e.lease for e, _ in self.executions.values() if e is not None]
+            if not leases:
+                continue
+            try:
+                stop = await store.heartbeat(
+                    leases, now=clock.now(), lease_seconds=self.lease_seconds
+                )
+            except Exception:
+                log.warning("heartbeat failed; will try again", exc_info=True)
+                continue
+            for run_id, reason in stop.items():
+                entry = self.executions.get(run_id)
+                if entry is None or entry[0] is None:
+                    continue
+                if reason == "canceled":
+                    entry[0].canceled = True
+                else:
+                    log.warning("lost the lease on run %s; another worker owns it now", run_id)
+                    entry[0].lease_lost = True
+
+    # -- one run -------------------------------------------------------------------------------
+    async def _execute(self, claimed: ClaimedRun) -> None:
+        run_id = claimed.lease.run_id
+        status = "?"
+        try:
+            status = await self._execute_run(claimed)
+        except asyncio.CancelledError:
+            status = "interrupted"
+        except Exception:
+            log.exception("run %s: unexpected error in the worker; it will be retried", run_id)
+            status = "error"
+        finally:
+            self.executions.pop(run_id, None)
+            self.runs_finished += 1
+            if self.on_run_finished is not None:
+                with contextlib.suppress(Exception):
+                    self.on_run_finished(run_id, status)
+            if self._wakeup is not None:
+                self._wakeup.set()
+
+    async def _execute_run(self, claimed: ClaimedRun) -> str:
+        client = self.client
+        store, clock = client.store, client.clock
+        lease = claimed.lease
+        run_id = lease.run_id
+        job = client.jobs.get(claimed.job_id)
+        if job is None:  # only claimed for registered jobs; defensive
+            await store.release_run(lease, now=clock.now())
+            return "released"
+        event = claimed.event
+        errors = job.payload_errors(event.payload)
+        if errors is not None:
+            message = (
+                f"The payload of event {event.name!r} ({event.id}) does not match job "
+                f"{job.id!r}'s schema, so the job function was not run: "
+                + "; ".join(f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}" for e in errors)
+            )
+            error = json.dumps({"type": "InvalidPayloadError", "message": message, "fields": errors})
+            await store.finish_run(
+                lease, status=RunStatus.FAILED, output=None, error=error, now=clock.now()
+            )
+            return RunStatus.FAILED
+        stored = await store.load_tasks(run_id)
+        marks = await store.load_log_marks(run_id)
+        loop = asyncio.get_running_loop()
+        execution = Execution(
+            claimed=claimed,
+            store=store,
+            clock=clock,
+            limits=client._limits,
+            stored_tasks=stored,
+            log_marks=marks,
+            executor=self._executor,
+            loop=loop,
+            send_event=client.send_event_async,
+        )
+        if self._stopping:
+            execution.stopping = True
+        self.executions[run_id] = (execution, self.executions[run_id][1])
+        io = IO(execution, client._integrations_for(job))
+        ctx = RunContext(
+            run_id=run_id,
+            app_id=client.id,
+            job_id=job.id,
+            job_version=claimed.job_version,
+            event=EventInfo(
+                id=event.id,
+                name=event.name,
+                timestamp=datetime.fromtimestamp(event.timestamp, UTC),
+                payload=event.payload,
+            ),
+            execution_count=claimed.execution_count,
+            is_retry=claimed.is_retry,
+        )
+        payload = job.parse_payload(event.payload)
+        args: tuple[Any, ...]
+        outcome: str
+        result: Any = None
+        failure: BaseException | None = None
+        try:
+            if job.is_async:
+                args = (payload, io, ctx) if job.wants_context else (payload, io)
+                result = await job.fn(*args)
+            else:
+                sio = SyncIO(io, loop)
+                args = (payload, sio, ctx) if job.wants_context else (payload, sio)
+                cv = contextvars.copy_context()
+                result = await loop.run_in_executor(self._executor, lambda: cv.run(job.fn, *args))
+            outcome = "returned"
+        except Suspend:
+            outcome = "suspended"
+        except Canceled:
+            outcome = "canceled"
+        except LeaseLost:
+            outcome = "lease_lost"
+        except Exception as exc:
+            outcome = "raised"
+            failure = exc
+        await execution.settled.wait()
+        now = clock.now()
+        if execution.lease_lost:
+            log.warning("run %s: lease lost; stopping without further writes", run_id)
+            return "lease_lost"
+        try:
+            if execution.canceled or outcome == "canceled":
+                return RunStatus.CANCELED
+            if execution.suspend_at is not None:
+                ok = await store.suspend_run(lease, ready_at=execution.suspend_at, now=now)
+                return RunStatus.WAITING if ok else RunStatus.CANCELED
+            if outcome == "raised":
+                assert failure is not None
+                error = _run_error(failure)
+                await store.finish_run(
+                    lease, status=RunStatus.FAILED, output=None, error=error, now=now
+                )
+                return RunStatus.FAILED
+            if outcome == "returned":
+                try:
+                    text = _json.encode(result)
+                except _json.NotJsonError as exc:
+                    error = json.dumps(
+                        {
+                            "type": "OutputError",
+                            "message": f"Job {job.id!r} returned a value that cannot be stored as "
+                            f"JSON: {exc}. Return JSON-compatible data.",
+                        }
+                    )
+                    await store.finish_run(
+                        lease, status=RunStatus.FAILED, output=None, error=error, now=now
+                    )
+                    return RunStatus.FAILED
+                if len(text.encode()) > client._limits.max_output_size:
+                    error = json.dumps(
+                        {
+                            "type": "OutputError",
+                            "message": f"Job {job.id!r} returned more than "
+                            f"{client._limits.max_output_size:,} bytes of JSON.",
+                        }
+                    )
+                    await store.finish_run(
+                        lease, status=RunStatus.FAILED, output=None, error=error, now=now
+                    )
+                    return RunStatus.FAILED
+                ok = await store.finish_run(
+                    lease, status=RunStatus.COMPLETED, output=text, error=None, now=now
+                )
+                return RunStatus.COMPLETED if ok else RunStatus.CANCELED
+            return outcome
+        except LeaseLostError:
+            log.warning("run %s: lease lost before its end could be recorded", run_id)
+            return "lease_lost"
+
+
+def _run_error(exc: BaseException) -> str:
+    if isinstance(exc, TaskFailedError):
+        data = _error_json(exc, task=exc.cache_key, task_error_type=exc.error_type)
+    else:
+        data = _error_json(exc)
+    return json.dumps(data, ensure_ascii=False, default=str)

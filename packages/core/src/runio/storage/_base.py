@@ -1,0 +1,191 @@
+"""The ``Store`` interface: everything the engine, worker, client and CLI ask of a database.
+
+A store owns durability and concurrency between processes (claims, leases, fencing). It knows
+nothing of job functions, pydantic schemas or retries: the engine decides, the store records.
+
+Writes made on behalf of an executing run take the run's ``Lease`` and are *fenced*: when the
+lease's token is no longer the run's current one (another worker claimed the run), the write is
+rejected with ``LeaseLostError`` and nothing of it is applied.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from typing import Any
+
+from .._records import (
+    ClaimedRun,
+    EventRecord,
+    JobRecord,
+    Lease,
+    LogRecord,
+    NewRun,
+    NewTask,
+    RunRecord,
+    StoredTask,
+)
+
+
+class Store(abc.ABC):
+    """One database holding the runs of any number of apps."""
+
+    url: str
+
+    # -- schema ------------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def upgrade(self) -> list[str]:
+        """Apply pending migrations; return the names of those applied."""
+
+    @abc.abstractmethod
+    async def schema_version(self) -> int:
+        """The newest migration applied (0 for an empty database)."""
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    # -- jobs and events ---------------------------------------------------------------------
+    @abc.abstractmethod
+    async def register_jobs(self, jobs: Sequence[JobRecord], now: float) -> None: ...
+
+    @abc.abstractmethod
+    async def list_jobs(self, app_id: str | None = None) -> list[JobRecord]: ...
+
+    @abc.abstractmethod
+    async def create_event(
+        self, event: EventRecord, runs: Sequence[NewRun], now: float
+    ) -> tuple[EventRecord, bool]:
+        """Store an event and its runs atomically.
+
+        Idempotent on ``(app_id, event.id)``: when that event exists already, nothing is written
+        and the stored event (with the ids of the runs it created) is returned with ``False``.
+        """
+
+    # -- claiming and leases -----------------------------------------------------------------
+    @abc.abstractmethod
+    async def claim_runs(
+        self,
+        *,
+        app_id: str,
+        job_ids: Sequence[str],
+        worker_id: str,
+        limit: int,
+        now: float,
+        lease_seconds: float,
+    ) -> list[ClaimedRun]:
+        """Take up to ``limit`` runs ready to execute: queued or waiting runs whose time has
+        come, and executing runs whose lease expired (their worker died)."""
+
+    @abc.abstractmethod
+    async def next_ready_at(self, *, app_id: str, job_ids: Sequence[str]) -> float | None:
+        """When the earliest queued or waiting run of these jobs becomes ready, if any."""
+
+    @abc.abstractmethod
+    async def heartbeat(
+        self, leases: Sequence[Lease], *, now: float, lease_seconds: float
+    ) -> dict[str, str]:
+        """Extend these leases. Returns ``{run_id: reason}`` for runs this worker must stop:
+        ``"lost"`` (another worker holds it) or ``"canceled"``."""
+
+    # -- one execution of a run (all fenced by the lease) ------------------------------------
+    @abc.abstractmethod
+    async def load_tasks(self, run_id: str) -> list[StoredTask]:
+        """Every task of the run in one query, for replay."""
+
+    @abc.abstractmethod
+    async def load_log_marks(self, run_id: str) -> dict[str, int]:
+        """For each log scope of the run, the highest log sequence number already stored."""
+
+    @abc.abstractmethod
+    def start_attempt(
+        self, lease: Lease, *, new_task: NewTask | None, task_id: str, attempt: int, now: float
+    ) -> None:
+        """Record that an attempt started, without waiting for it.
+
+        Writes of one run are applied in the order they are made, so an error here (a lost
+        lease) surfaces on the run's next awaited write.
+        """
+
+    @abc.abstractmethod
+    async def complete_task(
+        self,
+        lease: Lease,
+        *,
+        task_id: str,
+        attempt: int,
+        output: str,
+        output_properties: str | None,
+        now: float,
+    ) -> str:
+        """Durably store a task's result; return the run's status (to notice a cancel)."""
+
+    @abc.abstractmethod
+    async def fail_attempt(
+        self,
+        lease: Lease,
+        *,
+        task_id: str,
+        attempt: int,
+        error: str,
+        retry_at: float | None,
+        now: float,
+    ) -> str:
+        """Durably record a failed attempt: the task waits for ``retry_at``, or (None) it failed
+        for good. Returns the run's status."""
+
+    @abc.abstractmethod
+    async def record_wait(self, lease: Lease, *, new_task: NewTask, wake_at: float) -> None: ...
+
+    @abc.abstractmethod
+    def complete_wait(self, lease: Lease, *, task_id: str, now: float) -> None:
+        """Mark a wait whose time has come as completed (not awaited; see start_attempt)."""
+
+    @abc.abstractmethod
+    def add_logs(self, lease: Lease, logs: Sequence[LogRecord]) -> None:
+        """Store log lines (not awaited; see start_attempt). Lines already stored are ignored."""
+
+    @abc.abstractmethod
+    async def suspend_run(self, lease: Lease, *, ready_at: float, now: float) -> bool:
+        """Park the run until ``ready_at`` and give up the lease. False if it was canceled."""
+
+    @abc.abstractmethod
+    async def finish_run(
+        self, lease: Lease, *, status: str, output: str | None, error: str | None, now: float
+    ) -> bool:
+        """Record the run's end. False if the run had been canceled meanwhile (it stays so)."""
+
+    @abc.abstractmethod
+    async def release_run(self, lease: Lease, *, now: float) -> None:
+        """Give the run back (graceful shutdown): queued again, ready at once."""
+
+    # -- operations ----------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def get_run(self, run_id: str, *, with_tasks: bool = True) -> RunRecord | None: ...
+
+    @abc.abstractmethod
+    async def list_runs(
+        self,
+        *,
+        app_id: str | None = None,
+        job_id: str | None = None,
+        status: Sequence[str] | None = None,
+        limit: int = 50,
+        before: float | None = None,
+    ) -> list[RunRecord]: ...
+
+    @abc.abstractmethod
+    async def cancel_run(self, run_id: str, *, now: float) -> RunRecord:
+        """Cancel a queued, waiting or executing run (an executing one stops at its next task
+        boundary). Raises InvalidRunStateError for a finished run."""
+
+    @abc.abstractmethod
+    async def retry_run(self, run_id: str, *, now: float) -> RunRecord:
+        """Queue a failed, canceled or timed-out run again; its ERRORED tasks are re-attempted."""
+
+    @abc.abstractmethod
+    async def replay_run(self, run_id: str, *, new_run_id: str, now: float) -> RunRecord:
+        """Start a new run of the same job for the same event."""
+
+    @abc.abstractmethod
+    async def execute_raw(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one SQL statement (for tests and diagnostics)."""

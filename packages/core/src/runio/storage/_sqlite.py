@@ -1,0 +1,971 @@
+"""The SQLite store: the zero-setup default, safe for several processes sharing one file.
+
+One connection per process, owned by one thread, serves every operation in submission order.
+The thread drains whatever has queued up while it was busy and applies it in a single
+transaction: concurrent runs share commits (group commit) and a run's writes keep their order.
+Writes that need to survive a power loss make their batch commit with ``synchronous=FULL``
+(the default durability); bookkeeping that may be lost to a power cut but not to a crash
+(attempt starts, logs, lease renewals) commits with ``synchronous=NORMAL``, and the next durable
+commit syncs it as well, since WAL frames are synced in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .._records import (
+    AttemptRecord,
+    AttemptStatus,
+    ClaimedRun,
+    EventRecord,
+    JobRecord,
+    Lease,
+    LogRecord,
+    NewRun,
+    NewTask,
+    RunRecord,
+    RunStatus,
+    StoredTask,
+    TaskRecord,
+    TaskStatus,
+)
+from ..errors import (
+    ConfigurationError,
+    InvalidRunStateError,
+    LeaseLostError,
+    MigrationError,
+    RunNotFoundError,
+    StoreError,
+)
+from ._base import Store
+
+T = TypeVar("T")
+Op = Callable[[sqlite3.Connection], Any]
+
+_SYNC_MODES = {"off": 0, "normal": 1, "full": 2, "extra": 3}
+_BATCH_MAX = 512
+_LOCK_RETRY_SECONDS = 120.0
+
+
+def _migrations() -> list[tuple[int, str, str]]:
+    folder = resources.files("runio.storage.migrations") / "sqlite"
+    found = []
+    for entry in folder.iterdir():
+        name = entry.name
+        if name.endswith(".sql") and name[:4].isdigit():
+            found.append((int(name[:4]), name, entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+@dataclass(slots=True)
+class _Item:
+    op: Op
+    write: bool
+    durable: bool
+    future: concurrent.futures.Future[Any]
+
+
+class _Runner:
+    """The one thread that owns the connection and applies operations in batches."""
+
+    def __init__(self, path: str, *, uri: bool, synchronous: str) -> None:
+        self._path = path
+        self._uri = uri
+        self._sync_level = _SYNC_MODES[synchronous]
+        self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
+        self._ready = concurrent.futures.Future[None]()
+        self._thread = threading.Thread(target=self._main, name="runio-sqlite", daemon=True)
+        self._closed = False
+        self._thread.start()
+        self._ready.result()
+
+    def submit(self, op: Op, *, write: bool, durable: bool = True) -> concurrent.futures.Future[Any]:
+        if self._closed:
+            raise StoreError("This store is closed; create a new Client or store to go on.")
+        fut: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self._queue.put(_Item(op, write, durable, fut))
+        return fut
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._queue.put(None)
+            self._thread.join()
+
+    # -- the thread ----------------------------------------------------------------------------
+    def _main(self) -> None:
+        try:
+            conn = sqlite3.connect(
+                self._path, isolation_level=None, check_same_thread=False, uri=self._uri
+            )
+            conn.execute("PRAGMA busy_timeout=10000")
+            if not self._path.startswith("file:runio-memory"):
+                mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    raise StoreError(
+                        f"SQLite refused WAL mode for {self._path} (got {mode!r}); runio needs a "
+                        "local file system that supports it."
+                    )
+            conn.execute("PRAGMA foreign_keys=OFF")
+            self._current_sync = -1
+            self._set_sync(conn, self._sync_level)
+        except BaseException as exc:  # report to the constructor, then stop
+            self._ready.set_exception(exc)
+            return
+        self._ready.set_result(None)
+        try:
+            self._serve(conn)
+        finally:
+            conn.close()
+
+    def _set_sync(self, conn: sqlite3.Connection, level: int) -> None:
+        if level != self._current_sync:
+            conn.execute(f"PRAGMA synchronous={level}")
+            self._current_sync = level
+
+    def _serve(self, conn: sqlite3.Connection) -> None:
+        q = self._queue
+        while True:
+            first = q.get()
+            if first is None:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < _BATCH_MAX:
+                try:
+                    item = q.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stop = True
+                    break
+                batch.append(item)
+            self._run_batch(conn, batch)
+            if stop:
+                return
+
+    def _run_batch(self, conn: sqlite3.Connection, batch: list[_Item]) -> None:
+        if not any(item.write for item in batch):
+            for item in batch:
+                if item.future.set_running_or_notify_cancel():
+                    try:
+                        item.future.set_result(item.op(conn))
+                    except BaseException as exc:
+                        item.future.set_exception(_wrap(exc))
+            return
+        durable = any(item.write and item.durable for item in batch)
+        self._set_sync(conn, self._sync_level if durable else min(self._sync_level, 1))
+        results: list[tuple[_Item, bool, Any]] = []
+        try:
+            self._begin(conn)
+            for item in batch:
+                if not item.write:
+                    try:
+                        results.append((item, True, item.op(conn)))
+                    except BaseException as exc:
+                        results.append((item, False, _wrap(exc)))
+                    continue
+                conn.execute("SAVEPOINT op")
+                try:
+                    value = item.op(conn)
+                except BaseException as exc:
+                    conn.execute("ROLLBACK TO op")
+                    conn.execute("RELEASE op")
+                    results.append((item, False, _wrap(exc)))
+                else:
+                    conn.execute("RELEASE op")
+                    results.append((item, True, value))
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:
+                conn.rollback()
+            error = _wrap(exc)
+            for item in batch:
+                if item.future.set_running_or_notify_cancel():
+                    item.future.set_exception(error)
+            return
+        for item, ok, value in results:
+            if item.future.set_running_or_notify_cancel():
+                if ok:
+                    item.future.set_result(value)
+                else:
+                    item.future.set_exception(value)
+
+    def _begin(self, conn: sqlite3.Connection) -> None:
+        deadline = time.monotonic() + _LOCK_RETRY_SECONDS
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+
+
+def _wrap(exc: BaseException) -> BaseException:
+    if isinstance(exc, sqlite3.Error):
+        return StoreError(f"SQLite error: {exc}. {_hint(exc)}").with_traceback(exc.__traceback__)
+    return exc
+
+
+def _hint(exc: sqlite3.Error) -> str:
+    text = str(exc)
+    if "no such table" in text:
+        return "The database has no runio schema yet: run `runio db upgrade`."
+    if "locked" in text:
+        return "Another process held the database too long; retry, and keep transactions short."
+    return "Check that the database file is writable and not corrupted."
+
+
+def _dumps(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False)
+
+
+def _loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+_RUN_COLUMNS = (
+    "r.id, r.app_id, r.job_id, r.job_version, r.event_id, e.name, e.payload, r.status, r.output, "
+    "r.error, r.created_at, r.started_at, r.ended_at, r.ready_at, r.execution_count, r.is_retry, "
+    "r.replay_of, r.lease_owner"
+)
+_RUN_FROM = "runs r JOIN events e ON e.app_id = r.app_id AND e.id = r.event_id"
+
+
+def _run_from_row(row: Sequence[Any]) -> RunRecord:
+    return RunRecord(
+        id=row[0],
+        app_id=row[1],
+        job_id=row[2],
+        job_version=row[3],
+        event_id=row[4],
+        event_name=row[5],
+        payload=_loads(row[6]),
+        status=row[7],
+        output=_loads(row[8]),
+        error=_loads(row[9]),
+        created_at=row[10],
+        started_at=row[11],
+        ended_at=row[12],
+        ready_at=row[13],
+        execution_count=row[14],
+        is_retry=bool(row[15]),
+        replay_of=row[16],
+        lease_owner=row[17],
+    )
+
+
+def _check_lease(conn: sqlite3.Connection, lease: Lease) -> str:
+    row = conn.execute(
+        "SELECT lease_token, status FROM runs WHERE id = ?", (lease.run_id,)
+    ).fetchone()
+    if row is None or row[0] != lease.token:
+        raise LeaseLostError(lease.run_id)
+    return str(row[1])
+
+
+def _insert_task(conn: sqlite3.Connection, t: NewTask, status: str, **extra: Any) -> None:
+    conn.execute(
+        "INSERT INTO tasks (id, run_id, parent_id, idempotency_key, cache_key, kind, name, icon, "
+        "properties, params, style, redact, status, depth, created_at, attempts, started_at, "
+        "wake_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (
+            t.id,
+            t.run_id,
+            t.parent_id,
+            t.idempotency_key,
+            t.cache_key,
+            t.kind,
+            t.name,
+            t.icon,
+            t.properties,
+            t.params,
+            t.style,
+            t.redact,
+            status,
+            t.depth,
+            t.created_at,
+            extra.get("attempts", 0),
+            extra.get("started_at"),
+            extra.get("wake_at"),
+        ),
+    )
+
+
+class SQLiteStore(Store):
+    """``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db`` or ``sqlite://:memory:``.
+
+    Query parameter ``synchronous`` (``full``, the default, or ``normal``, ``extra``, ``off``)
+    sets durability: ``full`` survives power loss, ``normal`` survives a crash of the process.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        path, uri, synchronous = _parse_url(url)
+        self.path = path
+        self.synchronous = synchronous
+        if not uri:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._runner = _Runner(path, uri=uri, synchronous=synchronous)
+
+    # -- plumbing ------------------------------------------------------------------------------
+    async def _write(self, op: Op, durable: bool = True) -> Any:
+        return await asyncio.wrap_future(self._runner.submit(op, write=True, durable=durable))
+
+    async def _read(self, op: Op) -> Any:
+        return await asyncio.wrap_future(self._runner.submit(op, write=False))
+
+    async def close(self) -> None:
+        self._runner.close()
+
+    def close_now(self) -> None:
+        self._runner.close()
+
+    async def execute_raw(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        def op(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
+            return [tuple(r) for r in conn.execute(sql, tuple(params)).fetchall()]
+
+        write = not sql.lstrip().upper().startswith(("SELECT", "PRAGMA", "WITH"))
+        return await (self._write(op) if write else self._read(op))  # type: ignore[no-any-return]
+
+    # -- schema ------------------------------------------------------------------------------
+    async def schema_version(self) -> int:
+        def op(conn: sqlite3.Connection) -> int:
+            exists = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='runio_migrations'"
+            ).fetchone()
+            if not exists:
+                return 0
+            row = conn.execute("SELECT MAX(version) FROM runio_migrations").fetchone()
+            return int(row[0] or 0)
+
+        return await self._read(op)  # type: ignore[no-any-return]
+
+    async def upgrade(self) -> list[str]:
+        migrations = _migrations()
+
+        def op(conn: sqlite3.Connection) -> list[str]:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS runio_migrations (version INTEGER PRIMARY KEY, "
+                "name TEXT NOT NULL, applied_at REAL NOT NULL)"
+            )
+            done = {r[0] for r in conn.execute("SELECT version FROM runio_migrations")}
+            newest_known = migrations[-1][0] if migrations else 0
+            if done and max(done) > newest_known:
+                raise MigrationError(
+                    f"This database has schema version {max(done)}, newer than this runio knows "
+                    f"({newest_known}). Upgrade runio on this machine before using it."
+                )
+            applied = []
+            for version, name, sql in migrations:
+                if version in done:
+                    continue
+                for statement in _split_sql(sql):
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO runio_migrations (version, name, applied_at) VALUES (?,?,?)",
+                    (version, name, time.time()),
+                )
+                applied.append(name)
+            return applied
+
+        return await self._write(op)  # type: ignore[no-any-return]
+
+    # -- jobs and events -----------------------------------------------------------------------
+    async def register_jobs(self, jobs: Sequence[JobRecord], now: float) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "INSERT INTO jobs (app_id, job_id, version, name, event_name, schema, updated_at) "
+                "VALUES (?,?,?,?,?,?,?) ON CONFLICT (app_id, job_id) DO UPDATE SET "
+                "version=excluded.version, name=excluded.name, event_name=excluded.event_name, "
+                "schema=excluded.schema, updated_at=excluded.updated_at",
+                [
+                    (j.app_id, j.job_id, j.version, j.name, j.event_name, _dumps(j.schema), now)
+                    for j in jobs
+                ],
+            )
+
+        await self._write(op)
+
+    async def list_jobs(self, app_id: str | None = None) -> list[JobRecord]:
+        def op(conn: sqlite3.Connection) -> list[JobRecord]:
+            sql = "SELECT app_id, job_id, version, name, event_name, schema FROM jobs"
+            params: tuple[Any, ...] = ()
+            if app_id is not None:
+                sql += " WHERE app_id = ?"
+                params = (app_id,)
+            return [
+                JobRecord(r[0], r[1], r[2], r[3], r[4], _loads(r[5]))
+                for r in conn.execute(sql + " ORDER BY app_id, job_id", params)
+            ]
+
+        return await self._read(op)  # type: ignore[no-any-return]
+
+    async def create_event(
+        self, event: EventRecord, runs: Sequence[NewRun], now: float
+    ) -> tuple[EventRecord, bool]:
+        def op(conn: sqlite3.Connection) -> tuple[EventRecord, bool]:
+            existing = conn.execute(
+                "SELECT name, payload, timestamp, deliver_at FROM events WHERE app_id=? AND id=?",
+                (event.app_id, event.id),
+            ).fetchone()
+            if existing is not None:
+                run_ids = [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT id FROM runs WHERE app_id=? AND event_id=? AND replay_of IS NULL "
+                        "ORDER BY created_at, id",
+                        (event.app_id, event.id),
+                    )
+                ]
+                stored = EventRecord(
+                    event.id, event.app_id, existing[0], _loads(existing[1]), existing[2],
+                    existing[3], run_ids,
+                )
+                return stored, False
+            conn.execute(
+                "INSERT INTO events (app_id, id, name, payload, timestamp, deliver_at) "
+                "VALUES (?,?,?,?,?,?)",
+                (
+                    event.app_id, event.id, event.name, _dumps(event.payload), event.timestamp,
+                    event.deliver_at,
+                ),
+            )
+            conn.executemany(
+                "INSERT INTO runs (id, app_id, job_id, job_version, event_id, status, created_at, "
+                "ready_at) VALUES (?,?,?,?,?,?,?,?)",
+                [
+                    (r.id, event.app_id, r.job_id, r.job_version, event.id, RunStatus.QUEUED, now,
+                     r.ready_at)
+                    for r in runs
+                ],
+            )
+            event.run_ids = [r.id for r in runs]
+            return event, True
+
+        return await self._write(op)  # type: ignore[no-any-return]
+
+    # -- claiming ------------------------------------------------------------------------------
+    async def claim_runs(
+        self,
+        *,
+        app_id: str,
+        job_ids: Sequence[str],
+        worker_id: str,
+        limit: int,
+        now: float,
+        lease_seconds: float,
+    ) -> list[ClaimedRun]:
+        if not job_ids or limit <= 0:
+            return []
+        marks = ",".join("?" * len(job_ids))
+
+        def op(conn: sqlite3.Connection) -> list[ClaimedRun]:
+            candidates = conn.execute(
+                f"SELECT id, status FROM (SELECT id, status, ready_at AS t FROM runs "
+                f"WHERE app_id=? AND status IN ('QUEUED','WAITING') AND ready_at <= ? "
+                f"AND job_id IN ({marks}) "
+                f"UNION ALL SELECT id, status, lease_expires AS t FROM runs "
+                f"WHERE status='EXECUTING' AND lease_expires < ? AND app_id=? "
+                f"AND job_id IN ({marks})) ORDER BY t LIMIT ?",
+                (app_id, now, *job_ids, now, app_id, *job_ids, limit),
+            ).fetchall()
+            if not candidates:
+                return []
+            claimed = []
+            for run_id, status_before in candidates:
+                row = conn.execute(
+                    "UPDATE runs SET status='EXECUTING', lease_owner=?, lease_expires=?, "
+                    "lease_token=lease_token+1, execution_count=execution_count+1, "
+                    "started_at=COALESCE(started_at, ?), ready_at=NULL WHERE id=? "
+                    "RETURNING lease_token, execution_count, is_retry, job_id, job_version, "
+                    "event_id, created_at, started_at",
+                    (worker_id, now + lease_seconds, now, run_id),
+                ).fetchone()
+                ev = conn.execute(
+                    "SELECT name, payload, timestamp, deliver_at FROM events WHERE app_id=? "
+                    "AND id=?",
+                    (app_id, row[5]),
+                ).fetchone()
+                claimed.append(
+                    ClaimedRun(
+                        lease=Lease(run_id, worker_id, row[0]),
+                        app_id=app_id,
+                        job_id=row[3],
+                        job_version=row[4],
+                        status_before=status_before,
+                        execution_count=row[1],
+                        is_retry=bool(row[2]),
+                        created_at=row[6],
+                        started_at=row[7],
+                        event=EventRecord(
+                            row[5], app_id, ev[0], _loads(ev[1]), ev[2], ev[3]
+                        ),
+                    )
+                )
+            return claimed
+
+        return await self._write(op, durable=False)  # type: ignore[no-any-return]
+
+    async def next_ready_at(self, *, app_id: str, job_ids: Sequence[str]) -> float | None:
+        if not job_ids:
+            return None
+        marks = ",".join("?" * len(job_ids))
+
+        def op(conn: sqlite3.Connection) -> float | None:
+            row = conn.execute(
+                f"SELECT MIN(t) FROM (SELECT MIN(ready_at) AS t FROM runs WHERE app_id=? AND "
+                f"status IN ('QUEUED','WAITING') AND job_id IN ({marks}) UNION ALL "
+                f"SELECT MIN(lease_expires) FROM runs WHERE status='EXECUTING' AND app_id=? "
+                f"AND job_id IN ({marks}))",
+                (app_id, *job_ids, app_id, *job_ids),
+            ).fetchone()
+            return None if row[0] is None else float(row[0])
+
+        return await self._read(op)  # type: ignore[no-any-return]
+
+    async def heartbeat(
+        self, leases: Sequence[Lease], *, now: float, lease_seconds: float
+    ) -> dict[str, str]:
+        def op(conn: sqlite3.Connection) -> dict[str, str]:
+            stop: dict[str, str] = {}
+            for lease in leases:
+                row = conn.execute(
+                    "UPDATE runs SET lease_expires=? WHERE id=? AND lease_token=? "
+                    "RETURNING status",
+                    (now + lease_seconds, lease.run_id, lease.token),
+                ).fetchone()
+                if row is None:
+                    stop[lease.run_id] = "lost"
+                elif row[0] == RunStatus.CANCELED:
+                    stop[lease.run_id] = "canceled"
+            return stop
+
+        return await self._write(op, durable=False)  # type: ignore[no-any-return]
+
+    # -- one execution -------------------------------------------------------------------------
+    async def load_tasks(self, run_id: str) -> list[StoredTask]:
+        def op(conn: sqlite3.Connection) -> list[StoredTask]:
+            rows = conn.execute(
+                "SELECT id, parent_id, idempotency_key, kind, status, output, error, attempts, "
+                "attempt_base, retry_at, wake_at FROM tasks WHERE run_id=?",
+                (run_id,),
+            ).fetchall()
+            return [StoredTask(*r) for r in rows]
+
+        return await self._read(op)  # type: ignore[no-any-return]
+
+    async def load_log_marks(self, run_id: str) -> dict[str, int]:
+        def op(conn: sqlite3.Connection) -> dict[str, int]:
+            return dict(
+                conn.execute(
+                    "SELECT scope, MAX(seq) FROM logs WHERE run_id=? GROUP BY scope", (run_id,)
+                ).fetchall()
+            )
+
+        return await self._read(op)  # type: ignore[no-any-return]
+
+    def start_attempt(
+        self, lease: Lease, *, new_task: NewTask | None, task_id: str, attempt: int, now: float
+    ) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            _check_lease(conn, lease)
+            if new_task is not None:
+                _insert_task(
+                    conn, new_task, TaskStatus.RUNNING, attempts=attempt, started_at=now
+                )
+            else:
+                conn.execute(
+                    "UPDATE tasks SET status='RUNNING', attempts=?, retry_at=NULL, "
+                    "started_at=COALESCE(started_at, ?) WHERE id=?",
+                    (attempt, now, task_id),
+                )
+            conn.execute(
+                "INSERT INTO attempts (task_id, number, status, started_at) VALUES (?,?,?,?) "
+                "ON CONFLICT (task_id, number) DO UPDATE SET status=excluded.status, "
+                "started_at=excluded.started_at, ended_at=NULL, error=NULL",
+                (task_id, attempt, AttemptStatus.STARTED, now),
+            )
+
+        self._runner.submit(op, write=True, durable=False)
+
+    async def complete_task(
+        self,
+        lease: Lease,
+        *,
+        task_id: str,
+        attempt: int,
+        output: str,
+        output_properties: str | None,
+        now: float,
+    ) -> str:
+        def op(conn: sqlite3.Connection) -> str:
+            status = _check_lease(conn, lease)
+            conn.execute(
+                "UPDATE tasks SET status='COMPLETED', output=?, output_properties=?, error=NULL, "
+                "ended_at=? WHERE id=?",
+                (output, output_properties, now, task_id),
+            )
+            conn.execute(
+                "UPDATE attempts SET status='COMPLETED', ended_at=? WHERE task_id=? AND number=?",
+                (now, task_id, attempt),
+            )
+            return status
+
+        return await self._write(op)  # type: ignore[no-any-return]
+
+    async def fail_attempt(
+        self,
+        lease: Lease,
+        *,
+        task_id: str,
+        attempt: int,
+        error: str,
+        retry_at: float | None,
+        now: float,
+    ) -> str:
+        def op(conn: sqlite3.Connection) -> str:
+            status = _check_lease(conn, lease)
+            if retry_at is None:
+                conn.execute(
+                    "UPDATE tasks SET status='ERRORED', error=?, ended_at=?, retry_at=NULL "
+                    "WHERE id=?",
+                    (error, now, task_id),
+                )
+            else:
+                conn.execute(
+                    "UPDATE tasks SET status='WAITING', error=?, retry_at=? WHERE id=?",
+                    (error, retry_at, task_id),
+                )
+            conn.execute(
+                "UPDATE attempts SET status='ERRORED', ended_at=?, error=? "
+                "WHERE task_id=? AND number=?",
+                (now, error, task_id, attempt),
+            )
+            return status
+
+        return await self._write(op)  # type: ignore[no-any-return]
+
+    async def record_wait(self, lease: Lease, *, new_task: NewTask, wake_at: float) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            _check_lease(conn, lease)
+            _insert_task(
+                conn, new_task, TaskStatus.WAITING, wake_at=wake_at,
+                started_at=new_task.created_at,
+            )
+
+        await self._write(op)
+
+    def complete_wait(self, lease: Lease, *, task_id: str, now: float) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            _check_lease(conn, lease)
+            conn.execute(
+                "UPDATE tasks SET status='COMPLETED', ended_at=? WHERE id=? AND status='WAITING'",
+                (now, task_id),
+            )
+
+        self._runner.submit(op, write=True, durable=False)
+
+    def add_logs(self, lease: Lease, logs: Sequence[LogRecord]) -> None:
+        rows = [
+            (g.run_id, g.scope, g.seq, g.task_id, g.level, g.message, _dumps(g.data), g.created_at)
+            for g in logs
+        ]
+
+        def op(conn: sqlite3.Connection) -> None:
+            _check_lease(conn, lease)
+            conn.executemany(
+                "INSERT OR IGNORE INTO logs (run_id, scope, seq, task_id, level, message, data, "
+                "created_at) VALUES (?,?,?,?,?,?,?,?)",
+                rows,
+            )
+
+        self._runner.submit(op, write=True, durable=False)
+
+    async def suspend_run(self, lease: Lease, *, ready_at: float, now: float) -> bool:
+        def op(conn: sqlite3.Connection) -> bool:
+            status = _check_lease(conn, lease)
+            if status != RunStatus.EXECUTING:
+                return False
+            conn.execute(
+                "UPDATE runs SET status='WAITING', ready_at=?, lease_owner=NULL, "
+                "lease_expires=NULL WHERE id=?",
+                (ready_at, lease.run_id),
+            )
+            return True
+
+        return await self._write(op)  # type: ignore[no-any-return]
+
+    async def finish_run(
+        self, lease: Lease, *, status: str, output: str | None, error: str | None, now: float
+    ) -> bool:
+        def op(conn: sqlite3.Connection) -> bool:
+            current = _check_lease(conn, lease)
+            if current != RunStatus.EXECUTING:
+                return False
+            conn.execute(
+                "UPDATE runs SET status=?, output=?, error=?, ended_at=?, ready_at=NULL, "
+                "lease_owner=NULL, lease_expires=NULL WHERE id=?",
+                (status, output, error, now, lease.run_id),
+            )
+            return True
+
+        return await self._write(op)  # type: ignore[no-any-return]
+
+    async def release_run(self, lease: Lease, *, now: float) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE runs SET status='QUEUED', ready_at=?, lease_owner=NULL, "
+                "lease_expires=NULL WHERE id=? AND lease_token=? AND status='EXECUTING'",
+                (now, lease.run_id, lease.token),
+            )
+
+        await self._write(op)
+
+    # -- operations ----------------------------------------------------------------------------
+    async def get_run(self, run_id: str, *, with_tasks: bool = True) -> RunRecord | None:
+        def op(conn: sqlite3.Connection) -> RunRecord | None:
+            row = conn.execute(
+                f"SELECT {_RUN_COLUMNS} FROM {_RUN_FROM} WHERE r.id = ?", (run_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            run = _run_from_row(row)
+            if with_tasks:
+                run.tasks = _load_task_records(conn, run_id)
+                run.logs = [
+                    LogRecord(run_id, r[0], r[1], r[2], r[3], _loads(r[4]), r[5], r[6])
+                    for r in conn.execute(
+                        "SELECT scope, seq, level, message, data, created_at, task_id FROM logs "
+                        "WHERE run_id=? ORDER BY created_at, scope, seq",
+                        (run_id,),
+                    )
+                ]
+            return run
+
+        return await self._read(op)  # type: ignore[no-any-return]
+
+    async def list_runs(
+        self,
+        *,
+        app_id: str | None = None,
+        job_id: str | None = None,
+        status: Sequence[str] | None = None,
+        limit: int = 50,
+        before: float | None = None,
+    ) -> list[RunRecord]:
+        clauses, params = [], []
+        if app_id is not None:
+            clauses.append("r.app_id = ?")
+            params.append(app_id)
+        if job_id is not None:
+            clauses.append("r.job_id = ?")
+            params.append(job_id)
+        if status:
+            clauses.append(f"r.status IN ({','.join('?' * len(status))})")
+            params.extend(status)
+        if before is not None:
+            clauses.append("r.created_at < ?")
+            params.append(before)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+
+        def op(conn: sqlite3.Connection) -> list[RunRecord]:
+            return [
+                _run_from_row(r)
+                for r in conn.execute(
+                    f"SELECT {_RUN_COLUMNS} FROM {_RUN_FROM} {where} "
+                    "ORDER BY r.created_at DESC, r.id DESC LIMIT ?",
+                    (*params, limit),
+                )
+            ]
+
+        return await self._read(op)  # type: ignore[no-any-return]
+
+    async def cancel_run(self, run_id: str, *, now: float) -> RunRecord:
+        def op(conn: sqlite3.Connection) -> None:
+            row = conn.execute("SELECT status FROM runs WHERE id=?", (run_id,)).fetchone()
+            if row is None:
+                raise RunNotFoundError(run_id)
+            if RunStatus(row[0]).finished:
+                raise InvalidRunStateError(
+                    f"Run {run_id} has already ended ({row[0]}); only queued, waiting or "
+                    "executing runs can be canceled.",
+                    run_id=run_id,
+                    status=row[0],
+                )
+            conn.execute(
+                "UPDATE runs SET status='CANCELED', ended_at=?, ready_at=NULL WHERE id=?",
+                (now, run_id),
+            )
+            conn.execute(
+                "UPDATE tasks SET status='CANCELED', ended_at=? WHERE run_id=? AND "
+                "status IN ('PENDING','WAITING')",
+                (now, run_id),
+            )
+
+        await self._write(op)
+        return await self._must_get(run_id)
+
+    async def retry_run(self, run_id: str, *, now: float) -> RunRecord:
+        def op(conn: sqlite3.Connection) -> None:
+            row = conn.execute("SELECT status FROM runs WHERE id=?", (run_id,)).fetchone()
+            if row is None:
+                raise RunNotFoundError(run_id)
+            if row[0] not in (RunStatus.FAILED, RunStatus.CANCELED, RunStatus.TIMED_OUT):
+                raise InvalidRunStateError(
+                    f"Run {run_id} is {row[0]}; only FAILED, CANCELED or TIMED_OUT runs can be "
+                    "retried. To run a finished run again from the start, replay it.",
+                    run_id=run_id,
+                    status=row[0],
+                )
+            conn.execute(
+                "UPDATE tasks SET status='PENDING', attempt_base=attempts, error=NULL, "
+                "retry_at=NULL, ended_at=NULL WHERE run_id=? AND status IN "
+                "('ERRORED','CANCELED','RUNNING')",
+                (run_id,),
+            )
+            conn.execute(
+                "UPDATE tasks SET status='WAITING' WHERE run_id=? AND kind='wait' AND "
+                "status='PENDING'",
+                (run_id,),
+            )
+            conn.execute(
+                "UPDATE runs SET status='QUEUED', ready_at=?, ended_at=NULL, output=NULL, "
+                "error=NULL, is_retry=1, lease_owner=NULL, lease_expires=NULL WHERE id=?",
+                (now, run_id),
+            )
+
+        await self._write(op)
+        return await self._must_get(run_id)
+
+    async def replay_run(self, run_id: str, *, new_run_id: str, now: float) -> RunRecord:
+        def op(conn: sqlite3.Connection) -> None:
+            row = conn.execute(
+                "SELECT app_id, job_id, job_version, event_id FROM runs WHERE id=?", (run_id,)
+            ).fetchone()
+            if row is None:
+                raise RunNotFoundError(run_id)
+            conn.execute(
+                "INSERT INTO runs (id, app_id, job_id, job_version, event_id, status, created_at, "
+                "ready_at, replay_of) VALUES (?,?,?,?,?,'QUEUED',?,?,?)",
+                (new_run_id, row[0], row[1], row[2], row[3], now, now, run_id),
+            )
+
+        await self._write(op)
+        return await self._must_get(new_run_id)
+
+    async def _must_get(self, run_id: str) -> RunRecord:
+        run = await self.get_run(run_id)
+        if run is None:
+            raise RunNotFoundError(run_id)
+        return run
+
+
+def _load_task_records(conn: sqlite3.Connection, run_id: str) -> list[TaskRecord]:
+    attempts: dict[str, list[AttemptRecord]] = {}
+    for r in conn.execute(
+        "SELECT a.task_id, a.number, a.status, a.started_at, a.ended_at, a.error FROM attempts a "
+        "JOIN tasks t ON t.id = a.task_id WHERE t.run_id=? ORDER BY a.task_id, a.number",
+        (run_id,),
+    ):
+        attempts.setdefault(r[0], []).append(AttemptRecord(r[1], r[2], r[3], r[4], _loads(r[5])))
+    tasks: list[TaskRecord] = []
+    for r in conn.execute(
+        "SELECT id, run_id, parent_id, idempotency_key, cache_key, kind, name, icon, properties, "
+        "params, style, redact, status, output, output_properties, error, depth, created_at, "
+        "started_at, ended_at, retry_at, wake_at FROM tasks WHERE run_id=? ORDER BY seq",
+        (run_id,),
+    ):
+        tasks.append(
+            TaskRecord(
+                id=r[0],
+                run_id=r[1],
+                parent_id=r[2],
+                idempotency_key=r[3],
+                cache_key=_loads(r[4]),
+                kind=r[5],
+                name=r[6],
+                icon=r[7],
+                properties=_loads(r[8]) or [],
+                params=_loads(r[9]),
+                style=r[10],
+                redact=_loads(r[11]),
+                status=r[12],
+                output=_loads(r[13]),
+                output_properties=_loads(r[14]) or [],
+                error=_loads(r[15]),
+                depth=r[16],
+                created_at=r[17],
+                started_at=r[18],
+                ended_at=r[19],
+                retry_at=r[20],
+                wake_at=r[21],
+                attempts=attempts.get(r[0], []),
+            )
+        )
+    by_id = {t.id: t for t in tasks}
+    roots = []
+    for t in tasks:
+        parent = by_id.get(t.parent_id) if t.parent_id else None
+        (parent.children if parent is not None else roots).append(t)
+    return roots
+
+
+def _split_sql(sql: str) -> list[str]:
+    lines = [line for line in sql.splitlines() if not line.strip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+_memory_counter = 0
+_memory_lock = threading.Lock()
+
+
+def _parse_url(url: str) -> tuple[str, bool, str]:
+    from urllib.parse import parse_qs
+
+    if not url.startswith("sqlite://"):
+        raise ConfigurationError(f"Not a SQLite URL: {url!r}")
+    rest = url[len("sqlite://") :]
+    query = ""
+    if "?" in rest:
+        rest, query = rest.split("?", 1)
+    params = parse_qs(query)
+    synchronous = params.pop("synchronous", ["full"])[-1].lower()
+    if synchronous not in _SYNC_MODES:
+        raise ConfigurationError(
+            f"Unknown SQLite synchronous setting {synchronous!r} in {url!r}; use one of "
+            f"{', '.join(_SYNC_MODES)} (full is the power-safe default)."
+        )
+    if params:
+        raise ConfigurationError(
+            f"Unknown option(s) {', '.join(sorted(params))} in database URL {url!r}; "
+            "the SQLite store understands only 'synchronous'."
+        )
+    if rest in (":memory:", "/:memory:"):
+        global _memory_counter
+        with _memory_lock:
+            _memory_counter += 1
+            name = f"file:runio-memory-{_memory_counter}?mode=memory&cache=private"
+        return name, True, synchronous
+    if not rest.startswith("/"):
+        raise ConfigurationError(
+            f"Cannot read the SQLite path in {url!r}: write sqlite:///relative/path.db or "
+            "sqlite:////absolute/path.db (three slashes, then the path)."
+        )
+    path = rest[1:]
+    if not path:
+        raise ConfigurationError(f"The SQLite URL {url!r} names no file.")
+    return path, False, synchronous
