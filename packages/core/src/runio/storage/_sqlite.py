@@ -224,6 +224,8 @@ def _hint(exc: sqlite3.Error) -> str:
     text = str(exc)
     if "no such table" in text:
         return "The database has no runio schema yet: run `runio db upgrade`."
+    if isinstance(exc, sqlite3.IntegrityError):
+        return "This is a bug in runio; please report it with the steps that led here."
     if "locked" in text:
         return "Another process held the database too long; retry, and keep transactions short."
     return "Check that the database file is writable and not corrupted."
@@ -440,7 +442,7 @@ class SQLiteStore(Store):
                 "INSERT INTO events (app_id, id, name, payload, timestamp, deliver_at) "
                 "VALUES (?,?,?,?,?,?)",
                 (
-                    event.app_id, event.id, event.name, _dumps(event.payload), event.timestamp,
+                    event.app_id, event.id, event.name, json.dumps(event.payload), event.timestamp,
                     event.deliver_at,
                 ),
             )

@@ -1,0 +1,69 @@
+"""The demo: run every example job end to end on SQLite and print each run's task tree.
+
+Waits and retry delays are shortened by ``RUNIO_TIME_SCALE`` (``nox -s demo`` sets 0.0002, so
+the three-hour wait takes about two seconds); the code of the jobs is unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from rich.console import Console
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from examples import user_api  # noqa: E402
+
+
+async def main() -> int:
+    console = Console(highlight=False)
+    base_url, server = user_api.serve()
+    os.environ["USER_API_URL"] = base_url
+    workdir = Path(tempfile.mkdtemp(prefix="runio-demo-"))
+    os.environ.setdefault("RUNIO_DATABASE_URL", f"sqlite:///{workdir / 'runio.db'}")
+
+    from examples.app import client
+    from runio._render import run_tree
+
+    console.print(f"[bold]runio demo[/]  database {client.database_url}  "
+                  f"time scale {os.environ.get('RUNIO_TIME_SCALE', '1')}  user API {base_url}")
+    sent = [
+        await client.send_event_async("new.user", {"user_id": "u_1"}),
+        await client.send_event_async("flaky", {}),
+        await client.send_event_async("subtasks", {}),
+        await client.send_event_async("emoji", {}),
+    ]
+    run_ids = [run_id for event in sent for run_id in event.run_ids]
+    worker = client.worker(concurrency=10, poll_interval=0.05)
+    worker_task = asyncio.create_task(worker.run())
+    with console.status("running the example jobs (waits and retries included)..."):
+        while True:
+            runs = [await client.get_run_async(run_id) for run_id in run_ids]
+            if all(run.status in ("COMPLETED", "FAILED", "CANCELED", "TIMED_OUT") for run in runs):
+                break
+            if worker_task.done():
+                worker_task.result()
+                break
+            await asyncio.sleep(0.1)
+    worker.stop()
+    await worker_task
+    server.shutdown()
+    for run in runs:
+        console.print()
+        console.print(run_tree(run))
+    failed = [run.id for run in runs if run.status != "COMPLETED"]
+    console.print()
+    if failed:
+        console.print(f"[red]{len(failed)} run(s) did not complete: {', '.join(failed)}[/]")
+        return 1
+    console.print(f"[green]All {len(runs)} runs completed.[/] Inspect them with "
+                  f"`RUNIO_DATABASE_URL={client.database_url} runio runs show RUN_ID`.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

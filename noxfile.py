@@ -1,0 +1,47 @@
+"""Developer sessions. The README's two commands: `nox -s demo` and `nox -s tests`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+PACKAGES = ["-e", "packages/core"]
+TEST_DEPS = ["pytest>=8", "anyio>=4", "pytest-timeout>=2.3", "httpx>=0.27"]
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The whole test suite."""
+    session.install(*PACKAGES, *TEST_DEPS)
+    args = session.posargs or ["-q"]
+    session.run("pytest", *args, env={"RUNIO_DATABASE_URL": ""})
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff: lint and formatting."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy, strict, on the packages' sources."""
+    session.install(*PACKAGES, "mypy>=1.11", "pytest")
+    session.run("mypy")
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """Run the example app end to end on SQLite and print each run's task tree."""
+    session.install(*PACKAGES, "httpx>=0.27")
+    env = {"RUNIO_TIME_SCALE": os.environ.get("RUNIO_TIME_SCALE", "0.0002")}
+    session.run("python", "examples/demo.py", *session.posargs, env=env)

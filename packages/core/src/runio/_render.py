@@ -1,0 +1,201 @@
+"""Rendering runs for people: the task tree printed by ``runio runs show`` and the demo."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
+
+from ._records import RunRecord, TaskRecord
+
+STATUS_STYLE = {
+    "QUEUED": "cyan",
+    "EXECUTING": "yellow",
+    "RUNNING": "yellow",
+    "WAITING": "blue",
+    "PENDING": "cyan",
+    "COMPLETED": "green",
+    "FAILED": "red",
+    "ERRORED": "red",
+    "CANCELED": "magenta",
+    "TIMED_OUT": "red",
+}
+STATUS_MARK = {
+    "COMPLETED": "✔",
+    "FAILED": "✘",
+    "ERRORED": "✘",
+    "CANCELED": "⊘",
+    "WAITING": "⏸",
+    "RUNNING": "▶",
+    "EXECUTING": "▶",
+    "QUEUED": "·",
+    "PENDING": "·",
+    "TIMED_OUT": "⌛",
+}
+
+
+def duration(start: float | None, end: float | None) -> str:
+    if start is None or end is None:
+        return "-"
+    seconds = max(0.0, end - start)
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def timestamp(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def status_text(status: str) -> Text:
+    return Text(f"{STATUS_MARK.get(status, '?')} {status}", style=STATUS_STYLE.get(status, ""))
+
+
+def _key(cache_key: Any) -> str:
+    return cache_key if isinstance(cache_key, str) else json.dumps(cache_key, ensure_ascii=False)
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def redacted(value: Any, paths: list[str] | None) -> Any:
+    """A copy of ``value`` with each dotted path replaced by ``"[redacted]"``."""
+    if not paths:
+        return value
+    value = json.loads(json.dumps(value))
+    for path in paths:
+        parts = path.split(".")
+        node = value
+        for part in parts[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+            if node is None:
+                break
+        if isinstance(node, dict) and parts[-1] in node:
+            node[parts[-1]] = "[redacted]"
+    return value
+
+
+def _task_label(task: TaskRecord) -> Text:
+    label = Text()
+    label.append_text(status_text(task.status))
+    label.append("  ")
+    label.append(task.name, style="bold")
+    if task.name != _key(task.cache_key):
+        label.append(f"  [{_key(task.cache_key)}]", style="dim")
+    attempts = len(task.attempts)
+    if attempts > 1:
+        label.append(f"  {attempts} attempts", style="yellow")
+    if task.kind == "wait":
+        if task.wake_at is not None:
+            label.append(f"  until {timestamp(task.wake_at)}", style="dim")
+    else:
+        label.append(f"  {duration(task.started_at, task.ended_at)}", style="dim")
+    for prop in task.properties:
+        label.append(f"  {prop.get('label')}: {prop.get('text')}", style="cyan")
+    if task.status == "COMPLETED" and task.kind != "wait":
+        label.append(f"\n    → {_short(redacted(task.output, task.redact))}", style="green")
+    if task.error and task.status in ("ERRORED", "WAITING"):
+        prefix = "retrying after" if task.status == "WAITING" else "error"
+        label.append(
+            f"\n    {prefix}: {task.error.get('type')}: {task.error.get('message')}", style="red"
+        )
+    return label
+
+
+def run_tree(run: RunRecord) -> RenderableType:
+    head = Text()
+    head.append(f"Run {run.id}", style="bold")
+    head.append(f"  job {run.job_id}@{run.job_version}  ")
+    head.append_text(status_text(run.status))
+    head.append(
+        f"  {run.execution_count} execution(s)  {duration(run.started_at, run.ended_at)}",
+        style="dim",
+    )
+    tree = Tree(head)
+    stack: list[tuple[Tree, list[TaskRecord]]] = [(tree, run.tasks)]
+    while stack:
+        node, tasks = stack.pop()
+        for task in tasks:
+            child = node.add(_task_label(task))
+            if task.children:
+                stack.append((child, task.children))
+    parts: list[RenderableType] = [tree]
+    if run.status == "COMPLETED":
+        parts.append(Text(f"output: {_short(run.output, 200)}", style="green"))
+    if run.error:
+        parts.append(
+            Text(f"error: {run.error.get('type')}: {run.error.get('message')}", style="red")
+        )
+    return Group(*parts)
+
+
+def runs_table(runs: list[RunRecord]) -> Table:
+    table = Table(show_edge=False, header_style="bold")
+    table.add_column("run", no_wrap=True)
+    for column in ("app", "job", "status", "event", "created", "executions", "duration"):
+        table.add_column(column)
+    for run in runs:
+        table.add_row(
+            run.id,
+            run.app_id,
+            run.job_id,
+            status_text(run.status),
+            run.event_name,
+            timestamp(run.created_at),
+            str(run.execution_count),
+            duration(run.started_at, run.ended_at),
+        )
+    return table
+
+
+def run_json(run: RunRecord) -> dict[str, Any]:
+    def task(t: TaskRecord) -> dict[str, Any]:
+        return {
+            "id": t.id,
+            "cache_key": t.cache_key,
+            "idempotency_key": t.idempotency_key,
+            "kind": t.kind,
+            "name": t.name,
+            "status": t.status,
+            "output": redacted(t.output, t.redact),
+            "error": t.error,
+            "attempts": [
+                {"number": a.number, "status": a.status, "started_at": a.started_at,
+                 "ended_at": a.ended_at, "error": a.error}
+                for a in t.attempts
+            ],
+            "children": [task(c) for c in t.children],
+        }
+
+    return {
+        "id": run.id,
+        "app_id": run.app_id,
+        "job_id": run.job_id,
+        "job_version": run.job_version,
+        "status": run.status,
+        "event": {"id": run.event_id, "name": run.event_name, "payload": run.payload},
+        "output": run.output,
+        "error": run.error,
+        "created_at": run.created_at,
+        "started_at": run.started_at,
+        "ended_at": run.ended_at,
+        "execution_count": run.execution_count,
+        "tasks": [task(t) for t in run.tasks],
+        "logs": [
+            {"level": g.level, "message": g.message, "data": g.data, "created_at": g.created_at}
+            for g in run.logs
+        ],
+    }

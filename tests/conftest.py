@@ -1,0 +1,72 @@
+"""Fixtures shared by the whole suite: a fresh database, clock and client per test; no network."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import runio
+from runio.testing import TestClock
+
+_real_connect = socket.socket.connect
+
+
+def _loopback_only(self: socket.socket, address: Any) -> Any:
+    host = address[0] if isinstance(address, tuple) else None
+    if host is not None and self.family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            ip = None if host == "localhost" else ipaddress.ip_address("0.0.0.1")
+        if ip is not None and not ip.is_loopback:
+            raise OSError(f"tests may not connect to {address!r}: only loopback is allowed")
+    return _real_connect(self, address)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_network() -> Iterator[None]:
+    socket.socket.connect = _loopback_only  # type: ignore[method-assign]
+    yield
+    socket.socket.connect = _real_connect  # type: ignore[method-assign]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def clock() -> TestClock:
+    return TestClock(start=1_800_000_000.0)
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'runio.db'}"
+
+
+@pytest.fixture
+def make_client(db_url: str, clock: TestClock) -> Iterator[Callable[..., runio.Client]]:
+    """Build clients on the test's database and clock; all are closed after the test."""
+    made: list[runio.Client] = []
+
+    def make(app_id: str = "test-app", **options: Any) -> runio.Client:
+        options.setdefault("database_url", db_url)
+        options.setdefault("clock", clock)
+        client = runio.Client(app_id, **options)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        client.close()
+
+
+@pytest.fixture
+def client(make_client: Callable[..., runio.Client]) -> runio.Client:
+    return make_client()
