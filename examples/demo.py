@@ -16,7 +16,7 @@ from rich.console import Console
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from examples import user_api  # noqa: E402
+from examples import user_api
 
 
 async def main() -> int:
@@ -29,8 +29,10 @@ async def main() -> int:
     from examples.app import client
     from runio._render import run_tree
 
-    console.print(f"[bold]runio demo[/]  database {client.database_url}  "
-                  f"time scale {os.environ.get('RUNIO_TIME_SCALE', '1')}  user API {base_url}")
+    console.print(
+        f"[bold]runio demo[/]  database {client.database_url}  "
+        f"time scale {os.environ.get('RUNIO_TIME_SCALE', '1')}  user API {base_url}"
+    )
     sent = [
         await client.send_event_async("new.user", {"user_id": "u_1"}),
         await client.send_event_async("flaky", {}),
@@ -60,8 +62,10 @@ async def main() -> int:
     if failed:
         console.print(f"[red]{len(failed)} run(s) did not complete: {', '.join(failed)}[/]")
         return 1
-    console.print(f"[green]All {len(runs)} runs completed.[/] Inspect them with "
-                  f"`RUNIO_DATABASE_URL={client.database_url} runio runs show RUN_ID`.")
+    console.print(
+        f"[green]All {len(runs)} runs completed.[/] Inspect them with "
+        f"`RUNIO_DATABASE_URL={client.database_url} runio runs show RUN_ID`."
+    )
     return 0
 
 

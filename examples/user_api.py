@@ -16,7 +16,7 @@ USERS = {
 
 
 class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         parts = self.path.strip("/").split("/")
         user = USERS.get(parts[1]) if len(parts) == 2 and parts[0] == "users" else None
         body = json.dumps(user or {"error": "not found"}).encode()

@@ -10,6 +10,7 @@ from ._job import EventTrigger, Job, event_trigger
 from ._records import (
     AttemptRecord as Attempt,
 )
+from ._records import EventRecord as Event
 from ._records import (
     LogRecord as LogEntry,
 )
@@ -23,7 +24,6 @@ from ._records import (
 from ._records import (
     TaskRecord as TaskRun,
 )
-from ._records import EventRecord as Event
 from ._task import Property, Task
 from .retry import SKIP_RETRYING, RetryAt, RetryOptions
 

@@ -190,11 +190,14 @@ class Client:
         name: str | None = None,
         version: str = "0.0.1",
         integrations: Mapping[str, Any] | None = None,
+        max_duration: float | None = None,
     ) -> Callable[[Callable[..., Any]], Job]:
         """Register the decorated function as a job of this app.
 
         The function takes ``(payload, io)`` or ``(payload, io, ctx)``; ``async def`` gets a
         ``runio.IO``, plain ``def`` a blocking ``runio.SyncIO`` and runs in a thread.
+        ``max_duration``: seconds a run may take from its first execution, waits included;
+        past it the run stops at its next task boundary (or wakes from a wait) as TIMED_OUT.
         """
 
         def decorate(fn: Callable[..., Any]) -> Job:
@@ -203,7 +206,13 @@ class Client:
                     f"App {self.id!r} already has a job with id {id!r}; job ids must be unique."
                 )
             job = make_job(
-                fn, id=id, name=name, version=version, trigger=trigger, integrations=integrations
+                fn,
+                id=id,
+                name=name,
+                version=version,
+                trigger=trigger,
+                integrations=integrations,
+                max_duration=max_duration,
             )
             self.jobs[id] = job
             return job

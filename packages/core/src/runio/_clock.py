@@ -7,6 +7,7 @@ test can advance time past a three-hour wait or a retry delay without sleeping.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Protocol
 
@@ -29,7 +30,5 @@ class SystemClock:
         delay = when - time.time()
         if delay <= 0:
             return
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wakeup.wait(), timeout=delay)
-        except TimeoutError:
-            pass

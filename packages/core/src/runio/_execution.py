@@ -43,7 +43,7 @@ from .storage import Store
 log = logging.getLogger("runio.run")
 
 
-class _Signal(BaseException):  # noqa: N818 - control flow, not an error
+class _Signal(BaseException):
     """Stops a job function; a BaseException so ``except Exception`` never swallows it."""
 
 
@@ -53,6 +53,10 @@ class Suspend(_Signal):
 
 class Canceled(_Signal):
     """The run was canceled; it stops at this task boundary."""
+
+
+class TimedOut(_Signal):
+    """The run has outlived its job's ``max_duration``."""
 
 
 class LeaseLost(_Signal):
@@ -109,6 +113,7 @@ class Execution:
         executor: Executor,
         loop: asyncio.AbstractEventLoop,
         send_event: Callable[..., Awaitable[Any]],
+        deadline: float | None = None,
     ) -> None:
         self.claimed = claimed
         self.lease = claimed.lease
@@ -134,6 +139,8 @@ class Execution:
         self.stopping = False
         self.canceled = False
         self.lease_lost = False
+        self.deadline = deadline
+        self.timed_out = False
 
     # -- boundaries ------------------------------------------------------------------------------
     def check_boundary(self) -> None:
@@ -141,6 +148,9 @@ class Execution:
             raise LeaseLost()
         if self.canceled:
             raise Canceled()
+        if self.deadline is not None and self.clock.now() >= self.deadline:
+            self.timed_out = True
+            raise TimedOut()
         if self.suspend_at is not None:
             raise Suspend()
         if self.stopping:
@@ -148,6 +158,8 @@ class Execution:
             raise Suspend()
 
     def suspend_until(self, when: float) -> Suspend:
+        if self.deadline is not None:
+            when = min(when, self.deadline)
         self.suspend_at = when if self.suspend_at is None else min(self.suspend_at, when)
         return Suspend()
 
@@ -281,8 +293,17 @@ class Execution:
             attempt = 1
             attempt_base = 0
             stored = StoredTask(
-                task_id, new_task.parent_id, key, kind, TaskStatus.RUNNING, None, None, 1, 0,
-                None, None,
+                task_id,
+                new_task.parent_id,
+                key,
+                kind,
+                TaskStatus.RUNNING,
+                None,
+                None,
+                1,
+                0,
+                None,
+                None,
             )
             self.tasks[key] = stored
 
@@ -444,7 +465,11 @@ class Execution:
                 hook_exc.__cause__ = exc
                 await self._record_failure(
                     _error_json(hook_exc, message=f"on_error raised: {hook_exc}"),
-                    task, stored, cache_key, None, hook_exc,
+                    task,
+                    stored,
+                    cache_key,
+                    None,
+                    hook_exc,
                 )
                 return
             if isinstance(verdict, SkipRetrying):
@@ -502,7 +527,10 @@ class Execution:
             stored.retry_at = retry_at
             log.info(
                 "task %r attempt %d failed (%s); retrying at %s",
-                cache_key, task.attempt, error["message"], retry_at,
+                cache_key,
+                task.attempt,
+                error["message"],
+                retry_at,
             )
             raise self.suspend_until(retry_at)
         stored.status = TaskStatus.ERRORED
@@ -598,8 +626,17 @@ class Execution:
             self.lease_lost = True
             raise LeaseLost() from None
         self.tasks[key] = StoredTask(
-            new_task.id, new_task.parent_id, key, "wait", TaskStatus.WAITING, None, None, 0, 0,
-            None, wake_at,
+            new_task.id,
+            new_task.parent_id,
+            key,
+            "wait",
+            TaskStatus.WAITING,
+            None,
+            None,
+            0,
+            0,
+            None,
+            wake_at,
         )
         if wake_at > now:
             raise self.suspend_until(wake_at)
@@ -623,7 +660,13 @@ class Execution:
             self.lease,
             [
                 LogRecord(
-                    self.run_id, scope, seq, level, str(message), payload, self.clock.now(),
+                    self.run_id,
+                    scope,
+                    seq,
+                    level,
+                    str(message),
+                    payload,
+                    self.clock.now(),
                     parent.task_id if parent else None,
                 )
             ],

@@ -8,7 +8,6 @@ the semantics live in ``_execution.py``.
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import datetime
 from typing import Any, TypeVar, overload
@@ -192,8 +191,13 @@ class IO:
             return {"id": event.id, "name": event.name, "run_ids": list(event.run_ids)}
 
         return await ex.run_task(  # type: ignore[no-any-return]
-            cache_key, send, parent=_parent(ex), name=f"Send event {name}", icon="send",
-            params={"name": name, "payload": payload}, kind="event",
+            cache_key,
+            send,
+            parent=_parent(ex),
+            name=f"Send event {name}",
+            icon="send",
+            params={"name": name, "payload": payload},
+            kind="event",
         )
 
     async def random(
@@ -215,8 +219,13 @@ class IO:
             return float(int(value + 0.5)) if round else value
 
         result = await ex.run_task(
-            cache_key, draw, parent=_parent(ex), name="Random", icon="dice",
-            params={"min": min, "max": max, "round": round}, kind="random",
+            cache_key,
+            draw,
+            parent=_parent(ex),
+            name="Random",
+            icon="dice",
+            params={"min": min, "max": max, "round": round},
+            kind="random",
         )
         return int(result) if round else float(result)
 
@@ -250,9 +259,7 @@ class SyncIO:
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
-        if running is self._loop or threading.current_thread() is getattr(
-            self._loop, "_runio_thread", None
-        ):
+        if running is self._loop:
             raise ConfigurationError(
                 "io.sync is for synchronous code running in a worker thread; in async code "
                 "use `await io.run_task(...)` instead."
@@ -268,9 +275,12 @@ class SyncIO:
 
         return asyncio.run_coroutine_threadsafe(with_frame(), self._loop).result()
 
-    def run_task(self, cache_key: str | Sequence[Any], fn: Callable[[Task], T], **options: Any) -> T:
+    def run_task(
+        self, cache_key: str | Sequence[Any], fn: Callable[[Task], T], **options: Any
+    ) -> T:
         """As ``IO.run_task``, blocking."""
-        return self._call(lambda: self._io.run_task(cache_key, fn, **options))
+        result: T = self._call(lambda: self._io.run_task(cache_key, fn, **options))
+        return result
 
     def wait(self, cache_key: str | Sequence[Any], seconds: float) -> None:
         self._call(lambda: self._io.wait(cache_key, seconds))

@@ -87,6 +87,8 @@ class Job:
     trigger: EventTrigger
     fn: Callable[..., Any]
     integrations: dict[str, Any] = field(default_factory=dict)
+    max_duration: float | None = None
+    """Seconds a run may take from its first execution; past it the run ends TIMED_OUT."""
     is_async: bool
     wants_context: bool
 
@@ -121,6 +123,7 @@ def make_job(
     version: str,
     trigger: EventTrigger,
     integrations: Mapping[str, Any] | None,
+    max_duration: float | None = None,
 ) -> Job:
     if not isinstance(id, str) or not _ID.match(id):
         raise JobDefinitionError(
@@ -135,6 +138,14 @@ def make_job(
         raise JobDefinitionError(f"Job {id!r}: define_job decorates a function, got {fn!r}.")
     if not isinstance(version, str) or not version:
         raise JobDefinitionError(f"Job {id!r}: version must be a non-empty string like '1.0.0'.")
+    if max_duration is not None and (
+        isinstance(max_duration, bool)
+        or not isinstance(max_duration, int | float)
+        or max_duration <= 0
+    ):
+        raise JobDefinitionError(
+            f"Job {id!r}: max_duration must be seconds > 0 (or None), got {max_duration!r}."
+        )
     params = [
         p
         for p in inspect.signature(fn).parameters.values()
@@ -152,6 +163,7 @@ def make_job(
         trigger=trigger,
         fn=fn,
         integrations=dict(integrations or {}),
+        max_duration=None if max_duration is None else float(max_duration),
         is_async=inspect.iscoroutinefunction(fn),
         wants_context=len(params) == 3,
     )

@@ -173,8 +173,13 @@ def run_json(run: RunRecord) -> dict[str, Any]:
             "output": redacted(t.output, t.redact),
             "error": t.error,
             "attempts": [
-                {"number": a.number, "status": a.status, "started_at": a.started_at,
-                 "ended_at": a.ended_at, "error": a.error}
+                {
+                    "number": a.number,
+                    "status": a.status,
+                    "started_at": a.started_at,
+                    "ended_at": a.ended_at,
+                    "error": a.error,
+                }
                 for a in t.attempts
             ],
             "children": [task(c) for c in t.children],

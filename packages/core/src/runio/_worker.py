@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _json
 from ._context import EventInfo, RunContext
-from ._execution import Canceled, Execution, LeaseLost, Limits, Suspend, _error_json
+from ._execution import Canceled, Execution, LeaseLost, Suspend, TimedOut, _error_json
 from ._ids import new_id
 from ._io import IO, SyncIO
 from ._records import ClaimedRun, RunStatus
@@ -55,7 +55,9 @@ class Worker:
         on_run_finished: Callable[[str, str], None] | None = None,
     ) -> None:
         if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
-            raise ConfigurationError(f"Worker concurrency must be an int >= 1, got {concurrency!r}.")
+            raise ConfigurationError(
+                f"Worker concurrency must be an int >= 1, got {concurrency!r}."
+            )
         for label, value in (
             ("lease_seconds", lease_seconds),
             ("poll_interval", poll_interval),
@@ -63,7 +65,9 @@ class Worker:
             if not isinstance(value, int | float) or value <= 0:
                 raise ConfigurationError(f"Worker {label} must be seconds > 0, got {value!r}.")
         if not isinstance(grace_period, int | float) or grace_period < 0:
-            raise ConfigurationError(f"Worker grace_period must be seconds >= 0, got {grace_period!r}.")
+            raise ConfigurationError(
+                f"Worker grace_period must be seconds >= 0, got {grace_period!r}."
+            )
         self.client = client
         self.concurrency = concurrency
         self.until_idle = until_idle
@@ -205,7 +209,7 @@ class Worker:
         if not self.handle_signals or threading.current_thread() is not threading.main_thread():
             return []
         assert self._loop is not None
-        installed = []
+        installed: list[int] = []
         for sig in (signal.SIGTERM, signal.SIGINT):
             try:
                 self._loop.add_signal_handler(sig, self._request_stop)
@@ -222,7 +226,8 @@ class Worker:
         if not self._force and self.grace_period > 0:
             log.info(
                 "worker stopping: waiting up to %.0f s for %d run(s) to reach a task boundary",
-                self.grace_period, len(tasks),
+                self.grace_period,
+                len(tasks),
             )
             await asyncio.wait(tasks, timeout=self.grace_period)
         leftover = [(e, t) for e, t in self.executions.values() if not t.done()]
@@ -296,9 +301,13 @@ class Worker:
             message = (
                 f"The payload of event {event.name!r} ({event.id}) does not match job "
                 f"{job.id!r}'s schema, so the job function was not run: "
-                + "; ".join(f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}" for e in errors)
+                + "; ".join(
+                    f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}" for e in errors
+                )
             )
-            error = json.dumps({"type": "InvalidPayloadError", "message": message, "fields": errors})
+            error = json.dumps(
+                {"type": "InvalidPayloadError", "message": message, "fields": errors}
+            )
             await store.finish_run(
                 lease, status=RunStatus.FAILED, output=None, error=error, now=clock.now()
             )
@@ -316,6 +325,9 @@ class Worker:
             executor=self._executor,
             loop=loop,
             send_event=client.send_event_async,
+            deadline=(
+                claimed.started_at + job.max_duration if job.max_duration is not None else None
+            ),
         )
         if self._stopping:
             execution.stopping = True
@@ -356,6 +368,8 @@ class Worker:
             outcome = "canceled"
         except LeaseLost:
             outcome = "lease_lost"
+        except TimedOut:
+            outcome = "timed_out"
         except Exception as exc:
             outcome = "raised"
             failure = exc
@@ -367,6 +381,21 @@ class Worker:
         try:
             if execution.canceled or outcome == "canceled":
                 return RunStatus.CANCELED
+            if execution.timed_out or (
+                execution.deadline is not None and now >= execution.deadline
+            ):
+                error = json.dumps(
+                    {
+                        "type": "TimedOut",
+                        "message": f"Run of job {job.id!r} exceeded its max_duration of "
+                        f"{job.max_duration:g} s (from its first execution); it was stopped at a "
+                        "task boundary. Raise max_duration, or retry the run to go on.",
+                    }
+                )
+                ok = await store.finish_run(
+                    lease, status=RunStatus.TIMED_OUT, output=None, error=error, now=now
+                )
+                return RunStatus.TIMED_OUT if ok else RunStatus.CANCELED
             if execution.suspend_at is not None:
                 ok = await store.suspend_run(lease, ready_at=execution.suspend_at, now=now)
                 return RunStatus.WAITING if ok else RunStatus.CANCELED

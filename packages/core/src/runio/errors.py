@@ -111,7 +111,8 @@ class RunNotFoundError(RunioError, LookupError):
     def __init__(self, run_id: str) -> None:
         super().__init__(
             f"No run with id {run_id!r} exists in this database. "
-            "Check the id with `runio runs list` and that RUNIO_DATABASE_URL points at the right database."
+            "Check the id with `runio runs list` and that RUNIO_DATABASE_URL points at the "
+            "right database."
         )
         self.run_id = run_id
 
@@ -143,7 +144,8 @@ class LeaseLostError(RunioError):
     def __init__(self, run_id: str) -> None:
         super().__init__(
             f"This worker lost its lease on run {run_id!r}; another worker now owns it, "
-            "so this worker's write was rejected. Nothing to do: the run continues on the other worker."
+            "so this worker's write was rejected. Nothing to do: the run continues on the "
+            "other worker."
         )
         self.run_id = run_id
 

@@ -96,14 +96,33 @@ def _app_client(state: _State, app: str) -> Client:
 
 
 _worker_options = [
-    click.option("--concurrency", "-c", type=click.IntRange(min=1), default=10, show_default=True,
-                 help="Runs executed at once."),
-    click.option("--lease-seconds", type=click.FloatRange(min=0.1), default=30.0,
-                 show_default=True, help="How long a run stays claimed without a heartbeat."),
-    click.option("--grace-period", type=click.FloatRange(min=0), default=30.0, show_default=True,
-                 help="On SIGTERM/SIGINT, seconds to let running tasks finish."),
-    click.option("--until-idle", is_flag=True,
-                 help="Exit once no run is ready to execute (waiting runs stay waiting)."),
+    click.option(
+        "--concurrency",
+        "-c",
+        type=click.IntRange(min=1),
+        default=10,
+        show_default=True,
+        help="Runs executed at once.",
+    ),
+    click.option(
+        "--lease-seconds",
+        type=click.FloatRange(min=0.1),
+        default=30.0,
+        show_default=True,
+        help="How long a run stays claimed without a heartbeat.",
+    ),
+    click.option(
+        "--grace-period",
+        type=click.FloatRange(min=0),
+        default=30.0,
+        show_default=True,
+        help="On SIGTERM/SIGINT, seconds to let running tasks finish.",
+    ),
+    click.option(
+        "--until-idle",
+        is_flag=True,
+        help="Exit once no run is ready to execute (waiting runs stay waiting).",
+    ),
 ]
 
 
@@ -133,7 +152,7 @@ def _run_worker(client: Client, *, verbose: bool, **options: Any) -> None:
 @click.argument("app")
 @_with_worker_options
 @click.pass_obj
-def worker(state: _State, app: str, **options: Any) -> None:
+def worker(state: _State, /, app: str, **options: Any) -> None:
     """Run a worker for APP (module:client or path/to/file.py:client)."""
     _run_worker(_app_client(state, app), verbose=state.debug, **options)
 
@@ -142,7 +161,7 @@ def worker(state: _State, app: str, **options: Any) -> None:
 @click.argument("app")
 @_with_worker_options
 @click.pass_obj
-def dev(state: _State, app: str, **options: Any) -> None:
+def dev(state: _State, /, app: str, **options: Any) -> None:
     """Run APP locally: a worker that prints every run's state as it changes."""
     _run_worker(_app_client(state, app), verbose=True, **options)
 
@@ -150,12 +169,20 @@ def dev(state: _State, app: str, **options: Any) -> None:
 @cli.command("send-event")
 @click.argument("name")
 @click.argument("payload", required=False, default="{}")
-@click.option("--app", "app", default=None, envvar="RUNIO_APP",
-              help="APP (module:client or file.py:client), to validate the payload and find jobs.")
+@click.option(
+    "--app",
+    "app",
+    default=None,
+    envvar="RUNIO_APP",
+    help="APP (module:client or file.py:client), to validate the payload and find jobs.",
+)
 @click.option("--app-id", default=None, help="App id, when the app's code is not importable here.")
 @click.option("--id", "event_id", default=None, help="Event id; sending the same id is a no-op.")
-@click.option("--deliver-at", default=None,
-              help="ISO 8601 time with a timezone, e.g. 2026-01-01T09:00:00+00:00.")
+@click.option(
+    "--deliver-at",
+    default=None,
+    help="ISO 8601 time with a timezone, e.g. 2026-01-01T09:00:00+00:00.",
+)
 @click.pass_obj
 def send_event(
     state: _State,
@@ -172,7 +199,7 @@ def send_event(
     except json.JSONDecodeError as exc:
         raise click.BadParameter(
             f"not valid JSON ({exc.msg} at position {exc.pos}); quote it for your shell, e.g. "
-            "'{\"user_id\": \"u_1\"}'",
+            '\'{"user_id": "u_1"}\'',
             param_hint="PAYLOAD",
         ) from None
     when = None
@@ -206,10 +233,16 @@ def runs() -> None:
 @runs.command("list")
 @click.option("--app-id", default=None, help="Only this app's runs.")
 @click.option("--job", "job_id", default=None, help="Only this job's runs.")
-@click.option("--status", "statuses", multiple=True,
-              type=click.Choice(["QUEUED", "EXECUTING", "WAITING", "COMPLETED", "FAILED",
-                                 "CANCELED", "TIMED_OUT"], case_sensitive=False),
-              help="Only runs in this status (repeatable).")
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice(
+        ["QUEUED", "EXECUTING", "WAITING", "COMPLETED", "FAILED", "CANCELED", "TIMED_OUT"],
+        case_sensitive=False,
+    ),
+    help="Only runs in this status (repeatable).",
+)
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj

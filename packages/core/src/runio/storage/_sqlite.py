@@ -90,7 +90,9 @@ class _Runner:
         self._thread.start()
         self._ready.result()
 
-    def submit(self, op: Op, *, write: bool, durable: bool = True) -> concurrent.futures.Future[Any]:
+    def submit(
+        self, op: Op, *, write: bool, durable: bool = True
+    ) -> concurrent.futures.Future[Any]:
         if self._closed:
             raise StoreError("This store is closed; create a new Client or store to go on.")
         fut: concurrent.futures.Future[Any] = concurrent.futures.Future()
@@ -434,15 +436,24 @@ class SQLiteStore(Store):
                     )
                 ]
                 stored = EventRecord(
-                    event.id, event.app_id, existing[0], _loads(existing[1]), existing[2],
-                    existing[3], run_ids,
+                    event.id,
+                    event.app_id,
+                    existing[0],
+                    _loads(existing[1]),
+                    existing[2],
+                    existing[3],
+                    run_ids,
                 )
                 return stored, False
             conn.execute(
                 "INSERT INTO events (app_id, id, name, payload, timestamp, deliver_at) "
                 "VALUES (?,?,?,?,?,?)",
                 (
-                    event.app_id, event.id, event.name, json.dumps(event.payload), event.timestamp,
+                    event.app_id,
+                    event.id,
+                    event.name,
+                    json.dumps(event.payload),
+                    event.timestamp,
                     event.deliver_at,
                 ),
             )
@@ -450,8 +461,16 @@ class SQLiteStore(Store):
                 "INSERT INTO runs (id, app_id, job_id, job_version, event_id, status, created_at, "
                 "ready_at) VALUES (?,?,?,?,?,?,?,?)",
                 [
-                    (r.id, event.app_id, r.job_id, r.job_version, event.id, RunStatus.QUEUED, now,
-                     r.ready_at)
+                    (
+                        r.id,
+                        event.app_id,
+                        r.job_id,
+                        r.job_version,
+                        event.id,
+                        RunStatus.QUEUED,
+                        now,
+                        r.ready_at,
+                    )
                     for r in runs
                 ],
             )
@@ -513,9 +532,7 @@ class SQLiteStore(Store):
                         is_retry=bool(row[2]),
                         created_at=row[6],
                         started_at=row[7],
-                        event=EventRecord(
-                            row[5], app_id, ev[0], _loads(ev[1]), ev[2], ev[3]
-                        ),
+                        event=EventRecord(row[5], app_id, ev[0], _loads(ev[1]), ev[2], ev[3]),
                     )
                 )
             return claimed
@@ -546,8 +563,7 @@ class SQLiteStore(Store):
             stop: dict[str, str] = {}
             for lease in leases:
                 row = conn.execute(
-                    "UPDATE runs SET lease_expires=? WHERE id=? AND lease_token=? "
-                    "RETURNING status",
+                    "UPDATE runs SET lease_expires=? WHERE id=? AND lease_token=? RETURNING status",
                     (now + lease_seconds, lease.run_id, lease.token),
                 ).fetchone()
                 if row is None:
@@ -586,9 +602,7 @@ class SQLiteStore(Store):
         def op(conn: sqlite3.Connection) -> None:
             _check_lease(conn, lease)
             if new_task is not None:
-                _insert_task(
-                    conn, new_task, TaskStatus.RUNNING, attempts=attempt, started_at=now
-                )
+                _insert_task(conn, new_task, TaskStatus.RUNNING, attempts=attempt, started_at=now)
             else:
                 conn.execute(
                     "UPDATE tasks SET status='RUNNING', attempts=?, retry_at=NULL, "
@@ -665,7 +679,10 @@ class SQLiteStore(Store):
         def op(conn: sqlite3.Connection) -> None:
             _check_lease(conn, lease)
             _insert_task(
-                conn, new_task, TaskStatus.WAITING, wake_at=wake_at,
+                conn,
+                new_task,
+                TaskStatus.WAITING,
+                wake_at=wake_at,
                 started_at=new_task.created_at,
             )
 
@@ -769,7 +786,8 @@ class SQLiteStore(Store):
         limit: int = 50,
         before: float | None = None,
     ) -> list[RunRecord]:
-        clauses, params = [], []
+        clauses: list[str] = []
+        params: list[Any] = []
         if app_id is not None:
             clauses.append("r.app_id = ?")
             params.append(app_id)
@@ -919,7 +937,7 @@ def _load_task_records(conn: sqlite3.Connection, run_id: str) -> list[TaskRecord
             )
         )
     by_id = {t.id: t for t in tasks}
-    roots = []
+    roots: list[TaskRecord] = []
     for t in tasks:
         parent = by_id.get(t.parent_id) if t.parent_id else None
         (parent.children if parent is not None else roots).append(t)
