@@ -399,34 +399,34 @@ class Execution:
         cache_key: Any,
         attempt: int,
     ) -> Any:
+        # The frame is set in this asyncio task's context for as long as fn runs: an async fn
+        # awaited here sees it, a sync fn gets a copy of the context in its thread.
         token = current_frame.set(frame)
         try:
             if inspect.iscoroutinefunction(fn):
-                coro: Awaitable[Any] = fn(task)
+                pending: Awaitable[Any] = fn(task)
             else:
                 ctx = contextvars.copy_context()
-                coro = self.loop.run_in_executor(self.executor, ctx.run, fn, task)
+                pending = self.loop.run_in_executor(self.executor, ctx.run, fn, task)
+            if timeout is None:
+                result = await pending
+            else:
+                try:
+                    result = await asyncio.wait_for(pending, timeout)
+                except TimeoutError:
+                    raise TaskTimeoutError(
+                        f"Task {cache_key!r} attempt {attempt} ran longer than its {timeout} s "
+                        "timeout.",
+                        run_id=self.run_id,
+                        job_id=self.job_id,
+                        cache_key=cache_key,
+                        attempt=attempt,
+                    ) from None
+            if inspect.isawaitable(result):  # a sync fn (e.g. a lambda) returning a coroutine
+                result = await result
+            return result
         finally:
             current_frame.reset(token)
-        if inspect.isawaitable(coro) and not isinstance(coro, asyncio.Future):
-            coro = _with_frame(coro, frame)
-        if timeout is None:
-            result = await coro
-        else:
-            try:
-                result = await asyncio.wait_for(coro, timeout)
-            except TimeoutError:
-                raise TaskTimeoutError(
-                    f"Task {cache_key!r} attempt {attempt} ran longer than its {timeout} s "
-                    "timeout.",
-                    run_id=self.run_id,
-                    job_id=self.job_id,
-                    cache_key=cache_key,
-                    attempt=attempt,
-                ) from None
-        if inspect.isawaitable(result):  # a sync function (e.g. a lambda) returning a coroutine
-            result = await _with_frame(result, frame)
-        return result
 
     async def _attempt_failed(
         self,
@@ -692,14 +692,6 @@ _LEVELS = {
     "error": logging.ERROR,
 }
 _MISSING = object()
-
-
-async def _with_frame(awaitable: Awaitable[Any], frame: Frame) -> Any:
-    token = current_frame.set(frame)
-    try:
-        return await awaitable
-    finally:
-        current_frame.reset(token)
 
 
 def _properties_json(properties: list[Property] | None, cache_key: Any) -> str | None:

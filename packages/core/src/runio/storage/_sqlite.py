@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import json
 import queue
 import sqlite3
@@ -45,6 +46,7 @@ from ..errors import (
     InvalidRunStateError,
     LeaseLostError,
     MigrationError,
+    RunioError,
     RunNotFoundError,
     StoreError,
 )
@@ -73,31 +75,43 @@ class _Item:
     op: Op
     write: bool
     durable: bool
-    future: concurrent.futures.Future[Any]
+    done: Callable[[bool, Any], None] | None
+    """Receives (True, result) or (False, exception), on the database thread; None: unawaited."""
+    started_task: str | None = None
+    """For a deferred "new task started" write: the task's id (see complete_task)."""
 
 
 class _Runner:
-    """The one thread that owns the connection and applies operations in batches."""
+    """The one thread that owns the connection and applies operations in batches.
+
+    Operations follow one rule: an operation that fails with a ``RunioError`` (a lost lease, a
+    run in the wrong state) raised it before writing anything, so the batch goes on without it.
+    Any other failure rolls the batch back and replays its operations one transaction each, so
+    one broken operation cannot take its neighbours' writes down with it.
+    """
 
     def __init__(self, path: str, *, uri: bool, synchronous: str) -> None:
         self._path = path
         self._uri = uri
         self._sync_level = _SYNC_MODES[synchronous]
-        self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[_Item] | None] = queue.SimpleQueue()
         self._ready = concurrent.futures.Future[None]()
         self._thread = threading.Thread(target=self._main, name="runio-sqlite", daemon=True)
         self._closed = False
         self._thread.start()
         self._ready.result()
 
-    def submit(
-        self, op: Op, *, write: bool, durable: bool = True
-    ) -> concurrent.futures.Future[Any]:
+    @staticmethod
+    def item(
+        op: Op, *, write: bool, durable: bool = True, done: Callable[[bool, Any], None] | None
+    ) -> _Item:
+        return _Item(op, write, durable, done)
+
+    def put(self, items: list[_Item]) -> None:
+        """Queue items to be applied in this order (in one transaction when they are writes)."""
         if self._closed:
             raise StoreError("This store is closed; create a new Client or store to go on.")
-        fut: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        self._queue.put(_Item(op, write, durable, fut))
-        return fut
+        self._queue.put(items)
 
     def close(self) -> None:
         if not self._closed:
@@ -119,7 +133,6 @@ class _Runner:
                         f"SQLite refused WAL mode for {self._path} (got {mode!r}); runio needs a "
                         "local file system that supports it."
                     )
-            conn.execute("PRAGMA foreign_keys=OFF")
             self._current_sync = -1
             self._set_sync(conn, self._sync_level)
         except BaseException as exc:  # report to the constructor, then stop
@@ -142,67 +155,65 @@ class _Runner:
             first = q.get()
             if first is None:
                 return
-            batch = [first]
+            batch = list(first)
             stop = False
             while len(batch) < _BATCH_MAX:
                 try:
-                    item = q.get_nowait()
+                    more = q.get_nowait()
                 except queue.Empty:
                     break
-                if item is None:
+                if more is None:
                     stop = True
                     break
-                batch.append(item)
-            self._run_batch(conn, batch)
+                batch.extend(more)
+            reads = [item for item in batch if not item.write]
+            if len(reads) == len(batch):
+                for item in batch:
+                    self._run_alone(conn, item)
+            else:
+                self._run_batch(conn, batch)
             if stop:
                 return
 
+    def _run_alone(self, conn: sqlite3.Connection, item: _Item) -> None:
+        try:
+            if item.write:
+                self._set_sync(conn, self._sync_level if item.durable else min(self._sync_level, 1))
+                self._begin(conn)
+                value = item.op(conn)
+                conn.execute("COMMIT")
+            else:
+                value = item.op(conn)
+        except BaseException as exc:
+            if conn.in_transaction:
+                conn.rollback()
+            if item.done is not None:
+                item.done(False, _wrap(exc))
+        else:
+            if item.done is not None:
+                item.done(True, value)
+
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Item]) -> None:
-        if not any(item.write for item in batch):
-            for item in batch:
-                if item.future.set_running_or_notify_cancel():
-                    try:
-                        item.future.set_result(item.op(conn))
-                    except BaseException as exc:
-                        item.future.set_exception(_wrap(exc))
-            return
         durable = any(item.write and item.durable for item in batch)
         self._set_sync(conn, self._sync_level if durable else min(self._sync_level, 1))
         results: list[tuple[_Item, bool, Any]] = []
         try:
             self._begin(conn)
             for item in batch:
-                if not item.write:
-                    try:
-                        results.append((item, True, item.op(conn)))
-                    except BaseException as exc:
-                        results.append((item, False, _wrap(exc)))
-                    continue
-                conn.execute("SAVEPOINT op")
                 try:
-                    value = item.op(conn)
-                except BaseException as exc:
-                    conn.execute("ROLLBACK TO op")
-                    conn.execute("RELEASE op")
-                    results.append((item, False, _wrap(exc)))
-                else:
-                    conn.execute("RELEASE op")
-                    results.append((item, True, value))
+                    results.append((item, True, item.op(conn)))
+                except RunioError as exc:
+                    results.append((item, False, exc))
             conn.execute("COMMIT")
-        except BaseException as exc:
+        except BaseException:
             if conn.in_transaction:
                 conn.rollback()
-            error = _wrap(exc)
-            for item in batch:
-                if item.future.set_running_or_notify_cancel():
-                    item.future.set_exception(error)
+            for item in batch:  # one at a time, so only the broken operation fails
+                self._run_alone(conn, item)
             return
         for item, ok, value in results:
-            if item.future.set_running_or_notify_cancel():
-                if ok:
-                    item.future.set_result(value)
-                else:
-                    item.future.set_exception(value)
+            if item.done is not None:
+                item.done(ok, value)
 
     def _begin(self, conn: sqlite3.Connection) -> None:
         deadline = time.monotonic() + _LOCK_RETRY_SECONDS
@@ -214,6 +225,26 @@ class _Runner:
                 if "locked" not in str(exc) or time.monotonic() > deadline:
                     raise
                 time.sleep(0.01)
+
+
+def _awaitable() -> tuple[asyncio.Future[Any], Callable[[bool, Any], None]]:
+    """A future of the running loop, and the callback the database thread settles it with."""
+    loop = asyncio.get_running_loop()
+    fut: asyncio.Future[Any] = loop.create_future()
+
+    def settle(ok: bool, value: Any) -> None:
+        if not fut.done():
+            if ok:
+                fut.set_result(value)
+            else:
+                fut.set_exception(value)
+
+    def done(ok: bool, value: Any) -> None:
+        # RuntimeError: the loop was closed meanwhile, so nobody is waiting any more.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(settle, ok, value)
+
+    return fut, done
 
 
 def _wrap(exc: BaseException) -> BaseException:
@@ -285,7 +316,8 @@ def _insert_task(conn: sqlite3.Connection, t: NewTask, status: str, **extra: Any
     conn.execute(
         "INSERT INTO tasks (id, run_id, parent_id, idempotency_key, cache_key, kind, name, icon, "
         "properties, params, style, redact, status, depth, created_at, attempts, started_at, "
-        "wake_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        "wake_at, output, output_properties, ended_at) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
             t.id,
             t.run_id,
@@ -305,6 +337,9 @@ def _insert_task(conn: sqlite3.Connection, t: NewTask, status: str, **extra: Any
             extra.get("attempts", 0),
             extra.get("started_at"),
             extra.get("wake_at"),
+            extra.get("output"),
+            extra.get("output_properties"),
+            extra.get("ended_at"),
         ),
     )
 
@@ -324,18 +359,53 @@ class SQLiteStore(Store):
         if not uri:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._runner = _Runner(path, uri=uri, synchronous=synchronous)
+        self._deferred: list[_Item] = []
+        self._deferred_lock = threading.Lock()
+        self._flush_scheduled = False
+        self._started: dict[str, tuple[NewTask, float]] = {}
 
     # -- plumbing ------------------------------------------------------------------------------
     async def _write(self, op: Op, durable: bool = True) -> Any:
-        return await asyncio.wrap_future(self._runner.submit(op, write=True, durable=durable))
+        fut, done = _awaitable()
+        item = self._runner.item(op, write=True, durable=durable, done=done)
+        with self._deferred_lock:
+            items, self._deferred = self._deferred, []
+            self._started.clear()
+        items.append(item)
+        self._runner.put(items)
+        return await fut
+
+    def _defer(self, op: Op, started_task: str | None = None) -> None:
+        """Queue a write nobody waits for. It is handed to the database thread with the next
+        awaited write, or at the event loop's next turn, whichever comes first: a task that
+        finishes at once then costs one transaction, not two."""
+        item = self._runner.item(op, write=True, durable=False, done=None)
+        item.started_task = started_task
+        with self._deferred_lock:
+            self._deferred.append(item)
+            if self._flush_scheduled:
+                return
+            self._flush_scheduled = True
+        try:
+            asyncio.get_running_loop().call_soon(self._flush_deferred)
+        except RuntimeError:
+            self._flush_deferred()
+
+    def _flush_deferred(self) -> None:
+        with self._deferred_lock:
+            items, self._deferred = self._deferred, []
+            self._flush_scheduled = False
+            self._started.clear()
+        if items:
+            self._runner.put(items)
 
     async def _read(self, op: Op) -> Any:
-        return await asyncio.wrap_future(self._runner.submit(op, write=False))
+        fut, done = _awaitable()
+        self._runner.put([self._runner.item(op, write=False, done=done)])
+        return await fut
 
     async def close(self) -> None:
-        self._runner.close()
-
-    def close_now(self) -> None:
+        self._flush_deferred()
         self._runner.close()
 
     async def execute_raw(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -616,7 +686,22 @@ class SQLiteStore(Store):
                 (task_id, attempt, AttemptStatus.STARTED, now),
             )
 
-        self._runner.submit(op, write=True, durable=False)
+        self._defer(op, started_task=task_id if new_task is not None else None)
+        if new_task is not None:
+            self._started[task_id] = (new_task, now)
+
+    def _take_unsent_start(self, task_id: str) -> tuple[NewTask, float] | None:
+        """If the "started" write of this new task has not reached the database thread yet,
+        withdraw it: the completion then inserts the finished task in one go."""
+        with self._deferred_lock:
+            start = self._started.pop(task_id, None)
+            if start is None:
+                return None
+            for i in range(len(self._deferred) - 1, -1, -1):
+                if self._deferred[i].started_task == task_id:
+                    del self._deferred[i]
+                    return start
+            return None
 
     async def complete_task(
         self,
@@ -628,6 +713,31 @@ class SQLiteStore(Store):
         output_properties: str | None,
         now: float,
     ) -> str:
+        unsent = self._take_unsent_start(task_id)
+        if unsent is not None:
+            new_task, started_at = unsent
+
+            def insert_done(conn: sqlite3.Connection) -> str:
+                status = _check_lease(conn, lease)
+                _insert_task(
+                    conn,
+                    new_task,
+                    TaskStatus.COMPLETED,
+                    attempts=attempt,
+                    started_at=started_at,
+                    output=output,
+                    output_properties=output_properties,
+                    ended_at=now,
+                )
+                conn.execute(
+                    "INSERT INTO attempts (task_id, number, status, started_at, ended_at) "
+                    "VALUES (?,?,?,?,?)",
+                    (task_id, attempt, AttemptStatus.COMPLETED, started_at, now),
+                )
+                return status
+
+            return await self._write(insert_done)  # type: ignore[no-any-return]
+
         def op(conn: sqlite3.Connection) -> str:
             status = _check_lease(conn, lease)
             conn.execute(
@@ -696,7 +806,7 @@ class SQLiteStore(Store):
                 (now, task_id),
             )
 
-        self._runner.submit(op, write=True, durable=False)
+        self._defer(op)
 
     def add_logs(self, lease: Lease, logs: Sequence[LogRecord]) -> None:
         rows = [
@@ -712,7 +822,7 @@ class SQLiteStore(Store):
                 rows,
             )
 
-        self._runner.submit(op, write=True, durable=False)
+        self._defer(op)
 
     async def suspend_run(self, lease: Lease, *, ready_at: float, now: float) -> bool:
         def op(conn: sqlite3.Connection) -> bool:

@@ -48,7 +48,7 @@ CREATE INDEX runs_by_event ON runs (app_id, event_id);
 CREATE INDEX runs_by_created ON runs (created_at);
 
 CREATE TABLE tasks (
-    seq                INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq                INTEGER PRIMARY KEY,
     id                 TEXT NOT NULL UNIQUE,
     run_id             TEXT NOT NULL,
     parent_id          TEXT,
