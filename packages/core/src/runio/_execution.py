@@ -21,7 +21,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from . import _json
 from ._keys import cache_key_json, cache_key_parts, idempotency_key
@@ -33,6 +33,7 @@ from .errors import (
     LeaseLostError,
     NonRetryableError,
     OutputError,
+    StoreError,
     TaskDepthError,
     TaskFailedError,
     TaskTimeoutError,
@@ -41,6 +42,7 @@ from .retry import RetryAt, RetryOptions, SkipRetrying
 from .storage import Store
 
 log = logging.getLogger("runio.run")
+T = TypeVar("T")
 
 
 class _Signal(BaseException):
@@ -57,6 +59,10 @@ class Canceled(_Signal):
 
 class TimedOut(_Signal):
     """The run has outlived its job's ``max_duration``."""
+
+
+class StoreFailed(_Signal):
+    """The database failed a write; the execution stops and the run is resumed later."""
 
 
 class LeaseLost(_Signal):
@@ -139,6 +145,7 @@ class Execution:
         self.stopping = False
         self.canceled = False
         self.lease_lost = False
+        self.store_error: StoreError | None = None
         self.deadline = deadline
         self.timed_out = False
 
@@ -146,6 +153,8 @@ class Execution:
     def check_boundary(self) -> None:
         if self.lease_lost:
             raise LeaseLost()
+        if self.store_error is not None:
+            raise StoreFailed()
         if self.canceled:
             raise Canceled()
         if self.deadline is not None and self.clock.now() >= self.deadline:
@@ -175,6 +184,18 @@ class Execution:
     def _note_status(self, status: str) -> None:
         if status == RunStatus.CANCELED:
             self.canceled = True
+
+    async def _persist(self, write: Awaitable[T]) -> T:
+        """Await a write of this run. A lost lease or a failing database stops the execution
+        (as signals, so the job cannot swallow them); the run is resumed from what is stored."""
+        try:
+            return await write
+        except LeaseLostError:
+            self.lease_lost = True
+            raise LeaseLost() from None
+        except StoreError as exc:
+            self.store_error = exc
+            raise StoreFailed() from exc
 
     # -- keys ----------------------------------------------------------------------------------
     def _claim_key(self, cache_key: Any, parent: Frame | None) -> tuple[str, int]:
@@ -250,7 +271,9 @@ class Execution:
             if status == TaskStatus.COMPLETED:
                 return self._output(stored.output, output_type, cache_key)
             if status == TaskStatus.ERRORED:
-                raise self._failed_error(cache_key, stored.error, stored.id, stored.attempts)
+                raise self._failed_error(
+                    cache_key, stored.error, stored.id, stored.attempts, stored.parent_id
+                )
             if status == TaskStatus.CANCELED:
                 raise Canceled()
             if status == TaskStatus.WAITING:
@@ -371,8 +394,8 @@ class Execution:
                 if task.output_properties
                 else None
             )
-            try:
-                status = await self.store.complete_task(
+            status = await self._persist(
+                self.store.complete_task(
                     self.lease,
                     task_id=task_id,
                     attempt=attempt,
@@ -380,9 +403,7 @@ class Execution:
                     output_properties=props,
                     now=self.clock.now(),
                 )
-            except LeaseLostError:
-                self.lease_lost = True
-                raise LeaseLost() from None
+            )
             self._note_status(status)
             stored.status = TaskStatus.COMPLETED
             stored.output = text
@@ -508,8 +529,8 @@ class Execution:
         cause: BaseException,
     ) -> None:
         text = json.dumps(error, ensure_ascii=False, default=str)
-        try:
-            status = await self.store.fail_attempt(
+        status = await self._persist(
+            self.store.fail_attempt(
                 self.lease,
                 task_id=task.id,
                 attempt=task.attempt,
@@ -517,9 +538,7 @@ class Execution:
                 retry_at=retry_at,
                 now=self.clock.now(),
             )
-        except LeaseLostError:
-            self.lease_lost = True
-            raise LeaseLost() from None
+        )
         self._note_status(status)
         stored.error = text
         if retry_at is not None:
@@ -534,10 +553,15 @@ class Execution:
             )
             raise self.suspend_until(retry_at)
         stored.status = TaskStatus.ERRORED
-        raise self._failed_error(cache_key, text, task.id, task.attempt) from cause
+        raise self._failed_error(cache_key, text, task.id, task.attempt, task.parent_id) from cause
 
     def _failed_error(
-        self, cache_key: Any, error_text: str | None, task_id: str, attempts: int
+        self,
+        cache_key: Any,
+        error_text: str | None,
+        task_id: str,
+        attempts: int,
+        parent_id: str | None,
     ) -> TaskFailedError:
         error = json.loads(error_text) if error_text else {}
         etype = error.get("type", "Error")
@@ -552,8 +576,7 @@ class Execution:
             attempt=attempts,
             task_id=task_id,
         )
-        stored = next((t for t in self.tasks.values() if t.id == task_id), None)
-        exc._parent_id = stored.parent_id if stored else None  # type: ignore[attr-defined]
+        exc._parent_id = parent_id  # type: ignore[attr-defined]
         return exc
 
     def _output(self, text: str | None, output_type: Any, cache_key: Any, **kw: Any) -> Any:
@@ -620,11 +643,7 @@ class Execution:
             wake_at = now + max(0.0, when - now) * self.limits.time_scale
             label = "Wait until"
         new_task = self._new_task(key, cache_key, parent, depth, "wait", name=label, icon="clock")
-        try:
-            await self.store.record_wait(self.lease, new_task=new_task, wake_at=wake_at)
-        except LeaseLostError:
-            self.lease_lost = True
-            raise LeaseLost() from None
+        await self._persist(self.store.record_wait(self.lease, new_task=new_task, wake_at=wake_at))
         self.tasks[key] = StoredTask(
             new_task.id,
             new_task.parent_id,

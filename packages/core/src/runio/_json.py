@@ -30,6 +30,12 @@ def encode(value: Any) -> str:
             value = to_jsonable_python(value)
         except PydanticSerializationError as exc:
             raise NotJsonError(_describe(exc)) from None
+        except UnicodeDecodeError:
+            raise NotJsonError(
+                "bytes that are not UTF-8 text cannot be stored as JSON (encode them, e.g. base64)"
+            ) from None
+        except (ValueError, TypeError, RecursionError) as exc:
+            raise NotJsonError(f"{type(exc).__name__}: {exc}") from None
     try:
         return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     except (TypeError, ValueError) as exc:

@@ -28,7 +28,15 @@ from typing import TYPE_CHECKING, Any
 
 from . import _json
 from ._context import EventInfo, RunContext
-from ._execution import Canceled, Execution, LeaseLost, Suspend, TimedOut, _error_json
+from ._execution import (
+    Canceled,
+    Execution,
+    LeaseLost,
+    StoreFailed,
+    Suspend,
+    TimedOut,
+    _error_json,
+)
 from ._ids import new_id
 from ._io import IO, SyncIO
 from ._records import ClaimedRun, RunStatus
@@ -370,6 +378,8 @@ class Worker:
             outcome = "lease_lost"
         except TimedOut:
             outcome = "timed_out"
+        except StoreFailed:
+            outcome = "store_failed"
         except Exception as exc:
             outcome = "raised"
             failure = exc
@@ -378,6 +388,13 @@ class Worker:
         if execution.lease_lost:
             log.warning("run %s: lease lost; stopping without further writes", run_id)
             return "lease_lost"
+        if execution.store_error is not None:
+            log.error(
+                "run %s: the database failed (%s); the run will be resumed once its lease expires",
+                run_id,
+                execution.store_error,
+            )
+            return "store_failed"
         try:
             if execution.canceled or outcome == "canceled":
                 return RunStatus.CANCELED

@@ -361,7 +361,7 @@ class SQLiteStore(Store):
         self._runner = _Runner(path, uri=uri, synchronous=synchronous)
         self._deferred: list[_Item] = []
         self._deferred_lock = threading.Lock()
-        self._flush_scheduled = False
+        self._flush_scheduled_on: asyncio.AbstractEventLoop | None = None
         self._started: dict[str, tuple[NewTask, float]] = {}
 
     # -- plumbing ------------------------------------------------------------------------------
@@ -381,20 +381,24 @@ class SQLiteStore(Store):
         finishes at once then costs one transaction, not two."""
         item = self._runner.item(op, write=True, durable=False, done=None)
         item.started_task = started_task
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
         with self._deferred_lock:
             self._deferred.append(item)
-            if self._flush_scheduled:
+            if loop is not None and self._flush_scheduled_on is loop:
                 return
-            self._flush_scheduled = True
-        try:
-            asyncio.get_running_loop().call_soon(self._flush_deferred)
-        except RuntimeError:
+            self._flush_scheduled_on = loop
+        if loop is None:
             self._flush_deferred()
+        else:
+            loop.call_soon(self._flush_deferred)
 
     def _flush_deferred(self) -> None:
         with self._deferred_lock:
             items, self._deferred = self._deferred, []
-            self._flush_scheduled = False
+            self._flush_scheduled_on = None
             self._started.clear()
         if items:
             self._runner.put(items)
