@@ -637,7 +637,7 @@ class Execution:
             )
         if seconds is not None:
             wake_at = now + seconds * self.limits.time_scale
-            label = f"Wait {seconds:g} s"
+            label = f"Wait {_span(seconds)}"
         else:
             assert when is not None
             wake_at = now + max(0.0, when - now) * self.limits.time_scale
@@ -711,6 +711,13 @@ _LEVELS = {
     "error": logging.ERROR,
 }
 _MISSING = object()
+
+
+def _span(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g} {unit}"
+    return f"{seconds:g} s"
 
 
 def _properties_json(properties: list[Property] | None, cache_key: Any) -> str | None:

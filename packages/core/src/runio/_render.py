@@ -107,10 +107,19 @@ def _task_label(task: TaskRecord) -> Text:
         label.append(f"  {prop.get('label')}: {prop.get('text')}", style="cyan")
     if task.status == "COMPLETED" and task.kind != "wait":
         label.append(f"\n    → {_short(redacted(task.output, task.redact))}", style="green")
-    if task.error and task.status in ("ERRORED", "WAITING"):
-        prefix = "retrying after" if task.status == "WAITING" else "error"
+    if len(task.attempts) > 1 or task.status == "ERRORED":
+        for attempt in task.attempts:
+            if attempt.error:
+                label.append(
+                    f"\n    attempt {attempt.number} ✘ {attempt.error.get('type')}: "
+                    f"{attempt.error.get('message')}",
+                    style="red",
+                )
+    if task.status == "WAITING" and task.retry_at is not None:
+        label.append(f"\n    next attempt at {timestamp(task.retry_at)}", style="yellow")
+    if task.error and task.status == "ERRORED" and not task.attempts:
         label.append(
-            f"\n    {prefix}: {task.error.get('type')}: {task.error.get('message')}", style="red"
+            f"\n    error: {task.error.get('type')}: {task.error.get('message')}", style="red"
         )
     return label
 

@@ -5,6 +5,8 @@ Errors are printed as one readable paragraph; ``runio --debug ...`` shows the tr
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import sys
@@ -21,6 +23,7 @@ from ..errors import InvalidPayloadError, RunioError
 from ._app import load_app
 
 err_console = Console(stderr=True, highlight=False)
+_FINAL = {"COMPLETED", "FAILED", "CANCELED", "TIMED_OUT"}
 
 
 class _State:
@@ -134,9 +137,20 @@ def _with_worker_options(fn: Any) -> Any:
 
 def _run_worker(client: Client, *, verbose: bool, **options: Any) -> None:
     console = Console(highlight=False)
+    printing: set[asyncio.Task[None]] = set()
+
+    async def print_run(run_id: str) -> None:
+        with contextlib.suppress(RunioError):
+            console.print(run_tree(await client.get_run_async(run_id)))
 
     def finished(run_id: str, status: str) -> None:
-        if verbose:
+        if not verbose:
+            return
+        if status in _FINAL:
+            task = asyncio.get_running_loop().create_task(print_run(run_id))
+            printing.add(task)
+            task.add_done_callback(printing.discard)
+        else:
             console.print(f"run {run_id}: {status}")
 
     worker = client.worker(handle_signals=True, on_run_finished=finished, **options)
