@@ -16,6 +16,7 @@ import contextvars
 import inspect
 import json
 import logging
+import math
 import random as _random
 import traceback
 from collections.abc import Awaitable, Callable
@@ -600,7 +601,12 @@ class Execution:
 
     # -- waits ---------------------------------------------------------------------------------
     async def wait(self, cache_key: Any, seconds: float, *, parent: Frame | None) -> None:
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, int | float)
+            or not math.isfinite(seconds)
+            or seconds < 0
+        ):
             raise ConfigurationError(
                 f"io.wait({cache_key!r}, seconds): seconds must be a number >= 0, got {seconds!r}."
             )

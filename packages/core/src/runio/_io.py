@@ -8,6 +8,7 @@ the semantics live in ``_execution.py``.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import datetime
 from typing import Any, TypeVar, overload
@@ -320,7 +321,10 @@ def _check_options(
             f"as runio.retry.standard_backoff, got {retry!r}."
         )
     if timeout is not None and (
-        isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or not math.isfinite(timeout)
+        or timeout <= 0
     ):
         raise ConfigurationError(
             f"io.run_task({cache_key!r}): timeout must be seconds > 0, got {timeout!r}."

@@ -229,7 +229,9 @@ class Worker:
     async def _shutdown(self) -> None:
         if not self.executions:
             return
-        self._request_stop(force=self._force)
+        for execution, _ in self.executions.values():
+            if execution is not None:
+                execution.stopping = True
         tasks = [t for _, t in self.executions.values()]
         if not self._force and self.grace_period > 0:
             log.info(

@@ -11,6 +11,7 @@ rounded to the millisecond. ``limit`` counts every attempt, the first included.
 from __future__ import annotations
 
 import dataclasses
+import math
 import random as _random
 from dataclasses import dataclass
 from datetime import datetime
@@ -77,7 +78,7 @@ class RetryOptions:
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 standard_backoff: Final = RetryOptions(

@@ -127,7 +127,7 @@ class _Runner:
             )
             conn.execute("PRAGMA busy_timeout=10000")
             if not self._path.startswith("file:runio-memory"):
-                mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                mode = _retry_locked(lambda: conn.execute("PRAGMA journal_mode=WAL").fetchone()[0])
                 if str(mode).lower() != "wal":
                     raise StoreError(
                         f"SQLite refused WAL mode for {self._path} (got {mode!r}); runio needs a "
@@ -136,7 +136,7 @@ class _Runner:
             self._current_sync = -1
             self._set_sync(conn, self._sync_level)
         except BaseException as exc:  # report to the constructor, then stop
-            self._ready.set_exception(exc)
+            self._ready.set_exception(_wrap(exc))
             return
         self._ready.set_result(None)
         try:
@@ -216,15 +216,20 @@ class _Runner:
                 item.done(ok, value)
 
     def _begin(self, conn: sqlite3.Connection) -> None:
-        deadline = time.monotonic() + _LOCK_RETRY_SECONDS
-        while True:
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.01)
+        _retry_locked(lambda: conn.execute("BEGIN IMMEDIATE"))
+
+
+def _retry_locked(action: Callable[[], T]) -> T:
+    """Run ``action``, retrying while another process holds the database lock (SQLite's busy
+    handler does not cover every case, e.g. switching to WAL while another process does)."""
+    deadline = time.monotonic() + _LOCK_RETRY_SECONDS
+    while True:
+        try:
+            return action()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _awaitable() -> tuple[asyncio.Future[Any], Callable[[bool, Any], None]]:
@@ -271,6 +276,14 @@ def _dumps(value: Any) -> str | None:
 def _loads(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
+
+_INTERRUPTED = json.dumps(
+    {
+        "type": "AttemptInterrupted",
+        "message": "the worker stopped (crash, shutdown or lost lease) before this attempt "
+        "recorded a result; its outcome is unknown",
+    }
+)
 
 _RUN_COLUMNS = (
     "r.id, r.app_id, r.job_id, r.job_version, r.event_id, e.name, e.payload, r.status, r.output, "
@@ -682,6 +695,11 @@ class SQLiteStore(Store):
                     "UPDATE tasks SET status='RUNNING', attempts=?, retry_at=NULL, "
                     "started_at=COALESCE(started_at, ?) WHERE id=?",
                     (attempt, now, task_id),
+                )
+                conn.execute(
+                    "UPDATE attempts SET status='ERRORED', ended_at=?, error=? "
+                    "WHERE task_id=? AND number<? AND status='STARTED'",
+                    (now, _INTERRUPTED, task_id, attempt),
                 )
             conn.execute(
                 "INSERT INTO attempts (task_id, number, status, started_at) VALUES (?,?,?,?) "
