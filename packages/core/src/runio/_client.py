@@ -118,6 +118,7 @@ class Client:
         self._auto_migrate = auto_migrate
         self._schema_ok = False
         self._workers: set[Worker] = set()
+        self._portal: tuple[asyncio.AbstractEventLoop, threading.Thread] | None = None
 
     # -- store ---------------------------------------------------------------------------------
     @property
@@ -140,13 +141,16 @@ class Client:
             if self._auto_migrate:
                 await store.upgrade()
             else:
-                from .storage._sqlite import _migrations
-
-                have, want = await store.schema_version(), max(v for v, _, _ in _migrations())
+                have, want = await store.schema_version(), store.newest_known_version()
                 if have < want:
                     raise MigrationError(
                         f"The database at {store.url} is at schema version {have}; this runio "
                         f"needs {want}. Run `runio db upgrade` first."
+                    )
+                if have > want:
+                    raise MigrationError(
+                        f"The database at {store.url} has schema version {have}, newer than this "
+                        f"runio knows ({want}). Upgrade runio on this machine before using it."
                     )
             self._schema_ok = True
         return store
@@ -169,11 +173,12 @@ class Client:
         )
 
     def close(self) -> None:
-        """Close the database connection (if this client opened it)."""
+        """Close the database connection (if this client opened it) and the client's thread."""
         if self._store is not None and self._owns_store:
             self._run_sync(self._store.close())
             self._store = None
             self._schema_ok = False
+        self._stop_portal()
 
     def __enter__(self) -> Client:
         return self
@@ -416,19 +421,44 @@ class Client:
             grace_period=grace_period,
             handle_signals=handle_signals,
         )
-        self._run_sync(worker.run())
+        _run_here(worker.run())
 
     async def run_worker_async(self, **options: Any) -> None:
         await Worker(self, **options).run()
 
     # -- sync bridge ---------------------------------------------------------------------------
     def _run_sync(self, coro: Coroutine[Any, Any, T]) -> T:
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return asyncio.run(coro)
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            return pool.submit(asyncio.run, coro).result()
+        """Run a coroutine to completion from synchronous code, on this client's own event loop
+        thread (started on first use), so it works in any thread, inside a running loop too."""
+        with self._store_lock:
+            if self._portal is None:
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(
+                    target=loop.run_forever, name=f"runio-client-{self.id}", daemon=True
+                )
+                thread.start()
+                self._portal = (loop, thread)
+            loop = self._portal[0]
+        return asyncio.run_coroutine_threadsafe(coro, loop).result()
+
+    def _stop_portal(self) -> None:
+        with self._store_lock:
+            portal, self._portal = self._portal, None
+        if portal is not None:
+            loop, thread = portal
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join()
+            loop.close()
+
+
+def _run_here(coro: Coroutine[Any, Any, T]) -> T:
+    """Run in this thread's own new event loop (or a helper thread's, inside a running loop)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def _statuses(status: str | Sequence[str] | None) -> list[str] | None:

@@ -124,7 +124,14 @@ class Worker:
         entry = self.executions.get(run_id)
         if entry is not None and entry[0] is not None and self._loop is not None:
             execution = entry[0]
-            self._loop.call_soon_threadsafe(setattr, execution, "canceled", True)
+            try:
+                here = asyncio.get_running_loop()
+            except RuntimeError:
+                here = None
+            if here is self._loop:
+                execution.canceled = True
+            else:
+                self._loop.call_soon_threadsafe(setattr, execution, "canceled", True)
 
     # -- main loop -----------------------------------------------------------------------------
     async def run(self) -> None:

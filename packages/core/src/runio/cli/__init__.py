@@ -17,7 +17,7 @@ import click
 from rich.console import Console
 
 from .. import __version__
-from .._client import Client
+from .._client import Client, _run_here
 from .._render import run_json, run_tree, runs_table
 from ..errors import InvalidPayloadError, RunioError
 from ._app import load_app
@@ -158,7 +158,7 @@ def _run_worker(client: Client, *, verbose: bool, **options: Any) -> None:
         f"[bold]runio worker[/] app [cyan]{client.id}[/], {len(client.jobs)} job(s), "
         f"database {client.database_url}, concurrency {worker.concurrency}. Ctrl-C to stop."
     )
-    client._run_sync(worker.run())
+    _run_here(worker.run())
     console.print(f"worker stopped after {worker.runs_finished} execution(s).")
 
 

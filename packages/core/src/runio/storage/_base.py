@@ -42,6 +42,10 @@ class Store(abc.ABC):
         """The newest migration applied (0 for an empty database)."""
 
     @abc.abstractmethod
+    def newest_known_version(self) -> int:
+        """The newest migration this version of runio ships for this dialect."""
+
+    @abc.abstractmethod
     async def close(self) -> None: ...
 
     # -- jobs and events ---------------------------------------------------------------------

@@ -445,6 +445,9 @@ class SQLiteStore(Store):
 
         return await self._read(op)  # type: ignore[no-any-return]
 
+    def newest_known_version(self) -> int:
+        return max(version for version, _, _ in _migrations())
+
     async def upgrade(self) -> list[str]:
         migrations = _migrations()
 
@@ -995,8 +998,9 @@ class SQLiteStore(Store):
                 (run_id,),
             )
             conn.execute(
-                "UPDATE runs SET status='QUEUED', ready_at=?, ended_at=NULL, output=NULL, "
-                "error=NULL, is_retry=1, lease_owner=NULL, lease_expires=NULL WHERE id=?",
+                "UPDATE runs SET status='QUEUED', ready_at=?, started_at=NULL, ended_at=NULL, "
+                "output=NULL, error=NULL, is_retry=1, lease_owner=NULL, lease_expires=NULL "
+                "WHERE id=?",
                 (now, run_id),
             )
 
