@@ -875,6 +875,12 @@ class SQLiteStore(Store):
                 "lease_owner=NULL, lease_expires=NULL WHERE id=?",
                 (status, output, error, now, lease.run_id),
             )
+            if status != RunStatus.COMPLETED:  # a wait or retry the run will never come back to
+                conn.execute(
+                    "UPDATE tasks SET status='CANCELED', ended_at=? WHERE run_id=? AND "
+                    "status IN ('PENDING','WAITING')",
+                    (now, lease.run_id),
+                )
             return True
 
         return await self._write(op)  # type: ignore[no-any-return]
