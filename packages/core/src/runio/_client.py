@@ -403,7 +403,7 @@ class Client:
     def run_worker(
         self,
         *,
-        concurrency: int = 10,
+        concurrency: int = 50,
         until_idle: bool = False,
         lease_seconds: float = 30.0,
         poll_interval: float = 1.0,

@@ -87,6 +87,7 @@ class Frame:
     idempotency_key: str
     cache_key: Any
     depth: int
+    attempt: int
 
 
 current_frame: contextvars.ContextVar[Frame | None] = contextvars.ContextVar(
@@ -349,7 +350,7 @@ class Execution:
             )
         stored.status = TaskStatus.RUNNING
         stored.attempts = attempt
-        frame = Frame(self, task_id, key, cache_key, depth)
+        frame = Frame(self, task_id, key, cache_key, depth, attempt)
         self._enter()
         try:
             try:
@@ -670,7 +671,9 @@ class Execution:
 
     # -- logs ----------------------------------------------------------------------------------
     def log(self, level: str, message: str, data: dict[str, Any], parent: Frame | None) -> None:
-        scope = parent.idempotency_key if parent else ""
+        # Lines logged inside a task belong to its attempt: a retry runs anew and logs anew,
+        # while a replay of the same attempt (resumed after its subtask waited) is deduplicated.
+        scope = f"{parent.idempotency_key}#{parent.attempt}" if parent else ""
         seq = self.log_counts.get(scope, 0) + 1
         self.log_counts[scope] = seq
         if seq <= self.log_marks.get(scope, 0):

@@ -53,7 +53,7 @@ class Worker:
         self,
         client: Client,
         *,
-        concurrency: int = 10,
+        concurrency: int = 50,
         until_idle: bool = False,
         lease_seconds: float = 30.0,
         heartbeat_interval: float | None = None,
@@ -329,8 +329,7 @@ class Worker:
                 lease, status=RunStatus.FAILED, output=None, error=error, now=clock.now()
             )
             return RunStatus.FAILED
-        stored = await store.load_tasks(run_id)
-        marks = await store.load_log_marks(run_id)
+        stored, marks = await store.load_run_state(run_id)
         loop = asyncio.get_running_loop()
         execution = Execution(
             claimed=claimed,

@@ -31,9 +31,14 @@ class _State:
         self.database_url = database_url
         self.debug = debug
 
-    def ops_client(self) -> Client:
-        """A client for operations that need no app code (runs, db)."""
-        return Client("runio-cli", database_url=self.database_url)
+    def ops_client(self, app_id: str = "runio-cli", **options: Any) -> Client:
+        """A client for operations that need no app code (runs, db), closed with the command."""
+        return _closing(Client(app_id, database_url=self.database_url, **options))
+
+
+def _closing(client: Client) -> Client:
+    click.get_current_context().call_on_close(client.close)
+    return client
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
@@ -92,7 +97,7 @@ def cli(ctx: click.Context, database_url: str | None, debug: bool) -> None:
 
 
 def _app_client(state: _State, app: str) -> Client:
-    client = load_app(app)
+    client = _closing(load_app(app))
     if state.database_url and client._store is None and client._database_url is None:
         client._database_url = state.database_url
     return client
@@ -103,7 +108,7 @@ _worker_options = [
         "--concurrency",
         "-c",
         type=click.IntRange(min=1),
-        default=10,
+        default=50,
         show_default=True,
         help="Runs executed at once.",
     ),
@@ -229,7 +234,7 @@ def send_event(
     if app is not None:
         client = _app_client(state, app)
     elif app_id is not None:
-        client = Client(app_id, database_url=state.database_url)
+        client = state.ops_client(app_id)
     else:
         raise click.UsageError(
             "Say which app the event is for: --app module:client (or set RUNIO_APP), "
@@ -269,7 +274,7 @@ def runs_list(
     as_json: bool,
 ) -> None:
     """Newest runs first."""
-    client = Client(app_id or "runio-cli", database_url=state.database_url)
+    client = state.ops_client(app_id or "runio-cli")
     found = client.list_runs(
         job_id=job_id, status=list(statuses) or None, limit=limit, all_apps=app_id is None
     )
@@ -330,7 +335,7 @@ def db() -> None:
 @click.pass_obj
 def db_upgrade(state: _State) -> None:
     """Apply pending migrations."""
-    client = Client("runio-cli", database_url=state.database_url, auto_migrate=False)
+    client = state.ops_client(auto_migrate=False)
     applied = client._run_sync(client.store.upgrade())
     if applied:
         click.echo(f"{client.database_url}: applied {', '.join(applied)}")

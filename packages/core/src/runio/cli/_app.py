@@ -6,11 +6,28 @@ import importlib
 import importlib.util
 import os
 import sys
+import traceback
 from pathlib import Path
 
 import click
 
 from .._client import Client
+from ..errors import RunioError
+
+
+class AppImportError(RunioError):
+    """Importing the user's app raised."""
+
+    def __init__(self, spec: str, error: BaseException) -> None:
+        where = ""
+        tb = traceback.extract_tb(error.__traceback__)
+        if tb:
+            last = tb[-1]
+            where = f" ({Path(last.filename).name}, line {last.lineno})"
+        super().__init__(
+            f"Importing APP {spec!r} failed: {type(error).__name__}: {error}{where}. Fix the app, "
+            "or run `runio --debug ...` to see the traceback."
+        )
 
 
 def load_app(spec: str) -> Client:
@@ -34,7 +51,10 @@ def load_app(spec: str) -> Client:
         module = importlib.util.module_from_spec(spec_obj)
         sys.modules[module_name] = module
         sys.path.insert(0, str(path.resolve().parent))
-        spec_obj.loader.exec_module(module)
+        try:
+            spec_obj.loader.exec_module(module)
+        except Exception as exc:
+            raise AppImportError(spec, exc) from exc
     else:
         try:
             module = importlib.import_module(target)
@@ -45,7 +65,9 @@ def load_app(spec: str) -> Client:
                     "contains it, or give a file path such as app/jobs.py:client",
                     param_hint="APP",
                 ) from None
-            raise
+            raise AppImportError(spec, exc) from exc
+        except Exception as exc:
+            raise AppImportError(spec, exc) from exc
     client = getattr(module, attr, None)
     if client is None:
         raise click.BadParameter(f"{target!r} has no attribute {attr!r}", param_hint="APP")

@@ -93,12 +93,9 @@ class Store(abc.ABC):
 
     # -- one execution of a run (all fenced by the lease) ------------------------------------
     @abc.abstractmethod
-    async def load_tasks(self, run_id: str) -> list[StoredTask]:
-        """Every task of the run in one query, for replay."""
-
-    @abc.abstractmethod
-    async def load_log_marks(self, run_id: str) -> dict[str, int]:
-        """For each log scope of the run, the highest log sequence number already stored."""
+    async def load_run_state(self, run_id: str) -> tuple[list[StoredTask], dict[str, int]]:
+        """What an execution replays from, in one round trip: every task of the run, and for
+        each log scope the highest log sequence number already stored."""
 
     @abc.abstractmethod
     def start_attempt(

@@ -665,24 +665,19 @@ class SQLiteStore(Store):
         return await self._write(op, durable=False)  # type: ignore[no-any-return]
 
     # -- one execution -------------------------------------------------------------------------
-    async def load_tasks(self, run_id: str) -> list[StoredTask]:
-        def op(conn: sqlite3.Connection) -> list[StoredTask]:
+    async def load_run_state(self, run_id: str) -> tuple[list[StoredTask], dict[str, int]]:
+        def op(conn: sqlite3.Connection) -> tuple[list[StoredTask], dict[str, int]]:
             rows = conn.execute(
                 "SELECT id, parent_id, idempotency_key, kind, status, output, error, attempts, "
                 "attempt_base, retry_at, wake_at FROM tasks WHERE run_id=?",
                 (run_id,),
             ).fetchall()
-            return [StoredTask(*r) for r in rows]
-
-        return await self._read(op)  # type: ignore[no-any-return]
-
-    async def load_log_marks(self, run_id: str) -> dict[str, int]:
-        def op(conn: sqlite3.Connection) -> dict[str, int]:
-            return dict(
+            marks = dict(
                 conn.execute(
                     "SELECT scope, MAX(seq) FROM logs WHERE run_id=? GROUP BY scope", (run_id,)
                 ).fetchall()
             )
+            return [StoredTask(*r) for r in rows], marks
 
         return await self._read(op)  # type: ignore[no-any-return]
 
