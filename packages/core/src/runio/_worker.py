@@ -405,6 +405,9 @@ class Worker:
             return "store_failed"
         try:
             if execution.canceled or outcome == "canceled":
+                await store.finish_run(
+                    lease, status=RunStatus.CANCELED, output=None, error=None, now=now
+                )
                 return RunStatus.CANCELED
             if execution.timed_out or (
                 execution.deadline is not None and now >= execution.deadline

@@ -848,6 +848,7 @@ class SQLiteStore(Store):
         def op(conn: sqlite3.Connection) -> bool:
             status = _check_lease(conn, lease)
             if status != RunStatus.EXECUTING:
+                _end_open_tasks(conn, lease.run_id, now, include_running=True)
                 return False
             conn.execute(
                 "UPDATE runs SET status='WAITING', ready_at=?, lease_owner=NULL, "
@@ -864,18 +865,16 @@ class SQLiteStore(Store):
         def op(conn: sqlite3.Connection) -> bool:
             current = _check_lease(conn, lease)
             if current != RunStatus.EXECUTING:
+                # Canceled while this worker executed it: what the execution left open ends.
+                _end_open_tasks(conn, lease.run_id, now, include_running=True)
                 return False
             conn.execute(
                 "UPDATE runs SET status=?, output=?, error=?, ended_at=?, ready_at=NULL, "
                 "lease_owner=NULL, lease_expires=NULL WHERE id=?",
                 (status, output, error, now, lease.run_id),
             )
-            if status != RunStatus.COMPLETED:  # a wait or retry the run will never come back to
-                conn.execute(
-                    "UPDATE tasks SET status='CANCELED', ended_at=? WHERE run_id=? AND "
-                    "status IN ('PENDING','WAITING')",
-                    (now, lease.run_id),
-                )
+            if status != RunStatus.COMPLETED:
+                _end_open_tasks(conn, lease.run_id, now, include_running=True)
             return True
 
         return await self._write(op)  # type: ignore[no-any-return]
@@ -966,11 +965,9 @@ class SQLiteStore(Store):
                 "UPDATE runs SET status='CANCELED', ended_at=?, ready_at=NULL WHERE id=?",
                 (now, run_id),
             )
-            conn.execute(
-                "UPDATE tasks SET status='CANCELED', ended_at=? WHERE run_id=? AND "
-                "status IN ('PENDING','WAITING')",
-                (now, run_id),
-            )
+            # An executing run's running tasks are really running: its worker ends them when
+            # it stops at the next task boundary (finish_run / suspend_run above).
+            _end_open_tasks(conn, run_id, now, include_running=row[0] != RunStatus.EXECUTING)
 
         await self._write(op)
         return await self._must_get(run_id)
@@ -1029,6 +1026,28 @@ class SQLiteStore(Store):
         if run is None:
             raise RunNotFoundError(run_id)
         return run
+
+
+_RUN_ENDED = json.dumps(
+    {"type": "RunEnded", "message": "the run ended (canceled, timed out or failed) meanwhile"}
+)
+
+
+def _end_open_tasks(
+    conn: sqlite3.Connection, run_id: str, now: float, *, include_running: bool
+) -> None:
+    """A run that ended leaves no task pending, waiting or running, and no attempt open."""
+    statuses = "('PENDING','WAITING','RUNNING')" if include_running else "('PENDING','WAITING')"
+    if include_running:
+        conn.execute(
+            "UPDATE attempts SET status='ERRORED', ended_at=?, error=? WHERE status='STARTED' "
+            "AND task_id IN (SELECT id FROM tasks WHERE run_id=? AND status='RUNNING')",
+            (now, _RUN_ENDED, run_id),
+        )
+    conn.execute(
+        f"UPDATE tasks SET status='CANCELED', ended_at=? WHERE run_id=? AND status IN {statuses}",
+        (now, run_id),
+    )
 
 
 def _load_task_records(conn: sqlite3.Connection, run_id: str) -> list[TaskRecord]:
