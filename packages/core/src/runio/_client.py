@@ -78,7 +78,8 @@ class Client:
         ``default_retry``: retry options for every ``io.run_task`` that gives none.
         ``max_output_size``: bytes of JSON a task or job may return (default 3 MB).
         ``max_task_depth``: how deep subtasks may nest (default 32).
-        ``time_scale``: multiply every wait and retry delay (default ``RUNIO_TIME_SCALE`` or 1);
+        ``time_scale``: multiply every wait and retry delay, ``RetryAt`` included (default
+        ``RUNIO_TIME_SCALE`` or 1; event ``deliver_at`` and ``max_duration`` are not scaled);
         for demos and local development, e.g. ``0.001`` turns three hours into eleven seconds.
         ``auto_migrate``: bring the database schema up to date on first use (else run
         ``runio db upgrade`` and keep it off in production deploys that migrate separately).
@@ -165,7 +166,12 @@ class Client:
                     job.version,
                     job.name,
                     job.trigger.name,
-                    job.trigger.schema.model_json_schema() if job.trigger.schema else None,
+                    {
+                        "schema": (
+                            job.trigger.schema.model_json_schema() if job.trigger.schema else None
+                        ),
+                        "filter": dict(job.trigger.filter) if job.trigger.filter else None,
+                    },
                 )
                 for job in self.jobs.values()
             ],
@@ -176,6 +182,14 @@ class Client:
         """Close the database connection (if this client opened it) and the client's thread."""
         if self._store is not None and self._owns_store:
             self._run_sync(self._store.close())
+            self._store = None
+            self._schema_ok = False
+        self._stop_portal()
+
+    async def close_async(self) -> None:
+        """``close`` for async code: the store is closed on this loop, then the thread."""
+        if self._store is not None and self._owns_store:
+            await self._store.close()
             self._store = None
             self._schema_ok = False
         self._stop_portal()
@@ -292,7 +306,11 @@ class Client:
                     "the job so it is registered.",
                     event_name=name,
                 )
-            targets = [(j.job_id, j.version) for j in registered]
+            targets = [
+                (j.job_id, j.version)
+                for j in registered
+                if _matches_filter((j.trigger or {}).get("filter"), payload_json)
+            ]
         if problems:
             lines = []
             for job_id, errs in problems.items():
@@ -451,11 +469,19 @@ class Client:
             loop.close()
 
 
+def _matches_filter(spec: Mapping[str, Any] | None, payload: Any) -> bool:
+    return spec is None or EventTrigger(name="", filter=spec).matches(payload)
+
+
 def _run_here(coro: Coroutine[Any, Any, T]) -> T:
     """Run in this thread's own new event loop (or a helper thread's, inside a running loop)."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
+        in_loop = False
+    else:
+        in_loop = True
+    if not in_loop:  # outside the except block, so errors carry no unrelated context
         return asyncio.run(coro)
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, coro).result()

@@ -499,7 +499,8 @@ class Execution:
                 await self._record_failure(_error_json(exc), task, stored, cache_key, None, exc)
                 return
             if isinstance(verdict, RetryAt):
-                retry_at = verdict.timestamp(self.clock.now())
+                now = self.clock.now()
+                retry_at = now + max(0.0, verdict.timestamp(now) - now) * self.limits.time_scale
                 decided = True
             elif isinstance(verdict, BaseException):
                 recorded = verdict

@@ -217,7 +217,7 @@ class IO:
 
         def draw(task: Task) -> float:
             value = min + ex.random() * (max - min)
-            return float(int(value + 0.5)) if round else value
+            return float(math.floor(value + 0.5)) if round else value
 
         result = await ex.run_task(
             cache_key,

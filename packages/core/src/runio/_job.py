@@ -72,9 +72,14 @@ def _matches(spec: Mapping[str, Any], payload: Any) -> bool:
         if isinstance(allowed, Mapping):
             if not _matches(allowed, value):
                 return False
-        elif value not in allowed:
+        elif not any(_same_json(value, option) for option in allowed):
             return False
     return True
+
+
+def _same_json(a: Any, b: Any) -> bool:
+    """Equality of JSON values: ``true`` is not ``1`` (as it would be in Python)."""
+    return isinstance(a, bool) == isinstance(b, bool) and a == b
 
 
 @dataclass(kw_only=True)

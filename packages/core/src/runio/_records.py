@@ -1,7 +1,8 @@
 """Plain records that cross the boundary between the engine and a store.
 
-These are internal value objects: the public views of runs and tasks (``runio.RunView``...) are
-built from them in ``_views.py``.
+``RunRecord``, ``TaskRecord``, ``AttemptRecord``, ``LogRecord`` and ``EventRecord`` are also
+the public views (``runio.Run``, ``runio.TaskRun``, ``runio.Attempt``, ``runio.LogEntry``,
+``runio.Event``); the others stay between the engine and the store.
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ class JobRecord:
     version: str
     name: str
     event_name: str
-    schema: dict[str, Any] | None = None
+    trigger: dict[str, Any] | None = None
+    """``{"schema": <JSON schema or None>, "filter": <payload filter or None>}``."""
 
 
 @dataclass(slots=True)

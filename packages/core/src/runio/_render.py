@@ -107,7 +107,9 @@ def _task_label(task: TaskRecord) -> Text:
         label.append(f"  {prop.get('label')}: {prop.get('text')}", style="cyan")
     if task.status == "COMPLETED" and task.kind != "wait":
         label.append(f"\n    → {_short(redacted(task.output, task.redact))}", style="green")
-    if len(task.attempts) > 1 or task.status == "ERRORED":
+        for prop in task.output_properties:
+            label.append(f"  {prop.get('label')}: {prop.get('text')}", style="cyan")
+    if len(task.attempts) > 1 or task.status in ("ERRORED", "WAITING"):
         for attempt in task.attempts:
             if attempt.error:
                 label.append(
@@ -152,22 +154,52 @@ def run_tree(run: RunRecord) -> RenderableType:
 
 
 def runs_table(runs: list[RunRecord]) -> Table:
-    table = Table(show_edge=False, header_style="bold")
+    """A table for terminals: ids, jobs and statuses are never cut; other columns give way."""
+    several_apps = len({run.app_id for run in runs}) > 1
+    table = Table(show_edge=False, header_style="bold", pad_edge=False)
     table.add_column("run", no_wrap=True)
-    for column in ("app", "job", "status", "event", "created", "executions", "duration"):
-        table.add_column(column)
+    if several_apps:
+        table.add_column("app", no_wrap=True)
+    table.add_column("job", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("created", overflow="fold")
+    table.add_column("exec", justify="right")
+    table.add_column("duration", overflow="fold")
     for run in runs:
-        table.add_row(
-            run.id,
-            run.app_id,
+        cells: list[Text | str] = [run.id]
+        if several_apps:
+            cells.append(run.app_id)
+        cells += [
             run.job_id,
             status_text(run.status),
-            run.event_name,
-            timestamp(run.created_at),
+            _short_time(run.created_at),
             str(run.execution_count),
             duration(run.started_at, run.ended_at),
-        )
+        ]
+        table.add_row(*cells)
     return table
+
+
+def runs_lines(runs: list[RunRecord]) -> list[str]:
+    """One tab-separated line per run, for pipes (``runio runs list | grep FAILED``)."""
+    return [
+        "\t".join(
+            [
+                run.id,
+                run.app_id,
+                run.job_id,
+                run.status,
+                timestamp(run.created_at),
+                str(run.execution_count),
+                duration(run.started_at, run.ended_at),
+            ]
+        )
+        for run in runs
+    ]
+
+
+def _short_time(value: float) -> str:
+    return datetime.fromtimestamp(value, UTC).strftime("%m-%d %H:%M:%S")
 
 
 def run_json(run: RunRecord) -> dict[str, Any]:
@@ -180,6 +212,9 @@ def run_json(run: RunRecord) -> dict[str, Any]:
             "name": t.name,
             "status": t.status,
             "output": redacted(t.output, t.redact),
+            "properties": t.properties,
+            "output_properties": t.output_properties,
+            "icon": t.icon,
             "error": t.error,
             "attempts": [
                 {

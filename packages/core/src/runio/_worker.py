@@ -48,6 +48,28 @@ if TYPE_CHECKING:
 log = logging.getLogger("runio.worker")
 
 
+class _TaskThreads(ThreadPoolExecutor):
+    """The threads synchronous job and task functions run in, counting the calls in progress
+    (a call Python cannot interrupt outlives the worker when it is stopped by force)."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._lock = threading.Lock()
+        self.running = 0
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        def counted() -> Any:
+            with self._lock:
+                self.running += 1
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                with self._lock:
+                    self.running -= 1
+
+        return super().submit(counted)
+
+
 class Worker:
     def __init__(
         self,
@@ -92,6 +114,16 @@ class Worker:
         self._wakeup: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.runs_finished = 0
+        self._executor: _TaskThreads | None = None
+
+    def _task_threads(self) -> _TaskThreads:
+        assert self._executor is not None, "the worker is not running"
+        return self._executor
+
+    @property
+    def abandoned_calls(self) -> int:
+        """Synchronous job or task functions still running after the worker stopped."""
+        return self._executor.running if self._executor is not None else 0
 
     # -- control -------------------------------------------------------------------------------
     def stop(self, *, force: bool = False) -> None:
@@ -146,7 +178,7 @@ class Worker:
             )
         await client._register_jobs()
         job_ids = list(client.jobs)
-        executor = ThreadPoolExecutor(
+        executor = _TaskThreads(
             max_workers=max(32, self.concurrency * 4), thread_name_prefix="runio-task"
         )
         self._executor = executor
@@ -246,7 +278,20 @@ class Worker:
                 self.grace_period,
                 len(tasks),
             )
-            await asyncio.wait(tasks, timeout=self.grace_period)
+            assert self._wakeup is not None
+            deadline = asyncio.get_running_loop().time() + self.grace_period
+            while not self._force and not all(t.done() for t in tasks):
+                remaining = deadline - asyncio.get_running_loop().time()
+                if remaining <= 0:
+                    break
+                self._wakeup.clear()
+                waker = asyncio.create_task(self._wakeup.wait())  # a second signal sets it
+                try:
+                    await asyncio.wait(
+                        [*tasks, waker], timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+                    )
+                finally:
+                    waker.cancel()
         leftover = [(e, t) for e, t in self.executions.values() if not t.done()]
         for _, task in leftover:
             task.cancel()
@@ -338,7 +383,7 @@ class Worker:
             limits=client._limits,
             stored_tasks=stored,
             log_marks=marks,
-            executor=self._executor,
+            executor=self._task_threads(),
             loop=loop,
             send_event=client.send_event_async,
             deadline=(
@@ -409,9 +454,7 @@ class Worker:
                     lease, status=RunStatus.CANCELED, output=None, error=None, now=now
                 )
                 return RunStatus.CANCELED
-            if execution.timed_out or (
-                execution.deadline is not None and now >= execution.deadline
-            ):
+            if execution.timed_out:
                 error = json.dumps(
                     {
                         "type": "TimedOut",

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import sys
 from datetime import datetime
 from typing import Any, NoReturn
@@ -18,7 +19,7 @@ from rich.console import Console
 
 from .. import __version__
 from .._client import Client, _run_here
-from .._render import run_json, run_tree, runs_table
+from .._render import run_json, run_tree, runs_lines, runs_table
 from ..errors import InvalidPayloadError, RunioError
 from ._app import load_app
 
@@ -165,6 +166,17 @@ def _run_worker(client: Client, *, verbose: bool, **options: Any) -> None:
     )
     _run_here(worker.run())
     console.print(f"worker stopped after {worker.runs_finished} execution(s).")
+    stuck = worker.abandoned_calls
+    if stuck:
+        # Python cannot interrupt a synchronous task function; its run was released, so the
+        # process ends now instead of waiting for that thread at interpreter exit.
+        console.print(
+            f"{stuck} synchronous function call(s) still running were abandoned; their "
+            "runs were released and will be retried by another worker."
+        )
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 @cli.command()
@@ -282,8 +294,10 @@ def runs_list(
         click.echo(json.dumps([run_json(r) for r in found], indent=2, ensure_ascii=False))
     elif not found:
         click.echo("No runs.")
-    else:
+    elif sys.stdout.isatty():
         Console(highlight=False).print(runs_table(found))
+    else:
+        click.echo("\n".join(runs_lines(found)))
 
 
 @runs.command("show")

@@ -4,9 +4,10 @@ One connection per process, owned by one thread, serves every operation in submi
 The thread drains whatever has queued up while it was busy and applies it in a single
 transaction: concurrent runs share commits (group commit) and a run's writes keep their order.
 Writes that need to survive a power loss make their batch commit with ``synchronous=FULL``
-(the default durability); bookkeeping that may be lost to a power cut but not to a crash
-(attempt starts, logs, lease renewals) commits with ``synchronous=NORMAL``, and the next durable
-commit syncs it as well, since WAL frames are synced in order.
+(the default durability). Bookkeeping nobody waits for (attempt starts, logs, lease renewals)
+is handed to the thread with the next awaited write or at the event loop's next turn, and
+commits with ``synchronous=NORMAL`` when alone; the next durable commit syncs it as well, since
+WAL frames are synced in order. A crash within that event-loop turn can lose such a write.
 """
 
 from __future__ import annotations
@@ -482,12 +483,12 @@ class SQLiteStore(Store):
     async def register_jobs(self, jobs: Sequence[JobRecord], now: float) -> None:
         def op(conn: sqlite3.Connection) -> None:
             conn.executemany(
-                "INSERT INTO jobs (app_id, job_id, version, name, event_name, schema, updated_at) "
+                "INSERT INTO jobs (app_id, job_id, version, name, event_name, trigger, updated_at) "
                 "VALUES (?,?,?,?,?,?,?) ON CONFLICT (app_id, job_id) DO UPDATE SET "
                 "version=excluded.version, name=excluded.name, event_name=excluded.event_name, "
-                "schema=excluded.schema, updated_at=excluded.updated_at",
+                "trigger=excluded.trigger, updated_at=excluded.updated_at",
                 [
-                    (j.app_id, j.job_id, j.version, j.name, j.event_name, _dumps(j.schema), now)
+                    (j.app_id, j.job_id, j.version, j.name, j.event_name, _dumps(j.trigger), now)
                     for j in jobs
                 ],
             )
@@ -496,7 +497,7 @@ class SQLiteStore(Store):
 
     async def list_jobs(self, app_id: str | None = None) -> list[JobRecord]:
         def op(conn: sqlite3.Connection) -> list[JobRecord]:
-            sql = "SELECT app_id, job_id, version, name, event_name, schema FROM jobs"
+            sql = "SELECT app_id, job_id, version, name, event_name, trigger FROM jobs"
             params: tuple[Any, ...] = ()
             if app_id is not None:
                 sql += " WHERE app_id = ?"
@@ -867,14 +868,17 @@ class SQLiteStore(Store):
             if current != RunStatus.EXECUTING:
                 # Canceled while this worker executed it: what the execution left open ends.
                 _end_open_tasks(conn, lease.run_id, now, include_running=True)
+                conn.execute(
+                    "UPDATE runs SET lease_owner=NULL, lease_expires=NULL WHERE id=?",
+                    (lease.run_id,),
+                )
                 return False
             conn.execute(
                 "UPDATE runs SET status=?, output=?, error=?, ended_at=?, ready_at=NULL, "
                 "lease_owner=NULL, lease_expires=NULL WHERE id=?",
                 (status, output, error, now, lease.run_id),
             )
-            if status != RunStatus.COMPLETED:
-                _end_open_tasks(conn, lease.run_id, now, include_running=True)
+            _end_open_tasks(conn, lease.run_id, now, include_running=True)
             return True
 
         return await self._write(op)  # type: ignore[no-any-return]
@@ -904,7 +908,7 @@ class SQLiteStore(Store):
                     LogRecord(run_id, r[0], r[1], r[2], r[3], _loads(r[4]), r[5], r[6])
                     for r in conn.execute(
                         "SELECT scope, seq, level, message, data, created_at, task_id FROM logs "
-                        "WHERE run_id=? ORDER BY created_at, scope, seq",
+                        "WHERE run_id=? ORDER BY id",
                         (run_id,),
                     )
                 ]
@@ -1029,7 +1033,11 @@ class SQLiteStore(Store):
 
 
 _RUN_ENDED = json.dumps(
-    {"type": "RunEnded", "message": "the run ended (canceled, timed out or failed) meanwhile"}
+    {
+        "type": "AttemptInterrupted",
+        "message": "the attempt was interrupted before recording a result (its parent task "
+        "timed out or failed, or the run was canceled or ended)",
+    }
 )
 
 

@@ -15,9 +15,11 @@ from ._clock import TestClock
 
 @pytest.fixture
 def runio_clock() -> TestClock:
+    """A fresh ``TestClock``: pass it as ``runio.Client(..., clock=runio_clock)``."""
     return TestClock()
 
 
 @pytest.fixture
 def runio_database_url(tmp_path: Path) -> str:
+    """A SQLite URL for a fresh database file in this test's temporary directory."""
     return f"sqlite:///{tmp_path / 'runio.db'}"

@@ -6,7 +6,7 @@ CREATE TABLE jobs (
     version     TEXT NOT NULL,
     name        TEXT NOT NULL,
     event_name  TEXT NOT NULL,
-    schema      TEXT,
+    trigger     TEXT,
     updated_at  REAL NOT NULL,
     PRIMARY KEY (app_id, job_id)
 );
@@ -87,6 +87,7 @@ CREATE TABLE attempts (
 ) WITHOUT ROWID;
 
 CREATE TABLE logs (
+    id          INTEGER PRIMARY KEY,
     run_id      TEXT NOT NULL,
     scope       TEXT NOT NULL,
     seq         INTEGER NOT NULL,
@@ -95,5 +96,5 @@ CREATE TABLE logs (
     message     TEXT NOT NULL,
     data        TEXT,
     created_at  REAL NOT NULL,
-    PRIMARY KEY (run_id, scope, seq)
-) WITHOUT ROWID;
+    UNIQUE (run_id, scope, seq)
+);
