@@ -1,0 +1,266 @@
+"""Replay: a run's function is called again after every pause, but completed tasks never are.
+
+The contract (DESIGN.md §4, "Runs and replay"): every ``io.run_task`` whose result is stored
+returns it without calling ``fn``; completed results are loaded in one query per execution; logs
+are stored once per run however often the function replays.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import runio
+from runio.testing import TestClock
+
+NO_JITTER = runio.RetryOptions(limit=3, factor=2, min_timeout=10, max_timeout=60, randomize=False)
+
+
+def count_store_calls(client: runio.Client) -> Counter[str]:
+    """Count every call the engine makes on the client's store, by method name."""
+    store = client.store
+    calls: Counter[str] = Counter()
+    for name in dir(type(store)):
+        if name.startswith("_") or name in ("url", "close", "close_now"):
+            continue
+        method = getattr(store, name)
+        if not callable(method):
+            continue
+
+        def wrap(method: Callable[..., Any], name: str) -> Callable[..., Any]:
+            if inspect.iscoroutinefunction(method):
+
+                async def counted_async(*args: Any, **kwargs: Any) -> Any:
+                    calls[name] += 1
+                    return await method(*args, **kwargs)
+
+                return counted_async
+
+            def counted(*args: Any, **kwargs: Any) -> Any:
+                calls[name] += 1
+                return method(*args, **kwargs)
+
+            return counted
+
+        setattr(store, name, wrap(method, name))
+    return calls
+
+
+def test_completed_tasks_are_not_called_again_across_waits_and_retry_delays(
+    client: runio.Client, clock: TestClock
+) -> None:
+    calls: Counter[str] = Counter()
+    counts: list[int] = []
+
+    def tracked(name: str, result: Any) -> Callable[[runio.Task], Any]:
+        def fn(task: runio.Task) -> Any:
+            calls[name] += 1
+            return result
+
+        return fn
+
+    def flaky(task: runio.Task) -> str:
+        calls["flaky"] += 1
+        if task.attempt == 1:
+            raise RuntimeError("first attempt fails")
+        return "steady"
+
+    @client.define_job(id="replayed", trigger=runio.event_trigger("replayed"))
+    async def replayed(payload: object, io: runio.IO, ctx: runio.RunContext) -> list[Any]:
+        counts.append(ctx.execution_count)
+        a = await io.run_task("a", tracked("a", {"n": 1}))
+        await io.wait("first-wait", 60)
+        b = await io.run_task("b", tracked("b", [1, 2]))
+        c = await io.run_task("flaky", flaky, retry=NO_JITTER)
+        await io.wait("second-wait", 60)
+        d = await io.run_task("d", tracked("d", "done"))
+        return [a, b, c, d]
+
+    run_id = client.send_event("replayed").run_ids[0]
+    client.run_worker(until_idle=True)  # a, then suspends on the first wait
+    assert client.get_run(run_id).status == "WAITING"
+    clock.advance(seconds=60)
+    client.run_worker(until_idle=True)  # b, flaky fails: suspends for its retry delay
+    assert client.get_run(run_id).status == "WAITING"
+    clock.advance(seconds=10)
+    client.run_worker(until_idle=True)  # flaky succeeds, then the second wait
+    assert client.get_run(run_id).status == "WAITING"
+    clock.advance(seconds=60)
+    client.run_worker(until_idle=True)
+
+    run = client.get_run(run_id)
+    assert run.status == "COMPLETED"
+    assert run.output == [{"n": 1}, [1, 2], "steady", "done"]
+    assert calls == {"a": 1, "b": 1, "flaky": 2, "d": 1}
+    assert counts == [1, 2, 3, 4]
+    assert run.execution_count == 4
+    assert [t.cache_key for t in run.tasks] == ["a", "first-wait", "b", "flaky", "second-wait", "d"]
+
+
+def test_a_replayed_task_returns_its_stored_output_not_a_new_value(
+    client: runio.Client, clock: TestClock
+) -> None:
+    seen: list[Any] = []
+    draws = iter(range(100))
+
+    @client.define_job(id="stable", trigger=runio.event_trigger("stable"))
+    async def stable(payload: object, io: runio.IO) -> Any:
+        value = await io.run_task("draw", lambda task: {"value": next(draws)})
+        seen.append(value)
+        await io.wait("pause", 5)
+        return value
+
+    run_id = client.send_event("stable").run_ids[0]
+    client.run_worker(until_idle=True)
+    clock.advance(seconds=5)
+    client.run_worker(until_idle=True)
+
+    run = client.get_run(run_id)
+    assert run.status == "COMPLETED"
+    assert seen == [{"value": 0}, {"value": 0}]
+    assert run.output == {"value": 0}
+    assert run.task("draw").output == {"value": 0}
+
+
+def test_the_execution_count_grows_with_every_execution(
+    client: runio.Client, clock: TestClock
+) -> None:
+    counts: list[int] = []
+
+    @client.define_job(id="counted", trigger=runio.event_trigger("counted"))
+    async def counted(payload: object, io: runio.IO, ctx: runio.RunContext) -> int:
+        counts.append(ctx.execution_count)
+        for i in range(3):
+            await io.wait(["nap", i], 10)
+        return ctx.execution_count
+
+    run_id = client.send_event("counted").run_ids[0]
+    client.run_worker(until_idle=True)
+    for _ in range(3):
+        assert client.get_run(run_id).status == "WAITING"
+        clock.advance(seconds=10)
+        client.run_worker(until_idle=True)
+
+    run = client.get_run(run_id)
+    assert counts == [1, 2, 3, 4]
+    assert run.status == "COMPLETED"
+    assert run.output == 4
+    assert run.execution_count == 4
+
+
+def test_completed_results_are_loaded_in_one_query_per_execution(
+    client: runio.Client, clock: TestClock
+) -> None:
+    @client.define_job(id="many", trigger=runio.event_trigger("many"))
+    async def many(payload: dict[str, int], io: runio.IO) -> int:
+        total = 0
+        for i in range(payload["tasks"]):
+            total += await io.run_task(["task", i], lambda task: 1)
+        await io.wait("pause", payload["wait"])
+        return total
+
+    small = client.send_event("many", {"tasks": 2, "wait": 30}).run_ids[0]
+    large = client.send_event("many", {"tasks": 60, "wait": 60}).run_ids[0]
+    client.run_worker(until_idle=True)
+    assert client.get_run(small).status == "WAITING"
+    assert client.get_run(large).status == "WAITING"
+
+    calls = count_store_calls(client)
+    clock.advance(seconds=30)
+    client.run_worker(until_idle=True)  # replays the run with 2 completed tasks
+    replaying_2 = calls.copy()
+    assert client.get_run(small).output == 2
+    calls.clear()
+    clock.advance(seconds=30)
+    client.run_worker(until_idle=True)  # replays the run with 60 completed tasks
+    replaying_60 = calls.copy()
+    assert client.get_run(large).output == 60
+
+    # Replaying 60 completed tasks costs exactly the store calls that replaying 2 costs: a
+    # dictionary lookup per task, no round trip.
+    assert replaying_60 == replaying_2
+    loads = {name: n for name, n in replaying_60.items() if name.startswith("load")}
+    assert sum(loads.values()) == 1, loads  # one execution: its stored state read once
+    assert sum(replaying_60.values()) < 15, replaying_60
+
+
+def test_logs_are_stored_once_however_often_the_function_replays(
+    client: runio.Client, clock: TestClock
+) -> None:
+    calls: Counter[str] = Counter()
+
+    @client.define_job(id="chatty", trigger=runio.event_trigger("chatty"))
+    async def chatty(payload: object, io: runio.IO) -> str:
+        async def parent(task: runio.Task) -> str:
+            calls["parent"] += 1
+            io.logger.info("inside the task, before its subtask waits")
+            await io.wait("inner-wait", 20)
+            io.logger.info("inside the task, after its subtask waited")
+            return "parent done"
+
+        io.logger.info("before the wait", step=1)
+        await io.wait("outer-wait", 10)
+        io.logger.warn("after the wait", step=2)
+        result = await io.run_task("parent", parent)
+        io.logger.error("at the end")
+        return result
+
+    run_id = client.send_event("chatty").run_ids[0]
+    client.run_worker(until_idle=True)
+    clock.advance(seconds=10)
+    client.run_worker(until_idle=True)  # suspends inside the task, on its subtask's wait
+    assert client.get_run(run_id).status == "WAITING"
+    clock.advance(seconds=20)
+    client.run_worker(until_idle=True)
+
+    run = client.get_run(run_id)
+    assert run.status == "COMPLETED"
+    assert run.execution_count == 3
+    assert calls["parent"] == 2  # the unfinished task's function itself replays
+    messages = Counter(entry.message for entry in run.logs)
+    assert messages == {
+        "before the wait": 1,
+        "after the wait": 1,
+        "inside the task, before its subtask waits": 1,
+        "inside the task, after its subtask waited": 1,
+        "at the end": 1,
+    }
+    by_message = {entry.message: entry for entry in run.logs}
+    assert by_message["before the wait"].level == "info"
+    assert by_message["before the wait"].data == {"step": 1}
+    assert by_message["after the wait"].level == "warn"
+    parent_task = run.task("parent")
+    assert by_message["inside the task, before its subtask waits"].task_id == parent_task.id
+    assert by_message["at the end"].task_id is None
+
+
+def test_logs_of_each_retry_attempt_are_kept(client: runio.Client, clock: TestClock) -> None:
+    # A retry attempt is new work, not a replay: what it logs must not be dropped as a repeat.
+    @client.define_job(id="retry-logs", trigger=runio.event_trigger("retry-logs"))
+    async def retry_logs(payload: object, io: runio.IO) -> str:
+        async def flaky(task: runio.Task) -> str:
+            io.logger.info(f"attempt {task.attempt} starting")
+            if task.attempt < 3:
+                raise RuntimeError(f"attempt {task.attempt} failed")
+            io.logger.info("succeeded")
+            return "ok"
+
+        return await io.run_task("flaky", flaky, retry=NO_JITTER.replace(min_timeout=1))
+
+    run_id = client.send_event("retry-logs").run_ids[0]
+    client.run_worker(until_idle=True)
+    clock.advance(seconds=1)
+    client.run_worker(until_idle=True)
+    clock.advance(seconds=2)
+    client.run_worker(until_idle=True)
+
+    run = client.get_run(run_id)
+    assert run.status == "COMPLETED"
+    assert [entry.message for entry in run.logs] == [
+        "attempt 1 starting",
+        "attempt 2 starting",
+        "attempt 3 starting",
+        "succeeded",
+    ]
