@@ -502,6 +502,11 @@ class Execution:
                 now = self.clock.now()
                 retry_at = now + max(0.0, verdict.timestamp(now) - now) * self.limits.time_scale
                 decided = True
+            elif isinstance(verdict, NonRetryableError):
+                await self._record_failure(
+                    _error_json(verdict), task, stored, cache_key, None, verdict
+                )
+                return
             elif isinstance(verdict, BaseException):
                 recorded = verdict
             elif verdict is not None:
