@@ -45,3 +45,12 @@ def demo(session: nox.Session) -> None:
     session.install(*PACKAGES, "httpx>=0.27")
     env = {"RUNIO_TIME_SCALE": os.environ.get("RUNIO_TIME_SCALE", "0.0002")}
     session.run("python", "examples/demo.py", *session.posargs, env=env)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """The benchmarks, side by side with DBOS and raw sqlite3 (`-- --quick` for a smoke run).
+
+    DBOS is installed here only, never into runio's own dependencies."""
+    session.install(*PACKAGES, "dbos>=3,<4")
+    session.run("python", "bench/run.py", *session.posargs)
