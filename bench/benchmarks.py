@@ -1,0 +1,278 @@
+"""The registry: which benchmarks exist, their sides, sizes, rounds, figures, ratios and targets.
+
+The targets are the ones in the project's benchmark brief; they are printed next to the figures
+and never asserted. To add a benchmark, write its side functions in a ``sides_*.py`` module and
+append a ``Benchmark`` below. For example, the PostgreSQL one (B5) is B1 and B3 again with a
+``database_url`` parameter pointing at a local server and a side that starts two worker
+processes; the integration overhead one (B6) is two sides, the wrapper call and the bare SDK
+call, each against a local fake server that the side function starts, and one ``Ratio``.
+"""
+
+from __future__ import annotations
+
+from _harness import Benchmark, Ratio, Row, Setup, Side, Target
+
+PROBES = {
+    "runio": "sides_runio:probe",
+    "DBOS": "sides_dbos:probe",
+}
+
+
+def b1(quick: bool) -> Benchmark:
+    n = 200 if quick else 1000
+    floor = "floor: sqlite3 (WAL, FULL)"
+    floor_peer = "sqlite3 (DELETE, FULL)"
+    return Benchmark(
+        id="B1",
+        title=f"one run of {n:,} trivial tasks, first execution",
+        sides=[
+            Side("runio", "sides_runio:b1", {"n": n, "task_fn": "async"}),
+            Side("DBOS", "sides_dbos:b1", {"n": n}),
+            Side(
+                floor, "sides_sqlite:floor", {"n": n, "journal_mode": "wal", "synchronous": "full"}
+            ),
+            Side("runio, sync task fns", "sides_runio:b1", {"n": n, "task_fn": "sync"}),
+            Side(floor_peer, "sides_sqlite:floor", {"n": n, "journal_mode": "delete"}),
+        ],
+        rows=[
+            Row("runio", "tasks_per_s", "tasks/s", "first execution, async task fns"),
+            Row("runio, sync task fns", "tasks_per_s", "tasks/s", "first execution, def task fns"),
+            Row("DBOS", "steps_per_s", "steps/s", "workflow of steps"),
+            Row(floor, "commits_per_s", "commits/s", "INSERT+COMMIT loop"),
+            Row(floor_peer, "commits_per_s", "commits/s", "INSERT+COMMIT loop, DBOS's settings"),
+        ],
+        ratios=[
+            Ratio(
+                "runio / DBOS",
+                ("runio", "tasks_per_s"),
+                ("DBOS", "steps_per_s"),
+                Target(">=", 5, "≥ 5×"),
+            ),
+            Ratio(
+                "runio / floor",
+                ("runio", "tasks_per_s"),
+                (floor, "commits_per_s"),
+                Target(">=", 0.7, "≥ 0.7×"),
+            ),
+            Ratio(
+                "runio (sync task fns) / DBOS",
+                ("runio, sync task fns", "tasks_per_s"),
+                ("DBOS", "steps_per_s"),
+                Target(">=", 5, "≥ 5×"),
+            ),
+            Ratio(
+                "runio (sync task fns) / floor",
+                ("runio, sync task fns", "tasks_per_s"),
+                (floor, "commits_per_s"),
+                Target(">=", 0.7, "≥ 0.7×"),
+            ),
+        ],
+        rounds=2 if quick else 7,
+        warmup=0 if quick else 1,
+        notes=(
+            "runio: the event is stored untimed; timed is `client.run_worker(until_idle=True)` "
+            "(worker start, claim, the job's N `await io.run_task(key, fn)`, finishing the run). "
+            "Task functions return 1; `async def` ones run on the loop, `def` ones in the worker's "
+            "thread pool. DBOS: `DBOS.launch()` untimed; timed is calling the `@DBOS.workflow` "
+            "that calls N `@DBOS.step`s. Floor: N iterations of `BEGIN`, a single-row "
+            "`INSERT`, `COMMIT` on a fresh file."
+        ),
+    )
+
+
+def b2(quick: bool) -> Benchmark:
+    sizes = [1000, 3000] if quick else [1000, 10000, 100000]
+    dbos_n = 1000
+
+    def name(n: int) -> str:
+        return f"runio, N={n:,}"
+
+    sides = [
+        Side(name(n), "sides_runio:b2_resume", {"n": n, "needs_setup": f"runio N={n}"})
+        for n in sizes
+    ]
+    sides.insert(
+        1, Side(f"DBOS, N={dbos_n:,}", "sides_dbos:b2_resume", {"n": dbos_n, "needs_setup": "DBOS"})
+    )
+    dbos = f"DBOS, N={dbos_n:,}"
+    rows = []
+    for n in sizes:
+        rows.append(
+            Row(
+                name(n),
+                "replay_us_per_task",
+                "µs/task",
+                "replay loop, per cached task",
+                Target("<=", 10, "≤ 10 µs"),
+            )
+        )
+    for n in sizes:
+        rows.append(
+            Row(
+                name(n),
+                "resume_us_per_task",
+                "µs/task",
+                "whole 2nd execution ÷ N",
+                Target("<=", 10, "≤ 10 µs"),
+            )
+        )
+    rows += [
+        Row(dbos, "replay_us_per_step", "µs/step", "replay loop, per recorded step"),
+        Row(dbos, "resume_us_per_step", "µs/step", "workflow start → last step done ÷ N"),
+        Row(dbos, "launch_to_result_s", "s", "DBOS.launch() → result"),
+    ]
+    big = sizes[-1]
+    return Benchmark(
+        id="B2",
+        title="resume a run whose N tasks are all stored",
+        setups=[
+            *[Setup(f"runio N={n}", "sides_runio:b2_build", {"n": n}) for n in sizes],
+            Setup("DBOS", "sides_dbos:b2_build", {"n": dbos_n}),
+        ],
+        sides=sides,
+        rows=rows,
+        ratios=[
+            Ratio(
+                "DBOS / runio, replay µs per task (N=1,000)",
+                (dbos, "replay_us_per_step"),
+                (name(1000), "replay_us_per_task"),
+                Target(">=", 20, "≥ 20×"),
+            ),
+            Ratio(
+                "DBOS / runio, whole resume per task (N=1,000)",
+                (dbos, "resume_us_per_step"),
+                (name(1000), "resume_us_per_task"),
+                Target(">=", 20, "≥ 20×"),
+            ),
+            Ratio(
+                f"growth: replay µs per task, N={big:,} / N=1,000",
+                (name(big), "replay_us_per_task"),
+                (name(1000), "replay_us_per_task"),
+                Target("<=", 1.25, "flat (≤ 1.25×)"),
+            ),
+            Ratio(
+                f"growth: whole resume per task, N={big:,} / N=1,000",
+                (name(big), "resume_us_per_task"),
+                (name(1000), "resume_us_per_task"),
+                Target("<=", 1.25, "flat (≤ 1.25×)"),
+            ),
+        ],
+        rounds=1 if quick else 5,
+        warmup=0 if quick else 1,
+        notes=(
+            "The stored state is built once per benchmark run, untimed: runio runs the job once "
+            "(N `io.run_task`s, then `io.wait('end', 3600)`, so the run is WAITING with N "
+            "completed tasks); DBOS runs a workflow of N steps in a process that is killed "
+            "(`os._exit`) inside step N+1, leaving it PENDING with N recorded steps. Every round "
+            "copies that file to a fresh database file. runio's resume: a fresh process with a "
+            "`TestClock` two hours ahead opens the database (untimed) and runs "
+            "`client.run_worker(until_idle=True)`, which claims "
+            "the run, loads its task rows, calls the job function (every `io.run_task` returns "
+            "its stored result), completes the wait and finishes the run. DBOS's: a fresh "
+            "process calls `DBOS.launch()`, which recovers the workflow; its N steps return "
+            "their recorded outputs and step N+1 runs. 'replay loop' is the time inside the job "
+            "or workflow function from its entry to the return of the N-th task/step; 'whole "
+            "2nd execution' for runio is the whole worker call (claim to run finished); for DBOS "
+            "'workflow start → last step done' runs from the workflow function's entry to the "
+            "return of step N+1, so it leaves out the time before recovery starts the workflow "
+            "and the write of the workflow's outcome (both are in 'launch → result', which also "
+            "includes `get_result`'s polling)."
+        ),
+    )
+
+
+def b3(quick: bool) -> Benchmark:
+    n = 200 if quick else 2000
+    return Benchmark(
+        id="B3",
+        title=f"{n:,} events, each a run of 3 trivial tasks, one worker",
+        sides=[
+            Side("runio", "sides_runio:b3", {"n": n}),
+            Side("DBOS", "sides_dbos:b3", {"n": n}),
+            Side("runio, drain only", "sides_runio:b3_drain", {"n": n}),
+        ],
+        rows=[
+            Row(
+                "runio", "runs_per_s", "runs/s", "end to end", Target(">=", 1000, "≥ 1,000 runs/s")
+            ),
+            Row("DBOS", "runs_per_s", "runs/s", "end to end, DBOS queue"),
+            Row("runio, drain only", "runs_per_s", "runs/s", "worker alone, events stored first"),
+            Row("runio", "send_s", "s", "time to send the events"),
+            Row("DBOS", "send_s", "s", "time to enqueue the workflows"),
+            Row("runio, drain only", "send_s", "s", "time to send the events, no worker"),
+        ],
+        ratios=[
+            Ratio(
+                "runio / DBOS",
+                ("runio", "runs_per_s"),
+                ("DBOS", "runs_per_s"),
+                Target(">=", 3, "≥ 3×"),
+            ),
+        ],
+        rounds=1 if quick else 5,
+        warmup=0 if quick else 1,
+        facts=("concurrency",),
+        notes=(
+            "Both sides process while the producer sends, in one process: runio runs one worker "
+            "(`client.worker()`, default options) in a thread while the main thread calls "
+            "`client.send_event` N times; DBOS is launched with a queue registered "
+            "(`DBOS.register_queue`, defaults) and the main thread calls "
+            "`DBOS.enqueue_workflow` N times, then waits on every handle. One untimed warm-up "
+            "run on each side first; timed from the first send to the last run completed. "
+            "'runio, drain only' (a diagnostic, no peer): the N events are sent first with no "
+            "worker running, then `client.run_worker(until_idle=True)` is timed."
+        ),
+    )
+
+
+def b4(quick: bool) -> Benchmark:
+    n = 300 if quick else 10000
+    sides = [Side("runio, burst", "sides_runio:b4", {"n": n, "wait_s": 2.0, "rate": 0})]
+    if not quick:
+        sides.append(
+            Side("runio, 500 events/s", "sides_runio:b4", {"n": n, "wait_s": 2.0, "rate": 500})
+        )
+    rows = []
+    for side in sides:
+        rows += [
+            Row(
+                side.name,
+                "rss_growth_mb",
+                "MB",
+                "worker RSS growth (peak)",
+                Target("<=", 50, "≤ 50 MB"),
+            ),
+            Row(side.name, "late_p50_ms", "ms", "wake-up lateness p50"),
+            Row(
+                side.name,
+                "late_p99_ms",
+                "ms",
+                "wake-up lateness p99",
+                Target("<=", 100, "≤ 100 ms"),
+            ),
+            Row(side.name, "late_max_ms", "ms", "wake-up lateness max"),
+            Row(side.name, "seconds", "s", "first event → last run completed"),
+        ]
+    return Benchmark(
+        id="B4",
+        title=f"{n:,} runs each `io.wait`-ing 2 s",
+        sides=sides,
+        rows=rows,
+        rounds=1 if quick else 3,
+        warmup=0,
+        facts=("concurrency", "poll_interval_s"),
+        notes=(
+            "The measured process is one worker (`client.worker()`, default options); after "
+            "one warm-up run its RSS is the baseline, then a separate "
+            "producer process sends the N events, either all at once ('burst') or paced. Each "
+            "run does `io.wait('nap', 2)` then `io.run_task('after', fn)` where fn returns "
+            "`time.time()`; lateness = that time minus the wait's stored due time (`wake_at`). "
+            "RSS is sampled every 50 ms from /proc/self/statm until the last run completes. "
+            "In the burst the worker has the N first executions and the N wake-ups to do, so "
+            "the lateness there includes queueing behind that backlog."
+        ),
+    )
+
+
+def all_benchmarks(quick: bool) -> list[Benchmark]:
+    return [b1(quick), b2(quick), b3(quick), b4(quick)]

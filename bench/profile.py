@@ -1,0 +1,146 @@
+"""Where runio's time goes in a benchmark side: py-spy samples, summed per thread and function.
+
+    python -m pip install py-spy
+    python bench/profile.py B1            # runio's side of B1 (5,000 tasks), wall clock
+    python bench/profile.py B3 --n 5000   # runio's side of B3
+    python bench/profile.py B1 --cpu      # on-CPU samples only (leave out waiting threads)
+
+Runs the side once in a fresh process under ``py-spy record`` (raw collapsed stacks, one root
+frame per thread) and prints, per thread, its share of the samples and the functions with the
+most samples: "self" (the function was running) and "incl." (it was on the stack). Wall clock
+(the default, ``--idle``) counts time a thread spends blocked too (in fsync, waiting on a
+queue), which is what decides a single run's throughput. Not part of ``run.py``: a developer
+tool, its output is for reading.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections import Counter, defaultdict
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+SIDES = {
+    "B1": ("sides_runio:b1", {"n": 5000, "task_fn": "async"}),
+    "B1-sync": ("sides_runio:b1", {"n": 5000, "task_fn": "sync"}),
+    "B3": ("sides_runio:b3", {"n": 5000}),
+}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("bench", choices=sorted(SIDES))
+    parser.add_argument("--n", type=int, help="size (default: 5,000)")
+    parser.add_argument("--cpu", action="store_true", help="on-CPU samples only")
+    parser.add_argument("--rate", type=int, default=500, help="samples per second")
+    parser.add_argument("--top", type=int, default=12)
+    parser.add_argument("--lines", action="store_true", help="keep line numbers in frames")
+    parser.add_argument("--raw", help="also keep the collapsed stacks here")
+    args = parser.parse_args()
+    pyspy = shutil.which("py-spy")
+    if pyspy is None:
+        parser.error("py-spy is not installed: python -m pip install py-spy")
+    func, params = SIDES[args.bench]
+    params = dict(params)
+    if args.n:
+        params["n"] = args.n
+    work = Path(tempfile.mkdtemp(prefix="runio-profile-"))
+    try:
+        raw = work / "stacks.txt"
+        ctx = {"workdir": str(work), "shared": str(work), "params": params}
+        cmd = [pyspy, "record", "--rate", str(args.rate), "--threads", "--format", "raw"]
+        cmd += [] if args.cpu else ["--idle"]
+        cmd += ["-o", str(raw), "--", sys.executable, str(HERE / "_child.py"), func]
+        cmd += [json.dumps(ctx), str(work / "result.json")]
+        subprocess.run(cmd, cwd=work, check=True, env=_env(), stdout=subprocess.DEVNULL)
+        if not (work / "result.json").exists():
+            print("the side failed (its output is above); nothing to report", file=sys.stderr)
+            return 1
+        result = json.loads((work / "result.json").read_text())
+        print(
+            f"{args.bench} {params}: "
+            + ", ".join(
+                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in result.items()
+            )
+        )
+        report(raw.read_text(), args.top, lines=args.lines)
+        if args.raw:
+            shutil.copyfile(raw, args.raw)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNIO_")}
+    env["PYTHONPATH"] = str(HERE)
+    return env
+
+
+def report(text: str, top: int, *, lines: bool = False) -> None:
+    short = _keep if lines else _short
+    threads: dict[str, list[tuple[list[str], int]]] = defaultdict(list)
+    for line in text.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack:
+            continue
+        frames = stack.split(";")
+        name = _thread_name(frames[0])
+        threads[name].append((frames[1:], int(count)))
+    grand = sum(c for stacks in threads.values() for _, c in stacks)
+    print(f"{grand} samples in {len(threads)} threads")
+    for name, stacks in sorted(threads.items(), key=lambda kv: -sum(c for _, c in kv[1])):
+        total = sum(c for _, c in stacks)
+        if total < grand * 0.02:
+            continue
+        own: Counter[str] = Counter()
+        incl: Counter[str] = Counter()
+        for frames, count in stacks:
+            if frames:
+                own[short(frames[-1])] += count
+            for f in {short(f) for f in frames}:
+                incl[f] += count
+        print(f"\n== thread {name}: {total} samples ({100 * total / grand:.0f}% of all)")
+        print(f"   {'self':>6}  {'incl.':>6}  function")
+        shown = set()
+        for f, c in own.most_common(top):
+            shown.add(f)
+            print(f"   {100 * c / total:5.1f}%  {100 * incl[f] / total:5.1f}%  {f}")
+        print("   -- most inclusive (runio and sqlite3 frames) --")
+        k = 0
+        for f, c in incl.most_common():
+            if f in shown or not ("runio/" in f or "sqlite3" in f or "sides_" in f):
+                continue
+            print(f"   {100 * own[f] / total:5.1f}%  {100 * c / total:5.1f}%  {f}")
+            k += 1
+            if k >= top:
+                break
+
+
+def _thread_name(frame: str) -> str:
+    # py-spy's thread root frame: 'thread (0x7f..)' or 'thread (123): Name' depending on version
+    return frame.split(":", 1)[1].strip() if ":" in frame else frame
+
+
+def _keep(frame: str) -> str:
+    return frame
+
+
+def _short(frame: str) -> str:
+    # 'Execution.run_task (runio/_execution.py:260)' -> 'Execution.run_task (runio/_execution.py)'
+    name, _, where = frame.partition(" (")
+    where = where.rstrip(")")
+    path = where.rsplit(":", 1)[0]
+    return f"{name} ({path})" if path else name
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,357 @@
+"""runio's side of each benchmark, each a function ``fn(ctx) -> dict`` run in a fresh process.
+
+Jobs are written the way the README writes them: ``async def`` jobs calling ``io.run_task`` with a
+cache key and a task function, run by a worker of the client, on a SQLite file at runio's default
+durability (WAL; ``synchronous=FULL`` for every commit that must survive a power cut).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import runio
+from runio.testing import TestClock
+
+HERE = Path(__file__).resolve().parent
+
+
+def _db(ctx: dict[str, Any], name: str = "runio.db") -> Path:
+    return Path(ctx["workdir"]) / name
+
+
+def _url(path: Path) -> str:
+    return f"sqlite:///{path}"  # an absolute path gives sqlite:////abs/path
+
+
+def settings(client: runio.Client) -> dict[str, Any]:
+    """The durability runio actually runs with, read back from the open database."""
+    store: Any = client.store
+    (mode,) = asyncio.run(store.execute_raw("PRAGMA journal_mode"))[0]
+    return {
+        "journal_mode": str(mode).lower(),
+        "synchronous": str(getattr(store, "synchronous", "?")).upper(),
+        "sqlite_version": sqlite3.sqlite_version,
+        "runio_version": runio.__version__,
+    }
+
+
+def probe(ctx: dict[str, Any]) -> dict[str, Any]:
+    """The settings a fresh runio database gets by default."""
+    client = runio.Client("bench", database_url=_url(_db(ctx)))
+    client.list_runs(limit=1)  # opens the database and creates the schema
+    out = settings(client)
+    client.close()
+    return out
+
+
+async def _trivial(task: runio.Task) -> int:
+    return 1
+
+
+def _trivial_sync(task: runio.Task) -> int:
+    return 1
+
+
+# -- B1: one run of N trivial tasks, first execution ----------------------------------------------
+def b1(ctx: dict[str, Any]) -> dict[str, Any]:
+    n = int(ctx["params"]["n"])
+    fn = _trivial if ctx["params"].get("task_fn", "async") == "async" else _trivial_sync
+    client = runio.Client("bench", database_url=_url(_db(ctx)))
+    marks: dict[str, float] = {}
+
+    @client.define_job(id="b1", trigger=runio.event_trigger("b1"))
+    async def b1_job(payload: Any, io: runio.IO) -> int:
+        marks["first"] = time.perf_counter()
+        for i in range(n):
+            await io.run_task(f"t{i}", fn)
+        marks["last"] = time.perf_counter()
+        return n
+
+    client.send_event("b1", {})  # untimed: the event is stored before the clock starts
+    t0 = time.perf_counter()
+    client.run_worker(until_idle=True)
+    elapsed = time.perf_counter() - t0
+    run = client.list_runs(limit=1)[0]
+    assert run.status == "COMPLETED", run.status
+    out = {
+        "tasks_per_s": n / elapsed,
+        "seconds": elapsed,
+        "in_job_tasks_per_s": n / (marks["last"] - marks["first"]),
+        **settings(client),
+    }
+    client.close()
+    return out
+
+
+# -- B2: resume a run whose N tasks are all stored ------------------------------------------------
+def _b2_client(path: Path, n: int, marks: dict[str, float], clock: Any = None) -> runio.Client:
+    client = runio.Client("bench", database_url=_url(path), clock=clock)
+
+    @client.define_job(id="b2", trigger=runio.event_trigger("b2"))
+    async def b2_job(payload: Any, io: runio.IO) -> int:
+        marks["start"] = time.perf_counter()
+        for i in range(n):
+            await io.run_task(f"t{i}", _trivial)
+        marks["replayed"] = time.perf_counter()
+        await io.wait("end", 3600)  # the first execution stops here: the run is WAITING
+        return n
+
+    return client
+
+
+def b2_build(ctx: dict[str, Any]) -> dict[str, Any]:
+    """Untimed: one execution stores N task results, then the run waits an hour."""
+    n = int(ctx["params"]["n"])
+    path = Path(ctx["shared"]) / f"runio-b2-{n}.db"
+    client = _b2_client(path, n, {})
+    client.send_event("b2", {})
+    t0 = time.perf_counter()
+    client.run_worker(until_idle=True)
+    built = time.perf_counter() - t0
+    run = client.list_runs(limit=1)[0]
+    assert run.status == "WAITING", run.status
+    client.close()  # the last connection checkpoints the WAL into the file
+    for suffix in ("-wal", "-shm"):
+        assert not Path(f"{path}{suffix}").exists() or Path(f"{path}{suffix}").stat().st_size == 0
+    return {"template": str(path), "build_s": built, "tasks": n}
+
+
+def b2_resume(ctx: dict[str, Any]) -> dict[str, Any]:
+    """Timed: in a fresh process, with the database opened, a worker (its clock past the wait)
+    claims the run and executes it again; every ``io.run_task`` returns its stored result.
+    Measured for the replay loop alone and for the whole worker call (start the worker, claim,
+    load the task rows, replay, complete the wait, finish the run)."""
+    n = int(ctx["params"]["n"])
+    template = Path(ctx["shared"]) / f"runio-b2-{n}.db"
+    path = _db(ctx)
+    shutil.copyfile(template, path)  # a fresh file per round, with the stored state in it
+    marks: dict[str, float] = {}
+    client = _b2_client(path, n, marks, clock=TestClock(start=time.time() + 7200))
+    client.list_runs(limit=1)  # untimed: open the database (DBOS's launch is untimed too)
+    t0 = time.perf_counter()
+    client.run_worker(until_idle=True)
+    elapsed = time.perf_counter() - t0
+    run = client.list_runs(limit=1)[0]
+    assert run.status == "COMPLETED", run.status
+    client.close()
+    replay = marks["replayed"] - marks["start"]
+    return {
+        "replay_us_per_task": replay / n * 1e6,
+        "resume_us_per_task": elapsed / n * 1e6,
+        "resume_s": elapsed,
+        "tasks": n,
+    }
+
+
+# -- B3: N events, each a run of 3 trivial tasks, one worker --------------------------------------
+def b3(ctx: dict[str, Any]) -> dict[str, Any]:
+    """One worker runs in this process while the main thread sends the events (as a web app in
+    front of a worker would); timed from the first event sent to the last run completed."""
+    n = int(ctx["params"]["n"])
+    client = runio.Client("bench", database_url=_url(_db(ctx)))
+
+    @client.define_job(id="b3", trigger=runio.event_trigger("b3"))
+    async def b3_job(payload: Any, io: runio.IO) -> int:
+        await io.run_task("a", _trivial)
+        await io.run_task("b", _trivial)
+        return await io.run_task("c", _trivial)
+
+    counter = _Counter()
+    worker = client.worker(on_run_finished=counter.finished)
+    thread = threading.Thread(target=asyncio.run, args=(worker.run(),), daemon=True)
+    thread.start()
+    client.send_event("b3", {"i": -1})  # untimed warm-up run: the worker is up when timing starts
+    counter.wait_for(1)
+    t0 = time.perf_counter()
+    for i in range(n):
+        client.send_event("b3", {"i": i})
+    sent = time.perf_counter() - t0
+    counter.wait_for(n + 1)
+    elapsed = time.perf_counter() - t0
+    worker.stop()
+    thread.join()
+    client.close()
+    return {
+        "runs_per_s": n / elapsed,
+        "seconds": elapsed,
+        "send_s": sent,
+        "completed": counter.completed - 1,
+        "concurrency": worker.concurrency,
+        "other": counter.other,
+    }
+
+
+def b3_drain(ctx: dict[str, Any]) -> dict[str, Any]:
+    """Diagnostic: the N events are stored first (untimed); timed is one worker draining them,
+    ``client.run_worker(until_idle=True)``."""
+    n = int(ctx["params"]["n"])
+    client = runio.Client("bench", database_url=_url(_db(ctx)))
+
+    @client.define_job(id="b3", trigger=runio.event_trigger("b3"))
+    async def b3_job(payload: Any, io: runio.IO) -> int:
+        await io.run_task("a", _trivial)
+        await io.run_task("b", _trivial)
+        return await io.run_task("c", _trivial)
+
+    t0 = time.perf_counter()
+    for i in range(n):
+        client.send_event("b3", {"i": i})
+    sent = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    client.run_worker(until_idle=True)
+    elapsed = time.perf_counter() - t0
+    done = client.list_runs(status="COMPLETED", limit=n + 1)
+    assert len(done) == n, len(done)
+    client.close()
+    return {"runs_per_s": n / elapsed, "seconds": elapsed, "send_s": sent}
+
+
+class _Counter:
+    def __init__(self) -> None:
+        self.completed = 0
+        self.other: dict[str, int] = {}
+        self._cond = threading.Condition()
+
+    def finished(self, run_id: str, status: str) -> None:
+        with self._cond:
+            if status == runio.RunStatus.COMPLETED:
+                self.completed += 1
+                self._cond.notify_all()
+            else:
+                key = str(getattr(status, "value", status))
+                self.other[key] = self.other.get(key, 0) + 1
+
+    def wait_for(self, completed: int, timeout: float = 600.0) -> None:
+        with self._cond:
+            if not self._cond.wait_for(lambda: self.completed >= completed, timeout):
+                raise TimeoutError(f"only {self.completed} of {completed} runs completed")
+
+
+# -- B4: N runs each waiting W seconds: worker memory and wake-up lateness ------------------------
+def _b4_client(path: Path, wait_s: float) -> runio.Client:
+    client = runio.Client("bench", database_url=_url(path))
+
+    async def woke(task: runio.Task) -> float:
+        return time.time()  # when the task after the wait actually started
+
+    @client.define_job(id="b4", trigger=runio.event_trigger("b4"))
+    async def b4_job(payload: Any, io: runio.IO) -> float:
+        await io.wait("nap", wait_s)
+        return await io.run_task("after", woke)
+
+    return client
+
+
+def _rss() -> int:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def b4(ctx: dict[str, Any]) -> dict[str, Any]:
+    """This process is the worker. A separate producer process sends the N events (all at once,
+    or ``rate`` per second). RSS is sampled every 50 ms from just before the first event; the
+    lateness of each run is the start of its task after the wait minus the wait's due time
+    (``wake_at`` as stored)."""
+    p = ctx["params"]
+    n, wait_s = int(p["n"]), float(p["wait_s"])
+    path = _db(ctx)
+    client = _b4_client(path, wait_s)
+    counter = _Counter()
+    # worker_options: a diagnostic knob (e.g. poll_interval); the benchmark uses the defaults
+    worker = client.worker(on_run_finished=counter.finished, **p.get("worker_options", {}))
+    thread = threading.Thread(target=asyncio.run, args=(worker.run(),), daemon=True)
+    thread.start()
+    client.send_event("b4", {"i": -1})  # warm-up run, so the baseline is a worker in service
+    counter.wait_for(1, timeout=wait_s + 60)
+    baseline = _rss()
+    peak = [baseline]
+    sampling = threading.Event()
+
+    def sample() -> None:
+        while not sampling.wait(0.05):
+            peak[0] = max(peak[0], _rss())
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    t0 = time.perf_counter()
+    producer = subprocess.Popen(
+        [
+            sys.executable,
+            str(HERE / "_child.py"),
+            "sides_runio:b4_produce",
+            json.dumps(ctx),
+            str(Path(ctx["workdir"]) / "_producer.json"),
+        ],
+        cwd=ctx["workdir"],
+    )
+    counter.wait_for(n + 1, timeout=600)
+    elapsed = time.perf_counter() - t0
+    end = _rss()
+    peak[0] = max(peak[0], end)
+    sampling.set()
+    sampler.join()
+    producer.wait()
+    worker.stop()
+    thread.join()
+    client.close()
+    late = _lateness(path)
+    late.sort()
+
+    def q(f: float) -> float:
+        return late[min(len(late) - 1, int(f * len(late)))] * 1000
+
+    produced = Path(ctx["workdir"]) / "_producer.json"
+    return {
+        "late_p50_ms": q(0.50),
+        "late_p90_ms": q(0.90),
+        "late_p99_ms": q(0.99),
+        "late_max_ms": late[-1] * 1000,
+        "rss_base_mb": baseline / 1e6,
+        "rss_growth_mb": (peak[0] - baseline) / 1e6,
+        "rss_end_growth_mb": (end - baseline) / 1e6,
+        "seconds": elapsed,
+        "runs": len(late),
+        "concurrency": worker.concurrency,
+        "poll_interval_s": worker.poll_interval,
+        "send_s": json.loads(produced.read_text()).get("send_s") if produced.exists() else None,
+    }
+
+
+def b4_produce(ctx: dict[str, Any]) -> dict[str, Any]:
+    p = ctx["params"]
+    n, wait_s, rate = int(p["n"]), float(p["wait_s"]), float(p.get("rate", 0))
+    client = _b4_client(_db(ctx), wait_s)
+    t0 = time.perf_counter()
+    for i in range(n):
+        if rate > 0:
+            delay = t0 + i / rate - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+        client.send_event("b4", {"i": i})
+    sent = time.perf_counter() - t0
+    client.close()
+    return {"send_s": sent}
+
+
+def _lateness(path: Path) -> list[float]:
+    conn = sqlite3.connect(path)
+    try:
+        rows = conn.execute(
+            "SELECT w.wake_at, a.output FROM tasks w JOIN tasks a ON a.run_id = w.run_id "
+            "AND a.kind = 'task' JOIN runs r ON r.id = w.run_id JOIN events e "
+            "ON e.app_id = r.app_id AND e.id = r.event_id "
+            "WHERE w.kind = 'wait' AND json_extract(e.payload, '$.i') >= 0"
+        ).fetchall()
+    finally:
+        conn.close()
+    return [float(out) - float(wake_at) for wake_at, out in rows]
