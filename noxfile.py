@@ -19,7 +19,14 @@ TEST_DEPS = ["pytest>=8", "anyio>=4", "pytest-timeout>=2.3", "httpx>=0.27"]
 @nox.session
 def tests(session: nox.Session) -> None:
     """The whole test suite."""
-    session.install(*PACKAGES, *TEST_DEPS)
+    session.install(
+        *PACKAGES,
+        *TEST_DEPS,
+        "hatchling>=1.25",  # builds the package `runio integrations new` scaffolds, in a test
+        "pip",
+        "-e",
+        "tests/plugins/runio-testplugin",  # a plugin found through its real metadata
+    )
     args = session.posargs or ["-q"]
     session.run("pytest", *args, env={"RUNIO_DATABASE_URL": ""})
 

@@ -25,6 +25,8 @@ from ._records import (
     TaskRecord as TaskRun,
 )
 from ._task import Property, Task
+from .integrations import ErrorDecision, Integration, Setting, integration_task
+from .plugins import hookimpl
 from .retry import SKIP_RETRYING, RetryAt, RetryOptions
 
 __version__ = "0.1.0"
@@ -34,9 +36,11 @@ __all__ = [
     "SKIP_RETRYING",
     "Attempt",
     "Client",
+    "ErrorDecision",
     "Event",
     "EventInfo",
     "EventTrigger",
+    "Integration",
     "Job",
     "LogEntry",
     "Logger",
@@ -46,6 +50,7 @@ __all__ = [
     "Run",
     "RunContext",
     "RunStatus",
+    "Setting",
     "SyncIO",
     "Task",
     "TaskRun",
@@ -53,5 +58,7 @@ __all__ = [
     "__version__",
     "errors",
     "event_trigger",
+    "hookimpl",
+    "integration_task",
     "retry",
 ]

@@ -30,6 +30,8 @@ from .errors import (
     RunNotFoundError,
     UnknownEventError,
 )
+from .integrations._resolve import ClientKit, JobIntegrations
+from .plugins import PluginManager
 from .retry import RetryOptions
 from .storage import Store, create_store, database_url_from_env
 
@@ -73,6 +75,7 @@ class Client:
         max_task_depth: int = DEFAULT_MAX_TASK_DEPTH,
         time_scale: float | None = None,
         auto_migrate: bool = True,
+        plugins: PluginManager | None = None,
     ) -> None:
         """
         ``default_retry``: retry options for every ``io.run_task`` that gives none.
@@ -83,6 +86,8 @@ class Client:
         for demos and local development, e.g. ``0.001`` turns three hours into eleven seconds.
         ``auto_migrate``: bring the database schema up to date on first use (else run
         ``runio db upgrade`` and keep it off in production deploys that migrate separately).
+        ``plugins``: a plugin manager from ``runio.plugins.create_plugin_manager(...)`` (for
+        tests); by default one is built from the installed plugins on first use.
         """
         if not isinstance(id, str) or not _APP_ID.match(id):
             raise ConfigurationError(
@@ -120,6 +125,12 @@ class Client:
         self._schema_ok = False
         self._workers: set[Worker] = set()
         self._portal: tuple[asyncio.AbstractEventLoop, threading.Thread] | None = None
+        self._kit = ClientKit(plugins)
+
+    @property
+    def plugins(self) -> PluginManager:
+        """This client's plugin manager (built from the installed plugins on first use)."""
+        return self._kit.plugins
 
     # -- store ---------------------------------------------------------------------------------
     @property
@@ -238,8 +249,9 @@ class Client:
 
         return decorate
 
-    def _integrations_for(self, job: Job) -> dict[str, Any]:
-        return job.integrations
+    def _integrations_for(self, job: Job) -> JobIntegrations:
+        """What ``io.<name>`` can reach in ``job``: declared instances, else installed ones."""
+        return self._kit.for_job(job)
 
     # -- events --------------------------------------------------------------------------------
     def send_event(

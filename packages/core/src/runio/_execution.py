@@ -22,7 +22,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _json
 from ._keys import cache_key_json, cache_key_parts, idempotency_key
@@ -41,6 +41,9 @@ from .errors import (
 )
 from .retry import RetryAt, RetryOptions, SkipRetrying
 from .storage import Store
+
+if TYPE_CHECKING:
+    from .plugins import Lifecycle
 
 log = logging.getLogger("runio.run")
 T = TypeVar("T")
@@ -102,6 +105,8 @@ def _error_json(exc: BaseException, **extra: Any) -> dict[str, Any]:
     }
     tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=20))
     data["stack"] = tb[-8000:]
+    if getattr(exc, "outcome_unknown", False):  # a timeout, a dropped connection...
+        data["outcome_unknown"] = True
     data.update(extra)
     return data
 
@@ -150,6 +155,10 @@ class Execution:
         self.store_error: StoreError | None = None
         self.deadline = deadline
         self.timed_out = False
+        # Lifecycle hooks of plugins: None unless one implements some (the worker decides once
+        # per execution), so the hot path pays one attribute check.
+        self.hooks: Lifecycle | None = None
+        self.job_error: BaseException | None = None
 
     # -- boundaries ------------------------------------------------------------------------------
     def check_boundary(self) -> None:
@@ -282,6 +291,7 @@ class Execution:
                 if stored.retry_at is not None and stored.retry_at > self.clock.now():
                     raise self.suspend_until(stored.retry_at)
                 attempt = stored.attempts + 1
+                outcome_unknown = _outcome_was_unknown(stored.error)
             elif status == TaskStatus.RUNNING and self.resume_running:
                 attempt = stored.attempts
             elif status == TaskStatus.RUNNING:
@@ -350,6 +360,9 @@ class Execution:
             )
         stored.status = TaskStatus.RUNNING
         stored.attempts = attempt
+        hooks = self.hooks
+        if hooks is not None:
+            hooks.task_started(task, kind)
         frame = Frame(self, task_id, key, cache_key, depth, attempt)
         self._enter()
         try:
@@ -409,6 +422,8 @@ class Execution:
             self._note_status(status)
             stored.status = TaskStatus.COMPLETED
             stored.output = text
+            if hooks is not None:
+                hooks.task_completed(task, kind, result)
             return self._output(text, output_type, cache_key, fresh=result)
         finally:
             self._leave()
@@ -536,6 +551,8 @@ class Execution:
         retry_at: float | None,
         cause: BaseException,
     ) -> None:
+        if task.outcome_unknown:  # an earlier attempt may have had its effect: later ones know
+            error.setdefault("outcome_unknown", True)
         text = json.dumps(error, ensure_ascii=False, default=str)
         status = await self._persist(
             self.store.fail_attempt(
@@ -549,6 +566,8 @@ class Execution:
         )
         self._note_status(status)
         stored.error = text
+        if self.hooks is not None:
+            self.hooks.task_attempt_failed(task, stored.kind, error, cause, retry_at)
         if retry_at is not None:
             stored.status = TaskStatus.WAITING
             stored.retry_at = retry_at
@@ -726,6 +745,16 @@ _LEVELS = {
     "error": logging.ERROR,
 }
 _MISSING = object()
+
+
+def _outcome_was_unknown(error_text: str | None) -> bool:
+    """Whether a stored attempt error says its write may have been applied."""
+    if not error_text or '"outcome_unknown"' not in error_text:
+        return False
+    try:
+        return bool(json.loads(error_text).get("outcome_unknown"))
+    except (ValueError, AttributeError):
+        return False
 
 
 def _span(seconds: float) -> str:

@@ -1,10 +1,24 @@
-"""Identifiers: a prefix, then time-ordered hex, so ids sort by creation."""
+"""Identifiers: a prefix, then time-ordered hex, so ids sort by creation.
+
+The random tail comes from a generator seeded from the OS once per process (and again in a
+forked child), not from a system call per id: ids are created on the hot path of every task.
+"""
 
 from __future__ import annotations
 
-import secrets
+import os
+import random
 import time
+
+_rng = random.Random(os.urandom(16))
+
+
+def _reseed() -> None:
+    _rng.seed(os.urandom(16))
+
+
+os.register_at_fork(after_in_child=_reseed)
 
 
 def new_id(prefix: str) -> str:
-    return f"{prefix}_{time.time_ns() // 1000:014x}{secrets.token_hex(6)}"
+    return f"{prefix}_{time.time_ns() // 1000:014x}{_rng.getrandbits(48):012x}"

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import datetime
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ._execution import Execution, Frame, current_frame
 from ._task import Property, Task
 from .errors import ConfigurationError
 from .retry import RetryOptions
+
+if TYPE_CHECKING:
+    from .integrations._resolve import JobIntegrations
 
 T = TypeVar("T")
 
@@ -54,7 +57,11 @@ class Logger:
 class IO:
     """Passed to every job function. Each call with a cache key is recorded as a task."""
 
-    def __init__(self, execution: Execution, integrations: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        execution: Execution,
+        integrations: JobIntegrations | Mapping[str, Any] | None = None,
+    ) -> None:
         self._execution = execution
         self.logger = Logger(execution)
         self._integrations = integrations or {}
@@ -238,13 +245,16 @@ class IO:
         return self._sync
 
     def __getattr__(self, name: str) -> Any:
-        integrations = self.__dict__.get("_integrations") or {}
-        if name in integrations:
-            return integrations[name]
-        raise AttributeError(
-            f"io has no attribute {name!r}. Tasks are io.run_task(...); integrations are declared "
-            f"with define_job(integrations={{{name!r}: ...}})."
-        )
+        """``io.<name>``: the integration the job declared under ``name``, else the default
+        instance of an installed, configured plugin's integration with that namespace (see
+        ``runio.integrations._resolve``); resolved once per execution."""
+        if name.startswith("_"):
+            raise AttributeError(name)
+        from .integrations._resolve import resolve
+
+        value = resolve(self, self.__dict__.get("_integrations"), name)
+        self.__dict__[name] = value
+        return value
 
 
 class SyncIO:
@@ -302,7 +312,12 @@ class SyncIO:
         return self
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._io, name)
+        from .integrations._bound import IntegrationIO
+
+        value = getattr(self._io, name)
+        if isinstance(value, IntegrationIO):  # io.<name> in sync code: calls that block
+            return value.blocking(self)
+        return value
 
 
 _STYLES = ("normal", "minimal")

@@ -177,7 +177,9 @@ class Worker:
                 "jobs with @client.define_job(...) in the module you point the worker at."
             )
         await client._register_jobs()
+        client._kit.load()  # a plugin that fails to load stops the worker here, named
         job_ids = list(client.jobs)
+        watch = await client.store.watch(client.id, self.notify)  # wake-ups beside the polling
         executor = _TaskThreads(
             max_workers=max(32, self.concurrency * 4), thread_name_prefix="runio-task"
         )
@@ -223,6 +225,8 @@ class Worker:
                 await self._idle_until(deadline)
         finally:
             client._workers.discard(self)
+            with contextlib.suppress(Exception):
+                await watch.close()
             await self._shutdown()
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -231,6 +235,7 @@ class Worker:
                 with contextlib.suppress(Exception):
                     self._loop.remove_signal_handler(sig)
             executor.shutdown(wait=False, cancel_futures=True)
+            await client._kit.close_clients(client.jobs.values(), asyncio.get_running_loop())
 
     async def _wait_for_slot(self) -> None:
         assert self._wakeup is not None
@@ -340,6 +345,9 @@ class Worker:
             log.exception("run %s: unexpected error in the worker; it will be retried", run_id)
             status = "error"
         finally:
+            execution = (self.executions.get(run_id) or (None, None))[0]
+            if execution is not None and execution.hooks is not None:
+                execution.hooks.run_finished(status, execution.job_error)
             self.executions.pop(run_id, None)
             self.runs_finished += 1
             if self.on_run_finished is not None:
@@ -393,6 +401,9 @@ class Worker:
         if self._stopping:
             execution.stopping = True
         self.executions[run_id] = (execution, self.executions[run_id][1])
+        execution.hooks = client._kit.lifecycle(claimed)  # None unless a plugin listens
+        if execution.hooks is not None:
+            execution.hooks.run_started()
         io = IO(execution, client._integrations_for(job))
         ctx = RunContext(
             run_id=run_id,
@@ -435,7 +446,7 @@ class Worker:
             outcome = "store_failed"
         except Exception as exc:
             outcome = "raised"
-            failure = exc
+            failure = execution.job_error = exc
         await execution.settled.wait()
         now = clock.now()
         if execution.lease_lost:

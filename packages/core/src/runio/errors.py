@@ -6,7 +6,11 @@
     ├── ConfigurationError          a setting, option or argument is wrong
     │   ├── InvalidCacheKeyError    a cache key is empty or holds a non-JSON-scalar part
     │   ├── InvalidRetryOptionsError
-    │   └── JobDefinitionError      define_job() was called with something unusable
+    │   ├── JobDefinitionError      define_job() was called with something unusable
+    │   ├── PluginLoadError         a plugin failed to load or validate (names its package)
+    │   ├── IntegrationSettingError an integration lacks a setting (names argument and env var)
+    │   └── IntegrationNotFoundError  io.<name> resolves to nothing (also an AttributeError);
+    │                               names the package to install and the setting to provide
     ├── UnknownJobError             no job with that id is registered
     ├── UnknownEventError           no job is triggered by that event name
     ├── InvalidPayloadError         the payload failed the trigger's schema (carries field errors)
@@ -15,6 +19,7 @@
     ├── StoreError                  the database refused or is not ready
     │   └── MigrationError
     ├── LeaseLostError              this worker no longer holds the run (another worker took over)
+    ├── VendorError                 an integration's SDK error whose text held a secret, redacted
     └── TaskError                   something about one task (carries run id, task key, attempt)
         ├── DuplicateCacheKeyError  the same cache key twice in one scope within one execution
         ├── TaskDepthError          subtasks nested deeper than max_task_depth
@@ -37,6 +42,8 @@ from typing import Any
 __all__ = [
     "ConfigurationError",
     "DuplicateCacheKeyError",
+    "IntegrationNotFoundError",
+    "IntegrationSettingError",
     "InvalidCacheKeyError",
     "InvalidPayloadError",
     "InvalidRetryOptionsError",
@@ -46,6 +53,7 @@ __all__ = [
     "MigrationError",
     "NonRetryableError",
     "OutputError",
+    "PluginLoadError",
     "RunNotFoundError",
     "RunioError",
     "StoreError",
@@ -55,6 +63,7 @@ __all__ = [
     "TaskTimeoutError",
     "UnknownEventError",
     "UnknownJobError",
+    "VendorError",
 ]
 
 
@@ -76,6 +85,63 @@ class InvalidRetryOptionsError(ConfigurationError):
 
 class JobDefinitionError(ConfigurationError):
     """``define_job`` was given something it cannot use (bad id, bad function signature...)."""
+
+
+class PluginLoadError(ConfigurationError):
+    """An installed runio plugin failed to import, register or validate.
+
+    ``plugin`` is its entry-point name and ``package`` the distribution that installed it (None
+    for a plugin registered in code), so the message can say what to upgrade or disable.
+    """
+
+    def __init__(self, message: str, *, plugin: str | None, package: str | None) -> None:
+        super().__init__(message)
+        self.plugin = plugin
+        self.package = package
+
+
+class IntegrationSettingError(ConfigurationError):
+    """An integration instance lacks a required setting (an API key, say) or got an unknown one.
+
+    ``integration`` is the instance's id, ``setting`` the constructor argument and ``env`` the
+    environment variable that would provide it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        integration: str,
+        setting: str | None = None,
+        env: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.integration = integration
+        self.setting = setting
+        self.env = env
+
+
+class IntegrationNotFoundError(ConfigurationError, AttributeError):
+    """``io.<name>`` names no integration the job declared, nor one an installed plugin provides
+    and the environment configures.
+
+    It is also an ``AttributeError``, so ``hasattr(io, name)`` and ``getattr(io, name, None)``
+    behave as usual. ``package`` is the distribution to install (when known) and ``settings`` the
+    environment variables to set.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        namespace: str,
+        package: str | None = None,
+        settings: Sequence[str] = (),
+    ) -> None:
+        super().__init__(message)
+        self.namespace = namespace
+        self.package = package
+        self.settings = list(settings)
 
 
 class UnknownJobError(RunioError, LookupError):
@@ -150,6 +216,22 @@ class LeaseLostError(RunioError):
         self.run_id = run_id
 
 
+class VendorError(RunioError):
+    """Raised in place of an integration's SDK error whose message (or chained errors) held one of
+    the integration's secrets: the same text with the secret replaced by ``[redacted]``.
+
+    ``integration`` is the instance's id and ``error_type`` the SDK error's class name. The
+    original error is kept in memory only, as ``vendor_error``, for the integration's error
+    classification; it is never chained, so it is never stored or logged.
+    """
+
+    def __init__(self, message: str, *, integration: str, error_type: str) -> None:
+        super().__init__(message)
+        self.integration = integration
+        self.error_type = error_type
+        self.vendor_error: BaseException | None = None
+
+
 class TaskError(RunioError):
     """An error about one task. Carries where it happened."""
 
@@ -182,7 +264,13 @@ class OutputError(TaskError):
 
 
 class TaskTimeoutError(TaskError):
-    """One attempt of a task ran longer than its ``timeout``."""
+    """One attempt of a task ran longer than its ``timeout``.
+
+    Its outcome is unknown (the function was abandoned mid-way), so the next attempt's
+    ``task.outcome_unknown`` is true.
+    """
+
+    outcome_unknown = True
 
 
 class TaskFailedError(TaskError):

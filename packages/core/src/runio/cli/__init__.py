@@ -22,6 +22,7 @@ from .._client import Client, _run_here
 from .._render import run_json, run_tree, runs_lines, runs_table
 from ..errors import InvalidPayloadError, RunioError
 from ._app import load_app
+from ._integrations import integrations
 
 err_console = Console(stderr=True, highlight=False)
 _FINAL = {"COMPLETED", "FAILED", "CANCELED", "TIMED_OUT"}
@@ -355,6 +356,9 @@ def db_upgrade(state: _State) -> None:
         click.echo(f"{client.database_url}: applied {', '.join(applied)}")
     else:
         click.echo(f"{client.database_url}: already up to date")
+
+
+cli.add_command(integrations)
 
 
 def main() -> None:

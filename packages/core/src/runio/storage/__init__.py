@@ -22,7 +22,8 @@ def database_url_from_env() -> str:
 
 
 def create_store(url: str) -> Store:
-    """Open the store for a database URL (``sqlite:///path.db``, ``sqlite://:memory:``)."""
+    """Open the store for a database URL (``sqlite:///path.db``, ``sqlite://:memory:``,
+    ``postgresql://user:password@host/database``)."""
     if not isinstance(url, str) or not url.strip():
         raise ConfigurationError(
             "A database URL is required, e.g. sqlite:///.runio/runio.db (set RUNIO_DATABASE_URL)."
@@ -33,9 +34,14 @@ def create_store(url: str) -> Store:
 
         return SQLiteStore(url)
     if url.startswith(("postgresql://", "postgres://")):
-        raise ConfigurationError(
-            "PostgreSQL URLs are not supported by this version of runio yet; use a sqlite:/// URL."
-        )
+        try:
+            from ._postgres import PostgresStore
+        except ImportError as exc:
+            raise ConfigurationError(
+                f"A PostgreSQL database needs the psycopg driver, which is not installed "
+                f'({exc}). Install it with: pip install "runio[postgres]"'
+            ) from None
+        return PostgresStore(url)
     scheme = url.split(":", 1)[0] if ":" in url else url
     hint = ""
     if "://" not in url and (url.endswith((".db", ".sqlite", ".sqlite3")) or Path(url).suffix):

@@ -11,7 +11,7 @@ rejected with ``LeaseLostError`` and nothing of it is applied.
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .._records import (
@@ -25,6 +25,13 @@ from .._records import (
     RunRecord,
     StoredTask,
 )
+
+
+class Watch:
+    """What ``Store.watch`` returns; ``await watch.close()`` stops the wake-ups."""
+
+    async def close(self) -> None:
+        return None
 
 
 class Store(abc.ABC):
@@ -83,6 +90,12 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def next_ready_at(self, *, app_id: str, job_ids: Sequence[str]) -> float | None:
         """When the earliest queued or waiting run of these jobs becomes ready, if any."""
+
+    async def watch(self, app_id: str, wake: Callable[[], None]) -> Watch:
+        """Call ``wake`` (from any thread) whenever runs of ``app_id`` may have become ready,
+        so an idle worker claims them at once. A store without notifications returns a
+        ``Watch`` that does nothing: workers then find new runs by polling."""
+        return Watch()
 
     @abc.abstractmethod
     async def heartbeat(

@@ -126,7 +126,9 @@ class _Runner:
             conn = sqlite3.connect(
                 self._path, isolation_level=None, check_same_thread=False, uri=self._uri
             )
-            conn.execute("PRAGMA busy_timeout=10000")
+            # SQLite's own busy handler backs off to 100 ms sleeps; a short timeout hands
+            # contention to _retry_locked, which keeps polling every millisecond or two.
+            conn.execute("PRAGMA busy_timeout=5")
             if not self._path.startswith("file:runio-memory"):
                 mode = _retry_locked(lambda: conn.execute("PRAGMA journal_mode=WAL").fetchone()[0])
                 if str(mode).lower() != "wal":
@@ -184,7 +186,7 @@ class _Runner:
                 value = item.op(conn)
                 conn.execute("COMMIT")
             else:
-                value = item.op(conn)
+                value = _retry_locked(lambda: item.op(conn))
         except BaseException as exc:
             if conn.in_transaction:
                 conn.rollback()
@@ -224,13 +226,15 @@ def _retry_locked(action: Callable[[], T]) -> T:
     """Run ``action``, retrying while another process holds the database lock (SQLite's busy
     handler does not cover every case, e.g. switching to WAL while another process does)."""
     deadline = time.monotonic() + _LOCK_RETRY_SECONDS
+    pause = 0.0005
     while True:
         try:
             return action()
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
-            time.sleep(0.01)
+            time.sleep(pause)
+            pause = min(pause * 1.5, 0.005)
 
 
 def _awaitable() -> tuple[asyncio.Future[Any], Callable[[bool, Any], None]]:

@@ -1,4 +1,5 @@
-"""Test helpers for runio users: a clock you advance by hand, and a pytest plugin.
+"""Test helpers for runio users: a clock you advance by hand, a pytest plugin, and the kit
+integration packages test with.
 
 With ``TestClock``, waits and retry delays are tested without sleeping::
 
@@ -8,10 +9,38 @@ With ``TestClock``, waits and retry delays are tested without sleeping::
     client.run_worker(until_idle=True)      # the run reaches its three-hour wait
     clock.advance(hours=3)
     client.run_worker(until_idle=True)      # ...and completes
+
+For integrations: ``FakeVendorServer`` (with ``route``, ``FakeRequest``, ``FakeResponse``) is the
+base of every fake vendor API, a real HTTP server on 127.0.0.1 with request recording and fault
+injection; ``IntegrationConformance`` is the conformance suite every integration package runs
+(it needs pytest, so it is imported on first use).
 """
 
 from __future__ import annotations
 
-from ._clock import TestClock
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["TestClock"]
+from ._clock import TestClock
+from ._fake_server import FakeRequest, FakeResponse, FakeVendorServer, route, serving
+
+if TYPE_CHECKING:
+    from ._conformance import ConformanceHarness, IntegrationConformance
+
+__all__ = [
+    "ConformanceHarness",
+    "FakeRequest",
+    "FakeResponse",
+    "FakeVendorServer",
+    "IntegrationConformance",
+    "TestClock",
+    "route",
+    "serving",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("IntegrationConformance", "ConformanceHarness"):
+        from . import _conformance
+
+        return getattr(_conformance, name)
+    raise AttributeError(f"module 'runio.testing' has no attribute {name!r}")

@@ -2,15 +2,21 @@
 
 - ``runio_clock``: a fresh ``TestClock``.
 - ``runio_database_url``: a fresh SQLite database file in the test's temporary directory.
+- ``runio_plugins``: a fresh plugin manager with runio's built-ins only (no installed plugin);
+  register yours on it and pass it as ``runio.Client(..., plugins=runio_plugins)``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from ._clock import TestClock
+
+if TYPE_CHECKING:
+    from ..plugins import PluginManager
 
 
 @pytest.fixture
@@ -23,3 +29,11 @@ def runio_clock() -> TestClock:
 def runio_database_url(tmp_path: Path) -> str:
     """A SQLite URL for a fresh database file in this test's temporary directory."""
     return f"sqlite:///{tmp_path / 'runio.db'}"
+
+
+@pytest.fixture
+def runio_plugins() -> PluginManager:
+    """A fresh plugin manager with runio's built-ins and no installed plugin."""
+    from ..plugins import create_plugin_manager
+
+    return create_plugin_manager(entry_points=False)

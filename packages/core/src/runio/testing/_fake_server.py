@@ -1,0 +1,464 @@
+"""``FakeVendorServer``: the base of every fake vendor API an integration package ships.
+
+A real HTTP/1.1 server on 127.0.0.1 (standard library ``http.server``, one thread per
+connection, in a background thread), so the vendor's real SDK, whatever HTTP library it uses
+underneath, talks to it unchanged. It records every request, replays writes that repeat an
+idempotency key (as Stripe and Resend do), and injects faults: a given status and headers for the
+next N calls, or the connection dropped after the write was applied (an unknown outcome).
+
+Subclasses add routes::
+
+    class FakeAcme(FakeVendorServer):
+        @route("POST", "/v1/items")
+        def create_item(self, request: FakeRequest) -> FakeResponse:
+            item = {"id": self.new_id("item"), **request.json()}
+            self.items[item["id"]] = item
+            return FakeResponse(201, json=item)
+
+Handlers run one at a time (under ``self.lock``), so they may change the fake's state freely.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json as jsonlib
+import logging
+import re
+import socket
+import threading
+import urllib.parse
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import count
+from types import TracebackType
+from typing import Any, ClassVar, TypeVar
+
+log = logging.getLogger("runio.testing.fake")
+
+H = TypeVar("H", bound=Callable[..., Any])
+
+
+def route(method: str, path: str) -> Callable[[H], H]:
+    """Mark a ``FakeVendorServer`` method as the handler of ``method path``; ``{name}`` path
+    segments are passed in ``request.path_params``."""
+
+    def mark(fn: H) -> H:
+        fn._fake_route = (method.upper(), path)  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+@dataclass
+class FakeRequest:
+    """One request as the fake received it."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: Message
+    """Case-insensitive: ``request.headers["authorization"]``."""
+    body: bytes
+    path_params: dict[str, str] = field(default_factory=dict)
+    outcome: str = "pending"
+    """What the fake did: ``ok`` (handled), ``replayed`` (an idempotent repeat), ``fault``
+    (an injected status), ``dropped`` (applied, then the connection was dropped), ``error``."""
+    status: int | None = None
+    """The status sent back (None when the connection was dropped)."""
+
+    def json(self) -> Any:
+        """The body parsed as JSON (None when empty)."""
+        return jsonlib.loads(self.body) if self.body else None
+
+    def form(self) -> dict[str, str]:
+        """The body parsed as ``application/x-www-form-urlencoded`` (last value of each key)."""
+        return dict(urllib.parse.parse_qsl(self.body.decode(), keep_blank_values=True))
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        value = self.headers.get(name)
+        return default if value is None else str(value)
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+
+@dataclass
+class FakeResponse:
+    """What a handler answers: a status, and a JSON value or raw body, with headers."""
+
+    status: int = 200
+    json: Any = None
+    body: bytes | str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def encode(self) -> tuple[bytes, dict[str, str]]:
+        headers = dict(self.headers)
+        if self.body is not None:
+            raw = self.body.encode() if isinstance(self.body, str) else self.body
+            headers.setdefault("Content-Type", "text/plain; charset=utf-8")
+        elif self.json is not None:
+            raw = jsonlib.dumps(self.json).encode()
+            headers.setdefault("Content-Type", "application/json")
+        else:
+            raw = b""
+        return raw, headers
+
+
+@dataclass
+class _Fault:
+    remaining: int
+    response: FakeResponse | None  # None: drop the connection after applying the write
+    method: str | None
+    path: str | None
+
+    def matches(self, request: FakeRequest) -> bool:
+        return (self.method is None or self.method == request.method) and (
+            self.path is None or re.fullmatch(self.path, request.path) is not None
+        )
+
+
+_WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class FakeVendorServer:
+    """Base of a fake vendor API: a real local HTTP server with recording and fault injection.
+
+    Use it as a context manager (or ``start()``/``stop()``); ``url`` is its base URL.
+    """
+
+    idempotency_header: ClassVar[str | None] = "Idempotency-Key"
+    """The request header the vendor deduplicates writes on; None when it has none."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.requests: list[FakeRequest] = []
+        """Every request received, in order (faults and dropped ones included)."""
+        self._faults: list[_Fault] = []
+        self._idempotent: dict[str, tuple[str, FakeResponse]] = {}
+        self._ids = count(1)
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._connections: set[socket.socket] = set()
+        self._routes = self._collect_routes()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT``, once started."""
+        if self._server is None:
+            raise RuntimeError(f"{type(self).__name__} is not started: use it as `with ...:`")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> FakeVendorServer:
+        if self._server is not None:
+            return self
+        server = _Server(("127.0.0.1", 0), _handler_for(self))
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"{type(self).__name__}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.shutdown()
+        with self.lock:
+            connections = list(self._connections)
+        for conn in connections:  # unblock handlers waiting on keep-alive connections
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def __enter__(self) -> Any:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- fault injection ---------------------------------------------------------------------
+    def fail_next(
+        self,
+        status: int | FakeResponse = 500,
+        *,
+        headers: Mapping[str, str] | None = None,
+        json: Any = None,
+        times: int = 1,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        """Answer the next ``times`` matching calls with this status (or ``FakeResponse``) and
+        headers, without applying them. ``method``/``path`` (a regular expression) narrow which
+        calls count; by default every call does."""
+        if isinstance(status, FakeResponse):
+            response = status
+        else:
+            body = json if json is not None else {"error": {"message": f"injected {status}"}}
+            response = FakeResponse(status, json=body, headers=dict(headers or {}))
+        with self.lock:
+            self._faults.append(_Fault(times, response, method and method.upper(), path))
+
+    def drop_after_write(
+        self, *, times: int = 1, method: str | None = None, path: str | None = None
+    ) -> None:
+        """Apply the next ``times`` matching calls, then close the connection without an
+        answer: the client sees a dropped connection although the write happened. By default
+        only writes (POST, PUT, PATCH, DELETE) count."""
+        with self.lock:
+            self._faults.append(_Fault(times, None, method and method.upper(), path))
+
+    def clear_faults(self) -> None:
+        with self.lock:
+            self._faults.clear()
+
+    # -- what the conformance suite asks of a fake -----------------------------------------
+    def rate_limit_response(self, retry_after: float, *, now: float) -> FakeResponse:
+        """This vendor's "too many requests, come back in ``retry_after`` seconds" answer
+        (``now`` is the test's clock, for vendors that send an absolute reset time)."""
+        return FakeResponse(
+            429,
+            json={"error": {"type": "rate_limited", "message": "Too many requests"}},
+            headers={"Retry-After": str(int(retry_after))},
+        )
+
+    def transient_error_response(self) -> FakeResponse:
+        """This vendor's "try again" answer without a retry time (a 5xx)."""
+        return FakeResponse(
+            503, json={"error": {"type": "unavailable", "message": "Service unavailable"}}
+        )
+
+    def permanent_error_response(self, message: str = "Invalid request") -> FakeResponse:
+        """This vendor's answer to a request that will never succeed (a 4xx), with
+        ``message`` in the place the vendor puts its human-readable error."""
+        return FakeResponse(400, json={"error": {"type": "invalid_request", "message": message}})
+
+    def idempotency_key_of(self, request: FakeRequest) -> str | None:
+        """The idempotency key a request carries (the ``idempotency_header``, by default)."""
+        if self.idempotency_header is None:
+            return None
+        return request.header(self.idempotency_header)
+
+    @property
+    def writes(self) -> list[FakeRequest]:
+        """Write requests whose effect was applied: handled with a status below 400, or dropped
+        after the write. Idempotent replays, injected faults and errors are not writes."""
+        with self.lock:
+            return [
+                r
+                for r in self.requests
+                if r.method in _WRITE_METHODS
+                and (r.outcome == "dropped" or (r.outcome == "ok" and (r.status or 0) < 400))
+            ]
+
+    # -- helpers for handlers ----------------------------------------------------------------
+    def new_id(self, prefix: str) -> str:
+        """A fresh id such as ``item_000001``."""
+        return f"{prefix}_{next(self._ids):06d}"
+
+    def check_auth(self, request: FakeRequest) -> FakeResponse | None:
+        """Return an error response when the request is not authorised; None lets it through.
+        The default lets everything through."""
+        return None
+
+    def not_found(self, request: FakeRequest) -> FakeResponse:
+        return FakeResponse(
+            404,
+            json={
+                "error": {
+                    "type": "not_found",
+                    "message": f"No route {request.method} {request.path} in {type(self).__name__}",
+                }
+            },
+        )
+
+    # -- dispatch ----------------------------------------------------------------------------
+    def _collect_routes(self) -> list[tuple[str, re.Pattern[str], Callable[[FakeRequest], Any]]]:
+        routes: list[tuple[str, re.Pattern[str], Callable[[FakeRequest], Any]]] = []
+        for klass in type(self).__mro__:
+            for attr, fn in vars(klass).items():
+                marked = getattr(fn, "_fake_route", None)
+                if marked is None or any(r[2].__name__ == attr for r in routes):
+                    continue
+                method, path = marked
+                pattern = re.compile(
+                    "^" + re.sub(r"\\{(\w+)\\}", r"(?P<\1>[^/]+)", re.escape(path)) + "$"
+                )
+                routes.append((method, pattern, getattr(self, attr)))
+        return routes
+
+    def _dispatch(self, request: FakeRequest) -> FakeResponse | None:
+        """The response to send, or None to drop the connection."""
+        with self.lock:
+            self.requests.append(request)
+            fault = next((f for f in self._faults if f.remaining > 0 and f.matches(request)), None)
+            drop = False
+            if fault is not None and (
+                fault.response is not None or fault.method or request.method in _WRITE_METHODS
+            ):
+                fault.remaining -= 1
+                self._faults = [f for f in self._faults if f.remaining > 0]
+                if fault.response is not None:
+                    request.outcome, request.status = "fault", fault.response.status
+                    return fault.response
+                drop = True
+            denied = self.check_auth(request)
+            if denied is not None:
+                request.outcome, request.status = "ok", denied.status
+                return denied
+            key = self.idempotency_key_of(request) if request.method in _WRITE_METHODS else None
+            fingerprint = f"{request.method} {request.path} {request.body!r}"
+            if key is not None and key in self._idempotent:
+                seen, stored = self._idempotent[key]
+                if seen != fingerprint:
+                    request.outcome, request.status = "ok", 409
+                    return self.idempotency_conflict_response(key)
+                request.outcome, request.status = "replayed", stored.status
+                replay = FakeResponse(
+                    stored.status,
+                    json=stored.json,
+                    body=stored.body,
+                    headers={**stored.headers, "Idempotent-Replayed": "true"},
+                )
+                return None if drop else replay
+            response = self._handle(request)
+            if key is not None and response.status < 500:
+                self._idempotent[key] = (fingerprint, response)
+            if drop:
+                request.outcome, request.status = "dropped", None
+                return None
+            request.outcome = "ok" if request.outcome == "pending" else request.outcome
+            request.status = response.status
+            return response
+
+    def idempotency_conflict_response(self, key: str) -> FakeResponse:
+        """The answer to a repeated idempotency key with a different request."""
+        return FakeResponse(
+            409,
+            json={
+                "error": {
+                    "type": "idempotency_error",
+                    "message": "Keys for idempotent requests can only be used with the same "
+                    "parameters they were first used with.",
+                }
+            },
+        )
+
+    def _handle(self, request: FakeRequest) -> FakeResponse:
+        for method, pattern, handler in self._routes:
+            found = pattern.match(request.path)
+            if found and method == request.method:
+                request.path_params = found.groupdict()
+                try:
+                    result = handler(request)
+                except Exception as exc:
+                    log.exception(
+                        "%s handler for %s %s raised", type(self).__name__, method, request.path
+                    )
+                    request.outcome = "error"
+                    return FakeResponse(
+                        500, json={"error": {"type": "fake_error", "message": repr(exc)}}
+                    )
+                if isinstance(result, FakeResponse):
+                    return result
+                if result is None:
+                    return FakeResponse(204)
+                return FakeResponse(200, json=result)
+        return self.not_found(request)
+
+    def _track(self, conn: socket.socket, alive: bool) -> None:
+        with self.lock:
+            if alive:
+                self._connections.add(conn)
+            else:
+                self._connections.discard(conn)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def _handler_for(fake: FakeVendorServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        timeout = 30
+
+        def setup(self) -> None:
+            super().setup()
+            fake._track(self.connection, True)
+
+        def finish(self) -> None:
+            with contextlib.suppress(OSError):
+                super().finish()
+            fake._track(self.connection, False)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            log.debug("%s: " + format, type(fake).__name__, *args)
+
+        def _read_body(self) -> bytes:
+            if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+                chunks: list[bytes] = []
+                while True:
+                    size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                    if size == 0:
+                        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                            pass
+                        return b"".join(chunks)
+                    chunks.append(self.rfile.read(size))
+                    self.rfile.readline()
+            length = int(self.headers.get("Content-Length") or 0)
+            return self.rfile.read(length) if length else b""
+
+        def _serve(self) -> None:
+            parts = urllib.parse.urlsplit(self.path)
+            request = FakeRequest(
+                method=self.command,
+                path=parts.path,
+                query=urllib.parse.parse_qs(parts.query, keep_blank_values=True),
+                headers=self.headers,
+                body=self._read_body(),
+            )
+            response = fake._dispatch(request)
+            if response is None:
+                self.close_connection = True
+                with contextlib.suppress(OSError):
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            raw, headers = response.encode()
+            self.send_response(response.status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(raw)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+    return Handler
+
+
+@contextlib.contextmanager
+def serving(fake: FakeVendorServer) -> Iterator[FakeVendorServer]:
+    """``with serving(FakeAcme()) as server:`` — start, yield, stop."""
+    fake.start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
