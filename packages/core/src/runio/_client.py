@@ -436,7 +436,7 @@ class Client:
         concurrency: int = 50,
         until_idle: bool = False,
         lease_seconds: float = 30.0,
-        poll_interval: float = 1.0,
+        poll_interval: float | None = None,
         grace_period: float = 30.0,
         handle_signals: bool = False,
     ) -> None:

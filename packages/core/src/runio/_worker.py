@@ -79,7 +79,7 @@ class Worker:
         until_idle: bool = False,
         lease_seconds: float = 30.0,
         heartbeat_interval: float | None = None,
-        poll_interval: float = 1.0,
+        poll_interval: float | None = None,
         grace_period: float = 30.0,
         handle_signals: bool = False,
         on_run_finished: Callable[[str, str], None] | None = None,
@@ -90,7 +90,7 @@ class Worker:
             )
         for label, value in (
             ("lease_seconds", lease_seconds),
-            ("poll_interval", poll_interval),
+            ("poll_interval", 1.0 if poll_interval is None else poll_interval),
         ):
             if not isinstance(value, int | float) or value <= 0:
                 raise ConfigurationError(f"Worker {label} must be seconds > 0, got {value!r}.")
@@ -103,7 +103,9 @@ class Worker:
         self.until_idle = until_idle
         self.lease_seconds = float(lease_seconds)
         self.heartbeat_interval = float(heartbeat_interval or max(lease_seconds / 3, 0.05))
-        self.poll_interval = float(poll_interval)
+        self.poll_interval = (
+            float(poll_interval) if poll_interval is not None else client.store.poll_interval
+        )
         self.grace_period = float(grace_period)
         self.handle_signals = handle_signals
         self.on_run_finished = on_run_finished

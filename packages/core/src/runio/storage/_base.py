@@ -38,6 +38,9 @@ class Store(abc.ABC):
     """One database holding the runs of any number of apps."""
 
     url: str
+    poll_interval: float = 1.0
+    """Seconds between an idle worker's looks for runs it was not told about (runs created by
+    another process). Stores that notify workers (``watch``) can afford a long one."""
 
     # -- schema ------------------------------------------------------------------------------
     @abc.abstractmethod

@@ -369,6 +369,10 @@ class SQLiteStore(Store):
     sets durability: ``full`` survives power loss, ``normal`` survives a crash of the process.
     """
 
+    # No notifications between processes: an idle worker looks often (a cheap indexed read) so
+    # runs sent from another process start within ~50 ms.
+    poll_interval = 0.05
+
     def __init__(self, url: str) -> None:
         self.url = url
         path, uri, synchronous = _parse_url(url)
