@@ -266,6 +266,7 @@ class Execution:
         timeout: float | None = None,
         output_type: Any = None,
         kind: str = "task",
+        record_start: bool = False,
     ) -> Any:
         self.check_boundary()
         if not callable(fn):
@@ -358,6 +359,8 @@ class Execution:
             self.store.start_attempt(
                 self.lease, new_task=new_task, task_id=task_id, attempt=attempt, now=now
             )
+            if record_start:
+                await self._persist(self.store.flush())
         stored.status = TaskStatus.RUNNING
         stored.attempts = attempt
         hooks = self.hooks

@@ -146,12 +146,9 @@ class IO:
         ``output_type`` parses the stored JSON back into a type. ``name``, ``icon``,
         ``properties``, ``params``, ``style`` and ``redact`` describe the task in the dashboard.
         """
-        _check_options(cache_key, retry, timeout, style, redact)
-        ex = self._execution
-        return await ex.run_task(
+        return await self._run_task(
             cache_key,
             fn,
-            parent=_parent(ex),
             name=name,
             icon=icon,
             properties=properties,
@@ -162,6 +159,29 @@ class IO:
             style=style,
             timeout=timeout,
             output_type=output_type,
+        )
+
+    async def _run_task(
+        self,
+        cache_key: str | Sequence[Any],
+        fn: Callable[[Task], Any],
+        *,
+        record_start: bool = False,
+        **options: Any,
+    ) -> Any:
+        """``run_task``; with ``record_start`` the attempt's start is in the database before
+        ``fn`` runs (the integration kit asks for it for vendors without idempotency keys, so
+        ``task.outcome_unknown`` can never miss an attempt that reached the vendor)."""
+        _check_options(
+            cache_key,
+            options.get("retry"),
+            options.get("timeout"),
+            options.get("style"),
+            options.get("redact"),
+        )
+        ex = self._execution
+        return await ex.run_task(
+            cache_key, fn, parent=_parent(ex), record_start=record_start, **options
         )
 
     async def wait(self, cache_key: str | Sequence[Any], seconds: float) -> None:

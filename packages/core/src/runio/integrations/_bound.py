@@ -142,9 +142,12 @@ class IntegrationIO(Generic[ClientT]):
                 return result
 
             fn = run_sync
-        return await self._io.run_task(
+        return await self._io._run_task(
             cache_key,
             fn,
+            # Without an idempotency key the vendor cannot deduplicate: the attempt's start must
+            # be stored before the call, so a later attempt always knows its outcome is unknown.
+            record_start=integration.idempotency != "key",
             name=name,
             icon=icon or integration.icon,
             properties=integration._properties(properties),

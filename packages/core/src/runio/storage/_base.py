@@ -123,6 +123,11 @@ class Store(abc.ABC):
         lease) surfaces on the run's next awaited write.
         """
 
+    async def flush(self) -> None:
+        """Wait until every write made so far (unawaited ones included) is committed: it
+        survives a crash of this process, though not necessarily a power loss."""
+        return None
+
     @abc.abstractmethod
     async def complete_task(
         self,

@@ -73,7 +73,6 @@ from ._sqlite import (
     _RUN_COLUMNS,
     _RUN_ENDED,
     _RUN_FROM,
-    _awaitable,
     _run_from_row,
 )
 
@@ -299,8 +298,8 @@ class _Write:
     """Run rows the statement writes (locked first, in id order, by the batch)."""
     durable: bool
     parse: Callable[[Rows], Any]
-    done: Callable[[bool, Any], None] | None
-    """Receives (True, value) or (False, exception) on the store's loop; None: unawaited."""
+    waiter: tuple[asyncio.AbstractEventLoop, asyncio.Future[Any]] | None
+    """The caller's loop and future; None: unawaited."""
     started_task: str | None = None
     """For a deferred "new task started" write: the task's id (see complete_task)."""
 
@@ -537,17 +536,18 @@ class PostgresStore(Store):
                 if not batch:
                     self._writer_busy = False
                     return
+            outcomes = _Outcomes()
             try:
-                await self._apply(batch)
+                await self._apply(batch, outcomes)
             except BaseException as exc:  # never leave a caller waiting
                 for item in batch:
-                    if item.done is not None:
-                        item.done(False, self._store_error(exc))
+                    outcomes.add(item, False, self._store_error(exc))
                 if isinstance(exc, asyncio.CancelledError):
                     with self._lock:
                         self._writer_busy = False
                     raise
             finally:
+                outcomes.send()
                 self._applied += len(batch)
                 if self._progress is not None:
                     async with self._progress:
@@ -560,7 +560,7 @@ class PostgresStore(Store):
         async with self._progress:
             await self._progress.wait_for(lambda: self._applied >= target)
 
-    async def _apply(self, batch: list[_Write]) -> None:
+    async def _apply(self, batch: list[_Write], outcomes: _Outcomes) -> None:
         try:
             async with self._connection() as conn:
                 try:
@@ -573,7 +573,7 @@ class PostgresStore(Store):
                         raise
                     # One at a time, so only the broken write fails.
                     for item in batch:
-                        await self._apply_alone(conn, item)
+                        await self._apply_alone(conn, item, outcomes)
                     return
         except (psycopg.Error, *_CONNECTION_ERRORS, StoreError) as exc:
             # A broken connection leaves the outcome unknown: callers stop, and unawaited
@@ -581,27 +581,21 @@ class PostgresStore(Store):
             # was lost is refused, see _recorded).
             error = self._store_error(exc)
             for item in batch:
-                if item.done is not None:
-                    item.done(False, error)
-                elif not isinstance(exc, _CONNECTION_ERRORS):
-                    log.warning("an unawaited write failed: %s", error)
+                outcomes.add(item, False, error, quiet=isinstance(exc, _CONNECTION_ERRORS))
             return
         for item, rows in zip(batch, results, strict=True):
-            _settle(item, rows)
+            outcomes.parse(item, rows)
 
-    async def _apply_alone(self, conn: Conn, item: _Write) -> None:
+    async def _apply_alone(self, conn: Conn, item: _Write, outcomes: _Outcomes) -> None:
         try:
             (rows,) = await self._transaction(conn, [item])
         except _CONNECTION_ERRORS:
             raise
         except psycopg.Error as exc:
             await _rollback(conn)
-            if item.done is not None:
-                item.done(False, self._store_error(exc))
-            else:
-                log.warning("an unawaited write failed: %s", self._store_error(exc))
+            outcomes.add(item, False, self._store_error(exc))
             return
-        _settle(item, rows)
+        outcomes.parse(item, rows)
 
     async def _transaction(self, conn: Conn, batch: list[_Write]) -> list[Rows]:
         """The batch as one transaction in one round trip; each write's result rows."""
@@ -635,7 +629,9 @@ class PostgresStore(Store):
 
     async def _write(self, item: _Write) -> Any:
         """An awaited write: it carries every unawaited write queued before it."""
-        fut, item.done = _awaitable()
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Any] = loop.create_future()
+        item.waiter = (loop, fut)
         with self._lock:
             items, self._deferred = self._deferred, []
             self._started.clear()
@@ -1503,17 +1499,43 @@ class PostgresStore(Store):
         return run
 
 
-def _settle(item: _Write, rows: Rows) -> None:
-    try:
-        value = item.parse(rows)
-    except RunioError as exc:
-        if item.done is not None:
-            item.done(False, exc)
-        elif not isinstance(exc, LeaseLostError):
-            log.warning("an unawaited write failed: %s", exc)
-        return
-    if item.done is not None:
-        item.done(True, value)
+class _Outcomes:
+    """The results of a batch, handed to each caller's event loop in one wake-up."""
+
+    def __init__(self) -> None:
+        self._by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]]
+        self._by_loop = {}
+
+    def parse(self, item: _Write, rows: Rows) -> None:
+        try:
+            value = item.parse(rows)
+        except RunioError as exc:
+            self.add(item, False, exc)
+        else:
+            self.add(item, True, value)
+
+    def add(self, item: _Write, ok: bool, value: Any, *, quiet: bool = False) -> None:
+        if item.waiter is not None:
+            loop, fut = item.waiter
+            self._by_loop.setdefault(loop, []).append((fut, ok, value))
+        elif not ok and not quiet and not isinstance(value, LeaseLostError):
+            log.warning("an unawaited write failed: %s", value)
+
+    def send(self) -> None:
+        by_loop, self._by_loop = self._by_loop, {}
+        for loop, results in by_loop.items():
+            # RuntimeError: that loop was closed meanwhile, so nobody is waiting any more.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_deliver, results)
+
+
+def _deliver(results: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    for fut, ok, value in results:
+        if not fut.done():
+            if ok:
+                fut.set_result(value)
+            else:
+                fut.set_exception(value)
 
 
 async def _rollback(conn: Conn) -> None:

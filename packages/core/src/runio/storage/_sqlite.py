@@ -237,6 +237,10 @@ def _retry_locked(action: Callable[[], T]) -> T:
             pause = min(pause * 1.5, 0.005)
 
 
+def _nothing(conn: sqlite3.Connection) -> None:
+    return None
+
+
 def _awaitable() -> tuple[asyncio.Future[Any], Callable[[bool, Any], None]]:
     """A future of the running loop, and the callback the database thread settles it with."""
     loop = asyncio.get_running_loop()
@@ -718,6 +722,9 @@ class SQLiteStore(Store):
         self._defer(op, started_task=task_id if new_task is not None else None)
         if new_task is not None:
             self._started[task_id] = (new_task, now)
+
+    async def flush(self) -> None:
+        await self._write(_nothing, durable=False)
 
     def _take_unsent_start(self, task_id: str) -> tuple[NewTask, float] | None:
         """If the "started" write of this new task has not reached the database thread yet,

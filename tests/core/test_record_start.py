@@ -1,0 +1,74 @@
+"""For vendors without idempotency keys, an attempt's start is stored before the call is made,
+so a later attempt can always tell that an earlier one may have reached the vendor."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import runio
+
+
+def _started_attempts(db_path: str, task_id: str) -> list[tuple[int, str]]:
+    conn = sqlite3.connect(db_path)
+    try:
+        rows = conn.execute(
+            "SELECT number, status FROM attempts WHERE task_id=? ORDER BY number", (task_id,)
+        ).fetchall()
+        return [(int(n), str(s)) for n, s in rows]
+    finally:
+        conn.close()
+
+
+def _make(idempotency: str, db_path: str) -> type[runio.Integration[Any]]:
+    class Vendor(runio.Integration[Any]):
+        namespace = "vendor"
+        name = "Vendor"
+        icon = "vendor"
+        settings: ClassVar[dict[str, str | runio.Setting]] = {}
+
+        def create_client(self) -> Any:
+            return object()
+
+        @runio.integration_task(name="Write")
+        async def write(self, client: Any, task: runio.Task, *, text: str) -> dict[str, Any]:
+            """Look, from another connection, at what the database holds as the call starts
+            (async and without awaiting: nothing else gets a turn before this runs)."""
+            return {"seen": _started_attempts(db_path, task.id), "text": text}
+
+    Vendor.idempotency = idempotency  # type: ignore[assignment]
+    return Vendor
+
+
+def _run(make_client: Callable[..., runio.Client], db_url: str, idempotency: str) -> Any:
+    db_path = db_url.removeprefix("sqlite:///")
+    vendor = _make(idempotency, db_path)()
+    client = make_client()
+
+    @client.define_job(
+        id="writes", trigger=runio.event_trigger("write"), integrations={"vendor": vendor}
+    )
+    async def writes(payload: object, io: runio.IO) -> Any:
+        return await io.vendor.write("write-1", text="hello")
+
+    run_id = client.send_event("write").run_ids[0]
+    client.run_worker(until_idle=True)
+    run = client.get_run(run_id)
+    assert run.status == "COMPLETED", run.error
+    return run.output
+
+
+def test_without_idempotency_keys_the_start_is_stored_before_the_call(
+    make_client: Callable[..., runio.Client], db_url: str
+) -> None:
+    output = _run(make_client, db_url, "marker")
+    assert output["seen"] == [[1, "STARTED"]]
+
+
+def test_with_idempotency_keys_the_call_needs_no_extra_write(
+    make_client: Callable[..., runio.Client], db_url: str
+) -> None:
+    # The vendor deduplicates on the key, so the start may travel with the result.
+    output = _run(make_client, db_url, "key")
+    assert output["text"] == "hello"
