@@ -150,10 +150,10 @@ class Client:
     async def _ready(self) -> Store:
         store = self.store
         if not self._schema_ok:
-            if self._auto_migrate:
-                await store.upgrade()
-            else:
-                have, want = await store.schema_version(), store.newest_known_version()
+            have, want = await store.schema_version(), store.newest_known_version()
+            if self._auto_migrate and have != want:
+                await store.upgrade()  # refuses a newer schema itself
+            elif not self._auto_migrate:
                 if have < want:
                     raise MigrationError(
                         f"The database at {store.url} is at schema version {have}; this runio "
