@@ -462,7 +462,7 @@ async def _snapshot(store: Store, run_id: str) -> tuple[object, ...]:
     )
     tasks = await store.execute_raw(
         "SELECT id, status, output, error, attempts, retry_at, ended_at FROM tasks "
-        "WHERE run_id=? ORDER BY seq",
+        "WHERE run_id=? ORDER BY id",
         (run_id,),
     )
     attempts = await store.execute_raw(

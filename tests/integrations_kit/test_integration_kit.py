@@ -568,8 +568,10 @@ def _resolution_error(client: runio.Client, name: str) -> str:
 
 
 def test_a_known_namespace_that_is_not_installed_names_package_and_setting(
-    client: runio.Client,
+    make_client: Callable[..., runio.Client],
 ) -> None:
+    # A plugin manager without entry points: as if runio-stripe were not installed.
+    client = make_client(plugins=create_plugin_manager(entry_points=False))
     message = _resolution_error(client, "stripe")
     assert "install runio-stripe (pip install runio-stripe) and set STRIPE_API_KEY" in message
     assert "This job declares: declared." in message

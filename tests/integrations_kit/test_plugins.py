@@ -84,7 +84,8 @@ def test_runio_plugins_and_runio_disable_plugins(
 ) -> None:
     environ = {k: v for k, v in {"RUNIO_PLUGINS": allow, "RUNIO_DISABLE_PLUGINS": deny}.items()}
     pm = create_plugin_manager(environ={k: v for k, v in environ.items() if v is not None})
-    assert {i.name for i in pm.plugin_infos()} == expected
+    # Other plugins may be installed beside these two (runio's own integration packages).
+    assert {i.name for i in pm.plugin_infos()} & {"runio.http", "testnotes"} == expected
 
 
 def test_the_environment_variables_apply_to_a_client(
@@ -96,8 +97,8 @@ def test_the_environment_variables_apply_to_a_client(
 
 def test_runio_plugins_naming_an_unknown_plugin_fails_loudly() -> None:
     with pytest.raises(PluginLoadError) as raised:
-        create_plugin_manager(environ={"RUNIO_PLUGINS": "testnotes,runio-stripe"})
-    assert "runio-stripe" in str(raised.value)
+        create_plugin_manager(environ={"RUNIO_PLUGINS": "testnotes,runio-not-installed"})
+    assert "runio-not-installed" in str(raised.value)
     assert "testnotes (runio-testplugin)" in str(raised.value)
 
 

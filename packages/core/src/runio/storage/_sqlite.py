@@ -704,8 +704,8 @@ class SQLiteStore(Store):
             else:
                 conn.execute(
                     "UPDATE tasks SET status='RUNNING', attempts=?, retry_at=NULL, "
-                    "started_at=COALESCE(started_at, ?) WHERE id=?",
-                    (attempt, now, task_id),
+                    "started_at=COALESCE(started_at, ?) WHERE run_id=? AND id=?",
+                    (attempt, now, lease.run_id, task_id),
                 )
                 conn.execute(
                     "UPDATE attempts SET status='ERRORED', ended_at=?, error=? "
@@ -778,8 +778,8 @@ class SQLiteStore(Store):
             status = _check_lease(conn, lease)
             conn.execute(
                 "UPDATE tasks SET status='COMPLETED', output=?, output_properties=?, error=NULL, "
-                "ended_at=? WHERE id=?",
-                (output, output_properties, now, task_id),
+                "ended_at=? WHERE run_id=? AND id=?",
+                (output, output_properties, now, lease.run_id, task_id),
             )
             conn.execute(
                 "UPDATE attempts SET status='COMPLETED', ended_at=? WHERE task_id=? AND number=?",
@@ -804,13 +804,14 @@ class SQLiteStore(Store):
             if retry_at is None:
                 conn.execute(
                     "UPDATE tasks SET status='ERRORED', error=?, ended_at=?, retry_at=NULL "
-                    "WHERE id=?",
-                    (error, now, task_id),
+                    "WHERE run_id=? AND id=?",
+                    (error, now, lease.run_id, task_id),
                 )
             else:
                 conn.execute(
-                    "UPDATE tasks SET status='WAITING', error=?, retry_at=? WHERE id=?",
-                    (error, retry_at, task_id),
+                    "UPDATE tasks SET status='WAITING', error=?, retry_at=? "
+                    "WHERE run_id=? AND id=?",
+                    (error, retry_at, lease.run_id, task_id),
                 )
             conn.execute(
                 "UPDATE attempts SET status='ERRORED', ended_at=?, error=? "
@@ -838,8 +839,9 @@ class SQLiteStore(Store):
         def op(conn: sqlite3.Connection) -> None:
             _check_lease(conn, lease)
             conn.execute(
-                "UPDATE tasks SET status='COMPLETED', ended_at=? WHERE id=? AND status='WAITING'",
-                (now, task_id),
+                "UPDATE tasks SET status='COMPLETED', ended_at=? "
+                "WHERE run_id=? AND id=? AND status='WAITING'",
+                (now, lease.run_id, task_id),
             )
 
         self._defer(op)
@@ -1085,7 +1087,7 @@ def _load_task_records(conn: sqlite3.Connection, run_id: str) -> list[TaskRecord
     for r in conn.execute(
         "SELECT id, run_id, parent_id, idempotency_key, cache_key, kind, name, icon, properties, "
         "params, style, redact, status, output, output_properties, error, depth, created_at, "
-        "started_at, ended_at, retry_at, wake_at FROM tasks WHERE run_id=? ORDER BY seq",
+        "started_at, ended_at, retry_at, wake_at FROM tasks WHERE run_id=? ORDER BY id",
         (run_id,),
     ):
         tasks.append(

@@ -47,10 +47,11 @@ CREATE INDEX runs_leases ON runs (status, lease_expires);
 CREATE INDEX runs_by_event ON runs (app_id, event_id);
 CREATE INDEX runs_by_created ON runs (created_at);
 
+-- Clustered by run (ids are time-ordered): a run's tasks load as one contiguous range, and
+-- every update names (run_id, id).
 CREATE TABLE tasks (
-    seq                INTEGER PRIMARY KEY,
-    id                 TEXT NOT NULL UNIQUE,
     run_id             TEXT NOT NULL,
+    id                 TEXT NOT NULL,
     parent_id          TEXT,
     idempotency_key    TEXT NOT NULL,
     cache_key          TEXT NOT NULL,
@@ -73,8 +74,9 @@ CREATE TABLE tasks (
     created_at         REAL NOT NULL,
     started_at         REAL,
     ended_at           REAL,
+    PRIMARY KEY (run_id, id),
     UNIQUE (run_id, idempotency_key)
-);
+) WITHOUT ROWID;
 
 CREATE TABLE attempts (
     task_id     TEXT NOT NULL,
