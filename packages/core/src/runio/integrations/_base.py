@@ -181,7 +181,11 @@ class IntegrationTask:
                 f"{where}: {exc}. It takes {self.signature}; pass parameters by keyword after "
                 "the cache key."
             ) from None
-        return dict(bound.arguments)
+        arguments = dict(bound.arguments)
+        for p in parameters:  # a ``**params`` wrapper gets the caller's keywords, flat
+            if p.kind == p.VAR_KEYWORD:
+                arguments.update(arguments.pop(p.name, {}))
+        return arguments
 
     def __repr__(self) -> str:
         return f"<integration task {self.attr} {self.name!r}>"
@@ -456,6 +460,21 @@ class Integration(Generic[ClientT]):
         (transient), ``.retry_at(when)`` (the vendor said when), ``.fail()`` (permanent), or
         None to let the task's retry options decide. The default returns None."""
         return None
+
+    def translate_error(self, error: Exception) -> Exception:
+        """The error a task of this integration records for ``error`` raised by the SDK, e.g.
+        one that carries the vendor's message, code and request id in words a user can act on.
+        Applied to wrappers and ``io.<ns>.run_task`` alike, before ``classify_error`` sees it
+        (the original stays chained as ``__cause__``). The default returns ``error``."""
+        return error
+
+    def _translated(self, error: Exception) -> Exception:
+        try:
+            translated = self.translate_error(error)
+        except Exception:
+            log.exception("%s.translate_error raised; recording the original error", self.name)
+            return error
+        return translated if isinstance(translated, Exception) else error
 
     def is_outcome_unknown(self, error: Exception) -> bool:
         """Whether the write may have been applied although the call failed (the connection

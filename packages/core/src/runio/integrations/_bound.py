@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, Generic
+from typing import TYPE_CHECKING, Any, Generic, NoReturn
 
 from .._task import Property, Task
 from ..retry import RetryOptions
@@ -25,10 +25,19 @@ async def _scrubbing(integration: Integration[Any], pending: Awaitable[Any]) -> 
     try:
         return await pending
     except Exception as exc:
-        replacement = integration._scrubbed(exc)
-        if replacement is exc:
-            raise
-        raise replacement from None
+        _reraise(integration, exc)
+
+
+def _reraise(integration: Integration[Any], exc: Exception) -> NoReturn:
+    """Raise what the task records for ``exc``: the integration's translation of it, with any
+    secret scrubbed from its text."""
+    translated = integration._translated(exc)
+    replacement = integration._scrubbed(translated)
+    if replacement is exc:
+        raise exc
+    if replacement is translated:
+        raise translated from exc
+    raise replacement from None
 
 
 class IntegrationIO(Generic[ClientT]):
@@ -133,10 +142,7 @@ class IntegrationIO(Generic[ClientT]):
                 try:
                     result = call(integration._client_for(loop), task)
                 except Exception as exc:
-                    replacement = integration._scrubbed(exc)
-                    if replacement is exc:
-                        raise
-                    raise replacement from None
+                    _reraise(integration, exc)
                 if inspect.isawaitable(result):  # a sync lambda around an async SDK method
                     return _scrubbing(integration, result)
                 return result

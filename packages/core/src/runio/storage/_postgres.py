@@ -27,12 +27,14 @@ are safe to repeat are retried while the server restarts.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import json
 import logging
 import select
 import threading
 import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -93,8 +95,16 @@ _LISTEN_CHECK = 30.0
 _LISTEN_READY = 5.0
 _RUNIO_OPTIONS: dict[str, float] = {"pool_min_size": 1, "pool_max_size": 10, "pool_timeout": 10.0}
 
-# Connection-level failures: the server went away, refused, or the pool could not connect.
-_CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout, PoolClosed)
+
+def _lost_connection(exc: BaseException) -> bool:
+    """A failure of the connection (the server went away, refused, or the pool found none),
+    as opposed to one of a statement (a deadlock, a constraint) on a connection still usable."""
+    if isinstance(exc, PoolTimeout | PoolClosed | psycopg.InterfaceError):
+        return True
+    if isinstance(exc, psycopg.OperationalError):
+        state = exc.sqlstate
+        return state is None or state.startswith("08") or state in ("57P01", "57P02", "57P03")
+    return False
 
 
 def _migrations() -> list[tuple[int, str, str]]:
@@ -157,6 +167,11 @@ def _parse_url(url: str) -> _Settings:
         ) from None
     params.setdefault("application_name", "runio")
     params.setdefault("connect_timeout", 10)
+    # A peer that vanished without closing (a partition, a failed-over host) is noticed in
+    # about a minute instead of the kernel's hours.
+    params.setdefault("keepalives_idle", 30)
+    params.setdefault("keepalives_interval", 10)
+    params.setdefault("keepalives_count", 3)
     return _Settings(make_conninfo("", **params), redacted, low, high, ours["pool_timeout"])
 
 
@@ -264,6 +279,7 @@ def _task_values(t: NewTask, status: str, **extra: Any) -> tuple[Any, ...]:
 # The fence: the run row, if this lease's token is still the run's. Every write of an executing
 # run is one statement that starts with it and writes only `WHERE EXISTS (SELECT FROM r)`.
 _FENCE = "r AS (SELECT status FROM runs WHERE id = %s AND lease_token = %s FOR UPDATE)"
+_LOCK_RUNS = "SELECT FROM runs WHERE id = ANY(%s::text[]) ORDER BY id FOR UPDATE"
 _HELD = "EXISTS (SELECT FROM r)"
 _EXECUTING = "EXISTS (SELECT FROM r WHERE status = 'EXECUTING')"
 _NOT_EXECUTING = "EXISTS (SELECT FROM r WHERE status <> 'EXECUTING')"
@@ -373,11 +389,20 @@ class _PgWatch(Watch):
         self._key = key
 
     async def close(self) -> None:
-        store, self._key = self._store, -1
-        if store._closed:
+        key, self._key = self._key, -1
+        if key < 0 or self._store._closed:
             return
         with contextlib.suppress(StoreError):
-            await store._call(store._unwatch(self._key))
+            await self._store._call(self._store._unwatch(key))
+
+
+_open_stores: weakref.WeakSet[PostgresStore] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_stores() -> None:
+    for store in list(_open_stores):
+        store._close_at_exit()
 
 
 class PostgresStore(Store):
@@ -396,6 +421,7 @@ class PostgresStore(Store):
         self._closed = False
         self._portal = _LoopThread()
         self._loop = self._portal.loop
+        _open_stores.add(self)
         self._pool: AsyncConnectionPool[Conn] | None = None
         self._pool_lock: asyncio.Lock | None = None
         self._connected_once = False
@@ -437,7 +463,7 @@ class PostgresStore(Store):
                     first = await psycopg.AsyncConnection.connect(self._settings.conninfo)
                 except psycopg.Error as exc:
                     raise StoreError(
-                        f"Cannot connect to PostgreSQL at {self.url}: {_one_line(exc)}. Check "
+                        f"Cannot connect to PostgreSQL at {self.url}: {_sentence(exc)} Check "
                         "that the server is running and that the URL (RUNIO_DATABASE_URL) is "
                         "right."
                     ) from None
@@ -482,12 +508,12 @@ class PostgresStore(Store):
             try:
                 async with self._connection() as conn:
                     return await op(conn)
-            except _CONNECTION_ERRORS as exc:
+            except psycopg.Error as exc:
+                if not _lost_connection(exc):
+                    raise self._store_error(exc) from exc
                 if not (retry and self._connected_once) or time.monotonic() > deadline:
                     raise self._store_error(exc) from exc
                 log.warning("PostgreSQL unreachable (%s); retrying", _one_line(exc))
-            except psycopg.Error as exc:
-                raise self._store_error(exc) from exc
             await asyncio.sleep(delay)
             delay = min(delay * 2, 1.0)
 
@@ -498,10 +524,10 @@ class PostgresStore(Store):
     def _store_error(self, exc: BaseException) -> StoreError:
         if isinstance(exc, StoreError):
             return exc
-        text = _one_line(exc)
+        text = _sentence(exc)
         if isinstance(exc, psycopg.errors.UndefinedTable):
             hint = "The database has no runio schema yet: run `runio db upgrade`."
-        elif isinstance(exc, _CONNECTION_ERRORS):
+        elif _lost_connection(exc):
             hint = (
                 "The server is down, restarting or unreachable; runio reconnects by itself. "
                 "An execution that was writing stops and its run resumes once its lease expires."
@@ -510,7 +536,7 @@ class PostgresStore(Store):
             hint = "This is a bug in runio; please report it with the steps that led here."
         else:
             hint = "Check the server's log for details."
-        return StoreError(f"PostgreSQL error at {self.url}: {text}. {hint}")
+        return StoreError(f"PostgreSQL error at {self.url}: {text} {hint}")
 
     # -- plumbing: the writer ------------------------------------------------------------------
     def _put(self, items: list[_Write]) -> None:
@@ -565,9 +591,9 @@ class PostgresStore(Store):
             async with self._connection() as conn:
                 try:
                     results = await self._transaction(conn, batch)
-                except _CONNECTION_ERRORS:
-                    raise
                 except psycopg.Error:
+                    if conn.broken or conn.closed:
+                        raise  # the outcome is unknown
                     await _rollback(conn)
                     if len(batch) == 1:
                         raise
@@ -575,13 +601,13 @@ class PostgresStore(Store):
                     for item in batch:
                         await self._apply_alone(conn, item, outcomes)
                     return
-        except (psycopg.Error, *_CONNECTION_ERRORS, StoreError) as exc:
+        except (psycopg.Error, StoreError) as exc:
             # A broken connection leaves the outcome unknown: callers stop, and unawaited
             # writes of their runs are as good as lost (a later end of a task whose start
             # was lost is refused, see _recorded).
             error = self._store_error(exc)
             for item in batch:
-                outcomes.add(item, False, error, quiet=isinstance(exc, _CONNECTION_ERRORS))
+                outcomes.add(item, False, error, quiet=_lost_connection(exc))
             return
         for item, rows in zip(batch, results, strict=True):
             outcomes.parse(item, rows)
@@ -589,9 +615,9 @@ class PostgresStore(Store):
     async def _apply_alone(self, conn: Conn, item: _Write, outcomes: _Outcomes) -> None:
         try:
             (rows,) = await self._transaction(conn, [item])
-        except _CONNECTION_ERRORS:
-            raise
         except psycopg.Error as exc:
+            if conn.broken or conn.closed:
+                raise
             await _rollback(conn)
             outcomes.add(item, False, self._store_error(exc))
             return
@@ -599,23 +625,22 @@ class PostgresStore(Store):
 
     async def _transaction(self, conn: Conn, batch: list[_Write]) -> list[Rows]:
         """The batch as one transaction in one round trip; each write's result rows."""
+        # Each statement is bound on its own (its text is one of a few, so psycopg's parsed
+        # form is cached), then the batch goes out as one simple-protocol message.
+        cur = psycopg.AsyncClientCursor(conn)
         statements = ["BEGIN"]
-        params: list[Any] = []
         if not any(item.durable for item in batch):
             # Bookkeeping that may be lost with the server (not with a worker): the next
             # durable commit flushes it too, as WAL is written in order.
             statements.append("SET LOCAL synchronous_commit TO off")
         run_ids = sorted({run_id for item in batch for run_id in item.run_ids})
-        if run_ids:
-            statements.append("SELECT FROM runs WHERE id = ANY(%s::text[]) ORDER BY id FOR UPDATE")
-            params.append(run_ids)
+        if len(run_ids) > 1:  # one run's writes lock its row by themselves
+            statements.append(cur.mogrify(_LOCK_RUNS, (run_ids,)))
         head = len(statements)
         for item in batch:
-            statements.append(item.sql)
-            params.extend(item.params)
+            statements.append(cur.mogrify(item.sql, item.params))
         statements.append("COMMIT")
-        cur = psycopg.AsyncClientCursor(conn)
-        await cur.execute(";\n".join(statements), params)
+        await cur.execute(";\n".join(statements).encode())
         results: list[Rows] = []
         index = 0
         while True:
@@ -638,6 +663,11 @@ class PostgresStore(Store):
         items.append(item)
         self._put(items)
         return await fut
+
+    async def flush(self) -> None:
+        """Every write handed over so far is committed once this returns (an empty statement
+        carries the unawaited ones, as any awaited write does); a broken connection raises."""
+        await self._write(_Write("SELECT 1", (), (), False, _ignore, None))
 
     def _defer(self, item: _Write) -> None:
         """Queue a write nobody waits for. It goes to the writer with the next awaited write, or
@@ -691,6 +721,20 @@ class PostgresStore(Store):
             await asyncio.wrap_future(fut)
         finally:
             self._portal.stop()
+
+    def _close_at_exit(self) -> None:
+        """A store nobody closed (a script that sent events and ended): close its connections
+        while its thread still runs, so the interpreter's exit stays quiet."""
+        if self._closed:
+            return
+        self._flush_deferred()
+        with self._lock:
+            target = self._submitted
+        self._closed = True
+        fut = asyncio.run_coroutine_threadsafe(self._shutdown(target), self._loop)
+        with contextlib.suppress(Exception):
+            fut.result(timeout=10)
+        self._portal.stop()
 
     async def _shutdown(self, target: int) -> None:
         with contextlib.suppress(Exception):
@@ -1073,17 +1117,19 @@ class PostgresStore(Store):
     # -- one execution -------------------------------------------------------------------------
     async def load_run_state(self, run_id: str) -> tuple[list[StoredTask], dict[str, int]]:
         async def op(conn: Conn) -> tuple[list[StoredTask], dict[str, int]]:
-            cur = await conn.execute(
-                "SELECT id, parent_id, idempotency_key, kind, status, output, error, attempts, "
-                "attempt_base, retry_at, wake_at FROM tasks WHERE run_id = %s",
-                (run_id,),
+            async with conn.pipeline():  # both queries in one round trip
+                tasks = await conn.execute(
+                    "SELECT id, parent_id, idempotency_key, kind, status, output, error, "
+                    "attempts, attempt_base, retry_at, wake_at FROM tasks WHERE run_id = %s",
+                    (run_id,),
+                )
+                logs = await conn.execute(
+                    "SELECT scope, MAX(seq) FROM logs WHERE run_id = %s GROUP BY scope", (run_id,)
+                )
+            return (
+                [StoredTask(*r) for r in await tasks.fetchall()],
+                {r[0]: r[1] for r in await logs.fetchall()},
             )
-            tasks = [StoredTask(*r) for r in await cur.fetchall()]
-            cur = await conn.execute(
-                "SELECT scope, MAX(seq) FROM logs WHERE run_id = %s GROUP BY scope", (run_id,)
-            )
-            marks = {r[0]: r[1] for r in await cur.fetchall()}
-            return tasks, marks
 
         return await self._read(op)
 
@@ -1548,6 +1594,12 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(text.split())
 
 
+def _sentence(exc: BaseException) -> str:
+    """The error's message as a sentence of a longer message (libpq's span several lines)."""
+    text = _one_line(exc).rstrip(". ")
+    return text if text.endswith("?") else text + "."
+
+
 async def _load_task_records(conn: Conn, run_id: str) -> list[TaskRecord]:
     attempts: dict[str, list[AttemptRecord]] = {}
     cur = await conn.execute(
@@ -1560,7 +1612,7 @@ async def _load_task_records(conn: Conn, run_id: str) -> list[TaskRecord]:
     cur = await conn.execute(
         "SELECT id, run_id, parent_id, idempotency_key, cache_key, kind, name, icon, properties, "
         "params, style, redact, status, output, output_properties, error, depth, created_at, "
-        "started_at, ended_at, retry_at, wake_at FROM tasks WHERE run_id = %s ORDER BY seq",
+        "started_at, ended_at, retry_at, wake_at FROM tasks WHERE run_id = %s ORDER BY id",
         (run_id,),
     )
     tasks = [

@@ -326,8 +326,9 @@ class FakeVendorServer:
             if key is not None and key in self._idempotent:
                 seen, stored = self._idempotent[key]
                 if seen != fingerprint:
-                    request.outcome, request.status = "ok", 409
-                    return self.idempotency_conflict_response(key)
+                    conflict = self.idempotency_conflict_response(key)
+                    request.outcome, request.status = "ok", conflict.status
+                    return conflict
                 request.outcome, request.status = "replayed", stored.status
                 replay = FakeResponse(
                     stored.status,
@@ -401,6 +402,9 @@ def _handler_for(fake: FakeVendorServer) -> type[BaseHTTPRequestHandler]:
 
         def setup(self) -> None:
             super().setup()
+            # Headers and body go out in separate sends: without TCP_NODELAY the body waits
+            # for the client's delayed ACK (~40 ms an answer).
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             fake._track(self.connection, True)
 
         def finish(self) -> None:

@@ -53,10 +53,11 @@ CREATE INDEX runs_by_event ON runs (app_id, event_id);
 CREATE INDEX runs_by_created ON runs (created_at);
 CREATE INDEX runs_by_app_created ON runs (app_id, created_at);
 
+-- A run's tasks are found through the primary key; ids are time-ordered, so they also give
+-- the order in which the tasks were created. Every update names (run_id, id).
 CREATE TABLE tasks (
-    seq                BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    id                 TEXT NOT NULL UNIQUE,
     run_id             TEXT NOT NULL,
+    id                 TEXT NOT NULL,
     parent_id          TEXT,
     idempotency_key    TEXT NOT NULL,
     cache_key          TEXT NOT NULL,
@@ -79,6 +80,7 @@ CREATE TABLE tasks (
     created_at         DOUBLE PRECISION NOT NULL,
     started_at         DOUBLE PRECISION,
     ended_at           DOUBLE PRECISION,
+    PRIMARY KEY (run_id, id),
     UNIQUE (run_id, idempotency_key)
 );
 
