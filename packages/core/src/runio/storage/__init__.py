@@ -48,5 +48,5 @@ def create_store(url: str) -> Store:
         hint = f" For a SQLite file write sqlite:///{url}."
     raise ConfigurationError(
         f"Unsupported database URL scheme {scheme!r} in {url!r}. runio understands sqlite:/// "
-        f"URLs.{hint}"
+        f"and postgresql:// URLs.{hint}"
     )

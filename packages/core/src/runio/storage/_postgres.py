@@ -13,12 +13,14 @@ worker threads (log lines) alike.
 
 Writes of executing runs go through one writer, in submission order. Whatever has queued up while
 it was busy is applied as one transaction sent in one round trip (group commit): ``BEGIN``, the
-run rows of the batch locked in id order (so two batches never deadlock), one statement per write,
-``COMMIT``. Each write is a single statement fenced by the lease token: a stale lease makes it a
-no-op and its caller gets ``LeaseLostError``, while the rest of the batch commits. A batch that
-fails for another reason is rolled back and replayed one write per transaction, so only the broken
-write fails. A write whose connection broke has an unknown outcome: its caller gets ``StoreError``
-and the engine stops the execution; the run resumes from what is stored once its lease expires.
+run rows of a batch that writes to several runs locked in id order (so two batches never
+deadlock), one statement per write, ``COMMIT``. Each write is a single statement fenced by the
+lease token under the run row's lock: a stale lease makes it a no-op and its caller gets
+``LeaseLostError``, while the rest of the batch commits. A batch that fails for another reason on
+a connection still usable is rolled back and replayed one write per transaction, so only the
+broken write fails. A write whose connection broke has an unknown outcome: its caller gets
+``StoreError`` and the engine stops the execution; the run resumes from what is stored once its
+lease expires. Lease renewals go through the writer too, so their row locks follow the same order.
 
 Reads, claims and the operations on runs use other pooled connections, concurrently; those that
 are safe to repeat are retried while the server restarts.
@@ -369,8 +371,9 @@ class _LoopThread:
             return
         self.loop.call_soon_threadsafe(self.loop.stop)
         if threading.current_thread() is not self.thread:
-            self.thread.join()
-            self.loop.close()
+            self.thread.join(timeout=30)
+            if not self.thread.is_alive():
+                self.loop.close()
 
 
 def _alive(conn: Conn) -> bool:
@@ -731,10 +734,9 @@ class PostgresStore(Store):
         with self._lock:
             target = self._submitted
         self._closed = True
-        fut = asyncio.run_coroutine_threadsafe(self._shutdown(target), self._loop)
-        with contextlib.suppress(Exception):
-            fut.result(timeout=10)
-        self._portal.stop()
+        with contextlib.suppress(Exception):  # e.g. a loop already stopped
+            asyncio.run_coroutine_threadsafe(self._shutdown(target), self._loop).result(10)
+            self._portal.stop()
 
     async def _shutdown(self, target: int) -> None:
         with contextlib.suppress(Exception):
