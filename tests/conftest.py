@@ -9,9 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pg_server import postgres_server, postgres_url
 
 import runio
 from runio.testing import TestClock
+
+__all__ = ["postgres_server", "postgres_url"]  # fixtures: a real PostgreSQL for the suite
 
 _real_connect = socket.socket.connect
 
@@ -46,8 +49,18 @@ def clock() -> TestClock:
 
 
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
+def sqlite_url(tmp_path: Path) -> str:
+    """A fresh SQLite database file (for tests about SQLite itself)."""
     return f"sqlite:///{tmp_path / 'runio.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
+    """A fresh database of each backend in turn: every engine test runs on both."""
+    if request.param == "sqlite":
+        return sqlite_url
+    url: str = request.getfixturevalue("postgres_url")
+    return url
 
 
 @pytest.fixture

@@ -23,8 +23,8 @@ NOW = 1_800_000_000.0
 
 
 @pytest.fixture
-async def store(db_url: str) -> AsyncIterator[Store]:
-    opened = create_store(db_url)
+async def store(sqlite_url: str) -> AsyncIterator[Store]:
+    opened = create_store(sqlite_url)
     await opened.upgrade()
     yield opened
     await opened.close()
@@ -148,8 +148,8 @@ async def test_the_default_database_is_under_dot_runio(
     assert (tmp_path / ".runio" / "runio.db").is_file()
 
 
-async def test_a_closed_store_refuses_work_with_a_store_error(db_url: str) -> None:
-    opened = create_store(db_url)
+async def test_a_closed_store_refuses_work_with_a_store_error(sqlite_url: str) -> None:
+    opened = create_store(sqlite_url)
     await opened.close()
     with pytest.raises(StoreError, match="closed"):
         await opened.schema_version()
@@ -171,8 +171,8 @@ async def test_migrations_are_numbered_from_one_without_gaps() -> None:
     assert [int(n[:4]) for n in names] == list(range(1, len(names) + 1))
 
 
-async def test_upgrade_applies_each_migration_once(db_url: str) -> None:
-    opened = create_store(db_url)
+async def test_upgrade_applies_each_migration_once(sqlite_url: str) -> None:
+    opened = create_store(sqlite_url)
     try:
         assert await opened.schema_version() == 0
         assert await opened.upgrade() == _migration_files()
@@ -183,15 +183,15 @@ async def test_upgrade_applies_each_migration_once(db_url: str) -> None:
         assert [r[1] for r in rows] == _migration_files()
     finally:
         await opened.close()
-    reopened = create_store(db_url)
+    reopened = create_store(sqlite_url)
     try:
         assert await reopened.upgrade() == []
     finally:
         await reopened.close()
 
 
-async def test_two_stores_upgrading_one_new_file_at_once_apply_it_once(db_url: str) -> None:
-    first, second = create_store(db_url), create_store(db_url)
+async def test_two_stores_upgrading_one_new_file_at_once_apply_it_once(sqlite_url: str) -> None:
+    first, second = create_store(sqlite_url), create_store(sqlite_url)
     try:
         applied = await asyncio.gather(first.upgrade(), second.upgrade())
         assert sorted(applied, key=len) == [[], _migration_files()]
@@ -201,8 +201,8 @@ async def test_two_stores_upgrading_one_new_file_at_once_apply_it_once(db_url: s
         await second.close()
 
 
-async def test_a_database_newer_than_this_runio_is_refused(db_url: str) -> None:
-    opened = create_store(db_url)
+async def test_a_database_newer_than_this_runio_is_refused(sqlite_url: str) -> None:
+    opened = create_store(sqlite_url)
     try:
         await opened.upgrade()
         await opened.execute_raw(
@@ -214,7 +214,7 @@ async def test_a_database_newer_than_this_runio_is_refused(db_url: str) -> None:
     finally:
         await opened.close()
     for auto_migrate in (True, False):
-        client = runio.Client("app", database_url=db_url, auto_migrate=auto_migrate)
+        client = runio.Client("app", database_url=sqlite_url, auto_migrate=auto_migrate)
         try:
             with pytest.raises(MigrationError, match="9999"):
                 await client.list_runs_async()
@@ -222,8 +222,8 @@ async def test_a_database_newer_than_this_runio_is_refused(db_url: str) -> None:
             client.close()
 
 
-async def test_without_auto_migrate_an_old_database_asks_for_db_upgrade(db_url: str) -> None:
-    client = runio.Client("app", database_url=db_url, auto_migrate=False)
+async def test_without_auto_migrate_an_old_database_asks_for_db_upgrade(sqlite_url: str) -> None:
+    client = runio.Client("app", database_url=sqlite_url, auto_migrate=False)
     try:
         with pytest.raises(MigrationError, match="runio db upgrade"):
             await client.list_runs_async()
@@ -234,8 +234,8 @@ async def test_without_auto_migrate_an_old_database_asks_for_db_upgrade(db_url: 
 # -- durability settings -------------------------------------------------------------------------
 
 
-async def test_wal_and_synchronous_full_by_default(store: Store, db_url: str) -> None:
-    path = db_url.removeprefix("sqlite:///")
+async def test_wal_and_synchronous_full_by_default(store: Store, sqlite_url: str) -> None:
+    path = sqlite_url.removeprefix("sqlite:///")
     other = sqlite3.connect(path)
     try:
         assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -244,8 +244,8 @@ async def test_wal_and_synchronous_full_by_default(store: Store, db_url: str) ->
     assert await store.execute_raw("PRAGMA synchronous") == [(2,)]
 
 
-async def test_synchronous_normal_relaxes_durability(db_url: str) -> None:
-    relaxed = create_store(db_url + "?synchronous=normal")
+async def test_synchronous_normal_relaxes_durability(sqlite_url: str) -> None:
+    relaxed = create_store(sqlite_url + "?synchronous=normal")
     try:
         await relaxed.upgrade()
         assert await relaxed.execute_raw("PRAGMA synchronous") == [(1,)]
@@ -281,10 +281,10 @@ async def test_opening_a_store_waits_for_another_connection_holding_a_write_lock
 
 
 async def test_two_stores_claiming_at_once_never_take_the_same_run(
-    store: Store, db_url: str
+    store: Store, sqlite_url: str
 ) -> None:
     run_ids = await add_runs(store, count=60)
-    first, second = create_store(db_url), create_store(db_url)
+    first, second = create_store(sqlite_url), create_store(sqlite_url)
 
     async def claim_all(s: Store, worker_id: str) -> list[ClaimedRun]:
         got: list[ClaimedRun] = []

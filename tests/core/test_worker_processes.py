@@ -474,9 +474,9 @@ async def _snapshot(store: Store, run_id: str) -> tuple[object, ...]:
 
 @pytest.mark.anyio
 async def test_writes_made_under_an_expired_lease_are_rejected_and_change_nothing(
-    db_url: str, clock: TestClock
+    sqlite_url: str, clock: TestClock
 ) -> None:
-    old_worker, new_worker = create_store(db_url), create_store(db_url)
+    old_worker, new_worker = create_store(sqlite_url), create_store(sqlite_url)
     try:
         await old_worker.upgrade()
         run_id = await _new_run(old_worker, clock.now())
@@ -566,9 +566,9 @@ async def test_writes_made_under_an_expired_lease_are_rejected_and_change_nothin
 
 @pytest.mark.anyio
 async def test_a_lease_kept_alive_by_heartbeats_is_not_taken_over(
-    db_url: str, clock: TestClock
+    sqlite_url: str, clock: TestClock
 ) -> None:
-    store = create_store(db_url)
+    store = create_store(sqlite_url)
     try:
         await store.upgrade()
         run_id = await _new_run(store, clock.now())
