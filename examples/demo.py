@@ -16,6 +16,8 @@ from rich.console import Console
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from runio_stripe.testing import FakeStripe
+
 from examples import user_api
 
 
@@ -25,8 +27,12 @@ async def main() -> int:
     os.environ["USER_API_URL"] = base_url
     workdir = Path(tempfile.mkdtemp(prefix="runio-demo-"))
     os.environ.setdefault("RUNIO_DATABASE_URL", f"sqlite:///{workdir / 'runio.db'}")
+    stripe_api = FakeStripe().start()  # the Stripe API, locally: the Stripe example runs on it
+    os.environ["STRIPE_API_KEY"] = "sk_test_runio_demo"
+    os.environ["STRIPE_API_BASE"] = stripe_api.url
 
     from examples.app import client
+    from examples.stripe_app import client as stripe_client
     from runio._render import run_tree
 
     console.print(
@@ -38,22 +44,32 @@ async def main() -> int:
         await client.send_event_async("flaky", {}),
         await client.send_event_async("subtasks", {}),
         await client.send_event_async("emoji", {}),
+        await stripe_client.send_event_async(
+            "purchase.requested",
+            {"email": "ada@example.com", "name": "Ada", "product": "T-shirt", "amount": 2500},
+        ),
     ]
     run_ids = [run_id for event in sent for run_id in event.run_ids]
     worker = client.worker(concurrency=10, poll_interval=0.05)
     worker_task = asyncio.create_task(worker.run())
+    stripe_worker = stripe_client.worker(concurrency=10, poll_interval=0.05)  # its own app's jobs
+    stripe_worker_task = asyncio.create_task(stripe_worker.run())
     with console.status("running the example jobs (waits and retries included)..."):
         while True:
             runs = [await client.get_run_async(run_id) for run_id in run_ids]
             if all(run.status in ("COMPLETED", "FAILED", "CANCELED", "TIMED_OUT") for run in runs):
                 break
-            if worker_task.done():
-                worker_task.result()
+            stopped = [t for t in (worker_task, stripe_worker_task) if t.done()]
+            if stopped:
+                stopped[0].result()
                 break
             await asyncio.sleep(0.1)
     worker.stop()
+    stripe_worker.stop()
     await worker_task
+    await stripe_worker_task
     server.shutdown()
+    stripe_api.stop()
     for run in runs:
         console.print()
         console.print(run_tree(run))

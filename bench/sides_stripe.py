@@ -1,0 +1,125 @@
+"""B6's sides: ``io.stripe.create_customer`` inside a runio job, and the bare SDK call, each
+against a ``FakeStripe`` the side starts in a process of its own (as Stripe's API is: in the
+side's process, the fake's thread would compete with runio's SQLite thread for the GIL, which a
+remote API never does).
+
+Both sides time each call alone (``perf_counter`` around the ``await``) after one untimed
+warm-up call that opens the connection, and report the median, so the ratio of the two medians
+is runio's overhead on one Stripe write: recording the task (name, icon, properties, params),
+the durable commit before the write and the one that stores the answer, the idempotency key,
+and converting the answer to JSON. The fake answers in about a millisecond; against the real
+Stripe API (hundreds of ms) the same overhead is a far smaller share.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import stripe
+from runio_stripe import Stripe
+
+import runio
+
+API_KEY = "sk_test_bench_4eC39HqLyjWDarjtT1zdp7dc"
+
+_SERVE = f"""
+import sys
+from runio_stripe.testing import FakeStripe
+
+with FakeStripe(api_key={API_KEY!r}) as fake:
+    print(fake.url, flush=True)
+    sys.stdin.read()  # until the side closes our stdin
+    print(len(fake.customers), flush=True)
+"""
+
+
+@contextlib.contextmanager
+def _fake_stripe() -> Iterator[tuple[str, list[int]]]:
+    """A FakeStripe in a child process: yields its URL and, after the block, the number of
+    customers it holds (in the list)."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", _SERVE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdin is not None and child.stdout is not None
+    customers: list[int] = []
+    try:
+        yield child.stdout.readline().strip(), customers
+    finally:
+        child.stdin.close()
+        customers.append(int(child.stdout.readline() or -1))
+        child.wait(timeout=30)
+
+
+def _summary(latencies: list[float]) -> dict[str, Any]:
+    ordered = sorted(latencies)
+    return {
+        "median_ms": statistics.median(ordered) * 1000,
+        "p90_ms": ordered[int(len(ordered) * 0.9)] * 1000,
+        "calls_per_s": len(ordered) / sum(ordered),
+        "stripe_version": stripe.VERSION,
+    }
+
+
+def b6_wrapper(ctx: dict[str, Any]) -> dict[str, Any]:
+    """N ``await io.stripe.create_customer(...)`` in one run, each timed; ``query`` is added to
+    the database URL (``?synchronous=normal`` for the diagnostic side)."""
+    n = int(ctx["params"]["n"])
+    latencies: list[float] = []
+    with _fake_stripe() as (url, customers):
+        client = runio.Client(
+            "bench",
+            database_url=f"sqlite:///{Path(ctx['workdir']) / 'runio.db'}"
+            + ctx["params"].get("query", ""),
+        )
+
+        @client.define_job(
+            id="b6",
+            trigger=runio.event_trigger("b6"),
+            integrations={"stripe": Stripe(api_key=API_KEY, base_url=url)},
+        )
+        async def b6_job(payload: Any, io: runio.IO) -> int:
+            await io.stripe.create_customer("warm-up", email="warm-up@example.com")
+            for i in range(n):
+                started = time.perf_counter()
+                await io.stripe.create_customer(f"customer-{i}", email=f"user{i}@example.com")
+                latencies.append(time.perf_counter() - started)
+            return n
+
+        client.send_event("b6", {})
+        client.run_worker(until_idle=True)
+        run = client.list_runs(limit=1)[0]
+        assert run.status == "COMPLETED", run.status
+        client.close()
+    assert customers == [n + 1], customers
+    return _summary(latencies)
+
+
+def b6_bare(ctx: dict[str, Any]) -> dict[str, Any]:
+    """N ``await client.v1.customers.create_async(...)`` with a default ``StripeClient``."""
+    n = int(ctx["params"]["n"])
+    # The SDK's own httpx client passes the form as data=, which httpx 0.28 deprecates; the
+    # warning says nothing about speed.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    latencies: list[float] = []
+
+    async def calls(url: str) -> None:
+        client = stripe.StripeClient(API_KEY, base_addresses={"api": url})
+        await client.v1.customers.create_async({"email": "warm-up@example.com"})
+        for i in range(n):
+            started = time.perf_counter()
+            await client.v1.customers.create_async({"email": f"user{i}@example.com"})
+            latencies.append(time.perf_counter() - started)
+
+    with _fake_stripe() as (url, customers):
+        asyncio.run(calls(url))
+    assert customers == [n + 1], customers
+    return _summary(latencies)

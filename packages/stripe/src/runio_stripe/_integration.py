@@ -1,0 +1,877 @@
+"""The Stripe integration: settings, the SDK client, error classification, and the task wrappers.
+
+Each wrapper is one task of the run (``io.stripe.create_customer("key", email=...)``): Stripe's
+own parameters pass through unchanged, every write carries the task's idempotency key (so a
+retry after a crash or a dropped connection is applied once), and the answer is the API object
+as JSON. The SDK's own retries stay off; runio's durable retries, driven by
+``Stripe.classify_error``, are the only retry layer. The API key lives in memory only.
+
+This module imports the ``stripe`` SDK; runio's core never does.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from typing import Any, ClassVar
+
+try:
+    import stripe
+except ImportError as exc:  # pragma: no cover - the dependency is declared
+    raise ImportError(
+        "runio-stripe needs the Stripe SDK with its async extra: pip install 'stripe[async]>=16' "
+        "(or reinstall runio-stripe)."
+    ) from exc
+
+import runio
+from runio.errors import IntegrationSettingError
+from runio.integrations import retry_after_seconds
+
+from ._errors import StripeAPIError
+
+DEFAULT_API_BASE = "https://api.stripe.com"
+DEFAULT_LIST_MAX_ITEMS = 100
+_PAGE_SIZE = 100  # Stripe's largest page
+
+# Raw card and bank details are never recorded with a task, at any depth of the parameters.
+_PAYMENT_DETAILS = ("number", "cvc", "account_number")
+
+_ZERO_DECIMAL = frozenset(
+    {"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv"}
+    | {"xaf", "xof", "xpf"}
+)
+_THREE_DECIMAL = frozenset({"bhd", "jod", "kwd", "omr", "tnd"})
+
+
+# -- wrappers --------------------------------------------------------------------------------------
+
+
+def _money(amount: Any, currency: Any) -> str | None:
+    """``2000, "usd"`` -> ``"20.00 USD"`` (Stripe amounts are in the currency's minor unit)."""
+    if amount is None:
+        return None
+    code = str(currency or "").lower()
+    try:
+        value = int(amount)
+    except (TypeError, ValueError):
+        return f"{amount} {code.upper()}".strip()
+    if code in _ZERO_DECIMAL:
+        text = f"{value}"
+    elif code in _THREE_DECIMAL:
+        text = f"{value / 1000:.3f}"
+    else:
+        text = f"{value / 100:.2f}"
+    return f"{text} {code.upper()}".strip()
+
+
+def _props(p: dict[str, Any], *pairs: tuple[str, Any]) -> list[runio.Property]:
+    """Properties from (label, value) pairs, plus the Connect account when one is given; a
+    pair whose value is ``None`` (a parameter the call did not give) is left out."""
+    pairs += (("Account", p.get("stripe_account")),)
+    return [runio.Property(label, str(value)) for label, value in pairs if value is not None]
+
+
+def _wire(params: dict[str, Any]) -> Any:
+    """Stripe's parameters as the caller gave them, for the SDK's typed ``params``: they pass
+    through unchecked, so a parameter newer than the SDK's types still works."""
+    return params
+
+
+def _prices(items: Any) -> str | None:
+    if not isinstance(items, list | tuple):
+        return None
+    prices = [str(i.get("price")) for i in items if isinstance(i, Mapping) and i.get("price")]
+    return ", ".join(prices) or None
+
+
+def as_json(value: Any) -> Any:
+    """An SDK answer as plain JSON: the response's own decoded body when the SDK kept it, else
+    the object converted (``to_dict``)."""
+    response = getattr(value, "last_response", None)
+    data = getattr(response, "data", None)
+    if isinstance(data, dict):
+        return data
+    if isinstance(value, stripe.StripeObject):
+        return value.to_dict(recursive=True, for_json=True)
+    return value
+
+
+def _headers(error: stripe.StripeError) -> dict[str, str]:
+    return {str(k).lower(): str(v) for k, v in (error.headers or {}).items()}
+
+
+# -- the SDK's HTTP client -------------------------------------------------------------------------
+
+
+class HTTPXClient(stripe.HTTPXClient):
+    """The SDK's httpx client, sending the encoded form as ``content=``.
+
+    ``stripe.HTTPXClient`` passes the already encoded body as ``data=``, which httpx 0.28
+    deprecates for raw text: every write would raise a ``DeprecationWarning`` (an error under
+    ``-W error``, as in runio's test suite). The request on the wire is the same.
+    """
+
+    def _get_request_args_kwargs(
+        self, method: str, url: str, headers: Mapping[str, str], post_data: Any
+    ) -> Any:
+        args, kwargs = super()._get_request_args_kwargs(method, url, headers, post_data)
+        data = kwargs.pop("data", None)
+        if isinstance(data, str | bytes):
+            kwargs["content"] = data
+        elif data:
+            kwargs["data"] = data
+        return args, kwargs
+
+
+# -- the integration -------------------------------------------------------------------------------
+
+_live: weakref.WeakSet[Stripe] = weakref.WeakSet()
+
+
+class _RedactKeys(logging.Filter):
+    """Keeps API keys out of the ``stripe`` SDK's own log records (it logs error messages and
+    response bodies, and a vendor may echo a key): each live ``Stripe`` instance's key is
+    replaced by ``[redacted]``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        keys = [key for integration in list(_live) if (key := integration._api_key())]
+        if keys:
+            try:
+                text = record.getMessage()
+            except Exception:
+                return True
+            if any(key in text for key in keys):
+                for key in keys:
+                    text = text.replace(key, runio.integrations.REDACTED)
+                record.msg, record.args = text, None
+        return True
+
+
+logging.getLogger("stripe").addFilter(_RedactKeys())
+
+
+class Stripe(runio.Integration[stripe.StripeClient]):
+    """Stripe: ``await io.stripe.create_customer("create-customer", email="ada@example.com")``.
+
+    Settings (each an argument, else its environment variable): ``api_key``
+    (``STRIPE_API_KEY``, required, secret), ``base_url`` (``STRIPE_API_BASE``, default
+    ``https://api.stripe.com``; point it at ``runio_stripe.testing.FakeStripe`` in tests),
+    ``stripe_account`` (``STRIPE_ACCOUNT``: a Connect account every call acts on unless the call
+    gives its own ``stripe_account``), ``stripe_version`` (pin an API version) and ``timeout``
+    (seconds per request, default 80).
+
+    Every wrapper takes Stripe's own parameters by keyword (``metadata={...}``,
+    ``items=[{"price": ...}]``), plus ``stripe_account=`` for Connect, and returns the API
+    object as JSON. Writes carry the task's idempotency key; errors are classified by Stripe's
+    rules (``Stripe-Should-Retry``, then the status).
+    """
+
+    namespace = "stripe"
+    name = "Stripe"
+    icon = "stripe"
+    package = "runio-stripe"
+    idempotency = "key"
+    settings: ClassVar[Mapping[str, str | runio.Setting]] = {
+        "api_key": runio.Setting(
+            env="STRIPE_API_KEY", help="Stripe secret or restricted key (sk_... or rk_...)"
+        ),
+        "base_url": runio.Setting(
+            env="STRIPE_API_BASE",
+            secret=False,
+            required=False,
+            default=DEFAULT_API_BASE,
+            help="API base URL (a FakeStripe's url in tests)",
+        ),
+        "stripe_account": runio.Setting(
+            env="STRIPE_ACCOUNT",
+            secret=False,
+            required=False,
+            help="Connect account (acct_...) every call acts on by default",
+        ),
+        "stripe_version": runio.Setting(
+            secret=False, required=False, help="API version to pin (default: the SDK's)"
+        ),
+        "timeout": runio.Setting(
+            secret=False, required=False, default=80.0, help="seconds per request"
+        ),
+    }
+
+    def __init__(
+        self,
+        id: str | None = None,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        stripe_account: str | None = None,
+        stripe_version: str | None = None,
+        timeout: float | None = None,
+        retry: runio.RetryOptions | None = None,
+    ) -> None:
+        """``Stripe()`` reads ``STRIPE_API_KEY`` (and ``STRIPE_API_BASE``,
+        ``STRIPE_ACCOUNT``); ``Stripe(id="eu", api_key=...)`` is one more account."""
+        super().__init__(
+            id,
+            retry=retry,
+            api_key=api_key,
+            base_url=base_url,
+            stripe_account=stripe_account,
+            stripe_version=stripe_version,
+            timeout=timeout,
+        )
+        self._http: weakref.WeakKeyDictionary[stripe.StripeClient, HTTPXClient] = (
+            weakref.WeakKeyDictionary()
+        )
+        _live.add(self)
+
+    def _api_key(self) -> str | None:
+        try:
+            key = self.setting("api_key")
+        except IntegrationSettingError:
+            return None
+        return str(key) if key else None
+
+    # -- the SDK client ------------------------------------------------------------------------
+    def create_client(self) -> stripe.StripeClient:
+        """A ``StripeClient`` on the configured base URL, over httpx (its ``*_async`` methods,
+        and the sync ones for sync ``run_task`` functions), with the SDK's retries off."""
+        http = HTTPXClient(timeout=float(self.setting("timeout")), allow_sync_methods=True)
+        client = stripe.StripeClient(
+            str(self.setting("api_key")),
+            base_addresses={"api": str(self.setting("base_url")).rstrip("/")},
+            stripe_account=self.setting("stripe_account"),
+            stripe_version=self.setting("stripe_version"),
+            max_network_retries=0,  # runio is the only retry layer, and its retries are durable
+            http_client=http,
+        )
+        self._http[client] = http
+        return client
+
+    async def close_client(self, client: stripe.StripeClient) -> None:
+        http = self._http.pop(client, None)
+        if http is not None:
+            closing: Any = http  # the SDK leaves these two untyped
+            await closing.close_async()
+            closing.close()
+
+    # -- errors --------------------------------------------------------------------------------
+    def classify_error(self, error: Exception) -> runio.ErrorDecision | None:
+        """Stripe's rules: ``Stripe-Should-Retry`` decides when Stripe sends it; otherwise 409,
+        429 (rate limits, lock timeouts) and 5xx are transient, retried at ``Retry-After`` when
+        given, else with the backoff; other 4xx (400, 401, 402, 403, 404) are permanent, and so
+        is an idempotency error. Connection errors are transient."""
+        if isinstance(error, StripeAPIError):
+            error = error.stripe_error
+        if isinstance(error, stripe.IdempotencyError):
+            return runio.ErrorDecision.fail()
+        if isinstance(error, stripe.APIConnectionError):
+            return runio.ErrorDecision.retry() if error.should_retry else None
+        if isinstance(error, stripe.StripeError):
+            status = error.http_status
+            headers = _headers(error)
+            should_retry = headers.get("stripe-should-retry", "").strip().lower()
+            if should_retry == "false":
+                return runio.ErrorDecision.fail()
+            if should_retry == "true" or (
+                status is not None and (status in (409, 429) or status >= 500)
+            ):
+                wait = retry_after_seconds(headers.get("retry-after"))
+                return runio.ErrorDecision.retry_at(wait) if wait else runio.ErrorDecision.retry()
+            if status is None:
+                return None  # raised by the SDK itself, not an answer from Stripe
+            return runio.ErrorDecision.fail()
+        if isinstance(error, OSError):
+            return runio.ErrorDecision.retry()
+        return None
+
+    def translate_error(self, error: Exception) -> Exception:
+        """An error Stripe answered becomes a ``StripeAPIError`` whose message carries Stripe's
+        message, type, code and request id (an idempotency error a ``StripeIdempotencyError``
+        that explains it), for ``io.stripe.run_task`` too; connection errors stay the SDK's."""
+        if isinstance(error, stripe.StripeError) and error.http_status is not None:
+            return StripeAPIError.from_stripe(error)
+        return error
+
+    def is_outcome_unknown(self, error: Exception) -> bool:
+        """A connection that dropped after the request went out (the write may have been
+        applied); not an error Stripe answered, nor a connection that was never made."""
+        for current in _chain(error):
+            if isinstance(current, StripeAPIError):
+                return False
+            if isinstance(current, stripe.APIConnectionError):
+                cause = current.__cause__
+                if isinstance(cause, Exception):
+                    return super().is_outcome_unknown(cause)
+                return True
+        return super().is_outcome_unknown(error)
+
+    # -- helpers for wrappers ------------------------------------------------------------------
+    def request_options(
+        self, task: runio.Task | None, stripe_account: str | None = None
+    ) -> stripe.RequestOptions:
+        """The SDK's per-request options: the task's idempotency key (writes; ``task=None``
+        for reads) and the Connect account."""
+        options: stripe.RequestOptions = {}
+        if task is not None:
+            options["idempotency_key"] = self.idempotency_key(task)
+        if stripe_account:
+            options["stripe_account"] = stripe_account
+        return options
+
+    async def _answer(
+        self, task: runio.Task, pending: Awaitable[Any], *, label: str | None = "ID"
+    ) -> Any:
+        try:
+            value = await pending
+        except stripe.StripeError as exc:
+            if exc.http_status is None:  # no answer from Stripe: keep the SDK's own error
+                raise
+            raise StripeAPIError.from_stripe(
+                exc, cache_key=task.cache_key, run_id=task.run_id
+            ) from exc
+        data = as_json(value)
+        raw = getattr(getattr(value, "last_response", None), "body", None)
+        if not isinstance(raw, str) or (key := self._api_key()) is None or key in raw:
+            data = self._without_key(data)
+        if label and isinstance(data, dict) and isinstance(data.get("id"), str):
+            task.output_properties.append(runio.Property(label, data["id"]))
+        return data
+
+    def _without_key(self, value: Any) -> Any:
+        """``value`` with the API key replaced wherever Stripe echoed it (a description that
+        quotes it...): what a wrapper returns is stored."""
+        key = self._api_key()
+        if not key:
+            return value
+
+        def clean(item: Any) -> Any:
+            if isinstance(item, str):
+                return item.replace(key, runio.integrations.REDACTED) if key in item else item
+            if isinstance(item, dict):
+                return {k: clean(v) for k, v in item.items()}
+            if isinstance(item, list):
+                return [clean(v) for v in item]
+            return item
+
+        return clean(value)
+
+    async def _list(
+        self,
+        task: runio.Task,
+        method: Callable[..., Awaitable[Any]],
+        url: str,
+        params: dict[str, Any],
+        max_items: int,
+        stripe_account: str | None,
+    ) -> dict[str, Any]:
+        """Follow Stripe's cursor (``starting_after``) until ``max_items`` objects or the end."""
+        if not isinstance(max_items, int) or max_items < 1:
+            raise runio.errors.ConfigurationError(
+                f"max_items must be a positive integer, got {max_items!r}."
+            )
+        page_size = int(params.pop("limit", None) or min(_PAGE_SIZE, max_items))
+        options = self.request_options(None, stripe_account)
+        data: list[Any] = []
+        has_more = True
+        while has_more and len(data) < max_items:
+            page = await self._answer(
+                task,
+                method({**params, "limit": min(page_size, max_items - len(data))}, options),
+                label=None,
+            )
+            items = list(page.get("data") or [])
+            data.extend(items)
+            has_more = bool(page.get("has_more")) and bool(items)
+            if has_more:
+                params["starting_after"] = items[-1]["id"]
+        task.output_properties.append(runio.Property("Objects", str(len(data))))
+        return {"object": "list", "data": data, "has_more": has_more, "url": url}
+
+    # -- customers -----------------------------------------------------------------------------
+    @runio.integration_task(
+        name="Create Customer",
+        properties=lambda p: _props(p, ("Email", p.get("email")), ("Name", p.get("name"))),
+        secret_params=_PAYMENT_DETAILS,
+    )
+    async def create_customer(
+        self,
+        client: stripe.StripeClient,
+        task: runio.Task,
+        *,
+        stripe_account: str | None = None,
+        **stripe_params: Any,
+    ) -> dict[str, Any]:
+        """Create a customer (``POST /v1/customers``): ``email``, ``name``, ``metadata``... as
+        Stripe names them. Returns the customer."""
+        return await self._answer(  # type: ignore[no-any-return]
+            task,
+            client.v1.customers.create_async(
+                _wire(stripe_params), self.request_options(task, stripe_account)
+            ),
+        )
+
+    @runio.integration_task(
+        name="Update Customer",
+        properties=lambda p: _props(
+            p, ("Customer", p.get("id")), ("Email", p.get("email")), ("Name", p.get("name"))
+        ),
+        secret_params=_PAYMENT_DETAILS,
+    )
+    async def update_customer(
+        self,
+        client: stripe.StripeClient,
+        task: runio.Task,
+        *,
+        id: str,
+        stripe_account: str | None = None,
+        **stripe_params: Any,
+    ) -> dict[str, Any]:
+        """Update customer ``id`` (``POST /v1/customers/{id}``) with Stripe's parameters
+        (``email``, ``metadata``...). Returns the customer."""
+        return await self._answer(  # type: ignore[no-any-return]
+            task,
+            client.v1.customers.update_async(
+                id, _wire(stripe_params), self.request_options(task, stripe_account)
+            ),
+        )
+
+    @runio.integration_task(
+        name="Retrieve Customer", properties=lambda p: _props(p, ("Customer", p.get("id")))
+    )
+    async def retrieve_customer(
+        self,
+        client: stripe.StripeClient,
+        task: runio.Task,
+        *,
+        id: str,
+        stripe_account: str | None = None,
+        **stripe_params: Any,
+    ) -> dict[str, Any]:
+        """Retrieve customer ``id`` (``GET /v1/customers/{id}``; ``expand=[...]`` works).
+        Returns the customer (a deleted one has ``"deleted": true``)."""
+        return await self._answer(  # type: ignore[no-any-return]
+            task,
+            client.v1.customers.retrieve_async(
+                id, _wire(stripe_params), self.request_options(None, stripe_account)
+            ),
+        )
+
+    @runio.integration_task(
+        name="List Customers",
+        properties=lambda p: _props(
+            p,
+            ("Email", p.get("email")),
+            ("Max items", p.get("max_items", DEFAULT_LIST_MAX_ITEMS)),
+        ),
+    )
+    async def list_customers(
+        self,
+        client: stripe.StripeClient,
+        task: runio.Task,
+        *,
+        max_items: int = DEFAULT_LIST_MAX_ITEMS,
+        stripe_account: str | None = None,
+        **stripe_params: Any,
+    ) -> dict[str, Any]:
+        """List customers, newest first (``GET /v1/customers``; filters such as ``email``,
+        ``created``), following Stripe's pages until ``max_items`` customers (default 100) or
+        the last one. Returns a list object: ``data`` holds the customers, and ``has_more`` says
+        whether more exist beyond ``max_items``. ``limit`` is Stripe's page size."""
+        return await self._list(
+            task,
+            client.v1.customers.list_async,
+            "/v1/customers",
+            stripe_params,
+            max_items,
+            stripe_account,
+        )
+
+    # -- payments ------------------------------------------------------------------------------
+    @runio.integration_task(
+        name="Create Charge",
+        properties=lambda p: _props(
+            p,
+            ("Amount", _money(p.get("amount"), p.get("currency"))),
+            ("Customer", p.get("customer")),
+            ("Description", p.get("description")),
+        ),
+        secret_params=_PAYMENT_DETAILS,
+    )
+    async def create_charge(
+        self,
+        client: stripe.StripeClient,
+        task: runio.Task,
+        *,
+        stripe_account: str | None = None,
+        **stripe_params: Any,
+    ) -> dict[str, Any]:
+        """Create a charge (``POST /v1/charges``): ``amount`` (in the currency's minor unit),
+        ``currency``, ``source`` or ``customer``... Returns the charge. A declined card fails
+        the task at once (402 ``card_error``)."""
+        return await self._answer(  # type: ignore[no-any-return]
+            task,
+            client.v1.charges.create_async(
+                _wire(stripe_params), self.request_options(task, stripe_account)
+            ),
+        )
+
+    @runio.integration_task(
+        name="Create Payment Intent",
+        properties=lambda p: _props(
+            p,
+            ("Amount", _money(p.get("amount"), p.get("currency"))),
+            ("Customer", p.get("customer")),
+        ),
+        secret_params=_PAYMENT_DETAILS,
+        redact=["client_secret"],
+    )
+    async def create_payment_intent(
+        self,
+        client: stripe.StripeClient,
+        task: runio.Task,
+        *,
+        stripe_account: str | None = None,
+        **stripe_params: Any,
+    ) -> dict[str, Any]:
+        """Create a payment intent (``POST /v1/payment_intents``): ``amount``, ``currency``,
+        ``customer``, ``payment_method``, ``confirm``... Returns the payment intent."""
+        return await self._answer(  # type: ignore[no-any-return]
+            task,
+            client.v1.payment_intents.create_async(
+                _wire(stripe_params), self.request_options(task, stripe_account)
+            ),
+        )
+
+    @runio.integration_task(
+        name="Confirm Payment Intent",
+        properties=lambda p: _props(
+            p, ("Payment intent", p.get("id")), ("Payment method", p.get("payment_method"))
+        ),
+        secret_params=_PAYMENT_DETAILS,
+        redact=["client_secret"],
+    )
+    async def confirm_payment_intent(
+        self,
+        client: stripe.StripeClient,
+        task: runio.Task,
+        *,
+        id: str,
+        stripe_account: str | None = None,
+        **stripe_params: Any,
+    ) -> dict[str, Any]:
+        """Confirm payment intent ``id`` (``POST /v1/payment_intents/{id}/confirm``), e.g. with
+        ``payment_method``. Returns the payment intent (``status`` ``succeeded``,
+        ``requires_action``...); a declined card fails the task (402)."""
+        result = await self._answer(
+            task,
+            client.v1.payment_intents.confirm_async(
+                id, _wire(stripe_params), self.request_options(task, stripe_account)
+            ),
+            label=None,
+        )
+        task.output_properties.append(runio.Property("Status", str(result.get("status"))))
+        return result  # type: ignore[no-any-return]
+
+    @runio.integration_task(
+        name="Create Refund",
+        properties=lambda p: _props(
+            p,
+            ("Charge", p.get("charge")),
+            ("Payment intent", p.get("payment_intent")),
+            ("Amount", p.get("amount")),
+        ),
+    )
+    async def create_refund(
+        self,
+        client: stripe.StripeClient,
+        task: runio.Task,
+        *,
+        stripe_account: str | None = None,
+        **stripe_params: Any,
+    ) -> dict[str, Any]:
+        """Refund a charge (``POST /v1/refunds``): ``charge`` or ``payment_intent``, and
+        ``amount`` for a partial refund. Returns the refund."""
+        return await self._answer(  # type: ignore[no-any-return]
+            task,
+            client.v1.refunds.create_async(
+                _wire(stripe_params), self.request_options(task, stripe_account)
+            ),
+        )
+
+    # -- billing -------------------------------------------------------------------------------
+    @runio.integration_task(
+        name="Create Subscription",
+        properties=lambda p: _props(
+            p, ("Customer", p.get("customer")), ("Prices", _prices(p.get("items")))
+        ),
+    )
+    async def create_subscription(
+        self,
+        client: stripe.StripeClient,
+        task: runio.Task,
+        *,
+        stripe_account: str | None = None,
+        **stripe_params: Any,
+    ) -> dict[str, Any]:
+        """Create a subscription (``POST /v1/subscriptions``): ``customer`` and
+        ``items=[{"price": "price_..."}]``, ``trial_period_days``... Returns the subscription."""
+        return await self._answer(  # type: ignore[no-any-return]
+            task,
+            client.v1.subscriptions.create_async(
+                _wire(stripe_params), self.request_options(task, stripe_account)
+            ),
+        )
+
+    @runio.integration_task(
+        name="Retrieve Subscription", properties=lambda p: _props(p, ("Subscription", p.get("id")))
+    )
+    async def retrieve_subscription(
+        self,
+        client: stripe.StripeClient,
+        task: runio.Task,
+        *,
+        id: str,
+        stripe_account: str | None = None,
+        **stripe_params: Any,
+    ) -> dict[str, Any]:
+        """Retrieve subscription ``id`` (``GET /v1/subscriptions/{id}``; ``expand=[...]``
+        works). Returns the subscription."""
+        return await self._answer(  # type: ignore[no-any-return]
+            task,
+            client.v1.subscriptions.retrieve_async(
+                id, _wire(stripe_params), self.request_options(None, stripe_account)
+            ),
+        )
+
+    @runio.integration_task(
+        name="Update Subscription",
+        properties=lambda p: _props(
+            p, ("Subscription", p.get("id")), ("Prices", _prices(p.get("items")))
+        ),
+    )
+    async def update_subscription(
+        self,
+        client: stripe.StripeClient,
+        task: runio.Task,
+        *,
+        id: str,
+        stripe_account: str | None = None,
+        **stripe_params: Any,
+    ) -> dict[str, Any]:
+        """Update subscription ``id`` (``POST /v1/subscriptions/{id}``): ``items``,
+        ``cancel_at_period_end``, ``metadata``... Returns the subscription."""
+        return await self._answer(  # type: ignore[no-any-return]
+            task,
+            client.v1.subscriptions.update_async(
+                id, _wire(stripe_params), self.request_options(task, stripe_account)
+            ),
+        )
+
+    @runio.integration_task(
+        name="Cancel Subscription", properties=lambda p: _props(p, ("Subscription", p.get("id")))
+    )
+    async def cancel_subscription(
+        self,
+        client: stripe.StripeClient,
+        task: runio.Task,
+        *,
+        id: str,
+        stripe_account: str | None = None,
+        **stripe_params: Any,
+    ) -> dict[str, Any]:
+        """Cancel subscription ``id`` now (``DELETE /v1/subscriptions/{id}``; ``prorate``,
+        ``invoice_now``, ``cancellation_details``). Returns the canceled subscription. After an
+        attempt of unknown outcome it first looks the subscription up, so one that is already
+        canceled is returned rather than refused."""
+        if task.outcome_unknown:
+            found = await self._answer(
+                task,
+                client.v1.subscriptions.retrieve_async(
+                    id, None, self.request_options(None, stripe_account)
+                ),
+                label=None,
+            )
+            if found.get("status") == "canceled":
+                return found  # type: ignore[no-any-return]
+        return await self._answer(  # type: ignore[no-any-return]
+            task,
+            client.v1.subscriptions.cancel_async(
+                id, _wire(stripe_params), self.request_options(task, stripe_account)
+            ),
+            label=None,
+        )
+
+    @runio.integration_task(
+        name="Create Invoice", properties=lambda p: _props(p, ("Customer", p.get("customer")))
+    )
+    async def create_invoice(
+        self,
+        client: stripe.StripeClient,
+        task: runio.Task,
+        *,
+        stripe_account: str | None = None,
+        **stripe_params: Any,
+    ) -> dict[str, Any]:
+        """Create a draft invoice (``POST /v1/invoices``): ``customer``, ``collection_method``,
+        ``days_until_due``, ``auto_advance``... Returns the invoice."""
+        return await self._answer(  # type: ignore[no-any-return]
+            task,
+            client.v1.invoices.create_async(
+                _wire(stripe_params), self.request_options(task, stripe_account)
+            ),
+        )
+
+    @runio.integration_task(
+        name="Create Product", properties=lambda p: _props(p, ("Name", p.get("name")))
+    )
+    async def create_product(
+        self,
+        client: stripe.StripeClient,
+        task: runio.Task,
+        *,
+        stripe_account: str | None = None,
+        **stripe_params: Any,
+    ) -> dict[str, Any]:
+        """Create a product (``POST /v1/products``): ``name``, ``description``,
+        ``default_price_data``... Returns the product."""
+        return await self._answer(  # type: ignore[no-any-return]
+            task,
+            client.v1.products.create_async(
+                _wire(stripe_params), self.request_options(task, stripe_account)
+            ),
+        )
+
+    @runio.integration_task(
+        name="Create Price",
+        properties=lambda p: _props(
+            p,
+            ("Product", p.get("product")),
+            ("Amount", _money(p.get("unit_amount"), p.get("currency"))),
+            ("Interval", (p.get("recurring") or {}).get("interval")),
+        ),
+    )
+    async def create_price(
+        self,
+        client: stripe.StripeClient,
+        task: runio.Task,
+        *,
+        stripe_account: str | None = None,
+        **stripe_params: Any,
+    ) -> dict[str, Any]:
+        """Create a price (``POST /v1/prices``): ``product`` (or ``product_data``),
+        ``unit_amount``, ``currency``, ``recurring={"interval": "month"}``... Returns the
+        price."""
+        return await self._answer(  # type: ignore[no-any-return]
+            task,
+            client.v1.prices.create_async(
+                _wire(stripe_params), self.request_options(task, stripe_account)
+            ),
+        )
+
+    @runio.integration_task(
+        name="Create Checkout Session",
+        properties=lambda p: _props(
+            p,
+            ("Mode", p.get("mode")),
+            ("Customer", p.get("customer") or p.get("customer_email")),
+        ),
+    )
+    async def create_checkout_session(
+        self,
+        client: stripe.StripeClient,
+        task: runio.Task,
+        *,
+        stripe_account: str | None = None,
+        **stripe_params: Any,
+    ) -> dict[str, Any]:
+        """Create a Checkout session (``POST /v1/checkout/sessions``): ``mode``,
+        ``line_items=[{"price": ..., "quantity": 1}]``, ``success_url``, ``customer``...
+        Returns the session (send the customer to its ``url``)."""
+        return await self._answer(  # type: ignore[no-any-return]
+            task,
+            client.v1.checkout.sessions.create_async(
+                _wire(stripe_params), self.request_options(task, stripe_account)
+            ),
+        )
+
+    # -- webhook endpoints ---------------------------------------------------------------------
+    @runio.integration_task(
+        name="Create Webhook Endpoint",
+        properties=lambda p: _props(p, ("URL", p.get("url"))),
+        redact=["secret"],
+    )
+    async def create_webhook_endpoint(
+        self,
+        client: stripe.StripeClient,
+        task: runio.Task,
+        *,
+        stripe_account: str | None = None,
+        **stripe_params: Any,
+    ) -> dict[str, Any]:
+        """Create a webhook endpoint (``POST /v1/webhook_endpoints``): ``url`` and
+        ``enabled_events=["charge.succeeded", ...]``. Returns the endpoint, whose ``secret``
+        (the signing secret, shown only here) is kept out of the dashboard; the stored output
+        still holds it, so store it elsewhere if you need it and treat the run's output as
+        sensitive."""
+        return await self._answer(  # type: ignore[no-any-return]
+            task,
+            client.v1.webhook_endpoints.create_async(
+                _wire(stripe_params), self.request_options(task, stripe_account)
+            ),
+        )
+
+    @runio.integration_task(
+        name="Update Webhook Endpoint",
+        properties=lambda p: _props(p, ("Endpoint", p.get("id")), ("URL", p.get("url"))),
+    )
+    async def update_webhook_endpoint(
+        self,
+        client: stripe.StripeClient,
+        task: runio.Task,
+        *,
+        id: str,
+        stripe_account: str | None = None,
+        **stripe_params: Any,
+    ) -> dict[str, Any]:
+        """Update webhook endpoint ``id`` (``POST /v1/webhook_endpoints/{id}``): ``url``,
+        ``enabled_events``, ``disabled``... Returns the endpoint."""
+        return await self._answer(  # type: ignore[no-any-return]
+            task,
+            client.v1.webhook_endpoints.update_async(
+                id, _wire(stripe_params), self.request_options(task, stripe_account)
+            ),
+        )
+
+    @runio.integration_task(
+        name="List Webhook Endpoints",
+        properties=lambda p: _props(p, ("Max items", p.get("max_items", DEFAULT_LIST_MAX_ITEMS))),
+    )
+    async def list_webhook_endpoints(
+        self,
+        client: stripe.StripeClient,
+        task: runio.Task,
+        *,
+        max_items: int = DEFAULT_LIST_MAX_ITEMS,
+        stripe_account: str | None = None,
+        **stripe_params: Any,
+    ) -> dict[str, Any]:
+        """List webhook endpoints (``GET /v1/webhook_endpoints``), following Stripe's pages
+        until ``max_items`` (default 100) or the last one. Returns a list object (``data``,
+        ``has_more``)."""
+        return await self._list(
+            task,
+            client.v1.webhook_endpoints.list_async,
+            "/v1/webhook_endpoints",
+            stripe_params,
+            max_items,
+            stripe_account,
+        )
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__

@@ -1,0 +1,76 @@
+"""A worker killed with SIGKILL right after Stripe applied its write, before the answer came
+back: a second worker finishes the run with the same idempotency key, and exactly one customer
+exists. The worker is a real ``runio worker`` process; FakeStripe runs in the test process and
+holds the write's answer until the test has killed the worker."""
+
+from __future__ import annotations
+
+import signal
+import textwrap
+from pathlib import Path
+
+import pytest
+from procs import running, sender, wait_for_status
+from runio_stripe.testing import FakeStripe
+from stripe_helpers import API_KEY
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+
+_APP = """
+import os
+
+import runio
+from runio_stripe import Stripe
+
+client = runio.Client(id="stripe-crash-app")
+
+
+@client.define_job(
+    id="signup",
+    trigger=runio.event_trigger("signup"),
+    integrations={"stripe": Stripe()},  # STRIPE_API_KEY and STRIPE_API_BASE from the environment
+)
+async def signup(payload: dict, io: runio.IO) -> str:
+    customer = await io.stripe.create_customer("customer", email=payload["email"])
+    return customer["id"]
+"""
+
+
+def test_a_customer_is_created_once_across_a_killed_worker(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(textwrap.dedent(_APP), encoding="utf-8")
+    with (
+        FakeStripe(api_key=API_KEY) as fake,
+        running(tmp_path) as procs,
+        sender(procs.database_url, "stripe-crash-app", {"signup": "signup"}) as client,
+    ):
+        env = {"STRIPE_API_KEY": API_KEY, "STRIPE_API_BASE": fake.url}
+        hold = fake.hold_after_write(method="POST", path="/v1/customers")
+        run_id = client.send_event("signup", {"email": "ada@example.com"}).run_ids[0]
+        first = procs.start(
+            "worker", "app.py:client", "--lease-seconds", "1", name="first", env=env
+        )
+        held = hold.wait_applied(timeout=30)
+        assert len(fake.customers) == 1  # Stripe has done it; the worker has not heard back
+        first.send(signal.SIGKILL)
+        assert first.wait_exit(10) == -signal.SIGKILL
+        hold.release()
+
+        second = procs.start(
+            "worker", "app.py:client", "--lease-seconds", "1", name="second", env=env
+        )
+        (run,) = wait_for_status(
+            client, [run_id], {"COMPLETED", "FAILED"}, timeout=60, detail=procs.outputs
+        )
+        second.send(signal.SIGTERM)
+        assert second.wait_exit(15) == 0, procs.outputs()
+
+    assert run.status == "COMPLETED", (run.error, procs.outputs())
+    (customer,) = fake.customers.values()  # exactly one, though the write was sent twice
+    assert run.output == customer["id"]
+    assert customer["email"] == "ada@example.com"
+    task = run.task("customer")
+    assert len(task.attempts) == 2 and task.attempts[-1].status == "COMPLETED"
+    writes = [r for r in fake.requests if r.method == "POST"]
+    assert [r.header("Idempotency-Key") for r in writes] == [task.idempotency_key] * 2
+    assert writes[0] is held
+    assert writes[1].outcome == "replayed"
