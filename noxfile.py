@@ -46,7 +46,9 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy, strict, on the packages' sources."""
-    session.install("-e", "packages/core[postgres]", "-e", "packages/stripe", "mypy>=1.11", "pytest")
+    session.install(
+        "-e", "packages/core[postgres]", "-e", "packages/stripe", "mypy>=1.11", "pytest"
+    )
     session.run("mypy")
 
 
