@@ -4,12 +4,20 @@
 set ``STRIPE_API_KEY``); ``StripeAPIError`` and ``StripeIdempotencyError`` are what its tasks
 fail with when Stripe answers with an error. ``runio_stripe.testing.FakeStripe`` is the Stripe
 API as a local HTTP server, for tests.
+
+The names are loaded on first use: every runio worker imports this package to discover the
+plugin, and the ``stripe`` SDK takes a few hundred milliseconds to import, which a worker whose
+jobs never call Stripe should not pay.
 """
 
 from __future__ import annotations
 
-from ._errors import StripeAPIError, StripeIdempotencyError
-from ._integration import DEFAULT_API_BASE, HTTPXClient, Stripe, as_json
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._errors import StripeAPIError, StripeIdempotencyError
+    from ._integration import DEFAULT_API_BASE, HTTPXClient, Stripe, as_json
 
 __all__ = [
     "DEFAULT_API_BASE",
@@ -19,3 +27,21 @@ __all__ = [
     "StripeIdempotencyError",
     "as_json",
 ]
+
+_WHERE = {
+    "StripeAPIError": "._errors",
+    "StripeIdempotencyError": "._errors",
+    "DEFAULT_API_BASE": "._integration",
+    "HTTPXClient": "._integration",
+    "Stripe": "._integration",
+    "as_json": "._integration",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'runio_stripe' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value

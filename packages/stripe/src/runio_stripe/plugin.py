@@ -1,13 +1,18 @@
-"""The runio plugin, found through the ``runio`` entry point in pyproject.toml."""
+"""The runio plugin, found through the ``runio`` entry point in pyproject.toml.
+
+Importing it is cheap: the integration (and with it the ``stripe`` SDK) is imported only when
+runio asks which integrations the plugin registers, i.e. when a job first resolves ``io.stripe``
+or ``runio integrations list`` runs.
+"""
 
 from __future__ import annotations
 
 import runio
 from runio.plugins import RegisterIntegration
 
-from ._integration import Stripe
-
 
 @runio.hookimpl
 def runio_register_integrations(register: RegisterIntegration) -> None:
+    from ._integration import Stripe
+
     register(Stripe)

@@ -64,11 +64,11 @@ class ClientKit:
         return pm
 
     def load(self) -> PluginManager:
-        """Build the plugin manager now (a worker does at start, so a broken plugin stops it
-        at once with a ``PluginLoadError`` instead of failing runs)."""
-        pm = self.plugins
-        pm.integrations()
-        return pm
+        """Build the plugin manager now (a worker does at start, so a plugin that fails to
+        import stops it at once with a ``PluginLoadError`` instead of failing runs). The
+        integrations the plugins register are collected on first use, so a worker does not
+        import vendor SDKs its jobs never call."""
+        return self.plugins
 
     def lifecycle(self, claimed: ClaimedRun) -> Lifecycle | None:
         """The lifecycle hooks of one execution, or None when no plugin implements any."""
