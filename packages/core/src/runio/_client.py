@@ -168,26 +168,29 @@ class Client:
         return store
 
     async def _register_jobs(self) -> None:
+        """Record this app's jobs (for senders that do not define them). Only what changed is
+        written, so a worker restart costs a read, not a durable write."""
         store = await self._ready()
-        await store.register_jobs(
-            [
-                JobRecord(
-                    self.id,
-                    job.id,
-                    job.version,
-                    job.name,
-                    job.trigger.name,
-                    {
-                        "schema": (
-                            job.trigger.schema.model_json_schema() if job.trigger.schema else None
-                        ),
-                        "filter": dict(job.trigger.filter) if job.trigger.filter else None,
-                    },
-                )
-                for job in self.jobs.values()
-            ],
-            self.clock.now(),
-        )
+        wanted = [
+            JobRecord(
+                self.id,
+                job.id,
+                job.version,
+                job.name,
+                job.trigger.name,
+                {
+                    "schema": (
+                        job.trigger.schema.model_json_schema() if job.trigger.schema else None
+                    ),
+                    "filter": dict(job.trigger.filter) if job.trigger.filter else None,
+                },
+            )
+            for job in self.jobs.values()
+        ]
+        stored = {j.job_id: j for j in await store.list_jobs(self.id)}
+        changed = [j for j in wanted if stored.get(j.job_id) != j]
+        if changed:
+            await store.register_jobs(changed, self.clock.now())
 
     def close(self) -> None:
         """Close the database connection (if this client opened it) and the client's thread."""
