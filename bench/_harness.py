@@ -105,6 +105,8 @@ class Benchmark:
     notes: str = ""
     facts: Sequence[str] = ()
     """Keys of the sides' results to report as settings (e.g. the worker's concurrency)."""
+    postgres: bool = False
+    """Whether its sides need the local PostgreSQL server that ``run.py`` starts (see _pg.py)."""
 
 
 # -- results ------------------------------------------------------------------------------------

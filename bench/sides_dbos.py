@@ -19,13 +19,41 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+import _pg
 from dbos import DBOS, SetWorkflowID
 
 HERE = Path(__file__).resolve().parent
 
 
-def _start(path: Path) -> None:
-    DBOS(config={"name": "bench", "system_database_url": f"sqlite:///{path}"})
+def _start(path: Path | str) -> None:
+    """DBOS with its system database at ``path`` (a SQLite file) or a PostgreSQL URL."""
+    url = path if isinstance(path, str) else f"sqlite:///{path}"
+    DBOS(config={"name": "bench", "system_database_url": url})
+
+
+def _database(ctx: dict[str, Any]) -> tuple[Path | str, str | None]:
+    """A fresh SQLite file in the workdir, or (``postgres`` in the params) a fresh database on the
+    benchmark's PostgreSQL server; with the PostgreSQL database's name, to drop at the end."""
+    if ctx["params"].get("postgres"):
+        return _pg.fresh_database("dbos")
+    return Path(ctx["workdir"]) / "dbos.sqlite", None
+
+
+def _finish(pg_name: str | None) -> None:
+    DBOS.destroy()
+    if pg_name is not None:
+        _pg.drop_database(pg_name)
+
+
+def pg_settings() -> dict[str, Any]:
+    """The PostgreSQL settings DBOS's own system-database engine runs with."""
+    import sqlalchemy as sa
+    from dbos import _dbos
+
+    instance: Any = _dbos._dbos_global_instance
+    with instance._sys_db.engine.connect() as conn:
+        got = {k: conn.execute(sa.text(f"SHOW {k}")).scalar() for k in _pg.SHOWN}
+    return {**got, "dbos_version": version("dbos")}
 
 
 def settings() -> dict[str, Any]:
@@ -57,7 +85,8 @@ def probe(ctx: dict[str, Any]) -> dict[str, Any]:
 # -- B1: one workflow of N trivial steps ---------------------------------------------------------
 def b1(ctx: dict[str, Any]) -> dict[str, Any]:
     n = int(ctx["params"]["n"])
-    _start(Path(ctx["workdir"]) / "dbos.sqlite")
+    where, pg_name = _database(ctx)
+    _start(where)
 
     @DBOS.step()
     def step(i: int) -> int:
@@ -73,8 +102,12 @@ def b1(ctx: dict[str, Any]) -> dict[str, Any]:
     t0 = time.perf_counter()
     workflow(n)
     elapsed = time.perf_counter() - t0
-    out = {"steps_per_s": n / elapsed, "seconds": elapsed, **settings()}
-    DBOS.destroy()
+    out = {
+        "steps_per_s": n / elapsed,
+        "seconds": elapsed,
+        **(settings() if pg_name is None else pg_settings()),
+    }
+    _finish(pg_name)
     return out
 
 
@@ -171,7 +204,8 @@ def b2_resume(ctx: dict[str, Any]) -> dict[str, Any]:
 # -- B3: N workflows of 3 steps through a DBOS queue ---------------------------------------------
 def b3(ctx: dict[str, Any]) -> dict[str, Any]:
     n = int(ctx["params"]["n"])
-    _start(Path(ctx["workdir"]) / "dbos.sqlite")
+    where, pg_name = _database(ctx)
+    _start(where)
 
     @DBOS.step()
     def a(i: int) -> int:
@@ -200,5 +234,5 @@ def b3(ctx: dict[str, Any]) -> dict[str, Any]:
     for h in handles:
         h.get_result()
     elapsed = time.perf_counter() - t0
-    DBOS.destroy()
+    _finish(pg_name)
     return {"runs_per_s": n / elapsed, "seconds": elapsed, "send_s": sent}

@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import _pg
+
 import runio
 from runio.testing import TestClock
 
@@ -31,6 +33,26 @@ def _db(ctx: dict[str, Any], name: str = "runio.db") -> Path:
 
 def _url(path: Path) -> str:
     return f"sqlite:///{path}"  # an absolute path gives sqlite:////abs/path
+
+
+def _database(ctx: dict[str, Any]) -> tuple[str, str | None]:
+    """The side's database: a fresh SQLite file in its workdir, or (``postgres`` in its params) a
+    fresh database on the benchmark's PostgreSQL server. Returns the URL and the PostgreSQL
+    database's name (to drop when the side is done), else None."""
+    if ctx["params"].get("postgres"):
+        return _pg.fresh_database("runio")
+    return _url(_db(ctx)), None
+
+
+def _drop(name: str | None) -> None:
+    if name is not None:
+        _pg.drop_database(name)
+
+
+def _settings(client: runio.Client, pg_name: str | None) -> dict[str, Any]:
+    if pg_name is None:
+        return settings(client)
+    return {"runio_version": runio.__version__, **_pg.settings(client.database_url)}
 
 
 def settings(client: runio.Client) -> dict[str, Any]:
@@ -66,7 +88,8 @@ def _trivial_sync(task: runio.Task) -> int:
 def b1(ctx: dict[str, Any]) -> dict[str, Any]:
     n = int(ctx["params"]["n"])
     fn = _trivial if ctx["params"].get("task_fn", "async") == "async" else _trivial_sync
-    client = runio.Client("bench", database_url=_url(_db(ctx)))
+    url, pg_name = _database(ctx)
+    client = runio.Client("bench", database_url=url)
     marks: dict[str, float] = {}
 
     @client.define_job(id="b1", trigger=runio.event_trigger("b1"))
@@ -87,9 +110,10 @@ def b1(ctx: dict[str, Any]) -> dict[str, Any]:
         "tasks_per_s": n / elapsed,
         "seconds": elapsed,
         "in_job_tasks_per_s": n / (marks["last"] - marks["first"]),
-        **settings(client),
+        **_settings(client, pg_name),
     }
     client.close()
+    _drop(pg_name)
     return out
 
 
@@ -158,7 +182,8 @@ def b3(ctx: dict[str, Any]) -> dict[str, Any]:
     """One worker runs in this process while the main thread sends the events (as a web app in
     front of a worker would); timed from the first event sent to the last run completed."""
     n = int(ctx["params"]["n"])
-    client = runio.Client("bench", database_url=_url(_db(ctx)))
+    url, pg_name = _database(ctx)
+    client = runio.Client("bench", database_url=url)
 
     @client.define_job(id="b3", trigger=runio.event_trigger("b3"))
     async def b3_job(payload: Any, io: runio.IO) -> int:
@@ -181,6 +206,7 @@ def b3(ctx: dict[str, Any]) -> dict[str, Any]:
     worker.stop()
     thread.join()
     client.close()
+    _drop(pg_name)
     return {
         "runs_per_s": n / elapsed,
         "seconds": elapsed,
@@ -214,6 +240,131 @@ def b3_drain(ctx: dict[str, Any]) -> dict[str, Any]:
     assert len(done) == n, len(done)
     client.close()
     return {"runs_per_s": n / elapsed, "seconds": elapsed, "send_s": sent}
+
+
+# -- B5: B3's events drained by 1 or 2 worker processes on PostgreSQL -----------------------------
+_B5_APP = """\
+import os
+
+import runio
+
+client = runio.Client("bench", database_url=os.environ["RUNIO_DATABASE_URL"])
+_ledger = os.open(os.environ["BENCH_LEDGER"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+
+def _called(task: runio.Task, key: str) -> int:
+    # one line per call of a task function, appended in a single write
+    os.write(_ledger, f"{os.getpid()} {task.run_id} {key}\\n".encode())
+    return 1
+
+
+async def a(task: runio.Task) -> int:
+    return _called(task, "a")
+
+
+async def b(task: runio.Task) -> int:
+    return _called(task, "b")
+
+
+async def c(task: runio.Task) -> int:
+    return _called(task, "c")
+
+
+@client.define_job(id="b3", trigger=runio.event_trigger("b3"))
+async def b3_job(payload, io: runio.IO) -> int:
+    await io.run_task("a", a)
+    await io.run_task("b", b)
+    return await io.run_task("c", c)
+"""
+
+
+def b5_workers(ctx: dict[str, Any]) -> dict[str, Any]:
+    """The N events are stored first (untimed) in a fresh PostgreSQL database; timed is starting
+    ``workers`` worker processes (``runio worker app.py:client --until-idle``, default options)
+    until every one has exited. Then the database and the task functions' ledger are checked:
+    every run COMPLETED with execution_count == 1, every task function called exactly once."""
+    n, workers = int(ctx["params"]["n"]), int(ctx["params"]["workers"])
+    workdir = Path(ctx["workdir"])
+    ledger = workdir / "ledger.txt"
+    (workdir / "app.py").write_text(_B5_APP)
+    url, pg_name = _pg.fresh_database("runio")
+    env = {**os.environ, "RUNIO_DATABASE_URL": url, "BENCH_LEDGER": str(ledger)}
+    os.environ.update(RUNIO_DATABASE_URL=url, BENCH_LEDGER=str(ledger))
+    sys.path.insert(0, str(workdir))
+    import app  # type: ignore[import-not-found]  # the workers' own module, same job definition
+
+    t0 = time.perf_counter()
+    for i in range(n):
+        app.client.send_event("b3", {"i": i})
+    sent = time.perf_counter() - t0
+    app.client.close()
+    command = [
+        sys.executable,
+        "-c",
+        "from runio.cli import main; main()",
+        "worker",
+        "app.py:client",
+        "--until-idle",
+    ]
+    logs = [open(workdir / f"worker{k}.log", "wb") for k in range(workers)]  # noqa: SIM115
+    t0 = time.perf_counter()
+    procs = [
+        subprocess.Popen(command, cwd=workdir, env=env, stdout=fh, stderr=subprocess.STDOUT)
+        for fh in logs
+    ]
+    codes = [proc.wait(timeout=600) for proc in procs]
+    elapsed = time.perf_counter() - t0
+    for fh in logs:
+        fh.close()
+    assert codes == [0] * workers, (codes, [_tail_text(fh.name) for fh in logs])
+
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        runs = conn.execute(
+            b"SELECT id, status, execution_count, started_at, ended_at FROM runs"
+        ).fetchall()
+        events = conn.execute(b"SELECT count(*) FROM events").fetchone()[0]  # type: ignore[index]
+    _pg.drop_database(pg_name)
+    calls: dict[tuple[str, str], int] = {}
+    per_pid: dict[str, int] = {}
+    for line in ledger.read_text().splitlines():
+        pid, run_id, key = line.split()
+        calls[(run_id, key)] = calls.get((run_id, key), 0) + 1
+        per_pid[pid] = per_pid.get(pid, 0) + 1
+    completed = [r for r in runs if r[1] == "COMPLETED"]
+    expected = {(r[0], k) for r in runs for k in ("a", "b", "c")}
+    missing_calls = len(expected - calls.keys())
+    extra_calls = sum(c - 1 for c in calls.values()) + len(calls.keys() - expected)
+    reexecuted = sum(1 for r in runs if r[2] != 1)
+    lost_runs = n - len(completed)
+    extra_runs = max(0, len(runs) - n)
+    first_claim = min(r[3] for r in runs if r[3] is not None)
+    last_end = max(r[4] for r in runs if r[4] is not None)
+    shares = sorted(per_pid.values())
+    return {
+        "runs_per_s": n / elapsed,
+        "seconds": elapsed,
+        "claim_to_end_runs_per_s": n / (last_end - first_claim),
+        "send_s": sent,
+        "lost": lost_runs + missing_calls,
+        "duplicated": reexecuted + extra_calls + extra_runs,
+        "events": events,
+        "runs": len(runs),
+        "completed": len(completed),
+        "not_completed": lost_runs,
+        "execution_count_not_1": reexecuted,
+        "task_calls": sum(calls.values()),
+        "task_calls_missing": missing_calls,
+        "task_calls_extra": extra_calls,
+        "workers": workers,
+        "processes_that_ran_tasks": len(per_pid),
+        "smallest_worker_share": shares[0] / sum(shares) if len(shares) == workers else 0.0,
+    }
+
+
+def _tail_text(path: str) -> str:
+    return "\n".join(Path(path).read_text(errors="replace").splitlines()[-15:])
 
 
 class _Counter:

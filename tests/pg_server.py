@@ -34,11 +34,11 @@ import pytest
 
 NOBODY = 65534
 _START_TIMEOUT = 60.0
+# A throwaway server: speed over crash safety (a restart with `pg_ctl -m fast` still keeps
+# everything, as it checkpoints first). ``durable=True`` (the benchmarks) keeps PostgreSQL's own
+# defaults for these instead: fsync=on, full_page_writes=on.
+_FAST = {"fsync": "off", "full_page_writes": "off"}
 _SETTINGS = {
-    # A throwaway server: speed over crash safety (a restart with `pg_ctl -m fast` still keeps
-    # everything, as it checkpoints first).
-    "fsync": "off",
-    "full_page_writes": "off",
     "max_connections": "300",
     "listen_addresses": "127.0.0.1",
     "unix_socket_directories": "",
@@ -88,7 +88,8 @@ def _free_port() -> int:
 class PostgresServer:
     """One server in its own temporary directory; ``url(database)`` to reach it."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        self.durable = durable
         self.base = Path(tempfile.mkdtemp(prefix="runio-pg-"))
         self.as_root = os.geteuid() == 0
         self.port = 0
@@ -118,7 +119,7 @@ class PostgresServer:
                 "postgres",
                 "--auth=trust",
                 "--encoding=UTF8",
-                "--no-sync",
+                *([] if durable else ["--no-sync"]),
                 "--no-instructions",
             )
         except BaseException:
@@ -171,7 +172,8 @@ class PostgresServer:
         attempts = 1 if self.port else 3  # a fresh free port can be taken meanwhile: try again
         for attempt in range(attempts):
             port = self.port or _free_port()
-            options = " ".join(f"-c {k}={v}" for k, v in {**_SETTINGS, "port": port}.items())
+            settings = {**({} if self.durable else _FAST), **_SETTINGS, "port": port}
+            options = " ".join(f"-c {k}={v}" for k, v in settings.items())
             try:
                 self._command(
                     "pg_ctl",
@@ -229,11 +231,12 @@ class PostgresServer:
             self.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-def start_server() -> PostgresServer:
-    """A running server, or ``PostgresUnavailable`` saying why not."""
+def start_server(*, durable: bool = False) -> PostgresServer:
+    """A running server, or ``PostgresUnavailable`` saying why not. ``durable``: PostgreSQL's
+    default crash safety (fsync, full page writes) instead of the tests' fast settings."""
     if importlib.util.find_spec("psycopg") is None:
         raise PostgresUnavailable('psycopg is not installed (pip install "runio[postgres]")')
-    server = PostgresServer()
+    server = PostgresServer(durable=durable)
     try:
         server.start()
         server.admin("SELECT 1")
