@@ -1,5 +1,6 @@
-"""For vendors without idempotency keys, an attempt's start is stored before the call is made,
-so a later attempt can always tell that an earlier one may have reached the vendor."""
+"""An integration task's attempt is stored before the vendor is called, so a crash during the
+call loses no attempt and a later attempt can always tell that an earlier one may have reached
+the vendor."""
 
 from __future__ import annotations
 
@@ -68,7 +69,7 @@ def test_without_idempotency_keys_the_start_is_stored_before_the_call(sqlite_url
     assert output["seen"] == [[1, "STARTED"]]
 
 
-def test_with_idempotency_keys_the_call_needs_no_extra_write(sqlite_url: str) -> None:
-    # The vendor deduplicates on the key, so the start may travel with the result.
+def test_with_idempotency_keys_the_start_is_stored_before_the_call_too(sqlite_url: str) -> None:
+    # The vendor deduplicates on the key, but the attempt itself must not be lost to a crash.
     output = _run(sqlite_url, "key")
-    assert output["text"] == "hello"
+    assert output["seen"] == [[1, "STARTED"]]

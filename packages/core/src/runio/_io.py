@@ -170,8 +170,8 @@ class IO:
         **options: Any,
     ) -> Any:
         """``run_task``; with ``record_start`` the attempt's start is in the database before
-        ``fn`` runs (the integration kit asks for it for vendors without idempotency keys, so
-        ``task.outcome_unknown`` can never miss an attempt that reached the vendor)."""
+        ``fn`` runs (the integration kit asks for it for every vendor call, so a crash during the
+        call loses no attempt and ``task.outcome_unknown`` never misses one)."""
         _check_options(
             cache_key,
             options.get("retry"),

@@ -151,9 +151,10 @@ class IntegrationIO(Generic[ClientT]):
         return await self._io._run_task(
             cache_key,
             fn,
-            # Without an idempotency key the vendor cannot deduplicate: the attempt's start must
-            # be stored before the call, so a later attempt always knows its outcome is unknown.
-            record_start=integration.idempotency != "key",
+            # A vendor call is a side effect outside the database: its attempt is stored before
+            # the call, so a crash during the call loses no attempt, and without an idempotency
+            # key a later attempt always knows the outcome is unknown.
+            record_start=True,
             name=name,
             icon=icon or integration.icon,
             properties=integration._properties(properties),
