@@ -97,6 +97,13 @@ class Crash:
     lines_at_kill: list[str]
 
 
+def _attempts_of(client: runio.Client, run_id: str, cache_key: str) -> list[str]:
+    try:
+        return [a.status for a in client.get_run(run_id).task(cache_key).attempts]
+    except KeyError:
+        return []
+
+
 @pytest.fixture(scope="module")
 def crash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crash]:
     """Kill a worker while task-3 of five is running, then let a second worker finish."""
@@ -113,6 +120,14 @@ def crash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crash]:
             lambda: any(line.startswith("start task-3 ") for line in read_lines(side)),
             timeout=30,
             what="the first worker to start task-3",
+            detail=procs.outputs,
+        )
+        # A plain task's start is written within one event-loop turn of its function starting
+        # (docs/tasks.md, Guarantees): kill once it is stored, as a crash mid-task would find it.
+        wait_until(
+            lambda: _attempts_of(client, run_id, "task-3") == ["STARTED"],
+            timeout=30,
+            what="task-3's attempt to be stored",
             detail=procs.outputs,
         )
         first.send(signal.SIGKILL)
