@@ -49,7 +49,6 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 
 from .._records import (
-    AttemptRecord,
     ClaimedRun,
     EventRecord,
     JobRecord,
@@ -72,12 +71,17 @@ from ..errors import (
     StoreError,
 )
 from ._base import Store, Watch
-from ._sqlite import (
-    _INTERRUPTED,
-    _RUN_COLUMNS,
-    _RUN_ENDED,
-    _RUN_FROM,
-    _run_from_row,
+from ._rows import (
+    INTERRUPTED,
+    RUN_COLUMNS,
+    RUN_ENDED,
+    RUN_FROM,
+    attempts_of_run_sql,
+    dumps,
+    loads,
+    run_from_row,
+    task_tree,
+    tasks_of_run_sql,
 )
 
 T = TypeVar("T")
@@ -201,14 +205,6 @@ def _text(value: str | None) -> str | None:
     return None if value is None else value.replace("\x00", "\ufffd")
 
 
-def _dumps(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False)
-
-
-def _loads(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
-
-
 def _qmark(sql: str) -> str:
     """``?`` placeholders (as the SQLite store takes them) to psycopg's ``%s``, outside quotes."""
     out: list[str] = []
@@ -297,7 +293,7 @@ def _end_open_tasks(run_id: str, now: float, *, when: str) -> tuple[str, tuple[A
         "et AS (UPDATE tasks SET status = 'CANCELED', ended_at = %s WHERE run_id = %s AND "
         f"status IN ('PENDING','WAITING','RUNNING') AND {when} RETURNING 1)"
     )
-    return sql, (now, _RUN_ENDED, run_id, now, run_id)
+    return sql, (now, RUN_ENDED, run_id, now, run_id)
 
 
 # -- the writer's unit of work -----------------------------------------------------------------
@@ -896,7 +892,7 @@ class PostgresStore(Store):
                 j.version,
                 _text(j.name),
                 _text(j.event_name),
-                _dumps(j.trigger),
+                dumps(j.trigger),
                 now,
             )
             for j in sorted(jobs, key=lambda j: (j.app_id, j.job_id))
@@ -927,7 +923,7 @@ class PostgresStore(Store):
         async def op(conn: Conn) -> list[JobRecord]:
             cur = await conn.execute(sql + " ORDER BY app_id, job_id", params)
             return [
-                JobRecord(r[0], r[1], r[2], r[3], r[4], _loads(r[5])) for r in await cur.fetchall()
+                JobRecord(r[0], r[1], r[2], r[3], r[4], loads(r[5])) for r in await cur.fetchall()
             ]
 
         return await self._read(op)
@@ -984,7 +980,7 @@ class PostgresStore(Store):
                 event.id,
                 event.app_id,
                 existing[0],
-                _loads(existing[1]),
+                loads(existing[1]),
                 existing[2],
                 existing[3],
                 run_ids,
@@ -1059,7 +1055,7 @@ class PostgresStore(Store):
                     is_retry=bool(r[4]),
                     created_at=r[8],
                     started_at=r[9],
-                    event=EventRecord(r[7], app_id, r[10], _loads(r[11]), r[12], r[13]),
+                    event=EventRecord(r[7], app_id, r[10], loads(r[11]), r[12], r[13]),
                 )
                 for r in await cur.fetchall()
             ]
@@ -1175,7 +1171,7 @@ class PostgresStore(Store):
                 task_id,
                 lease.run_id,
                 now,
-                _INTERRUPTED,
+                INTERRUPTED,
                 task_id,
                 attempt,
                 task_id,
@@ -1322,7 +1318,7 @@ class PostgresStore(Store):
                 g.task_id,
                 _text(g.level),
                 _text(g.message),
-                _text(_dumps(g.data)),
+                _text(dumps(g.data)),
                 g.created_at,
             )
             for column, value in zip(columns, row, strict=True):
@@ -1390,12 +1386,12 @@ class PostgresStore(Store):
     async def get_run(self, run_id: str, *, with_tasks: bool = True) -> RunRecord | None:
         async def op(conn: Conn) -> RunRecord | None:
             cur = await conn.execute(
-                f"SELECT {_RUN_COLUMNS} FROM {_RUN_FROM} WHERE r.id = %s", (run_id,)
+                f"SELECT {RUN_COLUMNS} FROM {RUN_FROM} WHERE r.id = %s", (run_id,)
             )
             row = await cur.fetchone()
             if row is None:
                 return None
-            run = _run_from_row(row)
+            run = run_from_row(row)
             if with_tasks:
                 run.tasks = await _load_task_records(conn, run_id)
                 cur = await conn.execute(
@@ -1404,7 +1400,7 @@ class PostgresStore(Store):
                     (run_id,),
                 )
                 run.logs = [
-                    LogRecord(run_id, r[0], r[1], r[2], r[3], _loads(r[4]), r[5], r[6])
+                    LogRecord(run_id, r[0], r[1], r[2], r[3], loads(r[4]), r[5], r[6])
                     for r in await cur.fetchall()
                 ]
             return run
@@ -1438,11 +1434,11 @@ class PostgresStore(Store):
 
         async def op(conn: Conn) -> list[RunRecord]:
             cur = await conn.execute(
-                f"SELECT {_RUN_COLUMNS} FROM {_RUN_FROM} {where} "
+                f"SELECT {RUN_COLUMNS} FROM {RUN_FROM} {where} "
                 "ORDER BY r.created_at DESC, r.id DESC LIMIT %s",
                 (*params, limit),
             )
-            return [_run_from_row(r) for r in await cur.fetchall()]
+            return [run_from_row(r) for r in await cur.fetchall()]
 
         return await self._read(op)
 
@@ -1476,7 +1472,7 @@ class PostgresStore(Store):
                         "UPDATE attempts SET status = 'ERRORED', ended_at = %s, error = %s "
                         "WHERE status = 'STARTED' AND task_id IN (SELECT id FROM tasks WHERE "
                         "run_id = %s AND status = 'RUNNING')",
-                        (now, _RUN_ENDED, run_id),
+                        (now, RUN_ENDED, run_id),
                     )
                 await conn.execute(
                     "UPDATE tasks SET status = 'CANCELED', ended_at = %s WHERE run_id = %s AND "
@@ -1603,54 +1599,9 @@ def _sentence(exc: BaseException) -> str:
 
 
 async def _load_task_records(conn: Conn, run_id: str) -> list[TaskRecord]:
-    attempts: dict[str, list[AttemptRecord]] = {}
-    cur = await conn.execute(
-        "SELECT a.task_id, a.number, a.status, a.started_at, a.ended_at, a.error FROM attempts a "
-        "JOIN tasks t ON t.id = a.task_id WHERE t.run_id = %s ORDER BY a.task_id, a.number",
-        (run_id,),
-    )
-    for r in await cur.fetchall():
-        attempts.setdefault(r[0], []).append(AttemptRecord(r[1], r[2], r[3], r[4], _loads(r[5])))
-    cur = await conn.execute(
-        "SELECT id, run_id, parent_id, idempotency_key, cache_key, kind, name, icon, properties, "
-        "params, style, redact, status, output, output_properties, error, depth, created_at, "
-        "started_at, ended_at, retry_at, wake_at FROM tasks WHERE run_id = %s ORDER BY id",
-        (run_id,),
-    )
-    tasks = [
-        TaskRecord(
-            id=r[0],
-            run_id=r[1],
-            parent_id=r[2],
-            idempotency_key=r[3],
-            cache_key=_loads(r[4]),
-            kind=r[5],
-            name=r[6],
-            icon=r[7],
-            properties=_loads(r[8]) or [],
-            params=_loads(r[9]),
-            style=r[10],
-            redact=_loads(r[11]),
-            status=r[12],
-            output=_loads(r[13]),
-            output_properties=_loads(r[14]) or [],
-            error=_loads(r[15]),
-            depth=r[16],
-            created_at=r[17],
-            started_at=r[18],
-            ended_at=r[19],
-            retry_at=r[20],
-            wake_at=r[21],
-            attempts=attempts.get(r[0], []),
-        )
-        for r in await cur.fetchall()
-    ]
-    by_id = {t.id: t for t in tasks}
-    roots: list[TaskRecord] = []
-    for t in tasks:
-        parent = by_id.get(t.parent_id) if t.parent_id else None
-        (parent.children if parent is not None else roots).append(t)
-    return roots
+    attempts = await (await conn.execute(attempts_of_run_sql("%s"), (run_id,))).fetchall()
+    tasks = await (await conn.execute(tasks_of_run_sql("%s"), (run_id,))).fetchall()
+    return task_tree(tasks, attempts)
 
 
 __all__ = ["CHANNEL", "PostgresStore"]

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .._records import (
-    AttemptRecord,
     AttemptStatus,
     ClaimedRun,
     EventRecord,
@@ -52,6 +51,18 @@ from ..errors import (
     StoreError,
 )
 from ._base import Store
+from ._rows import (
+    INTERRUPTED,
+    RUN_COLUMNS,
+    RUN_ENDED,
+    RUN_FROM,
+    attempts_of_run_sql,
+    dumps,
+    loads,
+    run_from_row,
+    task_tree,
+    tasks_of_run_sql,
+)
 
 T = TypeVar("T")
 Op = Callable[[sqlite3.Connection], Any]
@@ -278,53 +289,6 @@ def _hint(exc: sqlite3.Error) -> str:
     return "Check that the database file is writable and not corrupted."
 
 
-def _dumps(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False)
-
-
-def _loads(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
-
-
-_INTERRUPTED = json.dumps(
-    {
-        "type": "AttemptInterrupted",
-        "message": "the worker stopped (crash, shutdown or lost lease) before this attempt "
-        "recorded a result; its outcome is unknown",
-    }
-)
-
-_RUN_COLUMNS = (
-    "r.id, r.app_id, r.job_id, r.job_version, r.event_id, e.name, e.payload, r.status, r.output, "
-    "r.error, r.created_at, r.started_at, r.ended_at, r.ready_at, r.execution_count, r.is_retry, "
-    "r.replay_of, r.lease_owner"
-)
-_RUN_FROM = "runs r JOIN events e ON e.app_id = r.app_id AND e.id = r.event_id"
-
-
-def _run_from_row(row: Sequence[Any]) -> RunRecord:
-    return RunRecord(
-        id=row[0],
-        app_id=row[1],
-        job_id=row[2],
-        job_version=row[3],
-        event_id=row[4],
-        event_name=row[5],
-        payload=_loads(row[6]),
-        status=row[7],
-        output=_loads(row[8]),
-        error=_loads(row[9]),
-        created_at=row[10],
-        started_at=row[11],
-        ended_at=row[12],
-        ready_at=row[13],
-        execution_count=row[14],
-        is_retry=bool(row[15]),
-        replay_of=row[16],
-        lease_owner=row[17],
-    )
-
-
 def _check_lease(conn: sqlite3.Connection, lease: Lease) -> str:
     row = conn.execute(
         "SELECT lease_token, status FROM runs WHERE id = ?", (lease.run_id,)
@@ -500,7 +464,7 @@ class SQLiteStore(Store):
                 "version=excluded.version, name=excluded.name, event_name=excluded.event_name, "
                 "trigger=excluded.trigger, updated_at=excluded.updated_at",
                 [
-                    (j.app_id, j.job_id, j.version, j.name, j.event_name, _dumps(j.trigger), now)
+                    (j.app_id, j.job_id, j.version, j.name, j.event_name, dumps(j.trigger), now)
                     for j in jobs
                 ],
             )
@@ -515,7 +479,7 @@ class SQLiteStore(Store):
                 sql += " WHERE app_id = ?"
                 params = (app_id,)
             return [
-                JobRecord(r[0], r[1], r[2], r[3], r[4], _loads(r[5]))
+                JobRecord(r[0], r[1], r[2], r[3], r[4], loads(r[5]))
                 for r in conn.execute(sql + " ORDER BY app_id, job_id", params)
             ]
 
@@ -542,7 +506,7 @@ class SQLiteStore(Store):
                     event.id,
                     event.app_id,
                     existing[0],
-                    _loads(existing[1]),
+                    loads(existing[1]),
                     existing[2],
                     existing[3],
                     run_ids,
@@ -635,7 +599,7 @@ class SQLiteStore(Store):
                         is_retry=bool(row[2]),
                         created_at=row[6],
                         started_at=row[7],
-                        event=EventRecord(row[5], app_id, ev[0], _loads(ev[1]), ev[2], ev[3]),
+                        event=EventRecord(row[5], app_id, ev[0], loads(ev[1]), ev[2], ev[3]),
                     )
                 )
             return claimed
@@ -710,7 +674,7 @@ class SQLiteStore(Store):
                 conn.execute(
                     "UPDATE attempts SET status='ERRORED', ended_at=?, error=? "
                     "WHERE task_id=? AND number<? AND status='STARTED'",
-                    (now, _INTERRUPTED, task_id, attempt),
+                    (now, INTERRUPTED, task_id, attempt),
                 )
             conn.execute(
                 "INSERT INTO attempts (task_id, number, status, started_at) VALUES (?,?,?,?) "
@@ -848,7 +812,7 @@ class SQLiteStore(Store):
 
     def add_logs(self, lease: Lease, logs: Sequence[LogRecord]) -> None:
         rows = [
-            (g.run_id, g.scope, g.seq, g.task_id, g.level, g.message, _dumps(g.data), g.created_at)
+            (g.run_id, g.scope, g.seq, g.task_id, g.level, g.message, dumps(g.data), g.created_at)
             for g in logs
         ]
 
@@ -914,15 +878,15 @@ class SQLiteStore(Store):
     async def get_run(self, run_id: str, *, with_tasks: bool = True) -> RunRecord | None:
         def op(conn: sqlite3.Connection) -> RunRecord | None:
             row = conn.execute(
-                f"SELECT {_RUN_COLUMNS} FROM {_RUN_FROM} WHERE r.id = ?", (run_id,)
+                f"SELECT {RUN_COLUMNS} FROM {RUN_FROM} WHERE r.id = ?", (run_id,)
             ).fetchone()
             if row is None:
                 return None
-            run = _run_from_row(row)
+            run = run_from_row(row)
             if with_tasks:
                 run.tasks = _load_task_records(conn, run_id)
                 run.logs = [
-                    LogRecord(run_id, r[0], r[1], r[2], r[3], _loads(r[4]), r[5], r[6])
+                    LogRecord(run_id, r[0], r[1], r[2], r[3], loads(r[4]), r[5], r[6])
                     for r in conn.execute(
                         "SELECT scope, seq, level, message, data, created_at, task_id FROM logs "
                         "WHERE run_id=? ORDER BY id",
@@ -960,9 +924,9 @@ class SQLiteStore(Store):
 
         def op(conn: sqlite3.Connection) -> list[RunRecord]:
             return [
-                _run_from_row(r)
+                run_from_row(r)
                 for r in conn.execute(
-                    f"SELECT {_RUN_COLUMNS} FROM {_RUN_FROM} {where} "
+                    f"SELECT {RUN_COLUMNS} FROM {RUN_FROM} {where} "
                     "ORDER BY r.created_at DESC, r.id DESC LIMIT ?",
                     (*params, limit),
                 )
@@ -1049,15 +1013,6 @@ class SQLiteStore(Store):
         return run
 
 
-_RUN_ENDED = json.dumps(
-    {
-        "type": "AttemptInterrupted",
-        "message": "the attempt was interrupted before recording a result (its parent task "
-        "timed out or failed, or the run was canceled or ended)",
-    }
-)
-
-
 def _end_open_tasks(
     conn: sqlite3.Connection, run_id: str, now: float, *, include_running: bool
 ) -> None:
@@ -1067,7 +1022,7 @@ def _end_open_tasks(
         conn.execute(
             "UPDATE attempts SET status='ERRORED', ended_at=?, error=? WHERE status='STARTED' "
             "AND task_id IN (SELECT id FROM tasks WHERE run_id=? AND status='RUNNING')",
-            (now, _RUN_ENDED, run_id),
+            (now, RUN_ENDED, run_id),
         )
     conn.execute(
         f"UPDATE tasks SET status='CANCELED', ended_at=? WHERE run_id=? AND status IN {statuses}",
@@ -1076,53 +1031,10 @@ def _end_open_tasks(
 
 
 def _load_task_records(conn: sqlite3.Connection, run_id: str) -> list[TaskRecord]:
-    attempts: dict[str, list[AttemptRecord]] = {}
-    for r in conn.execute(
-        "SELECT a.task_id, a.number, a.status, a.started_at, a.ended_at, a.error FROM attempts a "
-        "JOIN tasks t ON t.id = a.task_id WHERE t.run_id=? ORDER BY a.task_id, a.number",
-        (run_id,),
-    ):
-        attempts.setdefault(r[0], []).append(AttemptRecord(r[1], r[2], r[3], r[4], _loads(r[5])))
-    tasks: list[TaskRecord] = []
-    for r in conn.execute(
-        "SELECT id, run_id, parent_id, idempotency_key, cache_key, kind, name, icon, properties, "
-        "params, style, redact, status, output, output_properties, error, depth, created_at, "
-        "started_at, ended_at, retry_at, wake_at FROM tasks WHERE run_id=? ORDER BY id",
-        (run_id,),
-    ):
-        tasks.append(
-            TaskRecord(
-                id=r[0],
-                run_id=r[1],
-                parent_id=r[2],
-                idempotency_key=r[3],
-                cache_key=_loads(r[4]),
-                kind=r[5],
-                name=r[6],
-                icon=r[7],
-                properties=_loads(r[8]) or [],
-                params=_loads(r[9]),
-                style=r[10],
-                redact=_loads(r[11]),
-                status=r[12],
-                output=_loads(r[13]),
-                output_properties=_loads(r[14]) or [],
-                error=_loads(r[15]),
-                depth=r[16],
-                created_at=r[17],
-                started_at=r[18],
-                ended_at=r[19],
-                retry_at=r[20],
-                wake_at=r[21],
-                attempts=attempts.get(r[0], []),
-            )
-        )
-    by_id = {t.id: t for t in tasks}
-    roots: list[TaskRecord] = []
-    for t in tasks:
-        parent = by_id.get(t.parent_id) if t.parent_id else None
-        (parent.children if parent is not None else roots).append(t)
-    return roots
+    return task_tree(
+        conn.execute(tasks_of_run_sql("?"), (run_id,)).fetchall(),
+        conn.execute(attempts_of_run_sql("?"), (run_id,)).fetchall(),
+    )
 
 
 def _split_sql(sql: str) -> list[str]:
