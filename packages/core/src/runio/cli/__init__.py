@@ -142,7 +142,7 @@ def _with_worker_options(fn: Any) -> Any:
     return fn
 
 
-def _run_worker(client: Client, *, verbose: bool, **options: Any) -> None:
+def _run_worker(client: Client, *, command: str, verbose: bool, **options: Any) -> None:
     console = Console(highlight=False)
     printing: set[asyncio.Task[None]] = set()
 
@@ -162,7 +162,8 @@ def _run_worker(client: Client, *, verbose: bool, **options: Any) -> None:
 
     worker = client.worker(handle_signals=True, on_run_finished=finished, **options)
     console.print(
-        f"[bold]runio worker[/] app [cyan]{client.id}[/], {len(client.jobs)} job(s), "
+        f"[bold]runio {command}[/] app [cyan]{client.id}[/], "
+        f"{len(client.jobs)} job(s), "
         f"database {client.database_url}, concurrency {worker.concurrency}. Ctrl-C to stop."
     )
     _run_here(worker.run())
@@ -186,7 +187,7 @@ def _run_worker(client: Client, *, verbose: bool, **options: Any) -> None:
 @click.pass_obj
 def worker(state: _State, /, app: str, **options: Any) -> None:
     """Run a worker for APP (module:client or path/to/file.py:client)."""
-    _run_worker(_app_client(state, app), verbose=state.debug, **options)
+    _run_worker(_app_client(state, app), command="worker", verbose=state.debug, **options)
 
 
 @cli.command()
@@ -195,7 +196,7 @@ def worker(state: _State, /, app: str, **options: Any) -> None:
 @click.pass_obj
 def dev(state: _State, /, app: str, **options: Any) -> None:
     """Run APP locally: a worker that prints every run's state as it changes."""
-    _run_worker(_app_client(state, app), verbose=True, **options)
+    _run_worker(_app_client(state, app), command="dev", verbose=True, **options)
 
 
 @cli.command("send-event")
