@@ -39,7 +39,6 @@ import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -79,6 +78,7 @@ from ._rows import (
     attempts_of_run_sql,
     dumps,
     loads,
+    migrations,
     run_from_row,
     task_tree,
     tasks_of_run_sql,
@@ -114,13 +114,7 @@ def _lost_connection(exc: BaseException) -> bool:
 
 
 def _migrations() -> list[tuple[int, str, str]]:
-    folder = resources.files("runio.storage.migrations") / "postgresql"
-    found = []
-    for entry in folder.iterdir():
-        name = entry.name
-        if name.endswith(".sql") and name[:4].isdigit():
-            found.append((int(name[:4]), name, entry.read_text(encoding="utf-8")))
-    return sorted(found)
+    return migrations("postgresql")
 
 
 # -- URLs --------------------------------------------------------------------------------------

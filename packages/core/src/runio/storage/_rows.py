@@ -1,6 +1,6 @@
-"""What both SQL stores share: the queries that read runs and task trees (written once, the
-placeholder filled in per dialect), the converters from rows to records, and the errors
-recorded for attempts that never reported back.
+"""What both SQL stores share: the migration files, the queries that read runs and task trees
+(written once, the placeholder filled in per dialect), the converters from rows to records, and
+the errors recorded for attempts that never reported back.
 
 It knows nothing of connections or transactions; ``_sqlite.py`` and ``_postgres.py`` run the
 queries.
@@ -10,9 +10,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from importlib import resources
 from typing import Any
 
 from .._records import AttemptRecord, RunRecord, TaskRecord
+
+
+def migrations(dialect: str) -> list[tuple[int, str, str]]:
+    """The numbered migrations shipped for ``dialect``: (version, file name, SQL), in order."""
+    folder = resources.files("runio.storage.migrations") / dialect
+    found = []
+    for entry in folder.iterdir():
+        name = entry.name
+        if name.endswith(".sql") and name[:4].isdigit():
+            found.append((int(name[:4]), name, entry.read_text(encoding="utf-8")))
+    return sorted(found)
 
 
 def dumps(value: Any) -> str | None:

@@ -22,7 +22,6 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -59,6 +58,7 @@ from ._rows import (
     attempts_of_run_sql,
     dumps,
     loads,
+    migrations,
     run_from_row,
     task_tree,
     tasks_of_run_sql,
@@ -73,13 +73,7 @@ _LOCK_RETRY_SECONDS = 120.0
 
 
 def _migrations() -> list[tuple[int, str, str]]:
-    folder = resources.files("runio.storage.migrations") / "sqlite"
-    found = []
-    for entry in folder.iterdir():
-        name = entry.name
-        if name.endswith(".sql") and name[:4].isdigit():
-            found.append((int(name[:4]), name, entry.read_text(encoding="utf-8")))
-    return sorted(found)
+    return migrations("sqlite")
 
 
 @dataclass(slots=True)
