@@ -1,8 +1,8 @@
 """Helpers of the GitHub integration's tests (a module name of its own: test directories are
 not packages, so ``conftest`` would be ambiguous): the test token, the repository the fake
 starts with, a PyGithub client on a fake, and ``World``: one test's FakeGitHub (on the test
-clock), GitHub integration, client, clock and database. Importing it also puts tests/core on the path,
-for ``procs`` (the subprocess helpers)."""
+clock), GitHub integration, client, clock and database. Importing it also puts tests/core on
+the path, for ``procs`` (the subprocess helpers)."""
 
 from __future__ import annotations
 
