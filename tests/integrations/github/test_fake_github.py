@@ -360,3 +360,12 @@ def test_as_json_converts_pygithub_answers(fake: FakeGitHub, gh: ThreadSafeGithu
     assert [i["title"] for i in converted["issues"]] == ["two", "one"]
     assert converted["when"] == "2026-01-01T00:00:00+00:00" and converted["n"] == [1, 2]
     assert as_json(repo.get_issues(), max_items=1)[0]["title"] == "two"
+
+
+def test_seeding_sets_state_up_without_being_recorded(fake: FakeGitHub) -> None:
+    issue = fake.seed("POST", f"/repos/{REPO}/issues", {"title": "Old"})
+    comment = fake.seed("POST", f"/repos/{REPO}/issues/{issue['number']}/comments", {"body": "x"})
+    assert fake.repo(REPO).comments[comment["id"]]["body"] == "x"
+    assert fake.requests == [] and fake.writes == []
+    with pytest.raises(ValueError, match="422"):
+        fake.seed("POST", f"/repos/{REPO}/issues", {"title": ""})

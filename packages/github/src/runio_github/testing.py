@@ -50,6 +50,7 @@ import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.message import Message
 from typing import Any, TypeVar
 
 from runio.testing import FakeRequest, FakeResponse, FakeVendorServer, route
@@ -541,6 +542,18 @@ class FakeGitHub(FakeVendorServer):
             commit = self._store_commit(repo, "Initial commit", tree, [], None, None)
             repo.refs[f"refs/heads/{default_branch}"] = commit
             return repo
+
+    def seed(self, method: str, path: str, json: Any = None) -> Any:
+        """Make a call directly, to set up a test: ``seed("POST", "/repos/octo/hello/issues",
+        {"title": "Old"})``. It is not recorded in ``requests``, ignores injected faults, auth
+        and the rate limit, and returns the JSON answer (ValueError on an error answer)."""
+        body = jsonlib.dumps(json).encode() if json is not None else b""
+        request = FakeRequest(method.upper(), path, {}, Message(), body)
+        with self.lock:
+            response = self._handle(request)
+        if response.status >= 400:
+            raise ValueError(f"{method} {path} answered {response.status}: {response.json}")
+        return response.json
 
     def repo(self, full_name: str) -> FakeRepo:
         """The state of repository ``owner/name`` (KeyError when it was never added)."""
