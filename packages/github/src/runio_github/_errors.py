@@ -203,7 +203,7 @@ def classify_github_error(error: Exception, *, attempt: int = 1) -> runio.ErrorD
 
 
 def _secondary_wait(attempt: int) -> float:
-    return min(SECONDARY_MAX_WAIT, SECONDARY_MIN_WAIT * 2 ** max(0, attempt - 1))
+    return float(min(SECONDARY_MAX_WAIT, SECONDARY_MIN_WAIT * 2 ** max(0, attempt - 1)))
 
 
 def _number(value: str | None) -> float | None:

@@ -108,7 +108,7 @@ def as_json(value: Any, *, max_items: int | None = None) -> Any:
     if isinstance(value, GithubObject):
         return value.raw_data
     if isinstance(value, PaginatedList):
-        items = []
+        items: list[Any] = []
         for item in value:
             if max_items is not None and len(items) >= max_items:
                 break

@@ -1236,7 +1236,7 @@ class FakeGitHub(FakeVendorServer):
                 entries.pop(item["path"], None)  # a null sha deletes the path
                 continue
             else:
-                sha = item.get("sha")
+                sha = str(item.get("sha"))
                 known = {"blob": repo.blobs, "tree": repo.trees, "commit": repo.commits}[kind]
                 if sha not in known:
                     raise _invalid("Tree", "tree.sha", message=f"tree.sha {sha} is not a {kind}")
