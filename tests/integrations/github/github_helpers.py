@@ -30,6 +30,25 @@ REPO = "octo/hello"
 FINISHED = ("COMPLETED", "FAILED", "CANCELED", "TIMED_OUT")
 
 
+def rsa_key_pair() -> tuple[str, str]:
+    """A GitHub App's private key and the public key the fake verifies its JWTs with (PEM)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private, public
+
+
 def sdk_client(fake: FakeGitHub, *, token: str = TOKEN, per_page: int = 100) -> ThreadSafeGithub:
     """PyGithub on ``fake``, configured as the integration configures it."""
     return new_client(Auth.Token(token), base_url=fake.url, per_page=per_page)

@@ -12,9 +12,9 @@ import github
 import pytest
 import requests
 from github import Auth, InputGitAuthor
-from github_helpers import REPO, TOKEN, sdk_client
+from github_helpers import REPO, TOKEN, rsa_key_pair, sdk_client
 from runio_github import as_json
-from runio_github._sdk import ThreadSafeGithub, new_client
+from runio_github._sdk import ThreadSafeGithub, app_bot_login, installation_auth, new_client
 from runio_github.testing import FakeGitHub
 
 
@@ -369,3 +369,26 @@ def test_seeding_sets_state_up_without_being_recorded(fake: FakeGitHub) -> None:
     assert fake.requests == [] and fake.writes == []
     with pytest.raises(ValueError, match="422"):
         fake.seed("POST", f"/repos/{REPO}/issues", {"title": ""})
+
+
+def test_github_app_installations(fake: FakeGitHub) -> None:
+    private, public = rsa_key_pair()
+    fake.add_app(42, public, slug="triager", installation_id=7)
+    client = new_client(installation_auth(42, private, 7), base_url=fake.url)
+    issue = client.get_repo(REPO).create_issue(title="by the app")
+    assert issue.raw_data["user"]["login"] == "triager[bot]"
+    assert app_bot_login(42, private, base_url=fake.url) == "triager[bot]"
+    exchanged = [r for r in fake.requests if r.path == "/app/installations/7/access_tokens"]
+    assert [r.status for r in exchanged] == [201]
+    token = next(iter(fake.installation_tokens))
+    assert issue.raw_data["user"]["login"] == "triager[bot]" and token.startswith("ghs_")
+    mine = client.get_repo(REPO).get_issues(state="all", creator="triager[bot]")
+    assert [i.title for i in mine] == ["by the app"]
+    with pytest.raises(github.GithubException) as forbidden:
+        client.get_user().login  # noqa: B018 - an installation has no user
+    assert forbidden.value.status == 403
+    other_private, _ = rsa_key_pair()
+    with pytest.raises(github.GithubException) as refused:
+        new_client(installation_auth(42, other_private, 7), base_url=fake.url).get_user().login  # noqa: B018
+    assert refused.value.status == 401
+    client.close()

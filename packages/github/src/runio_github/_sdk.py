@@ -97,6 +97,29 @@ def new_client(
     )
 
 
+def installation_auth(
+    app_id: int | str, private_key: str, installation_id: int
+) -> github.Auth.AppInstallationAuth:
+    """Credentials of a GitHub App installation: PyGithub signs a JWT with the app's private
+    key, exchanges it for an installation token and renews that token before it expires."""
+    return github.Auth.AppAuth(app_id, private_key).get_installation_auth(int(installation_id))
+
+
+def app_bot_login(app_id: int | str, private_key: str, *, base_url: str = DEFAULT_API_BASE) -> str:
+    """The login of a GitHub App's bot user (``<slug>[bot]``), the author of what its
+    installation tokens create (``GET /app`` with the app's JWT)."""
+    integration = github.GithubIntegration(
+        auth=github.Auth.AppAuth(app_id, private_key),
+        base_url=base_url.rstrip("/"),
+        retry=None,
+        user_agent=USER_AGENT,
+    )
+    try:
+        return f"{integration.get_app().slug}[bot]"
+    finally:
+        integration.close()
+
+
 def as_json(value: Any, *, max_items: int | None = None) -> Any:
     """A PyGithub answer as plain JSON, for a ``run_task`` function's return value.
 

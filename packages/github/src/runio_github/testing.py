@@ -213,6 +213,12 @@ class FakeGitHub(FakeVendorServer):
         self._window_reset: float | None = None
         self._holds: list[Hold] = []
         self.request_ids: list[str] = []
+        self.apps: dict[str, dict[str, Any]] = {}
+        """GitHub Apps by app id (``add_app``)."""
+        self.installation_tokens: dict[str, str] = {}
+        """Installation tokens handed out, and the app id each belongs to."""
+        self._actor: str | None = None  # who makes the current request (handlers run one at a time)
+        self._app: str | None = None  # the app whose JWT authenticates the current request
 
     # -- ids, time, answers --------------------------------------------------------------------
     def next_id(self) -> int:
@@ -237,7 +243,8 @@ class FakeGitHub(FakeVendorServer):
         return self.url + "/_web" + path
 
     def user(self, login: str | None = None) -> dict[str, Any]:
-        login = login or self.login
+        """A user object: ``login``'s, by default the one making the current request."""
+        login = login or self._actor or self.login
         number = int(hashlib.sha1(login.encode()).hexdigest()[:6], 16)
         return {
             "login": login,
@@ -447,14 +454,24 @@ class FakeGitHub(FakeVendorServer):
     def check_auth(self, request: FakeRequest) -> FakeResponse | None:
         header = request.header("Authorization") or ""
         scheme, _, token = header.partition(" ")
-        accepted = (
-            scheme.lower() in ("token", "bearer")
-            and bool(token.strip())
-            and (self.token is None or token.strip() == self.token)
-        )
+        token = token.strip()
+        self._actor = self._app = None
         if not header:
             return self.error(_Problem(401, "Requires authentication"))
-        if not accepted:
+        if scheme.lower() not in ("token", "bearer") or not token:
+            return self.error(_Problem(401, "Bad credentials"))
+        if self.apps and token.count(".") == 2:  # a GitHub App's JWT: for /app endpoints only
+            self._app = self._app_of_jwt(token)
+            if self._app is None:
+                return self.error(_Problem(401, "A JSON web token could not be decoded"))
+            if not request.path.startswith("/app"):
+                return self.error(_Problem(403, "A JSON web token cannot be used for this request"))
+            return None
+        if token in self.installation_tokens:
+            self._actor = f"{self.apps[self.installation_tokens[token]]['slug']}[bot]"
+        elif self.token is None or token == self.token:
+            self._actor = self.login
+        else:
             return self.error(_Problem(401, "Bad credentials"))
         self._rate_headers()
         if self._used >= self.rate_limit:
@@ -550,6 +567,7 @@ class FakeGitHub(FakeVendorServer):
         body = jsonlib.dumps(json).encode() if json is not None else b""
         request = FakeRequest(method.upper(), path, {}, Message(), body)
         with self.lock:
+            self._actor = self._app = None
             response = self._handle(request)
         if response.status >= 400:
             raise ValueError(f"{method} {path} answered {response.status}: {response.json}")
@@ -670,7 +688,79 @@ class FakeGitHub(FakeVendorServer):
     # -- users and repos -----------------------------------------------------------------------
     @_endpoint("GET", "/user")
     def get_user(self, request: FakeRequest) -> FakeResponse:
+        if self._actor is not None and self._actor.endswith("[bot]"):
+            raise _Problem(403, "Resource not accessible by integration")
         return self.reply(self.user())
+
+    # -- GitHub Apps ---------------------------------------------------------------------------
+    def add_app(
+        self,
+        app_id: int | str,
+        public_key: str | bytes,
+        *,
+        slug: str = "runio-app",
+        installation_id: int = 1,
+    ) -> None:
+        """Accept GitHub App ``app_id``: a JWT signed (RS256) with the private key of
+        ``public_key`` (PEM) gets installation tokens for ``installation_id``, and what those
+        tokens create is made by ``{slug}[bot]``."""
+        with self.lock:
+            self.apps[str(app_id)] = {
+                "public_key": public_key,
+                "slug": slug,
+                "installation_id": int(installation_id),
+            }
+
+    def _app_of_jwt(self, token: str) -> str | None:
+        import jwt  # PyGithub's own dependency
+
+        for app_id, app in self.apps.items():
+            try:
+                claims = jwt.decode(
+                    token,
+                    key=app["public_key"],
+                    algorithms=["RS256"],
+                    options={"verify_exp": False, "verify_iat": False},
+                )
+            except jwt.PyJWTError:
+                continue
+            if str(claims.get("iss")) == app_id:
+                return app_id
+        return None
+
+    @_endpoint("GET", "/app")
+    def get_app(self, request: FakeRequest) -> FakeResponse:
+        if self._app is None:
+            raise _Problem(401, "A JSON web token is required for this request")
+        app = self.apps[self._app]
+        return self.reply(
+            {
+                "id": int(self._app) if self._app.isdigit() else self._app,
+                "slug": app["slug"],
+                "name": app["slug"],
+                "owner": self.user(),
+                "url": self.api(f"/apps/{app['slug']}"),
+                "html_url": self.web(f"/apps/{app['slug']}"),
+            }
+        )
+
+    @_endpoint("POST", "/app/installations/{installation_id}/access_tokens")
+    def create_installation_token(self, request: FakeRequest) -> FakeResponse:
+        if self._app is None:
+            raise _Problem(401, "A JSON web token is required for this request")
+        if request.path_params["installation_id"] != str(self.apps[self._app]["installation_id"]):
+            raise _not_found()
+        token = f"ghs_{hashlib.sha256(f'{self._app}:{self.next_id()}'.encode()).hexdigest()[:36]}"
+        self.installation_tokens[token] = self._app
+        return self.reply(
+            {
+                "token": token,
+                "expires_at": self.timestamp(self.now() + 3600),
+                "permissions": {"issues": "write", "contents": "write"},
+                "repository_selection": "all",
+            },
+            201,
+        )
 
     @_endpoint("GET", "/repos/{owner}/{repo}")
     def get_repo(self, request: FakeRequest) -> FakeResponse:
