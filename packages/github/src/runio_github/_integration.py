@@ -21,6 +21,7 @@ This module imports PyGithub; runio's core never does.
 from __future__ import annotations
 
 import re
+import time
 import urllib.parse
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -94,20 +95,23 @@ def has_marker(body: Any, marker: str) -> bool:
     return isinstance(body, str) and _MARKER_COMMENT.format(marker=marker) in body
 
 
+def _props(*pairs: tuple[str, Any]) -> list[runio.Property]:
+    """Properties from (label, value) pairs; a pair whose value is None (a parameter the call
+    did not give) is left out."""
+    return [runio.Property(label, str(value)) for label, value in pairs if value is not None]
+
+
 def _issue_props(p: dict[str, Any], *pairs: tuple[str, Any]) -> list[runio.Property]:
     issue = p.get("issue_number")
-    return [
-        runio.Property("Repository", p.get("repo")),
-        runio.Property("Issue", f"#{issue}" if issue is not None else None),  # type: ignore[arg-type]
-        *(runio.Property(label, value) for label, value in pairs),
-    ]
+    return _props(
+        ("Repository", p.get("repo")),
+        ("Issue", f"#{issue}" if issue is not None else None),
+        *pairs,
+    )
 
 
 def _repo_props(p: dict[str, Any], *pairs: tuple[str, Any]) -> list[runio.Property]:
-    return [
-        runio.Property("Repository", p.get("repo")),
-        *(runio.Property(label, value) for label, value in pairs),
-    ]
+    return _props(("Repository", p.get("repo")), *pairs)
 
 
 def _joined(values: Any) -> str | None:
@@ -209,9 +213,8 @@ class GitHub(runio.Integration[github.Github]):
     def _since(self, task: runio.Task) -> datetime:
         """Since when to look for this task's earlier write: its first attempt's start, less
         ``lookback`` for the difference between clocks."""
-        started = task.started_at
-        moment = started.timestamp() if isinstance(started, datetime) else float(started)
-        return datetime.fromtimestamp(moment - self.lookback, tz=UTC)
+        started = task.started_at if task.started_at is not None else time.time()
+        return datetime.fromtimestamp(started - self.lookback, tz=UTC)
 
     @staticmethod
     def _login(client: github.Github) -> str:
@@ -271,14 +274,16 @@ class GitHub(runio.Integration[github.Github]):
         marker = self.marker(task)
         issues = _repository(client, repo).get_issues(
             state="all",
-            creator=self._login(client),
+            # PyGithub's annotation asks for a NamedUser, but it takes a login (asserted so), and
+            # a NamedUser would cost a request to fetch.
+            creator=self._login(client),  # type: ignore[arg-type]
             since=self._since(task),
             sort="created",
             direction="desc",
         )
         for issue in issues:
             if has_marker(issue.body, marker):
-                data: dict[str, Any] = issue.raw_data
+                data: dict[str, Any] = as_json(issue)
                 _link(task, "Issue", data, f"#{data.get('number')}")
                 return data
         return None
@@ -395,10 +400,10 @@ class GitHub(runio.Integration[github.Github]):
         login = self._login(client)
         issue = _repository(client, repo).get_issue(int(issue_number))
         for comment in issue.get_comments(since=self._since(task)):
-            if comment.raw_data.get("user", {}).get("login") == login and has_marker(
+            if as_json(comment).get("user", {}).get("login") == login and has_marker(
                 comment.body, marker
             ):
-                data: dict[str, Any] = comment.raw_data
+                data: dict[str, Any] = as_json(comment)
                 _link(task, "Comment", data)
                 return data
         return None
@@ -424,15 +429,15 @@ class GitHub(runio.Integration[github.Github]):
         ``confused``, ``heart``, ``hooray``, ``rocket``, ``eyes``)
         (``POST .../issues/comments/{comment_id}/reactions``). Returns the reaction.
         Idempotent: GitHub answers an existing reaction of the same user with itself."""
-        comment = _repository(client, repo).get_issue_comment(int(comment_id))
-        return comment.create_reaction(content).raw_data  # type: ignore[no-any-return]
+        url = f"{_repository(client, repo).url}/issues/comments/{int(comment_id)}/reactions"
+        return _request(client, "POST", url, input={"content": content})  # type: ignore[no-any-return]
 
     @runio.integration_task(
         name="Comment With Reaction",
         effect="idempotent",
         properties=lambda p: _issue_props(p, ("Reaction", p.get("reaction"))),
     )
-    def create_issue_comment_with_reaction(
+    async def create_issue_comment_with_reaction(
         self,
         client: github.Github,
         task: runio.Task,
@@ -446,12 +451,13 @@ class GitHub(runio.Integration[github.Github]):
         """Comment on issue ``issue_number`` and react to the comment: two subtasks,
         ``create_issue_comment`` (exactly once, by marker) then
         ``add_issue_comment_reaction``. Returns the comment with the reaction under
-        ``"reaction"``. Running it again is safe: each subtask's result is stored."""
+        ``"reaction"``. Running it again is safe: each subtask's result is stored. (It makes no
+        call itself, so it runs on the event loop; its subtasks run in the thread pool.)"""
         me = runio.integrations.use(self)
-        comment = me.create_issue_comment(
+        comment = await me.create_issue_comment(
             "comment", repo=repo, issue_number=issue_number, body=body
         )
-        added = me.add_issue_comment_reaction(
+        added = await me.add_issue_comment_reaction(
             "reaction", repo=repo, comment_id=comment["id"], content=reaction
         )
         return {**comment, "reaction": added}
@@ -501,8 +507,8 @@ class GitHub(runio.Integration[github.Github]):
         self, client: github.Github, task: runio.Task, /, *, repo: str, url: str, **params: Any
     ) -> dict[str, Any] | None:
         for hook in _repository(client, repo).get_hooks():
-            if hook.raw_data.get("config", {}).get("url") == url:
-                data: dict[str, Any] = hook.raw_data
+            if as_json(hook).get("config", {}).get("url") == url:
+                data: dict[str, Any] = as_json(hook)
                 _link(task, "Webhook", data)
                 return data
         return None
@@ -567,11 +573,11 @@ class GitHub(runio.Integration[github.Github]):
     @runio.integration_task(
         name="Create Organization Webhook",
         effect="write",
-        properties=lambda p: [
-            runio.Property("Organization", p.get("org")),
-            runio.Property("URL", p.get("url")),
-            runio.Property("Events", _joined(p.get("events"))),  # type: ignore[arg-type]
-        ],
+        properties=lambda p: _props(
+            ("Organization", p.get("org")),
+            ("URL", p.get("url")),
+            ("Events", _joined(p.get("events"))),
+        ),
         secret_params=("secret",),
     )
     def create_org_webhook(
@@ -610,8 +616,8 @@ class GitHub(runio.Integration[github.Github]):
         self, client: github.Github, task: runio.Task, /, *, org: str, url: str, **params: Any
     ) -> dict[str, Any] | None:
         for hook in client.get_organization(org).get_hooks():
-            if hook.raw_data.get("config", {}).get("url") == url:
-                data: dict[str, Any] = hook.raw_data
+            if as_json(hook).get("config", {}).get("url") == url:
+                data: dict[str, Any] = as_json(hook)
                 _link(task, "Webhook", data)
                 return data
         return None
@@ -619,10 +625,7 @@ class GitHub(runio.Integration[github.Github]):
     @runio.integration_task(
         name="Update Organization Webhook",
         effect="idempotent",
-        properties=lambda p: [
-            runio.Property("Organization", p.get("org")),
-            runio.Property("Webhook", p.get("hook_id")),
-        ],
+        properties=lambda p: _props(("Organization", p.get("org")), ("Webhook", p.get("hook_id"))),
         secret_params=("secret",),
     )
     def update_org_webhook(
@@ -654,7 +657,7 @@ class GitHub(runio.Integration[github.Github]):
     @runio.integration_task(
         name="List Organization Webhooks",
         effect="read",
-        properties=lambda p: [runio.Property("Organization", p.get("org"))],
+        properties=lambda p: _props(("Organization", p.get("org"))),
     )
     def list_org_webhooks(
         self,
@@ -687,7 +690,7 @@ class GitHub(runio.Integration[github.Github]):
         ``base64``. Returns ``{"sha", "url"}``. Idempotent: git objects are addressed by their
         content, so the same content is the same blob."""
         blob = _repository(client, repo).create_git_blob(content, encoding)
-        return blob.raw_data  # type: ignore[no-any-return]
+        return blob.raw_data
 
     @runio.integration_task(
         name="Get Blob", effect="read", properties=lambda p: _repo_props(p, ("SHA", p.get("sha")))
@@ -696,7 +699,7 @@ class GitHub(runio.Integration[github.Github]):
         self, client: github.Github, task: runio.Task, /, *, repo: str, sha: str
     ) -> dict[str, Any]:
         """Get blob ``sha`` (``GET .../git/blobs/{sha}``): its ``content`` in base64."""
-        return _repository(client, repo).get_git_blob(sha).raw_data  # type: ignore[no-any-return]
+        return _repository(client, repo).get_git_blob(sha).raw_data
 
     @runio.integration_task(
         name="Create Tree",
@@ -735,7 +738,7 @@ class GitHub(runio.Integration[github.Github]):
     ) -> dict[str, Any]:
         """Get tree ``sha`` (``GET .../git/trees/{sha}``), every level when ``recursive``."""
         found = _repository(client, repo).get_git_tree(sha, recursive=recursive)
-        return found.raw_data  # type: ignore[no-any-return]
+        return found.raw_data
 
     @runio.integration_task(
         name="Create Commit",
@@ -780,7 +783,7 @@ class GitHub(runio.Integration[github.Github]):
         self, client: github.Github, task: runio.Task, /, *, repo: str, sha: str
     ) -> dict[str, Any]:
         """Get git commit ``sha`` (``GET .../git/commits/{sha}``)."""
-        return _repository(client, repo).get_git_commit(sha).raw_data  # type: ignore[no-any-return]
+        return _repository(client, repo).get_git_commit(sha).raw_data
 
     @runio.integration_task(
         name="Get Reference",
@@ -823,7 +826,7 @@ class GitHub(runio.Integration[github.Github]):
             found = _request(client, "GET", url)
         except UnknownObjectException:
             return None
-        return found if found.get("object", {}).get("sha") == sha else None  # type: ignore[no-any-return]
+        return found if found.get("object", {}).get("sha") == sha else None
 
     @runio.integration_task(
         name="Update Reference",
@@ -912,7 +915,7 @@ class GitHub(runio.Integration[github.Github]):
         self, client: github.Github, task: runio.Task, /, *, repo: str, sha: str
     ) -> dict[str, Any]:
         """Get annotated tag object ``sha`` (``GET .../git/tags/{sha}``)."""
-        return _repository(client, repo).get_git_tag(sha).raw_data  # type: ignore[no-any-return]
+        return _repository(client, repo).get_git_tag(sha).raw_data
 
     # -- pull requests -------------------------------------------------------------------------
     @runio.integration_task(
@@ -948,7 +951,7 @@ class GitHub(runio.Integration[github.Github]):
             draft=draft,
             **kwargs,
         )
-        data: dict[str, Any] = pull.raw_data
+        data: dict[str, Any] = as_json(pull)
         _link(task, "Pull request", data, f"#{data.get('number')}")
         return data
 
@@ -975,7 +978,7 @@ class GitHub(runio.Integration[github.Github]):
             if pull.created_at < since:
                 break
             if has_marker(pull.body, marker):
-                data: dict[str, Any] = pull.raw_data
+                data: dict[str, Any] = as_json(pull)
                 _link(task, "Pull request", data, f"#{data.get('number')}")
                 return data
         return None
@@ -1082,7 +1085,7 @@ class GitHub(runio.Integration[github.Github]):
             if release.created_at < since:
                 break
             if has_marker(release.body, marker):
-                data: dict[str, Any] = release.raw_data
+                data: dict[str, Any] = as_json(release)
                 _link(task, "Release", data, data.get("tag_name"))
                 return data
         return None

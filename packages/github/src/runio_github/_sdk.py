@@ -19,7 +19,7 @@ from typing import Any
 
 try:
     import github
-    from github.GithubObject import GithubObject
+    from github.GithubObject import CompletableGithubObject, GithubObject
     from github.PaginatedList import PaginatedList
     from github.Requester import Requester
 except ImportError as exc:  # pragma: no cover - the dependency is declared
@@ -124,10 +124,17 @@ def as_json(value: Any, *, max_items: int | None = None) -> Any:
     """A PyGithub answer as plain JSON, for a ``run_task`` function's return value.
 
     A PyGithub object becomes GitHub's JSON for it (``obj.raw_data``; a lazy object is fetched
-    first); a ``PaginatedList`` becomes a list of them, following GitHub's pages (up to
-    ``max_items`` when given); lists, tuples and dicts are converted item by item; datetimes
-    become ISO 8601 text. Anything else is returned as it is.
+    first, an item of a list is taken as the list's page gave it); a ``PaginatedList`` becomes a
+    list of them, following GitHub's pages (up to ``max_items`` when given); lists, tuples and
+    dicts are converted item by item; datetimes become ISO 8601 text. Anything else is returned
+    as it is.
     """
+    if isinstance(value, CompletableGithubObject) and not value.completed:
+        if set(value._rawData) <= {"url"}:  # a lazy reference (get_repo...): fetch it
+            return value.raw_data
+        # A list item: the page already holds GitHub's JSON for it, which ``raw_data`` would
+        # fetch again, one request per item.
+        return value._rawData
     if isinstance(value, GithubObject):
         return value.raw_data
     if isinstance(value, PaginatedList):
