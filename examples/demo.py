@@ -16,6 +16,7 @@ from rich.console import Console
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from runio_github.testing import FakeGitHub
 from runio_stripe.testing import FakeStripe
 
 from examples import user_api
@@ -30,8 +31,15 @@ async def main() -> int:
     stripe_api = FakeStripe().start()  # the Stripe API, locally: the Stripe example runs on it
     os.environ["STRIPE_API_KEY"] = "sk_test_runio_demo"
     os.environ["STRIPE_API_BASE"] = stripe_api.url
+    github_api = FakeGitHub()  # the GitHub API, locally: the GitHub example runs on it
+    github_api.start()
+    github_api.add_repo("octo/hello")
+    os.environ["GITHUB_TOKEN"] = "ghp_runio_demo"
+    os.environ["GITHUB_API_BASE"] = github_api.url
+    os.environ["GITHUB_REPO"] = "octo/hello"
 
     from examples.app import client
+    from examples.github_app import client as github_client
     from examples.stripe_app import client as stripe_client
     from runio._render import run_tree
 
@@ -48,28 +56,40 @@ async def main() -> int:
             "purchase.requested",
             {"email": "ada@example.com", "name": "Ada", "product": "T-shirt", "amount": 2500},
         ),
+        await github_client.send_event_async(
+            "bug.reported",
+            {"title": "Login fails", "details": "Steps to reproduce...", "reporter": "ada"},
+        ),
+        await github_client.send_event_async(
+            "release.requested", {"version": "v1.0.0", "notes": "The first release."}
+        ),
     ]
     run_ids = [run_id for event in sent for run_id in event.run_ids]
     worker = client.worker(concurrency=10, poll_interval=0.05)
     worker_task = asyncio.create_task(worker.run())
     stripe_worker = stripe_client.worker(concurrency=10, poll_interval=0.05)  # its own app's jobs
     stripe_worker_task = asyncio.create_task(stripe_worker.run())
+    github_worker = github_client.worker(concurrency=10, poll_interval=0.05)
+    github_worker_task = asyncio.create_task(github_worker.run())
+    tasks = (worker_task, stripe_worker_task, github_worker_task)
     with console.status("running the example jobs (waits and retries included)..."):
         while True:
             runs = [await client.get_run_async(run_id) for run_id in run_ids]
             if all(run.status in ("COMPLETED", "FAILED", "CANCELED", "TIMED_OUT") for run in runs):
                 break
-            stopped = [t for t in (worker_task, stripe_worker_task) if t.done()]
+            stopped = [t for t in tasks if t.done()]
             if stopped:
                 stopped[0].result()
                 break
             await asyncio.sleep(0.1)
     worker.stop()
     stripe_worker.stop()
-    await worker_task
-    await stripe_worker_task
+    github_worker.stop()
+    for task in tasks:
+        await task
     server.shutdown()
     stripe_api.stop()
+    github_api.stop()
     for run in runs:
         console.print()
         console.print(run_tree(run))
