@@ -211,7 +211,7 @@ class FakeGitHub(FakeVendorServer):
         self._sequence = 0
         self._used = 0
         self._window_reset: float | None = None
-        self._holds: list[Hold] = []
+        self._write_holds: list[Hold] = []
         self.request_ids: list[str] = []
         self.apps: dict[str, dict[str, Any]] = {}
         """GitHub Apps by app id (``add_app``)."""
@@ -301,12 +301,16 @@ class FakeGitHub(FakeVendorServer):
         status: int,
         message: str | None = None,
         *,
-        errors: list[dict[str, Any]] | None = None,
-        documentation_url: str = DOCS,
         headers: Mapping[str, str] | None = None,
+        **fields: Any,
     ) -> FakeResponse:
         """A GitHub error answer (``{"message", "documentation_url"}``) for ``status``, for
-        ``fail_next``: ``error_response(422, "Validation Failed", errors=[...])``."""
+        ``fail_next``: ``error_response(422, "Validation Failed", errors=[...])``; ``fields``
+        are ``errors`` and ``documentation_url`` (default ``https://docs.github.com/rest``)."""
+        errors = fields.pop("errors", None)
+        documentation_url = str(fields.pop("documentation_url", DOCS))
+        if fields:
+            raise TypeError(f"GitHub's errors have no field(s) {', '.join(sorted(fields))}")
         default = {
             400: "Problems parsing JSON",
             401: "Bad credentials",
@@ -412,14 +416,14 @@ class FakeGitHub(FakeVendorServer):
         While held, the fake answers nothing else (its handlers run one at a time)."""
         hold = Hold(method and method.upper(), path, timeout)
         with self.lock:
-            self._holds.append(hold)
+            self._write_holds.append(hold)
         return hold
 
     def _hold_if_asked(self, request: FakeRequest) -> None:
-        hold = next((h for h in self._holds if h.matches(request)), None)
+        hold = next((h for h in self._write_holds if h.matches(request)), None)
         if hold is None:
             return
-        self._holds.remove(hold)
+        self._write_holds.remove(hold)
         hold.request = request
         hold.applied.set()
         hold.released.wait(hold.timeout)
