@@ -20,6 +20,7 @@ This module imports PyGithub; runio's core never does.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 import urllib.parse
@@ -33,12 +34,21 @@ from github.GithubException import UnknownObjectException
 from github.Repository import Repository
 
 import runio
-from runio.errors import NonRetryableError
+from runio.errors import IntegrationSettingError, NonRetryableError
 
 from ._errors import GitHubAPIError, classify_github_error
-from ._sdk import DEFAULT_API_BASE, DEFAULT_TIMEOUT, as_json, new_client
+from ._sdk import (
+    DEFAULT_API_BASE,
+    DEFAULT_TIMEOUT,
+    app_bot_login,
+    as_json,
+    installation_auth,
+    new_client,
+)
 
 DEFAULT_LIST_MAX_ITEMS = 100
+_APP_ENV = ("GITHUB_APP_ID", "GITHUB_APP_PRIVATE_KEY", "GITHUB_APP_INSTALLATION_ID")
+_BOT_LOGINS: dict[tuple[str, str], str] = {}  # (app id, base URL) -> the app's bot login
 
 _REPO_NAME = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 _MARKER_COMMENT = "<!-- {marker} -->"
@@ -151,10 +161,13 @@ class GitHub(runio.Integration[github.Github]):
     """GitHub: ``await io.github.create_issue("bug", repo="octo/hello", title="Broken")``.
 
     Settings (each an argument, else its environment variable): ``token``
-    (``GITHUB_TOKEN``, required, secret: a personal access token or an installation token),
-    ``base_url`` (``GITHUB_API_BASE``, default ``https://api.github.com``; GitHub Enterprise
-    Server's ``https://HOST/api/v3``, or a ``runio_github.testing.FakeGitHub``'s url) and
-    ``timeout`` (seconds per request, default 30).
+    (``GITHUB_TOKEN``, secret: a personal access token or an installation token), or a GitHub
+    App installation instead: ``app_id`` (``GITHUB_APP_ID``), ``app_private_key``
+    (``GITHUB_APP_PRIVATE_KEY``, secret, PEM) and ``app_installation_id``
+    (``GITHUB_APP_INSTALLATION_ID``); ``base_url`` (``GITHUB_API_BASE``, default
+    ``https://api.github.com``; GitHub Enterprise Server's ``https://HOST/api/v3``, or a
+    ``runio_github.testing.FakeGitHub``'s url) and ``timeout`` (seconds per request, default
+    30).
 
     Repositories are named ``"owner/name"``. Every wrapper returns GitHub's JSON. GitHub has no
     idempotency keys: issues, comments, pull requests and releases carry a hidden marker and
@@ -170,8 +183,10 @@ class GitHub(runio.Integration[github.Github]):
     idempotency = "marker"
     sdk_loggers = ("github",)
 
-    token: str = runio.setting(
-        env="GITHUB_TOKEN", help="Personal access or installation token (ghp_..., ghs_...)"
+    token: str | None = runio.setting(
+        env="GITHUB_TOKEN",
+        required=False,  # unless a GitHub App is configured instead: see missing_settings
+        help="Personal access or installation token (ghp_..., ghs_...)",
     )
     base_url: str = runio.setting(
         env="GITHUB_API_BASE",
@@ -180,16 +195,79 @@ class GitHub(runio.Integration[github.Github]):
         help="API base URL (GitHub Enterprise: https://HOST/api/v3; a FakeGitHub's url in tests)",
     )
     timeout: int = runio.setting(default=DEFAULT_TIMEOUT, secret=False, help="seconds per request")
+    app_id: str | None = runio.setting(
+        env="GITHUB_APP_ID",
+        secret=False,
+        required=False,
+        help="GitHub App id, to act as an installation of the app instead of with a token",
+    )
+    app_private_key: str | None = runio.setting(
+        env="GITHUB_APP_PRIVATE_KEY", required=False, help="the GitHub App's private key (PEM)"
+    )
+    app_installation_id: int | None = runio.setting(
+        env="GITHUB_APP_INSTALLATION_ID",
+        secret=False,
+        required=False,
+        help="the installation of the GitHub App to act as",
+    )
 
     lookback: ClassVar[float] = 300.0
     """Seconds before a task's first attempt from which an earlier write is looked for: GitHub
     stamps objects with its own clock, which may differ from this machine's."""
 
+    # -- credentials ---------------------------------------------------------------------------
+    def _app(self) -> tuple[str, str, int] | None:
+        """The GitHub App settings, when all three are given."""
+        if self.app_id is None or self.app_private_key is None or self.app_installation_id is None:
+            return None
+        return self.app_id, self.app_private_key, self.app_installation_id
+
+    @classmethod
+    def missing_from_environment(cls, environ: dict[str, str] | None = None) -> list[str]:
+        """What a default instance lacks: ``GITHUB_TOKEN``, unless the environment configures a
+        GitHub App instead."""
+        env = os.environ if environ is None else environ
+        missing = super().missing_from_environment(environ)
+
+        def given(name: str) -> bool:
+            return bool((env.get(name) or "").strip())
+
+        if given("GITHUB_TOKEN") or all(given(name) for name in _APP_ENV):
+            return missing
+        return [*missing, "GITHUB_TOKEN"]
+
     # -- the SDK client ------------------------------------------------------------------------
     def create_client(self) -> github.Github:
-        """PyGithub on ``base_url`` with the token: its retries and sleeps off, lazy objects,
-        one connection per thread (see ``runio_github.new_client``)."""
-        return new_client(Auth.Token(self.token), base_url=self.base_url, timeout=int(self.timeout))
+        """PyGithub on ``base_url`` with the token (or the GitHub App installation's tokens,
+        which PyGithub renews): its retries and sleeps off, lazy objects, one connection per
+        thread (see ``runio_github.new_client``)."""
+        app = self._app()
+        if self.token is not None:
+            auth: Auth.Auth = Auth.Token(self.token)
+        elif app is not None:
+            try:
+                Auth.AppAuth(app[0], app[1]).create_jwt()
+            except Exception as exc:
+                raise IntegrationSettingError(
+                    f"GitHub integration {self.id!r}: app_private_key (GITHUB_APP_PRIVATE_KEY) "
+                    f"is not a usable private key ({type(exc).__name__}); give the PEM file's "
+                    "whole text, from -----BEGIN to the END line.",
+                    integration=self.id,
+                    setting="app_private_key",
+                    env="GITHUB_APP_PRIVATE_KEY",
+                ) from None
+            auth = installation_auth(*app)
+        else:
+            raise IntegrationSettingError(
+                f"GitHub integration {self.id!r} has no credentials: pass GitHub(token=...) or "
+                "set GITHUB_TOKEN (a personal access or installation token), or configure a "
+                "GitHub App with app_id, app_private_key and app_installation_id "
+                "(GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY, GITHUB_APP_INSTALLATION_ID).",
+                integration=self.id,
+                setting="token",
+                env="GITHUB_TOKEN",
+            )
+        return new_client(auth, base_url=self.base_url, timeout=int(self.timeout))
 
     async def close_client(self, client: github.Github) -> None:
         client.close()
@@ -199,6 +277,8 @@ class GitHub(runio.Integration[github.Github]):
         """GitHub's rules (``runio_github.classify_github_error``): primary rate limit -> at
         ``x-ratelimit-reset``; secondary -> ``retry-after``, else at least 60 s, doubling;
         5xx and connection errors -> retry; other 4xx -> fail."""
+        if isinstance(error, IntegrationSettingError):  # no credentials: retrying cannot help
+            return runio.ErrorDecision.fail()
         return classify_github_error(error, attempt=task.attempt)
 
     def translate_error(self, error: Exception, task: runio.Task) -> Exception:
@@ -216,10 +296,17 @@ class GitHub(runio.Integration[github.Github]):
         started = task.started_at if task.started_at is not None else time.time()
         return datetime.fromtimestamp(started - self.lookback, tz=UTC)
 
-    @staticmethod
-    def _login(client: github.Github) -> str:
-        """The token's user (``GET /user``)."""
-        return str(_request(client, "GET", "/user")["login"])
+    def _login(self, client: github.Github) -> str:
+        """Who creates what this instance creates: the token's user (``GET /user``), or the
+        GitHub App's bot user (``<slug>[bot]``, from ``GET /app``; installations have no
+        user)."""
+        app = self._app()
+        if self.token is not None or app is None:
+            return str(_request(client, "GET", "/user")["login"])
+        key = (app[0], self.base_url)
+        if key not in _BOT_LOGINS:
+            _BOT_LOGINS[key] = app_bot_login(app[0], app[1], base_url=self.base_url)
+        return _BOT_LOGINS[key]
 
     # -- repositories --------------------------------------------------------------------------
     @runio.integration_task(name="Get Repository", effect="read", properties=_repo_props)
