@@ -73,9 +73,7 @@ def typecheck(session: nox.Session) -> None:
 @nox.session
 def demo(session: nox.Session) -> None:
     """Run the example app end to end on SQLite and print each run's task tree."""
-    session.install(
-        *PACKAGES, "httpx>=0.27", "-e", "packages/stripe", "-e", "packages/github"
-    )
+    session.install(*PACKAGES, "httpx>=0.27", "-e", "packages/stripe", "-e", "packages/github")
     env = {"RUNIO_TIME_SCALE": os.environ.get("RUNIO_TIME_SCALE", "0.0002")}
     session.run("python", "examples/demo.py", *session.posargs, env=env)
 
