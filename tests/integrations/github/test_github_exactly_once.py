@@ -201,3 +201,25 @@ def test_a_rate_limited_lookup_retries_durably_and_never_reposts(world: World) -
     assert attempts_of(run, "issue") == ["ERRORED", "ERRORED", "COMPLETED"]
     assert len(world.repo.issues) == 1
     assert len([r for r in world.fake.requests if r.method == "POST"]) == 1
+
+
+def test_the_lookup_follows_githubs_pages(world: World) -> None:
+    """More than a page of the user's recent issues: the marked one is on the second page."""
+    world.fake.drop_after_write(path=rf"/repos/{REPO}/issues")
+
+    async def body(gh: Any) -> Any:
+        return await gh.create_issue("issue", repo=REPO, title="Mine")
+
+    run_id = world.start(body)
+    world.work()  # the create is applied, its answer lost; the run waits to retry
+    assert world.client.get_run(run_id).status == "WAITING"
+    for n in range(150):  # newer issues by the same user, listed before it
+        world.fake.seed("POST", f"/repos/{REPO}/issues", {"title": f"Later {n}"})
+    run = world.drive(run_id)
+    assert run.status == "COMPLETED", run.error
+    assert run.output["title"] == "Mine" and run.output["number"] == 1
+    assert len(world.repo.issues) == 151
+    pages = [r for r in world.fake.requests if r.method == "GET" and r.path.endswith("/issues")]
+    assert len(pages) == 2  # the second page came from the Link header
+    since = world.fake.timestamp(run.task("issue").attempts[0].started_at - 300)
+    assert pages[0].query["since"] == [since]  # the first attempt's start, less five minutes
