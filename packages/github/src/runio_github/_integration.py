@@ -1,18 +1,19 @@
 """The GitHub integration: settings, the PyGithub client, GitHub's error rules, the wrappers.
 
 Each wrapper is one task of the run (``io.github.create_issue("open-issue", repo="octo/hello",
-title=...)``) and returns GitHub's JSON. GitHub has no idempotency keys, so writes are made
-exactly once in one of two ways:
+title=...)``) and returns GitHub's JSON. GitHub has no idempotency keys, so a write whose
+outcome is unknown is kept from happening twice in one of three ways:
 
 - creates that leave a new object behind (issues, comments, pull requests, releases) carry a
   hidden marker in their body, ``<!-- runio-<task's idempotency key> -->``; after an attempt
   whose outcome is unknown (the connection dropped after the request went out, the worker was
-  killed mid-call), the task first lists what the token's user created since the task's first
-  attempt began and returns the marked object if GitHub did apply the write. Never the search
-  API: it lags behind writes by up to a minute;
+  killed mid-call), the task first lists what the token's user (a GitHub App's bot user)
+  created since the task's first attempt began and returns the marked object if GitHub did
+  apply the write. Never the search API: it lags behind writes by up to a minute;
 - creates with a natural key (webhooks by URL, refs by name, merges by pull request, deleted
-  refs) look that key up instead; writes that are idempotent by nature (labels, assignees,
-  closing an issue, ref updates, reactions, content-addressed git objects) simply run again.
+  refs) look that key up instead;
+- writes that are idempotent by nature (labels, assignees, closing an issue, ref updates,
+  reactions, content-addressed git objects) simply run again.
 
 PyGithub is synchronous: the wrappers are plain functions the worker runs in its thread pool.
 This module imports PyGithub; runio's core never does.
