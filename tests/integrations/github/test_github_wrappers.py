@@ -112,7 +112,15 @@ def test_repository_and_webhook_wrappers(world: World) -> None:
             "update-org-hook", org="octo", hook_id=org_hook["id"], url="https://example.com/o2"
         )
         org_hooks = await gh.list_org_webhooks("org-hooks", org="octo")
-        return locals() | {"gh": None}
+        return {
+            "repo": repo,
+            "hook": hook,
+            "updated": updated,
+            "hooks": hooks,
+            "org_hook": org_hook,
+            "org_updated": org_updated,
+            "org_hooks": org_hooks,
+        }
 
     run = world.run(body)
     assert run.status == "COMPLETED", run.error
@@ -164,7 +172,16 @@ def test_git_data_wrappers(world: World) -> None:
         )
         got_tag = await gh.get_tag("get-tag", repo=REPO, sha=tag["sha"])
         deleted = await gh.delete_ref("delete", repo=REPO, ref="heads/feature")
-        return locals() | {"gh": None, "author": None}
+        return {
+            "head": head,
+            "got_blob": got_blob,
+            "got_tree": got_tree,
+            "commit": commit,
+            "branch": branch,
+            "moved": moved,
+            "got_tag": got_tag,
+            "deleted": deleted,
+        }
 
     run = world.run(body)
     assert run.status == "COMPLETED", run.error
