@@ -24,22 +24,92 @@ class NotJsonError(Exception):
 
 
 def encode(value: Any) -> str:
-    """JSON text for ``value``, or NotJsonError saying which type could not be converted."""
+    """JSON text for ``value``, or NotJsonError saying what could not be stored.
+
+    Refused rather than silently changed: NaN and infinity, two keys of one mapping that JSON
+    would merge (``{1: "a", "1": "b"}``), and text holding a lone surrogate (not UTF-8)."""
     if not isinstance(value, _PLAIN):
         try:
-            value = to_jsonable_python(value)
+            converted = to_jsonable_python(value)
         except PydanticSerializationError as exc:
             raise NotJsonError(_describe(exc)) from None
         except UnicodeDecodeError:
             raise NotJsonError(
                 "bytes that are not UTF-8 text cannot be stored as JSON (encode them, e.g. base64)"
             ) from None
+        except UnicodeEncodeError as exc:
+            raise NotJsonError(_surrogate(exc.object, exc.start)) from None
         except (ValueError, TypeError, RecursionError) as exc:
-            raise NotJsonError(f"{type(exc).__name__}: {exc}") from None
+            raise NotJsonError(_plain(exc)) from None
+        _check_keys(value)  # after the conversion, which refuses a value that contains itself
+        value = converted
     try:
-        return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    except (TypeError, ValueError) as exc:
-        raise NotJsonError(str(exc)) from None
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise NotJsonError(_plain(exc)) from None
+    if not text.isascii():  # CPython knows this without a scan
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise NotJsonError(_surrogate(exc.object, exc.start)) from None
+    return text
+
+
+def _plain(exc: BaseException) -> str:
+    text = str(exc)
+    if "integer string conversion" in text:
+        return "an integer with more digits than Python writes as text (4300); store it as a string"
+    if "Out of range float" in text:
+        return "NaN and infinity are not JSON numbers; store None or a string instead"
+    if isinstance(exc, RecursionError) or "depth exceeded" in text or "Circular" in text:
+        return "the value is nested too deeply or contains itself (a circular reference)"
+    return f"{type(exc).__name__}: {text}"
+
+
+def _surrogate(text: str, at: int) -> str:
+    around = text[max(0, at - 20) : at + 20]
+    return (
+        f"text holding a lone surrogate ({text[at]!r}, in {around!r}) is not UTF-8 and cannot be "
+        "stored; it usually comes from decoding bytes with errors='surrogateescape' (decode "
+        "them with errors='replace')"
+    )
+
+
+def _check_keys(value: Any) -> None:
+    """Refuse a mapping whose keys JSON would merge: ``{1: "a", "1": "b"}`` would keep one.
+
+    Only dicts, lists and tuples are walked (what pydantic converts is checked by pydantic);
+    only a dict with a non-string key pays for converting its keys."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if not all(type(k) is str for k in item):
+                _check_dict_keys(item)
+            stack.extend(v for v in item.values() if isinstance(v, dict | list | tuple))
+        elif isinstance(item, list | tuple):
+            stack.extend(v for v in item if isinstance(v, dict | list | tuple))
+
+
+def _check_dict_keys(item: dict[Any, Any]) -> None:
+    try:
+        converted = to_jsonable_python(dict.fromkeys(item))
+    except Exception:  # the conversion of the whole value reports it
+        return
+    if isinstance(converted, dict) and len(converted) == len(item):
+        return
+    seen: dict[str, Any] = {}
+    for key in item:
+        try:
+            name = next(iter(to_jsonable_python({key: None})))
+        except Exception:
+            continue
+        if name in seen:
+            raise NotJsonError(
+                f"the keys {seen[name]!r} and {key!r} of one mapping both become {name!r} in "
+                "JSON, so one value would be lost; make the keys distinct strings"
+            )
+        seen[name] = key
 
 
 def _describe(exc: PydanticSerializationError) -> str:
