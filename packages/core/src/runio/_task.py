@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._validate import printable
+
 
 @dataclass(frozen=True, slots=True)
 class Property:
@@ -15,9 +17,12 @@ class Property:
     url: str | None = None
 
     def as_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"label": self.label, "text": str(self.text)}
+        data: dict[str, Any] = {
+            "label": printable(str(self.label)),
+            "text": printable(str(self.text)),
+        }
         if self.url:
-            data["url"] = self.url
+            data["url"] = printable(str(self.url))
         return data
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "limit_delay",
     "mapping",
     "number",
+    "printable",
     "seconds",
     "size",
     "surrogate_in",
@@ -57,11 +58,12 @@ def is_finite_number(value: object) -> bool:
 
 
 def _span(value: float) -> str:
+    shown = f"{value:,.0f}" if value == int(value) else f"{value:g}"
     for unit, length in (("year", 365 * 86400), ("day", 86400), ("hour", 3600)):
         if value >= length and value % length == 0:
             count = value / length
-            return f"{value:g} s ({count:g} {unit}{'' if count == 1 else 's'})"
-    return f"{value:g} s"
+            return f"{shown} s ({count:g} {unit}{'' if count == 1 else 's'})"
+    return f"{shown} s"
 
 
 def number(
@@ -175,6 +177,18 @@ def surrogate_in(value: str) -> int | None:
     except UnicodeEncodeError as exc:
         return exc.start
     return None
+
+
+def printable(value: str) -> str:
+    """Text for people (an error message, a stack, a log line) made storable: each lone
+    surrogate is written as its escape (``\\udcff``), so nothing is lost and nothing fails."""
+    if value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
 
 
 def text(value: object, what: str, *, allow_empty: bool = True) -> str:

@@ -52,12 +52,14 @@ class RetryOptions:
             problems.append(f"factor must be a finite number >= 1, got {self.factor!r}")
         if not _is_number(self.min_timeout) or not 0 <= self.min_timeout <= MAX_DELAY_SECONDS:
             problems.append(
-                f"min_timeout must be seconds >= 0 and at most {MAX_DELAY_SECONDS}, got "
+                f"min_timeout must be seconds >= 0 and at most {MAX_DELAY_SECONDS:,} (10 years), "
+                f"got "
                 f"{self.min_timeout!r}"
             )
         if not _is_number(self.max_timeout) or not 0 <= self.max_timeout <= MAX_DELAY_SECONDS:
             problems.append(
-                f"max_timeout must be seconds >= 0 and at most {MAX_DELAY_SECONDS}, got "
+                f"max_timeout must be seconds >= 0 and at most {MAX_DELAY_SECONDS:,} (10 years), "
+                f"got "
                 f"{self.max_timeout!r}"
             )
         elif _is_number(self.min_timeout) and self.max_timeout < self.min_timeout:
@@ -121,7 +123,7 @@ class RetryAt:
         elif not _is_number(self.when) or not 0 <= self.when <= MAX_DELAY_SECONDS:
             raise InvalidRetryOptionsError(
                 f"RetryAt(when) must be an aware datetime or seconds >= 0 and at most "
-                f"{MAX_DELAY_SECONDS} (ten years), got {self.when!r}."
+                f"{MAX_DELAY_SECONDS:,} (10 years), got {self.when!r}."
             )
 
     def timestamp(self, now: float) -> float:
