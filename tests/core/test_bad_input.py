@@ -323,6 +323,13 @@ ROWS: list[Row] = [
         ("name", "lone surrogate"),
     ),
     Row(
+        "trigger-filter-nan",
+        "api",
+        lambda w: runio.event_trigger("echo", filter={"score": [NAN]}),
+        JobDefinitionError,
+        ("Event filter echo.score", "NaN and infinity are not JSON numbers"),
+    ),
+    Row(
         "trigger-name-surrogate",
         "api",
         lambda w: runio.event_trigger("new.\ud800"),

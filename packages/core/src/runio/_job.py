@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from . import _validate
+from . import _json, _validate
 from ._io import IO
 from .errors import ConfigurationError, JobDefinitionError
 from .integrations import Integration
@@ -65,6 +65,13 @@ def _check_filter(spec: Mapping[str, Any], path: str) -> None:
                 f"Event filter {path}.{key} must list the allowed values, e.g. "
                 f"{{{key!r}: [{allowed!r}]}}."
             )
+        else:
+            try:  # stored with the job, and compared with JSON payloads
+                _json.encode(list(allowed))
+            except _json.NotJsonError as exc:
+                raise JobDefinitionError(
+                    f"Event filter {path}.{key} holds a value no JSON payload can have: {exc}."
+                ) from None
 
 
 def _job_text(value: object, what: str) -> None:

@@ -79,16 +79,36 @@ def _check_keys(value: Any) -> None:
     """Refuse a mapping whose keys JSON would merge: ``{1: "a", "1": "b"}`` would keep one.
 
     Only dicts, lists and tuples are walked (what pydantic converts is checked by pydantic);
-    only a dict with a non-string key pays for converting its keys."""
+    only a dict with a non-string key pays for converting its keys. Written for speed: every
+    task output passes here, so no generators and exact type tests first."""
     stack = [value]
+    pop, push = stack.pop, stack.append
     while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            if not all(type(k) is str for k in item):
-                _check_dict_keys(item)
-            stack.extend(v for v in item.values() if isinstance(v, dict | list | tuple))
-        elif isinstance(item, list | tuple):
-            stack.extend(v for v in item if isinstance(v, dict | list | tuple))
+        item = pop()
+        kind = type(item)
+        if kind is dict or (kind is not list and kind is not tuple and isinstance(item, dict)):
+            checked = False
+            for key, child in item.items():
+                if not checked and type(key) is not str:
+                    _check_dict_keys(item)
+                    checked = True
+                child_kind = type(child)
+                if child_kind not in _PLAIN_TYPES and (
+                    child_kind in _EXACT_CONTAINERS or isinstance(child, _CONTAINERS)
+                ):
+                    push(child)
+        elif kind is list or kind is tuple or isinstance(item, list | tuple):
+            for child in item:
+                child_kind = type(child)
+                if child_kind not in _PLAIN_TYPES and (
+                    child_kind in _EXACT_CONTAINERS or isinstance(child, _CONTAINERS)
+                ):
+                    push(child)
+
+
+_CONTAINERS = (dict, list, tuple)
+_EXACT_CONTAINERS = frozenset(_CONTAINERS)
+_PLAIN_TYPES = frozenset(_PLAIN)
 
 
 def _check_dict_keys(item: dict[Any, Any]) -> None:
