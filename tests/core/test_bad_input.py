@@ -143,6 +143,7 @@ class Row:
     error: type[BaseException] | int  # an exception type, or the CLI's exit code
     words: tuple[str, ...]
     task_errored: bool = False  # "run" rows: the bad call left an ERRORED task saying why
+    absent: tuple[str, ...] = ()  # words the message must not hold (a secret, say)
 
 
 NAN, INF = math.nan, math.inf
@@ -342,7 +343,15 @@ ROWS: list[Row] = [
         "api",
         lambda w: w.job(integrations={"http": 5}),
         JobDefinitionError,
-        ("integrations['http']", "integration instance", "int: 5"),
+        ("integrations['http']", "integration instance", "of type int"),
+    ),
+    Row(
+        "integration-secret-not-shown",
+        "api",
+        lambda w: w.job(integrations={"stripe": "sk_test_not_shown_123"}),
+        JobDefinitionError,
+        ("integrations['stripe']", "of type str", "may be a secret"),
+        absent=("sk_test_not_shown_123",),
     ),
     Row(
         "integration-class-not-instance",
@@ -868,6 +877,8 @@ def test_bad_input_is_refused_clearly_and_nothing_is_stored_or_lost(row: Row, wo
             row.act(world)
         for word in row.words:
             assert word in str(raised.value), str(raised.value)
+        for word in row.absent:
+            assert word not in str(raised.value)
         _assert_nothing_changed(world)
 
 

@@ -123,8 +123,8 @@ def _check_integrations(job_id: str, integrations: object) -> dict[str, Integrat
         if not isinstance(value, Integration):
             raise JobDefinitionError(
                 f"Job {job_id!r}: integrations[{key!r}] must be an integration instance such as "
-                f"runio.integrations.HTTP() or runio_stripe.Stripe(), got "
-                f"{type(value).__name__}: {value!r}."
+                f"runio.integrations.HTTP() or runio_stripe.Stripe(), got a value of type "
+                f"{type(value).__name__} (not shown: it may be a secret)."
             )
         declared[key] = value
     return declared
