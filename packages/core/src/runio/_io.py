@@ -387,12 +387,8 @@ def _check_options(
     icon: Any = None,
 ) -> None:
     """The options of one task call, checked at the call (cheap: no copies, no JSON)."""
-    if on_error is not None and not callable(on_error):
-        raise ConfigurationError(
-            f"io.run_task({cache_key!r}): on_error must be a function (error, task) returning "
-            "None, an exception, runio.RetryAt(...) or runio.SKIP_RETRYING; got "
-            f"{type(on_error).__name__}: {on_error!r}."
-        )
+    if on_error is not None:
+        _validate.on_error(on_error, f"io.run_task({cache_key!r})")
     if name is not None:
         _validate.text(name, f"io.run_task({cache_key!r}): name")
     if icon is not None:

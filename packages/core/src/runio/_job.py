@@ -94,8 +94,7 @@ def _check_integrations(job_id: str, integrations: object) -> dict[str, Integrat
     if not isinstance(integrations, Mapping):
         raise JobDefinitionError(
             f"Job {job_id!r}: integrations must map names to integration instances, e.g. "
-            f"integrations={{'http': HTTP()}}; got {type(integrations).__name__}: "
-            f"{integrations!r}."
+            f"integrations={{'http': HTTP()}}; got a {type(integrations).__name__}."
         )
     declared: dict[str, Integration[Any]] = {}
     reserved = _io_attributes()

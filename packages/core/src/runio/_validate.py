@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from .errors import ConfigurationError
@@ -28,8 +28,8 @@ __all__ = [
     "env_number",
     "is_finite_number",
     "limit_delay",
-    "mapping",
     "number",
+    "on_error",
     "printable",
     "seconds",
     "size",
@@ -207,9 +207,11 @@ def text(value: object, what: str, *, allow_empty: bool = True) -> str:
     return value
 
 
-def mapping(value: object, what: str) -> Mapping[Any, Any]:
-    if not isinstance(value, Mapping):
+def on_error(value: object, where: str) -> None:
+    """``on_error`` must be callable: checked at the call, not when a task first fails (an
+    integration that wraps the caller's ``on_error`` checks it before wrapping)."""
+    if value is not None and not callable(value):
         raise ConfigurationError(
-            f"{what} must be a mapping, got {type(value).__name__}: {value!r}."
+            f"{where}: on_error must be a function (error, task) returning None, an exception, "
+            f"runio.RetryAt(...) or runio.SKIP_RETRYING; got {type(value).__name__}: {value!r}."
         )
-    return value
