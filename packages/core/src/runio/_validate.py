@@ -27,7 +27,6 @@ __all__ = [
     "MAX_TIME_SCALE",
     "env_number",
     "is_finite_number",
-    "limit_delay",
     "number",
     "on_error",
     "printable",
@@ -154,14 +153,6 @@ def env_number(name: str, parse: Callable[[str], T], check: Callable[[Any, str],
             f"The environment variable {name}={raw!r} is not {kind}; fix or unset it."
         ) from None
     return check(value, f"The environment variable {name} (={raw!r})")
-
-
-def limit_delay(delay: float) -> float:
-    """A computed delay (a backoff, a delay times ``time_scale``) kept finite and at most
-    ``MAX_DELAY_SECONDS``, so the time it leads to can always be stored and shown."""
-    if delay != delay or delay < 0:  # NaN or negative
-        return 0.0
-    return min(delay, float(MAX_DELAY_SECONDS))
 
 
 def surrogate_in(value: str) -> int | None:
