@@ -21,6 +21,7 @@ from ._params import (
     missing,
     names,
     no_such,
+    nulls,
     str_param,
 )
 
@@ -125,16 +126,11 @@ class Billing(StripeCore):
         subscription: dict[str, Any] = {
             "id": subscription_id,
             "object": "subscription",
-            "application": None,
-            "application_fee_percent": None,
             "automatic_tax": {"disabled_reason": None, "enabled": False, "liability": None},
             "billing_cycle_anchor": trial_end or now,
-            "billing_cycle_anchor_config": None,
             "billing_mode": {"type": "classic"},
-            "billing_thresholds": None,
             "cancel_at": int_param(params, "cancel_at"),
             "cancel_at_period_end": bool_param(params, "cancel_at_period_end"),
-            "canceled_at": None,
             "cancellation_details": {"comment": None, "feedback": None, "reason": None},
             "collection_method": str_param(params, "collection_method") or "charge_automatically",
             "created": now,
@@ -150,30 +146,26 @@ class Billing(StripeCore):
             "default_tax_rates": [],
             "description": str_param(params, "description"),
             "discounts": [],
-            "ended_at": None,
             "invoice_settings": {"account_tax_ids": None, "issuer": {"type": "self"}},
-            "latest_invoice": None,
             "livemode": False,
             "metadata": metadata_param(params),
-            "next_pending_invoice_item_invoice": None,
-            "on_behalf_of": None,
-            "pause_collection": None,
             "payment_settings": {
                 "payment_method_options": None,
                 "payment_method_types": None,
                 "save_default_payment_method": "off",
             },
-            "pending_invoice_item_interval": None,
-            "pending_setup_intent": None,
-            "pending_update": None,
-            "schedule": None,
             "start_date": now,
             "status": "active",
-            "test_clock": None,
-            "transfer_data": None,
             "trial_end": trial_end,
             "trial_settings": {"end_behavior": {"missing_payment_method": "create_invoice"}},
             "trial_start": now if trial_end else None,
+            **nulls(
+                "application application_fee_percent billing_cycle_anchor_config "
+                "billing_thresholds canceled_at ended_at latest_invoice "
+                "next_pending_invoice_item_invoice on_behalf_of pause_collection "
+                "pending_invoice_item_interval pending_setup_intent pending_update schedule "
+                "test_clock transfer_data"
+            ),
         }
         self._items_list(subscription, items)
         trialing = trial_end is not None and trial_end > now
@@ -340,8 +332,8 @@ class Billing(StripeCore):
             request,
             self.subscriptions,
             "/v1/subscriptions",
-            {
-                "customer": lambda o, v: o.get("customer") == v,
+            equal="customer",
+            filters={
                 "price": lambda o, v: any(i["price"]["id"] == v for i in o["items"]["data"]),
                 "status": lambda o, v: v == "all" or o.get("status") == v,
             },
@@ -409,23 +401,18 @@ class Billing(StripeCore):
             "object": "invoice",
             "account_country": "US",
             "account_name": "FakeStripe",
-            "account_tax_ids": None,
             "amount_due": amount,
             "amount_overpaid": 0,
             "amount_paid": 0,
             "amount_remaining": amount,
             "amount_shipping": 0,
-            "application": None,
             "attempt_count": 0,
             "attempted": False,
             "auto_advance": bool_param(params, "auto_advance", subscription is not None),
             "automatic_tax": {
                 "enabled": False,
-                "liability": None,
-                "provider": None,
-                "status": None,
+                **nulls("liability provider status"),
             },
-            "automatically_finalizes_at": None,
             "billing_reason": "subscription_create" if subscription is not None else "manual",
             "collection_method": collection,
             "created": now,
@@ -433,7 +420,6 @@ class Billing(StripeCore):
             or str_param(params, "currency")
             or customer.get("currency")
             or "usd",
-            "custom_fields": None,
             "customer": customer["id"],
             "customer_address": customer.get("address"),
             "customer_email": customer.get("email"),
@@ -442,23 +428,14 @@ class Billing(StripeCore):
             "customer_shipping": customer.get("shipping"),
             "customer_tax_exempt": customer.get("tax_exempt", "none"),
             "customer_tax_ids": [],
-            "default_payment_method": None,
-            "default_source": None,
             "default_tax_rates": [],
             "description": str_param(params, "description"),
             "discounts": [],
             "due_date": (
                 due if due is not None else (now + days * DAY if days is not None else None)
             ),
-            "effective_at": None,
-            "ending_balance": None,
             "footer": str_param(params, "footer"),
-            "from_invoice": None,
-            "hosted_invoice_url": None,
-            "invoice_pdf": None,
             "issuer": {"type": "self"},
-            "last_finalization_error": None,
-            "latest_revision": None,
             "lines": {
                 "object": "list",
                 "data": lines,
@@ -468,9 +445,6 @@ class Billing(StripeCore):
             },
             "livemode": False,
             "metadata": metadata_param(params),
-            "next_payment_attempt": None,
-            "number": None,
-            "on_behalf_of": None,
             "parent": (
                 {
                     "quote_details": None,
@@ -484,36 +458,32 @@ class Billing(StripeCore):
                 else None
             ),
             "payment_settings": {
-                "default_mandate": None,
-                "payment_method_options": None,
-                "payment_method_types": None,
+                **nulls("default_mandate payment_method_options payment_method_types"),
             },
             "period_end": now,
             "period_start": now,
             "post_payment_credit_notes_amount": 0,
             "pre_payment_credit_notes_amount": 0,
-            "receipt_number": None,
-            "rendering": None,
-            "shipping_cost": None,
-            "shipping_details": None,
             "starting_balance": 0,
             "statement_descriptor": str_param(params, "statement_descriptor"),
             "status": "draft",
             "status_transitions": {
-                "finalized_at": None,
-                "marked_uncollectible_at": None,
-                "paid_at": None,
-                "voided_at": None,
+                **nulls("finalized_at marked_uncollectible_at paid_at voided_at"),
             },
             "subtotal": amount,
             "subtotal_excluding_tax": amount,
-            "test_clock": None,
             "total": amount,
             "total_discount_amounts": [],
             "total_excluding_tax": amount,
             "total_pretax_credit_amounts": [],
             "total_taxes": [],
-            "webhooks_delivered_at": None,
+            **nulls(
+                "account_tax_ids application automatically_finalizes_at custom_fields "
+                "default_payment_method default_source effective_at ending_balance from_invoice "
+                "hosted_invoice_url invoice_pdf last_finalization_error latest_revision "
+                "next_payment_attempt number on_behalf_of receipt_number rendering shipping_cost "
+                "shipping_details test_clock webhooks_delivered_at"
+            ),
         }
         self._add(request, self.invoices, invoice)
         return invoice
@@ -569,9 +539,8 @@ class Billing(StripeCore):
             request,
             self.invoices,
             "/v1/invoices",
-            {
-                "customer": lambda o, v: o.get("customer") == v,
-                "status": lambda o, v: o.get("status") == v,
+            equal="customer status",
+            filters={
                 "subscription": lambda o, v: (
                     (o.get("parent") or {}).get("subscription_details", {}).get("subscription") == v
                 ),

@@ -16,6 +16,7 @@ from ._params import (
     metadata_param,
     missing,
     names,
+    nulls,
     str_param,
 )
 
@@ -95,7 +96,6 @@ class Checkout(StripeCore):
             "id": session_id,
             "object": "checkout.session",
             "adaptive_pricing": {"enabled": False},
-            "after_expiration": None,
             "allow_promotion_codes": (
                 bool_param(params, "allow_promotion_codes")
                 if "allow_promotion_codes" in params
@@ -105,37 +105,24 @@ class Checkout(StripeCore):
             "amount_total": subtotal if mode != "setup" else None,
             "automatic_tax": {
                 "enabled": False,
-                "liability": None,
-                "provider": None,
-                "status": None,
+                **nulls("liability provider status"),
             },
             "billing_address_collection": str_param(params, "billing_address_collection"),
             "cancel_url": str_param(params, "cancel_url"),
             "client_reference_id": str_param(params, "client_reference_id"),
-            "client_secret": None,
-            "collected_information": None,
-            "consent": None,
-            "consent_collection": None,
             "created": now,
             "currency": currency,
-            "currency_conversion": None,
             "custom_fields": [],
             "custom_text": {
-                "after_submit": None,
-                "shipping_address": None,
-                "submit": None,
-                "terms_of_service_acceptance": None,
+                **nulls("after_submit shipping_address submit terms_of_service_acceptance"),
             },
             "customer": customer_id,
             "customer_creation": None if customer else "if_required",
             "customer_details": (
                 {
-                    "address": None,
                     "email": email or (customer or {}).get("email"),
-                    "name": None,
-                    "phone": None,
                     "tax_exempt": "none",
-                    "tax_ids": None,
+                    **nulls("address name phone tax_ids"),
                 }
                 if (email or customer)
                 else None
@@ -143,7 +130,6 @@ class Checkout(StripeCore):
             "customer_email": email,
             "discounts": [],
             "expires_at": int_param(params, "expires_at") or now + DAY,
-            "invoice": None,
             "invoice_creation": (
                 {"enabled": False, "invoice_data": None} if mode == "payment" else None
             ),
@@ -151,28 +137,25 @@ class Checkout(StripeCore):
             "locale": str_param(params, "locale"),
             "metadata": metadata_param(params),
             "mode": mode,
-            "payment_intent": None,
-            "payment_link": None,
             "payment_method_collection": "always" if mode != "payment" else "if_required",
-            "payment_method_configuration_details": None,
             "payment_method_options": {},
             "payment_method_types": array_param(params, "payment_method_types") or ["card"],
             "payment_status": "no_payment_required" if mode == "setup" else "unpaid",
             "phone_number_collection": {"enabled": False},
-            "recovered_from": None,
-            "saved_payment_method_options": None,
-            "setup_intent": None,
-            "shipping_address_collection": None,
-            "shipping_cost": None,
             "shipping_options": [],
             "status": "open",
             "submit_type": str_param(params, "submit_type"),
-            "subscription": None,
             "success_url": str_param(params, "success_url"),
             "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
             "ui_mode": str_param(params, "ui_mode") or "hosted",
             "url": f"{self.url}/c/pay/{session_id}",
-            "wallet_options": None,
+            **nulls(
+                "after_expiration client_secret collected_information consent consent_collection "
+                "currency_conversion invoice payment_intent payment_link "
+                "payment_method_configuration_details recovered_from saved_payment_method_options "
+                "setup_intent shipping_address_collection shipping_cost subscription "
+                "wallet_options"
+            ),
         }
         self._add(request, self.checkout_sessions, session)
         return self.reply(session)
@@ -184,11 +167,5 @@ class Checkout(StripeCore):
     @route("GET", "/v1/checkout/sessions")
     def list_checkout_sessions(self, request: FakeRequest) -> FakeResponse:
         return self._list(
-            request,
-            self.checkout_sessions,
-            "/v1/checkout/sessions",
-            {
-                "customer": lambda o, v: o.get("customer") == v,
-                "status": lambda o, v: o.get("status") == v,
-            },
+            request, self.checkout_sessions, "/v1/checkout/sessions", equal="customer status"
         )

@@ -325,12 +325,17 @@ class StripeCore(FakeVendorServer):
         request: FakeRequest,
         store: dict[str, dict[str, Any]],
         url: str,
+        *,
+        equal: str = "",
         filters: Mapping[str, Callable[[dict[str, Any], Any], bool]] | None = None,
         default: Callable[[dict[str, Any]], bool] | None = None,
     ) -> FakeResponse:
         """Newest first, ``limit`` (1-100, default 10), ``starting_after``/``ending_before``,
-        ``created`` (an integer or ``{gt, gte, lt, lte}``) and the endpoint's ``filters``."""
-        filters = dict(filters or {})
+        ``created`` (an integer or ``{gt, gte, lt, lte}``) and the endpoint's filters: the
+        fields named in ``equal`` (a parameter of the same name must equal them; ``true`` or
+        ``false`` for a boolean), ``filters`` (parameter -> test of an object and its value),
+        and ``default``, which objects to list when no filter is given."""
+        filters = {**{name: _equals(name) for name in equal.split()}, **(filters or {})}
         params = self._params(request, LIST_PARAMS | set(filters))
         account = self._account(request)
         items = [o for o in store.values() if self._owner.get(o["id"]) == account]
@@ -410,3 +415,11 @@ class StripeCore(FakeVendorServer):
         )
         assert isinstance(reference, str)
         return reference, self._saved_cards.get(reference, VISA)
+
+
+def _equals(name: str) -> Callable[[dict[str, Any], Any], bool]:
+    def keep(obj: dict[str, Any], value: Any) -> bool:
+        field = obj.get(name)
+        return bool(field == (value == "true") if isinstance(field, bool) else field == value)
+
+    return keep

@@ -14,6 +14,7 @@ from ._params import (
     int_param,
     metadata_param,
     names,
+    nulls,
     str_param,
 )
 
@@ -86,31 +87,22 @@ class Customers(StripeCore):
         customer: dict[str, Any] = {
             "id": self.stripe_id("cus", 14),
             "object": "customer",
-            "address": None,
             "balance": 0,
             "created": self.now(),
-            "currency": None,
-            "default_source": None,
             "delinquent": False,
-            "description": None,
-            "discount": None,
-            "email": None,
             "invoice_prefix": "".join(self._random.choice("0123456789ABCDEF") for _ in range(8)),
             "invoice_settings": {
-                "custom_fields": None,
-                "default_payment_method": None,
-                "footer": None,
-                "rendering_options": None,
+                **nulls("custom_fields default_payment_method footer rendering_options"),
             },
             "livemode": False,
             "metadata": {},
-            "name": None,
             "next_invoice_sequence": 1,
-            "phone": None,
             "preferred_locales": [],
-            "shipping": None,
             "tax_exempt": "none",
-            "test_clock": None,
+            **nulls(
+                "address currency default_source description discount email name phone shipping "
+                "test_clock"
+            ),
         }
         self._apply_customer(customer, params)
         if params.get("payment_method"):
@@ -155,5 +147,6 @@ class Customers(StripeCore):
             request,
             self.customers,
             "/v1/customers",
-            {"email": lambda o, v: o.get("email") == v, "test_clock": lambda o, v: True},
+            equal="email",
+            filters={"test_clock": lambda o, v: True},  # accepted, and every object matches
         )

@@ -17,6 +17,12 @@ def names(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
+def nulls(text: str) -> dict[str, None]:
+    """Fields an object starts with as null, from a space-separated list: ``**nulls("a b")``
+    in an object's literal (after the fields the fake sets)."""
+    return dict.fromkeys(text.split())
+
+
 ALNUM = string.ascii_letters + string.digits
 DAY = 86_400
 INTERVAL_SECONDS = {"day": DAY, "week": 7 * DAY, "month": 30 * DAY, "year": 365 * DAY}

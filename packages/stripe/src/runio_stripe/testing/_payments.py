@@ -23,6 +23,7 @@ from ._params import (
     int_param,
     metadata_param,
     names,
+    nulls,
     str_param,
 )
 
@@ -55,16 +56,10 @@ class Payments(StripeCore):
             "amount": amount,
             "amount_captured": amount if capture and not failed else 0,
             "amount_refunded": 0,
-            "application": None,
-            "application_fee": None,
-            "application_fee_amount": None,
             "balance_transaction": None if failed else self.stripe_id("txn"),
             "billing_details": {
                 "address": address_of({}),
-                "email": None,
-                "name": None,
-                "phone": None,
-                "tax_id": None,
+                **nulls("email name phone tax_id"),
             },
             "calculated_statement_descriptor": "RUNIO FAKESTRIPE",
             "captured": capture and not failed,
@@ -73,17 +68,12 @@ class Payments(StripeCore):
             "customer": customer,
             "description": description,
             "disputed": False,
-            "failure_balance_transaction": None,
             "failure_code": card.decline[0] if card.decline else None,
             "failure_message": card.decline[2] if card.decline else None,
             "fraud_details": {},
             "livemode": False,
             "metadata": metadata or {},
-            "on_behalf_of": None,
             "outcome": {
-                "advice_code": None,
-                "network_advice_code": None,
-                "network_decline_code": None,
                 "network_status": "declined_by_network" if failed else "approved_by_network",
                 "reason": card.decline[1] if card.decline else None,
                 "risk_level": "normal",
@@ -94,6 +84,7 @@ class Payments(StripeCore):
                     else "Payment complete."
                 ),
                 "type": "issuer_declined" if failed else "authorized",
+                **nulls("advice_code network_advice_code network_decline_code"),
             },
             "paid": not failed,
             "payment_intent": payment_intent,
@@ -112,17 +103,13 @@ class Payments(StripeCore):
                     "exp_year": 2034,
                     "fingerprint": "".join(self._random.choice(ALNUM) for _ in range(16)),
                     "funding": card.funding,
-                    "installments": None,
                     "last4": card.last4,
-                    "mandate": None,
                     "network": card.brand,
-                    "three_d_secure": None,
-                    "wallet": None,
+                    **nulls("installments mandate three_d_secure wallet"),
                 },
                 "type": "card",
             },
             "receipt_email": receipt_email,
-            "receipt_number": None,
             "receipt_url": f"{self.url}/receipts/payment/{charge_id}",
             "refunded": False,
             "refunds": {
@@ -132,14 +119,12 @@ class Payments(StripeCore):
                 "total_count": 0,
                 "url": f"/v1/charges/{charge_id}/refunds",
             },
-            "review": None,
-            "shipping": None,
-            "source_transfer": None,
-            "statement_descriptor": None,
-            "statement_descriptor_suffix": None,
             "status": "failed" if failed else ("succeeded" if capture else "pending"),
-            "transfer_data": None,
-            "transfer_group": None,
+            **nulls(
+                "application application_fee application_fee_amount failure_balance_transaction "
+                "on_behalf_of receipt_number review shipping source_transfer statement_descriptor "
+                "statement_descriptor_suffix transfer_data transfer_group"
+            ),
         }
         if not capture and not failed:
             charge["status"] = "succeeded"  # authorised, to be captured: Stripe says succeeded
@@ -217,15 +202,7 @@ class Payments(StripeCore):
 
     @route("GET", "/v1/charges")
     def list_charges(self, request: FakeRequest) -> FakeResponse:
-        return self._list(
-            request,
-            self.charges,
-            "/v1/charges",
-            {
-                "customer": lambda o, v: o.get("customer") == v,
-                "payment_intent": lambda o, v: o.get("payment_intent") == v,
-            },
-        )
+        return self._list(request, self.charges, "/v1/charges", equal="customer payment_intent")
 
     # -- payment intents --------------------------------------------------------------------
 
@@ -265,7 +242,6 @@ class Payments(StripeCore):
             "amount_capturable": 0,
             "amount_details": {"tip": {}},
             "amount_received": 0,
-            "application": None,
             "application_fee_amount": int_param(params, "application_fee_amount"),
             "automatic_payment_methods": (
                 None
@@ -275,8 +251,6 @@ class Payments(StripeCore):
                     "enabled": bool_param(automatic, "enabled", True),
                 }
             ),
-            "canceled_at": None,
-            "cancellation_reason": None,
             "capture_method": str_param(params, "capture_method") or "automatic_async",
             "client_secret": f"{intent_id}_secret_"
             + "".join(self._random.choice(ALNUM) for _ in range(25)),
@@ -285,34 +259,27 @@ class Payments(StripeCore):
             "currency": currency,
             "customer": customer_id,
             "description": str_param(params, "description"),
-            "last_payment_error": None,
-            "latest_charge": None,
             "livemode": False,
             "metadata": metadata_param(params),
-            "next_action": None,
             "on_behalf_of": str_param(params, "on_behalf_of"),
-            "payment_method": None,
-            "payment_method_configuration_details": None,
             "payment_method_options": {
                 "card": {
-                    "installments": None,
-                    "mandate_options": None,
-                    "network": None,
                     "request_three_d_secure": "automatic",
+                    **nulls("installments mandate_options network"),
                 }
             },
             "payment_method_types": types or ["card"],
-            "processing": None,
             "receipt_email": str_param(params, "receipt_email"),
-            "review": None,
             "setup_future_usage": str_param(params, "setup_future_usage"),
-            "shipping": None,
-            "source": None,
             "statement_descriptor": str_param(params, "statement_descriptor"),
             "statement_descriptor_suffix": str_param(params, "statement_descriptor_suffix"),
             "status": "requires_payment_method",
-            "transfer_data": None,
             "transfer_group": str_param(params, "transfer_group"),
+            **nulls(
+                "application canceled_at cancellation_reason last_payment_error latest_charge "
+                "next_action payment_method payment_method_configuration_details processing review "
+                "shipping source transfer_data"
+            ),
         }
         if method:
             intent["payment_method"] = self._payment_method(method)
@@ -421,12 +388,7 @@ class Payments(StripeCore):
 
     @route("GET", "/v1/payment_intents")
     def list_payment_intents(self, request: FakeRequest) -> FakeResponse:
-        return self._list(
-            request,
-            self.payment_intents,
-            "/v1/payment_intents",
-            {"customer": lambda o, v: o.get("customer") == v},
-        )
+        return self._list(request, self.payment_intents, "/v1/payment_intents", equal="customer")
 
     # -- refunds ----------------------------------------------------------------------------
 
@@ -514,10 +476,8 @@ class Payments(StripeCore):
             "metadata": metadata_param(params),
             "payment_intent": charge["payment_intent"],
             "reason": reason,
-            "receipt_number": None,
-            "source_transfer_reversal": None,
             "status": "succeeded",
-            "transfer_reversal": None,
+            **nulls("receipt_number source_transfer_reversal transfer_reversal"),
         }
         self._add(request, self.refunds, refund)
         charge["amount_refunded"] += amount
@@ -532,12 +492,4 @@ class Payments(StripeCore):
 
     @route("GET", "/v1/refunds")
     def list_refunds(self, request: FakeRequest) -> FakeResponse:
-        return self._list(
-            request,
-            self.refunds,
-            "/v1/refunds",
-            {
-                "charge": lambda o, v: o.get("charge") == v,
-                "payment_intent": lambda o, v: o.get("payment_intent") == v,
-            },
-        )
+        return self._list(request, self.refunds, "/v1/refunds", equal="charge payment_intent")

@@ -84,12 +84,7 @@ class ProductsAndPrices(StripeCore):
 
     @route("GET", "/v1/products")
     def list_products(self, request: FakeRequest) -> FakeResponse:
-        return self._list(
-            request,
-            self.products,
-            "/v1/products",
-            {"active": lambda o, v: o.get("active") == (v == "true")},
-        )
+        return self._list(request, self.products, "/v1/products", equal="active")
 
     # -- prices -----------------------------------------------------------------------------
 
@@ -186,13 +181,4 @@ class ProductsAndPrices(StripeCore):
 
     @route("GET", "/v1/prices")
     def list_prices(self, request: FakeRequest) -> FakeResponse:
-        return self._list(
-            request,
-            self.prices,
-            "/v1/prices",
-            {
-                "product": lambda o, v: o.get("product") == v,
-                "active": lambda o, v: o.get("active") == (v == "true"),
-                "type": lambda o, v: o.get("type") == v,
-            },
-        )
+        return self._list(request, self.prices, "/v1/prices", equal="product active type")
