@@ -133,6 +133,23 @@ def test_an_error_raised_in_a_handler_or_its_helpers_is_the_answer(
     assert shelf.writes == [] and shelf.items == {}
 
 
+def test_check_auth_may_raise_the_error_too() -> None:
+    class FakeLocked(FakeShelf):
+        def check_auth(self, request: FakeRequest) -> FakeResponse | None:
+            if request.header("Authorization") != "Bearer right":
+                raise FakeError(401, "Invalid API key", code="bad_key")
+            return None
+
+    with FakeLocked() as fake, httpx.Client(base_url=fake.url) as http:
+        refused = post(http, {"title": "a"})
+        allowed = http.post(
+            "/items", json={"title": "a"}, headers={"Authorization": "Bearer right"}
+        )
+    assert refused.status_code == 401
+    assert refused.json()["error"] == {"code": "bad_key", "message": "Invalid API key"}
+    assert allowed.status_code == 201 and len(fake.items) == 1
+
+
 def test_an_error_without_a_message_gets_the_usual_text_for_its_status() -> None:
     shelf = FakeShelf()
     assert shelf.error_response(404).json == {

@@ -4,7 +4,8 @@ A real HTTP/1.1 server on 127.0.0.1 (standard library ``http.server``, one threa
 connection, in a background thread), so the vendor's real SDK, whatever HTTP library it uses
 underneath, talks to it unchanged. It records every request, replays writes that repeat an
 idempotency key (as Stripe and Resend do), and injects faults: a given status and headers for the
-next N calls, or the connection dropped after the write was applied (an unknown outcome).
+next N calls, the connection dropped after the write was applied (an unknown outcome), or the
+write's answer held while the test kills its client.
 
 Subclasses add routes::
 
@@ -426,8 +427,8 @@ class FakeVendorServer:
         return f"{prefix}_{next(self._ids):06d}"
 
     def check_auth(self, request: FakeRequest) -> FakeResponse | None:
-        """Return an error response when the request is not authorised; None lets it through.
-        The default lets everything through."""
+        """Return an error response (or raise ``FakeError``) when the request is not
+        authorised; None lets it through. The default lets everything through."""
         return None
 
     def not_found(self, request: FakeRequest) -> FakeResponse:
@@ -528,48 +529,51 @@ class FakeVendorServer:
         return response
 
     def _answer(self, request: FakeRequest) -> FakeResponse | None:
-        with self.lock:
-            self.requests.append(request)
-            fault = next((f for f in self._faults if f.remaining > 0 and f.matches(request)), None)
-            drop = False
-            if fault is not None and (
-                fault.response is not None or fault.method or request.method in _WRITE_METHODS
-            ):
-                fault.remaining -= 1
-                self._faults = [f for f in self._faults if f.remaining > 0]
-                if fault.response is not None:
-                    request.outcome, request.status = "fault", fault.response.status
-                    return fault.response
-                drop = True
+        """What the fake does with a request (the caller holds the lock)."""
+        self.requests.append(request)
+        fault = next((f for f in self._faults if f.remaining > 0 and f.matches(request)), None)
+        drop = False
+        if fault is not None and (
+            fault.response is not None or fault.method or request.method in _WRITE_METHODS
+        ):
+            fault.remaining -= 1
+            self._faults = [f for f in self._faults if f.remaining > 0]
+            if fault.response is not None:
+                request.outcome, request.status = "fault", fault.response.status
+                return fault.response
+            drop = True
+        try:
             denied = self.check_auth(request)
-            if denied is not None:
-                request.outcome, request.status = "ok", denied.status
-                return denied
-            key = self.idempotency_key_of(request) if request.method in _WRITE_METHODS else None
-            fingerprint = self.idempotency_fingerprint(request) if key is not None else ""
-            if key is not None and key in self._idempotent:
-                seen, stored = self._idempotent[key]
-                if seen != fingerprint:
-                    conflict = self.idempotency_conflict_response(key)
-                    request.outcome, request.status = "ok", conflict.status
-                    return conflict
-                request.outcome, request.status = "replayed", stored.status
-                replay = FakeResponse(
-                    stored.status,
-                    json=stored.json,
-                    body=stored.body,
-                    headers={**stored.headers, "Idempotent-Replayed": "true"},
-                )
-                return None if drop else replay
-            response = self._handle(request)
-            if key is not None and response.status < 500:
-                self._idempotent[key] = (fingerprint, response)
-            if drop:
-                request.outcome, request.status = "dropped", None
-            else:
-                request.outcome = "ok" if request.outcome == "pending" else request.outcome
-                request.status = response.status
-            return None if drop else response
+        except FakeError as error:
+            denied = self.render_error(error)
+        if denied is not None:
+            request.outcome, request.status = "ok", denied.status
+            return denied
+        key = self.idempotency_key_of(request) if request.method in _WRITE_METHODS else None
+        fingerprint = self.idempotency_fingerprint(request) if key is not None else ""
+        if key is not None and key in self._idempotent:
+            seen, stored = self._idempotent[key]
+            if seen != fingerprint:
+                conflict = self.idempotency_conflict_response(key)
+                request.outcome, request.status = "ok", conflict.status
+                return conflict
+            request.outcome, request.status = "replayed", stored.status
+            replay = FakeResponse(
+                stored.status,
+                json=stored.json,
+                body=stored.body,
+                headers={**stored.headers, "Idempotent-Replayed": "true"},
+            )
+            return None if drop else replay
+        response = self._handle(request)
+        if key is not None and response.status < 500:
+            self._idempotent[key] = (fingerprint, response)
+        if drop:
+            request.outcome, request.status = "dropped", None
+        else:
+            request.outcome = "ok" if request.outcome == "pending" else request.outcome
+            request.status = response.status
+        return None if drop else response
 
     def _hold_for(self, request: FakeRequest) -> Hold | None:
         """The hold that catches this request: a write that was handled successfully."""
