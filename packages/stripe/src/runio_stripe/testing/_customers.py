@@ -30,14 +30,8 @@ class Customers(StripeCore):
     )
 
     def _apply_customer(self, customer: dict[str, Any], params: dict[str, Any]) -> None:
-        for key in (
-            "description",
-            "email",
-            "name",
-            "phone",
-            "invoice_prefix",
-            "business_name",
-            "individual_name",
+        for key in names(
+            "description email name phone invoice_prefix business_name individual_name"
         ):
             if key in params:
                 customer[key] = str_param(params, key)
