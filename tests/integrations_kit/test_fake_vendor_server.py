@@ -323,6 +323,27 @@ def test_a_hold_waits_for_a_matching_write(shelf: FakeShelf, http: httpx.Client)
     assert [a.status_code for a in answers if isinstance(a, httpx.Response)] == [204]
 
 
+def test_a_fakes_own_holds_do_not_replace_the_bases() -> None:
+    class FakeOwnHolds(FakeShelf):
+        def __init__(self) -> None:
+            super().__init__()
+            self._holds: list[str] = ["the fake's own bookkeeping"]
+            self._held = None
+
+        def _answer(self, request: FakeRequest) -> None:
+            raise AssertionError("the base must not call a subclass's _answer")
+
+    with FakeOwnHolds() as fake, httpx.Client(base_url=fake.url) as http:
+        hold = fake.hold_after_write()
+        caller, answers = in_background(lambda: post(http, {"title": "a"}))
+        assert hold.wait_applied(timeout=10).path == "/items"
+        hold.release()
+        caller.join(timeout=10)
+        fake.clear_faults()
+    assert [a.status_code for a in answers if isinstance(a, httpx.Response)] == [201]
+    assert fake._holds == ["the fake's own bookkeeping"]
+
+
 def test_clear_faults_forgets_a_hold_that_caught_nothing(
     shelf: FakeShelf, http: httpx.Client
 ) -> None:

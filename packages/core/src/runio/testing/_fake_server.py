@@ -255,8 +255,9 @@ class FakeVendorServer:
         self.requests: list[FakeRequest] = []
         """Every request received, in order (faults and dropped ones included)."""
         self._faults: list[_Fault] = []
-        self._holds: list[Hold] = []  # waiting for their write
-        self._held: list[Hold] = []  # every hold that caught one, to release on stop()
+        # Name-mangled, as the steps of _dispatch are: a fake's own _holds cannot replace them.
+        self.__holds: list[Hold] = []  # waiting for their write
+        self.__held: list[Hold] = []  # every hold that caught one, to release on stop()
         self._idempotent: dict[str, tuple[str, FakeResponse]] = {}
         self._ids = count(1)
         self._server: ThreadingHTTPServer | None = None
@@ -291,7 +292,7 @@ class FakeVendorServer:
         server, self._server = self._server, None
         if server is None:
             return
-        for hold in [*self._held, *self._holds]:  # no handler waits out its hold's timeout
+        for hold in [*self.__held, *self.__holds]:  # no handler waits out its hold's timeout
             hold.release()
         server.shutdown()
         with self.lock:
@@ -358,7 +359,7 @@ class FakeVendorServer:
         answering other calls while the answer is held."""
         hold = Hold(method and method.upper(), path, timeout)
         with self.lock:
-            self._holds.append(hold)
+            self.__holds.append(hold)
         return hold
 
     def clear_faults(self) -> None:
@@ -366,7 +367,7 @@ class FakeVendorServer:
         have not caught a write)."""
         with self.lock:
             self._faults.clear()
-            self._holds.clear()
+            self.__holds.clear()
 
     # -- what the conformance suite asks of a fake -----------------------------------------
     def rate_limit_response(self, retry_after: float, *, now: float) -> FakeResponse:
@@ -521,14 +522,14 @@ class FakeVendorServer:
     def _dispatch(self, request: FakeRequest) -> FakeResponse | None:
         """The response to send, or None to drop the connection."""
         with self.lock:
-            response = self._answer(request)
-            hold = self._hold_for(request)
+            response = self.__answer(request)
+            hold = self.__hold_for(request)
         if hold is not None:  # outside the lock: the fake keeps answering other calls
             hold.applied.set()
             hold.released.wait(hold.timeout)
         return response
 
-    def _answer(self, request: FakeRequest) -> FakeResponse | None:
+    def __answer(self, request: FakeRequest) -> FakeResponse | None:
         """What the fake does with a request (the caller holds the lock)."""
         self.requests.append(request)
         fault = next((f for f in self._faults if f.remaining > 0 and f.matches(request)), None)
@@ -575,15 +576,15 @@ class FakeVendorServer:
             request.status = response.status
         return None if drop else response
 
-    def _hold_for(self, request: FakeRequest) -> Hold | None:
+    def __hold_for(self, request: FakeRequest) -> Hold | None:
         """The hold that catches this request: a write that was handled successfully."""
         applied = request.outcome == "ok" and (request.status or 500) < 400
         if request.method not in _WRITE_METHODS or not applied:
             return None
-        hold = next((h for h in self._holds if h.matches(request)), None)
+        hold = next((h for h in self.__holds if h.matches(request)), None)
         if hold is not None:
-            self._holds.remove(hold)
-            self._held.append(hold)
+            self.__holds.remove(hold)
+            self.__held.append(hold)
             hold.request = request
         return hold
 
