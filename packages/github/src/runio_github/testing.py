@@ -25,11 +25,13 @@ wrappers, with GitHub's shapes and conventions:
   accepted; otherwise any. A refused token gets 401 ``Bad credentials``;
 - errors are GitHub's: ``{"message", "documentation_url"}`` (and ``errors`` for 422).
 
-Fault injection: the base's ``fail_next`` (here with GitHub's error body) and
-``drop_after_write`` (apply, then drop the connection), plus ``primary_rate_limit``,
-``secondary_rate_limit`` and ``hold_after_write`` (apply the next write and keep its answer until
-released: a client killed mid-request). Time comes from ``clock`` (a callable returning epoch
-seconds), so a test clock drives timestamps and rate-limit resets. It is a fake: no git
+Fault injection: the base's ``fail_next`` (here with GitHub's error body), ``drop_after_write``
+(apply, then drop the connection) and ``hold_after_write`` (apply the next write and keep its
+answer until released: a client killed mid-request; other calls are answered meanwhile), plus
+``primary_rate_limit`` and ``secondary_rate_limit``. Errors raised in handlers
+(``runio.testing.FakeError``) are answered in GitHub's shape by ``render_error``. Time comes
+from ``clock`` (a callable returning epoch seconds), so a test clock drives timestamps and
+rate-limit resets. It is a fake: no git
 repository exists behind it (trees and commits are content-addressed JSON, not git objects),
 merges do not combine trees, and webhooks are never delivered. This module does not touch
 runio-github's integration.
@@ -44,7 +46,6 @@ import functools
 import hashlib
 import json as jsonlib
 import re
-import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
@@ -53,17 +54,29 @@ from datetime import UTC, datetime
 from email.message import Message
 from typing import Any, TypeVar
 
-from runio.testing import FakeRequest, FakeResponse, FakeVendorServer, route
+from runio.testing import FakeError, FakeRequest, FakeResponse, FakeVendorServer, Hold, route
 
 __all__ = ["FakeGitHub", "FakeRepo", "Hold"]
 
 DOCS = "https://docs.github.com/rest"
 REACTIONS = ("+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes")
-_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_DEFAULT_MESSAGES = {
+    400: "Problems parsing JSON",
+    401: "Bad credentials",
+    403: "Resource not accessible by integration",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    410: "Gone",
+    422: "Validation Failed",
+    500: "Server Error",
+    502: "Server Error",
+    503: "Service Unavailable",
+}
 
 
-class _Problem(Exception):
-    """Raised by a handler to answer with a GitHub error."""
+class _Problem(FakeError):
+    """Raised by a handler to answer with a GitHub error (``render_error`` shapes it)."""
 
     def __init__(
         self,
@@ -73,11 +86,7 @@ class _Problem(Exception):
         errors: list[dict[str, Any]] | None = None,
         documentation_url: str = DOCS,
     ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.errors = errors
-        self.documentation_url = documentation_url
+        super().__init__(status, message, errors=errors, documentation_url=documentation_url)
 
 
 def _not_found() -> _Problem:
@@ -94,34 +103,6 @@ def _invalid(resource: str, field_name: str, code: str = "invalid", message: str
 def _git_sha(kind: str, content: bytes) -> str:
     """The SHA-1 git gives an object of ``kind`` with ``content``."""
     return hashlib.sha1(f"{kind} {len(content)}\0".encode() + content).hexdigest()
-
-
-@dataclass
-class Hold:
-    """``FakeGitHub.hold_after_write()``'s handle: ``applied`` is set once the held write has
-    taken effect (its answer not sent yet); ``release()`` lets the answer go."""
-
-    method: str | None
-    path: str | None
-    timeout: float
-    applied: threading.Event = field(default_factory=threading.Event)
-    released: threading.Event = field(default_factory=threading.Event)
-    request: FakeRequest | None = None
-
-    def matches(self, request: FakeRequest) -> bool:
-        return (self.method is None or request.method == self.method) and (
-            self.path is None or re.fullmatch(self.path, request.path) is not None
-        )
-
-    def release(self) -> None:
-        self.released.set()
-
-    def wait_applied(self, timeout: float = 30.0) -> FakeRequest:
-        """Block until the held write has been applied; return its request."""
-        if not self.applied.wait(timeout):
-            raise TimeoutError(f"no matching write reached the fake in {timeout:g} s")
-        assert self.request is not None
-        return self.request
 
 
 @dataclass
@@ -167,8 +148,8 @@ def _endpoint(method: str, path: str) -> Callable[[H], H]:
         def handler(self: FakeGitHub, request: FakeRequest) -> FakeResponse:
             try:
                 return fn(self, request)  # type: ignore[no-any-return]
-            except _Problem as problem:
-                return self.error(problem)
+            except FakeError as problem:
+                return self.render_error(problem)
 
         return route(method, path)(handler)  # type: ignore[return-value]
 
@@ -211,7 +192,6 @@ class FakeGitHub(FakeVendorServer):
         self._sequence = 0
         self._used = 0
         self._window_reset: float | None = None
-        self._write_holds: list[Hold] = []
         self.request_ids: list[str] = []
         self.apps: dict[str, dict[str, Any]] = {}
         """GitHub Apps by app id (``add_app``)."""
@@ -281,20 +261,18 @@ class FakeGitHub(FakeVendorServer):
     def reply(
         self, obj: Any, status: int = 200, request: FakeRequest | None = None
     ) -> FakeResponse:
-        """A JSON answer with GitHub's headers; a write's answer may be held (see
-        ``hold_after_write``)."""
-        response = FakeResponse(status, json=copy.deepcopy(obj), headers=self._headers())
-        if request is not None and request.method in _WRITES and status < 400:
-            self._hold_if_asked(request)
-        return response
+        """A JSON answer with GitHub's headers."""
+        return FakeResponse(status, json=copy.deepcopy(obj), headers=self._headers())
 
-    def error(self, problem: _Problem) -> FakeResponse:
-        body: dict[str, Any] = {"message": problem.message}
-        if problem.errors:
-            body["errors"] = problem.errors
-        body["documentation_url"] = problem.documentation_url
-        body["status"] = str(problem.status)
-        return FakeResponse(problem.status, json=body, headers=self._headers())
+    def render_error(self, error: FakeError) -> FakeResponse:
+        """GitHub's error body, ``{"message", "errors"?, "documentation_url", "status"}``, with
+        the rate-limit headers of every answer (and the error's own)."""
+        body: dict[str, Any] = {"message": error.message or _DEFAULT_MESSAGES.get(error.status)}
+        if error.fields.get("errors"):
+            body["errors"] = error.fields["errors"]
+        body["documentation_url"] = error.fields.get("documentation_url") or DOCS
+        body["status"] = str(error.status)
+        return FakeResponse(error.status, json=body, headers={**self._headers(), **error.headers})
 
     def error_response(
         self,
@@ -311,18 +289,8 @@ class FakeGitHub(FakeVendorServer):
         documentation_url = str(fields.pop("documentation_url", DOCS))
         if fields:
             raise TypeError(f"GitHub's errors have no field(s) {', '.join(sorted(fields))}")
-        default = {
-            400: "Problems parsing JSON",
-            401: "Bad credentials",
-            403: "Resource not accessible by integration",
-            404: "Not Found",
-            410: "Gone",
-            422: "Validation Failed",
-            500: "Server Error",
-            502: "Server Error",
-            503: "Service Unavailable",
-        }.get(status, "Error")
-        response = self.error(
+        default = _DEFAULT_MESSAGES.get(status, "Error")
+        response = self.render_error(
             _Problem(status, message or default, errors=errors, documentation_url=documentation_url)
         )
         response.headers.update(headers or {})
@@ -407,27 +375,6 @@ class FakeGitHub(FakeVendorServer):
         super().fail_next(response, times=times, method=method, path=path)
         return response
 
-    def hold_after_write(
-        self, *, method: str | None = None, path: str | None = None, timeout: float = 60.0
-    ) -> Hold:
-        """Apply the next successful write matching ``method``/``path`` (a regular expression),
-        then hold its answer until ``hold.release()`` (or ``timeout`` seconds): the client sees
-        a request in flight although GitHub has already done it, and can be killed right there.
-        While held, the fake answers nothing else (its handlers run one at a time)."""
-        hold = Hold(method and method.upper(), path, timeout)
-        with self.lock:
-            self._write_holds.append(hold)
-        return hold
-
-    def _hold_if_asked(self, request: FakeRequest) -> None:
-        hold = next((h for h in self._write_holds if h.matches(request)), None)
-        if hold is None:
-            return
-        self._write_holds.remove(hold)
-        hold.request = request
-        hold.applied.set()
-        hold.released.wait(hold.timeout)
-
     # -- what the conformance suite asks of a fake -------------------------------------------
     def rate_limit_response(self, retry_after: float, *, now: float) -> FakeResponse:
         """GitHub's primary rate limit, resetting ``retry_after`` seconds after ``now``."""
@@ -446,7 +393,7 @@ class FakeGitHub(FakeVendorServer):
         )
 
     def not_found(self, request: FakeRequest) -> FakeResponse:
-        return self.error(
+        return self.render_error(
             _Problem(
                 404,
                 f"Not Found ({request.method} {request.path}: FakeGitHub implements only part "
@@ -461,22 +408,24 @@ class FakeGitHub(FakeVendorServer):
         token = token.strip()
         self._actor = self._app = None
         if not header:
-            return self.error(_Problem(401, "Requires authentication"))
+            return self.render_error(_Problem(401, "Requires authentication"))
         if scheme.lower() not in ("token", "bearer") or not token:
-            return self.error(_Problem(401, "Bad credentials"))
+            return self.render_error(_Problem(401, "Bad credentials"))
         if self.apps and token.count(".") == 2:  # a GitHub App's JWT: for /app endpoints only
             self._app = self._app_of_jwt(token)
             if self._app is None:
-                return self.error(_Problem(401, "A JSON web token could not be decoded"))
+                return self.render_error(_Problem(401, "A JSON web token could not be decoded"))
             if not request.path.startswith("/app"):
-                return self.error(_Problem(403, "A JSON web token cannot be used for this request"))
+                return self.render_error(
+                    _Problem(403, "A JSON web token cannot be used for this request")
+                )
             return None
         if token in self.installation_tokens:
             self._actor = f"{self.apps[self.installation_tokens[token]]['slug']}[bot]"
         elif self.token is None or token == self.token:
             self._actor = self.login
         else:
-            return self.error(_Problem(401, "Bad credentials"))
+            return self.render_error(_Problem(401, "Bad credentials"))
         self._rate_headers()
         if self._used >= self.rate_limit:
             return self._exhausted()
@@ -501,8 +450,8 @@ class FakeGitHub(FakeVendorServer):
             if handler is not None:
                 try:
                     return handler(request)
-                except _Problem as problem:
-                    return self.error(problem)
+                except FakeError as problem:
+                    return self.render_error(problem)
         return super()._handle(request)
 
     # -- state ---------------------------------------------------------------------------------
@@ -1449,7 +1398,6 @@ class FakeGitHub(FakeVendorServer):
         if ref not in repo.refs:
             raise _Problem(422, "Reference does not exist")
         del repo.refs[ref]
-        self._hold_if_asked(request)
         return FakeResponse(204, headers=self._headers())
 
     @_endpoint("POST", "/repos/{owner}/{repo}/git/tags")
