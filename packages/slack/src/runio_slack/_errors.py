@@ -173,8 +173,9 @@ _UPLOAD_STATUS = re.compile(r"Failed to upload a file \(status: (\d{3})")
 
 
 def upload_status(error: BaseException) -> int | None:
-    """The HTTP status of a failed upload to a ``files.getUploadURLExternal`` URL: the SDK
-    raises a plain ``SlackRequestError`` for it, with the status in its message only."""
+    """The HTTP status of an upload to a ``files.getUploadURLExternal`` URL answered with
+    another success than 200: the SDK raises a plain ``SlackRequestError`` for it, with the
+    status in its message only (an error status raises ``urllib``'s ``HTTPError``)."""
     if isinstance(error, SlackRequestError):
         found = _UPLOAD_STATUS.match(str(error))
         if found:
@@ -207,9 +208,12 @@ def classify(error: BaseException) -> runio.ErrorDecision | None:
         return runio.ErrorDecision.retry() if transient else runio.ErrorDecision.fail()
     if isinstance(error, SlackRequestError):
         return runio.ErrorDecision.fail()
+    if isinstance(error, urllib.error.HTTPError):  # the upload URL answered with an error
+        if error.code == 429 or error.code >= 500:
+            wait = retry_after_seconds((error.headers or {}).get("Retry-After"))
+            return runio.ErrorDecision.retry_at(wait) if wait else runio.ErrorDecision.retry()
+        return runio.ErrorDecision.fail()
     for current in _chain(error):
-        if isinstance(current, urllib.error.HTTPError):
-            break  # an answer, not a connection problem (the SDK turns these into answers)
         if isinstance(current, OSError | http.client.HTTPException):
             return runio.ErrorDecision.retry()
     return None
@@ -226,6 +230,8 @@ def is_outcome_unknown(error: BaseException) -> bool | None:
         code = _body(sdk).get("error")
         return (isinstance(status, int) and status >= 500) or code in APPLIED_MAYBE_CODES
     status = upload_status(error)
+    if isinstance(error, urllib.error.HTTPError):
+        status = error.code
     if status is not None:
         return status >= 500
     if isinstance(error, SlackRequestError):
