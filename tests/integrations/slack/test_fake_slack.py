@@ -409,3 +409,13 @@ def test_a_held_write_is_applied_before_its_answer(fake: FakeSlack, web: WebClie
         hold.release()
         poster.join(10)
     assert answers == [fake.messages(fake.general_id)[0]["ts"]]
+
+
+def test_a_write_can_fail_after_it_was_applied(fake: FakeSlack, web: WebClient) -> None:
+    fake.fail_after_write(500, method="chat.postMessage")
+    web.conversations_join(channel=fake.general_id)  # another method is not affected
+    error = slack_error(lambda: web.chat_postMessage(channel=fake.general_id, text="done anyway"))
+    assert error.response.status_code == 500
+    assert error.response["error"] == "internal_error"
+    assert [m["text"] for m in fake.messages(fake.general_id)] == ["done anyway"]
+    assert fake.count("chat.postMessage") == 1

@@ -19,6 +19,7 @@ it returns, ``files.completeUploadExternal``).
 Faults (on top of ``FakeVendorServer``'s): ``fail_next(429, retry_after=30)``,
 ``fail_next(error="channel_not_found")``, ``drop_after_write()`` (apply a write, then drop the
 connection: by default only Slack's write methods count, though the SDK POSTs every call),
+``fail_after_write()`` (apply a write, then answer 500 ``internal_error``),
 ``hold_after_write()`` (apply a write and hold its answer until released: kill the client
 there), and ``history_page_cap`` (the 15-message pages Slack gives apps outside the
 Marketplace). Message timestamps come from the real clock, as Slack's do.
@@ -254,6 +255,7 @@ class FakeSlack(FakeVendorServer):
         """Uploaded files by id, ``content`` (bytes) included; ``shared`` once completed."""
         self._applied: set[int] = set()
         self._holds: list[Hold] = []
+        self._failures_after_write: list[tuple[str | None, FakeResponse]] = []
         self._last_ts = 0.0
         self._methods: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
         for klass in type(self).__mro__:
@@ -394,6 +396,18 @@ class FakeSlack(FakeVendorServer):
             path, method = f"/api/{re.escape(method)}", None
         super().drop_after_write(times=times, method=method, path=path or _WRITE_PATHS)
 
+    def fail_after_write(
+        self, status: int = 500, *, error: str = "internal_error", method: str | None = None
+    ) -> None:
+        """Apply the next call of a Slack write method (``method`` narrows it), then answer
+        it with ``status`` and ``error`` as if it had failed: Slack's 5xx after it did the
+        work (Slack documents that ``internal_error`` and ``fatal_error`` may come after part
+        of the operation succeeded)."""
+        with self.lock:
+            self._failures_after_write.append(
+                (method, FakeResponse(status, json={"ok": False, "error": error}))
+            )
+
     def hold_after_write(self, *, method: str | None = None, timeout: float = 60.0) -> Hold:
         """Apply the next call of a Slack write method (``method`` narrows it), then hold its
         answer until ``hold.release()`` (or ``timeout`` seconds): the client has a request in
@@ -484,11 +498,17 @@ class FakeSlack(FakeVendorServer):
         response = super()._dispatch(request)
         hold = None
         with self.lock:
-            if id(request) in self._applied:
+            if id(request) in self._applied and response is not None:
                 method = request.path.rsplit("/", 1)[-1]
                 hold = next((h for h in self._holds if h.matches(method)), None)
                 if hold is not None:
                     self._holds.remove(hold)
+                failure = next(
+                    (f for f in self._failures_after_write if f[0] in (None, method)), None
+                )
+                if failure is not None:
+                    self._failures_after_write.remove(failure)
+                    response, request.status = failure[1], failure[1].status
         if hold is not None:  # outside the lock: other calls are answered meanwhile
             hold.request = request
             hold.applied.set()
