@@ -210,7 +210,7 @@ def classify(error: BaseException) -> runio.ErrorDecision | None:
         return runio.ErrorDecision.fail()
     if isinstance(error, urllib.error.HTTPError):  # the upload URL answered with an error
         if error.code == 429 or error.code >= 500:
-            wait = retry_after_seconds((error.headers or {}).get("Retry-After"))
+            wait = retry_after_seconds(error.headers.get("Retry-After") if error.headers else None)
             return runio.ErrorDecision.retry_at(wait) if wait else runio.ErrorDecision.retry()
         return runio.ErrorDecision.fail()
     for current in _chain(error):
