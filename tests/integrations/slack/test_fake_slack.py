@@ -380,6 +380,8 @@ def test_injected_errors_and_rate_limits(fake: FakeSlack, web: WebClient) -> Non
 def test_a_dropped_write_was_applied(fake: FakeSlack, web: WebClient) -> None:
     fake.drop_after_write()
     web.conversations_history(channel=fake.general_id)  # reads are POSTs too, but not writes
+    refused = slack_error(lambda: web.chat_postMessage(channel="C404", text="x"))
+    assert refused.response["error"] == "channel_not_found"  # refused: answered, not dropped
     with pytest.raises(http.client.RemoteDisconnected):
         web.chat_postMessage(channel=fake.general_id, text="applied, answer lost")
     assert [m["text"] for m in fake.messages(fake.general_id)] == ["applied, answer lost"]
@@ -419,3 +421,12 @@ def test_a_write_can_fail_after_it_was_applied(fake: FakeSlack, web: WebClient) 
     assert error.response["error"] == "internal_error"
     assert [m["text"] for m in fake.messages(fake.general_id)] == ["done anyway"]
     assert fake.count("chat.postMessage") == 1
+
+
+def test_a_custom_username_makes_a_bot_message(fake: FakeSlack, web: WebClient) -> None:
+    parent = web.chat_postMessage(channel=fake.general_id, text="hi", username="Deploy Bot")
+    message = parent["message"]
+    assert message["subtype"] == "bot_message" and message["username"] == "Deploy Bot"
+    assert "user" not in message and message["bot_id"] == fake.bot_id
+    web.chat_postMessage(channel=fake.general_id, text="reply", thread_ts=parent["ts"])
+    assert web.chat_update(channel=fake.general_id, ts=parent["ts"], text="edited")["ok"]

@@ -233,3 +233,30 @@ def test_a_post_slack_applied_and_answered_with_a_5xx_is_posted_once(world: Worl
     assert [a.status for a in attempts] == ["ERRORED", "COMPLETED"]
     assert "internal_error" in str(attempts[0].error)
     assert paths(fake).count("chat.postMessage") == 1
+
+
+def test_a_post_under_a_custom_username_is_found_by_its_bot_id(world: World) -> None:
+    fake = world.fake
+    fake.drop_after_write(method="chat.postMessage")
+    run = world.run(post(fake.general_id, username="Deploy Bot"))
+    assert run.status == "COMPLETED", run.error
+    (message,) = fake.messages(fake.general_id)
+    assert message["username"] == "Deploy Bot" and "user" not in message
+    assert run.output["ts"] == message["ts"]
+    found = {p["label"]: p["text"] for p in run.task("post").output_properties}
+    assert "Found" in found  # the task says it returned the earlier attempt's message
+
+
+def test_join_if_needed_then_a_dropped_post_joins_once_and_posts_once(world: World) -> None:
+    fake = world.fake
+    public = fake.add_channel("announcements", bot_member=False)
+    fake.drop_after_write(method="chat.postMessage")  # not the refused first post: the second
+    run = world.run(post(public, join_if_needed=True))
+    assert run.status == "COMPLETED", run.error
+    assert [m["text"] for m in fake.messages(public)] == ["hello"]
+    assert paths(fake).count("conversations.join") == 1
+    assert paths(fake).count("chat.postMessage") == 2  # refused, then applied and dropped
+    task = run.task("post")
+    assert [a.status for a in task.attempts] == ["ERRORED", "COMPLETED"]
+    (join,) = task.children
+    assert [a.status for a in join.attempts] == ["COMPLETED"]

@@ -106,9 +106,10 @@ def _marker_of(message: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _by(message: Mapping[str, Any], bot: str) -> bool:
-    """Whether the bot posted ``message`` (any author when Slack did not name the bot)."""
-    return not bot or message.get("user") == bot
+def _by(message: Mapping[str, Any], bot: frozenset[str]) -> bool:
+    """Whether the bot posted ``message``: its user id is the author, or its bot id (a message
+    posted with a custom ``username`` has only that); any author when Slack named neither."""
+    return not bot or message.get("user") in bot or message.get("bot_id") in bot
 
 
 def _slack_now(response: SlackResponse) -> float | None:
@@ -231,15 +232,17 @@ class Slack(runio.Integration[WebClient]):
             if not cursor:
                 return None
 
-    def _search_window(self, client: WebClient, task: runio.Task) -> tuple[str, float]:
-        """The bot's user id and the Slack time from which to search: the task's start, moved
-        onto Slack's clock (its ``Date`` now, less the time elapsed on runio's clock), less
-        ``LOOKUP_MARGIN``. Clocks that disagree therefore do not hide the earlier write."""
+    def _search_window(self, client: WebClient, task: runio.Task) -> tuple[frozenset[str], float]:
+        """The bot's user and bot ids, and the Slack time from which to search: the task's
+        start, moved onto Slack's clock (its ``Date`` now, less the time elapsed on the worker's
+        clock), less ``LOOKUP_MARGIN``. Clocks that disagree therefore do not hide the earlier
+        write."""
         who = client.auth_test()
         started = task.started_at if task.started_at is not None else time.time()
         elapsed = max(0.0, time.time() - started)
         slack_now = _slack_now(who) or time.time()
-        return str(who.get("user_id") or ""), slack_now - elapsed - LOOKUP_MARGIN
+        bot = frozenset(str(who[k]) for k in ("user_id", "bot_id") if who.get(k))
+        return bot, slack_now - elapsed - LOOKUP_MARGIN
 
     def _messages_since(
         self,
@@ -281,10 +284,10 @@ class Slack(runio.Integration[WebClient]):
         task: runio.Task,
         channel: str,
         thread_ts: str | None,
-        match: Callable[[Mapping[str, Any], str], bool],
+        match: Callable[[Mapping[str, Any], frozenset[str]], bool],
     ) -> tuple[str, dict[str, Any]] | None:
         """The bot's message in ``channel`` (or its thread) posted since the task began that
-        ``match(message, bot_user_id)`` accepts, with the channel id; None when there is none
+        ``match(message, the bot's ids)`` accepts, with the channel id; None when there is none
         or the bot cannot read the channel (then it cannot have posted there either)."""
         try:
             channel_id = self._channel_id(client, channel)
@@ -632,7 +635,7 @@ class Slack(runio.Integration[WebClient]):
         name = filename or (file.replace("\\", "/").rsplit("/", 1)[-1] if file else None)
         wanted_title = title or name
 
-        def match(message: Mapping[str, Any], bot: str) -> bool:
+        def match(message: Mapping[str, Any], bot: frozenset[str]) -> bool:
             files = message.get("files") or []
             return (
                 _by(message, bot)

@@ -18,7 +18,8 @@ it returns, ``files.completeUploadExternal``).
 
 Faults (on top of ``FakeVendorServer``'s): ``fail_next(429, retry_after=30)``,
 ``fail_next(error="channel_not_found")``, ``drop_after_write()`` (apply a write, then drop the
-connection: by default only Slack's write methods count, though the SDK POSTs every call),
+connection: only calls of Slack's write methods that take effect count, though the SDK POSTs
+every call),
 ``fail_after_write()`` (apply a write, then answer 500 ``internal_error``),
 ``hold_after_write()`` (apply a write and hold its answer until released: kill the client
 there), and ``history_page_cap`` (the 15-message pages Slack gives apps outside the
@@ -56,8 +57,6 @@ WRITE_METHODS: frozenset[str] = frozenset(
     }
 )
 """The Web API methods that change something (an applied call of one is a ``write``)."""
-
-_WRITE_PATHS = "/api/(?:" + "|".join(re.escape(m) for m in sorted(WRITE_METHODS)) + ")"
 
 _MAX_TEXT = 40_000
 _MAX_SCHEDULE_AHEAD = 120 * 86_400
@@ -256,6 +255,7 @@ class FakeSlack(FakeVendorServer):
         self._applied: set[int] = set()
         self._holds: list[Hold] = []
         self._failures_after_write: list[tuple[str | None, FakeResponse]] = []
+        self._drops: list[list[Any]] = []  # [remaining, method, path regex]
         self._last_ts = 0.0
         self._methods: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
         for klass in type(self).__mro__:
@@ -390,11 +390,14 @@ class FakeSlack(FakeVendorServer):
     def drop_after_write(
         self, *, times: int = 1, method: str | None = None, path: str | None = None
     ) -> None:
-        """Apply the next ``times`` calls of a Slack write method (``method``, e.g.
-        ``"chat.postMessage"``, narrows it), then close the connection without an answer."""
-        if method is not None and "." in method:
-            path, method = f"/api/{re.escape(method)}", None
-        super().drop_after_write(times=times, method=method, path=path or _WRITE_PATHS)
+        """Apply the next ``times`` calls of a Slack write method that take effect (``method``,
+        e.g. ``"chat.postMessage"``, or ``path``, a regular expression, narrows them), then
+        close the connection without an answer. A call Slack refuses (``ok: false``) is
+        answered as usual and does not count."""
+        if method is not None and "." not in method:
+            method = None  # an HTTP verb: every Slack call is a POST anyway
+        with self.lock:
+            self._drops.append([times, method, path])
 
     def fail_after_write(
         self, status: int = 500, *, error: str = "internal_error", method: str | None = None
@@ -509,6 +512,20 @@ class FakeSlack(FakeVendorServer):
                 if failure is not None:
                     self._failures_after_write.remove(failure)
                     response, request.status = failure[1], failure[1].status
+                drop = next(
+                    (
+                        d
+                        for d in self._drops
+                        if d[1] in (None, method)
+                        and (d[2] is None or re.fullmatch(d[2], request.path))
+                    ),
+                    None,
+                )
+                if drop is not None:
+                    drop[0] -= 1
+                    self._drops = [d for d in self._drops if d[0] > 0]
+                    request.outcome, request.status = "dropped", None
+                    return None
         if hold is not None:  # outside the lock: other calls are answered meanwhile
             hold.request = request
             hold.applied.set()
@@ -650,19 +667,20 @@ class FakeSlack(FakeVendorServer):
         root_message = channel.find(root)
         assert root_message is not None
         message["thread_ts"] = root
-        message["parent_user_id"] = root_message["user"]
+        message["parent_user_id"] = root_message.get("user") or root_message.get("bot_id")
         root_message["thread_ts"] = root
         root_message["reply_count"] = int(root_message.get("reply_count", 0)) + 1
         root_message["latest_reply"] = message["ts"]
         users = root_message.setdefault("reply_users", [])
-        if message["user"] not in users:
-            users.append(message["user"])
+        author = message.get("user") or message.get("bot_id")
+        if author not in users:
+            users.append(author)
 
     def _own_message(self, channel: FakeChannel, ts: Any, *, refusal: str) -> dict[str, Any]:
         message = channel.find(str(ts or ""))
         if message is None:
             raise SlackError("message_not_found")
-        if message.get("user") != self.bot_user_id:
+        if message.get("user") != self.bot_user_id and message.get("bot_id") != self.bot_id:
             raise SlackError(refusal)
         return message
 
@@ -693,6 +711,9 @@ class FakeSlack(FakeVendorServer):
         content = self._content(params)
         metadata = self._metadata(params)
         message = self._message(channel, content)
+        if params.get("username"):  # a custom name (chat:write.customize): a bot_message
+            del message["user"]
+            message.update(subtype="bot_message", username=str(params["username"]))
         if metadata is not None:
             message["metadata"] = metadata
         thread_ts = params.get("thread_ts")
