@@ -266,6 +266,14 @@ class FakeSlack(FakeVendorServer):
         self.general_id = self.add_channel("general")
         self.owner_id = self.add_user("owner@example.com", name="owner")
 
+    def start(self) -> FakeSlack:
+        """Start serving (``with FakeSlack() as fake:`` does it too); returns the fake."""
+        super().start()
+        return self
+
+    def __enter__(self) -> FakeSlack:
+        return self.start()
+
     # -- seeding and reading ---------------------------------------------------------------
     def add_channel(
         self,
