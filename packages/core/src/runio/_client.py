@@ -13,7 +13,7 @@ import re
 import threading
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 from . import _json
 from ._clock import Clock, SystemClock
@@ -21,7 +21,7 @@ from ._execution import Limits
 from ._ids import new_id
 from ._job import EventTrigger, Job, make_job
 from ._records import EventRecord, JobRecord, NewRun, RunRecord, RunStatus
-from ._worker import Worker, WorkerApp
+from ._worker import Worker, WorkerApp, WorkerOptions
 from .errors import (
     ConfigurationError,
     InvalidPayloadError,
@@ -439,7 +439,7 @@ class Client:
             workers=self._workers,
         )
 
-    def worker(self, **options: Any) -> Worker:
+    def worker(self, **options: Unpack[WorkerOptions]) -> Worker:
         """A ``Worker`` for this app (see ``run_worker`` for the options)."""
         return Worker(self._worker_app(), **options)
 
@@ -466,7 +466,8 @@ class Client:
         )
         _run_here(worker.run())
 
-    async def run_worker_async(self, **options: Any) -> None:
+    async def run_worker_async(self, **options: Unpack[WorkerOptions]) -> None:
+        """``run_worker`` for async code: runs the worker on the current event loop."""
         await Worker(self._worker_app(), **options).run()
 
     # -- sync bridge ---------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from . import _json
 from ._clock import Clock
@@ -49,6 +49,27 @@ from .integrations._resolve import ClientKit
 from .storage import Store
 
 log = logging.getLogger("runio.worker")
+
+
+class WorkerOptions(TypedDict, total=False):
+    """How a worker runs (``Client.run_worker``, ``Client.worker``, ``runio worker``)."""
+
+    concurrency: int
+    """Runs executed at once (default 50)."""
+    until_idle: bool
+    """Return once no run is ready to execute (waiting runs stay waiting)."""
+    lease_seconds: float
+    """How long a claimed run is held without a heartbeat before another worker may take it."""
+    heartbeat_interval: float | None
+    """Seconds between lease renewals (default: a third of the lease)."""
+    poll_interval: float | None
+    """Seconds between looks for ready runs when idle (default: the store's)."""
+    grace_period: float
+    """Seconds runs in flight get to reach a task boundary at shutdown."""
+    handle_signals: bool
+    """Stop gracefully on SIGTERM/SIGINT (a second signal forces the stop)."""
+    on_run_finished: Callable[[str, str], None] | None
+    """Called with (run id, status) after each execution."""
 
 
 @dataclass(frozen=True, slots=True)
