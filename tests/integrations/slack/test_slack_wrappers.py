@@ -437,3 +437,18 @@ def test_settings_from_arguments_or_the_environment(
     assert client.base_url == fake.url + "/api/"
     assert client.retry_handlers == []
     assert client.auth_test()["user_id"] == fake.bot_user_id
+
+
+def test_a_wrong_token_fails_at_once_and_says_what_to_fix(world: World) -> None:
+    wrong = Slack(id="wrong", token="xoxb-not-the-right-one", base_url=world.fake.url)
+
+    async def body(slack: Any) -> Any:
+        return await slack.post_message("post", channel=world.fake.general_id, text="hi")
+
+    run = world.run(body, integration=wrong)
+    assert run.status == "FAILED"
+    task = run.task("post")
+    assert len(task.attempts) == 1
+    assert "Slack chat.postMessage failed: invalid_auth" in str(run.error)
+    assert "SLACK_BOT_TOKEN" in str(run.error)
+    assert world.fake.messages(world.fake.general_id) == []
