@@ -419,11 +419,16 @@ class FakeSlack(FakeVendorServer):
                 (method, FakeResponse(status, json={"ok": False, "error": error}))
             )
 
-    def hold_after_write(self, *, method: str | None = None, timeout: float = 60.0) -> Hold:
-        """Apply the next call of a Slack write method (``method`` narrows it), then hold its
+    def hold_after_write(  # type: ignore[override]
+        self, *, method: str | None = None, path: str | None = None, timeout: float = 60.0
+    ) -> Hold:
+        """Apply the next call of a Slack write method (``method``, a Web API method name such
+        as ``chat.postMessage``, or ``path``, ``/api/<method>``, narrows it), then hold its
         answer until ``hold.release()`` (or ``timeout`` seconds): the client has a request in
         flight that Slack has already carried out, and can be killed right there. Other calls
         are answered meanwhile."""
+        if method is None and path is not None:
+            method = path.removeprefix("/api/")
         hold = Hold(method, timeout)
         with self.lock:
             self._holds.append(hold)
