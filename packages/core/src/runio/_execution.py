@@ -698,7 +698,17 @@ class Execution:
         self.tasks[key].status = TaskStatus.COMPLETED
 
     # -- logs ----------------------------------------------------------------------------------
-    def log(self, level: str, message: str, data: dict[str, Any], parent: Frame | None) -> None:
+    def log(
+        self,
+        level: str,
+        message: str,
+        data: dict[str, Any],
+        parent: Frame | None,
+        *,
+        echo: bool = True,
+    ) -> None:
+        """Store a log line of the run; ``echo`` also logs it through ``runio.run`` (not for a
+        captured ``logging`` record, which its own logger has already handled)."""
         # Lines logged inside a task belong to its attempt: a retry runs anew and logs anew,
         # while a replay of the same attempt (resumed after its subtask waited) is deduplicated.
         scope = f"{parent.idempotency_key}#{parent.attempt}" if parent else ""
@@ -727,6 +737,8 @@ class Execution:
                 )
             ],
         )
+        if not echo:
+            return
         log.log(
             _LEVELS.get(level, logging.INFO),
             "[%s %s] %s%s",
@@ -734,6 +746,7 @@ class Execution:
             self.run_id,
             message,
             f" {payload}" if payload else "",
+            extra={"run_id": self.run_id, "job_id": self.job_id},  # fields for JSON log lines
         )
 
     # -- misc tasks ----------------------------------------------------------------------------

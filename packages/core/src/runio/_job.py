@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from ._logcapture import CaptureSetting, capture_level
 from .errors import JobDefinitionError
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -94,6 +95,9 @@ class Job:
     integrations: dict[str, Any] = field(default_factory=dict)
     max_duration: float | None = None
     """Seconds a run may take from its first execution; past it the run ends TIMED_OUT."""
+    capture_logging: int | bool | None = None
+    """Standard ``logging`` records captured into the run's logs: a level, False (off) or None
+    (the client's setting)."""
     is_async: bool
     wants_context: bool
 
@@ -129,6 +133,7 @@ def make_job(
     trigger: EventTrigger,
     integrations: Mapping[str, Any] | None,
     max_duration: float | None = None,
+    capture_logging: CaptureSetting = None,
 ) -> Job:
     if not isinstance(id, str) or not _ID.match(id):
         raise JobDefinitionError(
@@ -169,6 +174,9 @@ def make_job(
         fn=fn,
         integrations=dict(integrations or {}),
         max_duration=None if max_duration is None else float(max_duration),
+        capture_logging=capture_level(
+            capture_logging, owner=f"Job {id!r}", error=JobDefinitionError
+        ),
         is_async=inspect.iscoroutinefunction(fn),
         wants_context=len(params) == 3,
     )

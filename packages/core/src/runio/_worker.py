@@ -39,6 +39,7 @@ from ._execution import (
 )
 from ._ids import new_id
 from ._io import IO, SyncIO
+from ._logcapture import capturing, current_capture, resolve
 from ._records import ClaimedRun, RunStatus
 from .errors import ConfigurationError, LeaseLostError, TaskFailedError
 
@@ -117,6 +118,8 @@ class Worker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.runs_finished = 0
         self._executor: _TaskThreads | None = None
+        self._capture: dict[str, int] = {}
+        """Job id -> the level its runs capture ``logging`` records at (capturing jobs only)."""
 
     def _task_threads(self) -> _TaskThreads:
         assert self._executor is not None, "the worker is not running"
@@ -181,6 +184,11 @@ class Worker:
         await client._register_jobs()
         client._kit.load()  # a plugin that fails to load stops the worker here, named
         job_ids = list(client.jobs)
+        self._capture = {
+            job.id: level
+            for job in client.jobs.values()
+            if (level := resolve(job.capture_logging, client._capture_logging)) is not None
+        }
         watch = await client.store.watch(client.id, self.notify)  # wake-ups beside the polling
         executor = _TaskThreads(
             max_workers=max(32, self.concurrency * 4), thread_name_prefix="runio-task"
@@ -190,6 +198,9 @@ class Worker:
         installed = self._install_signals()
         heartbeat = asyncio.create_task(self._heartbeat_loop())
         store, clock = client.store, client.clock
+        logs = contextlib.ExitStack()
+        if self._capture:
+            logs.enter_context(capturing(min(self._capture.values())))
         try:
             while not self._stopping:
                 free = self.concurrency - len(self.executions)
@@ -237,6 +248,7 @@ class Worker:
                 with contextlib.suppress(Exception):
                     self._loop.remove_signal_handler(sig)
             executor.shutdown(wait=False, cancel_futures=True)
+            logs.close()
             await client._kit.close_clients(client.jobs.values(), asyncio.get_running_loop())
 
     async def _wait_for_slot(self) -> None:
@@ -422,6 +434,9 @@ class Worker:
             is_retry=claimed.is_retry,
         )
         payload = job.parse_payload(event.payload)
+        level = self._capture.get(job.id)
+        if level is not None:  # this asyncio task is the run's: the setting stays inside it
+            current_capture.set((execution, level))
         args: tuple[Any, ...]
         outcome: str
         result: Any = None

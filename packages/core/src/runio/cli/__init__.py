@@ -30,6 +30,7 @@ from ..errors import InvalidPayloadError, RunioError
 from ._app import load_app
 from ._console import console, error_text
 from ._integrations import integrations
+from ._logging import JsonFormatter, install
 from ._progress import PLUGIN_NAME, DevProgress
 
 err_console = Console(stderr=True, highlight=False)
@@ -41,6 +42,8 @@ class _State:
     def __init__(self, database_url: str | None, debug: bool) -> None:
         self.database_url = database_url
         self.debug = debug
+        self.log_handler: logging.Handler | None = None
+        """The stderr log handler this command installed (None: logging was configured)."""
 
     def ops_client(self, app_id: str = "runio-cli", **options: Any) -> Client:
         """A client for operations that need no app code (runs, db), closed with the command."""
@@ -110,10 +113,7 @@ def _debug(ctx: click.Context) -> bool:
 def cli(ctx: click.Context, database_url: str | None, debug: bool) -> None:
     """runio: durable background jobs built from cached, retryable tasks."""
     ctx.obj = _State(database_url, debug)
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    ctx.obj.log_handler = install(logging.DEBUG if debug else logging.WARNING)
 
 
 def _app_client(state: _State, app: str) -> Client:
@@ -151,6 +151,14 @@ _worker_options = [
         is_flag=True,
         help="Exit once no run is ready to execute (waiting runs stay waiting).",
     ),
+    click.option(
+        "--log-format",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help="How log records are written to stderr: text lines, or one JSON object per line "
+        "(time, level, logger, message, run_id, job_id) for log collectors.",
+    ),
 ]
 
 
@@ -158,6 +166,11 @@ def _with_worker_options(fn: Any) -> Any:
     for option in reversed(_worker_options):
         fn = option(fn)
     return fn
+
+
+def _use_log_format(state: _State, log_format: str) -> None:
+    if log_format == "json" and state.log_handler is not None:
+        state.log_handler.setFormatter(JsonFormatter())
 
 
 def _run_worker(
@@ -222,16 +235,18 @@ def _examples(*lines: str) -> str:
         "runio worker my_app.jobs:client",
         "runio worker app.py:client --concurrency 10",
         "runio worker app.py:client --until-idle    # drain the queue, then exit",
+        "runio worker app.py:client --log-format json 2>> worker.log",
     ),
 )
 @click.argument("app")
 @_with_worker_options
 @click.pass_obj
-def worker(state: _State, /, app: str, **options: Any) -> None:
+def worker(state: _State, /, app: str, log_format: str, **options: Any) -> None:
     """Run a worker for APP: claim and execute runs of its jobs until stopped.
 
     APP is module:client or path/to/file.py:client. With --debug, each run is printed as it
     pauses or ends."""
+    _use_log_format(state, log_format)
     _run_worker(_app_client(state, app), command="worker", verbose=state.debug, **options)
 
 
@@ -245,12 +260,13 @@ def worker(state: _State, /, app: str, **options: Any) -> None:
 @click.argument("app")
 @_with_worker_options
 @click.pass_obj
-def dev(state: _State, /, app: str, **options: Any) -> None:
+def dev(state: _State, /, app: str, log_format: str, **options: Any) -> None:
     """Run APP locally: a worker that shows each run's tasks as they execute.
 
     In a terminal, the runs in flight are redrawn live (tasks appear as they start, durations
     tick); into a pipe or file, each task start and end is one line. A run that pauses prints
     its status, and a run that ends prints its task tree. Takes the same options as worker."""
+    _use_log_format(state, log_format)
     _run_worker(_app_client(state, app), command="dev", verbose=True, progress=True, **options)
 
 
