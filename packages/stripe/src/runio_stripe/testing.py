@@ -2404,3 +2404,12 @@ def _currency(params: Mapping[str, Any]) -> str:
 
 def _display(amount: int, currency: str) -> str:
     return f"${amount / 100:,.2f}" if currency == "usd" else f"{amount} {currency}"
+
+
+_ENVIRONMENT = {"STRIPE_API_BASE": "{url}", "STRIPE_API_KEY": "sk_test_123"}
+"""What points runio-stripe (``Stripe()``) at a FakeStripe served on its own."""
+
+if __name__ == "__main__":  # python -m runio_stripe.testing --port 12111
+    from runio.testing import serve_fake
+
+    serve_fake(FakeStripe, prog="python -m runio_stripe.testing", environment=_ENVIRONMENT)

@@ -12,8 +12,9 @@ With ``TestClock``, waits and retry delays are tested without sleeping::
 
 For integrations: ``FakeVendorServer`` (with ``route``, ``FakeRequest``, ``FakeResponse``) is the
 base of every fake vendor API, a real HTTP server on 127.0.0.1 with request recording and fault
-injection; ``IntegrationConformance`` is the conformance suite every integration package runs
-(it needs pytest, so it is imported on first use).
+injection, which ``serve_fake`` runs on its own from the command line (``python -m
+runio_stripe.testing --port 12111``); ``IntegrationConformance`` is the conformance suite every
+integration package runs (it needs pytest, so it is imported on first use).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._clock import TestClock
 from ._fake_server import FakeRequest, FakeResponse, FakeVendorServer, route, serving
+from ._serve_cli import serve_fake
 
 if TYPE_CHECKING:
     from ._conformance import ConformanceHarness, IntegrationConformance
@@ -34,6 +36,7 @@ __all__ = [
     "IntegrationConformance",
     "TestClock",
     "route",
+    "serve_fake",
     "serving",
 ]
 
