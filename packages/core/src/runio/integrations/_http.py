@@ -15,13 +15,14 @@ import importlib.util
 import json as jsonlib
 import urllib.parse
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from .._task import Property, Task
 from ..errors import IntegrationSettingError
 from ..plugins._manager import hookimpl
 from ..plugins.hookspecs import RegisterIntegration
-from ._base import ErrorDecision, Integration, Setting, integration_task, retry_after_seconds
+from ._base import ErrorDecision, Integration, integration_task, retry_after_seconds
+from ._settings import setting
 
 if TYPE_CHECKING:
     import httpx
@@ -193,22 +194,20 @@ class HTTP(Integration[HTTPClient]):
     icon = "globe"
     package = "runio"
     idempotency = "key"
-    settings: ClassVar[Mapping[str, str | Setting]] = {
-        "base_url": Setting(
-            env="RUNIO_HTTP_BASE_URL", secret=False, required=False, help="prefix of relative URLs"
-        ),
-        "token": Setting(required=False, help="sent as Authorization: Bearer <token>"),
-        "timeout": Setting(secret=False, required=False, default=30.0, help="seconds per request"),
-        "http2": Setting(
-            secret=False,
-            required=False,
-            help="True: HTTP/2 (needs the h2 package); False: HTTP/1.1; default: HTTP/2 "
-            "when h2 is installed",
-        ),
-    }
+    base_url: str | None = setting(
+        env="RUNIO_HTTP_BASE_URL", secret=False, required=False, help="prefix of relative URLs"
+    )
+    token: str | None = setting(required=False, help="sent as Authorization: Bearer <token>")
+    timeout: float = setting(default=30.0, secret=False, help="seconds per request")
+    http2: bool | None = setting(
+        secret=False,
+        required=False,
+        help="True: HTTP/2 (needs the h2 package); False: HTTP/1.1; default: HTTP/2 when h2 is "
+        "installed",
+    )
 
     def create_client(self) -> HTTPClient:
-        http2 = self.setting("http2")
+        http2 = self.http2
         if http2 is None:
             http2 = _has_h2()
         elif http2 and not _has_h2():
@@ -219,16 +218,13 @@ class HTTP(Integration[HTTPClient]):
                 setting="http2",
             )
         return HTTPClient(
-            base_url=self.setting("base_url"),
-            token=self.setting("token"),
-            timeout=float(self.setting("timeout")),
-            http2=bool(http2),
+            base_url=self.base_url, token=self.token, timeout=self.timeout, http2=bool(http2)
         )
 
     async def close_client(self, client: HTTPClient) -> None:
         await client.aclose()
 
-    def classify_error(self, error: Exception) -> ErrorDecision | None:
+    def classify_error(self, error: Exception, task: Task) -> ErrorDecision | None:
         if isinstance(error, HTTPStatusError):
             wait = retry_after_seconds(
                 next((v for k, v in error.headers.items() if k.lower() == "retry-after"), None)
@@ -245,6 +241,7 @@ class HTTP(Integration[HTTPClient]):
 
     @integration_task(
         name="HTTP request",
+        effect="write",  # writes carry the idempotency key; reads are harmless to repeat
         properties=lambda p: [
             Property("Method", str(p.get("method", "GET")).upper()),
             Property("URL", p.get("url")),  # type: ignore[arg-type]
@@ -254,6 +251,7 @@ class HTTP(Integration[HTTPClient]):
         self,
         client: HTTPClient,
         task: Task,
+        /,
         *,
         url: str,
         method: str = "GET",
