@@ -283,3 +283,26 @@ def test_a_worker_logs_json_lines_to_stderr(tmp_path: Path) -> None:
     assert warning["run_id"] == run_id and warning["job_id"] == "backup"
     assert "disk [almost] full" in warning["message"]
     assert "worker stopped after 1 execution(s)" in worker.stdout
+
+
+def test_a_root_logger_that_lets_everything_through_is_left_alone(
+    make: Callable[..., runio.Client],
+) -> None:
+    client = make(capture_logging=True)
+    levels: list[int] = []
+
+    @client.define_job(id="open", trigger=runio.event_trigger("open"))
+    async def open_(payload: Any, io: runio.IO) -> None:
+        levels.append(logging.getLogger().level)
+        log.info("captured")
+
+    root = logging.getLogger()
+    saved = root.level
+    root.setLevel(logging.NOTSET)
+    try:
+        run = run_once(client, "open")
+        after = root.level
+    finally:
+        root.setLevel(saved)
+    assert [g.message for g in run.logs] == ["captured"]
+    assert levels == [logging.NOTSET] and after == logging.NOTSET

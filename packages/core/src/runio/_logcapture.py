@@ -131,12 +131,13 @@ class _Installed:
         if self.saved_root is None:
             self.saved_root = root.level
         before = self.saved_root
-        if before != logging.NOTSET and wanted < before:
-            for handler in root.handlers:
-                if handler is not self.handler and handler.level < before:
-                    self.saved_handlers.setdefault(handler, handler.level)
-                    handler.setLevel(before)
-        root.setLevel(min(wanted, before) if before != logging.NOTSET else wanted)
+        if before == logging.NOTSET or wanted >= before:
+            return  # the root logger already lets these records through
+        for handler in root.handlers:
+            if handler is not self.handler and handler.level < before:
+                self.saved_handlers.setdefault(handler, handler.level)
+                handler.setLevel(before)
+        root.setLevel(wanted)
 
 
 _installed = _Installed()

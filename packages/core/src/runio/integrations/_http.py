@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import json as jsonlib
+import threading
 import urllib.parse
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -68,6 +69,7 @@ class HTTPClient:
             timeout=timeout, http2=http2, follow_redirects=True, headers=self._defaults()
         )
         self._sync: httpx.Client | None = None
+        self._sync_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"HTTPClient(base_url={self.base_url!r})"
@@ -131,17 +133,19 @@ class HTTPClient:
         params: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """``arequest``, blocking: for synchronous task functions."""
-        if self._sync is None:
-            self._sync = self._httpx.Client(
-                timeout=self.timeout,
-                http2=self.http2,
-                follow_redirects=True,
-                headers=self._defaults(),
-            )
+        with self._sync_lock:  # task threads share one blocking client and its connections
+            if self._sync is None:
+                self._sync = self._httpx.Client(
+                    timeout=self.timeout,
+                    http2=self.http2,
+                    follow_redirects=True,
+                    headers=self._defaults(),
+                )
+            sync = self._sync
         request = self._build(
-            self._sync, method, url, json=json, data=data, headers=headers, params=params
+            sync, method, url, json=json, data=data, headers=headers, params=params
         )
-        return _answer(self._sync.send(request))
+        return _answer(sync.send(request))
 
     async def aclose(self) -> None:
         """Close the connections of both clients."""
