@@ -80,11 +80,35 @@ def _free_port() -> int:
 
 @pytest.mark.slow
 @pytest.mark.timeout(60)
-def test_fake_stripe_runs_on_its_own() -> None:
-    pytest.importorskip("runio_stripe")
+@pytest.mark.parametrize(
+    ("module", "fake", "base_variable", "request_path", "body", "token"),
+    [
+        (
+            "runio_stripe.testing",
+            "FakeStripe",
+            "STRIPE_API_BASE",
+            "/v1/customers",
+            b"email=ada%40example.com",
+            "sk_test_123",
+        ),
+        (
+            "runio_slack.testing",
+            "FakeSlack",
+            "SLACK_API_BASE",
+            "/api/auth.test",
+            b"",
+            "xoxb-000000000001-000000000002-fakeslacktokenfakeslack",
+        ),
+    ],
+    ids=["stripe", "slack"],
+)
+def test_a_fake_runs_on_its_own(
+    module: str, fake: str, base_variable: str, request_path: str, body: bytes, token: str
+) -> None:
+    pytest.importorskip(module.split(".")[0])
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "runio_stripe.testing", "--port", str(port)],
+        [sys.executable, "-m", module, "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -92,17 +116,18 @@ def test_fake_stripe_runs_on_its_own() -> None:
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()  # blocks until it listens (or exits)
-        assert first == f"FakeStripe listening on http://127.0.0.1:{port} (Ctrl-C to stop)\n", (
+        assert first == f"{fake} listening on http://127.0.0.1:{port} (Ctrl-C to stop)\n", (
             first + proc.stderr.read() if proc.stderr else first
         )
-        assert proc.stdout.readline().strip() == f"export STRIPE_API_BASE=http://127.0.0.1:{port}"
+        assert proc.stdout.readline().strip() == f"export {base_variable}=http://127.0.0.1:{port}"
         request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/v1/customers",
-            data=b"email=ada%40example.com",
-            headers={"Authorization": "Bearer sk_test_123"},
+            f"http://127.0.0.1:{port}{request_path}",
+            data=body,
+            headers={"Authorization": f"Bearer {token}"},
         )
         with urllib.request.urlopen(request, timeout=10) as answer:
-            assert json.loads(answer.read())["email"] == "ada@example.com"
+            assert answer.status == 200
+            assert json.loads(answer.read())
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     finally:
@@ -110,7 +135,7 @@ def test_fake_stripe_runs_on_its_own() -> None:
             proc.kill()
             proc.communicate()
     assert proc.returncode == 0, err
-    assert "FakeStripe stopped after 1 request(s)." in out
+    assert f"{fake} stopped after 1 request(s)." in out
 
 
 def test_serve_fake_reports_a_port_in_use(capsys: pytest.CaptureFixture[str]) -> None:
