@@ -164,8 +164,12 @@ class FakeGitHub(FakeVendorServer):
 
     ``FakeGitHub(token=...)`` accepts only that token (any other gets 401 ``Bad
     credentials``); ``login`` is the authenticated user every token belongs to. ``repos``
-    and ``orgs`` hold the state (``repos["octo/hello"].issues``...); ``rate_limit`` is the
-    number of requests a window of ``rate_limit_window`` seconds allows.
+    and ``orgs`` hold the state (``repos["octo/hello"].issues``...); ``add_repo``/``add_org``
+    seed them, or ``FakeGitHub(repos=["octo/hello"], orgs=["octo"])`` once started;
+    ``rate_limit`` is the number of requests a window of ``rate_limit_window`` seconds allows.
+
+    On its own: ``python -m runio_github.testing --port 12113`` serves one with ``octo/hello``
+    and ``octo``, accepting any token.
     """
 
     idempotency_header = None  # GitHub deduplicates nothing
@@ -178,8 +182,12 @@ class FakeGitHub(FakeVendorServer):
         clock: Callable[[], float] = time.time,
         rate_limit: int = 5000,
         rate_limit_window: float = 3600.0,
+        repos: Iterable[str] = (),
+        orgs: Iterable[str] = (),
     ) -> None:
         super().__init__()
+        self._initial_repos = list(repos)
+        self._initial_orgs = list(orgs)
         self.token = token
         self.login = login
         self.clock = clock
@@ -199,6 +207,19 @@ class FakeGitHub(FakeVendorServer):
         """Installation tokens handed out, and the app id each belongs to."""
         self._actor: str | None = None  # who makes the current request (handlers run one at a time)
         self._app: str | None = None  # the app whose JWT authenticates the current request
+
+    def start(self, *, port: int = 0) -> FakeGitHub:
+        """Listen (see ``FakeVendorServer.start``), then seed the ``repos`` and ``orgs`` given
+        to the constructor: their objects carry the server's URL."""
+        super().start(port=port)
+        with self.lock:
+            for org in self._initial_orgs:
+                if org not in self.orgs:
+                    self.add_org(org)
+            for name in self._initial_repos:
+                if name not in self.repos:
+                    self.add_repo(name)
+        return self
 
     # -- ids, time, answers --------------------------------------------------------------------
     def next_id(self) -> int:
@@ -1646,3 +1667,13 @@ class FakeGitHub(FakeVendorServer):
         repo = self._repo(request)
         found = sorted(repo.releases.values(), key=lambda r: (r["created_at"], r["id"]))
         return self._page(request, found[::-1])
+
+
+if __name__ == "__main__":  # python -m runio_github.testing --port 12113
+    from runio.testing import serve_fake
+
+    serve_fake(
+        lambda: FakeGitHub(repos=["octo/hello"], orgs=["octo"]),
+        prog="python -m runio_github.testing",
+        environment={"GITHUB_API_BASE": "{url}", "GITHUB_TOKEN": "ghp_fake"},
+    )
