@@ -14,6 +14,10 @@ nox.options.reuse_existing_virtualenvs = True
 
 PACKAGES = ["-e", "packages/core"]
 TEST_DEPS = ["pytest>=8", "anyio>=4", "pytest-timeout>=2.3", "httpx>=0.27"]
+SERVER_TEST_DEPS = [
+    "playwright>=1.45",  # drives Debian's chromium (tests/server/browser.py installs it)
+    "schemathesis>=3.30",  # fuzzes the JSON API from its OpenAPI description
+]
 
 
 @nox.session
@@ -30,6 +34,7 @@ def tests(session: nox.Session) -> None:
         "tests/plugins/runio-testplugin",  # a plugin found through its real metadata
         "-e",
         "packages/stripe",  # runio-stripe and its stripe[async] dependency
+        *SERVER_TEST_DEPS,
     )
     args = session.posargs or ["-q"]
     session.run("pytest", *args, env={"RUNIO_DATABASE_URL": ""})

@@ -21,8 +21,11 @@ from .. import __version__
 from .._client import Client, _run_here
 from .._render import run_json, run_tree, runs_lines, runs_table
 from ..errors import InvalidPayloadError, RunioError
+from ..server import ServerConfig
 from ._app import load_app
 from ._integrations import integrations
+from ._keys import keys
+from ._serve import run_dev, serve, server_config, with_server_options
 
 err_console = Console(stderr=True, highlight=False)
 _FINAL = {"COMPLETED", "FAILED", "CANCELED", "TIMED_OUT"}
@@ -142,7 +145,14 @@ def _with_worker_options(fn: Any) -> Any:
     return fn
 
 
-def _run_worker(client: Client, *, command: str, verbose: bool, **options: Any) -> None:
+def _run_worker(
+    client: Client,
+    *,
+    command: str,
+    verbose: bool,
+    server: ServerConfig | None = None,
+    **options: Any,
+) -> None:
     console = Console(highlight=False)
     printing: set[asyncio.Task[None]] = set()
 
@@ -166,7 +176,10 @@ def _run_worker(client: Client, *, command: str, verbose: bool, **options: Any) 
         f"{len(client.jobs)} job(s), "
         f"database {client.database_url}, concurrency {worker.concurrency}. Ctrl-C to stop."
     )
-    _run_here(worker.run())
+    if server is None:
+        _run_here(worker.run())
+    else:
+        run_dev(client, worker, server, console)
     console.print(f"worker stopped after {worker.runs_finished} execution(s).")
     stuck = worker.abandoned_calls
     if stuck:
@@ -193,10 +206,23 @@ def worker(state: _State, /, app: str, **options: Any) -> None:
 @cli.command()
 @click.argument("app")
 @_with_worker_options
+@with_server_options
+@click.option("--no-dashboard", is_flag=True, help="Run the worker only.")
 @click.pass_obj
-def dev(state: _State, /, app: str, **options: Any) -> None:
-    """Run APP locally: a worker that prints every run's state as it changes."""
-    _run_worker(_app_client(state, app), command="dev", verbose=True, **options)
+def dev(
+    state: _State,
+    /,
+    app: str,
+    host: str,
+    port: int,
+    allowed_hosts: tuple[str, ...],
+    no_dashboard: bool,
+    **options: Any,
+) -> None:
+    """Run APP locally: a worker that prints every run's state as it changes, and the
+    dashboard (its URL is printed)."""
+    server = None if no_dashboard else server_config(host, port, allowed_hosts)
+    _run_worker(_app_client(state, app), command="dev", verbose=True, server=server, **options)
 
 
 @cli.command("send-event")
@@ -360,6 +386,8 @@ def db_upgrade(state: _State) -> None:
 
 
 cli.add_command(integrations)
+cli.add_command(serve)
+cli.add_command(keys)
 
 
 def main() -> None:

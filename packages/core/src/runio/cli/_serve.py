@@ -1,0 +1,96 @@
+"""``runio serve APP``, and the server half of ``runio dev`` (a worker and the dashboard in one
+event loop, the worker owning Ctrl-C)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import click
+from rich.console import Console
+
+from .._client import Client, _run_here
+from .._worker import Worker
+from ..server import ServerConfig, make_server
+from ._app import load_app
+
+server_options = [
+    click.option(
+        "--host",
+        default="127.0.0.1",
+        show_default=True,
+        envvar="RUNIO_HOST",
+        help="Address to listen on; beyond loopback an API key or password is required.",
+    ),
+    click.option(
+        "--port",
+        type=click.IntRange(0, 65535),
+        default=8080,
+        show_default=True,
+        envvar="RUNIO_PORT",
+        help="Port to listen on (0 picks a free one).",
+    ),
+    click.option(
+        "--allowed-host",
+        "allowed_hosts",
+        multiple=True,
+        help="A host name requests may use, e.g. runio.example.com (repeatable; default: "
+        "loopback names on loopback, any elsewhere).",
+    ),
+]
+
+
+def with_server_options(fn: Any) -> Any:
+    for option in reversed(server_options):
+        fn = option(fn)
+    return fn
+
+
+def server_config(host: str, port: int, allowed_hosts: tuple[str, ...]) -> ServerConfig:
+    return ServerConfig(host=host, port=port, allowed_hosts=set(allowed_hosts) or None)
+
+
+@click.command()
+@click.argument("app")
+@with_server_options
+@click.pass_obj
+def serve(state: Any, /, app: str, host: str, port: int, allowed_hosts: tuple[str, ...]) -> None:
+    """Serve APP's JSON API (/api/v1) and dashboard, without a worker."""
+    client = load_app(app)
+    click.get_current_context().call_on_close(client.close)
+    if state.database_url and client._store is None and client._database_url is None:
+        client._database_url = state.database_url
+    config = server_config(host, port, allowed_hosts)
+    console = Console(highlight=False)
+
+    async def main() -> None:
+        server = await make_server(client, config)
+        sock = server.bind()
+        console.print(
+            f"[bold]runio serve[/] app [cyan]{client.id}[/], database {client.database_url}\n"
+            f"dashboard: [bold]{server.url}/[/]  API: {server.url}/api/v1  Ctrl-C to stop."
+        )
+        await server.serve(sockets=[sock])
+
+    _run_here(main())
+
+
+async def run_worker_with_server(
+    client: Client, worker: Worker, config: ServerConfig, console: Console
+) -> None:
+    """Run ``worker`` and the server in this loop; the server stops when the worker does."""
+    server = await make_server(client, config, handle_signals=False)
+    sock = server.bind()
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    console.print(f"dashboard: [bold]{server.url}/[/]")
+    try:
+        await worker.run()
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
+
+
+def run_dev(client: Client, worker: Worker, config: ServerConfig, console: Console) -> None:
+    _run_here(run_worker_with_server(client, worker, config, console))
