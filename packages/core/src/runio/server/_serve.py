@@ -6,6 +6,7 @@ password), so an open dashboard is never exposed by accident.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import socket
@@ -46,6 +47,13 @@ class Server(uvicorn.Server):
         super().__init__(config)
         self.handle_signals = handle_signals
         self.socket: socket.socket | None = None
+        self.started_event = asyncio.Event()
+        """Set once the server accepts connections."""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            self.started_event.set()
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
