@@ -11,6 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from browser import ARGS, chromium_executable
+from playwright.sync_api import Browser, Page, sync_playwright
 from server_app import define_jobs
 
 import runio
@@ -132,3 +134,22 @@ def artifacts_dir() -> Path:
     path = root / ".artifacts" / "dashboard"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium for the session (each test gets its own context)."""
+    executable = chromium_executable()
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(10_000)
+    opened = context.new_page()
+    yield opened
+    context.close()
