@@ -119,7 +119,7 @@ async def send_event(body: EventIn, request: Request) -> EventOut:
 @router.get("/jobs", response_model=JobList, summary="List the app's jobs")
 async def list_jobs(request: Request) -> JobList:
     client = _client(request)
-    jobs = await client.store.list_jobs(client.id)
+    jobs = await (await client._ready()).list_jobs(client.id)
     return JobList(jobs=[JobOut.of(j) for j in jobs])
 
 
@@ -148,7 +148,7 @@ async def list_runs(
         limit=limit,
         cursor=cursor,
     )
-    runs = await client.store.find_runs(query)
+    runs = await (await client._ready()).find_runs(query)
     return page_of(runs, limit)
 
 

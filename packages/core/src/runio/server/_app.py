@@ -55,7 +55,7 @@ def create_app(
         lifespan=lifespan,
     )
     guard = Guard(
-        client.store,
+        client,
         host=host,
         password=password or None,
         allowed_hosts=frozenset(allowed_hosts) if allowed_hosts else None,

@@ -201,7 +201,7 @@ async def jobs_page(request: Request) -> Response:
     if (redirect := await _login_needed(request)) is not None:
         return redirect
     client = _client(request)
-    jobs = await client.store.list_jobs(client.id)
+    jobs = await (await client._ready()).list_jobs(client.id)
     recent = {}
     for job in jobs:
         query = run_query(
@@ -214,7 +214,7 @@ async def jobs_page(request: Request) -> Response:
             limit=5,
             cursor=None,
         )
-        recent[job.job_id] = page_of(await client.store.find_runs(query), 5).runs
+        recent[job.job_id] = page_of(await (await client._ready()).find_runs(query), 5).runs
     return await _page(request, "jobs.html", {"jobs": jobs, "recent": recent})
 
 
@@ -252,7 +252,7 @@ async def runs_page(request: Request) -> Response:
             limit=25,
             cursor=None,
         )
-    page = page_of(await client.store.find_runs(query), 25)
+    page = page_of(await (await client._ready()).find_runs(query), 25)
     filters: list[tuple[str, str]] = [("status", s.value) for s in statuses]
     if q:
         filters.append(("q", q))
@@ -263,7 +263,7 @@ async def runs_page(request: Request) -> Response:
         if (page.next_cursor)
         else None
     )
-    jobs = await client.store.list_jobs(client.id)
+    jobs = await (await client._ready()).list_jobs(client.id)
     return await _page(
         request,
         "runs.html",

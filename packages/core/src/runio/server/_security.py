@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ..storage import Store
+from .._client import Client
 from ._keys import any_active_key, check_key
 
 SESSION_COOKIE = "runio_session"
@@ -49,7 +49,8 @@ def is_loopback(host: str) -> bool:
 class Guard:
     """The server's auth settings and the secret its sessions and CSRF tokens are signed with."""
 
-    store: Store
+    client: Client
+    """Its store holds the keys (brought up to date on first use)."""
     host: str = "127.0.0.1"
     password: str | None = None
     allowed_hosts: frozenset[str] | None = None
@@ -62,7 +63,11 @@ class Guard:
 
     # -- is auth on? ---------------------------------------------------------------------------
     async def auth_required(self) -> bool:
-        return bool(self.password) or not is_loopback(self.host) or await any_active_key(self.store)
+        return (
+            bool(self.password)
+            or not is_loopback(self.host)
+            or await any_active_key(await self.client._ready())
+        )
 
     async def api_principal(self, authorization: str | None) -> str | None:
         """``"open"`` (no auth needed), ``"key:<id>"``, or None (refuse with 401)."""
@@ -70,7 +75,7 @@ class Guard:
             scheme, _, token = authorization.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 return None
-            record = await check_key(self.store, token.strip())
+            record = await check_key(await self.client._ready(), token.strip())
             return None if record is None else f"key:{record.id}"
         return None if await self.auth_required() else "open"
 
@@ -82,7 +87,7 @@ class Guard:
             credential.encode("utf-8", "surrogatepass"), self.password.encode("utf-8")
         ):
             return self._session("password")
-        record = await check_key(self.store, credential)
+        record = await check_key(await self.client._ready(), credential)
         return None if record is None else self._session(f"key:{record.id}")
 
     def _session(self, principal: str) -> str:
@@ -107,7 +112,7 @@ class Guard:
         if not expires.isdigit() or int(expires) < time.time():
             return None
         if principal.startswith("key:"):
-            record = await self.store.get_api_key(principal[4:])
+            record = await (await self.client._ready()).get_api_key(principal[4:])
             if record is None or record.revoked_at is not None:
                 return None
         elif principal != "password" or not self.password:
