@@ -220,8 +220,10 @@ def dev(
     **options: Any,
 ) -> None:
     """Run APP locally: a worker that prints every run's state as it changes, and the
-    dashboard (its URL is printed)."""
-    server = None if no_dashboard else server_config(host, port, allowed_hosts)
+    dashboard (its URL is printed; not with --until-idle)."""
+    # A worker that exits once idle (`--until-idle`) drains runs; it serves no dashboard.
+    serving = not (no_dashboard or options["until_idle"])
+    server = server_config(host, port, allowed_hosts) if serving else None
     _run_worker(_app_client(state, app), command="dev", verbose=True, server=server, **options)
 
 

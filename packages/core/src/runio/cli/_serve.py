@@ -10,9 +10,10 @@ from typing import Any
 import click
 from rich.console import Console
 
+from .. import server as http
 from .._client import Client, _run_here
 from .._worker import Worker
-from ..server import ServerConfig, make_server
+from ..server import ServerConfig
 from ._app import load_app
 
 server_options = [
@@ -65,7 +66,7 @@ def serve(state: Any, /, app: str, host: str, port: int, allowed_hosts: tuple[st
     console = Console(highlight=False)
 
     async def main() -> None:
-        server = await make_server(client, config)
+        server = await http.make_server(client, config)
         sock = server.bind()
         console.print(
             f"[bold]runio serve[/] app [cyan]{client.id}[/], database {client.database_url}\n"
@@ -80,7 +81,7 @@ async def run_worker_with_server(
     client: Client, worker: Worker, config: ServerConfig, console: Console
 ) -> None:
     """Run ``worker`` and the server in this loop; the server stops when the worker does."""
-    server = await make_server(client, config, handle_signals=False)
+    server = await http.make_server(client, config, handle_signals=False)
     sock = server.bind()
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     console.print(f"dashboard: [bold]{server.url}/[/]")
