@@ -34,9 +34,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+import httpx
 import pytest
 
 from .. import _json
+from .. import server as http_server
 from .._client import Client
 from .._job import event_trigger
 from .._records import RunRecord, TaskRecord
@@ -360,7 +362,8 @@ class IntegrationConformance:
 
             return await namespace.run_task("leaky", fn, params={"api_key": secret})
 
-        assert harness.run(leaky).status == "FAILED"
+        leaked = harness.run(leaky)
+        assert leaked.status == "FAILED"
         sent = [str(dict(r.headers.items())) + r.text for r in server.requests]
         assert any(secret in s for s in sent), "the secret never reached the vendor"
         connection = sqlite3.connect(harness.database)
@@ -375,6 +378,9 @@ class IntegrationConformance:
         for record in caplog.records:
             assert secret not in formatter.format(record), f"a secret was logged: {record}"
         assert secret not in repr(harness.integration)
+        for run in (ok, rejected, leaked):
+            for where, text in _as_served(harness.client, run.id):
+                assert secret not in text, f"a secret is shown in the {where}"
 
     def test_settings_come_from_arguments_or_the_environment(
         self, harness: ConformanceHarness, monkeypatch: pytest.MonkeyPatch
@@ -451,3 +457,24 @@ class IntegrationConformance:
         assert run.status == "COMPLETED", run.error
         in_pool = [t.startswith("runio-task") for t in threads]
         assert in_pool and all(in_pool) != spec.is_async and len(set(in_pool)) == 1, threads
+
+
+def _as_served(client: Client, run_id: str) -> list[tuple[str, str]]:
+    """What the HTTP server shows of a run: the API's JSON and the dashboard's pages."""
+
+    async def fetch() -> list[tuple[str, str]]:
+        transport = httpx.ASGITransport(app=http_server.create_app(client))
+        shown = []
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+            for where, path in (
+                ("API JSON", f"/api/v1/runs/{run_id}"),
+                ("dashboard run page", f"/runs/{run_id}"),
+                ("dashboard runs list", "/runs"),
+            ):
+                response = await http.get(path)
+                assert response.status_code == 200, f"{path}: {response.text[:300]}"
+                assert run_id in response.text
+                shown.append((where, response.text))
+        return shown
+
+    return client._run_sync(fetch())
