@@ -18,8 +18,9 @@ metadata and icon; the plugin is found through the ``runio`` entry point; every 
 documented; a wrapper is recorded as a task with its name, icon, properties and params;
 transient errors are retried (at the vendor's time when it gives one); permanent errors fail at
 once; the idempotency key reaches the vendor; a write whose connection dropped after it was
-applied takes effect once; secrets never reach the store, the logs or the server's pages; settings come from
-arguments or the environment; ``io.<namespace>`` resolves to a configured default instance.
+applied takes effect once; secrets never reach the store, the logs or the server's pages;
+settings come from arguments or the environment; ``io.<namespace>`` resolves to a configured
+default instance.
 """
 
 from __future__ import annotations
