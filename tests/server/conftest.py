@@ -94,13 +94,9 @@ class LiveServer:
 
     async def _serve(self) -> None:
         self.server = await make_server(self.client, self.config, handle_signals=False)
-        sock = self.server.bind()
-        task = asyncio.ensure_future(self.server.serve(sockets=[sock]))
-        started = asyncio.ensure_future(self.server.started_event.wait())
-        await asyncio.wait([task, started], return_when=asyncio.FIRST_COMPLETED)
-        started.cancel()
+        serving = await self.server.start()
         self.ready.set()
-        await task
+        await serving
 
     def start(self) -> LiveServer:
         self.thread.start()

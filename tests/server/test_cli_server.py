@@ -99,6 +99,28 @@ def test_dev_serves_the_dashboard_and_prints_its_url(tmp_path: Path) -> None:
         assert "worker stopped" in dev.stdout_path.read_text()
 
 
+@pytest.mark.parametrize("stop_with", [signal.SIGINT, signal.SIGTERM])
+def test_serve_serves_until_stopped(tmp_path: Path, stop_with: signal.Signals) -> None:
+    (tmp_path / "shop.py").write_text(APP, encoding="utf-8")
+    with running(tmp_path) as procs:
+        serve = procs.start("serve", "shop.py:client", "--port", "0", name="serve")
+
+        def url() -> str | None:
+            for line in read_lines(serve.stdout_path):
+                found = re.search(r"dashboard: (http://127\.0\.0\.1:\d+)/", line)
+                if found:
+                    return found.group(1)
+            assert serve.popen.poll() is None, serve.output()
+            return None
+
+        base = wait_until(url, timeout=60, what="runio serve to print its URL", detail=serve.output)
+        jobs = httpx.get(f"{base}/api/v1/jobs").json()["jobs"]
+        assert [j["id"] for j in jobs] == ["hello"]
+        serve.send(stop_with)
+        assert serve.wait_exit(60) == 0, serve.output()
+        assert "server stopped." in serve.stdout_path.read_text()
+
+
 def test_dev_says_when_the_port_is_taken(tmp_path: Path) -> None:
     import socket
 

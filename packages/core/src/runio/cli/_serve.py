@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 from typing import Any
 
 import click
@@ -66,13 +67,26 @@ def serve(state: Any, /, app: str, host: str, port: int, allowed_hosts: tuple[st
     console = Console(highlight=False)
 
     async def main() -> None:
-        server = await http.make_server(client, config)
-        sock = server.bind()
+        server = await http.make_server(client, config, handle_signals=False)
+
+        def stop() -> None:  # a second signal skips waiting for open connections
+            server.force_exit = server.should_exit
+            server.should_exit = True
+
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop)
+        serving = await server.start()
         console.print(
             f"[bold]runio serve[/] app [cyan]{client.id}[/], database {client.database_url}\n"
             f"dashboard: [bold]{server.url}/[/]  API: {server.url}/api/v1  Ctrl-C to stop."
         )
-        await server.serve(sockets=[sock])
+        try:
+            await serving
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+        console.print("server stopped.")
 
     _run_here(main())
 
@@ -82,8 +96,7 @@ async def run_worker_with_server(
 ) -> None:
     """Run ``worker`` and the server in this loop; the server stops when the worker does."""
     server = await http.make_server(client, config, handle_signals=False)
-    sock = server.bind()
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    serving = await server.start()
     console.print(f"dashboard: [bold]{server.url}/[/]")
     try:
         await worker.run()

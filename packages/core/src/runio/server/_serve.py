@@ -33,6 +33,19 @@ class Server(uvicorn.Server):
         self.started_event = asyncio.Event()
         """Set once the server accepts connections."""
 
+    async def start(self) -> asyncio.Task[None]:
+        """Bind (unless bound), start serving in a task of this loop, and return that task once
+        the server accepts connections (or once it ended, having failed to start)."""
+        sock = self.socket or self.bind()
+        serving = asyncio.ensure_future(self.serve(sockets=[sock]))
+        started = asyncio.ensure_future(self.started_event.wait())
+        await asyncio.wait([serving, started], return_when=asyncio.FIRST_COMPLETED)
+        started.cancel()
+        if serving.done():
+            serving.result()  # raises what stopped it
+            raise ConfigurationError(f"The server on {self.url} stopped while starting.")
+        return serving
+
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
         if self.started:
