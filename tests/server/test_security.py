@@ -93,7 +93,18 @@ async def test_a_loopback_server_answers_only_to_loopback_names(
 ) -> None:
     rebound = await http.get("/runs", headers={"Host": "attacker.example:8080"})
     assert rebound.status_code == 400
+    assert (await http.get("/runs", headers={"Host": "[::1"})).status_code == 400
     assert (await http.get("/runs", headers={"Host": "localhost:8080"})).status_code == 200
+
+
+async def test_a_body_too_large_is_refused_before_it_is_read(http: httpx.AsyncClient) -> None:
+    response = await http.post(
+        "/api/v1/events",
+        content=b"{}",
+        headers={"content-type": "application/json", "content-length": str(17 * 1024 * 1024)},
+    )
+    assert response.status_code == 413
+    assert "too large" in response.json()["detail"]
 
 
 async def test_beyond_loopback_the_server_refuses_to_start_without_auth(app: App) -> None:

@@ -87,4 +87,6 @@ async def test_the_api_on_postgresql(app_factory: Callable[..., App], postgres_u
         assert [r["id"] for r in page["runs"]] == [run_id]
         html = await http.get(f"/runs/{run_id}")
         assert "card_declined" in html.text
+        for bad in ("/runs/run%00x", "/api/v1/runs/run%00x", "/runs?q=a%00b&job=%00"):
+            assert (await http.get(bad)).status_code in (200, 404, 422), bad
     await app.web.close_async()

@@ -11,6 +11,7 @@ What a page shows comes from the API's models (``_models``), so redaction is app
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,11 +25,12 @@ from fastapi.templating import Jinja2Templates
 from .._client import Client
 from .._records import RunStatus
 from .._render import duration
-from ._api import app_run, operate, page_of, run_query
+from ._api import RUN_ID_PATTERN, app_run, operate, page_of, run_query
 from ._models import LogOut, RunDetail, TaskOut
 from ._security import SESSION_COOKIE, SESSION_SECONDS, Guard
 
 router = APIRouter(include_in_schema=False)
+_RUN_ID = re.compile(RUN_ID_PATTERN)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 _ICONS = {
@@ -294,8 +296,8 @@ def _run_context(request: Request, detail: RunDetail) -> dict[str, Any]:
 
 
 async def _run_detail(request: Request, run_id: str) -> RunDetail:
-    if len(run_id) > 200:
-        raise HTTPException(404, "No such run.")
+    if not _RUN_ID.fullmatch(run_id):
+        raise HTTPException(404, f"No run {run_id!r} here: run ids look like run_0661….")
     return RunDetail.of(await app_run(_client(request), run_id))
 
 

@@ -33,6 +33,7 @@ SESSION_COOKIE = "runio_session"
 SESSION_SECONDS = 12 * 3600
 _LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+MAX_BODY = 16 * 1024 * 1024
 
 
 def is_loopback(host: str) -> bool:
@@ -136,7 +137,8 @@ class Guard:
     ) -> Response:
         refusal = self._refuse(request)
         if refusal is not None:
-            return JSONResponse({"detail": refusal}, status_code=403 if "site" in refusal else 400)
+            status, message = refusal
+            return JSONResponse({"detail": message}, status_code=status)
         response = await call_next(request)
         headers = response.headers
         headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -150,24 +152,36 @@ class Guard:
             )
         return response
 
-    def _refuse(self, request: Request) -> str | None:
+    def _refuse(self, request: Request) -> tuple[int, str] | None:
+        """Why (status, message) this request is refused before it is handled, if it is."""
         host = request.headers.get("host", "")
-        name = urlsplit(f"//{host}").hostname or ""
+        try:
+            name = urlsplit(f"//{host}").hostname or ""
+        except ValueError:
+            return 400, f"Host {host!r} is not a host name."
         if (
             self.allowed_hosts is not None
             and name not in self.allowed_hosts
             and (f"[{name}]" not in self.allowed_hosts)
         ):
-            return (
+            return 400, (
                 f"Host {host!r} is not served here; this server answers to "
                 f"{', '.join(sorted(self.allowed_hosts))}."
             )
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > MAX_BODY:
+            return 413, (
+                f"Request body too large ({int(length)} bytes; at most {MAX_BODY}): send large "
+                "data somewhere else and pass a reference in the event."
+            )
         if request.method in _UNSAFE:
             if request.headers.get("sec-fetch-site") in ("cross-site", "same-site"):
-                return "Refused: a state-changing request sent by another site."
+                return 403, "Refused: a state-changing request sent by another site."
             origin = request.headers.get("origin")
-            if origin and origin != "null" and urlsplit(origin).netloc != host:
-                return f"Refused: a state-changing request from another site ({origin})."
-            if origin == "null":
-                return "Refused: a state-changing request from another site (Origin: null)."
+            try:
+                origin_host = urlsplit(origin).netloc if origin else None
+            except ValueError:
+                origin_host = ""
+            if origin is not None and origin_host != host:
+                return 403, f"Refused: a state-changing request from another site ({origin})."
         return None
