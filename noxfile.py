@@ -14,16 +14,18 @@ nox.options.reuse_existing_virtualenvs = True
 
 PACKAGES = ["-e", "packages/core"]
 TEST_DEPS = ["pytest>=8", "anyio>=4", "pytest-timeout>=2.3", "httpx>=0.27"]
+CHECK_DEPS = ["ruff>=0.6", "mypy>=1.11"]
 SERVER_TEST_DEPS = [
-    "playwright>=1.45",  # drives Debian's chromium (tests/server/browser.py installs it)
+    "playwright>=1.45",  # drives Debian's chromium (tests/server/server_browser.py installs it)
     "schemathesis>=3.30",  # fuzzes the JSON API from its OpenAPI description
 ]
 
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The whole test suite."""
+    """Lint, typecheck, then the whole test suite (what CI runs)."""
     session.install(
+        *CHECK_DEPS,
         "-e",
         "packages/core[postgres]",
         *TEST_DEPS,
@@ -34,8 +36,13 @@ def tests(session: nox.Session) -> None:
         "tests/plugins/runio-testplugin",  # a plugin found through its real metadata
         "-e",
         "packages/stripe",  # runio-stripe and its stripe[async] dependency
+        "-e",
+        "packages/slack",  # runio-slack and its slack-sdk dependency
         *SERVER_TEST_DEPS,
     )
+    if not session.posargs:  # the full run: the same checks as `nox -s lint typecheck`
+        _lint(session)
+        session.run("mypy")
     args = session.posargs or ["-q"]
     session.run("pytest", *args, env={"RUNIO_DATABASE_URL": ""})
 
@@ -44,6 +51,10 @@ def tests(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """ruff: lint and formatting."""
     session.install("ruff>=0.6")
+    _lint(session)
+
+
+def _lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
 
@@ -52,7 +63,14 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """mypy, strict, on the packages' sources."""
     session.install(
-        "-e", "packages/core[postgres]", "-e", "packages/stripe", "mypy>=1.11", "pytest"
+        "-e",
+        "packages/core[postgres]",
+        "-e",
+        "packages/stripe",
+        "-e",
+        "packages/slack",
+        "mypy>=1.11",
+        "pytest",
     )
     session.run("mypy")
 
@@ -60,7 +78,7 @@ def typecheck(session: nox.Session) -> None:
 @nox.session
 def demo(session: nox.Session) -> None:
     """Run the example app end to end on SQLite and print each run's task tree."""
-    session.install(*PACKAGES, "httpx>=0.27", "-e", "packages/stripe")
+    session.install(*PACKAGES, "httpx>=0.27", "-e", "packages/stripe", "-e", "packages/slack")
     env = {"RUNIO_TIME_SCALE": os.environ.get("RUNIO_TIME_SCALE", "0.0002")}
     session.run("python", "examples/demo.py", *session.posargs, env=env)
 

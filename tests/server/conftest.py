@@ -3,34 +3,19 @@ the ASGI app in memory, and a real uvicorn server on 127.0.0.1 for the browser."
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-from browser import ARGS, chromium_executable
 from playwright.sync_api import Browser, Page, sync_playwright
 from server_app import define_jobs
+from server_browser import ARGS, chromium_executable
+from server_harness import App, LiveServer
 
 import runio
-from runio.server import Server, ServerConfig, create_app, make_server
+from runio.server import ServerConfig, create_app
 from runio.testing import TestClock
-
-
-@dataclass
-class App:
-    """The app twice on one database: ``web`` is served, ``work`` sends events and works."""
-
-    web: runio.Client
-    work: runio.Client
-    clock: TestClock
-    charge_fails: dict[str, bool]
-
-    def run_worker(self) -> None:
-        self.work.run_worker(until_idle=True)
 
 
 @pytest.fixture
@@ -67,53 +52,6 @@ async def http(app: App) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
         yield client
     await app.web.close_async()
-
-
-class LiveServer:
-    """uvicorn serving ``client`` from a thread of its own (its own event loop)."""
-
-    def __init__(self, client: runio.Client, config: ServerConfig) -> None:
-        self.client = client
-        self.config = config
-        self.loop = asyncio.new_event_loop()
-        self.server: Server | None = None
-        self.ready = threading.Event()
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._main, name="runio-test-server", daemon=True)
-
-    def _main(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        try:
-            self.loop.run_until_complete(self._serve())
-        except BaseException as exc:  # reported to the test by start()
-            self.error = exc
-            self.ready.set()
-        finally:
-            self.loop.run_until_complete(self.client.close_async())
-            self.loop.close()
-
-    async def _serve(self) -> None:
-        self.server = await make_server(self.client, self.config, handle_signals=False)
-        serving = await self.server.start()
-        self.ready.set()
-        await serving
-
-    def start(self) -> LiveServer:
-        self.thread.start()
-        assert self.ready.wait(30), "the server did not start within 30 s"
-        if self.error is not None:
-            raise self.error
-        return self
-
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        return self.server.url
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.should_exit = True
-        self.thread.join(30)
 
 
 @pytest.fixture

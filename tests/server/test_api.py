@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from conftest import App
 from server_app import SECRET_CARD
+from server_harness import App
 
 pytestmark = pytest.mark.anyio
 

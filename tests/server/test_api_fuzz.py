@@ -5,11 +5,11 @@ suite stays fast; derandomized so a failure reproduces."""
 from __future__ import annotations
 
 import pytest
-from conftest import App
 from hypothesis import HealthCheck, given, settings
 from schemathesis import Case
 from schemathesis.openapi import from_asgi
 from schemathesis.specs.openapi.checks import positive_data_acceptance
+from server_harness import App
 
 from runio.server import create_app
 from runio.server._keys import create_key

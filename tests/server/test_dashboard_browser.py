@@ -8,9 +8,9 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import App
 from playwright.sync_api import Page, expect
 from server_app import SECRET_CARD
+from server_harness import App
 
 expect.set_options(timeout=10_000)
 

@@ -4,7 +4,7 @@ the same records and errors as ``runio.Client``."""
 from __future__ import annotations
 
 import pytest
-from conftest import App, LiveServer
+from server_harness import App, LiveServer
 
 from runio.errors import InvalidPayloadError, InvalidRunStateError, RunNotFoundError
 from runio.remote import RemoteClient, RemoteError

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import App
+from server_harness import App
 
 from runio.errors import ConfigurationError
 from runio.server import ServerConfig, check_exposure, create_app

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from conftest import App
+from server_harness import App
 
 from runio._records import ApiKeyRecord, RunQuery
 from runio.server import create_app

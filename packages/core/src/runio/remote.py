@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from ._records import AttemptRecord, EventRecord, LogRecord, RunRecord, TaskRecord
+from ._records import Attempt, Event, LogEntry, Run, TaskRun
 from .errors import (
     ConfigurationError,
     InvalidPayloadError,
@@ -46,7 +46,7 @@ class RemoteError(RunioError):
         self.status = status
 
 
-class RunsPage(list[RunRecord]):
+class RunsPage(list[Run]):
     """A page of runs (newest first); ``next_cursor`` fetches the next, older page."""
 
     next_cursor: str | None = None
@@ -129,7 +129,7 @@ class RemoteClient:
         *,
         id: str | None = None,
         deliver_at: datetime | None = None,
-    ) -> EventRecord:
+    ) -> Event:
         """As ``runio.Client.send_event``: idempotent on ``id``; returns the stored event."""
         body = _event_body(name, payload, id, deliver_at)
         return _event(self._call("POST", "/events", json=body))
@@ -141,16 +141,16 @@ class RemoteClient:
         *,
         id: str | None = None,
         deliver_at: datetime | None = None,
-    ) -> EventRecord:
+    ) -> Event:
         body = _event_body(name, payload, id, deliver_at)
         return _event(await self._call_async("POST", "/events", json=body))
 
     # -- runs ------------------------------------------------------------------------------------
-    def get_run(self, run_id: str) -> RunRecord:
+    def get_run(self, run_id: str) -> Run:
         """The run with its task tree, attempts and logs (outputs with redaction applied)."""
         return _run(self._call("GET", f"/runs/{_segment(run_id)}"))
 
-    async def get_run_async(self, run_id: str) -> RunRecord:
+    async def get_run_async(self, run_id: str) -> Run:
         return _run(await self._call_async("GET", f"/runs/{_segment(run_id)}"))
 
     def list_runs(
@@ -178,23 +178,23 @@ class RemoteClient:
         params = _list_params(job_id, status, search, limit, cursor)
         return _page(await self._call_async("GET", "/runs", params=params))
 
-    def cancel_run(self, run_id: str) -> RunRecord:
+    def cancel_run(self, run_id: str) -> Run:
         return _run(self._call("POST", f"/runs/{_segment(run_id)}/cancel"))
 
-    async def cancel_run_async(self, run_id: str) -> RunRecord:
+    async def cancel_run_async(self, run_id: str) -> Run:
         return _run(await self._call_async("POST", f"/runs/{_segment(run_id)}/cancel"))
 
-    def retry_run(self, run_id: str) -> RunRecord:
+    def retry_run(self, run_id: str) -> Run:
         return _run(self._call("POST", f"/runs/{_segment(run_id)}/retry"))
 
-    async def retry_run_async(self, run_id: str) -> RunRecord:
+    async def retry_run_async(self, run_id: str) -> Run:
         return _run(await self._call_async("POST", f"/runs/{_segment(run_id)}/retry"))
 
-    def replay_run(self, run_id: str) -> RunRecord:
+    def replay_run(self, run_id: str) -> Run:
         """Start a new run of the same job for the same event; returns the new run."""
         return _run(self._call("POST", f"/runs/{_segment(run_id)}/replay"))
 
-    async def replay_run_async(self, run_id: str) -> RunRecord:
+    async def replay_run_async(self, run_id: str) -> Run:
         return _run(await self._call_async("POST", f"/runs/{_segment(run_id)}/replay"))
 
 
@@ -291,8 +291,8 @@ def _parse(response: httpx.Response) -> Any:
     raise RemoteError(f"The runio server answered {status}: {text}", status=status)
 
 
-def _event(data: dict[str, Any]) -> EventRecord:
-    return EventRecord(
+def _event(data: dict[str, Any]) -> Event:
+    return Event(
         id=data["id"],
         app_id="",
         name=data["name"],
@@ -303,8 +303,8 @@ def _event(data: dict[str, Any]) -> EventRecord:
     )
 
 
-def _task(data: dict[str, Any]) -> TaskRecord:
-    return TaskRecord(
+def _task(data: dict[str, Any]) -> TaskRun:
+    return TaskRun(
         id=data["id"],
         run_id=data.get("run_id", ""),
         parent_id=data.get("parent_id"),
@@ -328,17 +328,15 @@ def _task(data: dict[str, Any]) -> TaskRecord:
         retry_at=data.get("retry_at"),
         wake_at=data.get("wake_at"),
         attempts=[
-            AttemptRecord(
-                a["number"], a["status"], a["started_at"], a.get("ended_at"), a.get("error")
-            )
+            Attempt(a["number"], a["status"], a["started_at"], a.get("ended_at"), a.get("error"))
             for a in data.get("attempts", [])
         ],
         children=[_task(c) for c in data.get("children", [])],
     )
 
 
-def _run(data: dict[str, Any]) -> RunRecord:
-    run = RunRecord(
+def _run(data: dict[str, Any]) -> Run:
+    run = Run(
         id=data["id"],
         app_id=data["app_id"],
         job_id=data["job_id"],
@@ -362,7 +360,7 @@ def _run(data: dict[str, Any]) -> RunRecord:
     for t in run.all_tasks():
         t.run_id = run.id
     run.logs = [
-        LogRecord(
+        LogEntry(
             run_id=run.id,
             scope="",
             seq=i,

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from .._client import Client
-from .._records import RunQuery, RunRecord, RunStatus
+from .._records import Run, RunQuery, RunStatus
 from ..errors import (
     ConfigurationError,
     InvalidPayloadError,
@@ -196,7 +196,7 @@ def run_query(
     )
 
 
-def page_of(runs: list[RunRecord], limit: int) -> RunPage:
+def page_of(runs: list[Run], limit: int) -> RunPage:
     more = len(runs) > limit
     runs = runs[:limit]
     return RunPage(
@@ -205,7 +205,7 @@ def page_of(runs: list[RunRecord], limit: int) -> RunPage:
     )
 
 
-async def app_run(client: Client, run_id: str) -> RunRecord:
+async def app_run(client: Client, run_id: str) -> Run:
     """The run, if it is one of this app's; else 404."""
     try:
         run = await client.get_run_async(run_id)
@@ -234,7 +234,7 @@ _STATE: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def operate(client: Client, run_id: str, operation: str) -> RunRecord:
+async def operate(client: Client, run_id: str, operation: str) -> Run:
     """Cancel, retry or replay one of the app's runs (404 / 409 when it cannot be)."""
     await app_run(client, run_id)
     try:

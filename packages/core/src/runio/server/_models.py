@@ -13,13 +13,13 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from .._records import (
-    AttemptRecord,
-    EventRecord,
+    Attempt,
+    Event,
     JobRecord,
-    LogRecord,
-    RunRecord,
+    LogEntry,
+    Run,
     RunStatus,
-    TaskRecord,
+    TaskRun,
 )
 from .._render import redacted
 
@@ -51,7 +51,7 @@ class EventOut(BaseModel):
     run_ids: list[str]
 
     @classmethod
-    def of(cls, event: EventRecord) -> EventOut:
+    def of(cls, event: Event) -> EventOut:
         return cls(
             id=event.id,
             name=event.name,
@@ -110,7 +110,7 @@ class RunSummary(BaseModel):
     replay_of: str | None
 
     @classmethod
-    def of(cls, run: RunRecord) -> RunSummary:
+    def of(cls, run: Run) -> RunSummary:
         return cls(**_summary_fields(run))
 
 
@@ -128,7 +128,7 @@ class AttemptOut(BaseModel):
     error: dict[str, Any] | None
 
     @classmethod
-    def of(cls, attempt: AttemptRecord) -> AttemptOut:
+    def of(cls, attempt: Attempt) -> AttemptOut:
         return cls(
             number=attempt.number,
             status=attempt.status,
@@ -165,7 +165,7 @@ class TaskOut(BaseModel):
     children: list[TaskOut]
 
     @classmethod
-    def of(cls, task: TaskRecord) -> TaskOut:
+    def of(cls, task: TaskRun) -> TaskOut:
         return cls(
             id=task.id,
             parent_id=task.parent_id,
@@ -200,7 +200,7 @@ class LogOut(BaseModel):
     created_at: float
 
     @classmethod
-    def of(cls, log: LogRecord) -> LogOut:
+    def of(cls, log: LogEntry) -> LogOut:
         return cls(
             level=log.level,
             message=log.message,
@@ -219,7 +219,7 @@ class RunDetail(RunSummary):
     logs: list[LogOut]
 
     @classmethod
-    def of(cls, run: RunRecord) -> RunDetail:
+    def of(cls, run: Run) -> RunDetail:
         return cls(
             **_summary_fields(run),
             payload=run.payload,
@@ -235,7 +235,7 @@ class ErrorOut(BaseModel):
     """What went wrong and what to do about it."""
 
 
-def _summary_fields(run: RunRecord) -> dict[str, Any]:
+def _summary_fields(run: Run) -> dict[str, Any]:
     return {
         "id": run.id,
         "app_id": run.app_id,
@@ -254,7 +254,7 @@ def _summary_fields(run: RunRecord) -> dict[str, Any]:
 
 
 # -- cursors ------------------------------------------------------------------------------------
-def encode_cursor(run: RunRecord) -> str:
+def encode_cursor(run: Run) -> str:
     raw = json.dumps([run.created_at, run.id], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
