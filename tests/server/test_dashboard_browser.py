@@ -55,6 +55,20 @@ def test_runs_list_filters_and_search(
     expect(page.locator(".empty")).to_have_text("No runs match these filters.")
 
 
+def test_the_runs_list_shows_new_runs_and_status_changes_live(
+    page: Page, app: App, runs: dict[str, str]
+) -> None:
+    page.goto("/runs")
+    rows = page.locator("table.runs tbody tr")
+    expect(rows).to_have_count(2)
+
+    new = app.work.send_event("user.created", {"user_id": "u_8"}).run_ids[0]
+    expect(rows).to_have_count(3)
+    expect(page.locator(f'tr[data-run="{new}"] .status')).to_have_text("QUEUED")
+    app.run_worker()
+    expect(page.locator(f'tr[data-run="{new}"] .status')).to_have_text("WAITING")
+
+
 def test_a_run_shows_its_task_tree(page: Page, runs: dict[str, str], artifacts_dir: Path) -> None:
     page.goto("/runs")
     page.get_by_role("link", name=runs["signup"]).click()

@@ -2,8 +2,9 @@
 
 Pages work without JavaScript: filters are GET forms, cancel / retry / replay go through a
 confirmation page with a POST form. The script (``static/dashboard.js``) adds live updates of a
-run page (it polls ``/runs/<id>/live`` and swaps the fragment, keeping what was expanded),
-ticking durations, and confirmation dialogs in place of the confirmation page.
+run page (it polls ``/runs/<id>/live`` and swaps the fragment, keeping what was expanded) and of
+the newest page of runs (``/runs?...&fragment=table``), ticking durations, and confirmation
+dialogs in place of the confirmation page.
 
 What a page shows comes from the API's models (``_models``), so redaction is applied once.
 """
@@ -266,10 +267,14 @@ async def runs_page(request: Request) -> Response:
         else None
     )
     jobs = await (await client._ready()).list_jobs(client.id)
+    # The newest page refreshes itself (new runs, status changes); older pages stay still.
+    live_url = None if cursor else f"/runs?{urlencode([*filters, ('fragment', 'table')])}"
     return await _page(
         request,
-        "runs.html",
+        "_runs_table.html" if params.get("fragment") == "table" else "runs.html",
         {
+            "live_url": live_url,
+            "poll_ms": int(request.app.state.poll_interval * 1000),
             "page": page,
             "selected": {s.value for s in statuses},
             "q": q or "",

@@ -37,7 +37,8 @@
     });
   }
 
-  // A run page polls its live fragment and swaps it in, keeping what was expanded.
+  // A run page (and the newest page of runs) polls its live fragment and swaps it in, keeping
+  // what was expanded.
   function live(container) {
     var url = container.dataset.liveUrl;
     var every = parseInt(container.dataset.pollMs, 10) || 1000;
@@ -72,8 +73,7 @@
     document.querySelectorAll("[data-autosubmit]").forEach(function (input) {
       input.addEventListener("change", function () { input.form.submit(); });
     });
-    var container = document.getElementById("run-live");
-    if (container) live(container);
+    document.querySelectorAll("[data-live-url]").forEach(live);
     tick();
     setInterval(tick, 1000);
   });
