@@ -88,6 +88,20 @@ async def test_state_changing_requests_from_other_sites_are_refused(
     assert same_site.status_code == 200
 
 
+async def test_behind_a_proxy_the_public_host_is_a_trusted_origin(app: App) -> None:
+    asgi = create_app(app.web, host="0.0.0.0", password="pw", allowed_hosts={"runio.example"})
+    transport = httpx.ASGITransport(app=asgi)
+    async with httpx.AsyncClient(transport=transport, base_url="http://runio.example") as http:
+        login = {"credential": "pw", "next": "/runs"}
+        proxied = {"Host": "127.0.0.1:8080", "Origin": "https://runio.example"}
+        assert (await http.post("/login", data=login, headers=proxied)).status_code == 400
+        for origin in ("https://runio.example", "https://runio.example:8443"):
+            response = await http.post("/login", data=login, headers={"Origin": origin})
+            assert response.status_code == 303, origin
+        evil = {"Origin": "https://evil.example"}
+        assert (await http.post("/login", data=login, headers=evil)).status_code == 403
+
+
 async def test_a_loopback_server_answers_only_to_loopback_names(
     http: httpx.AsyncClient,
 ) -> None:

@@ -59,6 +59,9 @@ class Guard:
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
 
     def __post_init__(self) -> None:
+        # Hosts named by the operator are also trusted origins (behind a proxy that passes its
+        # own Host header, the browser's Origin names the public host).
+        self._trusted_origins = frozenset(self.allowed_hosts or ())
         if self.allowed_hosts is None and is_loopback(self.host):
             self.allowed_hosts = frozenset({*_LOOPBACK_NAMES, "[::1]"})
 
@@ -182,6 +185,7 @@ class Guard:
                 origin_host = urlsplit(origin).netloc if origin else None
             except ValueError:
                 origin_host = ""
-            if origin is not None and origin_host != host:
+            trusted = urlsplit(f"//{origin_host}").hostname in self._trusted_origins
+            if origin is not None and origin_host != host and not trusted:
                 return 403, f"Refused: a state-changing request from another site ({origin})."
         return None
