@@ -212,3 +212,16 @@ async def test_pages_forbid_framing_and_inline_scripts(http: httpx.AsyncClient) 
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
     assert "script-src" not in page.headers["content-security-policy"]  # default-src 'self'
     assert "<script>" not in page.text
+
+
+async def test_what_jobs_record_is_escaped_in_pages(app: App, http: httpx.AsyncClient) -> None:
+    evil = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    run_id = (await app.work.send_event_async("user.created", {"user_id": evil})).run_ids[0]
+    await app.work.run_worker_async(until_idle=True)
+
+    for path in (f"/runs/{run_id}", f"/runs/{run_id}/live", "/runs", "/jobs"):
+        page = await http.get(path)
+        assert page.status_code == 200
+        assert "<script>alert" not in page.text, path
+        assert "<img src=x" not in page.text, path
+    assert "&lt;script&gt;alert" in (await http.get(f"/runs/{run_id}")).text
