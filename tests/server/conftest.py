@@ -70,15 +70,20 @@ def artifacts_dir() -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's chromium, installed with apt when missing (see server_browser.py)."""
+    return chromium_executable()
+
+
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
+def browser(chromium: str) -> Iterator[Browser]:
     """One headless Chromium per test module (each test gets its own context).
 
     Not per session: while Playwright's synchronous API runs, its event loop is the running
     loop of this thread, so async tests of other modules could not run their own."""
-    executable = chromium_executable()
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, args=ARGS)
+        launched = playwright.chromium.launch(executable_path=chromium, args=ARGS)
         yield launched
         launched.close()
 
