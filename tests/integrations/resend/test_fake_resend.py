@@ -354,3 +354,15 @@ def test_domains_are_seeded_and_listed(sdk: ResendClient, fake: FakeResend) -> N
     assert [(d["id"], d["name"], d["status"]) for d in listed["data"]] == [
         (domain["id"], "acme.dev", "verified")
     ]
+
+
+def test_seeded_objects_are_served_like_created_ones(sdk: ResendClient, fake: FakeResend) -> None:
+    email = fake.add_email(scheduled_at="2027-02-01T00:00:00Z")
+    assert sdk.Emails.get(email["id"])["last_event"] == "scheduled"
+    audience = fake.add_audience("Users")
+    contact = fake.add_contact("ada@example.com", audience_id=audience["id"])
+    listed = sdk.Contacts.list(audience_id=audience["id"])["data"]
+    assert [c["id"] for c in listed] == [contact["id"]]
+    assert fake.requests and all(r.method == "GET" for r in fake.requests)
+    with pytest.raises(ValueError, match="Invalid `to` field"):
+        fake.add_email(to="nope")

@@ -886,6 +886,56 @@ class FakeResend(FakeVendorServer):
     def list_domains(self, request: FakeRequest) -> FakeResponse:
         return self.reply(self._page(request, list(reversed(self.domains.values()))))
 
+    # -- seeding (no HTTP, no recorded request) ------------------------------------------------
+    def add_email(
+        self,
+        *,
+        to: str | list[str] = "ada@example.com",
+        sender: str = "Acme <hi@acme.dev>",
+        subject: str = "Hello",
+        scheduled_at: str | None = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """Seed an email as if it had been sent (``scheduled_at``: a scheduled one); returns it.
+        It does not count against the quotas."""
+        params = {"from": sender, "to": to, "subject": subject, "scheduled_at": scheduled_at}
+        with self.lock:
+            try:
+                email = self._email({**params, **fields}, batch=False)
+            except _Problem as problem:
+                raise ValueError(f"add_email: {problem.message}") from None
+            self.emails[email["id"]] = email
+            return copy.deepcopy(email)
+
+    def add_audience(self, name: str = "Registered Users") -> dict[str, Any]:
+        """Seed an audience (a segment); returns it."""
+        with self.lock:
+            audience_id = self.uuid()
+            audience = {"id": audience_id, "name": name, "created_at": _timestamp(self.now())}
+            self.audiences[audience_id] = audience
+            return copy.deepcopy(audience)
+
+    def add_contact(
+        self, email: str = "ada@example.com", *, audience_id: str | None = None, **fields: Any
+    ) -> dict[str, Any]:
+        """Seed a contact (in audience ``audience_id``, when given); returns it."""
+        with self.lock:
+            if audience_id is not None and audience_id not in self.audiences:
+                raise ValueError(f"add_contact: no audience {audience_id}")
+            contact: dict[str, Any] = {
+                "id": self.uuid(),
+                "email": email,
+                "first_name": None,
+                "last_name": None,
+                "created_at": _timestamp(self.now()),
+                "unsubscribed": False,
+                "properties": {},
+                **fields,
+            }
+            self.contacts[contact["id"]] = contact
+            self._contact_audiences[contact["id"]] = {audience_id} if audience_id else set()
+            return copy.deepcopy(contact)
+
     # -- what was sent -------------------------------------------------------------------------
     def sent_to(self, address: str) -> list[dict[str, Any]]:
         """The emails accepted for ``address`` (in ``to``, ``cc`` or ``bcc``), oldest first."""
