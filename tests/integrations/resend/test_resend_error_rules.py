@@ -105,7 +105,7 @@ def test_a_concurrent_request_with_the_key_is_retried(sdk: ResendClient, fake: F
 def test_client_errors_fail_with_resends_message(
     sdk: ResendClient, fake: FakeResend, status: int, name: str
 ) -> None:
-    fake.fail_next(fake.error_response(status, name, f"Resend says {status}"))
+    fake.fail_next(fake.error_response(status, f"Resend says {status}", name=name))
     error = sdk_error(sdk)
     assert decide(error, now=NOW) == Decision("fail")
     recorded = from_sdk(error, now=NOW)

@@ -228,7 +228,7 @@ def _endpoint(method: str, path: str) -> Callable[[H], H]:
             try:
                 return fn(self, request)  # type: ignore[no-any-return]
             except _Problem as problem:
-                return self.error_response(problem.status, problem.name, problem.message)
+                return self.error_response(problem.status, problem.message, name=problem.name)
 
         return route(method, path)(handler)  # type: ignore[return-value]
 
@@ -274,7 +274,8 @@ class FakeResend(FakeVendorServer):
         self._sent_at: list[float] = []  # one entry per email accepted, for the quotas
         self._first_used: dict[str, float] = {}  # idempotency key -> when first accepted
         self._in_flight: set[str] = set()
-        self._holds: list[Hold] = []
+        self._resend_holds: list[Hold] = []  # waiting for their write
+        self._caught: list[Hold] = []  # holding a write's answer
         self._answered = threading.Condition(self.lock)
 
     # -- ids, time, answers --------------------------------------------------------------------
@@ -288,13 +289,14 @@ class FakeResend(FakeVendorServer):
     def error_response(
         self,
         status: int,
-        name: str | None = None,
         message: str | None = None,
         *,
+        name: str | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> FakeResponse:
-        """Resend's error answer: ``{"statusCode", "name", "message"}`` (name and message
-        default to what Resend sends for ``status``); for ``fail_next`` too."""
+        """Resend's error answer: ``{"statusCode", "name", "message"}``; ``name`` and
+        ``message`` default to what Resend sends for ``status`` (and for that name), e.g.
+        ``error_response(429, name="daily_quota_exceeded")``; for ``fail_next`` too."""
         name = name or _DEFAULT_NAMES.get(status, "application_error")
         body = {
             "statusCode": status,
@@ -334,13 +336,20 @@ class FakeResend(FakeVendorServer):
         ``concurrent_idempotent_requests``."""
         hold = Hold(method and method.upper(), path, timeout)
         with self.lock:
-            self._holds.append(hold)
+            self._resend_holds.append(hold)
         return hold
+
+    def stop(self) -> None:
+        with self.lock:
+            holds = list(self._resend_holds) + list(self._caught)
+        for hold in holds:  # no handler waits out its hold's timeout
+            hold.release()
+        super().stop()
 
     def rate_limit_response(self, retry_after: float, *, now: float) -> FakeResponse:
         return self.error_response(
             429,
-            "rate_limit_exceeded",
+            name="rate_limit_exceeded",
             headers={
                 "retry-after": str(int(retry_after)),
                 "ratelimit-limit": "2",
@@ -355,16 +364,16 @@ class FakeResend(FakeVendorServer):
         """Resend's answer once the daily (``which="daily"``) or monthly sending quota is used
         up; ``retry_after`` adds a ``retry-after`` header (seconds until the quota resets)."""
         headers = {} if retry_after is None else {"retry-after": str(int(retry_after))}
-        return self.error_response(429, f"{which}_quota_exceeded", headers=headers)
+        return self.error_response(429, name=f"{which}_quota_exceeded", headers=headers)
 
     def transient_error_response(self) -> FakeResponse:
-        return self.error_response(500, "internal_server_error")
+        return self.error_response(500, name="internal_server_error")
 
     def permanent_error_response(self, message: str = "Invalid request") -> FakeResponse:
-        return self.error_response(422, "validation_error", message)
+        return self.error_response(422, message, name="validation_error")
 
     def idempotency_conflict_response(self, key: str) -> FakeResponse:
-        return self.error_response(409, "invalid_idempotent_request")
+        return self.error_response(409, name="invalid_idempotent_request")
 
     def idempotency_key_of(self, request: FakeRequest) -> str | None:
         """Resend honours the key on ``POST /emails`` and ``POST /emails/batch`` only."""
@@ -375,9 +384,9 @@ class FakeResend(FakeVendorServer):
     def not_found(self, request: FakeRequest) -> FakeResponse:
         return self.error_response(
             404,
-            "not_found",
             f"The requested endpoint does not exist ({request.method} {request.path}): "
             "FakeResend implements only part of the Resend API, see runio_resend.testing.",
+            name="not_found",
         )
 
     # -- auth ----------------------------------------------------------------------------------
@@ -385,13 +394,13 @@ class FakeResend(FakeVendorServer):
         header = request.header("Authorization") or ""
         key = header[len("Bearer ") :].strip() if header.startswith("Bearer ") else ""
         if not key or key == "None":  # the SDK sends "Bearer None" when no key is set
-            return self.error_response(401, "missing_api_key")
+            return self.error_response(401, name="missing_api_key")
         if self.api_keys is not None:
             accepted = key in self.api_keys
         else:
             accepted = key.startswith("re_") and len(key) > len("re_")
         if not accepted:
-            return self.error_response(403, "invalid_api_key")
+            return self.error_response(403, name="invalid_api_key")
         return None
 
     # -- idempotency: Resend's window and in-flight rule, around the base's replay ------------
@@ -431,12 +440,12 @@ class FakeResend(FakeVendorServer):
                 return self._quota_exceeded(request)
             return None
         if not 1 <= len(key) <= 256:
-            return self.error_response(400, "invalid_idempotency_key")
+            return self.error_response(400, name="invalid_idempotency_key")
         first = self._first_used.get(key)
         if first is not None and self.now() - first >= IDEMPOTENCY_WINDOW:
             self._forget(key)
         if key in self._in_flight:
-            return self.error_response(409, "concurrent_idempotent_requests")
+            return self.error_response(409, name="concurrent_idempotent_requests")
         if key in self._first_used:
             return None  # the base replays it (or refuses another body)
         return self._quota_exceeded(request)
@@ -468,10 +477,11 @@ class FakeResend(FakeVendorServer):
         return None
 
     def _hold_if_asked(self, request: FakeRequest) -> None:
-        hold = next((h for h in self._holds if h.matches(request)), None)
+        hold = next((h for h in self._resend_holds if h.matches(request)), None)
         if hold is None:
             return
-        self._holds.remove(hold)
+        self._resend_holds.remove(hold)
+        self._caught.append(hold)
         hold.request = request
         hold.applied.set()
         deadline = time.monotonic() + hold.timeout
