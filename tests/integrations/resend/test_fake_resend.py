@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import concurrent.futures
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -366,3 +367,10 @@ def test_seeded_objects_are_served_like_created_ones(sdk: ResendClient, fake: Fa
     assert fake.requests and all(r.method == "GET" for r in fake.requests)
     with pytest.raises(ValueError, match="Invalid `to` field"):
         fake.add_email(to="nope")
+
+
+def test_errors_from_the_fake_server_base_take_resends_shape(fake: FakeResend) -> None:
+    error = SimpleNamespace(status=404, message="No such thing", headers={}, fields={"code": "x"})
+    answer = fake.render_error(error)
+    assert answer.status == 404
+    assert answer.json == {"statusCode": 404, "name": "x", "message": "No such thing"}

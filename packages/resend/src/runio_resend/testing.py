@@ -293,17 +293,33 @@ class FakeResend(FakeVendorServer):
         *,
         name: str | None = None,
         headers: Mapping[str, str] | None = None,
+        **fields: Any,
     ) -> FakeResponse:
         """Resend's error answer: ``{"statusCode", "name", "message"}``; ``name`` and
         ``message`` default to what Resend sends for ``status`` (and for that name), e.g.
-        ``error_response(429, name="daily_quota_exceeded")``; for ``fail_next`` too."""
+        ``error_response(429, name="daily_quota_exceeded")``; for ``fail_next`` too. Other
+        ``fields`` are added to the body."""
         name = name or _DEFAULT_NAMES.get(status, "application_error")
-        body = {
+        body: dict[str, Any] = {
             "statusCode": status,
             "name": name,
             "message": message or _MESSAGES.get(name, "An unexpected error occurred."),
         }
+        body.update({k: v for k, v in fields.items() if v is not None})
         return FakeResponse(status, json=body, headers=dict(headers or {}))
+
+    def render_error(self, error: Any) -> FakeResponse:
+        """Resend's shape for an error raised or rendered by runio's fake-server base (its
+        ``status``, ``message``, ``headers`` and ``fields``; a ``name`` or ``code`` field is
+        Resend's error name)."""
+        fields = dict(getattr(error, "fields", None) or {})
+        name = fields.pop("name", None) or fields.pop("code", None)
+        return self.error_response(
+            int(error.status),
+            getattr(error, "message", None),
+            name=name,
+            headers=getattr(error, "headers", None),
+        )
 
     # -- fault injection -----------------------------------------------------------------------
     def fail_next(
@@ -435,6 +451,8 @@ class FakeResend(FakeVendorServer):
         return response
 
     def _before_dispatch(self, request: FakeRequest, key: str | None) -> FakeResponse | None:
+        if self.check_auth(request) is not None:
+            return None  # the base answers that (after any injected fault)
         if key is None:
             if request.method == "POST" and request.path in _IDEMPOTENT_PATHS:
                 return self._quota_exceeded(request)
@@ -457,8 +475,6 @@ class FakeResend(FakeVendorServer):
     def _quota_exceeded(self, request: FakeRequest) -> FakeResponse | None:
         if self.daily_quota is None and self.monthly_quota is None:
             return None
-        if self.check_auth(request) is not None:
-            return None  # the base answers that
         body = self._body(request)
         count = len(body) if isinstance(body, list) else 1
         now = dt.datetime.fromtimestamp(self.now(), dt.UTC)
