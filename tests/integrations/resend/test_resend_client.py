@@ -94,3 +94,14 @@ def test_a_client_needs_a_key() -> None:
 def test_only_the_sdks_namespaces_are_offered(sdk: ResendClient) -> None:
     with pytest.raises(AttributeError, match="API namespaces"):
         sdk.api_key  # noqa: B018
+
+
+def test_a_hook_replaced_later_becomes_the_fallback_and_clients_still_route(
+    sdk: ResendClient, fake: FakeResend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sdk.Emails.send(dict(EMAIL))
+    replacement = resend.RequestsClient(timeout=5)
+    monkeypatch.setattr(resend, "default_http_client", replacement)  # someone else's choice
+    sdk.Emails.send(dict(EMAIL))
+    assert keys_sent(fake) == [f"Bearer {API_KEY}"] * 2
+    assert resend.default_http_client.fallback is replacement  # type: ignore[union-attr]

@@ -151,11 +151,23 @@ _install_lock = threading.Lock()
 
 
 def _install_routing() -> None:
-    """Put the routing clients in the SDK's two hooks (once; idempotent)."""
+    """Put the routing clients in the SDK's two hooks (idempotent). Called before every bound
+    call: code that replaced a hook since then gets its client kept as the fallback, and the
+    bound call still goes to its own account."""
+    if isinstance(resend.default_http_client, _RoutingHTTPClient) and isinstance(
+        resend.default_async_http_client, _RoutingAsyncHTTPClient
+    ):
+        return
     with _install_lock:
-        if not isinstance(resend.default_http_client, _RoutingHTTPClient):
+        if not isinstance(resend.default_http_client, _RoutingHTTPClient) or not isinstance(
+            resend.default_async_http_client, _RoutingAsyncHTTPClient
+        ):
             previous_sync = resend.default_http_client
             previous_async = resend.default_async_http_client
+            if isinstance(previous_sync, _RoutingHTTPClient):
+                previous_sync = previous_sync.fallback
+            if isinstance(previous_async, _RoutingAsyncHTTPClient):
+                previous_async = previous_async.fallback
             # The SDK uses a legacy async client set as default_http_client when no dedicated
             # async client was chosen: keep that choice for calls outside a ResendClient.
             if (
@@ -194,6 +206,7 @@ class _Bound:
 def _bind_async(fn: Any, account: _Account) -> Any:
     @functools.wraps(fn)
     async def call(*args: Any, **kwargs: Any) -> Any:
+        _install_routing()
         token = _account.set(account)
         try:
             return await fn(*args, **kwargs)
@@ -206,6 +219,7 @@ def _bind_async(fn: Any, account: _Account) -> Any:
 def _bind_sync(fn: Any, account: _Account) -> Any:
     @functools.wraps(fn)
     def call(*args: Any, **kwargs: Any) -> Any:
+        _install_routing()
         token = _account.set(account)
         try:
             return fn(*args, **kwargs)
