@@ -11,10 +11,9 @@ This module imports the ``stripe`` SDK; runio's core never does.
 
 from __future__ import annotations
 
-import logging
 import weakref
 from collections.abc import Awaitable, Callable, Iterator, Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 try:
     import stripe
@@ -25,7 +24,6 @@ except ImportError as exc:  # pragma: no cover - the dependency is declared
     ) from exc
 
 import runio
-from runio.errors import IntegrationSettingError
 from runio.integrations import retry_after_seconds
 
 from ._errors import StripeAPIError
@@ -126,29 +124,10 @@ class HTTPXClient(stripe.HTTPXClient):
 
 # -- the integration -------------------------------------------------------------------------------
 
-_live: weakref.WeakSet[Stripe] = weakref.WeakSet()
-
-
-class _RedactKeys(logging.Filter):
-    """Keeps API keys out of the ``stripe`` SDK's own log records (it logs error messages and
-    response bodies, and a vendor may echo a key): each live ``Stripe`` instance's key is
-    replaced by ``[redacted]``."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        keys = [key for integration in list(_live) if (key := integration._api_key())]
-        if keys:
-            try:
-                text = record.getMessage()
-            except Exception:
-                return True
-            if any(key in text for key in keys):
-                for key in keys:
-                    text = text.replace(key, runio.integrations.REDACTED)
-                record.msg, record.args = text, None
-        return True
-
-
-logging.getLogger("stripe").addFilter(_RedactKeys())
+# The SDK's HTTP client of each StripeClient, closed with it.
+_HTTP_CLIENTS: weakref.WeakKeyDictionary[stripe.StripeClient, HTTPXClient] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 class Stripe(runio.Integration[stripe.StripeClient]):
@@ -172,90 +151,53 @@ class Stripe(runio.Integration[stripe.StripeClient]):
     icon = "stripe"
     package = "runio-stripe"
     idempotency = "key"
-    settings: ClassVar[Mapping[str, str | runio.Setting]] = {
-        "api_key": runio.Setting(
-            env="STRIPE_API_KEY", help="Stripe secret or restricted key (sk_... or rk_...)"
-        ),
-        "base_url": runio.Setting(
-            env="STRIPE_API_BASE",
-            secret=False,
-            required=False,
-            default=DEFAULT_API_BASE,
-            help="API base URL (a FakeStripe's url in tests)",
-        ),
-        "stripe_account": runio.Setting(
-            env="STRIPE_ACCOUNT",
-            secret=False,
-            required=False,
-            help="Connect account (acct_...) every call acts on by default",
-        ),
-        "stripe_version": runio.Setting(
-            secret=False, required=False, help="API version to pin (default: the SDK's)"
-        ),
-        "timeout": runio.Setting(
-            secret=False, required=False, default=80.0, help="seconds per request"
-        ),
-    }
+    sdk_loggers = ("stripe",)
 
-    def __init__(
-        self,
-        id: str | None = None,
-        *,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        stripe_account: str | None = None,
-        stripe_version: str | None = None,
-        timeout: float | None = None,
-        retry: runio.RetryOptions | None = None,
-    ) -> None:
-        """``Stripe()`` reads ``STRIPE_API_KEY`` (and ``STRIPE_API_BASE``,
-        ``STRIPE_ACCOUNT``); ``Stripe(id="eu", api_key=...)`` is one more account."""
-        super().__init__(
-            id,
-            retry=retry,
-            api_key=api_key,
-            base_url=base_url,
-            stripe_account=stripe_account,
-            stripe_version=stripe_version,
-            timeout=timeout,
-        )
-        self._http: weakref.WeakKeyDictionary[stripe.StripeClient, HTTPXClient] = (
-            weakref.WeakKeyDictionary()
-        )
-        _live.add(self)
-
-    def _api_key(self) -> str | None:
-        try:
-            key = self.setting("api_key")
-        except IntegrationSettingError:
-            return None
-        return str(key) if key else None
+    api_key: str = runio.setting(
+        env="STRIPE_API_KEY", help="Stripe secret or restricted key (sk_... or rk_...)"
+    )
+    base_url: str = runio.setting(
+        env="STRIPE_API_BASE",
+        default=DEFAULT_API_BASE,
+        secret=False,
+        help="API base URL (a FakeStripe's url in tests)",
+    )
+    stripe_account: str | None = runio.setting(
+        env="STRIPE_ACCOUNT",
+        secret=False,
+        required=False,
+        help="Connect account (acct_...) every call acts on by default",
+    )
+    stripe_version: str | None = runio.setting(
+        secret=False, required=False, help="API version to pin (default: the SDK's)"
+    )
+    timeout: float = runio.setting(default=80.0, secret=False, help="seconds per request")
 
     # -- the SDK client ------------------------------------------------------------------------
     def create_client(self) -> stripe.StripeClient:
         """A ``StripeClient`` on the configured base URL, over httpx (its ``*_async`` methods,
         and the sync ones for sync ``run_task`` functions), with the SDK's retries off."""
-        http = HTTPXClient(timeout=float(self.setting("timeout")), allow_sync_methods=True)
+        http = HTTPXClient(timeout=self.timeout, allow_sync_methods=True)
         client = stripe.StripeClient(
-            str(self.setting("api_key")),
-            base_addresses={"api": str(self.setting("base_url")).rstrip("/")},
-            stripe_account=self.setting("stripe_account"),
-            stripe_version=self.setting("stripe_version"),
+            self.api_key,
+            base_addresses={"api": self.base_url.rstrip("/")},
+            stripe_account=self.stripe_account,
+            stripe_version=self.stripe_version,
             max_network_retries=0,  # runio is the only retry layer, and its retries are durable
             http_client=http,
         )
-        self._http[client] = http
+        _HTTP_CLIENTS[client] = http
         return client
 
     async def close_client(self, client: stripe.StripeClient) -> None:
-        http = self._http.pop(client, None)
+        http = _HTTP_CLIENTS.pop(client, None)
         if http is not None:
             closing: Any = http  # the SDK leaves these two untyped
             await closing.close_async()
             closing.close()
 
     # -- errors --------------------------------------------------------------------------------
-    def classify_error(self, error: Exception) -> runio.ErrorDecision | None:
+    def classify_error(self, error: Exception, task: runio.Task) -> runio.ErrorDecision | None:
         """Stripe's rules: ``Stripe-Should-Retry`` decides when Stripe sends it; otherwise 409,
         429 (rate limits, lock timeouts) and 5xx are transient, retried at ``Retry-After`` when
         given, else with the backoff; other 4xx (400, 401, 402, 403, 404) are permanent, and so
@@ -284,12 +226,13 @@ class Stripe(runio.Integration[stripe.StripeClient]):
             return runio.ErrorDecision.retry()
         return None
 
-    def translate_error(self, error: Exception) -> Exception:
+    def translate_error(self, error: Exception, task: runio.Task) -> Exception:
         """An error Stripe answered becomes a ``StripeAPIError`` whose message carries Stripe's
         message, type, code and request id (an idempotency error a ``StripeIdempotencyError``
-        that explains it), for ``io.stripe.run_task`` too; connection errors stay the SDK's."""
+        that explains it, naming the task's cache key), for ``io.stripe.run_task`` too;
+        connection errors stay the SDK's."""
         if isinstance(error, stripe.StripeError) and error.http_status is not None:
-            return StripeAPIError.from_stripe(error)
+            return StripeAPIError.from_stripe(error, cache_key=task.cache_key, run_id=task.run_id)
         return error
 
     def is_outcome_unknown(self, error: Exception) -> bool:
@@ -320,40 +263,12 @@ class Stripe(runio.Integration[stripe.StripeClient]):
 
     async def _answer(
         self, task: runio.Task, pending: Awaitable[Any], *, label: str | None = "ID"
-    ) -> Any:
-        try:
-            value = await pending
-        except stripe.StripeError as exc:
-            if exc.http_status is None:  # no answer from Stripe: keep the SDK's own error
-                raise
-            raise StripeAPIError.from_stripe(
-                exc, cache_key=task.cache_key, run_id=task.run_id
-            ) from exc
-        data = as_json(value)
-        raw = getattr(getattr(value, "last_response", None), "body", None)
-        if not isinstance(raw, str) or (key := self._api_key()) is None or key in raw:
-            data = self._without_key(data)
+    ) -> dict[str, Any]:
+        """The API object a call answered, as JSON, with its id shown as an output property."""
+        data = as_json(await pending)
         if label and isinstance(data, dict) and isinstance(data.get("id"), str):
             task.output_properties.append(runio.Property(label, data["id"]))
-        return data
-
-    def _without_key(self, value: Any) -> Any:
-        """``value`` with the API key replaced wherever Stripe echoed it (a description that
-        quotes it...): what a wrapper returns is stored."""
-        key = self._api_key()
-        if not key:
-            return value
-
-        def clean(item: Any) -> Any:
-            if isinstance(item, str):
-                return item.replace(key, runio.integrations.REDACTED) if key in item else item
-            if isinstance(item, dict):
-                return {k: clean(v) for k, v in item.items()}
-            if isinstance(item, list):
-                return [clean(v) for v in item]
-            return item
-
-        return clean(value)
+        return data  # type: ignore[no-any-return]
 
     async def _list(
         self,
@@ -390,6 +305,7 @@ class Stripe(runio.Integration[stripe.StripeClient]):
     # -- customers -----------------------------------------------------------------------------
     @runio.integration_task(
         name="Create Customer",
+        effect="write",
         properties=lambda p: _props(p, ("Email", p.get("email")), ("Name", p.get("name"))),
         secret_params=_PAYMENT_DETAILS,
     )
@@ -397,13 +313,14 @@ class Stripe(runio.Integration[stripe.StripeClient]):
         self,
         client: stripe.StripeClient,
         task: runio.Task,
+        /,
         *,
         stripe_account: str | None = None,
         **stripe_params: Any,
     ) -> dict[str, Any]:
         """Create a customer (``POST /v1/customers``): ``email``, ``name``, ``metadata``... as
         Stripe names them. Returns the customer."""
-        return await self._answer(  # type: ignore[no-any-return]
+        return await self._answer(
             task,
             client.v1.customers.create_async(
                 _wire(stripe_params), self.request_options(task, stripe_account)
@@ -412,6 +329,7 @@ class Stripe(runio.Integration[stripe.StripeClient]):
 
     @runio.integration_task(
         name="Update Customer",
+        effect="write",
         properties=lambda p: _props(
             p, ("Customer", p.get("id")), ("Email", p.get("email")), ("Name", p.get("name"))
         ),
@@ -421,6 +339,7 @@ class Stripe(runio.Integration[stripe.StripeClient]):
         self,
         client: stripe.StripeClient,
         task: runio.Task,
+        /,
         *,
         id: str,
         stripe_account: str | None = None,
@@ -428,7 +347,7 @@ class Stripe(runio.Integration[stripe.StripeClient]):
     ) -> dict[str, Any]:
         """Update customer ``id`` (``POST /v1/customers/{id}``) with Stripe's parameters
         (``email``, ``metadata``...). Returns the customer."""
-        return await self._answer(  # type: ignore[no-any-return]
+        return await self._answer(
             task,
             client.v1.customers.update_async(
                 id, _wire(stripe_params), self.request_options(task, stripe_account)
@@ -436,12 +355,15 @@ class Stripe(runio.Integration[stripe.StripeClient]):
         )
 
     @runio.integration_task(
-        name="Retrieve Customer", properties=lambda p: _props(p, ("Customer", p.get("id")))
+        name="Retrieve Customer",
+        effect="read",
+        properties=lambda p: _props(p, ("Customer", p.get("id"))),
     )
     async def retrieve_customer(
         self,
         client: stripe.StripeClient,
         task: runio.Task,
+        /,
         *,
         id: str,
         stripe_account: str | None = None,
@@ -449,7 +371,7 @@ class Stripe(runio.Integration[stripe.StripeClient]):
     ) -> dict[str, Any]:
         """Retrieve customer ``id`` (``GET /v1/customers/{id}``; ``expand=[...]`` works).
         Returns the customer (a deleted one has ``"deleted": true``)."""
-        return await self._answer(  # type: ignore[no-any-return]
+        return await self._answer(
             task,
             client.v1.customers.retrieve_async(
                 id, _wire(stripe_params), self.request_options(None, stripe_account)
@@ -458,6 +380,7 @@ class Stripe(runio.Integration[stripe.StripeClient]):
 
     @runio.integration_task(
         name="List Customers",
+        effect="read",
         properties=lambda p: _props(
             p,
             ("Email", p.get("email")),
@@ -468,6 +391,7 @@ class Stripe(runio.Integration[stripe.StripeClient]):
         self,
         client: stripe.StripeClient,
         task: runio.Task,
+        /,
         *,
         max_items: int = DEFAULT_LIST_MAX_ITEMS,
         stripe_account: str | None = None,
@@ -489,6 +413,7 @@ class Stripe(runio.Integration[stripe.StripeClient]):
     # -- payments ------------------------------------------------------------------------------
     @runio.integration_task(
         name="Create Charge",
+        effect="write",
         properties=lambda p: _props(
             p,
             ("Amount", _money(p.get("amount"), p.get("currency"))),
@@ -501,6 +426,7 @@ class Stripe(runio.Integration[stripe.StripeClient]):
         self,
         client: stripe.StripeClient,
         task: runio.Task,
+        /,
         *,
         stripe_account: str | None = None,
         **stripe_params: Any,
@@ -508,7 +434,7 @@ class Stripe(runio.Integration[stripe.StripeClient]):
         """Create a charge (``POST /v1/charges``): ``amount`` (in the currency's minor unit),
         ``currency``, ``source`` or ``customer``... Returns the charge. A declined card fails
         the task at once (402 ``card_error``)."""
-        return await self._answer(  # type: ignore[no-any-return]
+        return await self._answer(
             task,
             client.v1.charges.create_async(
                 _wire(stripe_params), self.request_options(task, stripe_account)
@@ -517,6 +443,7 @@ class Stripe(runio.Integration[stripe.StripeClient]):
 
     @runio.integration_task(
         name="Create Payment Intent",
+        effect="write",
         properties=lambda p: _props(
             p,
             ("Amount", _money(p.get("amount"), p.get("currency"))),
@@ -529,13 +456,14 @@ class Stripe(runio.Integration[stripe.StripeClient]):
         self,
         client: stripe.StripeClient,
         task: runio.Task,
+        /,
         *,
         stripe_account: str | None = None,
         **stripe_params: Any,
     ) -> dict[str, Any]:
         """Create a payment intent (``POST /v1/payment_intents``): ``amount``, ``currency``,
         ``customer``, ``payment_method``, ``confirm``... Returns the payment intent."""
-        return await self._answer(  # type: ignore[no-any-return]
+        return await self._answer(
             task,
             client.v1.payment_intents.create_async(
                 _wire(stripe_params), self.request_options(task, stripe_account)
@@ -544,6 +472,7 @@ class Stripe(runio.Integration[stripe.StripeClient]):
 
     @runio.integration_task(
         name="Confirm Payment Intent",
+        effect="write",
         properties=lambda p: _props(
             p, ("Payment intent", p.get("id")), ("Payment method", p.get("payment_method"))
         ),
@@ -554,6 +483,7 @@ class Stripe(runio.Integration[stripe.StripeClient]):
         self,
         client: stripe.StripeClient,
         task: runio.Task,
+        /,
         *,
         id: str,
         stripe_account: str | None = None,
@@ -570,10 +500,11 @@ class Stripe(runio.Integration[stripe.StripeClient]):
             label=None,
         )
         task.output_properties.append(runio.Property("Status", str(result.get("status"))))
-        return result  # type: ignore[no-any-return]
+        return result
 
     @runio.integration_task(
         name="Create Refund",
+        effect="write",
         properties=lambda p: _props(
             p,
             ("Charge", p.get("charge")),
@@ -585,13 +516,14 @@ class Stripe(runio.Integration[stripe.StripeClient]):
         self,
         client: stripe.StripeClient,
         task: runio.Task,
+        /,
         *,
         stripe_account: str | None = None,
         **stripe_params: Any,
     ) -> dict[str, Any]:
         """Refund a charge (``POST /v1/refunds``): ``charge`` or ``payment_intent``, and
         ``amount`` for a partial refund. Returns the refund."""
-        return await self._answer(  # type: ignore[no-any-return]
+        return await self._answer(
             task,
             client.v1.refunds.create_async(
                 _wire(stripe_params), self.request_options(task, stripe_account)
@@ -601,6 +533,7 @@ class Stripe(runio.Integration[stripe.StripeClient]):
     # -- billing -------------------------------------------------------------------------------
     @runio.integration_task(
         name="Create Subscription",
+        effect="write",
         properties=lambda p: _props(
             p, ("Customer", p.get("customer")), ("Prices", _prices(p.get("items")))
         ),
@@ -609,13 +542,14 @@ class Stripe(runio.Integration[stripe.StripeClient]):
         self,
         client: stripe.StripeClient,
         task: runio.Task,
+        /,
         *,
         stripe_account: str | None = None,
         **stripe_params: Any,
     ) -> dict[str, Any]:
         """Create a subscription (``POST /v1/subscriptions``): ``customer`` and
         ``items=[{"price": "price_..."}]``, ``trial_period_days``... Returns the subscription."""
-        return await self._answer(  # type: ignore[no-any-return]
+        return await self._answer(
             task,
             client.v1.subscriptions.create_async(
                 _wire(stripe_params), self.request_options(task, stripe_account)
@@ -623,12 +557,15 @@ class Stripe(runio.Integration[stripe.StripeClient]):
         )
 
     @runio.integration_task(
-        name="Retrieve Subscription", properties=lambda p: _props(p, ("Subscription", p.get("id")))
+        name="Retrieve Subscription",
+        effect="read",
+        properties=lambda p: _props(p, ("Subscription", p.get("id"))),
     )
     async def retrieve_subscription(
         self,
         client: stripe.StripeClient,
         task: runio.Task,
+        /,
         *,
         id: str,
         stripe_account: str | None = None,
@@ -636,7 +573,7 @@ class Stripe(runio.Integration[stripe.StripeClient]):
     ) -> dict[str, Any]:
         """Retrieve subscription ``id`` (``GET /v1/subscriptions/{id}``; ``expand=[...]``
         works). Returns the subscription."""
-        return await self._answer(  # type: ignore[no-any-return]
+        return await self._answer(
             task,
             client.v1.subscriptions.retrieve_async(
                 id, _wire(stripe_params), self.request_options(None, stripe_account)
@@ -645,6 +582,7 @@ class Stripe(runio.Integration[stripe.StripeClient]):
 
     @runio.integration_task(
         name="Update Subscription",
+        effect="write",
         properties=lambda p: _props(
             p, ("Subscription", p.get("id")), ("Prices", _prices(p.get("items")))
         ),
@@ -653,6 +591,7 @@ class Stripe(runio.Integration[stripe.StripeClient]):
         self,
         client: stripe.StripeClient,
         task: runio.Task,
+        /,
         *,
         id: str,
         stripe_account: str | None = None,
@@ -660,7 +599,7 @@ class Stripe(runio.Integration[stripe.StripeClient]):
     ) -> dict[str, Any]:
         """Update subscription ``id`` (``POST /v1/subscriptions/{id}``): ``items``,
         ``cancel_at_period_end``, ``metadata``... Returns the subscription."""
-        return await self._answer(  # type: ignore[no-any-return]
+        return await self._answer(
             task,
             client.v1.subscriptions.update_async(
                 id, _wire(stripe_params), self.request_options(task, stripe_account)
@@ -668,12 +607,15 @@ class Stripe(runio.Integration[stripe.StripeClient]):
         )
 
     @runio.integration_task(
-        name="Cancel Subscription", properties=lambda p: _props(p, ("Subscription", p.get("id")))
+        name="Cancel Subscription",
+        effect="write",
+        properties=lambda p: _props(p, ("Subscription", p.get("id"))),
     )
     async def cancel_subscription(
         self,
         client: stripe.StripeClient,
         task: runio.Task,
+        /,
         *,
         id: str,
         stripe_account: str | None = None,
@@ -692,8 +634,8 @@ class Stripe(runio.Integration[stripe.StripeClient]):
                 label=None,
             )
             if found.get("status") == "canceled":
-                return found  # type: ignore[no-any-return]
-        return await self._answer(  # type: ignore[no-any-return]
+                return found
+        return await self._answer(
             task,
             client.v1.subscriptions.cancel_async(
                 id, _wire(stripe_params), self.request_options(task, stripe_account)
@@ -702,19 +644,22 @@ class Stripe(runio.Integration[stripe.StripeClient]):
         )
 
     @runio.integration_task(
-        name="Create Invoice", properties=lambda p: _props(p, ("Customer", p.get("customer")))
+        name="Create Invoice",
+        effect="write",
+        properties=lambda p: _props(p, ("Customer", p.get("customer"))),
     )
     async def create_invoice(
         self,
         client: stripe.StripeClient,
         task: runio.Task,
+        /,
         *,
         stripe_account: str | None = None,
         **stripe_params: Any,
     ) -> dict[str, Any]:
         """Create a draft invoice (``POST /v1/invoices``): ``customer``, ``collection_method``,
         ``days_until_due``, ``auto_advance``... Returns the invoice."""
-        return await self._answer(  # type: ignore[no-any-return]
+        return await self._answer(
             task,
             client.v1.invoices.create_async(
                 _wire(stripe_params), self.request_options(task, stripe_account)
@@ -722,19 +667,22 @@ class Stripe(runio.Integration[stripe.StripeClient]):
         )
 
     @runio.integration_task(
-        name="Create Product", properties=lambda p: _props(p, ("Name", p.get("name")))
+        name="Create Product",
+        effect="write",
+        properties=lambda p: _props(p, ("Name", p.get("name"))),
     )
     async def create_product(
         self,
         client: stripe.StripeClient,
         task: runio.Task,
+        /,
         *,
         stripe_account: str | None = None,
         **stripe_params: Any,
     ) -> dict[str, Any]:
         """Create a product (``POST /v1/products``): ``name``, ``description``,
         ``default_price_data``... Returns the product."""
-        return await self._answer(  # type: ignore[no-any-return]
+        return await self._answer(
             task,
             client.v1.products.create_async(
                 _wire(stripe_params), self.request_options(task, stripe_account)
@@ -743,6 +691,7 @@ class Stripe(runio.Integration[stripe.StripeClient]):
 
     @runio.integration_task(
         name="Create Price",
+        effect="write",
         properties=lambda p: _props(
             p,
             ("Product", p.get("product")),
@@ -754,6 +703,7 @@ class Stripe(runio.Integration[stripe.StripeClient]):
         self,
         client: stripe.StripeClient,
         task: runio.Task,
+        /,
         *,
         stripe_account: str | None = None,
         **stripe_params: Any,
@@ -761,7 +711,7 @@ class Stripe(runio.Integration[stripe.StripeClient]):
         """Create a price (``POST /v1/prices``): ``product`` (or ``product_data``),
         ``unit_amount``, ``currency``, ``recurring={"interval": "month"}``... Returns the
         price."""
-        return await self._answer(  # type: ignore[no-any-return]
+        return await self._answer(
             task,
             client.v1.prices.create_async(
                 _wire(stripe_params), self.request_options(task, stripe_account)
@@ -770,6 +720,7 @@ class Stripe(runio.Integration[stripe.StripeClient]):
 
     @runio.integration_task(
         name="Create Checkout Session",
+        effect="write",
         properties=lambda p: _props(
             p,
             ("Mode", p.get("mode")),
@@ -780,6 +731,7 @@ class Stripe(runio.Integration[stripe.StripeClient]):
         self,
         client: stripe.StripeClient,
         task: runio.Task,
+        /,
         *,
         stripe_account: str | None = None,
         **stripe_params: Any,
@@ -787,7 +739,7 @@ class Stripe(runio.Integration[stripe.StripeClient]):
         """Create a Checkout session (``POST /v1/checkout/sessions``): ``mode``,
         ``line_items=[{"price": ..., "quantity": 1}]``, ``success_url``, ``customer``...
         Returns the session (send the customer to its ``url``)."""
-        return await self._answer(  # type: ignore[no-any-return]
+        return await self._answer(
             task,
             client.v1.checkout.sessions.create_async(
                 _wire(stripe_params), self.request_options(task, stripe_account)
@@ -797,6 +749,7 @@ class Stripe(runio.Integration[stripe.StripeClient]):
     # -- webhook endpoints ---------------------------------------------------------------------
     @runio.integration_task(
         name="Create Webhook Endpoint",
+        effect="write",
         properties=lambda p: _props(p, ("URL", p.get("url"))),
         redact=["secret"],
     )
@@ -804,6 +757,7 @@ class Stripe(runio.Integration[stripe.StripeClient]):
         self,
         client: stripe.StripeClient,
         task: runio.Task,
+        /,
         *,
         stripe_account: str | None = None,
         **stripe_params: Any,
@@ -813,7 +767,7 @@ class Stripe(runio.Integration[stripe.StripeClient]):
         (the signing secret, shown only here) is kept out of the dashboard; the stored output
         still holds it, so store it elsewhere if you need it and treat the run's output as
         sensitive."""
-        return await self._answer(  # type: ignore[no-any-return]
+        return await self._answer(
             task,
             client.v1.webhook_endpoints.create_async(
                 _wire(stripe_params), self.request_options(task, stripe_account)
@@ -822,12 +776,14 @@ class Stripe(runio.Integration[stripe.StripeClient]):
 
     @runio.integration_task(
         name="Update Webhook Endpoint",
+        effect="write",
         properties=lambda p: _props(p, ("Endpoint", p.get("id")), ("URL", p.get("url"))),
     )
     async def update_webhook_endpoint(
         self,
         client: stripe.StripeClient,
         task: runio.Task,
+        /,
         *,
         id: str,
         stripe_account: str | None = None,
@@ -835,7 +791,7 @@ class Stripe(runio.Integration[stripe.StripeClient]):
     ) -> dict[str, Any]:
         """Update webhook endpoint ``id`` (``POST /v1/webhook_endpoints/{id}``): ``url``,
         ``enabled_events``, ``disabled``... Returns the endpoint."""
-        return await self._answer(  # type: ignore[no-any-return]
+        return await self._answer(
             task,
             client.v1.webhook_endpoints.update_async(
                 id, _wire(stripe_params), self.request_options(task, stripe_account)
@@ -844,12 +800,14 @@ class Stripe(runio.Integration[stripe.StripeClient]):
 
     @runio.integration_task(
         name="List Webhook Endpoints",
+        effect="read",
         properties=lambda p: _props(p, ("Max items", p.get("max_items", DEFAULT_LIST_MAX_ITEMS))),
     )
     async def list_webhook_endpoints(
         self,
         client: stripe.StripeClient,
         task: runio.Task,
+        /,
         *,
         max_items: int = DEFAULT_LIST_MAX_ITEMS,
         stripe_account: str | None = None,
