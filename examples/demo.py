@@ -16,6 +16,7 @@ from rich.console import Console
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from runio_resend.testing import FakeResend
 from runio_stripe.testing import FakeStripe
 
 from examples import user_api
@@ -30,8 +31,14 @@ async def main() -> int:
     stripe_api = FakeStripe().start()  # the Stripe API, locally: the Stripe example runs on it
     os.environ["STRIPE_API_KEY"] = "sk_test_runio_demo"
     os.environ["STRIPE_API_BASE"] = stripe_api.url
+    resend_api = FakeResend().start()  # the Resend API, locally: the Resend example runs on it
+    os.environ["RESEND_API_KEY"] = "re_runio_demo"
+    os.environ["RESEND_API_BASE"] = resend_api.url
+    # Resend rate-limits the first send: the task is retried durably at its retry-after.
+    resend_api.fail_next(resend_api.rate_limit_response(1, now=0), method="POST", path="/emails")
 
     from examples.app import client
+    from examples.resend_app import client as resend_client
     from examples.stripe_app import client as stripe_client
     from runio._render import run_tree
 
@@ -48,28 +55,36 @@ async def main() -> int:
             "purchase.requested",
             {"email": "ada@example.com", "name": "Ada", "product": "T-shirt", "amount": 2500},
         ),
+        await resend_client.send_event_async(
+            "user.signed_up", {"email": "grace@example.com", "name": "Grace"}
+        ),
     ]
     run_ids = [run_id for event in sent for run_id in event.run_ids]
     worker = client.worker(concurrency=10, poll_interval=0.05)
     worker_task = asyncio.create_task(worker.run())
     stripe_worker = stripe_client.worker(concurrency=10, poll_interval=0.05)  # its own app's jobs
     stripe_worker_task = asyncio.create_task(stripe_worker.run())
+    resend_worker = resend_client.worker(concurrency=10, poll_interval=0.05)
+    resend_worker_task = asyncio.create_task(resend_worker.run())
+    tasks = (worker_task, stripe_worker_task, resend_worker_task)
     with console.status("running the example jobs (waits and retries included)..."):
         while True:
             runs = [await client.get_run_async(run_id) for run_id in run_ids]
             if all(run.status in ("COMPLETED", "FAILED", "CANCELED", "TIMED_OUT") for run in runs):
                 break
-            stopped = [t for t in (worker_task, stripe_worker_task) if t.done()]
+            stopped = [t for t in tasks if t.done()]
             if stopped:
                 stopped[0].result()
                 break
             await asyncio.sleep(0.1)
     worker.stop()
     stripe_worker.stop()
-    await worker_task
-    await stripe_worker_task
+    resend_worker.stop()
+    for task in tasks:
+        await task
     server.shutdown()
     stripe_api.stop()
+    resend_api.stop()
     for run in runs:
         console.print()
         console.print(run_tree(run))

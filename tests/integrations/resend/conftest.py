@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from resend_helpers import API_KEY, START, World
-from runio_resend import ResendClient
+from runio_resend import Resend, ResendClient
 from runio_resend.testing import FakeResend
 
 import runio
@@ -37,8 +37,6 @@ def sdk(fake: FakeResend) -> Iterator[ResendClient]:
 
 @pytest.fixture
 def world(fake: FakeResend, clock: TestClock, tmp_path: Path) -> Iterator[World]:
-    from runio_resend import Resend
-
     database = tmp_path / "runio.db"
     client = runio.Client(
         "resend-tests",

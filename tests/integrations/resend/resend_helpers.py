@@ -28,6 +28,15 @@ START = 1_800_000_000.0  # 2027-01-15 08:00:00 UTC
 FINISHED = ("COMPLETED", "FAILED", "CANCELED", "TIMED_OUT")
 
 
+def message(error: Any) -> str:
+    """The message of a recorded error (a run's, a task's or an attempt's)."""
+    if error is None:
+        return ""
+    if isinstance(error, dict):
+        return str(error.get("message", ""))
+    return str(error)
+
+
 @dataclass
 class World:
     """One test's FakeResend, Resend integration, client, clock and database file."""

@@ -24,9 +24,11 @@ if TYPE_CHECKING:
         ResendIdempotencyError,
         ResendQuotaError,
     )
+    from ._integration import Resend
 
 __all__ = [
     "DEFAULT_API_BASE",
+    "Resend",
     "ResendAPIError",
     "ResendClient",
     "ResendConnectionError",
@@ -41,6 +43,7 @@ _WHERE = {
     "ResendConnectionError": "._errors",
     "ResendIdempotencyError": "._errors",
     "ResendQuotaError": "._errors",
+    "Resend": "._integration",
 }
 
 
