@@ -82,4 +82,6 @@ def test_an_email_is_sent_once_across_a_killed_worker(tmp_path: Path) -> None:
     sends = [r for r in fake.requests if r.method == "POST" and r.path == "/emails"]
     assert {r.header("Idempotency-Key") for r in sends} == {task.idempotency_key}
     assert sends[0] is held
-    assert sends[-1].outcome == "replayed"
+    refused = sends[1:-1]  # the second worker's sends while the first was still in progress
+    assert refused and all(r.status == 409 for r in refused)
+    assert sends[-1].outcome == "replayed" and sends[-1].status == 200
