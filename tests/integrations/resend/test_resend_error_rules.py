@@ -138,7 +138,9 @@ def test_a_refused_connection_is_a_connection_error_too(clock: TestClock) -> Non
     with ResendClient(API_KEY, base_url=url) as gone:
         error = sdk_error(gone)
     assert decide(error, now=NOW) == Decision("retry", None)
-    assert isinstance(from_sdk(error, now=NOW), ResendConnectionError)
+    recorded = from_sdk(error, now=NOW)
+    assert isinstance(recorded, ResendConnectionError)
+    assert "the connection was not made, so nothing was sent" in str(recorded)
 
 
 def test_errors_that_are_not_resends_are_left_to_the_kit() -> None:

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import httpx
 from resend.exceptions import ResendError
 
 NETWORK_ERROR_TYPE = "HttpClientError"
@@ -212,10 +213,16 @@ def from_sdk(error: BaseException, *, now: float, **context: Any) -> Exception:
         return error if isinstance(error, Exception) else Exception(str(error))
     if is_network_error(error):
         cause = error.__cause__ or error.__context__
-        detail = str(cause) if cause is not None else error.message
+        detail = (str(cause) or type(cause).__name__) if cause is not None else error.message
+        never_sent = isinstance(cause, httpx.ConnectError | httpx.ConnectTimeout)
         translated = ResendConnectionError(
-            f"Resend did not answer: {detail or type(cause).__name__} (the request may or may "
-            "not have been applied)"
+            f"Resend did not answer: {detail} ("
+            + (
+                "the connection was not made, so nothing was sent"
+                if never_sent
+                else "the request may or may not have been applied"
+            )
+            + ")"
         )
         translated.__cause__ = error
         return translated
