@@ -147,3 +147,12 @@ def test_errors_that_are_not_resends_are_left_to_the_kit() -> None:
     assert decide(ValueError("x"), now=NOW) is None
     error = ValueError("x")
     assert from_sdk(error, now=NOW) is error
+
+
+def test_a_request_that_cannot_be_made_fails_with_its_own_error(sdk: ResendClient) -> None:
+    with pytest.raises(ResendError) as exc:
+        sdk.Emails.send({**EMAIL, "headers": {"X-Object": object()}})
+    assert exc.value.error_type == "HttpClientError"
+    assert decide(exc.value, now=NOW) == Decision("fail")
+    recorded = from_sdk(exc.value, now=NOW)
+    assert isinstance(recorded, TypeError) and "not JSON serializable" in str(recorded)

@@ -5,6 +5,7 @@ write does after an attempt whose outcome is unknown."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 from resend_helpers import API_KEY, OTHER_KEY, World, message
@@ -332,3 +333,39 @@ def test_the_typed_form_io_use_calls_the_same_wrapper(world: World) -> None:
     run = world.drive(world.client.send_event("typed", {}).run_ids[0])
     assert run.status == "COMPLETED", run.error
     assert run.output == "One"
+
+
+def test_scheduled_at_may_be_an_aware_datetime(world: World) -> None:
+    when = datetime(2027, 1, 16, 9, 0, tzinfo=UTC)
+
+    async def body(io_resend: Any) -> Any:
+        return await io_resend.send_email(
+            "later",
+            from_=SENDER,
+            to="ada@example.com",
+            subject="Later",
+            text="x",
+            scheduled_at=when,
+        )
+
+    run = world.run(body)
+    assert run.status == "COMPLETED", run.error
+    email = world.fake.emails[run.output["id"]]
+    assert email["scheduled_at"] == "2027-01-16T09:00:00+00:00"
+    assert email["last_event"] == "scheduled"
+
+
+def test_a_naive_scheduled_at_fails_at_once(world: World) -> None:
+    async def body(io_resend: Any) -> Any:
+        return await io_resend.send_email(
+            "later",
+            from_=SENDER,
+            to="ada@example.com",
+            subject="Later",
+            text="x",
+            scheduled_at=datetime(2027, 1, 16, 9, 0),
+        )
+
+    run = world.run(body)
+    assert run.status == "FAILED" and "without a timezone" in message(run.error)
+    assert world.fake.requests == []

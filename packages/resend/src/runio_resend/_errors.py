@@ -48,6 +48,15 @@ def is_network_error(error: BaseException) -> bool:
     return isinstance(error, ResendError) and error.error_type == NETWORK_ERROR_TYPE
 
 
+def _client_failure(error: ResendError) -> BaseException | None:
+    """What the SDK's HTTP client raised, when it was not a transport error (a parameter that
+    cannot be encoded as JSON, say): retrying cannot help."""
+    cause = error.__cause__ or error.__context__
+    if cause is None or isinstance(cause, httpx.TransportError | OSError):
+        return None
+    return cause
+
+
 def retry_after(headers: Mapping[str, str], *, now: float) -> float | None:
     """Seconds to wait from ``retry-after`` (seconds or an HTTP date), else
     ``ratelimit-reset`` (seconds, as Resend sends it); None when neither is usable."""
@@ -86,8 +95,9 @@ class Decision:
 def decide(error: BaseException, *, now: float) -> Decision | None:
     """Resend's rules for an SDK error; None for errors that are not Resend's.
 
-    - no answer (``HttpClientError``): retry (with the same idempotency key, so a send that
-      did reach Resend is not sent twice);
+    - no answer (``HttpClientError`` from a connection error): retry (with the same
+      idempotency key, so a send that did reach Resend is not sent twice); a request that could
+      not even be made (a parameter that is not JSON): fail;
     - 429 ``rate_limit_exceeded``: retry at ``retry-after``;
     - 429 ``daily_quota_exceeded`` / ``monthly_quota_exceeded``: not short-term: retry at the
       reset when the answer says when, else fail;
@@ -100,7 +110,7 @@ def decide(error: BaseException, *, now: float) -> Decision | None:
     if not isinstance(error, ResendError):
         return None
     if is_network_error(error):
-        return Decision("retry")
+        return Decision("fail") if _client_failure(error) is not None else Decision("retry")
     status = _status(error)
     name = error.error_type
     headers = _headers(error)
@@ -212,6 +222,9 @@ def from_sdk(error: BaseException, *, now: float, **context: Any) -> Exception:
     if not isinstance(error, ResendError):
         return error if isinstance(error, Exception) else Exception(str(error))
     if is_network_error(error):
+        failure = _client_failure(error)
+        if isinstance(failure, Exception):
+            return failure  # the request could not be made: its own error says why
         cause = error.__cause__ or error.__context__
         detail = (str(cause) or type(cause).__name__) if cause is not None else error.message
         never_sent = isinstance(cause, httpx.ConnectError | httpx.ConnectTimeout)

@@ -103,6 +103,14 @@ def _email_params(
     params: dict[str, Any] = {"from": from_ if from_ is not None else extra.get("from")}
     params.update({"to": to, "subject": subject})
     params.update({k: v for k, v in extra.items() if k not in ("from", "from_")})
+    scheduled_at = params.get("scheduled_at")
+    if isinstance(scheduled_at, dt.datetime):
+        if scheduled_at.tzinfo is None:
+            raise NonRetryableError(
+                "scheduled_at is a datetime without a timezone: give an aware one "
+                "(datetime(..., tzinfo=timezone.utc)) or an ISO 8601 string."
+            )
+        params["scheduled_at"] = scheduled_at.isoformat()
     return {k: v for k, v in params.items() if v is not None}
 
 
@@ -211,7 +219,8 @@ class Resend(runio.Integration[ResendClient]):
     ) -> dict[str, Any]:
         """Send an email (``POST /emails``): ``from_`` (Resend's ``from``), ``to`` (an
         address or up to 50), ``subject``, ``html`` and/or ``text``, and Resend's other
-        parameters (``cc``, ``bcc``, ``reply_to``, ``scheduled_at``, ``tags``, ``headers``,
+        parameters (``cc``, ``bcc``, ``reply_to``, ``scheduled_at`` (ISO 8601 or an aware
+        ``datetime``), ``tags``, ``headers``,
         ``attachments``, ``template``...). Sent with the task's idempotency key. Returns
         ``{"id": ...}``."""
         body = _email_params(from_, to, subject, {"html": html, "text": text, **params})
