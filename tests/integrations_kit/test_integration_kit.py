@@ -290,7 +290,7 @@ def test_wrong_wrapper_parameters_fail_the_job_at_once_without_a_task(
     assert run.tasks == []
 
 
-def test_a_missing_setting_fails_the_job_at_once_naming_the_variable(
+def test_a_worker_refuses_to_start_with_an_unconfigured_declared_integration(
     client: runio.Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("ECHO_API_KEY", raising=False)
@@ -299,11 +299,31 @@ def test_a_missing_setting_fails_the_job_at_once_naming_the_variable(
         return await io.echo.send_message("msg", to="x")
 
     run_id = _job(client, body, echo=Echo())
+    with pytest.raises(IntegrationSettingError) as raised:
+        client.run_worker(until_idle=True)
+    assert str(raised.value) == (
+        "This worker's jobs declare integrations that are not configured, so their runs would "
+        "fail: job 'kit', integrations['echo']: Echo integration 'echo' needs api_key (pass "
+        "Echo(api_key=...) or set ECHO_API_KEY)."
+    )
+    assert client.get_run(run_id).status == "QUEUED", "nothing ran, nothing was lost"
+
+
+def test_a_missing_setting_of_a_default_instance_fails_the_job_naming_the_variable(
+    client: runio.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An instance built when the run uses it (io.use(Echo) with nothing declared) is checked
+    # then: the task fails at once, naming the argument and the variable.
+    monkeypatch.delenv("ECHO_API_KEY", raising=False)
+
+    async def body(io: Any) -> Any:
+        return await io.use(Echo(id="late")).send_message("msg", to="x")
+
+    run_id = _job(client, body)
     client.run_worker(until_idle=True)
     run = client.get_run(run_id)
     assert run.status == "FAILED"
     assert run.error is not None and "ECHO_API_KEY" in run.error["message"]
-    assert run.tasks == []
 
 
 def test_one_client_per_worker_loop_reused_across_runs_and_closed_at_stop(
@@ -726,3 +746,89 @@ def test_http_rate_limit_with_an_http_date_is_retried_then(
     retry_at = client.get_run(run_id).task("c").retry_at
     assert retry_at is not None and 115 <= retry_at - clock.now() <= 121
     assert drive(client, clock, run_id).status == "COMPLETED"
+
+
+class Composite(runio.Integration[list[str]]):
+    """A vendor whose write joins a channel first, as a subtask, through ``use(self)``."""
+
+    namespace, name, icon = "composite", "Composite", "puzzle"
+    token: str = runio.setting(default="tok_composite_secret")
+
+    def create_client(self) -> list[str]:
+        return []
+
+    @runio.integration_task(name="Join", effect="idempotent")
+    async def join(self, client: list[str], task: runio.Task, /, *, channel: str) -> str:
+        """Join a channel."""
+        client.append(f"join {channel}")
+        return channel
+
+    @runio.integration_task(name="Post", effect="write")
+    async def post(self, client: list[str], task: runio.Task, /, *, channel: str) -> list[str]:
+        """Join (a subtask), then post."""
+        await runio.integrations.use(self).join("join", channel=channel)
+        client.append(f"post {channel}")
+        return list(client)
+
+    @runio.integration_task(name="Sync post", effect="write")
+    def sync_post(self, client: list[str], task: runio.Task, /, *, channel: str) -> str:
+        """The same from a sync SDK: the subtask call blocks."""
+        joined: str = runio.integrations.use(self).join("join", channel=channel)  # type: ignore[assignment]
+        return f"posted after joining {joined}"
+
+
+def test_a_wrapper_calls_other_wrappers_as_its_subtasks(client: runio.Client) -> None:
+    composite = Composite()
+
+    async def body(io: runio.IO) -> Any:
+        first = await io.use(composite).post("post", channel="general")
+        second = await io.use(composite).sync_post("sync-post", channel="random")
+        return [first, second]
+
+    run_id = _job(client, body, composite=composite)
+    client.run_worker(until_idle=True)
+    run = client.get_run(run_id)
+    assert run.status == "COMPLETED", run.error
+    assert run.output == [["join general", "post general"], "posted after joining random"]
+    post = run.task("post")
+    assert [(c.cache_key, c.name) for c in post.children] == [("join", "Join")]
+    assert [(c.cache_key, c.name) for c in run.task("sync-post").children] == [("join", "Join")]
+
+
+def test_use_outside_a_wrapper_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="works inside a task wrapper of that instance"):
+        runio.integrations.use(Composite())
+
+
+def test_io_use_resolves_a_class_to_the_declared_instance_or_refuses_to_guess(
+    client: runio.Client,
+) -> None:
+    async def body(io: runio.IO) -> Any:
+        one = io.use(Echo)
+        return [one.integration.id, repr(one)]  # type: ignore[attr-defined]
+
+    run_id = _job(client, body, mine=Echo(id="mine", api_key=SECRET))
+    client.run_worker(until_idle=True)
+    run = client.get_run(run_id)
+    assert run.output is not None and run.output[0] == "mine", run.error
+    assert SECRET not in run.output[1]
+
+    two = runio.Client("two", database_url=client.database_url)
+
+    @two.define_job(
+        id="two",
+        trigger=runio.event_trigger("two"),
+        integrations={"a": Echo(id="a", api_key=SECRET), "b": Echo(id="b", api_key=SECRET)},
+    )
+    async def job(payload: Any, io: runio.IO) -> Any:
+        return io.use(Echo)
+
+    try:
+        run_id = two.send_event("two", {}).run_ids[0]
+        two.run_worker(until_idle=True)
+        failed = two.get_run(run_id)
+    finally:
+        two.close()
+    assert failed.status == "FAILED"
+    assert failed.error is not None
+    assert "declares several Echo instances (a, b); pass the instance" in failed.error["message"]

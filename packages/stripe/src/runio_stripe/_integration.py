@@ -70,12 +70,6 @@ def _props(p: dict[str, Any], *pairs: tuple[str, Any]) -> list[runio.Property]:
     return [runio.Property(label, str(value)) for label, value in pairs if value is not None]
 
 
-def _wire(params: dict[str, Any]) -> Any:
-    """Stripe's parameters as the caller gave them, for the SDK's typed ``params``: they pass
-    through unchecked, so a parameter newer than the SDK's types still works."""
-    return params
-
-
 def _prices(items: Any) -> str | None:
     if not isinstance(items, list | tuple):
         return None
@@ -128,6 +122,12 @@ class HTTPXClient(stripe.HTTPXClient):
 _HTTP_CLIENTS: weakref.WeakKeyDictionary[stripe.StripeClient, HTTPXClient] = (
     weakref.WeakKeyDictionary()
 )
+
+
+Client = stripe.StripeClient
+Task = runio.Task
+JSON = dict[str, Any]
+Account = str | None  # a Connect account (acct_...) for one call
 
 
 class Stripe(runio.Integration[stripe.StripeClient]):
@@ -261,10 +261,22 @@ class Stripe(runio.Integration[stripe.StripeClient]):
             options["stripe_account"] = stripe_account
         return options
 
-    async def _answer(
-        self, task: runio.Task, pending: Awaitable[Any], *, label: str | None = "ID"
-    ) -> dict[str, Any]:
-        """The API object a call answered, as JSON, with its id shown as an output property."""
+    async def _send(
+        self,
+        task: Task,
+        method: Callable[..., Awaitable[Any]],
+        params: dict[str, Any] | None,
+        stripe_account: Account,
+        *,
+        id: str | None = None,
+        write: bool = True,
+        label: str | None = "ID",
+    ) -> JSON:
+        """Call one SDK method with the caller's parameters as they are (a parameter newer than
+        the SDK's types still works), the task's idempotency key on a write, and the Connect
+        account; return the API object as JSON, its id shown as an output property."""
+        options = self.request_options(task if write else None, stripe_account)
+        pending = method(params, options) if id is None else method(id, params, options)
         data = as_json(await pending)
         if label and isinstance(data, dict) and isinstance(data.get("id"), str):
             task.output_properties.append(runio.Property(label, data["id"]))
@@ -285,13 +297,15 @@ class Stripe(runio.Integration[stripe.StripeClient]):
                 f"max_items must be a positive integer, got {max_items!r}."
             )
         page_size = int(params.pop("limit", None) or min(_PAGE_SIZE, max_items))
-        options = self.request_options(None, stripe_account)
         data: list[Any] = []
         has_more = True
         while has_more and len(data) < max_items:
-            page = await self._answer(
+            page = await self._send(
                 task,
-                method({**params, "limit": min(page_size, max_items - len(data))}, options),
+                method,
+                {**params, "limit": min(page_size, max_items - len(data))},
+                stripe_account,
+                write=False,
                 label=None,
             )
             items = list(page.get("data") or [])
@@ -310,22 +324,11 @@ class Stripe(runio.Integration[stripe.StripeClient]):
         secret_params=_PAYMENT_DETAILS,
     )
     async def create_customer(
-        self,
-        client: stripe.StripeClient,
-        task: runio.Task,
-        /,
-        *,
-        stripe_account: str | None = None,
-        **stripe_params: Any,
-    ) -> dict[str, Any]:
+        self, client: Client, task: Task, /, *, stripe_account: Account = None, **params: Any
+    ) -> JSON:
         """Create a customer (``POST /v1/customers``): ``email``, ``name``, ``metadata``... as
         Stripe names them. Returns the customer."""
-        return await self._answer(
-            task,
-            client.v1.customers.create_async(
-                _wire(stripe_params), self.request_options(task, stripe_account)
-            ),
-        )
+        return await self._send(task, client.v1.customers.create_async, params, stripe_account)
 
     @runio.integration_task(
         name="Update Customer",
@@ -337,21 +340,18 @@ class Stripe(runio.Integration[stripe.StripeClient]):
     )
     async def update_customer(
         self,
-        client: stripe.StripeClient,
-        task: runio.Task,
+        client: Client,
+        task: Task,
         /,
         *,
         id: str,
-        stripe_account: str | None = None,
-        **stripe_params: Any,
-    ) -> dict[str, Any]:
+        stripe_account: Account = None,
+        **params: Any,
+    ) -> JSON:
         """Update customer ``id`` (``POST /v1/customers/{id}``) with Stripe's parameters
         (``email``, ``metadata``...). Returns the customer."""
-        return await self._answer(
-            task,
-            client.v1.customers.update_async(
-                id, _wire(stripe_params), self.request_options(task, stripe_account)
-            ),
+        return await self._send(
+            task, client.v1.customers.update_async, params, stripe_account, id=id
         )
 
     @runio.integration_task(
@@ -361,21 +361,18 @@ class Stripe(runio.Integration[stripe.StripeClient]):
     )
     async def retrieve_customer(
         self,
-        client: stripe.StripeClient,
-        task: runio.Task,
+        client: Client,
+        task: Task,
         /,
         *,
         id: str,
-        stripe_account: str | None = None,
-        **stripe_params: Any,
-    ) -> dict[str, Any]:
+        stripe_account: Account = None,
+        **params: Any,
+    ) -> JSON:
         """Retrieve customer ``id`` (``GET /v1/customers/{id}``; ``expand=[...]`` works).
         Returns the customer (a deleted one has ``"deleted": true``)."""
-        return await self._answer(
-            task,
-            client.v1.customers.retrieve_async(
-                id, _wire(stripe_params), self.request_options(None, stripe_account)
-            ),
+        return await self._send(
+            task, client.v1.customers.retrieve_async, params, stripe_account, id=id, write=False
         )
 
     @runio.integration_task(
@@ -389,14 +386,14 @@ class Stripe(runio.Integration[stripe.StripeClient]):
     )
     async def list_customers(
         self,
-        client: stripe.StripeClient,
-        task: runio.Task,
+        client: Client,
+        task: Task,
         /,
         *,
         max_items: int = DEFAULT_LIST_MAX_ITEMS,
-        stripe_account: str | None = None,
-        **stripe_params: Any,
-    ) -> dict[str, Any]:
+        stripe_account: Account = None,
+        **params: Any,
+    ) -> JSON:
         """List customers, newest first (``GET /v1/customers``; filters such as ``email``,
         ``created``), following Stripe's pages until ``max_items`` customers (default 100) or
         the last one. Returns a list object: ``data`` holds the customers, and ``has_more`` says
@@ -405,7 +402,7 @@ class Stripe(runio.Integration[stripe.StripeClient]):
             task,
             client.v1.customers.list_async,
             "/v1/customers",
-            stripe_params,
+            params,
             max_items,
             stripe_account,
         )
@@ -423,23 +420,12 @@ class Stripe(runio.Integration[stripe.StripeClient]):
         secret_params=_PAYMENT_DETAILS,
     )
     async def create_charge(
-        self,
-        client: stripe.StripeClient,
-        task: runio.Task,
-        /,
-        *,
-        stripe_account: str | None = None,
-        **stripe_params: Any,
-    ) -> dict[str, Any]:
+        self, client: Client, task: Task, /, *, stripe_account: Account = None, **params: Any
+    ) -> JSON:
         """Create a charge (``POST /v1/charges``): ``amount`` (in the currency's minor unit),
         ``currency``, ``source`` or ``customer``... Returns the charge. A declined card fails
         the task at once (402 ``card_error``)."""
-        return await self._answer(
-            task,
-            client.v1.charges.create_async(
-                _wire(stripe_params), self.request_options(task, stripe_account)
-            ),
-        )
+        return await self._send(task, client.v1.charges.create_async, params, stripe_account)
 
     @runio.integration_task(
         name="Create Payment Intent",
@@ -453,21 +439,12 @@ class Stripe(runio.Integration[stripe.StripeClient]):
         redact=["client_secret"],
     )
     async def create_payment_intent(
-        self,
-        client: stripe.StripeClient,
-        task: runio.Task,
-        /,
-        *,
-        stripe_account: str | None = None,
-        **stripe_params: Any,
-    ) -> dict[str, Any]:
+        self, client: Client, task: Task, /, *, stripe_account: Account = None, **params: Any
+    ) -> JSON:
         """Create a payment intent (``POST /v1/payment_intents``): ``amount``, ``currency``,
         ``customer``, ``payment_method``, ``confirm``... Returns the payment intent."""
-        return await self._answer(
-            task,
-            client.v1.payment_intents.create_async(
-                _wire(stripe_params), self.request_options(task, stripe_account)
-            ),
+        return await self._send(
+            task, client.v1.payment_intents.create_async, params, stripe_account
         )
 
     @runio.integration_task(
@@ -481,23 +458,19 @@ class Stripe(runio.Integration[stripe.StripeClient]):
     )
     async def confirm_payment_intent(
         self,
-        client: stripe.StripeClient,
-        task: runio.Task,
+        client: Client,
+        task: Task,
         /,
         *,
         id: str,
-        stripe_account: str | None = None,
-        **stripe_params: Any,
-    ) -> dict[str, Any]:
+        stripe_account: Account = None,
+        **params: Any,
+    ) -> JSON:
         """Confirm payment intent ``id`` (``POST /v1/payment_intents/{id}/confirm``), e.g. with
         ``payment_method``. Returns the payment intent (``status`` ``succeeded``,
         ``requires_action``...); a declined card fails the task (402)."""
-        result = await self._answer(
-            task,
-            client.v1.payment_intents.confirm_async(
-                id, _wire(stripe_params), self.request_options(task, stripe_account)
-            ),
-            label=None,
+        result = await self._send(
+            task, client.v1.payment_intents.confirm_async, params, stripe_account, id=id, label=None
         )
         task.output_properties.append(runio.Property("Status", str(result.get("status"))))
         return result
@@ -513,22 +486,11 @@ class Stripe(runio.Integration[stripe.StripeClient]):
         ),
     )
     async def create_refund(
-        self,
-        client: stripe.StripeClient,
-        task: runio.Task,
-        /,
-        *,
-        stripe_account: str | None = None,
-        **stripe_params: Any,
-    ) -> dict[str, Any]:
+        self, client: Client, task: Task, /, *, stripe_account: Account = None, **params: Any
+    ) -> JSON:
         """Refund a charge (``POST /v1/refunds``): ``charge`` or ``payment_intent``, and
         ``amount`` for a partial refund. Returns the refund."""
-        return await self._answer(
-            task,
-            client.v1.refunds.create_async(
-                _wire(stripe_params), self.request_options(task, stripe_account)
-            ),
-        )
+        return await self._send(task, client.v1.refunds.create_async, params, stripe_account)
 
     # -- billing -------------------------------------------------------------------------------
     @runio.integration_task(
@@ -539,22 +501,11 @@ class Stripe(runio.Integration[stripe.StripeClient]):
         ),
     )
     async def create_subscription(
-        self,
-        client: stripe.StripeClient,
-        task: runio.Task,
-        /,
-        *,
-        stripe_account: str | None = None,
-        **stripe_params: Any,
-    ) -> dict[str, Any]:
+        self, client: Client, task: Task, /, *, stripe_account: Account = None, **params: Any
+    ) -> JSON:
         """Create a subscription (``POST /v1/subscriptions``): ``customer`` and
         ``items=[{"price": "price_..."}]``, ``trial_period_days``... Returns the subscription."""
-        return await self._answer(
-            task,
-            client.v1.subscriptions.create_async(
-                _wire(stripe_params), self.request_options(task, stripe_account)
-            ),
-        )
+        return await self._send(task, client.v1.subscriptions.create_async, params, stripe_account)
 
     @runio.integration_task(
         name="Retrieve Subscription",
@@ -563,21 +514,18 @@ class Stripe(runio.Integration[stripe.StripeClient]):
     )
     async def retrieve_subscription(
         self,
-        client: stripe.StripeClient,
-        task: runio.Task,
+        client: Client,
+        task: Task,
         /,
         *,
         id: str,
-        stripe_account: str | None = None,
-        **stripe_params: Any,
-    ) -> dict[str, Any]:
+        stripe_account: Account = None,
+        **params: Any,
+    ) -> JSON:
         """Retrieve subscription ``id`` (``GET /v1/subscriptions/{id}``; ``expand=[...]``
         works). Returns the subscription."""
-        return await self._answer(
-            task,
-            client.v1.subscriptions.retrieve_async(
-                id, _wire(stripe_params), self.request_options(None, stripe_account)
-            ),
+        return await self._send(
+            task, client.v1.subscriptions.retrieve_async, params, stripe_account, id=id, write=False
         )
 
     @runio.integration_task(
@@ -589,21 +537,18 @@ class Stripe(runio.Integration[stripe.StripeClient]):
     )
     async def update_subscription(
         self,
-        client: stripe.StripeClient,
-        task: runio.Task,
+        client: Client,
+        task: Task,
         /,
         *,
         id: str,
-        stripe_account: str | None = None,
-        **stripe_params: Any,
-    ) -> dict[str, Any]:
+        stripe_account: Account = None,
+        **params: Any,
+    ) -> JSON:
         """Update subscription ``id`` (``POST /v1/subscriptions/{id}``): ``items``,
         ``cancel_at_period_end``, ``metadata``... Returns the subscription."""
-        return await self._answer(
-            task,
-            client.v1.subscriptions.update_async(
-                id, _wire(stripe_params), self.request_options(task, stripe_account)
-            ),
+        return await self._send(
+            task, client.v1.subscriptions.update_async, params, stripe_account, id=id
         )
 
     @runio.integration_task(
@@ -613,35 +558,37 @@ class Stripe(runio.Integration[stripe.StripeClient]):
     )
     async def cancel_subscription(
         self,
-        client: stripe.StripeClient,
-        task: runio.Task,
+        client: Client,
+        task: Task,
         /,
         *,
         id: str,
-        stripe_account: str | None = None,
-        **stripe_params: Any,
-    ) -> dict[str, Any]:
+        stripe_account: Account = None,
+        **params: Any,
+    ) -> JSON:
         """Cancel subscription ``id`` now (``DELETE /v1/subscriptions/{id}``; ``prorate``,
         ``invoice_now``, ``cancellation_details``). Returns the canceled subscription. After an
         attempt of unknown outcome it first looks the subscription up, so one that is already
         canceled is returned rather than refused."""
-        if task.outcome_unknown:
-            found = await self._answer(
-                task,
-                client.v1.subscriptions.retrieve_async(
-                    id, None, self.request_options(None, stripe_account)
-                ),
-                label=None,
-            )
-            if found.get("status") == "canceled":
-                return found
-        return await self._answer(
-            task,
-            client.v1.subscriptions.cancel_async(
-                id, _wire(stripe_params), self.request_options(task, stripe_account)
-            ),
-            label=None,
+        return await self._send(
+            task, client.v1.subscriptions.cancel_async, params, stripe_account, id=id, label=None
         )
+
+    @cancel_subscription.find_previous
+    async def _find_canceled_subscription(
+        self,
+        client: Client,
+        task: Task,
+        /,
+        *,
+        id: str,
+        stripe_account: Account = None,
+        **params: Any,
+    ) -> JSON | None:
+        found = await self._send(
+            task, client.v1.subscriptions.retrieve_async, None, stripe_account, id=id, write=False
+        )
+        return found if found.get("status") == "canceled" else None
 
     @runio.integration_task(
         name="Create Invoice",
@@ -649,22 +596,11 @@ class Stripe(runio.Integration[stripe.StripeClient]):
         properties=lambda p: _props(p, ("Customer", p.get("customer"))),
     )
     async def create_invoice(
-        self,
-        client: stripe.StripeClient,
-        task: runio.Task,
-        /,
-        *,
-        stripe_account: str | None = None,
-        **stripe_params: Any,
-    ) -> dict[str, Any]:
+        self, client: Client, task: Task, /, *, stripe_account: Account = None, **params: Any
+    ) -> JSON:
         """Create a draft invoice (``POST /v1/invoices``): ``customer``, ``collection_method``,
         ``days_until_due``, ``auto_advance``... Returns the invoice."""
-        return await self._answer(
-            task,
-            client.v1.invoices.create_async(
-                _wire(stripe_params), self.request_options(task, stripe_account)
-            ),
-        )
+        return await self._send(task, client.v1.invoices.create_async, params, stripe_account)
 
     @runio.integration_task(
         name="Create Product",
@@ -672,22 +608,11 @@ class Stripe(runio.Integration[stripe.StripeClient]):
         properties=lambda p: _props(p, ("Name", p.get("name"))),
     )
     async def create_product(
-        self,
-        client: stripe.StripeClient,
-        task: runio.Task,
-        /,
-        *,
-        stripe_account: str | None = None,
-        **stripe_params: Any,
-    ) -> dict[str, Any]:
+        self, client: Client, task: Task, /, *, stripe_account: Account = None, **params: Any
+    ) -> JSON:
         """Create a product (``POST /v1/products``): ``name``, ``description``,
         ``default_price_data``... Returns the product."""
-        return await self._answer(
-            task,
-            client.v1.products.create_async(
-                _wire(stripe_params), self.request_options(task, stripe_account)
-            ),
-        )
+        return await self._send(task, client.v1.products.create_async, params, stripe_account)
 
     @runio.integration_task(
         name="Create Price",
@@ -700,23 +625,12 @@ class Stripe(runio.Integration[stripe.StripeClient]):
         ),
     )
     async def create_price(
-        self,
-        client: stripe.StripeClient,
-        task: runio.Task,
-        /,
-        *,
-        stripe_account: str | None = None,
-        **stripe_params: Any,
-    ) -> dict[str, Any]:
+        self, client: Client, task: Task, /, *, stripe_account: Account = None, **params: Any
+    ) -> JSON:
         """Create a price (``POST /v1/prices``): ``product`` (or ``product_data``),
         ``unit_amount``, ``currency``, ``recurring={"interval": "month"}``... Returns the
         price."""
-        return await self._answer(
-            task,
-            client.v1.prices.create_async(
-                _wire(stripe_params), self.request_options(task, stripe_account)
-            ),
-        )
+        return await self._send(task, client.v1.prices.create_async, params, stripe_account)
 
     @runio.integration_task(
         name="Create Checkout Session",
@@ -728,22 +642,13 @@ class Stripe(runio.Integration[stripe.StripeClient]):
         ),
     )
     async def create_checkout_session(
-        self,
-        client: stripe.StripeClient,
-        task: runio.Task,
-        /,
-        *,
-        stripe_account: str | None = None,
-        **stripe_params: Any,
-    ) -> dict[str, Any]:
+        self, client: Client, task: Task, /, *, stripe_account: Account = None, **params: Any
+    ) -> JSON:
         """Create a Checkout session (``POST /v1/checkout/sessions``): ``mode``,
         ``line_items=[{"price": ..., "quantity": 1}]``, ``success_url``, ``customer``...
         Returns the session (send the customer to its ``url``)."""
-        return await self._answer(
-            task,
-            client.v1.checkout.sessions.create_async(
-                _wire(stripe_params), self.request_options(task, stripe_account)
-            ),
+        return await self._send(
+            task, client.v1.checkout.sessions.create_async, params, stripe_account
         )
 
     # -- webhook endpoints ---------------------------------------------------------------------
@@ -754,24 +659,15 @@ class Stripe(runio.Integration[stripe.StripeClient]):
         redact=["secret"],
     )
     async def create_webhook_endpoint(
-        self,
-        client: stripe.StripeClient,
-        task: runio.Task,
-        /,
-        *,
-        stripe_account: str | None = None,
-        **stripe_params: Any,
-    ) -> dict[str, Any]:
+        self, client: Client, task: Task, /, *, stripe_account: Account = None, **params: Any
+    ) -> JSON:
         """Create a webhook endpoint (``POST /v1/webhook_endpoints``): ``url`` and
         ``enabled_events=["charge.succeeded", ...]``. Returns the endpoint, whose ``secret``
         (the signing secret, shown only here) is kept out of the dashboard; the stored output
         still holds it, so store it elsewhere if you need it and treat the run's output as
         sensitive."""
-        return await self._answer(
-            task,
-            client.v1.webhook_endpoints.create_async(
-                _wire(stripe_params), self.request_options(task, stripe_account)
-            ),
+        return await self._send(
+            task, client.v1.webhook_endpoints.create_async, params, stripe_account
         )
 
     @runio.integration_task(
@@ -781,21 +677,18 @@ class Stripe(runio.Integration[stripe.StripeClient]):
     )
     async def update_webhook_endpoint(
         self,
-        client: stripe.StripeClient,
-        task: runio.Task,
+        client: Client,
+        task: Task,
         /,
         *,
         id: str,
-        stripe_account: str | None = None,
-        **stripe_params: Any,
-    ) -> dict[str, Any]:
+        stripe_account: Account = None,
+        **params: Any,
+    ) -> JSON:
         """Update webhook endpoint ``id`` (``POST /v1/webhook_endpoints/{id}``): ``url``,
         ``enabled_events``, ``disabled``... Returns the endpoint."""
-        return await self._answer(
-            task,
-            client.v1.webhook_endpoints.update_async(
-                id, _wire(stripe_params), self.request_options(task, stripe_account)
-            ),
+        return await self._send(
+            task, client.v1.webhook_endpoints.update_async, params, stripe_account, id=id
         )
 
     @runio.integration_task(
@@ -805,14 +698,14 @@ class Stripe(runio.Integration[stripe.StripeClient]):
     )
     async def list_webhook_endpoints(
         self,
-        client: stripe.StripeClient,
-        task: runio.Task,
+        client: Client,
+        task: Task,
         /,
         *,
         max_items: int = DEFAULT_LIST_MAX_ITEMS,
-        stripe_account: str | None = None,
-        **stripe_params: Any,
-    ) -> dict[str, Any]:
+        stripe_account: Account = None,
+        **params: Any,
+    ) -> JSON:
         """List webhook endpoints (``GET /v1/webhook_endpoints``), following Stripe's pages
         until ``max_items`` (default 100) or the last one. Returns a list object (``data``,
         ``has_more``)."""
@@ -820,7 +713,7 @@ class Stripe(runio.Integration[stripe.StripeClient]):
             task,
             client.v1.webhook_endpoints.list_async,
             "/v1/webhook_endpoints",
-            stripe_params,
+            params,
             max_items,
             stripe_account,
         )

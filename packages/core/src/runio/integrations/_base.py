@@ -348,7 +348,7 @@ def class_spec(cls: type[Integration[Any]]) -> ClassSpec:
     return spec
 
 
-@dataclass_transform(kw_only_default=True)
+@dataclass_transform(kw_only_default=True, eq_default=False)
 class _IntegrationMeta(type):
     """Gives ``Integration`` subclasses a typed constructor (for type checkers) from their
     ``runio.setting`` attributes; at run time ``Integration.__init__`` takes them."""

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._io import IO, SyncIO
-from ..errors import ConfigurationError, IntegrationNotFoundError
+from ..errors import ConfigurationError, IntegrationNotFoundError, IntegrationSettingError
 from ..plugins import IntegrationInfo, Lifecycle, PluginManager, RunInfo, create_plugin_manager
 from ._base import Integration
 from ._bound import IntegrationIO
@@ -133,6 +133,29 @@ class ClientKit:
             if instance is None:
                 instance = self._defaults[key] = cls()
         return instance
+
+    def check_declared(self, jobs: Iterable[Job]) -> None:
+        """Raise ``IntegrationSettingError`` naming, per job, every declared integration that
+        lacks a required setting (a worker checks this at start rather than fail runs)."""
+        problems: list[str] = []
+        first: IntegrationSettingError | None = None
+        for job in jobs:
+            for key, value in job.integrations.items():
+                if not isinstance(value, Integration):
+                    continue
+                try:
+                    value.check_configured()
+                except IntegrationSettingError as exc:
+                    first = first or exc
+                    problems.append(f"job {job.id!r}, integrations[{key!r}]: {exc}")
+        if first is not None:
+            raise IntegrationSettingError(
+                "This worker's jobs declare integrations that are not configured, so their "
+                "runs would fail: " + " ".join(problems),
+                integration=first.integration,
+                setting=first.setting,
+                env=first.env,
+            )
 
     def note_used(self, instance: Integration[Any]) -> None:
         """An instance a job used without declaring it: its clients are closed with the
