@@ -221,16 +221,26 @@ def test_a_contact_whose_creation_answer_was_lost_is_created_once(world: World) 
     assert run.output == {"object": "contact", "id": contact["id"]}
 
 
-def test_a_removal_whose_answer_was_lost_counts_as_done(world: World) -> None:
+def test_removals_whose_answers_were_lost_count_as_done(world: World) -> None:
     contact = world.fake.add_contact("ada@example.com")
-    world.fake.drop_after_write(method="DELETE")
+    audience = world.fake.add_audience("Customers")
+    world.fake.drop_after_write(method="DELETE", times=2)
 
     async def body(io_resend: Any) -> Any:
-        return await io_resend.remove_contact("remove", id=contact["id"])
+        contact_gone = await io_resend.remove_contact("remove-contact", id=contact["id"])
+        audience_gone = await io_resend.remove_audience("remove-audience", id=audience["id"])
+        return [contact_gone, audience_gone]
 
     run = world.run(body)
     assert run.status == "COMPLETED", run.error
-    assert run.output["deleted"] is True and world.fake.contacts == {}
+    assert run.output == [
+        {"object": "contact", "id": contact["id"], "deleted": True},
+        {"object": "segment", "id": audience["id"], "deleted": True},
+    ]
+    assert world.fake.contacts == {} and world.fake.audiences == {}
+    for key in ("remove-contact", "remove-audience"):
+        assert [a.status for a in run.task(key).attempts] == ["ERRORED", "COMPLETED"]
+    assert len([r for r in world.fake.requests if r.method == "DELETE"]) == 2  # none repeated
 
 
 def test_a_contact_wrapper_without_id_or_email_fails_at_once(world: World) -> None:

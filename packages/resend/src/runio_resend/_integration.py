@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Any
 
 import runio
@@ -290,13 +290,16 @@ class Resend(runio.Integration[ResendClient]):
         self, client: ResendClient, task: runio.Task, /, *, id: str
     ) -> dict[str, Any]:
         """Cancel scheduled email ``id`` (``POST /emails/{id}/cancel``). Returns
-        ``{"object": "email", "id": ...}``. After an attempt of unknown outcome it first looks
-        the email up, so one that is already canceled is not refused."""
-        if task.outcome_unknown:
-            email = as_json(await client.Emails.get_async(id))
-            if email.get("last_event") == "canceled":
-                return {"object": "email", "id": id}
+        ``{"object": "email", "id": ...}``. After an attempt of unknown outcome the email is
+        looked up first, so one that is already canceled is not refused."""
         return as_json(await client.Emails.cancel_async(id))  # type: ignore[no-any-return]
+
+    @cancel_email.find_previous
+    async def _find_canceled_email(
+        self, client: ResendClient, task: runio.Task, /, *, id: str
+    ) -> dict[str, Any] | None:
+        email = as_json(await client.Emails.get_async(id))
+        return {"object": "email", "id": id} if email.get("last_event") == "canceled" else None
 
     # -- audiences -----------------------------------------------------------------------------
     # Resend now calls audiences "segments" (same ids); the SDK's Audiences methods forward to
@@ -352,7 +355,13 @@ class Resend(runio.Integration[ResendClient]):
         """Delete audience (segment) ``id``. Returns ``{"object", "id", "deleted": true}``;
         after an attempt of unknown outcome an audience that is already gone counts as
         removed."""
-        return await self._remove(task, client.Segments.remove_async(id), "segment", id)
+        return as_json(await client.Segments.remove_async(id))  # type: ignore[no-any-return]
+
+    @remove_audience.find_previous
+    async def _find_removed_audience(
+        self, client: ResendClient, task: runio.Task, /, *, id: str
+    ) -> dict[str, Any] | None:
+        return await _gone(client.Segments.get_async(id), {"object": "segment", "id": id})
 
     @runio.integration_task(
         name="List Audiences",
@@ -482,8 +491,24 @@ class Resend(runio.Integration[ResendClient]):
         given). Returns ``{"object": "contact", "id", "deleted": true}``; after an attempt of
         unknown outcome a contact that is already gone counts as removed."""
         _identify(id, email)
-        pending = client.Contacts.remove_async(audience_id=audience_id, id=id, email=email)
-        return await self._remove(task, pending, "contact", id or email)
+        return as_json(  # type: ignore[no-any-return]
+            await client.Contacts.remove_async(audience_id=audience_id, id=id, email=email)
+        )
+
+    @remove_contact.find_previous
+    async def _find_removed_contact(
+        self,
+        client: ResendClient,
+        task: runio.Task,
+        /,
+        *,
+        id: str | None = None,
+        email: str | None = None,
+        audience_id: str | None = None,
+    ) -> dict[str, Any] | None:
+        _identify(id, email)
+        lookup = client.Contacts.get_async(audience_id=audience_id, id=id, email=email)
+        return await _gone(lookup, {"object": "contact", "id": id or email})
 
     @runio.integration_task(name="List Contacts", effect="read", properties=_contact_props)
     async def list_contacts(
@@ -529,16 +554,17 @@ class Resend(runio.Integration[ResendClient]):
             await client.Domains.list_async(_page_params(limit, after, before))
         )
 
-    # -- helpers -------------------------------------------------------------------------------
-    async def _remove(
-        self, task: runio.Task, pending: Any, kind: str, identifier: str | None
-    ) -> dict[str, Any]:
-        try:
-            return as_json(await pending)  # type: ignore[no-any-return]
-        except Exception as exc:
-            if task.outcome_unknown and _not_found(exc):
-                return {"object": kind, "id": identifier, "deleted": True}
-            raise
+
+async def _gone(lookup: Awaitable[Any], removed: dict[str, Any]) -> dict[str, Any] | None:
+    """``removed`` (with ``deleted: true``) when ``lookup`` finds nothing: the interrupted
+    attempt removed it; None when the object is still there (remove it now)."""
+    try:
+        await lookup
+    except Exception as exc:
+        if _not_found(exc):
+            return {**removed, "deleted": True}
+        raise
+    return None
 
 
 def _identify(id: str | None, email: str | None) -> None:
