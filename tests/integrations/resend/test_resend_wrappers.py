@@ -379,3 +379,20 @@ def test_a_naive_scheduled_at_fails_at_once(world: World) -> None:
     run = world.run(body)
     assert run.status == "FAILED" and "without a timezone" in message(run.error)
     assert world.fake.requests == []
+
+
+def test_a_sync_run_task_function_uses_the_sync_sdk_with_the_instances_key(world: World) -> None:
+    async def body(io_resend: Any) -> Any:
+        def send(client: ResendClient, task: runio.Task) -> Any:
+            answer = client.Emails.send(
+                {"from": SENDER, "to": "ada@example.com", "subject": "Sync", "text": "x"},
+                {"idempotency_key": task.idempotency_key},
+            )
+            return {"id": answer["id"]}
+
+        return await io_resend.run_task("sync", send)
+
+    run = world.run(body)
+    assert run.status == "COMPLETED", run.error
+    assert world.fake.emails[run.output["id"]]["subject"] == "Sync"
+    assert world.fake.writes[0].header("Authorization") == f"Bearer {API_KEY}"
