@@ -33,6 +33,8 @@ def tests(session: nox.Session) -> None:
         "-e",
         "packages/stripe",  # runio-stripe and its stripe[async] dependency
         "-e",
+        "packages/slack",  # runio-slack and its slack-sdk dependency
+        "-e",
         "packages/resend",  # runio-resend and its resend[async] dependency
     )
     if not session.posargs:  # the full run: the same checks as `nox -s lint typecheck`
@@ -63,6 +65,8 @@ def typecheck(session: nox.Session) -> None:
         "-e",
         "packages/stripe",
         "-e",
+        "packages/slack",
+        "-e",
         "packages/resend",
         "mypy>=1.11",
         "pytest",
@@ -73,7 +77,16 @@ def typecheck(session: nox.Session) -> None:
 @nox.session
 def demo(session: nox.Session) -> None:
     """Run the example app end to end on SQLite and print each run's task tree."""
-    session.install(*PACKAGES, "httpx>=0.27", "-e", "packages/stripe", "-e", "packages/resend")
+    session.install(
+        *PACKAGES,
+        "httpx>=0.27",
+        "-e",
+        "packages/stripe",
+        "-e",
+        "packages/slack",
+        "-e",
+        "packages/resend",
+    )
     env = {"RUNIO_TIME_SCALE": os.environ.get("RUNIO_TIME_SCALE", "0.0002")}
     session.run("python", "examples/demo.py", *session.posargs, env=env)
 

@@ -29,6 +29,7 @@ from ._ids import new_id
 from ._keys import cache_key_json, cache_key_parts, idempotency_key
 from ._records import ClaimedRun, LogRecord, NewTask, RunStatus, StoredTask, TaskStatus
 from ._task import Property, Task
+from ._validate import printable
 from .errors import (
     ConfigurationError,
     DuplicateCacheKeyError,
@@ -102,10 +103,10 @@ current_frame: contextvars.ContextVar[Frame | None] = contextvars.ContextVar(
 def _error_json(exc: BaseException, **extra: Any) -> dict[str, Any]:
     data: dict[str, Any] = {
         "type": type(exc).__name__,
-        "message": str(exc) or type(exc).__name__,
+        "message": printable(str(exc) or type(exc).__name__),
     }
     tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=20))
-    data["stack"] = tb[-8000:]
+    data["stack"] = printable(tb[-8000:])
     if getattr(exc, "outcome_unknown", False):  # a timeout, a dropped connection...
         data["outcome_unknown"] = True
     data.update(extra)
@@ -736,7 +737,7 @@ class Execution:
                     scope,
                     seq,
                     level,
-                    str(message),
+                    printable(str(message)),
                     payload,
                     self.clock.now(),
                     parent.task_id if parent else None,

@@ -53,9 +53,20 @@ def duration(start: float | None, end: float | None) -> str:
 
 
 def timestamp(value: float | None) -> str:
+    """A stored time for people; any float renders (a time past year 9999 too)."""
     if value is None:
         return "-"
-    return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return _format_time(value, "%Y-%m-%d %H:%M:%S UTC")
+
+
+def _format_time(value: float, pattern: str) -> str:
+    try:
+        return datetime.fromtimestamp(value, UTC).strftime(pattern)
+    except (ValueError, OverflowError, OSError):
+        if value != value:
+            return "(not a time)"
+        side = "after year 9999" if value > 0 else "before year 1"
+        return f"{side} ({value:.6g} s from 1970)"
 
 
 def status_text(status: str) -> Text:
@@ -199,7 +210,7 @@ def runs_lines(runs: list[RunRecord]) -> list[str]:
 
 
 def _short_time(value: float) -> str:
-    return datetime.fromtimestamp(value, UTC).strftime("%m-%d %H:%M:%S")
+    return _format_time(value, "%m-%d %H:%M:%S")
 
 
 def run_json(run: RunRecord) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypedDict
 
-from . import _json
+from . import _json, _validate
 from ._clock import Clock
 from ._context import EventInfo, RunContext
 from ._execution import (
@@ -44,6 +44,7 @@ from ._ids import new_id
 from ._io import IO, SyncIO
 from ._job import Job
 from ._records import ClaimedRun, EventRecord, RunStatus
+from ._validate import MAX_GRACE_PERIOD, MAX_LEASE_SECONDS, MAX_POLL_INTERVAL
 from .errors import ConfigurationError, LeaseLostError, TaskFailedError
 from .integrations._resolve import ClientKit
 from .storage import Store
@@ -130,20 +131,23 @@ class Worker:
         handle_signals: bool = False,
         on_run_finished: Callable[[str, str], None] | None = None,
     ) -> None:
-        if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
-            raise ConfigurationError(
-                f"Worker concurrency must be an int >= 1, got {concurrency!r}."
+        _validate.size(concurrency, "Worker concurrency")
+        _validate.seconds(
+            lease_seconds, "Worker lease_seconds", above=True, maximum=MAX_LEASE_SECONDS
+        )
+        if heartbeat_interval is not None:
+            _validate.seconds(
+                heartbeat_interval,
+                "Worker heartbeat_interval",
+                above=True,
+                maximum=float(lease_seconds),
+                hint=" A heartbeat must come before the lease runs out.",
             )
-        for label, value in (
-            ("lease_seconds", lease_seconds),
-            ("poll_interval", 1.0 if poll_interval is None else poll_interval),
-        ):
-            if not isinstance(value, int | float) or value <= 0:
-                raise ConfigurationError(f"Worker {label} must be seconds > 0, got {value!r}.")
-        if not isinstance(grace_period, int | float) or grace_period < 0:
-            raise ConfigurationError(
-                f"Worker grace_period must be seconds >= 0, got {grace_period!r}."
+        if poll_interval is not None:
+            _validate.seconds(
+                poll_interval, "Worker poll_interval", above=True, maximum=MAX_POLL_INTERVAL
             )
+        _validate.seconds(grace_period, "Worker grace_period", maximum=MAX_GRACE_PERIOD)
         self.app = app
         self.concurrency = concurrency
         self.until_idle = until_idle

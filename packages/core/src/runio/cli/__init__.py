@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import os
 import sys
 from datetime import datetime
@@ -20,6 +21,7 @@ from rich.console import Console
 from .. import __version__
 from .._client import Client, _run_here
 from .._render import run_json, run_tree, runs_lines, runs_table
+from .._validate import MAX_GRACE_PERIOD, MAX_LEASE_SECONDS
 from ..errors import InvalidPayloadError, RunioError
 from ._app import load_app
 from ._integrations import integrations
@@ -79,6 +81,22 @@ def _debug(ctx: click.Context) -> bool:
     return bool(getattr(state, "debug", False)) or "--debug" in sys.argv
 
 
+class _DuplicateKeyError(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json.loads`` keeps the last of two equal keys; a payload typed by hand means both."""
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise _DuplicateKeyError(key)
+        found[key] = value
+    return found
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--database-url",
@@ -105,28 +123,47 @@ def _app_client(state: _State, app: str) -> Client:
     return client
 
 
+class _Seconds(click.FloatRange):
+    """A number of seconds in a range; NaN (which no range comparison refuses) and infinity are
+    refused too."""
+
+    name = "seconds"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number of seconds.", param, ctx)
+        return number
+
+
 _worker_options = [
     click.option(
         "--concurrency",
         "-c",
-        type=click.IntRange(min=1),
+        type=click.IntRange(min=1, max=100_000),
         default=50,
         show_default=True,
+        envvar="RUNIO_CONCURRENCY",
+        show_envvar=True,
         help="Runs executed at once.",
     ),
     click.option(
         "--lease-seconds",
-        type=click.FloatRange(min=0.1),
+        type=_Seconds(min=0.1, max=MAX_LEASE_SECONDS),
         default=30.0,
         show_default=True,
-        help="How long a run stays claimed without a heartbeat.",
+        envvar="RUNIO_LEASE_SECONDS",
+        show_envvar=True,
+        help="How long a run stays claimed without a heartbeat (0.1 s to a day).",
     ),
     click.option(
         "--grace-period",
-        type=click.FloatRange(min=0),
+        type=_Seconds(min=0, max=MAX_GRACE_PERIOD),
         default=30.0,
         show_default=True,
-        help="On SIGTERM/SIGINT, seconds to let running tasks finish.",
+        envvar="RUNIO_GRACE_PERIOD",
+        show_envvar=True,
+        help="On SIGTERM/SIGINT, seconds to let running tasks finish (at most a day).",
     ),
     click.option(
         "--until-idle",
@@ -228,7 +265,13 @@ def send_event(
 ) -> None:
     """Send event NAME with a JSON PAYLOAD; print the event and the runs it created."""
     try:
-        data = json.loads(payload)
+        data = json.loads(payload, object_pairs_hook=_unique_keys)
+    except _DuplicateKeyError as exc:
+        raise click.BadParameter(
+            f"the key {exc.key!r} appears twice in one object, so one of its values would be "
+            "lost; give each key once",
+            param_hint="PAYLOAD",
+        ) from None
     except json.JSONDecodeError as exc:
         raise click.BadParameter(
             f"not valid JSON ({exc.msg} at position {exc.pos}); quote it for your shell, e.g. "
