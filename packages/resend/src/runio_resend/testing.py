@@ -21,8 +21,9 @@ segment; addressed by id or email), and the domain list. Its conventions are Res
 
 Faults: ``fail_next`` (from the base, with Resend's error bodies: ``fail_next(500)``,
 ``fail_next(rate_limit_response(...))``), ``drop_after_write`` (the write is applied, the
-connection dropped), ``hold_after_write`` (the write is applied and its answer held, while other
-requests, the same key's included, are answered), and sending quotas (``daily_quota`` /
+connection dropped), ``hold_after_write`` (from the base: the write is applied and its answer
+held while other requests are answered; one with the held send's idempotency key gets 409
+``concurrent_idempotent_requests``), and sending quotas (``daily_quota`` /
 ``monthly_quota``: past them, ``POST /emails`` answers 429 ``daily_quota_exceeded`` /
 ``monthly_quota_exceeded``). It is a fake: nothing is delivered; a sent email's ``last_event``
 is ``sent`` (``scheduled`` when it has a ``scheduled_at``). This module does not touch
@@ -36,17 +37,15 @@ import datetime as dt
 import functools
 import random
 import re
-import threading
 import time
 import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
 from runio.testing import FakeRequest, FakeResponse, FakeVendorServer, route
 
-__all__ = ["FakeResend", "Hold"]
+__all__ = ["FakeResend"]
 
 _DAY = 86_400.0
 IDEMPOTENCY_WINDOW = _DAY
@@ -182,37 +181,6 @@ def _timestamp(seconds: float) -> str:
     return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f+00")
 
 
-# -- holds ----------------------------------------------------------------------------------------
-
-
-@dataclass
-class Hold:
-    """``FakeResend.hold_after_write()``'s handle: ``applied`` is set once the held write has
-    taken effect (its answer not sent yet); ``release()`` lets the answer go."""
-
-    method: str | None
-    path: str | None
-    timeout: float
-    applied: threading.Event = field(default_factory=threading.Event)
-    released: threading.Event = field(default_factory=threading.Event)
-    request: FakeRequest | None = None
-
-    def matches(self, request: FakeRequest) -> bool:
-        return (self.method is None or request.method == self.method) and (
-            self.path is None or re.fullmatch(self.path, request.path) is not None
-        )
-
-    def release(self) -> None:
-        self.released.set()
-
-    def wait_applied(self, timeout: float = 30.0) -> FakeRequest:
-        """Block until the held write has been applied; return its request."""
-        if not self.applied.wait(timeout):
-            raise TimeoutError(f"no matching write reached the fake in {timeout:g} s")
-        assert self.request is not None
-        return self.request
-
-
 # -- the server -----------------------------------------------------------------------------------
 
 H = TypeVar("H", bound=Callable[..., Any])
@@ -274,9 +242,6 @@ class FakeResend(FakeVendorServer):
         self._sent_at: list[float] = []  # one entry per email accepted, for the quotas
         self._first_used: dict[str, float] = {}  # idempotency key -> when first accepted
         self._in_flight: set[str] = set()
-        self._resend_holds: list[Hold] = []  # waiting for their write
-        self._caught: list[Hold] = []  # holding a write's answer
-        self._answered = threading.Condition(self.lock)
 
     # -- ids, time, answers --------------------------------------------------------------------
     def uuid(self) -> str:
@@ -341,28 +306,6 @@ class FakeResend(FakeVendorServer):
                 response.json = json
             status = response
         super().fail_next(status, times=times, method=method, path=path)
-
-    # FakeResend's own hold, whether or not runio's base server has one: it is taken inside
-    # the handler, so the in-flight check around the base's dispatch sees it.
-    def hold_after_write(  # type: ignore[override, unused-ignore]
-        self, *, method: str | None = None, path: str | None = None, timeout: float = 60.0
-    ) -> Hold:
-        """Apply the next successful write matching ``method``/``path`` (a regular expression),
-        then hold its answer until ``hold.release()`` (or ``timeout`` seconds): the client sees
-        a request in flight although Resend has done it, and can be killed right there. Other
-        requests are answered meanwhile; one with the held request's idempotency key gets 409
-        ``concurrent_idempotent_requests``."""
-        hold = Hold(method and method.upper(), path, timeout)
-        with self.lock:
-            self._resend_holds.append(hold)
-        return hold
-
-    def stop(self) -> None:
-        with self.lock:
-            holds = list(self._resend_holds) + list(self._caught)
-        for hold in holds:  # no handler waits out its hold's timeout
-            hold.release()
-        super().stop()
 
     def rate_limit_response(self, retry_after: float, *, now: float) -> FakeResponse:
         return self.error_response(
@@ -494,19 +437,6 @@ class FakeResend(FakeVendorServer):
             return self.quota_response("monthly")
         return None
 
-    def _hold_if_asked(self, request: FakeRequest) -> None:
-        hold = next((h for h in self._resend_holds if h.matches(request)), None)
-        if hold is None:
-            return
-        self._resend_holds.remove(hold)
-        self._caught.append(hold)
-        hold.request = request
-        hold.applied.set()
-        deadline = time.monotonic() + hold.timeout
-        # Waiting on a condition of self.lock releases it: other requests are answered meanwhile.
-        while not hold.released.is_set() and (left := deadline - time.monotonic()) > 0:
-            self._answered.wait(min(left, 0.05))
-
     # -- requests ------------------------------------------------------------------------------
     @staticmethod
     def _body(request: FakeRequest) -> Any:
@@ -558,14 +488,9 @@ class FakeResend(FakeVendorServer):
         page = items[:limit] if limit is not None else items
         return {"object": "list", "has_more": has_more, "data": copy.deepcopy(page)}
 
-    def reply(
-        self, obj: Any, status: int = 200, request: FakeRequest | None = None
-    ) -> FakeResponse:
-        """A JSON answer; a write's answer may be held (see ``hold_after_write``)."""
-        response = FakeResponse(status, json=copy.deepcopy(obj))
-        if request is not None and request.method != "GET" and status < 400:
-            self._hold_if_asked(request)
-        return response
+    def reply(self, obj: Any, status: int = 200) -> FakeResponse:
+        """A JSON answer (a copy of ``obj``)."""
+        return FakeResponse(status, json=copy.deepcopy(obj))
 
     # -- emails --------------------------------------------------------------------------------
     def _email(self, params: Mapping[str, Any], *, batch: bool) -> dict[str, Any]:
@@ -633,7 +558,7 @@ class FakeResend(FakeVendorServer):
     def send_email(self, request: FakeRequest) -> FakeResponse:
         email = self._email(self._params(request), batch=False)
         self._accept(email)
-        return self.reply({"id": email["id"]}, request=request)
+        return self.reply({"id": email["id"]})
 
     @_endpoint("POST", "/emails/batch")
     def send_batch(self, request: FakeRequest) -> FakeResponse:
@@ -663,7 +588,7 @@ class FakeResend(FakeVendorServer):
         answer: dict[str, Any] = {"data": [{"id": e["id"]} for e in emails]}
         if mode == "permissive":
             answer["errors"] = errors
-        return self.reply(answer, request=request)
+        return self.reply(answer)
 
     def _find_email(self, request: FakeRequest) -> dict[str, Any]:
         email = self.emails.get(request.path_params["email_id"])
@@ -688,7 +613,7 @@ class FakeResend(FakeVendorServer):
         if _parse_time(scheduled_at, "scheduled_at") <= self.now():
             raise _invalid("Invalid `scheduled_at` field. The date must be in the future.")
         email["scheduled_at"] = scheduled_at
-        return self.reply({"object": "email", "id": email["id"]}, request=request)
+        return self.reply({"object": "email", "id": email["id"]})
 
     @_endpoint("POST", "/emails/{email_id}/cancel")
     def cancel_email(self, request: FakeRequest) -> FakeResponse:
@@ -698,7 +623,7 @@ class FakeResend(FakeVendorServer):
                 f"Only scheduled emails can be canceled; this one is {email['last_event']}."
             )
         email["last_event"] = "canceled"
-        return self.reply({"object": "email", "id": email["id"]}, request=request)
+        return self.reply({"object": "email", "id": email["id"]})
 
     # -- audiences (segments) ------------------------------------------------------------------
     def _audience_object(self, request: FakeRequest) -> str:
@@ -717,9 +642,7 @@ class FakeResend(FakeVendorServer):
         audience_id = self.uuid()
         audience = {"id": audience_id, "name": name, "created_at": _timestamp(self.now())}
         self.audiences[audience_id] = audience
-        return self.reply(
-            {"object": kind, "id": audience["id"], "name": name}, 201, request=request
-        )
+        return self.reply({"object": kind, "id": audience["id"], "name": name}, 201)
 
     create_segment = _endpoint("POST", "/segments")(create_audience.__wrapped__)  # type: ignore[attr-defined]
 
@@ -743,8 +666,7 @@ class FakeResend(FakeVendorServer):
         for audiences in self._contact_audiences.values():
             audiences.discard(audience["id"])
         return self.reply(
-            {"object": self._audience_object(request), "id": audience["id"], "deleted": True},
-            request=request,
+            {"object": self._audience_object(request), "id": audience["id"], "deleted": True}
         )
 
     remove_segment = _endpoint("DELETE", "/segments/{id}")(remove_audience.__wrapped__)  # type: ignore[attr-defined]
@@ -807,7 +729,7 @@ class FakeResend(FakeVendorServer):
         self._contact_fields(params, contact)
         self.contacts[contact["id"]] = contact
         self._contact_audiences[contact["id"]] = audiences
-        return self.reply({"object": "contact", "id": contact["id"]}, 201, request=request)
+        return self.reply({"object": "contact", "id": contact["id"]}, 201)
 
     @_endpoint("POST", "/contacts")
     def create_contact(self, request: FakeRequest) -> FakeResponse:
@@ -860,7 +782,7 @@ class FakeResend(FakeVendorServer):
                     raise _invalid("Invalid `email` field. It must be an email address.")
                 contact["email"] = email
         self._contact_fields(params, contact)
-        return self.reply({"object": "contact", "id": contact["id"]}, request=request)
+        return self.reply({"object": "contact", "id": contact["id"]})
 
     update_contact = _endpoint("PATCH", "/contacts/{id}")(_update_contact)
     update_audience_contact = _endpoint("PATCH", "/audiences/{audience_id}/contacts/{id}")(
@@ -876,8 +798,7 @@ class FakeResend(FakeVendorServer):
             del self.contacts[contact["id"]]
             del self._contact_audiences[contact["id"]]
         return self.reply(
-            {"object": "contact", "id": contact["id"], "contact": contact["id"], "deleted": True},
-            request=request,
+            {"object": "contact", "id": contact["id"], "contact": contact["id"], "deleted": True}
         )
 
     remove_contact = _endpoint("DELETE", "/contacts/{id}")(_remove_contact)
