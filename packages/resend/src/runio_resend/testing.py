@@ -898,3 +898,13 @@ class FakeResend(FakeVendorServer):
                     for a in (e.get(key) or [])
                 )
             ]
+
+
+if __name__ == "__main__":  # python -m runio_resend.testing --port 12113
+    from runio.testing import serve_fake
+
+    serve_fake(
+        FakeResend,
+        prog="python -m runio_resend.testing",
+        environment={"RESEND_API_BASE": "{url}", "RESEND_API_KEY": "re_test_123"},
+    )
