@@ -62,17 +62,17 @@ def serve_fake(
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    previous = signal.signal(signal.SIGTERM, on_signal)
+    # SIGINT and SIGTERM only set the flag: a signal that arrives while the banner is printed
+    # must not interrupt it with a KeyboardInterrupt.
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         print(f"{name} listening on {server.url} (Ctrl-C to stop)", flush=True)
         for key, value in (environment or {}).items():
             print(f"  export {key}={value.replace('{url}', server.url)}", flush=True)
-        try:
-            while not stop.wait(0.5):  # wakes for signals; nothing else to wait on
-                pass
-        except KeyboardInterrupt:
+        while not stop.wait(0.5):  # wakes for signals; nothing else to wait on
             pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         server.stop()
     print(f"{name} stopped after {len(server.requests)} request(s).", flush=True)
