@@ -41,6 +41,8 @@ def tests(session: nox.Session) -> None:
         "packages/slack",  # runio-slack and its slack-sdk dependency
         "-e",
         "packages/github",  # runio-github and PyGithub
+        "-e",
+        "packages/resend",  # runio-resend and its resend[async] dependency
         *SERVER_TEST_DEPS,
     )
     if not session.posargs:  # the full run: the same checks as `nox -s lint typecheck`
@@ -74,6 +76,8 @@ def typecheck(session: nox.Session) -> None:
         "packages/slack",
         "-e",
         "packages/github",
+        "-e",
+        "packages/resend",
         "mypy>=1.11",
         "pytest",
     )
@@ -92,6 +96,8 @@ def demo(session: nox.Session) -> None:
         "packages/slack",
         "-e",
         "packages/github",
+        "-e",
+        "packages/resend",
     )
     env = {"RUNIO_TIME_SCALE": os.environ.get("RUNIO_TIME_SCALE", "0.0002")}
     session.run("python", "examples/demo.py", *session.posargs, env=env)

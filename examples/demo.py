@@ -18,6 +18,7 @@ from rich.console import Console
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from runio_github.testing import FakeGitHub
+from runio_resend.testing import FakeResend
 from runio_slack.testing import FakeSlack
 from runio_stripe.testing import FakeStripe
 
@@ -45,8 +46,15 @@ async def main() -> int:
     os.environ["GITHUB_API_BASE"] = github_api.url
     os.environ["GITHUB_REPO"] = "octo/hello"
 
+    resend_api = FakeResend().start()  # the Resend API, locally: the Resend example runs on it
+    os.environ["RESEND_API_KEY"] = "re_runio_demo"
+    os.environ["RESEND_API_BASE"] = resend_api.url
+    # Resend rate-limits the first send: the task is retried durably at its retry-after.
+    resend_api.fail_next(resend_api.rate_limit_response(1, now=0), method="POST", path="/emails")
+
     from examples.app import client
     from examples.github_app import client as github_client
+    from examples.resend_app import client as resend_client
     from examples.slack_app import client as slack_client
     from examples.stripe_app import client as stripe_client
     from runio._render import run_tree
@@ -81,6 +89,9 @@ async def main() -> int:
         await github_client.send_event_async(
             "release.requested", {"version": "v1.0.0", "notes": "The first release."}
         ),
+        await resend_client.send_event_async(
+            "user.signed_up", {"email": "grace@example.com", "name": "Grace"}
+        ),
     ]
     run_ids = [run_id for event in sent for run_id in event.run_ids]
     worker = client.worker(concurrency=10, poll_interval=0.05)
@@ -91,7 +102,15 @@ async def main() -> int:
     slack_worker_task = asyncio.create_task(slack_worker.run())
     github_worker = github_client.worker(concurrency=10, poll_interval=0.05)
     github_worker_task = asyncio.create_task(github_worker.run())
-    workers = (worker_task, stripe_worker_task, slack_worker_task, github_worker_task)
+    resend_worker = resend_client.worker(concurrency=10, poll_interval=0.05)
+    resend_worker_task = asyncio.create_task(resend_worker.run())
+    workers = (
+        worker_task,
+        stripe_worker_task,
+        slack_worker_task,
+        github_worker_task,
+        resend_worker_task,
+    )
     with console.status("running the example jobs (waits and retries included)..."):
         while True:
             runs = [await client.get_run_async(run_id) for run_id in run_ids]
@@ -106,12 +125,14 @@ async def main() -> int:
     stripe_worker.stop()
     slack_worker.stop()
     github_worker.stop()
+    resend_worker.stop()
     for task in workers:
         await task
     server.shutdown()
     stripe_api.stop()
     slack_api.stop()
     github_api.stop()
+    resend_api.stop()
     for run in runs:
         console.print()
         console.print(run_tree(run))

@@ -24,6 +24,7 @@ SOURCES = [
     ROOT / "packages" / "core" / "src",
     ROOT / "packages" / "stripe" / "src",
     ROOT / "packages" / "github" / "src",
+    ROOT / "packages" / "resend" / "src",
 ]
 
 pytestmark = pytest.mark.slow
