@@ -333,25 +333,6 @@ async def test_a_read_while_the_server_restarts_waits_for_it(
         await opened.close()
 
 
-async def test_an_end_whose_start_was_lost_is_refused(store: Store) -> None:
-    """If the unawaited "task started" write fails, the task's end must not be reported as
-    stored (a later execution would run the task again while its result is unknown)."""
-    (run_id,) = await add_runs(store)
-    (lease,) = [c.lease for c in await claim(store)]
-    await complete(store, lease, "x", "1")
-    clash = new_task(run_id, "y")
-    clash.idempotency_key = new_task(run_id, "x").idempotency_key  # the database refuses it
-    store.start_attempt(lease, new_task=clash, task_id=clash.id, attempt=1, now=NOW)
-    await asyncio.sleep(0)  # the start goes out on its own, and fails
-    await store.execute_raw("SELECT 1")  # ...once the writer got to it
-    with pytest.raises(StoreError, match="no stored start"):
-        await store.complete_task(
-            lease, task_id=clash.id, attempt=1, output="2", output_properties=None, now=NOW
-        )
-    run = await store.get_run(run_id)
-    assert run is not None and [(t.cache_key, t.output) for t in run.tasks] == [("x", 1)]
-
-
 async def _until_async(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
     """Poll another process's state (the server's list of sessions)."""
     async with asyncio.timeout(timeout):

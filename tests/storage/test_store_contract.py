@@ -1179,3 +1179,52 @@ async def test_replay_starts_a_new_run_of_the_same_event(store: Store) -> None:
         EventRecord("evt_replayed", "app", "go", {}, NOW, None), [], NOW
     )
     assert not created and again.run_ids == [run_id], "a replay is not one of the event's runs"
+
+
+async def test_an_end_whose_start_was_lost_is_refused(store: Store) -> None:
+    """If the unawaited "task started" write fails, the task's end must not be reported as
+    stored (a later execution would run the task again while its result is unknown)."""
+    (run_id,) = await add_runs(store)
+    (lease,) = [c.lease for c in await claim(store)]
+    await complete(store, lease, "x", "1")
+    clash = new_task(run_id, "y")
+    clash.idempotency_key = new_task(run_id, "x").idempotency_key  # the database refuses it
+    store.start_attempt(lease, new_task=clash, task_id=clash.id, attempt=1, now=NOW)
+    await asyncio.sleep(0)  # the start goes out on its own, and fails
+    await store.execute_raw("SELECT 1")  # ...once the writer got to it
+    with pytest.raises(StoreError, match=f"An earlier write of run {run_id} failed"):
+        await store.complete_task(
+            lease, task_id=clash.id, attempt=1, output="2", output_properties=None, now=NOW
+        )
+    run = await store.get_run(run_id)
+    assert run is not None and [(t.cache_key, t.output) for t in run.tasks] == [("x", 1)]
+    # Every later write of that execution is refused too, up to its end...
+    with pytest.raises(StoreError, match="An earlier write"):
+        await store.finish_run(lease, status="COMPLETED", output="1", error=None, now=NOW)
+    # ...while releasing the run goes through: a later execution resumes it.
+    await store.release_run(lease, now=NOW)
+    run = await store.get_run(run_id, with_tasks=False)
+    assert run is not None and run.status == "QUEUED"
+    (again,) = [c.lease for c in await claim(store)]
+    assert await complete(store, again, "z", "3") == "EXECUTING"
+
+
+async def test_a_write_that_assumes_a_row_fails_when_the_row_is_missing(store: Store) -> None:
+    """The end of a task or attempt that is not stored is refused, never reported done."""
+    (run_id,) = await add_runs(store)
+    (lease,) = [c.lease for c in await claim(store)]
+    with pytest.raises(StoreError, match=r"not stored|no stored start"):
+        await store.complete_task(
+            lease,
+            task_id="task_never_started",
+            attempt=1,
+            output="1",
+            output_properties=None,
+            now=NOW,
+        )
+    with pytest.raises(StoreError, match=r"not stored|no stored start"):
+        await store.fail_attempt(
+            lease, task_id="task_never_started", attempt=1, error="{}", retry_at=None, now=NOW
+        )
+    run = await store.get_run(run_id)
+    assert run is not None and run.tasks == []

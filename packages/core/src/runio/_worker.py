@@ -8,6 +8,12 @@ expires, and its late writes are rejected (fencing by lease token).
 Shutdown (SIGTERM/SIGINT, or ``Worker.stop()``): stop claiming; runs in flight finish the tasks
 they are running and pause at their next task boundary (ready for another worker at once);
 after the grace period whatever is still running is interrupted and its lease released.
+
+A failing database stops the run that met it at that point: the run is released (or, if even
+that fails, resumed once its lease expires), never reported done. The worker then backs off
+before claiming again, and after ``max_store_failures`` failures in a row (or, with
+``until_idle``, when it would exit while the database is still failing) it stops with
+``StoreUnavailableError``, so ``runio worker`` exits non-zero with the reason.
 """
 
 from __future__ import annotations
@@ -39,13 +45,22 @@ from ._execution import (
 )
 from ._ids import new_id
 from ._io import IO, SyncIO
-from ._records import ClaimedRun, RunStatus
-from .errors import ConfigurationError, LeaseLostError, TaskFailedError
+from ._records import ClaimedRun, Lease, RunStatus
+from .errors import (
+    ConfigurationError,
+    LeaseLostError,
+    StoreError,
+    StoreUnavailableError,
+    TaskFailedError,
+)
 
 if TYPE_CHECKING:
     from ._client import Client
 
 log = logging.getLogger("runio.worker")
+
+_BACKOFF_FIRST = 0.05
+_BACKOFF_MAX = 5.0
 
 
 class _TaskThreads(ThreadPoolExecutor):
@@ -83,10 +98,19 @@ class Worker:
         grace_period: float = 30.0,
         handle_signals: bool = False,
         on_run_finished: Callable[[str, str], None] | None = None,
+        max_store_failures: int = 10,
     ) -> None:
         if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
             raise ConfigurationError(
                 f"Worker concurrency must be an int >= 1, got {concurrency!r}."
+            )
+        if (
+            not isinstance(max_store_failures, int)
+            or isinstance(max_store_failures, bool)
+            or max_store_failures < 1
+        ):
+            raise ConfigurationError(
+                f"Worker max_store_failures must be an int >= 1, got {max_store_failures!r}."
             )
         for label, value in (
             ("lease_seconds", lease_seconds),
@@ -117,6 +141,10 @@ class Worker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.runs_finished = 0
         self._executor: _TaskThreads | None = None
+        self.max_store_failures = max_store_failures
+        self.store_failures = 0
+        """Database failures in a row (claims, and runs stopped by one); 0 once a run ends."""
+        self._store_error: StoreError | None = None
 
     def _task_threads(self) -> _TaskThreads:
         assert self._executor is not None, "the worker is not running"
@@ -192,18 +220,24 @@ class Worker:
         store, clock = client.store, client.clock
         try:
             while not self._stopping:
+                if self.store_failures and not await self._back_off():
+                    break
                 free = self.concurrency - len(self.executions)
                 claimed: list[ClaimedRun] = []
                 if free > 0:
                     self._wakeup.clear()
-                    claimed = await store.claim_runs(
-                        app_id=client.id,
-                        job_ids=job_ids,
-                        worker_id=self.worker_id,
-                        limit=free,
-                        now=clock.now(),
-                        lease_seconds=self.lease_seconds,
-                    )
+                    try:
+                        claimed = await store.claim_runs(
+                            app_id=client.id,
+                            job_ids=job_ids,
+                            worker_id=self.worker_id,
+                            limit=free,
+                            now=clock.now(),
+                            lease_seconds=self.lease_seconds,
+                        )
+                    except StoreError as exc:
+                        self._note_store_failure(exc)
+                        continue
                     for c in claimed:
                         task = asyncio.create_task(self._execute(c), name=f"run {c.lease.run_id}")
                         self.executions[c.lease.run_id] = (None, task)
@@ -214,6 +248,8 @@ class Worker:
                     continue
                 if self.until_idle:
                     if not self.executions:
+                        if self.store_failures:
+                            raise self._store_unavailable()
                         break
                     await self._wait_for_slot()
                     continue
@@ -238,6 +274,55 @@ class Worker:
                     self._loop.remove_signal_handler(sig)
             executor.shutdown(wait=False, cancel_futures=True)
             await client._kit.close_clients(client.jobs.values(), asyncio.get_running_loop())
+
+    # -- a failing database --------------------------------------------------------------------
+    def _note_store_failure(self, exc: StoreError) -> None:
+        self.store_failures += 1
+        self._store_error = exc
+        log.error("the database failed (%d in a row): %s", self.store_failures, exc)
+
+    def _store_unavailable(self) -> StoreUnavailableError:
+        return StoreUnavailableError(
+            f"The database kept failing ({self.store_failures} failure(s) in a row; the last: "
+            f"{self._store_error}). This worker stopped; no result was reported stored that is "
+            "not, and the runs it held resume from what is stored once their leases expire. "
+            "Fix the database (disk space, permissions, server) and start a worker again.",
+            failures=self.store_failures,
+        )
+
+    async def _back_off(self) -> bool:
+        """Wait before claiming again while the database fails; give up after
+        ``max_store_failures`` failures in a row. False: the worker was asked to stop."""
+        if self.store_failures >= self.max_store_failures:
+            raise self._store_unavailable()
+        delay = min(_BACKOFF_MAX, _BACKOFF_FIRST * 2 ** (self.store_failures - 1))
+        assert self._wakeup is not None
+        self._wakeup.clear()
+        if not self._stopping:
+            stopped = asyncio.create_task(self._wait_for_stop())
+            try:
+                await asyncio.wait([stopped], timeout=delay)
+            finally:
+                stopped.cancel()
+        return not self._stopping
+
+    async def _wait_for_stop(self) -> None:
+        assert self._wakeup is not None
+        while not self._stopping:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+
+    async def _give_back(self, lease: Lease) -> None:
+        """After a database failure: release the run for a later execution. If that fails too,
+        the run resumes once its lease expires."""
+        try:
+            await self.client.store.release_run(lease, now=self.client.clock.now())
+        except Exception as exc:
+            log.warning(
+                "run %s: could not release it (%s); it resumes once its lease expires",
+                lease.run_id,
+                exc,
+            )
 
     async def _wait_for_slot(self) -> None:
         assert self._wakeup is not None
@@ -343,6 +428,16 @@ class Worker:
             status = await self._execute_run(claimed)
         except asyncio.CancelledError:
             status = "interrupted"
+        except StoreError as exc:
+            log.error(
+                "run %s: the database failed (%s); the run stops here and resumes from what is "
+                "stored",
+                run_id,
+                exc,
+            )
+            self._note_store_failure(exc)
+            status = "store_failed"
+            await self._give_back(claimed.lease)
         except Exception:
             log.exception("run %s: unexpected error in the worker; it will be retried", run_id)
             status = "error"
@@ -352,6 +447,8 @@ class Worker:
                 execution.hooks.run_finished(status, execution.job_error)
             self.executions.pop(run_id, None)
             self.runs_finished += 1
+            if status not in ("store_failed", "error", "interrupted", "lease_lost"):
+                self.store_failures = 0  # the database took this run's writes
             if self.on_run_finished is not None:
                 with contextlib.suppress(Exception):
                     self.on_run_finished(run_id, status)
@@ -455,12 +552,7 @@ class Worker:
             log.warning("run %s: lease lost; stopping without further writes", run_id)
             return "lease_lost"
         if execution.store_error is not None:
-            log.error(
-                "run %s: the database failed (%s); the run will be resumed once its lease expires",
-                run_id,
-                execution.store_error,
-            )
-            return "store_failed"
+            raise execution.store_error
         try:
             if execution.canceled or outcome == "canceled":
                 await store.finish_run(

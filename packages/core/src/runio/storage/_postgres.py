@@ -70,6 +70,8 @@ from ..errors import (
     StoreError,
 )
 from ._base import Store, Watch
+from ._deferred import DeferredWrites
+from ._faults import FaultPoint, Faults, WriteKind
 from ._rows import (
     INTERRUPTED,
     RUN_COLUMNS,
@@ -308,8 +310,9 @@ class _Write:
     parse: Callable[[Rows], Any]
     waiter: tuple[asyncio.AbstractEventLoop, asyncio.Future[Any]] | None
     """The caller's loop and future; None: unawaited."""
-    started_task: str | None = None
-    """For a deferred "new task started" write: the task's id (see complete_task)."""
+    kind: WriteKind = WriteKind.OPERATION
+    lease: Lease | None = None
+    """The execution this write belongs to: refused once one of its unawaited writes failed."""
 
 
 def _fenced(lease: Lease) -> Callable[[Rows], Any]:
@@ -322,13 +325,14 @@ def _fenced(lease: Lease) -> Callable[[Rows], Any]:
 
 
 def _recorded(lease: Lease, task_id: str) -> Callable[[Rows], Any]:
-    """A task's end: fenced, and the task row must exist (its start may have been lost)."""
+    """A write that assumes rows: fenced, and the task row (and attempt row, when the statement
+    counts them) must exist (the attempt's start may have been lost)."""
 
     def parse(rows: Rows) -> Any:
         if not rows:
             raise LeaseLostError(lease.run_id)
-        status, updated = rows[0]
-        if not updated:
+        status, *updated = rows[0]
+        if not all(updated):
             raise StoreError(
                 f"Task {task_id} of run {lease.run_id} has no stored start (an earlier write of "
                 "this run failed), so its result was not stored. The run resumes from what is "
@@ -425,10 +429,9 @@ class PostgresStore(Store):
         self._applied = 0
         self._writer_busy = False
         self._progress: asyncio.Condition | None = None
-        # Unawaited writes not yet handed to the writer (see _defer).
-        self._deferred: list[_Write] = []
-        self._flush_scheduled_on: asyncio.AbstractEventLoop | None = None
-        self._started: dict[str, tuple[NewTask, float]] = {}
+        # Unawaited writes not yet handed to the writer, and executions whose one failed.
+        self._deferred: DeferredWrites[_Write] = DeferredWrites(self._put_unless_closed)
+        self.faults = Faults()
         # LISTEN: one connection per store, whatever the number of watchers.
         self._watchers: dict[int, tuple[str, Callable[[], None]]] = {}
         self._watch_keys = 0
@@ -555,7 +558,7 @@ class PostgresStore(Store):
                 if not batch:
                     self._writer_busy = False
                     return
-            outcomes = _Outcomes()
+            outcomes = _Outcomes(self._deferred)
             try:
                 await self._apply(batch, outcomes)
             except BaseException as exc:  # never leave a caller waiting
@@ -580,6 +583,17 @@ class PostgresStore(Store):
             await self._progress.wait_for(lambda: self._applied >= target)
 
     async def _apply(self, batch: list[_Write], outcomes: _Outcomes) -> None:
+        if self._deferred.any_failed:
+            kept = []
+            for item in batch:
+                refusal = self._deferred.refusal(item.lease)
+                if refusal is None:
+                    kept.append(item)
+                else:
+                    outcomes.add(item, False, refusal)
+            if not kept:
+                return
+            batch = kept
         try:
             async with self._connection() as conn:
                 try:
@@ -590,9 +604,14 @@ class PostgresStore(Store):
                     await _rollback(conn)
                     if len(batch) == 1:
                         raise
-                    # One at a time, so only the broken write fails.
+                    # One at a time, in order, so only the broken write fails (and the later
+                    # writes of its execution, when nobody awaited it).
                     for item in batch:
-                        await self._apply_alone(conn, item, outcomes)
+                        refusal = self._deferred.refusal(item.lease)
+                        if refusal is not None:
+                            outcomes.add(item, False, refusal)
+                        else:
+                            await self._apply_alone(conn, item, outcomes)
                     return
         except (psycopg.Error, StoreError) as exc:
             # A broken connection leaves the outcome unknown: callers stop, and unawaited
@@ -632,8 +651,26 @@ class PostgresStore(Store):
         head = len(statements)
         for item in batch:
             statements.append(cur.mogrify(item.sql, item.params))
+        faults = self.faults
+        answer_lost = False
+        if faults.armed:
+            kinds = [item.kind for item in batch]
+            if faults.reach(FaultPoint.CONNECTION_LOST, kinds):
+                # The server ends this session in the middle of the transaction.
+                statements.append("SELECT pg_terminate_backend(pg_backend_pid())")
+            elif faults.reach(FaultPoint.BEFORE_COMMIT, kinds):
+                statements.append(
+                    "DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = 'disk_full', MESSAGE = "
+                    "'could not extend file (fault point before-commit)'; END $$"
+                )
+            answer_lost = faults.reach(FaultPoint.AFTER_COMMIT, kinds)
         statements.append("COMMIT")
         await cur.execute(";\n".join(statements).encode())
+        if answer_lost:
+            await conn.close()
+            raise psycopg.OperationalError(
+                "the connection was lost before the answer arrived (fault point after-commit)"
+            )
         results: list[Rows] = []
         index = 0
         while True:
@@ -650,9 +687,7 @@ class PostgresStore(Store):
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Any] = loop.create_future()
         item.waiter = (loop, fut)
-        with self._lock:
-            items, self._deferred = self._deferred, []
-            self._started.clear()
+        items = self._deferred.take()
         items.append(item)
         self._put(items)
         return await fut
@@ -662,44 +697,16 @@ class PostgresStore(Store):
         carries the unawaited ones, as any awaited write does); a broken connection raises."""
         await self._write(_Write("SELECT 1", (), (), False, _ignore, None))
 
-    def _defer(self, item: _Write) -> None:
-        """Queue a write nobody waits for. It goes to the writer with the next awaited write, or
-        at the event loop's next turn, whichever comes first: a task that finishes at once then
-        costs one transaction, not two."""
-        try:
-            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
-        with self._lock:
-            self._deferred.append(item)
-            if loop is not None and self._flush_scheduled_on is loop:
-                return
-            self._flush_scheduled_on = loop
-        if loop is None:
-            self._flush_deferred()
-        else:
-            loop.call_soon(self._flush_deferred)
+    def _defer(self, item: _Write, started: tuple[NewTask, float] | None = None) -> None:
+        """Queue a write nobody waits for (see ``DeferredWrites``)."""
+        self._deferred.add(item, started=started)
 
     def _flush_deferred(self) -> None:
-        with self._lock:
-            items, self._deferred = self._deferred, []
-            self._flush_scheduled_on = None
-            self._started.clear()
-        if items and not self._closed:
-            self._put(items)
+        self._deferred.flush()
 
-    def _take_unsent_start(self, task_id: str) -> tuple[NewTask, float] | None:
-        """If the "started" write of this new task has not reached the writer yet, withdraw it:
-        the completion then inserts the finished task in one go."""
-        with self._lock:
-            start = self._started.pop(task_id, None)
-            if start is None:
-                return None
-            for i in range(len(self._deferred) - 1, -1, -1):
-                if self._deferred[i].started_task == task_id:
-                    del self._deferred[i]
-                    return start
-            return None
+    def _put_unless_closed(self, items: list[_Write]) -> None:
+        if not self._closed:
+            self._put(items)
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def close(self) -> None:
@@ -1103,6 +1110,7 @@ class PostgresStore(Store):
             False,
             parse,
             None,
+            WriteKind.HEARTBEAT,
         )
         return await self._write(item)  # type: ignore[no-any-return]
 
@@ -1149,13 +1157,14 @@ class PostgresStore(Store):
             )
         else:
             # Starting attempt N closes an attempt a crash left open (its outcome is unknown).
+            # The task row must exist: a write assuming it fails when it does not.
             sql = (
                 f"WITH {_FENCE}, t AS (UPDATE tasks SET status = 'RUNNING', attempts = %s, "
                 "retry_at = NULL, started_at = COALESCE(started_at, %s) WHERE id = %s AND "
                 f"run_id = %s AND {_HELD} RETURNING 1), i AS (UPDATE attempts SET "
                 "status = 'ERRORED', ended_at = %s, error = %s WHERE task_id = %s AND "
                 f"number < %s AND status = 'STARTED' AND {_HELD} RETURNING 1), {attempt_row} "
-                "SELECT status FROM r"
+                "SELECT status, (SELECT count(*) FROM t) FROM r"
             )
             params = (
                 lease.run_id,
@@ -1172,13 +1181,9 @@ class PostgresStore(Store):
                 attempt,
                 now,
             )
-        item = _Write(sql, params, (lease.run_id,), False, _fenced(lease), None)
-        if new_task is not None:
-            item.started_task = task_id
-        self._defer(item)
-        if new_task is not None:
-            with self._lock:
-                self._started[task_id] = (new_task, now)
+        parse = _fenced(lease) if new_task is not None else _recorded(lease, task_id)
+        item = _Write(sql, params, (lease.run_id,), False, parse, None, WriteKind.START, lease)
+        self._defer(item, started=(new_task, now) if new_task is not None else None)
 
     async def complete_task(
         self,
@@ -1190,14 +1195,14 @@ class PostgresStore(Store):
         output_properties: str | None,
         now: float,
     ) -> str:
-        unsent = self._take_unsent_start(task_id)
+        unsent = self._deferred.withdraw_start(task_id)
         if unsent is not None:
             new_task, started_at = unsent
             sql = (
                 f"WITH {_FENCE}, t AS (INSERT INTO tasks ({_TASK_COLUMNS}) SELECT {_TASK_VALUES} "
                 f"WHERE {_HELD} RETURNING 1), a AS (INSERT INTO attempts (task_id, number, "
                 "status, started_at, ended_at) SELECT %s, %s, 'COMPLETED', %s::float8, "
-                f"%s::float8 WHERE {_HELD} RETURNING 1) SELECT status, 1 FROM r"
+                f"%s::float8 WHERE {_HELD} RETURNING 1) SELECT status, 1, 1 FROM r"
             )
             params: tuple[Any, ...] = (
                 lease.run_id,
@@ -1223,7 +1228,7 @@ class PostgresStore(Store):
                 f"run_id = %s AND {_HELD} RETURNING 1), a AS (UPDATE attempts SET "
                 "status = 'COMPLETED', ended_at = %s WHERE task_id = %s AND number = %s AND "
                 f"{_HELD} RETURNING 1) "
-                "SELECT status, (SELECT count(*) FROM t) FROM r"
+                "SELECT status, (SELECT count(*) FROM t), (SELECT count(*) FROM a) FROM r"
             )
             params = (
                 lease.run_id,
@@ -1237,7 +1242,16 @@ class PostgresStore(Store):
                 task_id,
                 attempt,
             )
-        item = _Write(sql, params, (lease.run_id,), True, _recorded(lease, task_id), None)
+        item = _Write(
+            sql,
+            params,
+            (lease.run_id,),
+            True,
+            _recorded(lease, task_id),
+            None,
+            WriteKind.COMPLETE,
+            lease,
+        )
         return await self._write(item)  # type: ignore[no-any-return]
 
     async def fail_attempt(
@@ -1263,7 +1277,7 @@ class PostgresStore(Store):
             "RETURNING 1), "
             "a AS (UPDATE attempts SET status = 'ERRORED', ended_at = %s, error = %s WHERE "
             f"task_id = %s AND number = %s AND {_HELD} RETURNING 1) "
-            "SELECT status, (SELECT count(*) FROM t) FROM r"
+            "SELECT status, (SELECT count(*) FROM t), (SELECT count(*) FROM a) FROM r"
         )
         params = (
             lease.run_id,
@@ -1276,7 +1290,16 @@ class PostgresStore(Store):
             task_id,
             attempt,
         )
-        item = _Write(sql, params, (lease.run_id,), True, _recorded(lease, task_id), None)
+        item = _Write(
+            sql,
+            params,
+            (lease.run_id,),
+            True,
+            _recorded(lease, task_id),
+            None,
+            WriteKind.FAIL,
+            lease,
+        )
         return await self._write(item)  # type: ignore[no-any-return]
 
     async def record_wait(self, lease: Lease, *, new_task: NewTask, wake_at: float) -> None:
@@ -1289,16 +1312,21 @@ class PostgresStore(Store):
             lease.token,
             *_task_values(new_task, "WAITING", wake_at=wake_at, started_at=new_task.created_at),
         )
-        await self._write(_Write(sql, params, (lease.run_id,), True, _fenced(lease), None))
+        await self._write(
+            _Write(sql, params, (lease.run_id,), True, _fenced(lease), None, WriteKind.WAIT, lease)
+        )
 
     def complete_wait(self, lease: Lease, *, task_id: str, now: float) -> None:
         sql = (
             f"WITH {_FENCE}, t AS (UPDATE tasks SET status = 'COMPLETED', ended_at = %s "
-            f"WHERE id = %s AND run_id = %s AND status = 'WAITING' AND {_HELD} RETURNING 1) "
-            "SELECT status FROM r"
+            "WHERE id = %s AND run_id = %s AND status IN ('WAITING','COMPLETED') AND "
+            f"{_HELD} RETURNING 1) SELECT status, (SELECT count(*) FROM t) FROM r"
         )
         params = (lease.run_id, lease.token, now, task_id, lease.run_id)
-        self._defer(_Write(sql, params, (lease.run_id,), False, _fenced(lease), None))
+        parse = _recorded(lease, task_id)
+        self._defer(
+            _Write(sql, params, (lease.run_id,), False, parse, None, WriteKind.WAIT_OVER, lease)
+        )
 
     def add_logs(self, lease: Lease, logs: Sequence[LogRecord]) -> None:
         if not logs:
@@ -1324,7 +1352,9 @@ class PostgresStore(Store):
             f"WHERE {_HELD} ON CONFLICT DO NOTHING RETURNING 1) SELECT status FROM r"
         )
         params = (lease.run_id, lease.token, *columns)
-        self._defer(_Write(sql, params, (lease.run_id,), False, _fenced(lease), None))
+        self._defer(
+            _Write(sql, params, (lease.run_id,), False, _fenced(lease), None, WriteKind.LOGS, lease)
+        )
 
     async def suspend_run(self, lease: Lease, *, ready_at: float, now: float) -> bool:
         ended, ended_params = _end_open_tasks(lease.run_id, now, when=_NOT_EXECUTING)
@@ -1335,7 +1365,9 @@ class PostgresStore(Store):
             f"SELECT status, (SELECT pg_notify('{CHANNEL}', app_id) FROM u) FROM r"
         )
         params = (lease.run_id, lease.token, ready_at, lease.run_id, *ended_params)
-        item = _Write(sql, params, (lease.run_id,), True, _fenced(lease), None)
+        item = _Write(
+            sql, params, (lease.run_id,), True, _fenced(lease), None, WriteKind.SUSPEND, lease
+        )
         status = await self._write(item)
         return bool(status == RunStatus.EXECUTING)
 
@@ -1363,7 +1395,9 @@ class PostgresStore(Store):
             lease.run_id,
             *ended_params,
         )
-        item = _Write(sql, params, (lease.run_id,), True, _fenced(lease), None)
+        item = _Write(
+            sql, params, (lease.run_id,), True, _fenced(lease), None, WriteKind.FINISH, lease
+        )
         before = await self._write(item)
         return bool(before == RunStatus.EXECUTING)
 
@@ -1374,7 +1408,11 @@ class PostgresStore(Store):
             f"RETURNING app_id) SELECT pg_notify('{CHANNEL}', app_id) FROM u"
         )
         params = (now, lease.run_id, lease.token)
-        await self._write(_Write(sql, params, (lease.run_id,), True, _ignore, None))
+        item = _Write(sql, params, (lease.run_id,), True, _ignore, None, WriteKind.RELEASE)
+        try:
+            await self._write(item)
+        finally:
+            self._deferred.forget(lease)
 
     # -- operations ----------------------------------------------------------------------------
     async def get_run(self, run_id: str, *, with_tasks: bool = True) -> RunRecord | None:
@@ -1538,13 +1576,19 @@ class PostgresStore(Store):
 
 
 class _Outcomes:
-    """The results of a batch, handed to each caller's event loop in one wake-up."""
+    """The results of a batch, handed to each caller's event loop in one wake-up. A failed write
+    nobody awaits makes the later writes of its execution fail (``DeferredWrites.failed``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, deferred: DeferredWrites[_Write]) -> None:
         self._by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]]
         self._by_loop = {}
+        self._deferred = deferred
 
     def parse(self, item: _Write, rows: Rows) -> None:
+        refusal = self._deferred.refusal(item.lease)
+        if refusal is not None:  # an earlier unawaited write of its execution failed
+            self.add(item, False, refusal)
+            return
         try:
             value = item.parse(rows)
         except RunioError as exc:
@@ -1556,8 +1600,11 @@ class _Outcomes:
         if item.waiter is not None:
             loop, fut = item.waiter
             self._by_loop.setdefault(loop, []).append((fut, ok, value))
-        elif not ok and not quiet and not isinstance(value, LeaseLostError):
-            log.warning("an unawaited write failed: %s", value)
+        elif not ok and not isinstance(value, LeaseLostError):
+            if not quiet:
+                log.warning("an unawaited write failed: %s", value)
+            if item.lease is not None:
+                self._deferred.failed(item.lease, value)
 
     def send(self) -> None:
         by_loop, self._by_loop = self._by_loop, {}
