@@ -145,6 +145,9 @@ class Worker:
         self.store_failures = 0
         """Database failures in a row (claims, and runs stopped by one); 0 once a run ends."""
         self._store_error: StoreError | None = None
+        self.stranded_runs: set[str] = set()
+        """Runs stopped by a database failure that could not even be released: they resume
+        once their leases expire. ``until_idle`` then ends with ``StoreUnavailableError``."""
 
     def _task_threads(self) -> _TaskThreads:
         assert self._executor is not None, "the worker is not running"
@@ -248,7 +251,7 @@ class Worker:
                     continue
                 if self.until_idle:
                     if not self.executions:
-                        if self.store_failures:
+                        if self.stranded_runs:
                             raise self._store_unavailable()
                         break
                     await self._wait_for_slot()
@@ -282,11 +285,17 @@ class Worker:
         log.error("the database failed (%d in a row): %s", self.store_failures, exc)
 
     def _store_unavailable(self) -> StoreUnavailableError:
+        stranded = ""
+        if self.stranded_runs:
+            stranded = (
+                f" {len(self.stranded_runs)} run(s) could not be released and resume once their "
+                "leases expire."
+            )
         return StoreUnavailableError(
             f"The database kept failing ({self.store_failures} failure(s) in a row; the last: "
             f"{self._store_error}). This worker stopped; no result was reported stored that is "
-            "not, and the runs it held resume from what is stored once their leases expire. "
-            "Fix the database (disk space, permissions, server) and start a worker again.",
+            "not, and its runs resume from what is stored." + stranded + " Fix the database "
+            "(disk space, permissions, server) and start a worker again.",
             failures=self.store_failures,
         )
 
@@ -318,6 +327,7 @@ class Worker:
         try:
             await self.client.store.release_run(lease, now=self.client.clock.now())
         except Exception as exc:
+            self.stranded_runs.add(lease.run_id)
             log.warning(
                 "run %s: could not release it (%s); it resumes once its lease expires",
                 lease.run_id,

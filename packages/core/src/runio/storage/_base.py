@@ -25,6 +25,7 @@ from .._records import (
     RunRecord,
     StoredTask,
 )
+from ._faults import Faults
 
 
 class Watch:
@@ -38,6 +39,8 @@ class Store(abc.ABC):
     """One database holding the runs of any number of apps."""
 
     url: str
+    faults: Faults
+    """Named fault points, armed by tests to fail a commit of one kind of write (see _faults)."""
     poll_interval: float = 1.0
     """Seconds between an idle worker's looks for runs it was not told about (runs created by
     another process). Stores that notify workers (``watch``) can afford a long one."""

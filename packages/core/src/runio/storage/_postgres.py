@@ -495,7 +495,9 @@ class PostgresStore(Store):
         finally:
             await pool.putconn(conn)
 
-    async def _run(self, op: Callable[[Conn], Awaitable[T]], *, retry: bool) -> T:
+    async def _run(
+        self, op: Callable[[Conn], Awaitable[T]], *, retry: bool, kind: WriteKind | None = None
+    ) -> T:
         """On the store's loop: ``op`` on a pooled connection; an operation that is safe to
         repeat is retried (with a fresh connection) while the server is unreachable."""
         deadline = time.monotonic() + _RETRY_SECONDS
@@ -503,7 +505,9 @@ class PostgresStore(Store):
         while True:
             try:
                 async with self._connection() as conn:
-                    return await op(conn)
+                    if kind is None or not self.faults.armed:
+                        return await op(conn)
+                    return await self._run_with_faults(conn, op, kind)
             except psycopg.Error as exc:
                 if not _lost_connection(exc):
                     raise self._store_error(exc) from exc
@@ -513,9 +517,34 @@ class PostgresStore(Store):
             await asyncio.sleep(delay)
             delay = min(delay * 2, 1.0)
 
-    async def _read(self, op: Callable[[Conn], Awaitable[T]], *, retry: bool = True) -> T:
+    async def _run_with_faults(
+        self, conn: Conn, op: Callable[[Conn], Awaitable[T]], kind: WriteKind
+    ) -> T:
+        """``op`` (one autocommitted statement or its own transaction) failing at an armed
+        fault point: before it, the connection is lost; after it, the answer is."""
+        faults = self.faults
+        if faults.reach(FaultPoint.BEFORE_COMMIT, [kind]) or faults.reach(
+            FaultPoint.CONNECTION_LOST, [kind]
+        ):
+            await conn.close()
+            raise psycopg.OperationalError(f"the connection was lost (fault point {kind})")
+        value = await op(conn)
+        if faults.reach(FaultPoint.AFTER_COMMIT, [kind]):
+            await conn.close()
+            raise psycopg.OperationalError(
+                f"the connection was lost before the answer arrived (fault point {kind})"
+            )
+        return value
+
+    async def _read(
+        self,
+        op: Callable[[Conn], Awaitable[T]],
+        *,
+        retry: bool = True,
+        kind: WriteKind | None = None,
+    ) -> T:
         self._flush_deferred()
-        return await self._call(self._run(op, retry=retry))
+        return await self._call(self._run(op, retry=retry, kind=kind))
 
     def _store_error(self, exc: BaseException) -> StoreError:
         if isinstance(exc, StoreError):
@@ -526,7 +555,7 @@ class PostgresStore(Store):
         elif _lost_connection(exc):
             hint = (
                 "The server is down, restarting or unreachable; runio reconnects by itself. "
-                "An execution that was writing stops and its run resumes once its lease expires."
+                "An execution that was writing stops; its run resumes from what is stored."
             )
         elif isinstance(exc, psycopg.errors.IntegrityError):
             hint = "This is a bug in runio; please report it with the steps that led here."
@@ -989,7 +1018,7 @@ class PostgresStore(Store):
             return stored, False
 
         # Safe to repeat: a second try finds the event stored by the first.
-        return await self._read(op)
+        return await self._read(op, kind=WriteKind.EVENT)
 
     # -- claiming and leases -------------------------------------------------------------------
     async def claim_runs(
@@ -1063,7 +1092,7 @@ class PostgresStore(Store):
 
         # Safe to repeat: a claim whose answer was lost only holds its runs until the lease
         # expires.
-        return await self._read(op)
+        return await self._read(op, kind=WriteKind.CLAIM)
 
     async def next_ready_at(self, *, app_id: str, job_ids: Sequence[str]) -> float | None:
         if not job_ids:

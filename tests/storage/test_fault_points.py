@@ -1,0 +1,179 @@
+"""A database failure at each named fault point, on SQLite and PostgreSQL: nothing is lost.
+
+Each test arms one fault (``store.faults``: before a commit, after it, or the connection lost in
+the middle of the transaction) for one kind of write, then runs a job through workers until it
+ends. Whatever the point, the test proves:
+
+- no result lost: the run completes with every task's output, as returned by its function;
+- nothing completed re-run: no task function is ever called while its result is stored (each
+  call looks in the database first);
+- no run reported COMPLETED without all its tasks stored;
+- the failure was not ignored: where a write failed for its caller, the run stopped there and
+  resumed in a later execution.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+import runio
+from runio.storage._faults import FaultPoint, WriteKind
+from runio.testing import TestClock
+
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
+
+NO_JITTER = runio.RetryOptions(limit=3, factor=2, min_timeout=5, max_timeout=5, randomize=False)
+
+KINDS = [
+    WriteKind.CLAIM,
+    WriteKind.START,
+    WriteKind.COMPLETE,
+    WriteKind.FAIL,
+    WriteKind.WAIT,
+    WriteKind.WAIT_OVER,
+    WriteKind.LOGS,
+    WriteKind.SUSPEND,
+    WriteKind.FINISH,
+]
+
+
+class Job:
+    """A job touching every kind of write: logs, tasks, a failed attempt and its retry delay,
+    a wait. Each task function first checks that its result is not stored already."""
+
+    def __init__(self, client: runio.Client) -> None:
+        self.client = client
+        self.calls: Counter[str] = Counter()
+        self.returned: dict[str, str] = {}
+        self.rerun_completed: list[str] = []
+
+        @client.define_job(id="faulty", trigger=runio.event_trigger("go"))
+        async def faulty(payload: Any, io: runio.IO) -> list[str]:
+            io.logger.info("begin")
+            a = await io.run_task("a", self.step("a"))
+            b = await io.run_task("b", self.step("b", fail_first=True), retry=NO_JITTER)
+            io.logger.info("between", a=a, b=b)
+            await io.wait("w", 10)
+            c = await io.run_task("c", self.step("c"))
+            io.logger.info("end")
+            return [a, b, c]
+
+    def step(self, name: str, *, fail_first: bool = False) -> Any:
+        async def fn(task: runio.Task) -> str:
+            run = await self.client.get_run_async(task.run_id)
+            if any(t.cache_key == name and t.status == "COMPLETED" for t in run.tasks):
+                self.rerun_completed.append(name)
+            self.calls[name] += 1
+            if fail_first and task.attempt == 1:
+                raise RuntimeError(f"{name} fails its first attempt")
+            value = f"{name}-{self.calls[name]}"
+            self.returned[name] = value
+            return value
+
+        return fn
+
+
+@pytest.fixture
+async def client(backend_url: str, clock: TestClock) -> AsyncIterator[runio.Client]:
+    made = runio.Client("fault-app", database_url=backend_url, clock=clock)
+    try:
+        yield made
+    finally:
+        await asyncio.to_thread(made.close)
+
+
+async def run_to_the_end(
+    client: runio.Client, clock: TestClock, run_id: str, outcomes: list[str] | None = None
+) -> runio.Run:
+    """Workers until the run has ended; between them the clock passes its waits and leases.
+    ``outcomes``: how each execution ended, as the worker reports it."""
+    seen = [] if outcomes is None else outcomes
+    for _ in range(12):
+        await client.run_worker_async(
+            until_idle=True,
+            lease_seconds=30,
+            max_store_failures=50,
+            on_run_finished=lambda _run_id, outcome: seen.append(outcome),
+        )
+        run = await client.get_run_async(run_id)
+        if run.status in ("COMPLETED", "FAILED", "CANCELED", "TIMED_OUT"):
+            return run
+        clock.advance(60)
+    raise AssertionError(f"run {run_id} did not end: {run.status}")
+
+
+def check_nothing_lost(job: Job, run: runio.Run) -> None:
+    assert job.rerun_completed == [], "a task whose result was stored ran again"
+    assert run.status == "COMPLETED", run.error
+    by_key = {t.cache_key: t for t in run.tasks}
+    assert {k: (t.status, t.output) for k, t in by_key.items()} == {
+        "a": ("COMPLETED", job.returned["a"]),
+        "b": ("COMPLETED", job.returned["b"]),
+        "w": ("COMPLETED", None),
+        "c": ("COMPLETED", job.returned["c"]),
+    }
+    assert run.output == [job.returned["a"], job.returned["b"], job.returned["c"]]
+    assert [g.message for g in run.logs] == ["begin", "between", "end"]
+
+
+async def test_without_a_fault_each_task_runs_once_per_attempt(
+    client: runio.Client, clock: TestClock
+) -> None:
+    job = Job(client)
+    run_id = (await client.send_event_async("go")).run_ids[0]
+    outcomes: list[str] = []
+    run = await run_to_the_end(client, clock, run_id, outcomes)
+    check_nothing_lost(job, run)
+    # One execution until b's retry delay, one until the wait, one to the end.
+    assert outcomes == ["WAITING", "WAITING", "COMPLETED"]
+    assert job.calls == {"a": 1, "b": 2, "c": 1}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("point", list(FaultPoint))
+async def test_a_fault_at_a_commit_loses_nothing_and_reruns_nothing_completed(
+    client: runio.Client, clock: TestClock, point: FaultPoint, kind: WriteKind
+) -> None:
+    job = Job(client)
+    run_id = (await client.send_event_async("go")).run_ids[0]
+    # Twice: a failed group commit is replayed one write at a time; both attempts fail.
+    client.store.faults.arm(point, kind, times=2)
+    outcomes: list[str] = []
+    run = await run_to_the_end(client, clock, run_id, outcomes)
+
+    assert client.store.faults.fired, f"no {kind} write reached {point}"
+    check_nothing_lost(job, run)
+    # Only a task whose result did not reach the database runs again: one call at most for
+    # each time the fault fired.
+    assert sum(job.calls.values()) <= 4 + len(client.store.faults.fired)
+    if kind is not WriteKind.CLAIM:
+        # The failure stopped the execution where it happened (a later one resumed the run).
+        assert "store_failed" in outcomes
+    if (point, kind) != (FaultPoint.AFTER_COMMIT, WriteKind.FINISH):
+        assert outcomes[-1] == "COMPLETED"
+    # else the run's end was stored and only its answer lost: the run is COMPLETED (above).
+
+
+async def test_a_database_that_keeps_failing_stops_the_worker_with_a_clear_error(
+    client: runio.Client, clock: TestClock
+) -> None:
+    job = Job(client)
+    run_id = (await client.send_event_async("go")).run_ids[0]
+    client.store.faults.arm(FaultPoint.BEFORE_COMMIT, WriteKind.COMPLETE, times=1000)
+    with pytest.raises(runio.errors.StoreUnavailableError) as stopped:
+        await client.run_worker_async(until_idle=True, max_store_failures=3)
+    assert stopped.value.failures == 3
+    assert "The database kept failing (3 failure(s) in a row" in str(stopped.value)
+    assert "start a worker again" in str(stopped.value)
+    run = await client.get_run_async(run_id)
+    assert run.status == "QUEUED"  # released for a later execution, not reported done
+    assert [t.cache_key for t in run.tasks if t.status == "COMPLETED"] == []
+
+    client.store.faults.disarm()
+    run = await run_to_the_end(client, clock, run_id)
+    check_nothing_lost(job, run)
