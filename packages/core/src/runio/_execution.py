@@ -516,6 +516,14 @@ class Execution:
             if isinstance(verdict, SkipRetrying):
                 await self._record_failure(_error_json(exc), task, stored, cache_key, None, exc)
                 return
+            if isinstance(verdict, RetryAt) and attempts_so_far >= verdict.limit:
+                error = _error_json(exc, retry_at_limit=verdict.limit)
+                error["message"] += (
+                    f" (gave up after {attempts_so_far} attempts: RetryAt allows {verdict.limit} "
+                    "in all; see RetryAt(limit=...))"
+                )
+                await self._record_failure(error, task, stored, cache_key, None, exc)
+                return
             if isinstance(verdict, RetryAt):
                 now = self.clock.now()
                 retry_at = now + max(0.0, verdict.timestamp(now) - now) * self.limits.time_scale

@@ -145,6 +145,7 @@ class Worker:
         self.store_failures = 0
         """Database failures in a row (claims, and runs stopped by one); 0 once a run ends."""
         self._store_error: StoreError | None = None
+        self._own: dict[asyncio.Task[Any], Execution] = {}
         self.stranded_runs: set[str] = set()
         """Runs stopped by a database failure that could not even be released: they resume
         once their leases expire. ``until_idle`` then ends with ``StoreUnavailableError``."""
@@ -452,10 +453,14 @@ class Worker:
             log.exception("run %s: unexpected error in the worker; it will be retried", run_id)
             status = "error"
         finally:
-            execution = (self.executions.get(run_id) or (None, None))[0]
+            # The run may have been claimed again already (it suspended until now): the entry
+            # is this execution's only while it holds this asyncio task.
+            entry = self.executions.get(run_id)
+            if entry is not None and entry[1] is asyncio.current_task():
+                self.executions.pop(run_id, None)
+            execution = self._own.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
             if execution is not None and execution.hooks is not None:
                 execution.hooks.run_finished(status, execution.job_error)
-            self.executions.pop(run_id, None)
             self.runs_finished += 1
             if status not in ("store_failed", "error", "interrupted", "lease_lost"):
                 self.store_failures = 0  # the database took this run's writes
@@ -509,7 +514,10 @@ class Worker:
         )
         if self._stopping:
             execution.stopping = True
-        self.executions[run_id] = (execution, self.executions[run_id][1])
+        task = asyncio.current_task()
+        assert task is not None
+        self._own[task] = execution
+        self.executions[run_id] = (execution, task)
         execution.hooks = client._kit.lifecycle(claimed)  # None unless a plugin listens
         if execution.hooks is not None:
             execution.hooks.run_started()
