@@ -14,6 +14,7 @@ from pg_server import PostgresServer
 from test_store_contract import NOW, add_runs, claim, complete, new_task
 
 import runio
+from runio._run_rules import cancel_run, retry_run
 from runio.errors import ConfigurationError, StoreError
 from runio.storage import Store, create_store
 
@@ -220,8 +221,8 @@ async def test_retries_replays_releases_and_suspends_wake_watchers(
         (claimed,) = await claim(sender)
         assert await sender.suspend_run(claimed.lease, ready_at=NOW + 60, now=NOW)
         await wakes.reach(3)  # a wake time other workers may want to sleep until
-        await sender.cancel_run(run_id, now=NOW)
-        await sender.retry_run(run_id, now=NOW)
+        await cancel_run(sender, run_id, now=NOW)
+        await retry_run(sender, run_id, now=NOW)
         await wakes.reach(4)
         await sender.replay_run(run_id, new_run_id="run_replayed", now=NOW)
         await wakes.reach(5)

@@ -17,7 +17,17 @@ import pytest
 from click.testing import CliRunner
 
 import runio
-from runio._records import ClaimedRun, EventRecord, JobRecord, Lease, LogRecord, NewRun, NewTask
+from runio._records import (
+    CancelDecision,
+    ClaimedRun,
+    EventRecord,
+    JobRecord,
+    Lease,
+    LogRecord,
+    NewRun,
+    NewTask,
+)
+from runio._run_rules import cancel_run, decide_cancel, decide_retry, retry_run
 from runio.cli import cli
 from runio.errors import (
     InvalidRunStateError,
@@ -550,7 +560,7 @@ async def test_heartbeat_extends_a_held_lease(store: Store) -> None:
 
 async def test_heartbeat_reports_a_canceled_run(store: Store) -> None:
     lease = await claim_one(store)
-    await store.cancel_run(lease.run_id, now=NOW + 1)
+    await cancel_run(store, lease.run_id, now=NOW + 1)
     assert await store.heartbeat([lease], now=NOW + 2, lease_seconds=30) == {
         lease.run_id: "canceled"
     }
@@ -922,7 +932,7 @@ async def test_a_run_that_ends_leaves_no_task_or_attempt_open(store: Store, stat
 
 async def test_a_run_canceled_while_executing_stays_canceled(store: Store) -> None:
     lease = await claim_one(store)
-    canceled = await store.cancel_run(lease.run_id, now=NOW + 1)
+    canceled = await cancel_run(store, lease.run_id, now=NOW + 1)
     assert canceled.status == "CANCELED" and canceled.ended_at == NOW + 1
     assert await complete(store, lease, "after", "1") == "CANCELED"
     status = await store.fail_attempt(
@@ -956,7 +966,7 @@ async def test_cancel_ends_running_tasks_only_of_a_run_no_worker_executes(store:
     # The parent task's subtask waits: the run suspends with its parent task still running.
     assert await store.suspend_run(leases[waiting], ready_at=NOW + 60, now=NOW)
     for run_id in (executing, waiting):
-        await store.cancel_run(run_id, now=NOW + 1)
+        await cancel_run(store, run_id, now=NOW + 1)
     live = await store.get_run(executing)
     parked = await store.get_run(waiting)
     assert live is not None and parked is not None
@@ -1066,7 +1076,7 @@ async def test_list_runs_filters_and_pages_newest_first(store: Store) -> None:
         run_id = f"run_list_{i}"
         await store.create_event(event, [NewRun(run_id, job_id, "1", NOW)], NOW + i)
         events.append(run_id)
-    await store.cancel_run("run_list_3", now=NOW + 10)
+    await cancel_run(store, "run_list_3", now=NOW + 10)
     assert [r.id for r in await store.list_runs()] == events[::-1]
     assert [r.id for r in await store.list_runs(app_id="app")] == [
         "run_list_3",
@@ -1090,9 +1100,9 @@ async def test_list_runs_filters_and_pages_newest_first(store: Store) -> None:
 async def test_unknown_runs_are_reported_as_not_found(store: Store) -> None:
     assert await store.get_run("run_nope") is None
     with pytest.raises(RunNotFoundError):
-        await store.cancel_run("run_nope", now=NOW)
+        await cancel_run(store, "run_nope", now=NOW)
     with pytest.raises(RunNotFoundError):
-        await store.retry_run("run_nope", now=NOW)
+        await retry_run(store, "run_nope", now=NOW)
     with pytest.raises(RunNotFoundError):
         await store.replay_run("run_nope", new_run_id="run_new", now=NOW)
 
@@ -1103,7 +1113,7 @@ async def test_cancel_stops_a_waiting_run_and_its_waits(store: Store) -> None:
     await store.record_wait(lease, new_task=wait, wake_at=NOW + 60)
     await complete(store, lease, "done-before", "1")
     assert await store.suspend_run(lease, ready_at=NOW + 60, now=NOW)
-    run = await store.cancel_run(lease.run_id, now=NOW + 1)
+    run = await cancel_run(store, lease.run_id, now=NOW + 1)
     assert (run.status, run.ended_at, run.ready_at) == ("CANCELED", NOW + 1, None)
     assert [(t.cache_key, t.status) for t in run.tasks] == [
         ("nap", "CANCELED"),
@@ -1111,7 +1121,7 @@ async def test_cancel_stops_a_waiting_run_and_its_waits(store: Store) -> None:
     ]
     assert await claim(store, now=NOW + 3600) == []
     with pytest.raises(InvalidRunStateError) as error:
-        await store.cancel_run(lease.run_id, now=NOW + 2)
+        await cancel_run(store, lease.run_id, now=NOW + 2)
     assert error.value.status == "CANCELED"
 
 
@@ -1126,7 +1136,7 @@ async def test_retry_reattempts_errored_tasks_and_keeps_completed_ones(store: St
     wait = new_task(lease.run_id, "nap", kind="wait")
     await store.record_wait(lease, new_task=wait, wake_at=NOW + 100)
     assert await store.finish_run(lease, status="FAILED", output=None, error="{}", now=NOW + 2)
-    retried = await store.retry_run(lease.run_id, now=NOW + 3)
+    retried = await retry_run(store, lease.run_id, now=NOW + 3)
     assert (retried.status, retried.is_retry, retried.ready_at) == ("QUEUED", True, NOW + 3)
     assert (retried.error, retried.output, retried.ended_at, retried.started_at) == (
         None,
@@ -1150,18 +1160,18 @@ async def test_retry_reattempts_errored_tasks_and_keeps_completed_ones(store: St
 async def test_only_failed_canceled_or_timed_out_runs_can_be_retried(store: Store) -> None:
     lease = await claim_one(store)
     with pytest.raises(InvalidRunStateError, match="replay"):
-        await store.retry_run(lease.run_id, now=NOW)
+        await retry_run(store, lease.run_id, now=NOW)
     assert await store.finish_run(lease, status="COMPLETED", output="1", error=None, now=NOW)
     with pytest.raises(InvalidRunStateError) as error:
-        await store.retry_run(lease.run_id, now=NOW)
+        await retry_run(store, lease.run_id, now=NOW)
     assert error.value.status == "COMPLETED"
     for status in ("CANCELED", "TIMED_OUT"):
         other = await claim_one(store)
         if status == "CANCELED":
-            await store.cancel_run(other.run_id, now=NOW)
+            await cancel_run(store, other.run_id, now=NOW)
         else:
             await store.finish_run(other, status=status, output=None, error="{}", now=NOW)
-        assert (await store.retry_run(other.run_id, now=NOW + 1)).status == "QUEUED"
+        assert (await retry_run(store, other.run_id, now=NOW + 1)).status == "QUEUED"
 
 
 async def test_replay_starts_a_new_run_of_the_same_event(store: Store) -> None:
@@ -1228,3 +1238,26 @@ async def test_a_write_that_assumes_a_row_fails_when_the_row_is_missing(store: S
         )
     run = await store.get_run(run_id)
     assert run is not None and run.tasks == []
+
+
+async def test_a_cancel_or_retry_decided_for_another_status_writes_nothing(store: Store) -> None:
+    """The engine decides from the run as it read it; the store records only if the run is
+    still so (another worker or operator may have changed it meanwhile)."""
+    (run_id,) = await add_runs(store)
+    queued = await store.get_run(run_id)
+    assert queued is not None and queued.status == "QUEUED"
+    decision = decide_cancel(queued)
+    (lease,) = [c.lease for c in await claim(store)]  # now EXECUTING
+    assert await store.record_cancel(decision, now=NOW) is False
+    run = await store.get_run(run_id, with_tasks=False)
+    assert run is not None and run.status == "EXECUTING"
+
+    await store.finish_run(lease, status="FAILED", output=None, error="{}", now=NOW)
+    failed = await store.get_run(run_id)
+    assert failed is not None
+    retry = decide_retry(failed)
+    await store.replay_run(run_id, new_run_id=ids("run"), now=NOW)  # changes nothing of it
+    assert await store.record_retry(retry, now=NOW) is True
+    assert await store.record_retry(retry, now=NOW) is False  # QUEUED now, not FAILED
+    with pytest.raises(RunNotFoundError):
+        await store.record_cancel(CancelDecision("run_nope", "QUEUED", ()), now=NOW)

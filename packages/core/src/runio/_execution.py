@@ -298,8 +298,9 @@ class Execution:
             elif status == TaskStatus.RUNNING:
                 attempt = stored.attempts + 1
                 outcome_unknown = True
-            else:  # PENDING: created, or reset by retry run
+            else:  # PENDING: created, or reset by retry run (which keeps an unknown outcome)
                 attempt = stored.attempts + 1
+                outcome_unknown = _outcome_was_unknown(stored.error)
             task_id = stored.id
             attempt_base = stored.attempt_base
         else:

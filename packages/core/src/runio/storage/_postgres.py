@@ -48,6 +48,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 
 from .._records import (
+    CancelDecision,
     ClaimedRun,
     EventRecord,
     JobRecord,
@@ -55,6 +56,7 @@ from .._records import (
     LogRecord,
     NewRun,
     NewTask,
+    RetryDecision,
     RunRecord,
     RunStatus,
     StoredTask,
@@ -62,7 +64,6 @@ from .._records import (
 )
 from ..errors import (
     ConfigurationError,
-    InvalidRunStateError,
     LeaseLostError,
     MigrationError,
     RunioError,
@@ -1503,8 +1504,10 @@ class PostgresStore(Store):
 
         return await self._read(op)
 
-    async def cancel_run(self, run_id: str, *, now: float) -> RunRecord:
-        async def op(conn: Conn) -> None:
+    async def record_cancel(self, decision: CancelDecision, *, now: float) -> bool:
+        run_id = decision.run_id
+
+        async def op(conn: Conn) -> bool:
             async with conn.transaction():
                 cur = await conn.execute(
                     "SELECT status FROM runs WHERE id = %s FOR UPDATE", (run_id,)
@@ -1512,23 +1515,14 @@ class PostgresStore(Store):
                 row = await cur.fetchone()
                 if row is None:
                     raise RunNotFoundError(run_id)
-                if RunStatus(row[0]).finished:
-                    raise InvalidRunStateError(
-                        f"Run {run_id} has already ended ({row[0]}); only queued, waiting or "
-                        "executing runs can be canceled.",
-                        run_id=run_id,
-                        status=row[0],
-                    )
+                if row[0] != decision.status:
+                    return False
                 await conn.execute(
                     "UPDATE runs SET status = 'CANCELED', ended_at = %s, ready_at = NULL "
                     "WHERE id = %s",
                     (now, run_id),
                 )
-                # An executing run's running tasks are really running: its worker ends them
-                # when it stops at the next task boundary (finish_run / suspend_run).
-                statuses = ["PENDING", "WAITING"]
-                if row[0] != RunStatus.EXECUTING:
-                    statuses.append("RUNNING")
+                if "RUNNING" in decision.end_tasks:
                     await conn.execute(
                         "UPDATE attempts SET status = 'ERRORED', ended_at = %s, error = %s "
                         "WHERE status = 'STARTED' AND task_id IN (SELECT id FROM tasks WHERE "
@@ -1538,14 +1532,17 @@ class PostgresStore(Store):
                 await conn.execute(
                     "UPDATE tasks SET status = 'CANCELED', ended_at = %s WHERE run_id = %s AND "
                     "status = ANY(%s)",
-                    (now, run_id, statuses),
+                    (now, run_id, list(decision.end_tasks)),
                 )
+                return True
 
-        await self._read(op, retry=False)
-        return await self._must_get(run_id)
+        return await self._read(op, retry=False, kind=WriteKind.OPERATION)
 
-    async def retry_run(self, run_id: str, *, now: float) -> RunRecord:
-        async def op(conn: Conn) -> None:
+    async def record_retry(self, decision: RetryDecision, *, now: float) -> bool:
+        run_id = decision.run_id
+        tasks = decision.tasks
+
+        async def op(conn: Conn) -> bool:
             async with conn.transaction():
                 cur = await conn.execute(
                     "SELECT status, app_id FROM runs WHERE id = %s FOR UPDATE", (run_id,)
@@ -1553,24 +1550,23 @@ class PostgresStore(Store):
                 row = await cur.fetchone()
                 if row is None:
                     raise RunNotFoundError(run_id)
-                if row[0] not in (RunStatus.FAILED, RunStatus.CANCELED, RunStatus.TIMED_OUT):
-                    raise InvalidRunStateError(
-                        f"Run {run_id} is {row[0]}; only FAILED, CANCELED or TIMED_OUT runs can "
-                        "be retried. To run a finished run again from the start, replay it.",
-                        run_id=run_id,
-                        status=row[0],
+                if row[0] != decision.status:
+                    return False
+                if tasks:
+                    await conn.execute(
+                        "UPDATE tasks SET status = u.status, attempt_base = attempts, "
+                        "error = u.error, retry_at = NULL, ended_at = NULL FROM unnest("
+                        "%s::text[], %s::text[], %s::text[], %s::text[]) AS u(id, seen, status, "
+                        "error) WHERE tasks.run_id = %s AND tasks.id = u.id AND "
+                        "tasks.status = u.seen",
+                        (
+                            [t.task_id for t in tasks],
+                            [t.seen for t in tasks],
+                            [t.status for t in tasks],
+                            [t.error for t in tasks],
+                            run_id,
+                        ),
                     )
-                await conn.execute(
-                    "UPDATE tasks SET status = 'PENDING', attempt_base = attempts, error = NULL, "
-                    "retry_at = NULL, ended_at = NULL WHERE run_id = %s AND status IN "
-                    "('ERRORED','CANCELED','RUNNING')",
-                    (run_id,),
-                )
-                await conn.execute(
-                    "UPDATE tasks SET status = 'WAITING' WHERE run_id = %s AND kind = 'wait' AND "
-                    "status = 'PENDING'",
-                    (run_id,),
-                )
                 await conn.execute(
                     "UPDATE runs SET status = 'QUEUED', ready_at = %s, started_at = NULL, "
                     "ended_at = NULL, output = NULL, error = NULL, is_retry = TRUE, "
@@ -1578,9 +1574,9 @@ class PostgresStore(Store):
                     (now, run_id),
                 )
                 await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, row[1]))
+                return True
 
-        await self._read(op, retry=False)
-        return await self._must_get(run_id)
+        return await self._read(op, retry=False, kind=WriteKind.OPERATION)
 
     async def replay_run(self, run_id: str, *, new_run_id: str, now: float) -> RunRecord:
         async def op(conn: Conn) -> None:

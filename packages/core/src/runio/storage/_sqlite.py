@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 
 from .._records import (
     AttemptStatus,
+    CancelDecision,
     ClaimedRun,
     EventRecord,
     JobRecord,
@@ -39,6 +40,7 @@ from .._records import (
     LogRecord,
     NewRun,
     NewTask,
+    RetryDecision,
     RunRecord,
     RunStatus,
     StoredTask,
@@ -47,7 +49,6 @@ from .._records import (
 )
 from ..errors import (
     ConfigurationError,
-    InvalidRunStateError,
     LeaseLostError,
     MigrationError,
     RunioError,
@@ -1022,51 +1023,49 @@ class SQLiteStore(Store):
 
         return await self._read(op)  # type: ignore[no-any-return]
 
-    async def cancel_run(self, run_id: str, *, now: float) -> RunRecord:
-        def op(conn: sqlite3.Connection) -> None:
+    async def record_cancel(self, decision: CancelDecision, *, now: float) -> bool:
+        run_id = decision.run_id
+
+        def op(conn: sqlite3.Connection) -> bool:
             row = conn.execute("SELECT status FROM runs WHERE id=?", (run_id,)).fetchone()
             if row is None:
                 raise RunNotFoundError(run_id)
-            if RunStatus(row[0]).finished:
-                raise InvalidRunStateError(
-                    f"Run {run_id} has already ended ({row[0]}); only queued, waiting or "
-                    "executing runs can be canceled.",
-                    run_id=run_id,
-                    status=row[0],
-                )
+            if row[0] != decision.status:
+                return False
             conn.execute(
                 "UPDATE runs SET status='CANCELED', ended_at=?, ready_at=NULL WHERE id=?",
                 (now, run_id),
             )
-            # An executing run's running tasks are really running: its worker ends them when
-            # it stops at the next task boundary (finish_run / suspend_run above).
-            _end_open_tasks(conn, run_id, now, include_running=row[0] != RunStatus.EXECUTING)
+            if TaskStatus.RUNNING in decision.end_tasks:
+                conn.execute(
+                    "UPDATE attempts SET status='ERRORED', ended_at=?, error=? WHERE "
+                    "status='STARTED' AND task_id IN (SELECT id FROM tasks WHERE run_id=? AND "
+                    "status='RUNNING')",
+                    (now, RUN_ENDED, run_id),
+                )
+            marks = ",".join("?" * len(decision.end_tasks))
+            conn.execute(
+                f"UPDATE tasks SET status='CANCELED', ended_at=? WHERE run_id=? AND status IN "
+                f"({marks})",
+                (now, run_id, *decision.end_tasks),
+            )
+            return True
 
-        await self._write(op)
-        return await self._must_get(run_id)
+        return await self._write(op)  # type: ignore[no-any-return]
 
-    async def retry_run(self, run_id: str, *, now: float) -> RunRecord:
-        def op(conn: sqlite3.Connection) -> None:
+    async def record_retry(self, decision: RetryDecision, *, now: float) -> bool:
+        run_id = decision.run_id
+
+        def op(conn: sqlite3.Connection) -> bool:
             row = conn.execute("SELECT status FROM runs WHERE id=?", (run_id,)).fetchone()
             if row is None:
                 raise RunNotFoundError(run_id)
-            if row[0] not in (RunStatus.FAILED, RunStatus.CANCELED, RunStatus.TIMED_OUT):
-                raise InvalidRunStateError(
-                    f"Run {run_id} is {row[0]}; only FAILED, CANCELED or TIMED_OUT runs can be "
-                    "retried. To run a finished run again from the start, replay it.",
-                    run_id=run_id,
-                    status=row[0],
-                )
-            conn.execute(
-                "UPDATE tasks SET status='PENDING', attempt_base=attempts, error=NULL, "
-                "retry_at=NULL, ended_at=NULL WHERE run_id=? AND status IN "
-                "('ERRORED','CANCELED','RUNNING')",
-                (run_id,),
-            )
-            conn.execute(
-                "UPDATE tasks SET status='WAITING' WHERE run_id=? AND kind='wait' AND "
-                "status='PENDING'",
-                (run_id,),
+            if row[0] != decision.status:
+                return False
+            conn.executemany(
+                "UPDATE tasks SET status=?, attempt_base=attempts, error=?, retry_at=NULL, "
+                "ended_at=NULL WHERE run_id=? AND id=? AND status=?",
+                [(t.status, t.error, run_id, t.task_id, t.seen) for t in decision.tasks],
             )
             conn.execute(
                 "UPDATE runs SET status='QUEUED', ready_at=?, started_at=NULL, ended_at=NULL, "
@@ -1074,9 +1073,9 @@ class SQLiteStore(Store):
                 "WHERE id=?",
                 (now, run_id),
             )
+            return True
 
-        await self._write(op)
-        return await self._must_get(run_id)
+        return await self._write(op)  # type: ignore[no-any-return]
 
     async def replay_run(self, run_id: str, *, new_run_id: str, now: float) -> RunRecord:
         def op(conn: sqlite3.Connection) -> None:
