@@ -89,6 +89,7 @@ async def test_the_password_never_shows_in_the_store_url_or_its_errors() -> None
 def test_without_the_driver_the_error_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "psycopg", None)
     monkeypatch.delitem(sys.modules, "runio.storage._postgres", raising=False)
+    monkeypatch.delitem(sys.modules, "runio.storage._pg_transport", raising=False)
     with pytest.raises(ConfigurationError, match=r'pip install "runio\[postgres\]"'):
         create_store("postgresql://localhost/runio")
 

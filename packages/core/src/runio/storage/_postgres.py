@@ -1,51 +1,20 @@
-"""The PostgreSQL store: many workers on many machines sharing one database.
+"""The PostgreSQL store: runio's tables in SQL, for many workers on many machines sharing one
+database.
 
-Owns: the connection pool, the order and batching of a run's writes, fencing by lease token,
-claims (``FOR UPDATE SKIP LOCKED``), wake-ups (``LISTEN``/``NOTIFY``) and reconnecting after the
-server went away. It must not know about job functions or retries: the engine decides.
-
-One private event loop per store, on its own thread, owns an ``AsyncConnectionPool`` and every
-connection. Callers on any event loop (a worker's, the client's sync bridge, a test's) hand work to
-it and await the answer, as the SQLite store hands work to its thread. A pool per caller loop was
-the alternative; it was dropped because ``asyncio.run`` cancels the pool's own tasks before anyone
-can close its connections, and the engine's writes of one run may come from a worker loop and from
-worker threads (log lines) alike.
-
-Writes of executing runs go through one writer, in submission order. Whatever has queued up while
-it was busy is applied as one transaction sent in one round trip (group commit): ``BEGIN``, the
-run rows of a batch that writes to several runs locked in id order (so two batches never
-deadlock), one statement per write, ``COMMIT``. Each write is a single statement fenced by the
-lease token under the run row's lock: a stale lease makes it a no-op and its caller gets
-``LeaseLostError``, while the rest of the batch commits. A batch that fails for another reason on
-a connection still usable is rolled back and replayed one write per transaction, so only the
-broken write fails. A write whose connection broke has an unknown outcome: its caller gets
-``StoreError`` and the engine stops the execution; the run resumes from what is stored once its
-lease expires. Lease renewals go through the writer too, so their row locks follow the same order.
-
-Reads, claims and the operations on runs use other pooled connections, concurrently; those that
-are safe to repeat are retried while the server restarts.
+Owns: the statements, fencing by lease token (every write of an executing run is one statement
+fenced by the run's lease token under its row lock: a stale lease makes it a no-op and its caller
+gets ``LeaseLostError``), claims (``FOR UPDATE SKIP LOCKED``), the notifications sent when runs
+become ready, and reading rows back into records. It must not know about job functions or retries:
+the engine decides. How statements reach the server (the pool, the writer's group commit,
+reconnecting, ``LISTEN``) is ``_pg_transport.py``'s.
 """
 
 from __future__ import annotations
 
-import asyncio
-import atexit
-import contextlib
 import json
-import logging
-import select
-import threading
 import time
-import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
-from dataclasses import dataclass
-from typing import Any, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-
-import psycopg
-from psycopg import pq
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
-from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from .._records import (
     CancelDecision,
@@ -62,17 +31,10 @@ from .._records import (
     StoredTask,
     TaskRecord,
 )
-from ..errors import (
-    ConfigurationError,
-    LeaseLostError,
-    MigrationError,
-    RunioError,
-    RunNotFoundError,
-    StoreError,
-)
+from ..errors import LeaseLostError, MigrationError, RunNotFoundError, StoreError
 from ._base import Store, Watch
-from ._deferred import DeferredWrites
-from ._faults import FaultPoint, Faults, WriteKind
+from ._faults import WriteKind
+from ._pg_transport import CHANNEL, Conn, PgTransport, PgWrite, Rows, ignore_rows, parse_url
 from ._rows import (
     INTERRUPTED,
     RUN_COLUMNS,
@@ -87,110 +49,11 @@ from ._rows import (
     tasks_of_run_sql,
 )
 
-T = TypeVar("T")
-Conn = psycopg.AsyncConnection[tuple[Any, ...]]
-
-log = logging.getLogger("runio.storage.postgres")
-
-CHANNEL = "runio_wakeup"
-"""The NOTIFY channel; the payload is the app id whose runs may have become ready."""
-
-_BATCH_MAX = 256
 _MIGRATION_LOCK = 0x72756E696F  # "runio": pg_advisory_xact_lock key serialising upgrades
-_RETRY_SECONDS = 60.0
-"""How long reads and claims keep retrying while the server is unreachable (after a first
-successful connection: a wrong URL fails at once)."""
-_LISTEN_CHECK = 30.0
-_LISTEN_READY = 5.0
-_RUNIO_OPTIONS: dict[str, float] = {"pool_min_size": 1, "pool_max_size": 10, "pool_timeout": 10.0}
-
-
-def _lost_connection(exc: BaseException) -> bool:
-    """A failure of the connection (the server went away, refused, or the pool found none),
-    as opposed to one of a statement (a deadlock, a constraint) on a connection still usable."""
-    if isinstance(exc, PoolTimeout | PoolClosed | psycopg.InterfaceError):
-        return True
-    if isinstance(exc, psycopg.OperationalError):
-        state = exc.sqlstate
-        return state is None or state.startswith("08") or state in ("57P01", "57P02", "57P03")
-    return False
 
 
 def _migrations() -> list[tuple[int, str, str]]:
     return migrations("postgresql")
-
-
-# -- URLs --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Settings:
-    conninfo: str
-    redacted: str
-    pool_min_size: int
-    pool_max_size: int
-    pool_timeout: float
-
-
-def _parse_url(url: str) -> _Settings:
-    """Split runio's own options (pool sizes) off a libpq URL and check the rest."""
-    if url.startswith("postgres://"):
-        url = "postgresql://" + url[len("postgres://") :]
-    parts = urlsplit(url)
-    ours = dict(_RUNIO_OPTIONS)
-    rest: list[tuple[str, str]] = []
-    for key, value in parse_qsl(parts.query, keep_blank_values=True):
-        if key in _RUNIO_OPTIONS:
-            try:
-                ours[key] = float(value) if key == "pool_timeout" else int(value)
-            except ValueError:
-                raise ConfigurationError(
-                    f"{key}={value!r} in the database URL {_redact(url)!r} is not a number."
-                ) from None
-        else:
-            rest.append((key, value))
-    low, high = int(ours["pool_min_size"]), int(ours["pool_max_size"])
-    if low < 0 or high < max(1, low) or not ours["pool_timeout"] > 0:
-        raise ConfigurationError(
-            f"Bad pool settings in the database URL {_redact(url)!r}: pool_min_size={low}, "
-            f"pool_max_size={high}, pool_timeout={ours['pool_timeout']:g} (need "
-            "0 <= pool_min_size <= pool_max_size, pool_max_size >= 1, pool_timeout > 0)."
-        )
-    plain = urlunsplit(parts._replace(query=urlencode(rest)))
-    redacted = _redact(url)
-    try:
-        params = conninfo_to_dict(plain)
-    except psycopg.Error as exc:
-        reason = str(exc)
-        if parts.password:
-            reason = reason.replace(parts.password, "***")
-        raise ConfigurationError(
-            f"Cannot read the PostgreSQL URL {redacted!r}: {reason}. Write it as "
-            "postgresql://user:password@host:5432/database."
-        ) from None
-    params.setdefault("application_name", "runio")
-    params.setdefault("connect_timeout", 10)
-    # A peer that vanished without closing (a partition, a failed-over host) is noticed in
-    # about a minute instead of the kernel's hours.
-    params.setdefault("keepalives_idle", 30)
-    params.setdefault("keepalives_interval", 10)
-    params.setdefault("keepalives_count", 3)
-    return _Settings(make_conninfo("", **params), redacted, low, high, ours["pool_timeout"])
-
-
-def _redact(url: str) -> str:
-    """The URL without its password, for messages and ``Store.url``."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, host = netloc.rsplit("@", 1)
-        if ":" in userinfo:
-            userinfo = userinfo.split(":", 1)[0] + ":***"
-        netloc = f"{userinfo}@{host}"
-    query = urlencode(
-        [(k, "***" if k == "password" else v) for k, v in parse_qsl(parts.query, True)]
-    )
-    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 # -- values ------------------------------------------------------------------------------------
@@ -274,7 +137,6 @@ def _task_values(t: NewTask, status: str, **extra: Any) -> tuple[Any, ...]:
 # The fence: the run row, if this lease's token is still the run's. Every write of an executing
 # run is one statement that starts with it and writes only `WHERE EXISTS (SELECT FROM r)`.
 _FENCE = "r AS (SELECT status FROM runs WHERE id = %s AND lease_token = %s FOR UPDATE)"
-_LOCK_RUNS = "SELECT FROM runs WHERE id = ANY(%s::text[]) ORDER BY id FOR UPDATE"
 _HELD = "EXISTS (SELECT FROM r)"
 _EXECUTING = "EXISTS (SELECT FROM r WHERE status = 'EXECUTING')"
 _NOT_EXECUTING = "EXISTS (SELECT FROM r WHERE status <> 'EXECUTING')"
@@ -291,29 +153,6 @@ def _end_open_tasks(run_id: str, now: float, *, when: str) -> tuple[str, tuple[A
         f"status IN ('PENDING','WAITING','RUNNING') AND {when} RETURNING 1)"
     )
     return sql, (now, RUN_ENDED, run_id, now, run_id)
-
-
-# -- the writer's unit of work -----------------------------------------------------------------
-
-
-Rows = list[tuple[Any, ...]]
-
-
-@dataclass(slots=True)
-class _Write:
-    """One statement of the writer, with how to read its result rows."""
-
-    sql: str
-    params: tuple[Any, ...]
-    run_ids: tuple[str, ...]
-    """Run rows the statement writes (locked first, in id order, by the batch)."""
-    durable: bool
-    parse: Callable[[Rows], Any]
-    waiter: tuple[asyncio.AbstractEventLoop, asyncio.Future[Any]] | None
-    """The caller's loop and future; None: unawaited."""
-    kind: WriteKind = WriteKind.OPERATION
-    lease: Lease | None = None
-    """The execution this write belongs to: refused once one of its unawaited writes failed."""
 
 
 def _fenced(lease: Lease) -> Callable[[Rows], Any]:
@@ -344,65 +183,6 @@ def _recorded(lease: Lease, task_id: str) -> Callable[[Rows], Any]:
     return parse
 
 
-def _ignore(rows: Rows) -> None:
-    return None
-
-
-# -- the store's own event loop ----------------------------------------------------------------
-
-
-class _LoopThread:
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self._main, name="runio-postgres", daemon=True)
-        self.thread.start()
-
-    def _main(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_forever()
-
-    def stop(self) -> None:
-        if self.loop.is_closed():
-            return
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        if threading.current_thread() is not self.thread:
-            self.thread.join(timeout=30)
-            if not self.thread.is_alive():
-                self.loop.close()
-
-
-def _alive(conn: Conn) -> bool:
-    """Whether an idle connection may still be used: a server that restarted or ended the
-    session has left an error and end-of-file to read on it. Costs a poll, not a round trip
-    (the pool's own check would be a query per use, and it backs off a second per dead one)."""
-    if conn.closed:
-        return False
-    ready, _, _ = select.select([conn.pgconn.socket], [], [], 0)
-    return not ready
-
-
-class _PgWatch(Watch):
-    def __init__(self, store: PostgresStore, key: int) -> None:
-        self._store = store
-        self._key = key
-
-    async def close(self) -> None:
-        key, self._key = self._key, -1
-        if key < 0 or self._store._closed:
-            return
-        with contextlib.suppress(StoreError):
-            await self._store._call(self._store._unwatch(key))
-
-
-_open_stores: weakref.WeakSet[PostgresStore] = weakref.WeakSet()
-
-
-@atexit.register
-def _close_open_stores() -> None:
-    for store in list(_open_stores):
-        store._close_at_exit()
-
-
 class PostgresStore(Store):
     """``postgresql://user:password@host:5432/database`` (any libpq URL; ``postgres://`` too).
 
@@ -413,456 +193,32 @@ class PostgresStore(Store):
     """
 
     def __init__(self, url: str) -> None:
-        settings = _parse_url(url)
-        self._settings = settings
-        self.url = settings.redacted
-        self._closed = False
-        self._portal = _LoopThread()
-        self._loop = self._portal.loop
-        _open_stores.add(self)
-        self._pool: AsyncConnectionPool[Conn] | None = None
-        self._pool_lock: asyncio.Lock | None = None
-        self._connected_once = False
-        # The writer: items queued from any thread, applied in order on the store's loop.
-        self._lock = threading.Lock()
-        self._queue: list[_Write] = []
-        self._submitted = 0
-        self._applied = 0
-        self._writer_busy = False
-        self._progress: asyncio.Condition | None = None
-        # Unawaited writes not yet handed to the writer, and executions whose one failed.
-        self._deferred: DeferredWrites[_Write] = DeferredWrites(self._put_unless_closed)
-        self.faults = Faults()
-        # LISTEN: one connection per store, whatever the number of watchers.
-        self._watchers: dict[int, tuple[str, Callable[[], None]]] = {}
-        self._watch_keys = 0
-        self._listener: asyncio.Task[None] | None = None
-        self._listening: asyncio.Event | None = None
+        self._pg = PgTransport(parse_url(url))
+        self.url = self._pg.url
+        self.faults = self._pg.faults
 
-    # -- plumbing: hopping onto the store's loop ---------------------------------------------
-    async def _call(self, coro: Coroutine[Any, Any, T]) -> T:
-        if self._closed:
-            coro.close()
-            raise StoreError("This store is closed; create a new Client or store to go on.")
-        fut = asyncio.run_coroutine_threadsafe(coro, self._loop)
-        return await asyncio.wrap_future(fut)
-
-    async def _get_pool(self) -> AsyncConnectionPool[Conn]:
-        if self._pool is not None:
-            return self._pool
-        if self._pool_lock is None:
-            self._pool_lock = asyncio.Lock()
-        async with self._pool_lock:
-            if self._pool is None:
-                # One plain connection first, so a wrong URL or a server that is down is
-                # reported at once with libpq's own words (the pool would only time out).
-                try:
-                    first = await psycopg.AsyncConnection.connect(self._settings.conninfo)
-                except psycopg.Error as exc:
-                    raise StoreError(
-                        f"Cannot connect to PostgreSQL at {self.url}: {_sentence(exc)} Check "
-                        "that the server is running and that the URL (RUNIO_DATABASE_URL) is "
-                        "right."
-                    ) from None
-                await first.close()
-                pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
-                    self._settings.conninfo,
-                    kwargs={"autocommit": True},
-                    min_size=self._settings.pool_min_size,
-                    max_size=self._settings.pool_max_size,
-                    timeout=self._settings.pool_timeout,
-                    name="runio",
-                    open=False,
-                )
-                await pool.open()
-                self._pool = pool
-                self._connected_once = True
-        return self._pool
-
-    @contextlib.asynccontextmanager
-    async def _connection(self) -> AsyncIterator[Conn]:
-        """A pooled connection that is still alive (dead ones left by a restart are dropped)."""
-        pool = await self._get_pool()
-        for _ in range(self._settings.pool_max_size + 1):
-            conn = await pool.getconn()
-            if _alive(conn):
-                break
-            await conn.close()
-            await pool.putconn(conn)  # a closed connection is discarded and replaced
-        else:
-            raise psycopg.OperationalError("every pooled connection was closed by the server")
-        try:
-            yield conn
-        finally:
-            await pool.putconn(conn)
-
-    async def _run(
-        self, op: Callable[[Conn], Awaitable[T]], *, retry: bool, kind: WriteKind | None = None
-    ) -> T:
-        """On the store's loop: ``op`` on a pooled connection; an operation that is safe to
-        repeat is retried (with a fresh connection) while the server is unreachable."""
-        deadline = time.monotonic() + _RETRY_SECONDS
-        delay = 0.05
-        while True:
-            try:
-                async with self._connection() as conn:
-                    if kind is None or not self.faults.armed:
-                        return await op(conn)
-                    return await self._run_with_faults(conn, op, kind)
-            except psycopg.Error as exc:
-                if not _lost_connection(exc):
-                    raise self._store_error(exc) from exc
-                if not (retry and self._connected_once) or time.monotonic() > deadline:
-                    raise self._store_error(exc) from exc
-                log.warning("PostgreSQL unreachable (%s); retrying", _one_line(exc))
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 1.0)
-
-    async def _run_with_faults(
-        self, conn: Conn, op: Callable[[Conn], Awaitable[T]], kind: WriteKind
-    ) -> T:
-        """``op`` (one autocommitted statement or its own transaction) failing at an armed
-        fault point: before it, the connection is lost; after it, the answer is."""
-        faults = self.faults
-        if faults.reach(FaultPoint.BEFORE_COMMIT, [kind]) or faults.reach(
-            FaultPoint.CONNECTION_LOST, [kind]
-        ):
-            await conn.close()
-            raise psycopg.OperationalError(f"the connection was lost (fault point {kind})")
-        value = await op(conn)
-        if faults.reach(FaultPoint.AFTER_COMMIT, [kind]):
-            await conn.close()
-            raise psycopg.OperationalError(
-                f"the connection was lost before the answer arrived (fault point {kind})"
-            )
-        return value
-
-    async def _read(
-        self,
-        op: Callable[[Conn], Awaitable[T]],
-        *,
-        retry: bool = True,
-        kind: WriteKind | None = None,
-    ) -> T:
-        self._flush_deferred()
-        return await self._call(self._run(op, retry=retry, kind=kind))
-
-    def _store_error(self, exc: BaseException) -> StoreError:
-        if isinstance(exc, StoreError):
-            return exc
-        text = _sentence(exc)
-        if isinstance(exc, psycopg.errors.UndefinedTable):
-            hint = "The database has no runio schema yet: run `runio db upgrade`."
-        elif _lost_connection(exc):
-            hint = (
-                "The server is down, restarting or unreachable; runio reconnects by itself. "
-                "An execution that was writing stops; its run resumes from what is stored."
-            )
-        elif isinstance(exc, psycopg.errors.IntegrityError):
-            hint = "This is a bug in runio; please report it with the steps that led here."
-        else:
-            hint = "Check the server's log for details."
-        return StoreError(f"PostgreSQL error at {self.url}: {text} {hint}")
-
-    # -- plumbing: the writer ------------------------------------------------------------------
-    def _put(self, items: list[_Write]) -> None:
-        """Queue writes to be applied in this order (from any thread)."""
-        if self._closed:
-            raise StoreError("This store is closed; create a new Client or store to go on.")
-        with self._lock:
-            self._queue.extend(items)
-            self._submitted += len(items)
-            start = not self._writer_busy
-            self._writer_busy = True
-        if start:
-            self._loop.call_soon_threadsafe(self._start_writer)
-
-    def _start_writer(self) -> None:
-        self._loop.create_task(self._drain(), name="runio-postgres-writer")
-
-    async def _drain(self) -> None:
-        while True:
-            with self._lock:
-                batch = self._queue[:_BATCH_MAX]
-                del self._queue[:_BATCH_MAX]
-                if not batch:
-                    self._writer_busy = False
-                    return
-            outcomes = _Outcomes(self._deferred)
-            try:
-                await self._apply(batch, outcomes)
-            except BaseException as exc:  # never leave a caller waiting
-                for item in batch:
-                    outcomes.add(item, False, self._store_error(exc))
-                if isinstance(exc, asyncio.CancelledError):
-                    with self._lock:
-                        self._writer_busy = False
-                    raise
-            finally:
-                outcomes.send()
-                self._applied += len(batch)
-                if self._progress is not None:
-                    async with self._progress:
-                        self._progress.notify_all()
-
-    async def _barrier(self, target: int) -> None:
-        """Wait until the writer has applied the first ``target`` writes ever submitted."""
-        if self._progress is None:
-            self._progress = asyncio.Condition()
-        async with self._progress:
-            await self._progress.wait_for(lambda: self._applied >= target)
-
-    async def _apply(self, batch: list[_Write], outcomes: _Outcomes) -> None:
-        if self._deferred.any_failed:
-            kept = []
-            for item in batch:
-                refusal = self._deferred.refusal(item.lease)
-                if refusal is None:
-                    kept.append(item)
-                else:
-                    outcomes.add(item, False, refusal)
-            if not kept:
-                return
-            batch = kept
-        try:
-            async with self._connection() as conn:
-                try:
-                    results = await self._transaction(conn, batch)
-                except psycopg.Error:
-                    if conn.broken or conn.closed:
-                        raise  # the outcome is unknown
-                    await _rollback(conn)
-                    if len(batch) == 1:
-                        raise
-                    # One at a time, in order, so only the broken write fails (and the later
-                    # writes of its execution, when nobody awaited it).
-                    for item in batch:
-                        refusal = self._deferred.refusal(item.lease)
-                        if refusal is not None:
-                            outcomes.add(item, False, refusal)
-                        else:
-                            await self._apply_alone(conn, item, outcomes)
-                    return
-        except (psycopg.Error, StoreError) as exc:
-            # A broken connection leaves the outcome unknown: callers stop, and unawaited
-            # writes of their runs are as good as lost (a later end of a task whose start
-            # was lost is refused, see _recorded).
-            error = self._store_error(exc)
-            for item in batch:
-                outcomes.add(item, False, error, quiet=_lost_connection(exc))
-            return
-        for item, rows in zip(batch, results, strict=True):
-            outcomes.parse(item, rows)
-
-    async def _apply_alone(self, conn: Conn, item: _Write, outcomes: _Outcomes) -> None:
-        try:
-            (rows,) = await self._transaction(conn, [item])
-        except psycopg.Error as exc:
-            if conn.broken or conn.closed:
-                raise
-            await _rollback(conn)
-            outcomes.add(item, False, self._store_error(exc))
-            return
-        outcomes.parse(item, rows)
-
-    async def _transaction(self, conn: Conn, batch: list[_Write]) -> list[Rows]:
-        """The batch as one transaction in one round trip; each write's result rows."""
-        # Each statement is bound on its own (its text is one of a few, so psycopg's parsed
-        # form is cached), then the batch goes out as one simple-protocol message.
-        cur = psycopg.AsyncClientCursor(conn)
-        statements = ["BEGIN"]
-        if not any(item.durable for item in batch):
-            # Bookkeeping that may be lost with the server (not with a worker): the next
-            # durable commit flushes it too, as WAL is written in order.
-            statements.append("SET LOCAL synchronous_commit TO off")
-        run_ids = sorted({run_id for item in batch for run_id in item.run_ids})
-        if len(run_ids) > 1:  # one run's writes lock its row by themselves
-            statements.append(cur.mogrify(_LOCK_RUNS, (run_ids,)))
-        head = len(statements)
-        for item in batch:
-            statements.append(cur.mogrify(item.sql, item.params))
-        faults = self.faults
-        answer_lost = False
-        if faults.armed:
-            kinds = [item.kind for item in batch]
-            if faults.reach(FaultPoint.CONNECTION_LOST, kinds):
-                # The server ends this session in the middle of the transaction.
-                statements.append("SELECT pg_terminate_backend(pg_backend_pid())")
-            elif faults.reach(FaultPoint.BEFORE_COMMIT, kinds):
-                statements.append(
-                    "DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = 'disk_full', MESSAGE = "
-                    "'could not extend file (fault point before-commit)'; END $$"
-                )
-            answer_lost = faults.reach(FaultPoint.AFTER_COMMIT, kinds)
-        statements.append("COMMIT")
-        await cur.execute(";\n".join(statements).encode())
-        if answer_lost:
-            await conn.close()
-            raise psycopg.OperationalError(
-                "the connection was lost before the answer arrived (fault point after-commit)"
-            )
-        results: list[Rows] = []
-        index = 0
-        while True:
-            if head <= index < head + len(batch):
-                tuples = cur.pgresult is not None and cur.pgresult.status == pq.ExecStatus.TUPLES_OK
-                results.append(list(await cur.fetchall()) if tuples else [])
-            index += 1
-            if not cur.nextset():
-                break
-        return results
-
-    async def _write(self, item: _Write) -> Any:
-        """An awaited write: it carries every unawaited write queued before it."""
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[Any] = loop.create_future()
-        item.waiter = (loop, fut)
-        items = self._deferred.take()
-        items.append(item)
-        self._put(items)
-        return await fut
+    async def close(self) -> None:
+        await self._pg.close()
 
     async def flush(self) -> None:
-        """Every write handed over so far is committed once this returns (an empty statement
-        carries the unawaited ones, as any awaited write does); a broken connection raises."""
-        await self._write(_Write("SELECT 1", (), (), False, _ignore, None))
+        """Every write handed over so far is committed once this returns; a broken connection
+        raises."""
+        await self._pg.flush()
 
-    def _defer(self, item: _Write, started: tuple[NewTask, float] | None = None) -> None:
-        """Queue a write nobody waits for (see ``DeferredWrites``)."""
-        self._deferred.add(item, started=started)
-
-    def _flush_deferred(self) -> None:
-        self._deferred.flush()
-
-    def _put_unless_closed(self, items: list[_Write]) -> None:
-        if not self._closed:
-            self._put(items)
-
-    # -- lifecycle -----------------------------------------------------------------------------
-    async def close(self) -> None:
-        if self._closed:
-            return
-        self._flush_deferred()
-        with self._lock:
-            target = self._submitted
-        self._closed = True
-        try:
-            fut = asyncio.run_coroutine_threadsafe(self._shutdown(target), self._loop)
-            await asyncio.wrap_future(fut)
-        finally:
-            self._portal.stop()
-
-    def _close_at_exit(self) -> None:
-        """A store nobody closed (a script that sent events and ended): close its connections
-        while its thread still runs, so the interpreter's exit stays quiet."""
-        if self._closed:
-            return
-        self._flush_deferred()
-        with self._lock:
-            target = self._submitted
-        self._closed = True
-        with contextlib.suppress(Exception):  # e.g. a loop already stopped
-            asyncio.run_coroutine_threadsafe(self._shutdown(target), self._loop).result(10)
-            self._portal.stop()
-
-    async def _shutdown(self, target: int) -> None:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._barrier(target), timeout=30)
-        self._watchers.clear()
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(BaseException):
-                await self._listener
-        if self._pool is not None:
-            await self._pool.close()
+    async def watch(self, app_id: str, wake: Callable[[], None]) -> Watch:
+        """``LISTEN`` for runs of ``app_id`` becoming ready (see ``PgTransport.watch``)."""
+        return await self._pg.watch(app_id, wake)
 
     async def execute_raw(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """One statement; ``?`` placeholders as with SQLite. Applied after every write this
         store was given before (unawaited ones included)."""
-        self._flush_deferred()
-        with self._lock:
-            target = self._submitted
         query = _qmark(sql) if params else sql
 
         async def op(conn: Conn) -> list[tuple[Any, ...]]:
             cur = await conn.execute(query, tuple(params) if params else None)
             return [tuple(r) for r in await cur.fetchall()] if cur.description else []
 
-        async def after_writes() -> list[tuple[Any, ...]]:
-            await self._barrier(target)
-            return await self._run(op, retry=False)
-
-        return await self._call(after_writes())
-
-    # -- wake-ups ------------------------------------------------------------------------------
-    async def watch(self, app_id: str, wake: Callable[[], None]) -> Watch:
-        """``LISTEN`` for runs of ``app_id`` becoming ready (new, retried, replayed, released
-        or suspended runs). ``wake`` is called on the store's thread; after a reconnect too,
-        since notifications sent meanwhile are lost. Returns once listening (or after a few
-        seconds without a connection: the worker polls meanwhile)."""
-        key = await self._call(self._add_watcher(app_id, wake))
-        return _PgWatch(self, key)
-
-    async def _add_watcher(self, app_id: str, wake: Callable[[], None]) -> int:
-        self._watch_keys += 1
-        self._watchers[self._watch_keys] = (app_id, wake)
-        if self._listening is None:
-            self._listening = asyncio.Event()
-        if self._listener is None or self._listener.done():
-            self._listener = asyncio.create_task(self._listen(), name="runio-postgres-listen")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._listening.wait(), _LISTEN_READY)
-        return self._watch_keys
-
-    async def _unwatch(self, key: int) -> None:
-        self._watchers.pop(key, None)
-        if not self._watchers and self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(BaseException):
-                await self._listener
-            self._listener = None
-
-    def _wake(self, app_id: str | None) -> None:
-        for watched, wake in list(self._watchers.values()):
-            if app_id is None or watched == app_id:
-                try:
-                    wake()
-                except Exception:
-                    log.exception("a wake-up callback failed")
-
-    async def _listen(self) -> None:
-        delay = 0.1
-        connected_before = False
-        while self._watchers:
-            try:
-                conn = await psycopg.AsyncConnection.connect(
-                    self._settings.conninfo, autocommit=True
-                )
-            except psycopg.Error as exc:
-                log.warning("cannot LISTEN for wake-ups (%s); polling meanwhile", _one_line(exc))
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-                continue
-            listening = self._listening
-            assert listening is not None
-            try:
-                await conn.execute(f"LISTEN {CHANNEL}")
-                listening.set()
-                if connected_before:
-                    self._wake(None)  # notifications sent while disconnected are lost
-                connected_before = True
-                delay = 0.1
-                while True:
-                    async for note in conn.notifies(timeout=_LISTEN_CHECK):
-                        self._wake(note.payload)
-                    await conn.execute("SELECT 1")  # a silent network still fails here
-            except psycopg.Error as exc:
-                log.warning("lost the LISTEN connection (%s); reconnecting", _one_line(exc))
-                await asyncio.sleep(delay)
-            finally:
-                listening.clear()
-                with contextlib.suppress(Exception):
-                    await conn.close()
+        return await self._pg.after_writes(op)
 
     # -- schema --------------------------------------------------------------------------------
     async def schema_version(self) -> int:
@@ -875,7 +231,7 @@ class PostgresStore(Store):
             row = await cur.fetchone()
             return int(row[0] or 0) if row else 0
 
-        return await self._read(op)
+        return await self._pg.read(op)
 
     def newest_known_version(self) -> int:
         return max(version for version, _, _ in _migrations())
@@ -912,7 +268,7 @@ class PostgresStore(Store):
                     applied.append(name)
                 return applied
 
-        return await self._read(op)
+        return await self._pg.read(op)
 
     # -- jobs and events -----------------------------------------------------------------------
     async def register_jobs(self, jobs: Sequence[JobRecord], now: float) -> None:
@@ -942,7 +298,7 @@ class PostgresStore(Store):
                     rows,
                 )
 
-        await self._read(op)
+        await self._pg.read(op)
 
     async def list_jobs(self, app_id: str | None = None) -> list[JobRecord]:
         sql = "SELECT app_id, job_id, version, name, event_name, trigger FROM jobs"
@@ -957,7 +313,7 @@ class PostgresStore(Store):
                 JobRecord(r[0], r[1], r[2], r[3], r[4], loads(r[5])) for r in await cur.fetchall()
             ]
 
-        return await self._read(op)
+        return await self._pg.read(op)
 
     async def create_event(
         self, event: EventRecord, runs: Sequence[NewRun], now: float
@@ -1019,7 +375,7 @@ class PostgresStore(Store):
             return stored, False
 
         # Safe to repeat: a second try finds the event stored by the first.
-        return await self._read(op, kind=WriteKind.EVENT)
+        return await self._pg.read(op, kind=WriteKind.EVENT)
 
     # -- claiming and leases -------------------------------------------------------------------
     async def claim_runs(
@@ -1093,7 +449,7 @@ class PostgresStore(Store):
 
         # Safe to repeat: a claim whose answer was lost only holds its runs until the lease
         # expires.
-        return await self._read(op, kind=WriteKind.CLAIM)
+        return await self._pg.read(op, kind=WriteKind.CLAIM)
 
     async def next_ready_at(self, *, app_id: str, job_ids: Sequence[str]) -> float | None:
         if not job_ids:
@@ -1110,7 +466,7 @@ class PostgresStore(Store):
             row = await cur.fetchone()
             return None if row is None or row[0] is None else float(row[0])
 
-        return await self._read(op)
+        return await self._pg.read(op)
 
     async def heartbeat(
         self, leases: Sequence[Lease], *, now: float, lease_seconds: float
@@ -1131,7 +487,7 @@ class PostgresStore(Store):
             return stop
 
         # Through the writer, so its row locks come in the same order as every batch's.
-        item = _Write(
+        item = PgWrite(
             "UPDATE runs SET lease_expires = %s FROM unnest(%s::text[], %s::bigint[]) "
             "AS l(id, token) WHERE runs.id = l.id AND runs.lease_token = l.token "
             "RETURNING runs.id, runs.status",
@@ -1142,7 +498,7 @@ class PostgresStore(Store):
             None,
             WriteKind.HEARTBEAT,
         )
-        return await self._write(item)  # type: ignore[no-any-return]
+        return await self._pg.write(item)  # type: ignore[no-any-return]
 
     # -- one execution -------------------------------------------------------------------------
     async def load_run_state(self, run_id: str) -> tuple[list[StoredTask], dict[str, int]]:
@@ -1161,7 +517,7 @@ class PostgresStore(Store):
                 {r[0]: r[1] for r in await logs.fetchall()},
             )
 
-        return await self._read(op)
+        return await self._pg.read(op)
 
     def start_attempt(
         self, lease: Lease, *, new_task: NewTask | None, task_id: str, attempt: int, now: float
@@ -1212,8 +568,8 @@ class PostgresStore(Store):
                 now,
             )
         parse = _fenced(lease) if new_task is not None else _recorded(lease, task_id)
-        item = _Write(sql, params, (lease.run_id,), False, parse, None, WriteKind.START, lease)
-        self._defer(item, started=(new_task, now) if new_task is not None else None)
+        item = PgWrite(sql, params, (lease.run_id,), False, parse, None, WriteKind.START, lease)
+        self._pg.defer(item, started=(new_task, now) if new_task is not None else None)
 
     async def complete_task(
         self,
@@ -1225,7 +581,7 @@ class PostgresStore(Store):
         output_properties: str | None,
         now: float,
     ) -> str:
-        unsent = self._deferred.withdraw_start(task_id)
+        unsent = self._pg.deferred.withdraw_start(task_id)
         if unsent is not None:
             new_task, started_at = unsent
             sql = (
@@ -1272,7 +628,7 @@ class PostgresStore(Store):
                 task_id,
                 attempt,
             )
-        item = _Write(
+        item = PgWrite(
             sql,
             params,
             (lease.run_id,),
@@ -1282,7 +638,7 @@ class PostgresStore(Store):
             WriteKind.COMPLETE,
             lease,
         )
-        return await self._write(item)  # type: ignore[no-any-return]
+        return await self._pg.write(item)  # type: ignore[no-any-return]
 
     async def fail_attempt(
         self,
@@ -1320,7 +676,7 @@ class PostgresStore(Store):
             task_id,
             attempt,
         )
-        item = _Write(
+        item = PgWrite(
             sql,
             params,
             (lease.run_id,),
@@ -1330,7 +686,7 @@ class PostgresStore(Store):
             WriteKind.FAIL,
             lease,
         )
-        return await self._write(item)  # type: ignore[no-any-return]
+        return await self._pg.write(item)  # type: ignore[no-any-return]
 
     async def record_wait(self, lease: Lease, *, new_task: NewTask, wake_at: float) -> None:
         sql = (
@@ -1342,8 +698,8 @@ class PostgresStore(Store):
             lease.token,
             *_task_values(new_task, "WAITING", wake_at=wake_at, started_at=new_task.created_at),
         )
-        await self._write(
-            _Write(sql, params, (lease.run_id,), True, _fenced(lease), None, WriteKind.WAIT, lease)
+        await self._pg.write(
+            PgWrite(sql, params, (lease.run_id,), True, _fenced(lease), None, WriteKind.WAIT, lease)
         )
 
     def complete_wait(self, lease: Lease, *, task_id: str, now: float) -> None:
@@ -1354,8 +710,8 @@ class PostgresStore(Store):
         )
         params = (lease.run_id, lease.token, now, task_id, lease.run_id)
         parse = _recorded(lease, task_id)
-        self._defer(
-            _Write(sql, params, (lease.run_id,), False, parse, None, WriteKind.WAIT_OVER, lease)
+        self._pg.defer(
+            PgWrite(sql, params, (lease.run_id,), False, parse, None, WriteKind.WAIT_OVER, lease)
         )
 
     def add_logs(self, lease: Lease, logs: Sequence[LogRecord]) -> None:
@@ -1382,8 +738,10 @@ class PostgresStore(Store):
             f"WHERE {_HELD} ON CONFLICT DO NOTHING RETURNING 1) SELECT status FROM r"
         )
         params = (lease.run_id, lease.token, *columns)
-        self._defer(
-            _Write(sql, params, (lease.run_id,), False, _fenced(lease), None, WriteKind.LOGS, lease)
+        self._pg.defer(
+            PgWrite(
+                sql, params, (lease.run_id,), False, _fenced(lease), None, WriteKind.LOGS, lease
+            )
         )
 
     async def suspend_run(self, lease: Lease, *, ready_at: float, now: float) -> bool:
@@ -1395,10 +753,10 @@ class PostgresStore(Store):
             f"SELECT status, (SELECT pg_notify('{CHANNEL}', app_id) FROM u) FROM r"
         )
         params = (lease.run_id, lease.token, ready_at, lease.run_id, *ended_params)
-        item = _Write(
+        item = PgWrite(
             sql, params, (lease.run_id,), True, _fenced(lease), None, WriteKind.SUSPEND, lease
         )
-        status = await self._write(item)
+        status = await self._pg.write(item)
         return bool(status == RunStatus.EXECUTING)
 
     async def finish_run(
@@ -1425,10 +783,10 @@ class PostgresStore(Store):
             lease.run_id,
             *ended_params,
         )
-        item = _Write(
+        item = PgWrite(
             sql, params, (lease.run_id,), True, _fenced(lease), None, WriteKind.FINISH, lease
         )
-        before = await self._write(item)
+        before = await self._pg.write(item)
         return bool(before == RunStatus.EXECUTING)
 
     async def release_run(self, lease: Lease, *, now: float) -> None:
@@ -1438,11 +796,11 @@ class PostgresStore(Store):
             f"RETURNING app_id) SELECT pg_notify('{CHANNEL}', app_id) FROM u"
         )
         params = (now, lease.run_id, lease.token)
-        item = _Write(sql, params, (lease.run_id,), True, _ignore, None, WriteKind.RELEASE)
+        item = PgWrite(sql, params, (lease.run_id,), True, ignore_rows, None, WriteKind.RELEASE)
         try:
-            await self._write(item)
+            await self._pg.write(item)
         finally:
-            self._deferred.forget(lease)
+            self._pg.deferred.forget(lease)
 
     # -- operations ----------------------------------------------------------------------------
     async def get_run(self, run_id: str, *, with_tasks: bool = True) -> RunRecord | None:
@@ -1467,7 +825,7 @@ class PostgresStore(Store):
                 ]
             return run
 
-        return await self._read(op)
+        return await self._pg.read(op)
 
     async def list_runs(
         self,
@@ -1502,7 +860,7 @@ class PostgresStore(Store):
             )
             return [run_from_row(r) for r in await cur.fetchall()]
 
-        return await self._read(op)
+        return await self._pg.read(op)
 
     async def record_cancel(self, decision: CancelDecision, *, now: float) -> bool:
         run_id = decision.run_id
@@ -1536,7 +894,7 @@ class PostgresStore(Store):
                 )
                 return True
 
-        return await self._read(op, retry=False, kind=WriteKind.OPERATION)
+        return await self._pg.read(op, retry=False, kind=WriteKind.OPERATION)
 
     async def record_retry(self, decision: RetryDecision, *, now: float) -> bool:
         run_id = decision.run_id
@@ -1576,7 +934,7 @@ class PostgresStore(Store):
                 await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, row[1]))
                 return True
 
-        return await self._read(op, retry=False, kind=WriteKind.OPERATION)
+        return await self._pg.read(op, retry=False, kind=WriteKind.OPERATION)
 
     async def replay_run(self, run_id: str, *, new_run_id: str, now: float) -> RunRecord:
         async def op(conn: Conn) -> None:
@@ -1590,7 +948,7 @@ class PostgresStore(Store):
             if await cur.fetchone() is None:
                 raise RunNotFoundError(run_id)
 
-        await self._read(op, retry=False)
+        await self._pg.read(op, retry=False)
         return await self._must_get(new_run_id)
 
     async def _must_get(self, run_id: str) -> RunRecord:
@@ -1598,70 +956,6 @@ class PostgresStore(Store):
         if run is None:
             raise RunNotFoundError(run_id)
         return run
-
-
-class _Outcomes:
-    """The results of a batch, handed to each caller's event loop in one wake-up. A failed write
-    nobody awaits makes the later writes of its execution fail (``DeferredWrites.failed``)."""
-
-    def __init__(self, deferred: DeferredWrites[_Write]) -> None:
-        self._by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]]
-        self._by_loop = {}
-        self._deferred = deferred
-
-    def parse(self, item: _Write, rows: Rows) -> None:
-        refusal = self._deferred.refusal(item.lease)
-        if refusal is not None:  # an earlier unawaited write of its execution failed
-            self.add(item, False, refusal)
-            return
-        try:
-            value = item.parse(rows)
-        except RunioError as exc:
-            self.add(item, False, exc)
-        else:
-            self.add(item, True, value)
-
-    def add(self, item: _Write, ok: bool, value: Any, *, quiet: bool = False) -> None:
-        if item.waiter is not None:
-            loop, fut = item.waiter
-            self._by_loop.setdefault(loop, []).append((fut, ok, value))
-        elif not ok and not isinstance(value, LeaseLostError):
-            if not quiet:
-                log.warning("an unawaited write failed: %s", value)
-            if item.lease is not None:
-                self._deferred.failed(item.lease, value)
-
-    def send(self) -> None:
-        by_loop, self._by_loop = self._by_loop, {}
-        for loop, results in by_loop.items():
-            # RuntimeError: that loop was closed meanwhile, so nobody is waiting any more.
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(_deliver, results)
-
-
-def _deliver(results: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
-    for fut, ok, value in results:
-        if not fut.done():
-            if ok:
-                fut.set_result(value)
-            else:
-                fut.set_exception(value)
-
-
-async def _rollback(conn: Conn) -> None:
-    if conn.info.transaction_status != pq.TransactionStatus.IDLE:
-        await conn.execute("ROLLBACK")
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return " ".join(text.split())
-
-
-def _sentence(exc: BaseException) -> str:
-    """The error's message as a sentence of a longer message (libpq's span several lines)."""
-    text = _one_line(exc).rstrip(". ")
-    return text if text.endswith("?") else text + "."
 
 
 async def _load_task_records(conn: Conn, run_id: str) -> list[TaskRecord]:
