@@ -1261,3 +1261,51 @@ async def test_a_cancel_or_retry_decided_for_another_status_writes_nothing(store
     assert await store.record_retry(retry, now=NOW) is False  # QUEUED now, not FAILED
     with pytest.raises(RunNotFoundError):
         await store.record_cancel(CancelDecision("run_nope", "QUEUED", ()), now=NOW)
+
+
+async def test_clock_skew_between_workers_costs_an_early_takeover_never_a_result(
+    store: Store,
+) -> None:
+    """A lease's expiry is written with the owner's clock and judged with the claimer's. A worker
+    whose clock runs a minute ahead takes a 30 s lease over while its owner still works: the
+    owner's later writes are refused (fencing by token, not by time), so the task may run twice
+    but its result is stored once, by the worker that holds the run."""
+    (run_id,) = await add_runs(store)
+    (owner,) = [c.lease for c in await claim(store, "behind", now=NOW, lease_seconds=30)]
+    task = new_task(run_id, "charge")
+    store.start_attempt(owner, new_task=task, task_id=task.id, attempt=1, now=NOW)
+    await store.flush()
+    assert await claim(store, "on-time", now=NOW + 10) == []  # a clock in step waits
+
+    (ahead,) = await claim(store, "ahead", now=NOW + 60)
+    assert ahead.status_before == "EXECUTING" and ahead.lease.token > owner.token
+    store.start_attempt(ahead.lease, new_task=None, task_id=task.id, attempt=2, now=NOW + 60)
+    assert (
+        await store.complete_task(
+            ahead.lease,
+            task_id=task.id,
+            attempt=2,
+            output='"ahead"',
+            output_properties=None,
+            now=NOW + 61,
+        )
+        == "EXECUTING"
+    )
+    with pytest.raises(LeaseLostError):  # the owner, behind, finishes its attempt late
+        await store.complete_task(
+            owner,
+            task_id=task.id,
+            attempt=1,
+            output='"behind"',
+            output_properties=None,
+            now=NOW + 2,
+        )
+    assert await store.heartbeat([owner], now=NOW + 3, lease_seconds=30) == {run_id: "lost"}
+
+    run = await store.get_run(run_id)
+    assert run is not None
+    (stored,) = run.tasks
+    assert (stored.status, stored.output) == ("COMPLETED", "ahead")
+    assert [(a.number, a.status) for a in stored.attempts] == [(1, "ERRORED"), (2, "COMPLETED")]
+    assert stored.attempts[0].error is not None
+    assert stored.attempts[0].error["type"] == "AttemptInterrupted"
