@@ -143,7 +143,9 @@ class Worker:
         self._executor: _TaskThreads | None = None
         self.max_store_failures = max_store_failures
         self.store_failures = 0
-        """Database failures in a row (claims, and runs stopped by one); 0 once a run ends."""
+        """Database failures in a row: claims that failed, and rounds of runs stopped by one
+        (runs failing together count once); 0 again once a run ends normally."""
+        self._failure_pending = False
         self._store_error: StoreError | None = None
         self._own: dict[asyncio.Task[Any], Execution] = {}
         self.stranded_runs: set[str] = set()
@@ -224,7 +226,7 @@ class Worker:
         store, clock = client.store, client.clock
         try:
             while not self._stopping:
-                if self.store_failures and not await self._back_off():
+                if self._failure_pending and not await self._back_off():
                     break
                 free = self.concurrency - len(self.executions)
                 claimed: list[ClaimedRun] = []
@@ -281,8 +283,11 @@ class Worker:
 
     # -- a failing database --------------------------------------------------------------------
     def _note_store_failure(self, exc: StoreError) -> None:
-        self.store_failures += 1
         self._store_error = exc
+        if self._failure_pending:  # the same outage, met by another run before the back-off
+            return
+        self._failure_pending = True
+        self.store_failures += 1
         log.error("the database failed (%d in a row): %s", self.store_failures, exc)
 
     def _store_unavailable(self) -> StoreUnavailableError:
@@ -303,6 +308,7 @@ class Worker:
     async def _back_off(self) -> bool:
         """Wait before claiming again while the database fails; give up after
         ``max_store_failures`` failures in a row. False: the worker was asked to stop."""
+        self._failure_pending = False
         if self.store_failures >= self.max_store_failures:
             raise self._store_unavailable()
         delay = min(_BACKOFF_MAX, _BACKOFF_FIRST * 2 ** (self.store_failures - 1))
@@ -464,6 +470,7 @@ class Worker:
             self.runs_finished += 1
             if status not in ("store_failed", "error", "interrupted", "lease_lost"):
                 self.store_failures = 0  # the database took this run's writes
+                self._failure_pending = False
             if self.on_run_finished is not None:
                 with contextlib.suppress(Exception):
                     self.on_run_finished(run_id, status)
