@@ -14,12 +14,14 @@ nox.options.reuse_existing_virtualenvs = True
 
 PACKAGES = ["-e", "packages/core"]
 TEST_DEPS = ["pytest>=8", "anyio>=4", "pytest-timeout>=2.3", "httpx>=0.27"]
+CHECK_DEPS = ["ruff>=0.6", "mypy>=1.11"]
 
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The whole test suite."""
+    """Lint, typecheck, then the whole test suite (what CI runs)."""
     session.install(
+        *CHECK_DEPS,
         "-e",
         "packages/core[postgres]",
         *TEST_DEPS,
@@ -31,6 +33,9 @@ def tests(session: nox.Session) -> None:
         "-e",
         "packages/stripe",  # runio-stripe and its stripe[async] dependency
     )
+    if not session.posargs:  # the full run: the same checks as `nox -s lint typecheck`
+        _lint(session)
+        session.run("mypy")
     args = session.posargs or ["-q"]
     session.run("pytest", *args, env={"RUNIO_DATABASE_URL": ""})
 
@@ -39,6 +44,10 @@ def tests(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """ruff: lint and formatting."""
     session.install("ruff>=0.6")
+    _lint(session)
+
+
+def _lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
 

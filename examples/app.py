@@ -47,7 +47,7 @@ async def new_user(payload: NewUser, io: runio.IO, ctx: runio.RunContext) -> dic
         task.output_properties.append(runio.Property("Plan", user["plan"]))
         return {"onboarded": user["id"], "plan": user["plan"]}
 
-    return await io.run_task(  # type: ignore[no-any-return]
+    return await io.run_task(
         "my-task",
         long_running_code,
         name="My Task",
@@ -64,7 +64,7 @@ async def flaky(payload: dict[str, Any], io: runio.IO, ctx: runio.RunContext) ->
             raise ConnectionError(f"upstream unavailable (attempt {task.attempt})")
         return f"succeeded on attempt {task.attempt}"
 
-    return await io.run_task(  # type: ignore[no-any-return]
+    return await io.run_task(
         "flaky-call",
         sometimes_fails,
         name="Call a flaky service",

@@ -17,6 +17,7 @@ from runio_stripe import Stripe
 import runio
 
 client = runio.Client(id="examples-stripe")
+stripe = Stripe()  # STRIPE_API_KEY (and STRIPE_API_BASE) from the environment
 
 
 class Purchase(BaseModel):
@@ -32,20 +33,21 @@ class Purchase(BaseModel):
     name="Sell a product with Stripe",
     version="1.0.0",
     trigger=runio.event_trigger(name="purchase.requested", schema=Purchase),
-    integrations={"stripe": Stripe()},  # STRIPE_API_KEY (and STRIPE_API_BASE) from the environment
+    integrations={"stripe": stripe},
 )
 async def purchase(payload: Purchase, io: runio.IO, ctx: runio.RunContext) -> dict[str, Any]:
-    customer = await io.stripe.create_customer(
+    stripe_io = io.use(stripe)  # typed: mypy checks each wrapper's name and parameters
+    customer = await stripe_io.create_customer(
         "customer",
         email=payload.email,
         name=payload.name,
         metadata={"runio_run": ctx.run_id},
     )
-    product = await io.stripe.create_product("product", name=payload.product)
-    price = await io.stripe.create_price(
+    product = await stripe_io.create_product("product", name=payload.product)
+    price = await stripe_io.create_price(
         "price", product=product["id"], unit_amount=payload.amount, currency=payload.currency
     )
-    intent = await io.stripe.create_payment_intent(
+    intent = await stripe_io.create_payment_intent(
         "payment-intent",
         amount=price["unit_amount"],
         currency=price["currency"],
@@ -53,7 +55,7 @@ async def purchase(payload: Purchase, io: runio.IO, ctx: runio.RunContext) -> di
         payment_method_types=["card"],
         metadata={"price": price["id"]},
     )
-    paid = await io.stripe.confirm_payment_intent(
+    paid = await stripe_io.confirm_payment_intent(
         "confirm",
         id=intent["id"],
         payment_method="pm_card_visa",  # Stripe's test card
@@ -68,7 +70,7 @@ async def purchase(payload: Purchase, io: runio.IO, ctx: runio.RunContext) -> di
             "amount": paid["amount_received"],
         }
 
-    return await io.run_task(  # type: ignore[no-any-return]
+    return await io.run_task(
         "record-sale",
         record_sale,
         name="Record the sale",

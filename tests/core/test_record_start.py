@@ -5,7 +5,7 @@ the vendor."""
 from __future__ import annotations
 
 import sqlite3
-from typing import Any, ClassVar
+from typing import Any
 
 import runio
 
@@ -26,13 +26,12 @@ def _make(idempotency: str, db_path: str) -> type[runio.Integration[Any]]:
         namespace = "vendor"
         name = "Vendor"
         icon = "vendor"
-        settings: ClassVar[dict[str, str | runio.Setting]] = {}
 
         def create_client(self) -> Any:
             return object()
 
-        @runio.integration_task(name="Write")
-        async def write(self, client: Any, task: runio.Task, *, text: str) -> dict[str, Any]:
+        @runio.integration_task(name="Write", effect="write")
+        async def write(self, client: Any, task: runio.Task, /, *, text: str) -> dict[str, Any]:
             """Look, from another connection, at what the database holds as the call starts
             (async and without awaiting: nothing else gets a turn before this runs)."""
             return {"seen": _started_attempts(db_path, task.id), "text": text}

@@ -4,7 +4,7 @@ installed test plugin's TestNotes (a vendor without idempotency keys)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from runio_testplugin import TestNotes
 from runio_testplugin.testing import FakeNotes
@@ -35,7 +35,9 @@ class FakeItems(FakeVendorServer):
 class TestHTTPConformance(IntegrationConformance):
     integration_class = HTTP
     fake_server_class = FakeItems
-    write = ("request", {"method": "POST", "url": "/items", "json": {"title": "Hello"}})
+    examples: ClassVar[dict[str, dict[str, Any]]] = {
+        "request": {"method": "POST", "url": "/items", "json": {"title": "Hello"}}
+    }
 
     def make_integration(self, server: FakeVendorServer, secret: str) -> HTTP:
         return HTTP(base_url=server.url, token=secret)
@@ -47,7 +49,9 @@ class TestHTTPConformance(IntegrationConformance):
 class TestTestNotesConformance(IntegrationConformance):
     integration_class = TestNotes
     fake_server_class = FakeNotes
-    write = ("post_note", {"board": "general", "text": "Hello"})
+    examples: ClassVar[dict[str, dict[str, Any]]] = {
+        "post_note": {"board": "general", "text": "Hello"}
+    }
     readme = Path(__file__).parents[1] / "plugins" / "runio-testplugin" / "README.md"
 
     def make_server(self, secret: str) -> FakeNotes:

@@ -59,16 +59,15 @@ class Echo(runio.Integration[Recording]):
     namespace = "echo"
     name = "Echo"
     icon = "echo"
-    settings: ClassVar[dict[str, str | runio.Setting]] = {
-        "api_key": "ECHO_API_KEY",
-        "region": runio.Setting(env="ECHO_REGION", secret=False, required=False, default="eu"),
-    }
+    api_key: str = runio.setting(env="ECHO_API_KEY")
+    region: str = runio.setting(env="ECHO_REGION", secret=False, default="eu")
     log: ClassVar[list[str]] = []
 
     def create_client(self) -> Recording:
         return Recording(self.log)
 
     @runio.integration_task(
+        effect="write",
         properties=lambda p: [runio.Property("To", p["to"]), runio.Property("Cc", p.get("cc"))],
         secret_params=["password"],
     )
@@ -76,6 +75,7 @@ class Echo(runio.Integration[Recording]):
         self,
         client: Recording,
         task: runio.Task,
+        /,
         *,
         to: str,
         text: str = "",
@@ -85,8 +85,8 @@ class Echo(runio.Integration[Recording]):
         """Echo the message back, with the thread it ran on."""
         return {"to": to, "text": text, "thread": threading.current_thread().name}
 
-    @runio.integration_task("Sync Echo")
-    def sync_echo(self, client: Recording, task: runio.Task, *, text: str) -> dict[str, Any]:
+    @runio.integration_task("Sync Echo", effect="read")
+    def sync_echo(self, client: Recording, task: runio.Task, /, *, text: str) -> dict[str, Any]:
         """Echo from a synchronous SDK."""
         return {"text": text, "thread": threading.current_thread().name}
 
@@ -99,11 +99,18 @@ def test_settings_come_from_arguments_else_environment_else_defaults(
 ) -> None:
     monkeypatch.setenv("ECHO_API_KEY", "from-env-1234")
     monkeypatch.delenv("ECHO_REGION", raising=False)
-    assert Echo().setting("api_key") == "from-env-1234"
-    assert Echo().setting("region") == "eu"
-    assert Echo(api_key="given-1234", region="us").setting("api_key") == "given-1234"
+    assert Echo().api_key == "from-env-1234"
+    assert Echo().region == "eu"
+    assert Echo(api_key="given-1234", region="us").api_key == "given-1234"
     monkeypatch.setenv("ECHO_REGION", "ap")
-    assert Echo().setting("region") == "ap"
+    assert Echo().region == "ap"
+    monkeypatch.setenv("ECHO_API_KEY", "  ")
+    assert Echo().missing_settings() == ["api_key"], "a blank value is no value"
+    assert Echo(api_key="").missing_settings() == ["api_key"]
+    with pytest.raises(AttributeError, match="is a setting: pass it to the constructor"):
+        Echo(api_key="given-1234").api_key = "other"  # type: ignore[misc]
+    assert not Echo.is_configured()
+    monkeypatch.setenv("ECHO_API_KEY", "from-env-1234")
     assert Echo.is_configured()
     assert Echo().id == "echo" and Echo(id="second").id == "second"
 
@@ -116,7 +123,7 @@ def test_a_missing_setting_names_the_argument_and_the_variable(
     assert echo.missing_settings() == ["api_key"]
     assert Echo.missing_from_environment() == ["ECHO_API_KEY"]
     with pytest.raises(IntegrationSettingError) as raised:
-        echo.setting("api_key")
+        _ = echo.api_key
     assert str(raised.value) == (
         "Echo integration 'mine' needs api_key (pass Echo(api_key=...) or set ECHO_API_KEY)."
     )
@@ -134,26 +141,62 @@ def test_secrets_are_never_shown() -> None:
     echo = Echo(api_key=SECRET, region="us")
     assert repr(echo) == "Echo(id='echo', api_key='***', region='us')"
     assert SECRET not in str(echo)
-    assert repr(Echo(api_key=None)).startswith("Echo(id='echo', api_key=None")
+    assert repr(Echo(api_key="")).startswith("Echo(id='echo', api_key=None")
 
 
 def test_bad_declarations_fail_when_the_class_is_defined() -> None:
-    with pytest.raises(ConfigurationError, match="cannot be a setting name"):
+    with pytest.raises(ConfigurationError, match="cannot be named '_key'"):
         type(
-            "Bad", (runio.Integration,), {"namespace": "bad", "name": "B", "settings": {"id": "X"}}
+            "Bad",
+            (runio.Integration,),
+            {"namespace": "bad", "name": "B", "_key": runio.setting(), "__annotations__": {}},
         )
-    with pytest.raises(ConfigurationError, match="must take \\(self, client, task"):
+    with pytest.raises(ConfigurationError, match="needs an annotation"):
+        type("Bad", (runio.Integration,), {"namespace": "bad", "name": "B", "key": runio.setting()})
+    with pytest.raises(ConfigurationError, match="is annotated but is not a setting"):
+
+        class Unmarked(runio.Integration[Any]):
+            namespace, name = "unmarked", "Unmarked"
+            region: str
+
+    with pytest.raises(ConfigurationError, match="must take \\(self, client, task, /"):
 
         class Worse(runio.Integration[Any]):
             namespace, name = "worse", "Worse"
 
-            @runio.integration_task
+            @runio.integration_task(effect="read")
             def oops(self, task: runio.Task) -> None:
                 """No client."""
 
+    with pytest.raises(ConfigurationError, match="effect must be 'read', 'write'"):
+
+        class NoEffect(runio.Integration[Any]):
+            namespace, name = "noeffect", "No effect"
+
+            @runio.integration_task(effect="sometimes")  # type: ignore[arg-type]
+            def oops(self, client: Any, task: runio.Task, /) -> None:
+                """Bad effect."""
+
+    with pytest.raises(ConfigurationError, match=r"replaces runio\.Integration\.check_configured"):
+
+        class Shadow(runio.Integration[Any]):
+            namespace, name = "shadow", "Shadow"
+
+            def check_configured(self) -> None:  # type: ignore[override]
+                """Would skip the kit's check."""
+
+    with pytest.raises(ConfigurationError, match="cannot be named 'run_task'"):
+
+        class Reserved(runio.Integration[Any]):
+            namespace, name = "reserved", "Reserved"
+
+            @runio.integration_task(effect="read")  # type: ignore[arg-type]
+            def run_task(self, client: Any, task: runio.Task, /) -> None:  # type: ignore[override]
+                """Shadows io.<ns>.run_task."""
+
 
 def test_a_wrapper_is_not_called_outside_io() -> None:
-    with pytest.raises(ConfigurationError, match=r"io.<namespace>.send_message"):
+    with pytest.raises(ConfigurationError, match=r"io.use\(integration\).send_message"):
         Echo(api_key=SECRET).send_message("key", to="x")
     spec = Echo.send_message
     assert (spec.name, spec.attr) == ("Send Message", "send_message")
@@ -247,7 +290,7 @@ def test_wrong_wrapper_parameters_fail_the_job_at_once_without_a_task(
     assert run.tasks == []
 
 
-def test_a_missing_setting_fails_the_job_at_once_naming_the_variable(
+def test_a_worker_refuses_to_start_with_an_unconfigured_declared_integration(
     client: runio.Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("ECHO_API_KEY", raising=False)
@@ -256,11 +299,31 @@ def test_a_missing_setting_fails_the_job_at_once_naming_the_variable(
         return await io.echo.send_message("msg", to="x")
 
     run_id = _job(client, body, echo=Echo())
+    with pytest.raises(IntegrationSettingError) as raised:
+        client.run_worker(until_idle=True)
+    assert str(raised.value) == (
+        "This worker's jobs declare integrations that are not configured, so their runs would "
+        "fail: job 'kit', integrations['echo']: Echo integration 'echo' needs api_key (pass "
+        "Echo(api_key=...) or set ECHO_API_KEY)."
+    )
+    assert client.get_run(run_id).status == "QUEUED", "nothing ran, nothing was lost"
+
+
+def test_a_missing_setting_of_a_default_instance_fails_the_job_naming_the_variable(
+    client: runio.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An instance built when the run uses it (io.use(Echo) with nothing declared) is checked
+    # then: the task fails at once, naming the argument and the variable.
+    monkeypatch.delenv("ECHO_API_KEY", raising=False)
+
+    async def body(io: Any) -> Any:
+        return await io.use(Echo(id="late")).send_message("msg", to="x")
+
+    run_id = _job(client, body)
     client.run_worker(until_idle=True)
     run = client.get_run(run_id)
     assert run.status == "FAILED"
     assert run.error is not None and "ECHO_API_KEY" in run.error["message"]
-    assert run.tasks == []
 
 
 def test_one_client_per_worker_loop_reused_across_runs_and_closed_at_stop(
@@ -324,13 +387,13 @@ class Flaky(runio.Integration[None]):
     """Fails the first ``failures`` attempts with ``error``; classifies by the message."""
 
     namespace, name, icon = "flaky", "Flaky", "flaky"
-    settings: ClassVar[dict[str, str | runio.Setting]] = {"token": runio.Setting(required=False)}
+    token: str | None = runio.setting(required=False)
     default_retry = runio.RetryOptions(limit=3, min_timeout=1, max_timeout=1, randomize=False)
 
     def create_client(self) -> None:
         return None
 
-    def classify_error(self, error: Exception) -> ErrorDecision | None:
+    def classify_error(self, error: Exception, task: runio.Task) -> ErrorDecision | None:
         text = str(error)
         if "permanent" in text:
             return ErrorDecision.fail()
@@ -567,13 +630,14 @@ def _resolution_error(client: runio.Client, name: str) -> str:
     return str(run.error["message"])
 
 
-def test_a_known_namespace_that_is_not_installed_names_package_and_setting(
+def test_a_namespace_that_is_not_installed_names_the_package_to_install(
     make_client: Callable[..., runio.Client],
 ) -> None:
-    # A plugin manager without entry points: as if runio-stripe were not installed.
+    # A plugin manager without entry points: as if runio-stripe were not installed. Core keeps
+    # no list of vendors: the settings to provide are named once the package is installed.
     client = make_client(plugins=create_plugin_manager(entry_points=False))
     message = _resolution_error(client, "stripe")
-    assert "install runio-stripe (pip install runio-stripe) and set STRIPE_API_KEY" in message
+    assert "install the package that provides it (usually runio-stripe: pip install" in message
     assert "This job declares: declared." in message
 
 
@@ -682,3 +746,89 @@ def test_http_rate_limit_with_an_http_date_is_retried_then(
     retry_at = client.get_run(run_id).task("c").retry_at
     assert retry_at is not None and 115 <= retry_at - clock.now() <= 121
     assert drive(client, clock, run_id).status == "COMPLETED"
+
+
+class Composite(runio.Integration[list[str]]):
+    """A vendor whose write joins a channel first, as a subtask, through ``use(self)``."""
+
+    namespace, name, icon = "composite", "Composite", "puzzle"
+    token: str = runio.setting(default="tok_composite_secret")
+
+    def create_client(self) -> list[str]:
+        return []
+
+    @runio.integration_task(name="Join", effect="idempotent")
+    async def join(self, client: list[str], task: runio.Task, /, *, channel: str) -> str:
+        """Join a channel."""
+        client.append(f"join {channel}")
+        return channel
+
+    @runio.integration_task(name="Post", effect="write")
+    async def post(self, client: list[str], task: runio.Task, /, *, channel: str) -> list[str]:
+        """Join (a subtask), then post."""
+        await runio.integrations.use(self).join("join", channel=channel)
+        client.append(f"post {channel}")
+        return list(client)
+
+    @runio.integration_task(name="Sync post", effect="write")
+    def sync_post(self, client: list[str], task: runio.Task, /, *, channel: str) -> str:
+        """The same from a sync SDK: the subtask call blocks."""
+        joined: str = runio.integrations.use(self).join("join", channel=channel)  # type: ignore[assignment]
+        return f"posted after joining {joined}"
+
+
+def test_a_wrapper_calls_other_wrappers_as_its_subtasks(client: runio.Client) -> None:
+    composite = Composite()
+
+    async def body(io: runio.IO) -> Any:
+        first = await io.use(composite).post("post", channel="general")
+        second = await io.use(composite).sync_post("sync-post", channel="random")
+        return [first, second]
+
+    run_id = _job(client, body, composite=composite)
+    client.run_worker(until_idle=True)
+    run = client.get_run(run_id)
+    assert run.status == "COMPLETED", run.error
+    assert run.output == [["join general", "post general"], "posted after joining random"]
+    post = run.task("post")
+    assert [(c.cache_key, c.name) for c in post.children] == [("join", "Join")]
+    assert [(c.cache_key, c.name) for c in run.task("sync-post").children] == [("join", "Join")]
+
+
+def test_use_outside_a_wrapper_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="works inside a task wrapper of that instance"):
+        runio.integrations.use(Composite())
+
+
+def test_io_use_resolves_a_class_to_the_declared_instance_or_refuses_to_guess(
+    client: runio.Client,
+) -> None:
+    async def body(io: runio.IO) -> Any:
+        one = io.use(Echo)
+        return [one.integration.id, repr(one)]  # type: ignore[attr-defined]
+
+    run_id = _job(client, body, mine=Echo(id="mine", api_key=SECRET))
+    client.run_worker(until_idle=True)
+    run = client.get_run(run_id)
+    assert run.output is not None and run.output[0] == "mine", run.error
+    assert SECRET not in run.output[1]
+
+    two = runio.Client("two", database_url=client.database_url)
+
+    @two.define_job(
+        id="two",
+        trigger=runio.event_trigger("two"),
+        integrations={"a": Echo(id="a", api_key=SECRET), "b": Echo(id="b", api_key=SECRET)},
+    )
+    async def job(payload: Any, io: runio.IO) -> Any:
+        return io.use(Echo)
+
+    try:
+        run_id = two.send_event("two", {}).run_ids[0]
+        two.run_worker(until_idle=True)
+        failed = two.get_run(run_id)
+    finally:
+        two.close()
+    assert failed.status == "FAILED"
+    assert failed.error is not None
+    assert "declares several Echo instances (a, b); pass the instance" in failed.error["message"]

@@ -4,7 +4,7 @@ errors translated into errors a user can act on."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any
 
 import runio
 
@@ -26,23 +26,28 @@ class Vendor(runio.Integration[Any]):
     name = "Vendor"
     icon = "vendor"
     idempotency = "key"
-    settings: ClassVar[dict[str, str | runio.Setting]] = {}
+    token: str = runio.setting(default="tok_vendor_secret")
 
     def create_client(self) -> Any:
         return object()
 
-    def translate_error(self, error: Exception) -> Exception:
+    def translate_error(self, error: Exception, task: runio.Task) -> Exception:
         if isinstance(error, SDKError):
-            return VendorProblem(f"The vendor refused the call (code {error.code}); fix the input.")
+            return VendorProblem(
+                f"The vendor refused the call (code {error.code}) in task {task.cache_key!r}; "
+                "fix the input."
+            )
         return error
 
-    def classify_error(self, error: Exception) -> runio.ErrorDecision | None:
-        return runio.ErrorDecision.fail() if isinstance(error, VendorProblem) else None
+    def classify_error(self, error: Exception, task: runio.Task) -> runio.ErrorDecision | None:
+        return runio.ErrorDecision.fail() if isinstance(error, SDKError) else None
 
     @runio.integration_task(
-        name="Create Thing", properties=lambda p: [runio.Property("Email", p.get("email"))]
+        name="Create Thing",
+        effect="write",
+        properties=lambda p: [runio.Property("Email", p.get("email"))],
     )
-    async def create_thing(self, client: Any, task: runio.Task, **params: Any) -> dict[str, Any]:
+    async def create_thing(self, client: Any, task: runio.Task, /, **params: Any) -> dict[str, Any]:
         """Create a thing with whatever the vendor accepts."""
         return {"received": params}
 
@@ -90,5 +95,6 @@ def test_sdk_errors_are_recorded_as_the_integration_translates_them(
     task = run.task("raw-call")
     assert task.status == "ERRORED"
     assert task.error is not None and task.error["type"] == "VendorProblem"
-    assert "code E42" in task.error["message"]
-    assert calls == [1], "classified on the translated error: failed at once"
+    assert "code E42) in task 'raw-call'" in task.error["message"]
+    assert "SDKError" in task.error["stack"], "the SDK's error stays chained"
+    assert calls == [1], "classified on the SDK's own error: failed at once"

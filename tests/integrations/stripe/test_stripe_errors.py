@@ -110,6 +110,18 @@ def test_transient_errors_use_up_the_retry_limit(world: World) -> None:
 # -- failing at once ------------------------------------------------------------------------------
 
 
+TASK = runio.Task(
+    id="t",
+    idempotency_key="0" * 64,
+    attempt=1,
+    cache_key="k",
+    run_id="r",
+    parent_id=None,
+    params=None,
+    name="k",
+)
+
+
 @pytest.mark.parametrize(
     ("status", "code", "message"),
     [
@@ -376,20 +388,22 @@ def test_classify_error(status: int, headers: dict[str, str], action: str, when:
     elif status == 402:
         kind = stripe.CardError
     error = _api_error(status, headers, kind)
-    decision = integration.classify_error(error)
+    decision = integration.classify_error(error, TASK)
     assert decision is not None
     assert (decision.action, decision.when) == (action, when)
     wrapped = StripeAPIError.from_stripe(error)
-    assert integration.classify_error(wrapped) == decision
+    assert integration.classify_error(wrapped, TASK) == decision
 
 
 def test_classify_error_on_connection_and_idempotency_errors() -> None:
     integration = Stripe(api_key=API_KEY)
-    connection = integration.classify_error(stripe.APIConnectionError("down", should_retry=True))
+    connection = integration.classify_error(
+        stripe.APIConnectionError("down", should_retry=True), TASK
+    )
     assert connection is not None and connection.action == "retry"
     idempotency = stripe.IdempotencyError(
         "Keys for idempotent requests...", None, 400, {"error": {"type": "idempotency_error"}}, {}
     )
-    decision = integration.classify_error(idempotency)
+    decision = integration.classify_error(idempotency, TASK)
     assert decision is not None and decision.action == "fail"
-    assert integration.classify_error(ValueError("not Stripe's")) is None
+    assert integration.classify_error(ValueError("not Stripe's"), TASK) is None

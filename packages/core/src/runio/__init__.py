@@ -7,29 +7,12 @@ from ._client import Client
 from ._context import EventInfo, RunContext
 from ._io import IO, Logger, SyncIO
 from ._job import EventTrigger, Job, event_trigger
-from ._records import (
-    AttemptRecord as Attempt,
-)
-from ._records import EventRecord as Event
-from ._records import (
-    LogRecord as LogEntry,
-)
-from ._records import (
-    RunRecord as Run,
-)
-from ._records import (
-    RunStatus,
-    TaskStatus,
-)
-from ._records import (
-    TaskRecord as TaskRun,
-)
-from ._task import Property, Task
-from .integrations import ErrorDecision, Integration, Setting, integration_task
+from ._records import Attempt, Event, LogEntry, Run, RunStatus, TaskRun, TaskStatus
+from ._task import Property, Task, TaskOptions
+from ._version import __version__
+from .integrations import ErrorDecision, Integration, Setting, integration_task, setting
 from .plugins import hookimpl
 from .retry import SKIP_RETRYING, RetryAt, RetryOptions
-
-__version__ = "0.1.0"
 
 __all__ = [
     "IO",
@@ -53,6 +36,7 @@ __all__ = [
     "Setting",
     "SyncIO",
     "Task",
+    "TaskOptions",
     "TaskRun",
     "TaskStatus",
     "__version__",
@@ -61,4 +45,5 @@ __all__ = [
     "hookimpl",
     "integration_task",
     "retry",
+    "setting",
 ]

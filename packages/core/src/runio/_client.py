@@ -13,7 +13,7 @@ import re
 import threading
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 from . import _json, _run_rules
 from ._clock import Clock, SystemClock
@@ -21,7 +21,7 @@ from ._execution import Limits
 from ._ids import new_id
 from ._job import EventTrigger, Job, make_job
 from ._records import EventRecord, JobRecord, NewRun, RunRecord, RunStatus
-from ._worker import Worker
+from ._worker import Worker, WorkerApp, WorkerOptions
 from .errors import (
     ConfigurationError,
     InvalidPayloadError,
@@ -30,7 +30,7 @@ from .errors import (
     RunNotFoundError,
     UnknownEventError,
 )
-from .integrations._resolve import ClientKit, JobIntegrations
+from .integrations._resolve import ClientKit
 from .plugins import PluginManager
 from .retry import RetryOptions
 from .storage import Store, create_store, database_url_from_env
@@ -252,10 +252,6 @@ class Client:
 
         return decorate
 
-    def _integrations_for(self, job: Job) -> JobIntegrations:
-        """What ``io.<name>`` can reach in ``job``: declared instances, else installed ones."""
-        return self._kit.for_job(job)
-
     # -- events --------------------------------------------------------------------------------
     def send_event(
         self,
@@ -429,9 +425,23 @@ class Client:
         return run
 
     # -- worker --------------------------------------------------------------------------------
-    def worker(self, **options: Any) -> Worker:
+    def _worker_app(self) -> WorkerApp:
+        return WorkerApp(
+            app_id=self.id,
+            jobs=self.jobs,
+            store=self.store,
+            clock=self.clock,
+            limits=self._limits,
+            kit=self._kit,
+            ready=self._ready,
+            register_jobs=self._register_jobs,
+            send_event=self.send_event_async,
+            workers=self._workers,
+        )
+
+    def worker(self, **options: Unpack[WorkerOptions]) -> Worker:
         """A ``Worker`` for this app (see ``run_worker`` for the options)."""
-        return Worker(self, **options)
+        return Worker(self._worker_app(), **options)
 
     def run_worker(
         self,
@@ -446,7 +456,7 @@ class Client:
         """Run a worker in this process: until stopped, or with ``until_idle=True`` until no run
         is ready to execute (waiting runs stay waiting)."""
         worker = Worker(
-            self,
+            self._worker_app(),
             concurrency=concurrency,
             until_idle=until_idle,
             lease_seconds=lease_seconds,
@@ -456,8 +466,9 @@ class Client:
         )
         _run_here(worker.run())
 
-    async def run_worker_async(self, **options: Any) -> None:
-        await Worker(self, **options).run()
+    async def run_worker_async(self, **options: Unpack[WorkerOptions]) -> None:
+        """``run_worker`` for async code: runs the worker on the current event loop."""
+        await Worker(self._worker_app(), **options).run()
 
     # -- sync bridge ---------------------------------------------------------------------------
     def _run_sync(self, coro: Coroutine[Any, Any, T]) -> T:

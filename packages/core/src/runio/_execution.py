@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _json
+from ._ids import new_id
 from ._keys import cache_key_json, cache_key_parts, idempotency_key
 from ._records import ClaimedRun, LogRecord, NewTask, RunStatus, StoredTask, TaskStatus
 from ._task import Property, Task
@@ -229,7 +230,6 @@ class Execution:
     def _new_task(
         self, key: str, cache_key: Any, parent: Frame | None, depth: int, kind: str, **meta: Any
     ) -> NewTask:
-        from ._ids import new_id
 
         return NewTask(
             id=new_id("task"),
@@ -267,7 +267,12 @@ class Execution:
         output_type: Any = None,
         kind: str = "task",
         record_start: bool = False,
+        scrub_output: Callable[[str], str] | None = None,
     ) -> Any:
+        """Run one task (see ``IO.run_task``). ``record_start`` stores the attempt's start
+        before ``fn`` runs (integration tasks: a vendor call is a side effect outside the
+        database); ``scrub_output`` rewrites the encoded output before it is stored (an
+        integration removes its secrets)."""
         self.check_boundary()
         if not callable(fn):
             raise ConfigurationError(
@@ -341,6 +346,7 @@ class Execution:
                 0,
                 None,
                 None,
+                self.clock.now(),
             )
             self.tasks[key] = stored
 
@@ -354,8 +360,11 @@ class Execution:
             params=params,
             name=name or str(cache_key),
             outcome_unknown=outcome_unknown,
+            started_at=stored.started_at,
         )
         now = self.clock.now()
+        if stored.started_at is None:
+            stored.started_at = task.started_at = now
         if not (stored.status == TaskStatus.RUNNING and self.resume_running and new_task is None):
             self.store.start_attempt(
                 self.lease, new_task=new_task, task_id=task_id, attempt=attempt, now=now
@@ -395,6 +404,11 @@ class Execution:
                 )
                 await self._fail_for_good(error, task, stored, cache_key)
                 raise AssertionError("unreachable") from None
+            fresh = result
+            if scrub_output is not None:
+                scrubbed = scrub_output(text)
+                if scrubbed != text:
+                    text, fresh = scrubbed, _MISSING
             size = len(text.encode("utf-8"))
             if size > self.limits.max_output_size:
                 error = OutputError(
@@ -413,6 +427,8 @@ class Execution:
                 if task.output_properties
                 else None
             )
+            if props is not None and scrub_output is not None:
+                props = scrub_output(props)
             status = await self._persist(
                 self.store.complete_task(
                     self.lease,
@@ -427,8 +443,8 @@ class Execution:
             stored.status = TaskStatus.COMPLETED
             stored.output = text
             if hooks is not None:
-                hooks.task_completed(task, kind, result)
-            return self._output(text, output_type, cache_key, fresh=result)
+                hooks.task_completed(task, kind, result if fresh is result else _json.decode(text))
+            return self._output(text, output_type, cache_key, fresh=fresh)
         finally:
             self._leave()
 

@@ -9,19 +9,44 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
 from ._execution import Execution, Frame, current_frame
-from ._task import Property, Task
+from ._task import Task, TaskOptions
 from .errors import ConfigurationError
 from .retry import RetryOptions
 
 if TYPE_CHECKING:
-    from .integrations._resolve import JobIntegrations
+    from typing import Unpack
+
+    from .integrations import Integration
 
 T = TypeVar("T")
+I = TypeVar("I", bound="Integration[Any]")  # noqa: E741 - an integration's type
+
+
+class Resolver(Protocol):
+    """How ``io`` reaches integrations (``io.<name>``, ``io.use(...)``): given by the worker,
+    so this module knows nothing of the integration kit."""
+
+    def attribute(self, io: IO, name: str) -> Any: ...
+
+    def use(self, io: IO, target: Any) -> Any: ...
+
+    def blocking(self, value: Any, sync_io: SyncIO) -> Any: ...
+
+
+class _NoIntegrations:
+    def attribute(self, io: IO, name: str) -> Any:
+        raise AttributeError(f"io has no attribute {name!r}, and this io resolves no integrations.")
+
+    def use(self, io: IO, target: Any) -> Any:
+        raise ConfigurationError("This io resolves no integrations.")
+
+    def blocking(self, value: Any, sync_io: SyncIO) -> Any:
+        return value
 
 
 def _parent(execution: Execution) -> Frame | None:
@@ -57,14 +82,10 @@ class Logger:
 class IO:
     """Passed to every job function. Each call with a cache key is recorded as a task."""
 
-    def __init__(
-        self,
-        execution: Execution,
-        integrations: JobIntegrations | Mapping[str, Any] | None = None,
-    ) -> None:
+    def __init__(self, execution: Execution, resolver: Resolver | None = None) -> None:
         self._execution = execution
         self.logger = Logger(execution)
-        self._integrations = integrations or {}
+        self._resolver: Resolver = resolver or _NoIntegrations()
         self._sync: SyncIO | None = None
 
     @overload
@@ -73,16 +94,8 @@ class IO:
         cache_key: str | Sequence[Any],
         fn: Callable[[Task], Awaitable[T]],
         *,
-        name: str | None = ...,
-        icon: str | None = ...,
-        properties: list[Property] | None = ...,
-        params: Any = ...,
-        retry: RetryOptions | None = ...,
-        on_error: Callable[[Exception, Task], Any] | None = ...,
-        redact: list[str] | None = ...,
-        style: str | None = ...,
-        timeout: float | None = ...,
         output_type: None = ...,
+        **options: Unpack[TaskOptions],
     ) -> T: ...
 
     @overload
@@ -91,16 +104,8 @@ class IO:
         cache_key: str | Sequence[Any],
         fn: Callable[[Task], T],
         *,
-        name: str | None = ...,
-        icon: str | None = ...,
-        properties: list[Property] | None = ...,
-        params: Any = ...,
-        retry: RetryOptions | None = ...,
-        on_error: Callable[[Exception, Task], Any] | None = ...,
-        redact: list[str] | None = ...,
-        style: str | None = ...,
-        timeout: float | None = ...,
         output_type: None = ...,
+        **options: Unpack[TaskOptions],
     ) -> T: ...
 
     @overload
@@ -109,16 +114,8 @@ class IO:
         cache_key: str | Sequence[Any],
         fn: Callable[[Task], Any],
         *,
-        name: str | None = ...,
-        icon: str | None = ...,
-        properties: list[Property] | None = ...,
-        params: Any = ...,
-        retry: RetryOptions | None = ...,
-        on_error: Callable[[Exception, Task], Any] | None = ...,
-        redact: list[str] | None = ...,
-        style: str | None = ...,
-        timeout: float | None = ...,
         output_type: type[T],
+        **options: Unpack[TaskOptions],
     ) -> T: ...
 
     async def run_task(
@@ -126,16 +123,8 @@ class IO:
         cache_key: str | Sequence[Any],
         fn: Callable[[Task], Any],
         *,
-        name: str | None = None,
-        icon: str | None = None,
-        properties: list[Property] | None = None,
-        params: Any = None,
-        retry: RetryOptions | None = None,
-        on_error: Callable[[Exception, Task], Any] | None = None,
-        redact: list[str] | None = None,
-        style: str | None = None,
-        timeout: float | None = None,
         output_type: Any = None,
+        **options: Unpack[TaskOptions],
     ) -> Any:
         """Run ``fn(task)`` once per run: its result is stored and returned on every replay.
 
@@ -146,20 +135,13 @@ class IO:
         ``output_type`` parses the stored JSON back into a type. ``name``, ``icon``,
         ``properties``, ``params``, ``style`` and ``redact`` describe the task in the dashboard.
         """
-        return await self._run_task(
-            cache_key,
-            fn,
-            name=name,
-            icon=icon,
-            properties=properties,
-            params=params,
-            retry=retry,
-            on_error=on_error,
-            redact=redact,
-            style=style,
-            timeout=timeout,
-            output_type=output_type,
-        )
+        unknown = set(options) - _OPTION_NAMES
+        if unknown:
+            raise ConfigurationError(
+                f"io.run_task({cache_key!r}): unknown option(s) {', '.join(sorted(unknown))}; "
+                f"the options are {', '.join(sorted(_OPTION_NAMES))} and output_type."
+            )
+        return await self._run_task(cache_key, fn, output_type=output_type, **options)
 
     async def _run_task(
         self,
@@ -167,11 +149,14 @@ class IO:
         fn: Callable[[Task], Any],
         *,
         record_start: bool = False,
+        scrub_output: Callable[[str], str] | None = None,
+        output_type: Any = None,
         **options: Any,
     ) -> Any:
-        """``run_task``; with ``record_start`` the attempt's start is in the database before
-        ``fn`` runs (the integration kit asks for it for every vendor call, so a crash during the
-        call loses no attempt and ``task.outcome_unknown`` never misses one)."""
+        """``run_task`` as the integration kit calls it: with ``record_start`` the attempt's
+        start is in the database before ``fn`` runs (so a crash during a vendor call loses no
+        attempt and ``task.outcome_unknown`` never misses one); ``scrub_output`` removes the
+        integration's secrets from the encoded output."""
         _check_options(
             cache_key,
             options.get("retry"),
@@ -181,7 +166,13 @@ class IO:
         )
         ex = self._execution
         return await ex.run_task(
-            cache_key, fn, parent=_parent(ex), record_start=record_start, **options
+            cache_key,
+            fn,
+            parent=_parent(ex),
+            record_start=record_start,
+            scrub_output=scrub_output,
+            output_type=output_type,
+            **options,
         )
 
     async def wait(self, cache_key: str | Sequence[Any], seconds: float) -> None:
@@ -264,15 +255,31 @@ class IO:
             self._sync = SyncIO(self, self._execution.loop)
         return self._sync
 
+    @overload
+    def use(self, integration: type[I]) -> I: ...
+
+    @overload
+    def use(self, integration: I) -> I: ...
+
+    def use(self, integration: Any) -> Any:
+        """An integration bound to this run, typed as the integration: its task wrappers are
+        checked by mypy, names and argument types included::
+
+            await io.use(stripe).create_customer("create-customer", email="ada@example.com")
+            await io.use(Stripe).create_customer(...)   # the job's Stripe, else the default
+
+        ``io.use(instance)`` binds that instance; ``io.use(Class)`` the instance of that class
+        the job declared, else a default instance configured from the environment. The same
+        object as ``io.<namespace>``, which is untyped shorthand."""
+        return self._resolver.use(self, integration)
+
     def __getattr__(self, name: str) -> Any:
         """``io.<name>``: the integration the job declared under ``name``, else the default
-        instance of an installed, configured plugin's integration with that namespace (see
-        ``runio.integrations._resolve``); resolved once per execution."""
+        instance of an installed, configured plugin's integration with that namespace;
+        resolved once per execution."""
         if name.startswith("_"):
             raise AttributeError(name)
-        from .integrations._resolve import resolve
-
-        value = resolve(self, self.__dict__.get("_integrations"), name)
+        value = self._resolver.attribute(self, name)
         self.__dict__[name] = value
         return value
 
@@ -307,11 +314,22 @@ class SyncIO:
         return asyncio.run_coroutine_threadsafe(with_frame(), self._loop).result()
 
     def run_task(
-        self, cache_key: str | Sequence[Any], fn: Callable[[Task], T], **options: Any
+        self,
+        cache_key: str | Sequence[Any],
+        fn: Callable[[Task], T],
+        *,
+        output_type: Any = None,
+        **options: Unpack[TaskOptions],
     ) -> T:
         """As ``IO.run_task``, blocking."""
-        result: T = self._call(lambda: self._io.run_task(cache_key, fn, **options))
+        result: T = self._call(
+            lambda: self._io.run_task(cache_key, fn, output_type=output_type, **options)
+        )
         return result
+
+    def use(self, integration: Any) -> Any:
+        """As ``IO.use``; each call blocks until its task is done."""
+        return self._io._resolver.blocking(self._io.use(integration), self)
 
     def wait(self, cache_key: str | Sequence[Any], seconds: float) -> None:
         self._call(lambda: self._io.wait(cache_key, seconds))
@@ -320,27 +338,39 @@ class SyncIO:
         self._call(lambda: self._io.wait_until(cache_key, when))
 
     def send_event(
-        self, cache_key: str | Sequence[Any], name: str, payload: Any = None, **options: Any
+        self,
+        cache_key: str | Sequence[Any],
+        name: str,
+        payload: Any = None,
+        *,
+        id: str | None = None,
+        deliver_at: datetime | None = None,
     ) -> dict[str, Any]:
-        return self._call(lambda: self._io.send_event(cache_key, name, payload, **options))
+        return self._call(
+            lambda: self._io.send_event(cache_key, name, payload, id=id, deliver_at=deliver_at)
+        )
 
-    def random(self, cache_key: str | Sequence[Any], **options: Any) -> float:
-        return self._call(lambda: self._io.random(cache_key, **options))
+    def random(
+        self,
+        cache_key: str | Sequence[Any],
+        *,
+        min: float = 0.0,
+        max: float = 1.0,
+        round: bool = False,
+    ) -> float:
+        return self._call(lambda: self._io.random(cache_key, min=min, max=max, round=round))
 
     @property
     def sync(self) -> SyncIO:
         return self
 
     def __getattr__(self, name: str) -> Any:
-        from .integrations._bound import IntegrationIO
-
-        value = getattr(self._io, name)
-        if isinstance(value, IntegrationIO):  # io.<name> in sync code: calls that block
-            return value.blocking(self)
-        return value
+        # io.<name> in sync code: an integration's calls block
+        return self._io._resolver.blocking(getattr(self._io, name), self)
 
 
 _STYLES = ("normal", "minimal")
+_OPTION_NAMES = TaskOptions.__optional_keys__
 
 
 def _check_options(

@@ -1,6 +1,6 @@
 """Plain records that cross the boundary between the engine and a store.
 
-``RunRecord``, ``TaskRecord``, ``AttemptRecord``, ``LogRecord`` and ``EventRecord`` are also
+``Run``, ``TaskRun``, ``Attempt``, ``LogEntry`` and ``Event`` are also
 the public views (``runio.Run``, ``runio.TaskRun``, ``runio.Attempt``, ``runio.LogEntry``,
 ``runio.Event``); the others stay between the engine and the store.
 """
@@ -69,7 +69,7 @@ class JobRecord:
 
 
 @dataclass(slots=True)
-class EventRecord:
+class Event:
     id: str
     app_id: str
     name: str
@@ -98,7 +98,7 @@ class ClaimedRun:
     is_retry: bool
     created_at: float
     started_at: float
-    event: EventRecord
+    event: Event
 
 
 @dataclass(slots=True)
@@ -116,6 +116,8 @@ class StoredTask:
     attempt_base: int
     retry_at: float | None
     wake_at: float | None
+    started_at: float | None = None
+    """When the first attempt started."""
 
 
 @dataclass(slots=True)
@@ -137,7 +139,7 @@ class NewTask:
 
 
 @dataclass(slots=True)
-class AttemptRecord:
+class Attempt:
     number: int
     status: str
     started_at: float
@@ -146,7 +148,7 @@ class AttemptRecord:
 
 
 @dataclass(slots=True)
-class TaskRecord:
+class TaskRun:
     """A task as the dashboard, CLI and ``client.get_run`` see it."""
 
     id: str
@@ -171,13 +173,13 @@ class TaskRecord:
     ended_at: float | None
     retry_at: float | None
     wake_at: float | None
-    attempts: list[AttemptRecord] = field(default_factory=list)
-    children: list[TaskRecord] = field(default_factory=list)
+    attempts: list[Attempt] = field(default_factory=list)
+    children: list[TaskRun] = field(default_factory=list)
     """Subtasks, in the order they were created (filled in by ``Run.tasks`` tree building)."""
 
 
 @dataclass(slots=True)
-class LogRecord:
+class LogEntry:
     run_id: str
     scope: str
     seq: int
@@ -189,7 +191,7 @@ class LogRecord:
 
 
 @dataclass(slots=True)
-class RunRecord:
+class Run:
     id: str
     app_id: str
     job_id: str
@@ -208,13 +210,13 @@ class RunRecord:
     is_retry: bool
     replay_of: str | None
     lease_owner: str | None
-    tasks: list[TaskRecord] = field(default_factory=list)
+    tasks: list[TaskRun] = field(default_factory=list)
     """Top-level tasks; each holds its subtasks in ``children``."""
-    logs: list[LogRecord] = field(default_factory=list)
+    logs: list[LogEntry] = field(default_factory=list)
 
-    def all_tasks(self) -> list[TaskRecord]:
+    def all_tasks(self) -> list[TaskRun]:
         """Every task of the run, depth first, in creation order."""
-        out: list[TaskRecord] = []
+        out: list[TaskRun] = []
         stack = list(reversed(self.tasks))
         while stack:
             task = stack.pop()
@@ -222,10 +224,10 @@ class RunRecord:
             stack.extend(reversed(task.children))
         return out
 
-    def task(self, *cache_key_path: Any) -> TaskRecord:
+    def task(self, *cache_key_path: Any) -> TaskRun:
         """The task reached by following cache keys from the top, e.g. ``run.task("a", "b")``."""
         level = self.tasks
-        found: TaskRecord | None = None
+        found: TaskRun | None = None
         for key in cache_key_path:
             found = next((t for t in level if t.cache_key == key), None)
             if found is None:
@@ -234,6 +236,14 @@ class RunRecord:
         if found is None:
             raise KeyError("Give at least one cache key")
         return found
+
+
+# The names the engine and stores used before the public names; kept as aliases.
+EventRecord = Event
+AttemptRecord = Attempt
+TaskRecord = TaskRun
+LogRecord = LogEntry
+RunRecord = Run
 
 
 # -- decisions of the engine that a store records (see _run_rules) ----------------------------

@@ -27,17 +27,20 @@ import os
 import signal
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypedDict
 
 from . import _json
+from ._clock import Clock
 from ._context import EventInfo, RunContext
 from ._execution import (
     Canceled,
     Execution,
     LeaseLost,
+    Limits,
     StoreFailed,
     Suspend,
     TimedOut,
@@ -45,7 +48,8 @@ from ._execution import (
 )
 from ._ids import new_id
 from ._io import IO, SyncIO
-from ._records import ClaimedRun, Lease, RunStatus
+from ._job import Job
+from ._records import ClaimedRun, EventRecord, Lease, RunStatus
 from .errors import (
     ConfigurationError,
     LeaseLostError,
@@ -53,14 +57,59 @@ from .errors import (
     StoreUnavailableError,
     TaskFailedError,
 )
-
-if TYPE_CHECKING:
-    from ._client import Client
+from .integrations._resolve import ClientKit
+from .storage import Store
 
 log = logging.getLogger("runio.worker")
 
 _BACKOFF_FIRST = 0.05
 _BACKOFF_MAX = 5.0
+
+
+class WorkerOptions(TypedDict, total=False):
+    """How a worker runs (``Client.run_worker``, ``Client.worker``, ``runio worker``)."""
+
+    concurrency: int
+    """Runs executed at once (default 50)."""
+    until_idle: bool
+    """Return once no run is ready to execute (waiting runs stay waiting)."""
+    lease_seconds: float
+    """How long a claimed run is held without a heartbeat before another worker may take it."""
+    heartbeat_interval: float | None
+    """Seconds between lease renewals (default: a third of the lease)."""
+    poll_interval: float | None
+    """Seconds between looks for ready runs when idle (default: the store's)."""
+    grace_period: float
+    """Seconds runs in flight get to reach a task boundary at shutdown."""
+    handle_signals: bool
+    """Stop gracefully on SIGTERM/SIGINT (a second signal forces the stop)."""
+    on_run_finished: Callable[[str, str], None] | None
+    """Called with (run id, status) after each execution."""
+    max_store_failures: int
+    """Database failures in a row before the worker stops with ``StoreUnavailableError``
+    (default 10; runs stopped together by one outage count once)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerApp:
+    """Everything a worker takes from its app, handed over explicitly (``Client.worker()``
+    builds it), so the worker depends on no client internals."""
+
+    app_id: str
+    jobs: Mapping[str, Job]
+    store: Store
+    clock: Clock
+    limits: Limits
+    kit: ClientKit
+    """The app's plugins and integrations: lifecycle hooks, ``io.<name>`` resolution."""
+    ready: Callable[[], Awaitable[Any]]
+    """Brings the database schema up to date (or says why it cannot)."""
+    register_jobs: Callable[[], Awaitable[None]]
+    """Records the app's jobs in the store (only what changed)."""
+    send_event: Callable[..., Awaitable[EventRecord]]
+    """``io.send_event`` from inside a run."""
+    workers: set[Worker]
+    """The app's running workers: each adds itself while it runs, so the app can wake them."""
 
 
 class _TaskThreads(ThreadPoolExecutor):
@@ -88,7 +137,7 @@ class _TaskThreads(ThreadPoolExecutor):
 class Worker:
     def __init__(
         self,
-        client: Client,
+        app: WorkerApp,
         *,
         concurrency: int = 50,
         until_idle: bool = False,
@@ -122,13 +171,13 @@ class Worker:
             raise ConfigurationError(
                 f"Worker grace_period must be seconds >= 0, got {grace_period!r}."
             )
-        self.client = client
+        self.app = app
         self.concurrency = concurrency
         self.until_idle = until_idle
         self.lease_seconds = float(lease_seconds)
         self.heartbeat_interval = float(heartbeat_interval or max(lease_seconds / 3, 0.05))
         self.poll_interval = (
-            float(poll_interval) if poll_interval is not None else client.store.poll_interval
+            float(poll_interval) if poll_interval is not None else app.store.poll_interval
         )
         self.grace_period = float(grace_period)
         self.handle_signals = handle_signals
@@ -205,25 +254,26 @@ class Worker:
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._wakeup = asyncio.Event()
-        client = self.client
-        await client._ready()
-        if not client.jobs:
+        app = self.app
+        await app.ready()
+        if not app.jobs:
             raise ConfigurationError(
-                f"App {client.id!r} defines no jobs, so this worker has nothing to run. Define "
+                f"App {app.app_id!r} defines no jobs, so this worker has nothing to run. Define "
                 "jobs with @client.define_job(...) in the module you point the worker at."
             )
-        await client._register_jobs()
-        client._kit.load()  # a plugin that fails to load stops the worker here, named
-        job_ids = list(client.jobs)
-        watch = await client.store.watch(client.id, self.notify)  # wake-ups beside the polling
+        await app.register_jobs()
+        app.kit.load()  # a plugin that fails to load stops the worker here, named
+        app.kit.check_declared(app.jobs.values())  # so does an unconfigured integration
+        job_ids = list(app.jobs)
+        watch = await app.store.watch(app.app_id, self.notify)  # wake-ups beside the polling
         executor = _TaskThreads(
             max_workers=max(32, self.concurrency * 4), thread_name_prefix="runio-task"
         )
         self._executor = executor
-        client._workers.add(self)
+        app.workers.add(self)
         installed = self._install_signals()
         heartbeat = asyncio.create_task(self._heartbeat_loop())
-        store, clock = client.store, client.clock
+        store, clock = app.store, app.clock
         try:
             while not self._stopping:
                 if self._failure_pending and not await self._back_off():
@@ -234,7 +284,7 @@ class Worker:
                     self._wakeup.clear()
                     try:
                         claimed = await store.claim_runs(
-                            app_id=client.id,
+                            app_id=app.app_id,
                             job_ids=job_ids,
                             worker_id=self.worker_id,
                             limit=free,
@@ -262,13 +312,13 @@ class Worker:
                 if self.executions and free <= 0:
                     await self._wait_for_slot()
                     continue
-                next_at = await store.next_ready_at(app_id=client.id, job_ids=job_ids)
+                next_at = await store.next_ready_at(app_id=app.app_id, job_ids=job_ids)
                 deadline = clock.now() + self.poll_interval
                 if next_at is not None:
                     deadline = min(deadline, next_at)
                 await self._idle_until(deadline)
         finally:
-            client._workers.discard(self)
+            app.workers.discard(self)
             with contextlib.suppress(Exception):
                 await watch.close()
             await self._shutdown()
@@ -279,7 +329,7 @@ class Worker:
                 with contextlib.suppress(Exception):
                     self._loop.remove_signal_handler(sig)
             executor.shutdown(wait=False, cancel_futures=True)
-            await client._kit.close_clients(client.jobs.values(), asyncio.get_running_loop())
+            await app.kit.close_clients(app.jobs.values(), asyncio.get_running_loop())
 
     # -- a failing database --------------------------------------------------------------------
     def _note_store_failure(self, exc: StoreError) -> None:
@@ -332,7 +382,7 @@ class Worker:
         """After a database failure: release the run for a later execution. If that fails too,
         the run resumes once its lease expires."""
         try:
-            await self.client.store.release_run(lease, now=self.client.clock.now())
+            await self.app.store.release_run(lease, now=self.app.clock.now())
         except Exception as exc:
             self.stranded_runs.add(lease.run_id)
             log.warning(
@@ -355,7 +405,7 @@ class Worker:
     async def _idle_until(self, deadline: float) -> None:
         assert self._wakeup is not None
         tasks = [t for _, t in self.executions.values()]
-        sleeper = asyncio.create_task(self.client.clock.sleep_until(deadline, self._wakeup))
+        sleeper = asyncio.create_task(self.app.clock.sleep_until(deadline, self._wakeup))
         try:
             await asyncio.wait([*tasks, sleeper], return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -409,12 +459,10 @@ class Worker:
         for execution, _ in leftover:
             if execution is not None:
                 with contextlib.suppress(Exception):
-                    await self.client.store.release_run(
-                        execution.lease, now=self.client.clock.now()
-                    )
+                    await self.app.store.release_run(execution.lease, now=self.app.clock.now())
 
     async def _heartbeat_loop(self) -> None:
-        store, clock = self.client.store, self.client.clock
+        store, clock = self.app.store, self.app.clock
         while True:
             await asyncio.sleep(self.heartbeat_interval)
             leases = [e.lease for e, _ in self.executions.values() if e is not None]
@@ -478,11 +526,11 @@ class Worker:
                 self._wakeup.set()
 
     async def _execute_run(self, claimed: ClaimedRun) -> str:
-        client = self.client
-        store, clock = client.store, client.clock
+        app = self.app
+        store, clock = app.store, app.clock
         lease = claimed.lease
         run_id = lease.run_id
-        job = client.jobs.get(claimed.job_id)
+        job = app.jobs.get(claimed.job_id)
         if job is None:  # only claimed for registered jobs; defensive
             await store.release_run(lease, now=clock.now())
             return "released"
@@ -509,12 +557,12 @@ class Worker:
             claimed=claimed,
             store=store,
             clock=clock,
-            limits=client._limits,
+            limits=app.limits,
             stored_tasks=stored,
             log_marks=marks,
             executor=self._task_threads(),
             loop=loop,
-            send_event=client.send_event_async,
+            send_event=app.send_event,
             deadline=(
                 claimed.started_at + job.max_duration if job.max_duration is not None else None
             ),
@@ -525,13 +573,13 @@ class Worker:
         assert task is not None
         self._own[task] = execution
         self.executions[run_id] = (execution, task)
-        execution.hooks = client._kit.lifecycle(claimed)  # None unless a plugin listens
+        execution.hooks = app.kit.lifecycle(claimed)  # None unless a plugin listens
         if execution.hooks is not None:
             execution.hooks.run_started()
-        io = IO(execution, client._integrations_for(job))
+        io = IO(execution, app.kit.for_job(job))
         ctx = RunContext(
             run_id=run_id,
-            app_id=client.id,
+            app_id=app.app_id,
             job_id=job.id,
             job_version=claimed.job_version,
             event=EventInfo(
@@ -622,12 +670,12 @@ class Worker:
                         lease, status=RunStatus.FAILED, output=None, error=error, now=now
                     )
                     return RunStatus.FAILED
-                if len(text.encode()) > client._limits.max_output_size:
+                if len(text.encode()) > app.limits.max_output_size:
                     error = json.dumps(
                         {
                             "type": "OutputError",
                             "message": f"Job {job.id!r} returned more than "
-                            f"{client._limits.max_output_size:,} bytes of JSON.",
+                            f"{app.limits.max_output_size:,} bytes of JSON.",
                         }
                     )
                     await store.finish_run(

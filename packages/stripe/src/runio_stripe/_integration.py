@@ -11,10 +11,9 @@ This module imports the ``stripe`` SDK; runio's core never does.
 
 from __future__ import annotations
 
-import logging
 import weakref
 from collections.abc import Awaitable, Callable, Iterator, Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 try:
     import stripe
@@ -25,7 +24,6 @@ except ImportError as exc:  # pragma: no cover - the dependency is declared
     ) from exc
 
 import runio
-from runio.errors import IntegrationSettingError
 from runio.integrations import retry_after_seconds
 
 from ._errors import StripeAPIError
@@ -70,12 +68,6 @@ def _props(p: dict[str, Any], *pairs: tuple[str, Any]) -> list[runio.Property]:
     pair whose value is ``None`` (a parameter the call did not give) is left out."""
     pairs += (("Account", p.get("stripe_account")),)
     return [runio.Property(label, str(value)) for label, value in pairs if value is not None]
-
-
-def _wire(params: dict[str, Any]) -> Any:
-    """Stripe's parameters as the caller gave them, for the SDK's typed ``params``: they pass
-    through unchecked, so a parameter newer than the SDK's types still works."""
-    return params
 
 
 def _prices(items: Any) -> str | None:
@@ -126,29 +118,16 @@ class HTTPXClient(stripe.HTTPXClient):
 
 # -- the integration -------------------------------------------------------------------------------
 
-_live: weakref.WeakSet[Stripe] = weakref.WeakSet()
+# The SDK's HTTP client of each StripeClient, closed with it.
+_HTTP_CLIENTS: weakref.WeakKeyDictionary[stripe.StripeClient, HTTPXClient] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-class _RedactKeys(logging.Filter):
-    """Keeps API keys out of the ``stripe`` SDK's own log records (it logs error messages and
-    response bodies, and a vendor may echo a key): each live ``Stripe`` instance's key is
-    replaced by ``[redacted]``."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        keys = [key for integration in list(_live) if (key := integration._api_key())]
-        if keys:
-            try:
-                text = record.getMessage()
-            except Exception:
-                return True
-            if any(key in text for key in keys):
-                for key in keys:
-                    text = text.replace(key, runio.integrations.REDACTED)
-                record.msg, record.args = text, None
-        return True
-
-
-logging.getLogger("stripe").addFilter(_RedactKeys())
+Client = stripe.StripeClient
+Task = runio.Task
+JSON = dict[str, Any]
+Account = str | None  # a Connect account (acct_...) for one call
 
 
 class Stripe(runio.Integration[stripe.StripeClient]):
@@ -172,90 +151,53 @@ class Stripe(runio.Integration[stripe.StripeClient]):
     icon = "stripe"
     package = "runio-stripe"
     idempotency = "key"
-    settings: ClassVar[Mapping[str, str | runio.Setting]] = {
-        "api_key": runio.Setting(
-            env="STRIPE_API_KEY", help="Stripe secret or restricted key (sk_... or rk_...)"
-        ),
-        "base_url": runio.Setting(
-            env="STRIPE_API_BASE",
-            secret=False,
-            required=False,
-            default=DEFAULT_API_BASE,
-            help="API base URL (a FakeStripe's url in tests)",
-        ),
-        "stripe_account": runio.Setting(
-            env="STRIPE_ACCOUNT",
-            secret=False,
-            required=False,
-            help="Connect account (acct_...) every call acts on by default",
-        ),
-        "stripe_version": runio.Setting(
-            secret=False, required=False, help="API version to pin (default: the SDK's)"
-        ),
-        "timeout": runio.Setting(
-            secret=False, required=False, default=80.0, help="seconds per request"
-        ),
-    }
+    sdk_loggers = ("stripe",)
 
-    def __init__(
-        self,
-        id: str | None = None,
-        *,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        stripe_account: str | None = None,
-        stripe_version: str | None = None,
-        timeout: float | None = None,
-        retry: runio.RetryOptions | None = None,
-    ) -> None:
-        """``Stripe()`` reads ``STRIPE_API_KEY`` (and ``STRIPE_API_BASE``,
-        ``STRIPE_ACCOUNT``); ``Stripe(id="eu", api_key=...)`` is one more account."""
-        super().__init__(
-            id,
-            retry=retry,
-            api_key=api_key,
-            base_url=base_url,
-            stripe_account=stripe_account,
-            stripe_version=stripe_version,
-            timeout=timeout,
-        )
-        self._http: weakref.WeakKeyDictionary[stripe.StripeClient, HTTPXClient] = (
-            weakref.WeakKeyDictionary()
-        )
-        _live.add(self)
-
-    def _api_key(self) -> str | None:
-        try:
-            key = self.setting("api_key")
-        except IntegrationSettingError:
-            return None
-        return str(key) if key else None
+    api_key: str = runio.setting(
+        env="STRIPE_API_KEY", help="Stripe secret or restricted key (sk_... or rk_...)"
+    )
+    base_url: str = runio.setting(
+        env="STRIPE_API_BASE",
+        default=DEFAULT_API_BASE,
+        secret=False,
+        help="API base URL (a FakeStripe's url in tests)",
+    )
+    stripe_account: str | None = runio.setting(
+        env="STRIPE_ACCOUNT",
+        secret=False,
+        required=False,
+        help="Connect account (acct_...) every call acts on by default",
+    )
+    stripe_version: str | None = runio.setting(
+        secret=False, required=False, help="API version to pin (default: the SDK's)"
+    )
+    timeout: float = runio.setting(default=80.0, secret=False, help="seconds per request")
 
     # -- the SDK client ------------------------------------------------------------------------
     def create_client(self) -> stripe.StripeClient:
         """A ``StripeClient`` on the configured base URL, over httpx (its ``*_async`` methods,
         and the sync ones for sync ``run_task`` functions), with the SDK's retries off."""
-        http = HTTPXClient(timeout=float(self.setting("timeout")), allow_sync_methods=True)
+        http = HTTPXClient(timeout=self.timeout, allow_sync_methods=True)
         client = stripe.StripeClient(
-            str(self.setting("api_key")),
-            base_addresses={"api": str(self.setting("base_url")).rstrip("/")},
-            stripe_account=self.setting("stripe_account"),
-            stripe_version=self.setting("stripe_version"),
+            self.api_key,
+            base_addresses={"api": self.base_url.rstrip("/")},
+            stripe_account=self.stripe_account,
+            stripe_version=self.stripe_version,
             max_network_retries=0,  # runio is the only retry layer, and its retries are durable
             http_client=http,
         )
-        self._http[client] = http
+        _HTTP_CLIENTS[client] = http
         return client
 
     async def close_client(self, client: stripe.StripeClient) -> None:
-        http = self._http.pop(client, None)
+        http = _HTTP_CLIENTS.pop(client, None)
         if http is not None:
             closing: Any = http  # the SDK leaves these two untyped
             await closing.close_async()
             closing.close()
 
     # -- errors --------------------------------------------------------------------------------
-    def classify_error(self, error: Exception) -> runio.ErrorDecision | None:
+    def classify_error(self, error: Exception, task: runio.Task) -> runio.ErrorDecision | None:
         """Stripe's rules: ``Stripe-Should-Retry`` decides when Stripe sends it; otherwise 409,
         429 (rate limits, lock timeouts) and 5xx are transient, retried at ``Retry-After`` when
         given, else with the backoff; other 4xx (400, 401, 402, 403, 404) are permanent, and so
@@ -284,12 +226,13 @@ class Stripe(runio.Integration[stripe.StripeClient]):
             return runio.ErrorDecision.retry()
         return None
 
-    def translate_error(self, error: Exception) -> Exception:
+    def translate_error(self, error: Exception, task: runio.Task) -> Exception:
         """An error Stripe answered becomes a ``StripeAPIError`` whose message carries Stripe's
         message, type, code and request id (an idempotency error a ``StripeIdempotencyError``
-        that explains it), for ``io.stripe.run_task`` too; connection errors stay the SDK's."""
+        that explains it, naming the task's cache key), for ``io.stripe.run_task`` too;
+        connection errors stay the SDK's."""
         if isinstance(error, stripe.StripeError) and error.http_status is not None:
-            return StripeAPIError.from_stripe(error)
+            return StripeAPIError.from_stripe(error, cache_key=task.cache_key, run_id=task.run_id)
         return error
 
     def is_outcome_unknown(self, error: Exception) -> bool:
@@ -318,42 +261,26 @@ class Stripe(runio.Integration[stripe.StripeClient]):
             options["stripe_account"] = stripe_account
         return options
 
-    async def _answer(
-        self, task: runio.Task, pending: Awaitable[Any], *, label: str | None = "ID"
-    ) -> Any:
-        try:
-            value = await pending
-        except stripe.StripeError as exc:
-            if exc.http_status is None:  # no answer from Stripe: keep the SDK's own error
-                raise
-            raise StripeAPIError.from_stripe(
-                exc, cache_key=task.cache_key, run_id=task.run_id
-            ) from exc
-        data = as_json(value)
-        raw = getattr(getattr(value, "last_response", None), "body", None)
-        if not isinstance(raw, str) or (key := self._api_key()) is None or key in raw:
-            data = self._without_key(data)
+    async def _send(
+        self,
+        task: Task,
+        method: Callable[..., Awaitable[Any]],
+        params: dict[str, Any] | None,
+        stripe_account: Account,
+        *,
+        id: str | None = None,
+        write: bool = True,
+        label: str | None = "ID",
+    ) -> JSON:
+        """Call one SDK method with the caller's parameters as they are (a parameter newer than
+        the SDK's types still works), the task's idempotency key on a write, and the Connect
+        account; return the API object as JSON, its id shown as an output property."""
+        options = self.request_options(task if write else None, stripe_account)
+        pending = method(params, options) if id is None else method(id, params, options)
+        data = as_json(await pending)
         if label and isinstance(data, dict) and isinstance(data.get("id"), str):
             task.output_properties.append(runio.Property(label, data["id"]))
-        return data
-
-    def _without_key(self, value: Any) -> Any:
-        """``value`` with the API key replaced wherever Stripe echoed it (a description that
-        quotes it...): what a wrapper returns is stored."""
-        key = self._api_key()
-        if not key:
-            return value
-
-        def clean(item: Any) -> Any:
-            if isinstance(item, str):
-                return item.replace(key, runio.integrations.REDACTED) if key in item else item
-            if isinstance(item, dict):
-                return {k: clean(v) for k, v in item.items()}
-            if isinstance(item, list):
-                return [clean(v) for v in item]
-            return item
-
-        return clean(value)
+        return data  # type: ignore[no-any-return]
 
     async def _list(
         self,
@@ -370,13 +297,15 @@ class Stripe(runio.Integration[stripe.StripeClient]):
                 f"max_items must be a positive integer, got {max_items!r}."
             )
         page_size = int(params.pop("limit", None) or min(_PAGE_SIZE, max_items))
-        options = self.request_options(None, stripe_account)
         data: list[Any] = []
         has_more = True
         while has_more and len(data) < max_items:
-            page = await self._answer(
+            page = await self._send(
                 task,
-                method({**params, "limit": min(page_size, max_items - len(data))}, options),
+                method,
+                {**params, "limit": min(page_size, max_items - len(data))},
+                stripe_account,
+                write=False,
                 label=None,
             )
             items = list(page.get("data") or [])
@@ -390,28 +319,20 @@ class Stripe(runio.Integration[stripe.StripeClient]):
     # -- customers -----------------------------------------------------------------------------
     @runio.integration_task(
         name="Create Customer",
+        effect="write",
         properties=lambda p: _props(p, ("Email", p.get("email")), ("Name", p.get("name"))),
         secret_params=_PAYMENT_DETAILS,
     )
     async def create_customer(
-        self,
-        client: stripe.StripeClient,
-        task: runio.Task,
-        *,
-        stripe_account: str | None = None,
-        **stripe_params: Any,
-    ) -> dict[str, Any]:
+        self, client: Client, task: Task, /, *, stripe_account: Account = None, **params: Any
+    ) -> JSON:
         """Create a customer (``POST /v1/customers``): ``email``, ``name``, ``metadata``... as
         Stripe names them. Returns the customer."""
-        return await self._answer(  # type: ignore[no-any-return]
-            task,
-            client.v1.customers.create_async(
-                _wire(stripe_params), self.request_options(task, stripe_account)
-            ),
-        )
+        return await self._send(task, client.v1.customers.create_async, params, stripe_account)
 
     @runio.integration_task(
         name="Update Customer",
+        effect="write",
         properties=lambda p: _props(
             p, ("Customer", p.get("id")), ("Email", p.get("email")), ("Name", p.get("name"))
         ),
@@ -419,45 +340,44 @@ class Stripe(runio.Integration[stripe.StripeClient]):
     )
     async def update_customer(
         self,
-        client: stripe.StripeClient,
-        task: runio.Task,
+        client: Client,
+        task: Task,
+        /,
         *,
         id: str,
-        stripe_account: str | None = None,
-        **stripe_params: Any,
-    ) -> dict[str, Any]:
+        stripe_account: Account = None,
+        **params: Any,
+    ) -> JSON:
         """Update customer ``id`` (``POST /v1/customers/{id}``) with Stripe's parameters
         (``email``, ``metadata``...). Returns the customer."""
-        return await self._answer(  # type: ignore[no-any-return]
-            task,
-            client.v1.customers.update_async(
-                id, _wire(stripe_params), self.request_options(task, stripe_account)
-            ),
+        return await self._send(
+            task, client.v1.customers.update_async, params, stripe_account, id=id
         )
 
     @runio.integration_task(
-        name="Retrieve Customer", properties=lambda p: _props(p, ("Customer", p.get("id")))
+        name="Retrieve Customer",
+        effect="read",
+        properties=lambda p: _props(p, ("Customer", p.get("id"))),
     )
     async def retrieve_customer(
         self,
-        client: stripe.StripeClient,
-        task: runio.Task,
+        client: Client,
+        task: Task,
+        /,
         *,
         id: str,
-        stripe_account: str | None = None,
-        **stripe_params: Any,
-    ) -> dict[str, Any]:
+        stripe_account: Account = None,
+        **params: Any,
+    ) -> JSON:
         """Retrieve customer ``id`` (``GET /v1/customers/{id}``; ``expand=[...]`` works).
         Returns the customer (a deleted one has ``"deleted": true``)."""
-        return await self._answer(  # type: ignore[no-any-return]
-            task,
-            client.v1.customers.retrieve_async(
-                id, _wire(stripe_params), self.request_options(None, stripe_account)
-            ),
+        return await self._send(
+            task, client.v1.customers.retrieve_async, params, stripe_account, id=id, write=False
         )
 
     @runio.integration_task(
         name="List Customers",
+        effect="read",
         properties=lambda p: _props(
             p,
             ("Email", p.get("email")),
@@ -466,13 +386,14 @@ class Stripe(runio.Integration[stripe.StripeClient]):
     )
     async def list_customers(
         self,
-        client: stripe.StripeClient,
-        task: runio.Task,
+        client: Client,
+        task: Task,
+        /,
         *,
         max_items: int = DEFAULT_LIST_MAX_ITEMS,
-        stripe_account: str | None = None,
-        **stripe_params: Any,
-    ) -> dict[str, Any]:
+        stripe_account: Account = None,
+        **params: Any,
+    ) -> JSON:
         """List customers, newest first (``GET /v1/customers``; filters such as ``email``,
         ``created``), following Stripe's pages until ``max_items`` customers (default 100) or
         the last one. Returns a list object: ``data`` holds the customers, and ``has_more`` says
@@ -481,7 +402,7 @@ class Stripe(runio.Integration[stripe.StripeClient]):
             task,
             client.v1.customers.list_async,
             "/v1/customers",
-            stripe_params,
+            params,
             max_items,
             stripe_account,
         )
@@ -489,6 +410,7 @@ class Stripe(runio.Integration[stripe.StripeClient]):
     # -- payments ------------------------------------------------------------------------------
     @runio.integration_task(
         name="Create Charge",
+        effect="write",
         properties=lambda p: _props(
             p,
             ("Amount", _money(p.get("amount"), p.get("currency"))),
@@ -498,25 +420,16 @@ class Stripe(runio.Integration[stripe.StripeClient]):
         secret_params=_PAYMENT_DETAILS,
     )
     async def create_charge(
-        self,
-        client: stripe.StripeClient,
-        task: runio.Task,
-        *,
-        stripe_account: str | None = None,
-        **stripe_params: Any,
-    ) -> dict[str, Any]:
+        self, client: Client, task: Task, /, *, stripe_account: Account = None, **params: Any
+    ) -> JSON:
         """Create a charge (``POST /v1/charges``): ``amount`` (in the currency's minor unit),
         ``currency``, ``source`` or ``customer``... Returns the charge. A declined card fails
         the task at once (402 ``card_error``)."""
-        return await self._answer(  # type: ignore[no-any-return]
-            task,
-            client.v1.charges.create_async(
-                _wire(stripe_params), self.request_options(task, stripe_account)
-            ),
-        )
+        return await self._send(task, client.v1.charges.create_async, params, stripe_account)
 
     @runio.integration_task(
         name="Create Payment Intent",
+        effect="write",
         properties=lambda p: _props(
             p,
             ("Amount", _money(p.get("amount"), p.get("currency"))),
@@ -526,24 +439,17 @@ class Stripe(runio.Integration[stripe.StripeClient]):
         redact=["client_secret"],
     )
     async def create_payment_intent(
-        self,
-        client: stripe.StripeClient,
-        task: runio.Task,
-        *,
-        stripe_account: str | None = None,
-        **stripe_params: Any,
-    ) -> dict[str, Any]:
+        self, client: Client, task: Task, /, *, stripe_account: Account = None, **params: Any
+    ) -> JSON:
         """Create a payment intent (``POST /v1/payment_intents``): ``amount``, ``currency``,
         ``customer``, ``payment_method``, ``confirm``... Returns the payment intent."""
-        return await self._answer(  # type: ignore[no-any-return]
-            task,
-            client.v1.payment_intents.create_async(
-                _wire(stripe_params), self.request_options(task, stripe_account)
-            ),
+        return await self._send(
+            task, client.v1.payment_intents.create_async, params, stripe_account
         )
 
     @runio.integration_task(
         name="Confirm Payment Intent",
+        effect="write",
         properties=lambda p: _props(
             p, ("Payment intent", p.get("id")), ("Payment method", p.get("payment_method"))
         ),
@@ -552,28 +458,26 @@ class Stripe(runio.Integration[stripe.StripeClient]):
     )
     async def confirm_payment_intent(
         self,
-        client: stripe.StripeClient,
-        task: runio.Task,
+        client: Client,
+        task: Task,
+        /,
         *,
         id: str,
-        stripe_account: str | None = None,
-        **stripe_params: Any,
-    ) -> dict[str, Any]:
+        stripe_account: Account = None,
+        **params: Any,
+    ) -> JSON:
         """Confirm payment intent ``id`` (``POST /v1/payment_intents/{id}/confirm``), e.g. with
         ``payment_method``. Returns the payment intent (``status`` ``succeeded``,
         ``requires_action``...); a declined card fails the task (402)."""
-        result = await self._answer(
-            task,
-            client.v1.payment_intents.confirm_async(
-                id, _wire(stripe_params), self.request_options(task, stripe_account)
-            ),
-            label=None,
+        result = await self._send(
+            task, client.v1.payment_intents.confirm_async, params, stripe_account, id=id, label=None
         )
         task.output_properties.append(runio.Property("Status", str(result.get("status"))))
-        return result  # type: ignore[no-any-return]
+        return result
 
     @runio.integration_task(
         name="Create Refund",
+        effect="write",
         properties=lambda p: _props(
             p,
             ("Charge", p.get("charge")),
@@ -582,167 +486,137 @@ class Stripe(runio.Integration[stripe.StripeClient]):
         ),
     )
     async def create_refund(
-        self,
-        client: stripe.StripeClient,
-        task: runio.Task,
-        *,
-        stripe_account: str | None = None,
-        **stripe_params: Any,
-    ) -> dict[str, Any]:
+        self, client: Client, task: Task, /, *, stripe_account: Account = None, **params: Any
+    ) -> JSON:
         """Refund a charge (``POST /v1/refunds``): ``charge`` or ``payment_intent``, and
         ``amount`` for a partial refund. Returns the refund."""
-        return await self._answer(  # type: ignore[no-any-return]
-            task,
-            client.v1.refunds.create_async(
-                _wire(stripe_params), self.request_options(task, stripe_account)
-            ),
-        )
+        return await self._send(task, client.v1.refunds.create_async, params, stripe_account)
 
     # -- billing -------------------------------------------------------------------------------
     @runio.integration_task(
         name="Create Subscription",
+        effect="write",
         properties=lambda p: _props(
             p, ("Customer", p.get("customer")), ("Prices", _prices(p.get("items")))
         ),
     )
     async def create_subscription(
-        self,
-        client: stripe.StripeClient,
-        task: runio.Task,
-        *,
-        stripe_account: str | None = None,
-        **stripe_params: Any,
-    ) -> dict[str, Any]:
+        self, client: Client, task: Task, /, *, stripe_account: Account = None, **params: Any
+    ) -> JSON:
         """Create a subscription (``POST /v1/subscriptions``): ``customer`` and
         ``items=[{"price": "price_..."}]``, ``trial_period_days``... Returns the subscription."""
-        return await self._answer(  # type: ignore[no-any-return]
-            task,
-            client.v1.subscriptions.create_async(
-                _wire(stripe_params), self.request_options(task, stripe_account)
-            ),
-        )
+        return await self._send(task, client.v1.subscriptions.create_async, params, stripe_account)
 
     @runio.integration_task(
-        name="Retrieve Subscription", properties=lambda p: _props(p, ("Subscription", p.get("id")))
+        name="Retrieve Subscription",
+        effect="read",
+        properties=lambda p: _props(p, ("Subscription", p.get("id"))),
     )
     async def retrieve_subscription(
         self,
-        client: stripe.StripeClient,
-        task: runio.Task,
+        client: Client,
+        task: Task,
+        /,
         *,
         id: str,
-        stripe_account: str | None = None,
-        **stripe_params: Any,
-    ) -> dict[str, Any]:
+        stripe_account: Account = None,
+        **params: Any,
+    ) -> JSON:
         """Retrieve subscription ``id`` (``GET /v1/subscriptions/{id}``; ``expand=[...]``
         works). Returns the subscription."""
-        return await self._answer(  # type: ignore[no-any-return]
-            task,
-            client.v1.subscriptions.retrieve_async(
-                id, _wire(stripe_params), self.request_options(None, stripe_account)
-            ),
+        return await self._send(
+            task, client.v1.subscriptions.retrieve_async, params, stripe_account, id=id, write=False
         )
 
     @runio.integration_task(
         name="Update Subscription",
+        effect="write",
         properties=lambda p: _props(
             p, ("Subscription", p.get("id")), ("Prices", _prices(p.get("items")))
         ),
     )
     async def update_subscription(
         self,
-        client: stripe.StripeClient,
-        task: runio.Task,
+        client: Client,
+        task: Task,
+        /,
         *,
         id: str,
-        stripe_account: str | None = None,
-        **stripe_params: Any,
-    ) -> dict[str, Any]:
+        stripe_account: Account = None,
+        **params: Any,
+    ) -> JSON:
         """Update subscription ``id`` (``POST /v1/subscriptions/{id}``): ``items``,
         ``cancel_at_period_end``, ``metadata``... Returns the subscription."""
-        return await self._answer(  # type: ignore[no-any-return]
-            task,
-            client.v1.subscriptions.update_async(
-                id, _wire(stripe_params), self.request_options(task, stripe_account)
-            ),
+        return await self._send(
+            task, client.v1.subscriptions.update_async, params, stripe_account, id=id
         )
 
     @runio.integration_task(
-        name="Cancel Subscription", properties=lambda p: _props(p, ("Subscription", p.get("id")))
+        name="Cancel Subscription",
+        effect="write",
+        properties=lambda p: _props(p, ("Subscription", p.get("id"))),
     )
     async def cancel_subscription(
         self,
-        client: stripe.StripeClient,
-        task: runio.Task,
+        client: Client,
+        task: Task,
+        /,
         *,
         id: str,
-        stripe_account: str | None = None,
-        **stripe_params: Any,
-    ) -> dict[str, Any]:
+        stripe_account: Account = None,
+        **params: Any,
+    ) -> JSON:
         """Cancel subscription ``id`` now (``DELETE /v1/subscriptions/{id}``; ``prorate``,
         ``invoice_now``, ``cancellation_details``). Returns the canceled subscription. After an
         attempt of unknown outcome it first looks the subscription up, so one that is already
         canceled is returned rather than refused."""
-        if task.outcome_unknown:
-            found = await self._answer(
-                task,
-                client.v1.subscriptions.retrieve_async(
-                    id, None, self.request_options(None, stripe_account)
-                ),
-                label=None,
-            )
-            if found.get("status") == "canceled":
-                return found  # type: ignore[no-any-return]
-        return await self._answer(  # type: ignore[no-any-return]
-            task,
-            client.v1.subscriptions.cancel_async(
-                id, _wire(stripe_params), self.request_options(task, stripe_account)
-            ),
-            label=None,
+        return await self._send(
+            task, client.v1.subscriptions.cancel_async, params, stripe_account, id=id, label=None
         )
 
+    @cancel_subscription.find_previous
+    async def _find_canceled_subscription(
+        self,
+        client: Client,
+        task: Task,
+        /,
+        *,
+        id: str,
+        stripe_account: Account = None,
+        **params: Any,
+    ) -> JSON | None:
+        found = await self._send(
+            task, client.v1.subscriptions.retrieve_async, None, stripe_account, id=id, write=False
+        )
+        return found if found.get("status") == "canceled" else None
+
     @runio.integration_task(
-        name="Create Invoice", properties=lambda p: _props(p, ("Customer", p.get("customer")))
+        name="Create Invoice",
+        effect="write",
+        properties=lambda p: _props(p, ("Customer", p.get("customer"))),
     )
     async def create_invoice(
-        self,
-        client: stripe.StripeClient,
-        task: runio.Task,
-        *,
-        stripe_account: str | None = None,
-        **stripe_params: Any,
-    ) -> dict[str, Any]:
+        self, client: Client, task: Task, /, *, stripe_account: Account = None, **params: Any
+    ) -> JSON:
         """Create a draft invoice (``POST /v1/invoices``): ``customer``, ``collection_method``,
         ``days_until_due``, ``auto_advance``... Returns the invoice."""
-        return await self._answer(  # type: ignore[no-any-return]
-            task,
-            client.v1.invoices.create_async(
-                _wire(stripe_params), self.request_options(task, stripe_account)
-            ),
-        )
+        return await self._send(task, client.v1.invoices.create_async, params, stripe_account)
 
     @runio.integration_task(
-        name="Create Product", properties=lambda p: _props(p, ("Name", p.get("name")))
+        name="Create Product",
+        effect="write",
+        properties=lambda p: _props(p, ("Name", p.get("name"))),
     )
     async def create_product(
-        self,
-        client: stripe.StripeClient,
-        task: runio.Task,
-        *,
-        stripe_account: str | None = None,
-        **stripe_params: Any,
-    ) -> dict[str, Any]:
+        self, client: Client, task: Task, /, *, stripe_account: Account = None, **params: Any
+    ) -> JSON:
         """Create a product (``POST /v1/products``): ``name``, ``description``,
         ``default_price_data``... Returns the product."""
-        return await self._answer(  # type: ignore[no-any-return]
-            task,
-            client.v1.products.create_async(
-                _wire(stripe_params), self.request_options(task, stripe_account)
-            ),
-        )
+        return await self._send(task, client.v1.products.create_async, params, stripe_account)
 
     @runio.integration_task(
         name="Create Price",
+        effect="write",
         properties=lambda p: _props(
             p,
             ("Product", p.get("product")),
@@ -751,25 +625,16 @@ class Stripe(runio.Integration[stripe.StripeClient]):
         ),
     )
     async def create_price(
-        self,
-        client: stripe.StripeClient,
-        task: runio.Task,
-        *,
-        stripe_account: str | None = None,
-        **stripe_params: Any,
-    ) -> dict[str, Any]:
+        self, client: Client, task: Task, /, *, stripe_account: Account = None, **params: Any
+    ) -> JSON:
         """Create a price (``POST /v1/prices``): ``product`` (or ``product_data``),
         ``unit_amount``, ``currency``, ``recurring={"interval": "month"}``... Returns the
         price."""
-        return await self._answer(  # type: ignore[no-any-return]
-            task,
-            client.v1.prices.create_async(
-                _wire(stripe_params), self.request_options(task, stripe_account)
-            ),
-        )
+        return await self._send(task, client.v1.prices.create_async, params, stripe_account)
 
     @runio.integration_task(
         name="Create Checkout Session",
+        effect="write",
         properties=lambda p: _props(
             p,
             ("Mode", p.get("mode")),
@@ -777,84 +642,70 @@ class Stripe(runio.Integration[stripe.StripeClient]):
         ),
     )
     async def create_checkout_session(
-        self,
-        client: stripe.StripeClient,
-        task: runio.Task,
-        *,
-        stripe_account: str | None = None,
-        **stripe_params: Any,
-    ) -> dict[str, Any]:
+        self, client: Client, task: Task, /, *, stripe_account: Account = None, **params: Any
+    ) -> JSON:
         """Create a Checkout session (``POST /v1/checkout/sessions``): ``mode``,
         ``line_items=[{"price": ..., "quantity": 1}]``, ``success_url``, ``customer``...
         Returns the session (send the customer to its ``url``)."""
-        return await self._answer(  # type: ignore[no-any-return]
-            task,
-            client.v1.checkout.sessions.create_async(
-                _wire(stripe_params), self.request_options(task, stripe_account)
-            ),
+        return await self._send(
+            task, client.v1.checkout.sessions.create_async, params, stripe_account
         )
 
     # -- webhook endpoints ---------------------------------------------------------------------
     @runio.integration_task(
         name="Create Webhook Endpoint",
+        effect="write",
         properties=lambda p: _props(p, ("URL", p.get("url"))),
         redact=["secret"],
     )
     async def create_webhook_endpoint(
-        self,
-        client: stripe.StripeClient,
-        task: runio.Task,
-        *,
-        stripe_account: str | None = None,
-        **stripe_params: Any,
-    ) -> dict[str, Any]:
+        self, client: Client, task: Task, /, *, stripe_account: Account = None, **params: Any
+    ) -> JSON:
         """Create a webhook endpoint (``POST /v1/webhook_endpoints``): ``url`` and
         ``enabled_events=["charge.succeeded", ...]``. Returns the endpoint, whose ``secret``
         (the signing secret, shown only here) is kept out of the dashboard; the stored output
         still holds it, so store it elsewhere if you need it and treat the run's output as
         sensitive."""
-        return await self._answer(  # type: ignore[no-any-return]
-            task,
-            client.v1.webhook_endpoints.create_async(
-                _wire(stripe_params), self.request_options(task, stripe_account)
-            ),
+        return await self._send(
+            task, client.v1.webhook_endpoints.create_async, params, stripe_account
         )
 
     @runio.integration_task(
         name="Update Webhook Endpoint",
+        effect="write",
         properties=lambda p: _props(p, ("Endpoint", p.get("id")), ("URL", p.get("url"))),
     )
     async def update_webhook_endpoint(
         self,
-        client: stripe.StripeClient,
-        task: runio.Task,
+        client: Client,
+        task: Task,
+        /,
         *,
         id: str,
-        stripe_account: str | None = None,
-        **stripe_params: Any,
-    ) -> dict[str, Any]:
+        stripe_account: Account = None,
+        **params: Any,
+    ) -> JSON:
         """Update webhook endpoint ``id`` (``POST /v1/webhook_endpoints/{id}``): ``url``,
         ``enabled_events``, ``disabled``... Returns the endpoint."""
-        return await self._answer(  # type: ignore[no-any-return]
-            task,
-            client.v1.webhook_endpoints.update_async(
-                id, _wire(stripe_params), self.request_options(task, stripe_account)
-            ),
+        return await self._send(
+            task, client.v1.webhook_endpoints.update_async, params, stripe_account, id=id
         )
 
     @runio.integration_task(
         name="List Webhook Endpoints",
+        effect="read",
         properties=lambda p: _props(p, ("Max items", p.get("max_items", DEFAULT_LIST_MAX_ITEMS))),
     )
     async def list_webhook_endpoints(
         self,
-        client: stripe.StripeClient,
-        task: runio.Task,
+        client: Client,
+        task: Task,
+        /,
         *,
         max_items: int = DEFAULT_LIST_MAX_ITEMS,
-        stripe_account: str | None = None,
-        **stripe_params: Any,
-    ) -> dict[str, Any]:
+        stripe_account: Account = None,
+        **params: Any,
+    ) -> JSON:
         """List webhook endpoints (``GET /v1/webhook_endpoints``), following Stripe's pages
         until ``max_items`` (default 100) or the last one. Returns a list object (``data``,
         ``has_more``)."""
@@ -862,7 +713,7 @@ class Stripe(runio.Integration[stripe.StripeClient]):
             task,
             client.v1.webhook_endpoints.list_async,
             "/v1/webhook_endpoints",
-            stripe_params,
+            params,
             max_items,
             stripe_account,
         )

@@ -1,32 +1,37 @@
 """The integration kit: everything an integration package is built from.
 
-``Integration`` (the one base class), ``integration_task`` (declare a task wrapper),
-``ErrorDecision`` (classify an SDK error), ``Setting`` (a constructor argument or environment
-variable, secret by default), ``retry_after_seconds`` (read a ``Retry-After`` header), and the
-built-in ``HTTP`` integration. The fake vendor server base and the conformance suite are in
-``runio.testing``. See docs/writing-an-integration.md.
+``Integration`` (the one base class), ``setting`` (declare a setting: a constructor argument or
+environment variable, secret by default), ``integration_task`` (declare a task wrapper, with its
+effect), ``ErrorDecision`` (classify an SDK error), ``retry_after_seconds`` (read a
+``Retry-After`` header), ``use`` (inside a wrapper: this instance bound to the run, for
+subtasks), and the built-in ``HTTP`` integration. The fake vendor server base and the
+conformance suite are in ``runio.testing``. See docs/writing-an-integration.md.
 """
 
 from __future__ import annotations
 
 from ._base import (
-    REDACTED,
+    CacheKey,
+    ClassSpec,
     ErrorDecision,
     Integration,
     IntegrationTask,
-    Setting,
+    class_spec,
     integration_task,
+    outcome_unknown_in_chain,
     retry_after_seconds,
 )
-from ._bound import BlockingIntegrationIO, IntegrationIO
+from ._bound import BlockingIntegrationIO, IntegrationIO, use
 from ._http import HTTP, HTTPClient, HTTPStatusError
-from ._resolve import KNOWN_PACKAGES
+from ._runtime import REDACTED
+from ._settings import Setting, setting
 
 __all__ = [
     "HTTP",
-    "KNOWN_PACKAGES",
     "REDACTED",
     "BlockingIntegrationIO",
+    "CacheKey",
+    "ClassSpec",
     "ErrorDecision",
     "HTTPClient",
     "HTTPStatusError",
@@ -34,6 +39,10 @@ __all__ = [
     "IntegrationIO",
     "IntegrationTask",
     "Setting",
+    "class_spec",
     "integration_task",
+    "outcome_unknown_in_chain",
     "retry_after_seconds",
+    "setting",
+    "use",
 ]

@@ -1,43 +1,47 @@
-"""``io.<name>`` inside a run: an integration instance bound to the run's ``IO``.
+"""``io.<name>`` and ``io.use(...)`` inside a run: an integration instance bound to the run.
 
-Every call here is an ``io.run_task`` with the integration's defaults filled in (name, icon,
-properties, retry options, error classification) and its secrets kept out of what is recorded.
-The SDK client is built lazily inside the task's function, so a replay that reuses stored
-results never builds one.
+Every call here is one task of the run with the integration's defaults filled in (name, icon,
+properties, retry options, error classification), its attempt stored before the vendor call,
+and its secrets kept out of everything recorded: params, properties, output, errors. The SDK
+client is built lazily inside the task's function, so a replay that reuses stored results never
+builds one. For a write of unknown outcome at a vendor without idempotency keys, the wrapper's
+``find_previous`` runs first and its find becomes the task's output.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, Generic, NoReturn
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar, cast
 
+from .._io import IO, SyncIO
 from .._task import Property, Task
+from ..errors import ConfigurationError
 from ..retry import RetryOptions
-from ._base import ClientT, Integration, IntegrationTask
+from ._base import CacheKey, ClientT, Integration, IntegrationTask, class_spec
+from ._runtime import Runtime, runtime_of
 
 if TYPE_CHECKING:
-    from .._io import IO, SyncIO
+    from typing import Unpack
+
+    from .._task import TaskOptions
+
+I = TypeVar("I", bound=Integration[Any])  # noqa: E741 - the integration's type
+
+_calling: contextvars.ContextVar[IntegrationIO[Any] | None] = contextvars.ContextVar(
+    "runio_integration_call", default=None
+)
 
 
-async def _scrubbing(integration: Integration[Any], pending: Awaitable[Any]) -> Any:
-    try:
-        return await pending
-    except Exception as exc:
-        _reraise(integration, exc)
-
-
-def _reraise(integration: Integration[Any], exc: Exception) -> NoReturn:
+def _raise_recorded(runtime: Runtime, exc: Exception, task: Task) -> NoReturn:
     """Raise what the task records for ``exc``: the integration's translation of it, with any
     secret scrubbed from its text."""
-    translated = integration._translated(exc)
-    replacement = integration._scrubbed(translated)
-    if replacement is exc:
+    recorded, cause = runtime.recorded_error(exc, task)
+    if recorded is exc:
         raise exc
-    if replacement is translated:
-        raise translated from exc
-    raise replacement from None
+    raise recorded from cause
 
 
 class IntegrationIO(Generic[ClientT]):
@@ -52,6 +56,7 @@ class IntegrationIO(Generic[ClientT]):
         options: dict[str, Any] | None = None,
     ) -> None:
         self.integration = integration
+        self._runtime = runtime_of(integration)
         self._io = io
         self._key = key
         self._options = options or {}
@@ -74,37 +79,30 @@ class IntegrationIO(Generic[ClientT]):
 
     async def run_task(
         self,
-        cache_key: str | Sequence[Any],
+        cache_key: CacheKey,
         fn: Callable[[ClientT, Task], Any],
+        /,
         *,
-        name: str | None = None,
-        icon: str | None = None,
-        properties: list[Property] | None = None,
-        params: Any = None,
-        retry: RetryOptions | None = None,
-        on_error: Callable[[Exception, Task], Any] | None = None,
-        redact: list[str] | None = None,
-        style: str | None = None,
-        timeout: float | None = None,
         output_type: Any = None,
+        **options: Unpack[TaskOptions],
     ) -> Any:
         """Run ``fn(client, task)`` as a task with the integration's authenticated SDK client:
         for any SDK call no wrapper covers. Options as for ``io.run_task``; the icon, retry
         options and error classification default to the integration's. A sync ``fn`` runs in
-        the worker's thread pool, off the event loop."""
+        the worker's thread pool, off the event loop. What ``fn`` returns is stored with the
+        integration's secrets replaced."""
+        if not callable(fn):
+            raise ConfigurationError(
+                f"io.{self._key}.run_task({cache_key!r}, fn): fn must be a function taking "
+                f"(client, task), got {fn!r}."
+            )
+        params = options.pop("params", None)
         return await self._run(
             cache_key,
             fn,
             inspect.iscoroutinefunction(fn),
-            name=name,
-            icon=icon,
-            properties=properties,
-            params=self.integration._recorded(params) if params is not None else None,
-            retry=retry,
-            on_error=on_error,
-            redact=redact,
-            style=style,
-            timeout=timeout,
+            options,
+            params=self._runtime.recorded(params) if params is not None else None,
             output_type=output_type,
         )
 
@@ -113,65 +111,73 @@ class IntegrationIO(Generic[ClientT]):
         cache_key: Any,
         call: Callable[[ClientT, Task], Any],
         is_async: bool,
+        options: TaskOptions,
         *,
-        name: str | None,
-        icon: str | None,
-        properties: Sequence[Property] | None,
         params: Any,
-        retry: RetryOptions | None,
-        on_error: Callable[[Exception, Task], Any] | None,
-        redact: list[str] | None,
-        style: str | None = None,
-        timeout: float | None,
         output_type: Any = None,
     ) -> Any:
-        integration = self.integration
-        integration.check_configured()
+        runtime = self._runtime
+        runtime.check_configured()
         loop = asyncio.get_running_loop()
         fn: Callable[[Task], Any]
         if is_async:
 
             async def run_async(task: Task) -> Any:
-                client = integration._client_for(loop)
-                return await _scrubbing(integration, call(client, task))
+                token = _calling.set(self)
+                try:
+                    return await call(runtime.client_for(loop), task)
+                except Exception as exc:
+                    _raise_recorded(runtime, exc, task)
+                finally:
+                    _calling.reset(token)
 
             fn = run_async
         else:
 
             def run_sync(task: Task) -> Any:
+                token = _calling.set(self)
                 try:
-                    result = call(integration._client_for(loop), task)
+                    result = call(runtime.client_for(loop), task)
                 except Exception as exc:
-                    _reraise(integration, exc)
+                    _raise_recorded(runtime, exc, task)
+                finally:
+                    _calling.reset(token)
                 if inspect.isawaitable(result):  # a sync lambda around an async SDK method
-                    return _scrubbing(integration, result)
+                    return self._awaited(result, task)
                 return result
 
             fn = run_sync
+        integration = self.integration
+        retry = options.get("retry") or self._options.get("retry")
+        timeout = options.get("timeout")
         return await self._io._run_task(
             cache_key,
             fn,
             # A vendor call is a side effect outside the database: its attempt is stored before
-            # the call, so a crash during the call loses no attempt, and without an idempotency
-            # key a later attempt always knows the outcome is unknown.
+            # the call, so a crash during the call loses no attempt and the next attempt knows
+            # the outcome is unknown.
             record_start=True,
-            name=name,
-            icon=icon or integration.icon,
-            properties=integration._properties(properties),
+            scrub_output=runtime.scrub_output if runtime.secrets else None,
+            name=options.get("name"),
+            icon=options.get("icon") or type(integration).icon,
+            properties=runtime.properties(options.get("properties")),
             params=params,
-            retry=retry
-            or self._options.get("retry")
-            or integration.retry
-            or type(integration).default_retry,
-            on_error=integration._on_error(on_error),
-            redact=redact,
-            style=style,
+            retry=retry or integration.retry or type(integration).default_retry,
+            on_error=runtime.on_error(options.get("on_error")),
+            redact=options.get("redact"),
+            style=options.get("style"),
             timeout=timeout if timeout is not None else self._options.get("timeout"),
             output_type=output_type,
         )
 
+    async def _awaited(self, pending: Awaitable[Any], task: Task) -> Any:
+        try:
+            return await pending
+        except Exception as exc:
+            _raise_recorded(self._runtime, exc, task)
+
     async def _call_task(
-        self, spec: IntegrationTask, cache_key: Any, params: dict[str, Any]
+        self, spec: IntegrationTask[Any, Any, Any, Any], cache_key: Any, params: dict[str, Any]
     ) -> Any:
         integration = self.integration
         bound = spec.bind(params, f"io.{self._key}.{spec.attr}({cache_key!r}, ...)")
@@ -180,41 +186,63 @@ class IntegrationIO(Generic[ClientT]):
             try:
                 properties = list(spec.properties(dict(bound)))
             except Exception as exc:
-                from ..errors import ConfigurationError
-
                 raise ConfigurationError(
                     f"The properties of {type(integration).__name__}.{spec.attr} raised "
                     f"{type(exc).__name__}: {exc}."
                 ) from exc
-        fn = spec.fn
+        wrapper, finder = spec.fn, spec.finder
+        call: Callable[[Any, Task], Any]
+        if spec.is_async:
 
-        def call(client: Any, task: Task) -> Any:
-            return fn(integration, client, task, **bound)
+            async def call_async(client: Any, task: Task) -> Any:
+                if finder is not None and task.outcome_unknown:
+                    found = await finder(integration, client, task, **bound)
+                    if found is not None:
+                        task.output_properties.append(_FOUND)
+                        return found
+                return await wrapper(integration, client, task, **bound)
 
+            call = call_async
+        else:
+
+            def call_sync(client: Any, task: Task) -> Any:
+                if finder is not None and task.outcome_unknown:
+                    found = finder(integration, client, task, **bound)
+                    if found is not None:
+                        task.output_properties.append(_FOUND)
+                        return found
+                return wrapper(integration, client, task, **bound)
+
+            call = call_sync
+        options: TaskOptions = {
+            "name": spec.name,
+            "icon": spec.icon,
+            "properties": properties,
+            "retry": self._options.get("retry") or spec.retry,
+            "redact": spec.redact,
+        }
+        timeout = self._options.get("timeout", spec.timeout)
+        if timeout is not None:
+            options["timeout"] = timeout
         return await self._run(
             cache_key,
             call,
             spec.is_async,
-            name=spec.name,
-            icon=spec.icon,
-            properties=properties,
-            params=integration._recorded(bound, spec.secret_params),
-            retry=self._options.get("retry") or spec.retry,
-            on_error=None,
-            redact=spec.redact,
-            timeout=self._options.get("timeout", spec.timeout),
+            options,
+            params=self._runtime.recorded(bound, spec.secret_params),
         )
 
     def __getattr__(self, attr: str) -> Any:
-        spec = None if attr.startswith("_") else type(self.integration)._task_specs.get(attr)
+        tasks = class_spec(type(self.integration)).tasks
+        spec = None if attr.startswith("_") else tasks.get(attr)
         if spec is None:
-            offered = ", ".join(type(self.integration)._task_specs) or "no task wrappers"
+            offered = ", ".join(tasks) or "no task wrappers"
             raise AttributeError(
                 f"io.{self._key} ({type(self.integration).__name__}) has no {attr!r}; it offers "
                 f"{offered}, and run_task(cache_key, fn(client, task)) for any other SDK call."
             )
 
-        async def call_task(cache_key: str | Sequence[Any], /, **params: Any) -> Any:
+        async def call_task(cache_key: CacheKey, /, **params: Any) -> Any:
             return await self._call_task(spec, cache_key, params)
 
         call_task.__name__ = attr
@@ -227,8 +255,12 @@ class IntegrationIO(Generic[ClientT]):
         return BlockingIntegrationIO(self, sync_io)
 
 
+_FOUND = Property("Found", "the earlier attempt's write (not repeated)")
+
+
 class BlockingIntegrationIO:
-    """``io.<name>`` for synchronous jobs: each call blocks until its task is done."""
+    """``io.<name>`` for synchronous jobs and sync wrappers: each call blocks until its task is
+    done."""
 
     def __init__(self, bound: IntegrationIO[Any], sync_io: SyncIO) -> None:
         self._bound = bound
@@ -246,16 +278,48 @@ class BlockingIntegrationIO:
         )
 
     def run_task(
-        self, cache_key: str | Sequence[Any], fn: Callable[[Any, Task], Any], **options: Any
+        self,
+        cache_key: CacheKey,
+        fn: Callable[[Any, Task], Any],
+        /,
+        *,
+        output_type: Any = None,
+        **options: Unpack[TaskOptions],
     ) -> Any:
-        return self._sync._call(lambda: self._bound.run_task(cache_key, fn, **options))
+        return self._sync._call(
+            lambda: self._bound.run_task(cache_key, fn, output_type=output_type, **options)
+        )
 
     def __getattr__(self, attr: str) -> Any:
         wrapper = getattr(self._bound, attr)
 
-        def call_task(cache_key: str | Sequence[Any], /, **params: Any) -> Any:
+        def call_task(cache_key: CacheKey, /, **params: Any) -> Any:
             return self._sync._call(lambda: wrapper(cache_key, **params))
 
         call_task.__name__ = attr
         call_task.__doc__ = wrapper.__doc__
         return call_task
+
+
+def use(integration: I) -> I:
+    """Inside a task wrapper, ``integration`` (the wrapper's ``self``) bound to the run, for
+    calling its other wrappers as subtasks of the wrapper's task::
+
+        @runio.integration_task(name="Post Message", effect="write")
+        async def post_message(self, client, task, /, *, channel, join_if_needed=False, **p):
+            ...
+            await runio.integrations.use(self).join_conversation("join", channel=channel)
+
+    Typed as the integration, so the call is checked like ``io.use(...)``. In a plain ``def``
+    wrapper it returns the blocking form (each call returns the wrapper's result)."""
+    current = _calling.get()
+    if current is None or current.integration is not integration:
+        raise ConfigurationError(
+            f"runio.integrations.use({integration!r}) works inside a task wrapper of that "
+            "instance; in a job, use io.use(...) or io.<namespace>."
+        )
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # a sync wrapper, in a worker thread
+        return cast(I, current.blocking(current._io.sync))
+    return cast(I, current)

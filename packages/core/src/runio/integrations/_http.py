@@ -13,12 +13,13 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 from .._task import Property, Task
 from ..plugins._manager import hookimpl
 from ..plugins.hookspecs import RegisterIntegration
-from ._base import ErrorDecision, Integration, Setting, integration_task, retry_after_seconds
+from ._base import ErrorDecision, Integration, integration_task, retry_after_seconds
+from ._settings import setting
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _TRANSIENT = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -115,22 +116,16 @@ class HTTP(Integration[HTTPClient]):
     icon = "globe"
     package = "runio"
     idempotency = "key"
-    settings: ClassVar[Mapping[str, str | Setting]] = {
-        "base_url": Setting(
-            env="RUNIO_HTTP_BASE_URL", secret=False, required=False, help="prefix of relative URLs"
-        ),
-        "token": Setting(required=False, help="sent as Authorization: Bearer <token>"),
-        "timeout": Setting(secret=False, required=False, default=30.0, help="seconds per request"),
-    }
+    base_url: str | None = setting(
+        env="RUNIO_HTTP_BASE_URL", secret=False, required=False, help="prefix of relative URLs"
+    )
+    token: str | None = setting(required=False, help="sent as Authorization: Bearer <token>")
+    timeout: float = setting(default=30.0, secret=False, help="seconds per request")
 
     def create_client(self) -> HTTPClient:
-        return HTTPClient(
-            base_url=self.setting("base_url"),
-            token=self.setting("token"),
-            timeout=float(self.setting("timeout")),
-        )
+        return HTTPClient(base_url=self.base_url, token=self.token, timeout=self.timeout)
 
-    def classify_error(self, error: Exception) -> ErrorDecision | None:
+    def classify_error(self, error: Exception, task: Task) -> ErrorDecision | None:
         if isinstance(error, HTTPStatusError):
             wait = retry_after_seconds(
                 next((v for k, v in error.headers.items() if k.lower() == "retry-after"), None)
@@ -144,6 +139,7 @@ class HTTP(Integration[HTTPClient]):
 
     @integration_task(
         name="HTTP request",
+        effect="write",  # writes carry the idempotency key; reads are harmless to repeat
         properties=lambda p: [
             Property("Method", str(p.get("method", "GET")).upper()),
             Property("URL", p.get("url")),  # type: ignore[arg-type]
@@ -153,6 +149,7 @@ class HTTP(Integration[HTTPClient]):
         self,
         client: HTTPClient,
         task: Task,
+        /,
         *,
         url: str,
         method: str = "GET",

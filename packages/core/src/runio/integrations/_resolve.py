@@ -1,13 +1,15 @@
-"""What ``io.<name>`` resolves to, and what a ``Client`` knows about plugins.
+"""What ``io.<name>`` and ``io.use(...)`` resolve to, and what a ``Client`` knows about plugins.
 
 ``io.<name>`` is, in order: the instance the job declared under ``name`` in ``integrations=``;
 else a default instance of the integration an installed plugin registered with namespace
-``name``, if the environment configures it; else an ``IntegrationNotFoundError`` naming the
-package to install and the settings to provide.
+``name``, if the environment configures it; else an ``IntegrationNotFoundError`` saying what to
+install or configure. ``io.use(instance)`` binds that instance; ``io.use(Class)`` the instance of
+that class the job declared, else a default one.
 
 ``ClientKit`` is the per-client state behind that: the plugin manager (given, or built from
-entry points on first use), the default instances it built (one per namespace, reused across
-runs), and each execution's lifecycle hooks.
+entry points on first use), the default instances it built (reused across runs), and each
+execution's lifecycle hooks. Core keeps no list of vendors: what to install and which settings
+to provide come from the installed packages themselves.
 """
 
 from __future__ import annotations
@@ -17,23 +19,16 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..errors import IntegrationNotFoundError
+from .._io import IO, SyncIO
+from ..errors import ConfigurationError, IntegrationNotFoundError, IntegrationSettingError
 from ..plugins import IntegrationInfo, Lifecycle, PluginManager, RunInfo, create_plugin_manager
 from ._base import Integration
+from ._bound import IntegrationIO
+from ._runtime import runtime_of
 
 if TYPE_CHECKING:
-    from .._io import IO
     from .._job import Job
     from .._records import ClaimedRun
-
-KNOWN_PACKAGES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "stripe": ("runio-stripe", ("STRIPE_API_KEY",)),
-    "resend": ("runio-resend", ("RESEND_API_KEY",)),
-    "slack": ("runio-slack", ("SLACK_BOT_TOKEN",)),
-    "github": ("runio-github", ("GITHUB_TOKEN",)),
-}
-"""First-party namespaces: the package that provides each, and the settings it reads, so the
-error for an integration that is not installed can say exactly what to do."""
 
 
 class ClientKit:
@@ -42,15 +37,14 @@ class ClientKit:
     def __init__(self, plugins: PluginManager | None) -> None:
         given: object = plugins
         if given is not None and not isinstance(given, PluginManager):
-            from ..errors import ConfigurationError
-
             raise ConfigurationError(
                 "Client(plugins=...) must come from runio.plugins.create_plugin_manager(...), "
                 f"got {plugins!r}."
             )
         self._pm = plugins
         self._lock = threading.Lock()
-        self._defaults: dict[str, Integration[Any]] = {}
+        self._defaults: dict[Any, Integration[Any]] = {}
+        self._used: dict[int, Integration[Any]] = {}
         self._jobs: dict[int, JobIntegrations] = {}
 
     @property
@@ -93,13 +87,14 @@ class ClientKit:
             found = self._jobs[id(job)] = JobIntegrations(job, self)
         return found
 
-    def default_instance(self, namespace: str, job: Job) -> Integration[Any]:
+    def default_instance(self, namespace: str, job: Job | None) -> Integration[Any]:
+        """The default instance for ``io.<namespace>``: built from the environment, once."""
         instance = self._defaults.get(namespace)
         if instance is not None:
             return instance
         infos = self.plugins.integrations_for(namespace)
         if not infos:
-            raise _not_installed(namespace, job)
+            raise not_installed(namespace, job)
         classes = {info.cls for info in infos}
         if len(classes) > 1:
             names = " and ".join(_provider(i) for i in infos)
@@ -109,22 +104,63 @@ class ClientKit:
                 f"{{{namespace!r}: ...}}), or disable the others with RUNIO_DISABLE_PLUGINS.",
                 namespace=namespace,
             )
-        info = infos[0]
-        missing = info.cls.missing_from_environment()
+        return self._build_default(namespace, infos[0].cls, infos[0])
+
+    def default_for_class(self, cls: type[Integration[Any]]) -> Integration[Any]:
+        """The default instance of ``cls`` (``io.use(Stripe)`` in a job that declares none)."""
+        instance = self._defaults.get(cls)
+        if instance is not None:
+            return instance
+        info = next((i for i in self.plugins.integrations() if i.cls is cls), None)
+        return self._build_default(cls, cls, info)
+
+    def _build_default(
+        self, key: Any, cls: type[Integration[Any]], info: IntegrationInfo | None
+    ) -> Integration[Any]:
+        missing = cls.missing_from_environment()
         if missing:
+            who = _provider(info) if info is not None else f"{cls.name} ({cls.__name__})"
             raise IntegrationNotFoundError(
-                f"io.{namespace}: {_provider(info)} is installed but not configured: set "
+                f"io.{cls.namespace}: {who} is installed but not configured: set "
                 f"{', '.join(missing)} in the environment, or declare an instance: "
-                f"define_job(..., integrations={{{namespace!r}: {info.cls.__name__}(...)}}).",
-                namespace=namespace,
-                package=info.plugin.package,
+                f"define_job(..., integrations={{{cls.namespace!r}: {cls.__name__}(...)}}).",
+                namespace=cls.namespace,
+                package=(info.plugin.package if info is not None else None) or cls.package,
                 settings=missing,
             )
         with self._lock:
-            instance = self._defaults.get(namespace)
+            instance = self._defaults.get(key)
             if instance is None:
-                instance = self._defaults[namespace] = info.cls()
+                instance = self._defaults[key] = cls()
         return instance
+
+    def check_declared(self, jobs: Iterable[Job]) -> None:
+        """Raise ``IntegrationSettingError`` naming, per job, every declared integration that
+        lacks a required setting (a worker checks this at start rather than fail runs)."""
+        problems: list[str] = []
+        first: IntegrationSettingError | None = None
+        for job in jobs:
+            for key, value in job.integrations.items():
+                if not isinstance(value, Integration):
+                    continue
+                try:
+                    value.check_configured()
+                except IntegrationSettingError as exc:
+                    first = first or exc
+                    problems.append(f"job {job.id!r}, integrations[{key!r}]: {exc}")
+        if first is not None:
+            raise IntegrationSettingError(
+                "This worker's jobs declare integrations that are not configured, so their "
+                "runs would fail: " + " ".join(problems),
+                integration=first.integration,
+                setting=first.setting,
+                env=first.env,
+            )
+
+    def note_used(self, instance: Integration[Any]) -> None:
+        """An instance a job used without declaring it: its clients are closed with the
+        worker's."""
+        self._used.setdefault(id(instance), instance)
 
     def instances(self, jobs: Iterable[Job]) -> list[Integration[Any]]:
         found: dict[int, Integration[Any]] = {}
@@ -132,30 +168,69 @@ class ClientKit:
             for value in job.integrations.values():
                 if isinstance(value, Integration):
                     found[id(value)] = value
-        for value in list(self._defaults.values()):
+        for value in [*self._defaults.values(), *self._used.values()]:
             found[id(value)] = value
         return list(found.values())
 
     async def close_clients(self, jobs: Iterable[Job], loop: asyncio.AbstractEventLoop) -> None:
         """Close the SDK clients the integrations built on ``loop`` (the worker is stopping)."""
         for instance in self.instances(jobs):
-            await instance._close_clients(loop)
+            await runtime_of(instance).close_clients(loop)
 
 
 class JobIntegrations:
-    """The integrations one job's ``io`` can reach."""
+    """The integrations one job's ``io`` can reach: the resolver its ``IO`` is given."""
 
-    def __init__(self, job: Job, kit: ClientKit | None) -> None:
+    def __init__(self, job: Job | None, kit: ClientKit | None, declared: Mapping[str, Any] = {}):
         self.job = job
         self._kit = kit
+        self._declared = dict(job.integrations) if job is not None else dict(declared)
 
-    def lookup(self, key: str) -> Any:
-        declared = self.job.integrations
-        if key in declared:
-            return declared[key]
-        if self._kit is None:
-            raise _not_installed(key, self.job)
-        return self._kit.default_instance(key, self.job)
+    def attribute(self, io: IO, key: str) -> Any:
+        """``io.<key>``."""
+        value = self._declared.get(key)
+        if value is None and key not in self._declared:
+            if self._kit is None:
+                raise not_installed(key, self.job)
+            value = self._kit.default_instance(key, self.job)
+        if isinstance(value, Integration):
+            return IntegrationIO(value, io, key)
+        return value
+
+    def use(self, io: IO, target: Any) -> Any:
+        """``io.use(instance)`` or ``io.use(IntegrationClass)``."""
+        if isinstance(target, Integration):
+            key = next((k for k, v in self._declared.items() if v is target), target.id)
+            if self._kit is not None:
+                self._kit.note_used(target)
+            return IntegrationIO(target, io, key)
+        if (
+            isinstance(target, type)
+            and issubclass(target, Integration)
+            and target is not Integration
+        ):
+            declared = [(k, v) for k, v in self._declared.items() if type(v) is target]
+            if len(declared) > 1:
+                keys = ", ".join(k for k, _ in declared)
+                raise ConfigurationError(
+                    f"io.use({target.__name__}): this job declares several {target.__name__} "
+                    f"instances ({keys}); pass the instance you mean: io.use(instance)."
+                )
+            if declared:
+                key, instance = declared[0]
+                return IntegrationIO(instance, io, key)
+            if self._kit is None:
+                raise not_installed(target.namespace, self.job)
+            return IntegrationIO(self._kit.default_for_class(target), io, target.namespace)
+        raise ConfigurationError(
+            f"io.use(...) takes a runio.Integration instance or subclass, got {target!r}."
+        )
+
+    def blocking(self, value: Any, sync_io: SyncIO) -> Any:
+        """What ``value`` (from ``attribute`` or ``use``) is in synchronous code."""
+        if isinstance(value, IntegrationIO):
+            return value.blocking(sync_io)
+        return value
 
 
 def _provider(info: IntegrationInfo) -> str:
@@ -168,41 +243,19 @@ def _provider(info: IntegrationInfo) -> str:
     return f"{info.cls.name} (plugin {info.plugin.name!r})"
 
 
-def _not_installed(namespace: str, job: Job | None) -> IntegrationNotFoundError:
-    known = KNOWN_PACKAGES.get(namespace)
-    if known is not None:
-        package, settings = known
-        todo = f"install {package} (pip install {package}) and set {', '.join(settings)}"
-    else:
-        package, settings = f"runio-{namespace.replace('_', '-')}", ()
-        todo = (
-            f"install the package that provides it (usually {package}: pip install {package}) "
-            "and set the settings its README lists (`runio integrations list` shows what is "
-            "missing)"
-        )
+def not_installed(namespace: str, job: Job | None) -> IntegrationNotFoundError:
+    """The error for ``io.<namespace>`` when nothing provides it."""
+    package = f"runio-{namespace.replace('_', '-')}"
     where = f" in job {job.id!r}" if job is not None else ""
     declared = sorted(job.integrations) if job is not None else []
     note = f" This job declares: {', '.join(declared)}." if declared else ""
     return IntegrationNotFoundError(
         f"io.{namespace} is not available{where}: no integration is declared under "
-        f"{namespace!r} and no installed plugin provides that namespace. To use it, {todo}; or "
+        f"{namespace!r} and no installed plugin provides that namespace. To use it, install "
+        f"the package that provides it (usually {package}: pip install {package}) and set the "
+        "settings its README lists (`runio integrations list` then shows what is missing); or "
         f"declare an instance: define_job(..., integrations={{{namespace!r}: ...}}).{note}",
         namespace=namespace,
         package=package,
-        settings=settings,
+        settings=(),
     )
-
-
-def resolve(io: IO, integrations: JobIntegrations | Mapping[str, Any] | None, key: str) -> Any:
-    """``io.<key>``: the declared or default integration, bound to this run's ``io``."""
-    from ._bound import IntegrationIO
-
-    if isinstance(integrations, JobIntegrations):
-        value = integrations.lookup(key)
-    elif integrations is not None and key in integrations:
-        value = integrations[key]
-    else:
-        raise _not_installed(key, None)
-    if isinstance(value, Integration):
-        return IntegrationIO(value, io, key)
-    return value

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
+from .._names import IO_ATTRIBUTES
+from .._version import __version__
 from ..errors import ConfigurationError
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -41,9 +43,7 @@ class PackageNames:
                 f"{name!r} cannot name an integration: use the vendor's name in lowercase "
                 "letters, digits, '-' or '_', starting with a letter (e.g. 'linear', 'acme-crm')."
             )
-        from ._base import _reserved_names
-
-        if namespace in _reserved_names():
+        if namespace in IO_ATTRIBUTES:
             raise ConfigurationError(
                 f"{namespace!r} is already an attribute of io (io.{namespace}); choose another "
                 "name."
@@ -76,8 +76,6 @@ def scaffold(name: str, directory: Path | None = None) -> tuple[PackageNames, Pa
     """Write a new integration package for ``name`` into ``directory`` (default:
     ``./runio-<name>``), which must not exist or be empty. Returns the names, the directory
     and the files written."""
-    from .. import __version__
-
     names = PackageNames.from_name(name)
     target = Path(directory) if directory is not None else Path.cwd() / names.dist
     if target.exists() and (not target.is_dir() or any(target.iterdir())):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import keyword
 import os
 import re
 import threading
@@ -21,6 +22,8 @@ from typing import Any
 
 import pluggy
 
+from .._names import IO_ATTRIBUTES
+from .._version import __version__
 from ..errors import PluginLoadError
 from . import hookspecs
 from ._info import IntegrationInfo, PluginInfo
@@ -162,8 +165,6 @@ class PluginManager(pluggy.PluginManager):
         return [i for i in self.integrations() if i.namespace == namespace]
 
     def _collect_integrations(self) -> list[IntegrationInfo]:
-        from ..integrations._base import integration_class_problem
-
         found: list[IntegrationInfo] = []
         seen: set[type] = set()
         for impl in self.hook.runio_register_integrations.get_hookimpls():
@@ -252,8 +253,6 @@ def create_plugin_manager(
     more plugin objects to register (for tests and embedding). ``environ`` replaces
     ``os.environ`` for those two variables.
     """
-    from .. import __version__
-
     env = os.environ if environ is None else environ
     allow = _names(env.get("RUNIO_PLUGINS"))
     deny = _names(env.get("RUNIO_DISABLE_PLUGINS")) or set()
@@ -317,3 +316,27 @@ def _load_entry_points(pm: PluginManager, allow: set[str] | None, deny: set[str]
                 plugin=missing[0],
                 package=None,
             )
+
+
+def integration_class_problem(cls: Any) -> str | None:
+    """Why ``cls`` cannot be registered as an integration, or None. (A ``runio.Integration``
+    subclass carries the kit's ``__runio_spec__``, set when the class is created.)"""
+    if not isinstance(cls, type) or "__runio_spec__" not in vars(cls):
+        return "it is not a runio.Integration subclass"
+    namespace = getattr(cls, "namespace", None)
+    if (
+        not isinstance(namespace, str)
+        or not namespace.isidentifier()
+        or namespace.startswith("_")
+        or keyword.iskeyword(namespace)
+    ):
+        return (
+            f"its namespace {namespace!r} cannot be an attribute of io; use a lowercase Python "
+            "identifier such as 'stripe'"
+        )
+    if namespace in IO_ATTRIBUTES:
+        return f"its namespace {namespace!r} is already an attribute of io; choose another"
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str) or not name:
+        return "it has no display name (set name = 'Stripe')"
+    return None

@@ -506,7 +506,8 @@ class PostgresStore(Store):
             async with conn.pipeline():  # both queries in one round trip
                 tasks = await conn.execute(
                     "SELECT id, parent_id, idempotency_key, kind, status, output, error, "
-                    "attempts, attempt_base, retry_at, wake_at FROM tasks WHERE run_id = %s",
+                    "attempts, attempt_base, retry_at, wake_at, started_at FROM tasks "
+                    "WHERE run_id = %s",
                     (run_id,),
                 )
                 logs = await conn.execute(

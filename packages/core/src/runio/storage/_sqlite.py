@@ -715,7 +715,7 @@ class SQLiteStore(Store):
         def op(conn: sqlite3.Connection) -> tuple[list[StoredTask], dict[str, int]]:
             rows = conn.execute(
                 "SELECT id, parent_id, idempotency_key, kind, status, output, error, attempts, "
-                "attempt_base, retry_at, wake_at FROM tasks WHERE run_id=?",
+                "attempt_base, retry_at, wake_at, started_at FROM tasks WHERE run_id=?",
                 (run_id,),
             ).fetchall()
             marks = dict(

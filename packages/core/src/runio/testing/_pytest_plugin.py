@@ -9,14 +9,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 
+from ..plugins import PluginManager, create_plugin_manager
 from ._clock import TestClock
-
-if TYPE_CHECKING:
-    from ..plugins import PluginManager
 
 
 @pytest.fixture
@@ -34,6 +31,4 @@ def runio_database_url(tmp_path: Path) -> str:
 @pytest.fixture
 def runio_plugins() -> PluginManager:
     """A fresh plugin manager with runio's built-ins and no installed plugin."""
-    from ..plugins import create_plugin_manager
-
     return create_plugin_manager(entry_points=False)

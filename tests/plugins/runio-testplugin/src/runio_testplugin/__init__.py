@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import runio
 from runio.integrations import HTTPClient, HTTPStatusError, retry_after_seconds
@@ -19,17 +19,13 @@ class TestNotes(runio.Integration[HTTPClient]):
     name = "Test Notes"
     icon = "note"
     idempotency = "marker"
-    settings: ClassVar[dict[str, str | runio.Setting]] = {
-        "token": "TESTNOTES_TOKEN",
-        "base_url": runio.Setting(env="TESTNOTES_URL", secret=False, help="the API's base URL"),
-    }
+    token: str = runio.setting(env="TESTNOTES_TOKEN")
+    base_url: str = runio.setting(env="TESTNOTES_URL", secret=False, help="the API's base URL")
 
     def create_client(self) -> HTTPClient:
-        return HTTPClient(
-            base_url=self.setting("base_url"), token=self.setting("token"), timeout=10
-        )
+        return HTTPClient(base_url=self.base_url, token=self.token, timeout=10)
 
-    def classify_error(self, error: Exception) -> runio.ErrorDecision | None:
+    def classify_error(self, error: Exception, task: runio.Task) -> runio.ErrorDecision | None:
         if isinstance(error, HTTPStatusError):
             wait = retry_after_seconds(error.headers.get("Retry-After"))
             if error.status == 429 and wait is not None:
@@ -41,19 +37,24 @@ class TestNotes(runio.Integration[HTTPClient]):
 
     @runio.integration_task(
         name="Post Note",
+        effect="write",
         properties=lambda p: [runio.Property("Board", p["board"])],
     )
     def post_note(
-        self, client: HTTPClient, task: runio.Task, *, board: str, text: str
+        self, client: HTTPClient, task: runio.Task, /, *, board: str, text: str
     ) -> dict[str, Any]:
-        """Post ``text`` on ``board``; after an attempt of unknown outcome, return the note that
-        attempt posted (found by its marker) instead of posting it twice."""
-        marker = self.marker(task)
-        if task.outcome_unknown:
-            found = client.request("GET", f"/boards/{board}/notes", params={"marker": marker})
-            if found["body"]:
-                return dict(found["body"][0])
+        """Post ``text`` on ``board``, marked so that a retry after an attempt of unknown
+        outcome finds the note instead of posting it twice."""
         posted = client.request(
-            "POST", f"/boards/{board}/notes", json={"text": text, "marker": marker}
+            "POST", f"/boards/{board}/notes", json={"text": text, "marker": self.marker(task)}
         )
         return dict(posted["body"])
+
+    @post_note.find_previous
+    def _find_note(
+        self, client: HTTPClient, task: runio.Task, /, *, board: str, text: str
+    ) -> dict[str, Any] | None:
+        found = client.request(
+            "GET", f"/boards/{board}/notes", params={"marker": self.marker(task)}
+        )
+        return dict(found["body"][0]) if found["body"] else None
