@@ -10,6 +10,10 @@ ends. Whatever the point, the test proves:
 - no run reported COMPLETED without all its tasks stored;
 - the failure was not ignored: where a write failed for its caller, the run stopped there and
   resumed in a later execution.
+
+A database that keeps failing stops the worker with a clear error; a read-only PostgreSQL
+database is tested here too (SQLite's read-only file and full disk, which need a subprocess, are
+in test_sqlite_file_faults.py).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
+import psycopg
 import pytest
 
 import runio
@@ -177,3 +182,54 @@ async def test_a_database_that_keeps_failing_stops_the_worker_with_a_clear_error
     client.store.faults.disarm()
     run = await run_to_the_end(client, clock, run_id)
     check_nothing_lost(job, run)
+
+
+async def test_a_read_only_postgresql_database_stops_the_worker_and_loses_nothing(
+    postgres_url: str, clock: TestClock
+) -> None:
+    """PostgreSQL's read-only file: the database set to read-only transactions (as a standby, or
+    a database an operator locked). Every write fails; no run is reported done; once writable,
+    the run completes with each task stored once."""
+    client = runio.Client("fault-app", database_url=postgres_url, clock=clock)
+    try:
+        job = Job(client)
+        run_id = (await client.send_event_async("go")).run_ids[0]
+        store = client.store
+        (database,) = await store.execute_raw("SELECT current_database()")
+        await store.execute_raw(
+            f'ALTER DATABASE "{database[0]}" SET default_transaction_read_only = on'
+        )
+        # Sessions opened before keep their settings: end them, so the store reconnects.
+        await store.execute_raw(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+            "current_database() AND pid <> pg_backend_pid()"
+        )
+        with pytest.raises(runio.errors.StoreError) as refused:
+            await client.run_worker_async(until_idle=True, max_store_failures=2)
+        assert "read-only transaction" in str(refused.value)
+        assert job.calls["a"] <= 1
+
+        admin = await asyncio.to_thread(_psql_connect, postgres_url)
+        try:
+            await asyncio.to_thread(
+                admin.execute,
+                f'ALTER DATABASE "{database[0]}" SET default_transaction_read_only = off',
+            )
+        finally:
+            await asyncio.to_thread(admin.close)
+        await client.store.execute_raw(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+            "current_database() AND pid <> pg_backend_pid()"
+        )
+        clock.advance(60)  # a run whose release failed waits for its lease
+        run = await run_to_the_end(client, clock, run_id)
+        check_nothing_lost(job, run)
+    finally:
+        await asyncio.to_thread(client.close)
+
+
+def _psql_connect(url: str) -> psycopg.Connection[Any]:
+    """A session that may write although the database defaults to read-only."""
+    conn = psycopg.connect(url, autocommit=True)
+    conn.execute("SET default_transaction_read_only = off")
+    return conn
