@@ -191,40 +191,37 @@ async def test_a_read_only_postgresql_database_stops_the_worker_and_loses_nothin
     a database an operator locked). Every write fails; no run is reported done; once writable,
     the run completes with each task stored once."""
     client = runio.Client("fault-app", database_url=postgres_url, clock=clock)
+    admin = await asyncio.to_thread(_psql_connect, postgres_url)
+
+    def read_only(on: bool) -> None:
+        database = admin.execute("SELECT current_database()").fetchone()
+        assert database is not None
+        admin.execute(
+            f'ALTER DATABASE "{database[0]}" SET default_transaction_read_only = '
+            + ("on" if on else "off")
+        )
+        # Sessions opened before keep their settings: end them all, so the store reconnects.
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+            "current_database() AND pid <> pg_backend_pid()"
+        )
+
     try:
         job = Job(client)
         run_id = (await client.send_event_async("go")).run_ids[0]
-        store = client.store
-        (database,) = await store.execute_raw("SELECT current_database()")
-        await store.execute_raw(
-            f'ALTER DATABASE "{database[0]}" SET default_transaction_read_only = on'
-        )
-        # Sessions opened before keep their settings: end them, so the store reconnects.
-        await store.execute_raw(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
-            "current_database() AND pid <> pg_backend_pid()"
-        )
+        await asyncio.to_thread(read_only, True)
         with pytest.raises(runio.errors.StoreError) as refused:
             await client.run_worker_async(until_idle=True, max_store_failures=2)
         assert "read-only transaction" in str(refused.value)
-        assert job.calls["a"] <= 1
+        run = await client.get_run_async(run_id)
+        assert [t.cache_key for t in run.tasks] == []  # nothing could be stored
 
-        admin = await asyncio.to_thread(_psql_connect, postgres_url)
-        try:
-            await asyncio.to_thread(
-                admin.execute,
-                f'ALTER DATABASE "{database[0]}" SET default_transaction_read_only = off',
-            )
-        finally:
-            await asyncio.to_thread(admin.close)
-        await client.store.execute_raw(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
-            "current_database() AND pid <> pg_backend_pid()"
-        )
+        await asyncio.to_thread(read_only, False)
         clock.advance(60)  # a run whose release failed waits for its lease
         run = await run_to_the_end(client, clock, run_id)
         check_nothing_lost(job, run)
     finally:
+        await asyncio.to_thread(admin.close)
         await asyncio.to_thread(client.close)
 
 
