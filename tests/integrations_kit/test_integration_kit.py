@@ -682,10 +682,9 @@ def test_io_attributes_behave_like_attributes(client: runio.Client) -> None:
         assert getattr(io, "_private", None) is None
         with pytest.raises(AttributeError, match="offers send_message, sync_echo"):
             io.echo.nope  # noqa: B018
-        assert io.plain == {"not": "an integration"}
         return True
 
-    run_id = _job(client, body, echo=Echo(api_key=SECRET), plain={"not": "an integration"})
+    run_id = _job(client, body, echo=Echo(api_key=SECRET))
     client.run_worker(until_idle=True)
     run = client.get_run(run_id)
     assert run.status == "COMPLETED", run.error

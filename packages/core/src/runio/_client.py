@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import os
 import re
 import threading
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar, Unpack
 
-from . import _json, _run_rules
+from . import _json, _run_rules, _validate
 from ._clock import Clock, SystemClock
 from ._execution import Limits
 from ._ids import new_id
 from ._job import EventTrigger, Job, make_job
+from ._logcapture import CaptureSetting, capture_level
 from ._records import EventRecord, JobRecord, NewRun, RunRecord, RunStatus
 from ._worker import Worker, WorkerApp, WorkerOptions
 from .errors import (
@@ -40,20 +41,22 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _APP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 DEFAULT_MAX_OUTPUT_SIZE = 3 * 1024 * 1024
+DEFAULT_MAX_PAYLOAD_SIZE = 3 * 1024 * 1024
 DEFAULT_MAX_TASK_DEPTH = 32
 
 
-def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name}={raw!r} is not a number.") from None
-    if value <= 0:
-        raise ConfigurationError(f"{name} must be > 0, got {raw!r}.")
-    return value
+def _time_scale(value: object, what: str) -> float:
+    return _validate.number(
+        value,
+        what,
+        above=True,
+        maximum=_validate.MAX_TIME_SCALE,
+        hint=" It multiplies every wait and retry delay: 0.001 turns an hour into 3.6 s.",
+    )
+
+
+def _payload_size(value: object, what: str) -> int:
+    return _validate.size(value, what, unit=" of bytes")
 
 
 class Client:
@@ -72,22 +75,30 @@ class Client:
         clock: Clock | None = None,
         default_retry: RetryOptions | None = None,
         max_output_size: int = DEFAULT_MAX_OUTPUT_SIZE,
+        max_payload_size: int | None = None,
         max_task_depth: int = DEFAULT_MAX_TASK_DEPTH,
         time_scale: float | None = None,
         auto_migrate: bool = True,
         plugins: PluginManager | None = None,
+        capture_logging: CaptureSetting = None,
     ) -> None:
         """
         ``default_retry``: retry options for every ``io.run_task`` that gives none.
         ``max_output_size``: bytes of JSON a task or job may return (default 3 MB).
+        ``max_payload_size``: bytes of JSON an event payload may hold (default
+        ``RUNIO_MAX_PAYLOAD_SIZE`` or 3 MB); ``send_event`` refuses a larger one, storing nothing.
         ``max_task_depth``: how deep subtasks may nest (default 32).
         ``time_scale``: multiply every wait and retry delay, ``RetryAt`` included (default
         ``RUNIO_TIME_SCALE`` or 1; event ``deliver_at`` and ``max_duration`` are not scaled);
         for demos and local development, e.g. ``0.001`` turns three hours into eleven seconds.
+        A number > 0 and at most 100.
         ``auto_migrate``: bring the database schema up to date on first use (else run
         ``runio db upgrade`` and keep it off in production deploys that migrate separately).
         ``plugins``: a plugin manager from ``runio.plugins.create_plugin_manager(...)`` (for
         tests); by default one is built from the installed plugins on first use.
+        ``capture_logging``: store standard ``logging`` records emitted inside runs in the run's
+        logs, like ``io.logger`` lines: ``True`` (INFO and above) or a level such as
+        ``logging.DEBUG``; off by default. A job's own ``capture_logging=`` wins.
         """
         if not isinstance(id, str) or not _APP_ID.match(id):
             raise ConfigurationError(
@@ -100,14 +111,20 @@ class Client:
             raise ConfigurationError(
                 f"default_retry must be runio.RetryOptions(...), got {default_retry!r}."
             )
-        if not isinstance(max_output_size, int) or max_output_size < 1:
-            raise ConfigurationError(f"max_output_size must be bytes > 0, got {max_output_size!r}.")
-        if not isinstance(max_task_depth, int) or max_task_depth < 1:
-            raise ConfigurationError(f"max_task_depth must be an int >= 1, got {max_task_depth!r}.")
+        _validate.size(max_output_size, "Client(max_output_size=...)", unit=" of bytes")
+        _validate.size(max_task_depth, "Client(max_task_depth=...)")
         if time_scale is None:
-            time_scale = _env_float("RUNIO_TIME_SCALE", 1.0)
-        elif not isinstance(time_scale, int | float) or time_scale <= 0:
-            raise ConfigurationError(f"time_scale must be a number > 0, got {time_scale!r}.")
+            time_scale = _validate.env_number("RUNIO_TIME_SCALE", float, _time_scale) or 1.0
+        else:
+            time_scale = _time_scale(time_scale, "Client(time_scale=...)")
+        if max_payload_size is None:
+            max_payload_size = (
+                _validate.env_number("RUNIO_MAX_PAYLOAD_SIZE", int, _payload_size)
+                or DEFAULT_MAX_PAYLOAD_SIZE
+            )
+        else:
+            _payload_size(max_payload_size, "Client(max_payload_size=...)")
+        self.max_payload_size = max_payload_size
         self.id = id
         self.jobs: dict[str, Job] = {}
         self.clock: Clock = clock or SystemClock()
@@ -126,6 +143,7 @@ class Client:
         self._workers: set[Worker] = set()
         self._portal: tuple[asyncio.AbstractEventLoop, threading.Thread] | None = None
         self._kit = ClientKit(plugins)
+        self._capture_logging = capture_level(capture_logging, owner=f"Client {id!r}")
 
     @property
     def plugins(self) -> PluginManager:
@@ -144,7 +162,7 @@ class Client:
         if self._store is None:
             with self._store_lock:
                 if self._store is None:
-                    self._store = create_store(self._database_url or database_url_from_env())
+                    self._store = _open_store(self._database_url or database_url_from_env())
         return self._store
 
     async def _ready(self) -> Store:
@@ -224,6 +242,7 @@ class Client:
         version: str = "0.0.1",
         integrations: Mapping[str, Any] | None = None,
         max_duration: float | None = None,
+        capture_logging: CaptureSetting = None,
     ) -> Callable[[Callable[..., Any]], Job]:
         """Register the decorated function as a job of this app.
 
@@ -231,6 +250,8 @@ class Client:
         ``runio.IO``, plain ``def`` a blocking ``runio.SyncIO`` and runs in a thread.
         ``max_duration``: seconds a run may take from its first execution, waits included;
         past it the run stops at its next task boundary (or wakes from a wait) as TIMED_OUT.
+        ``capture_logging``: store standard ``logging`` records emitted inside this job's runs
+        in their logs (``True``: INFO and above, or a level); None follows the client's setting.
         """
 
         def decorate(fn: Callable[..., Any]) -> Job:
@@ -246,6 +267,7 @@ class Client:
                 trigger=trigger,
                 integrations=integrations,
                 max_duration=max_duration,
+                capture_logging=capture_logging,
             )
             self.jobs[id] = job
             return job
@@ -276,8 +298,11 @@ class Client:
     ) -> EventRecord:
         if not isinstance(name, str) or not name:
             raise ConfigurationError(f"An event needs a non-empty name, got {name!r}.")
+        _validate.text(name, "The event name")
         if id is not None and (not isinstance(id, str) or not id):
             raise ConfigurationError(f"An event id must be a non-empty string, got {id!r}.")
+        if id is not None:
+            _validate.text(id, "The event id")
         if deliver_at is not None and (
             not isinstance(deliver_at, datetime) or deliver_at.tzinfo is None
         ):
@@ -286,11 +311,21 @@ class Client:
                 f"timedelta(minutes=5); got {deliver_at!r}."
             )
         try:
-            payload_json = _json.decode(_json.encode(payload))
+            payload_text = _json.encode(payload)
         except _json.NotJsonError as exc:
             raise ConfigurationError(
-                f"The payload of event {name!r} cannot be stored as JSON: {exc}."
+                f"The payload of event {name!r} cannot be stored as JSON: {exc}. Nothing was "
+                "stored."
             ) from None
+        payload_size = len(payload_text) if payload_text.isascii() else len(payload_text.encode())
+        if payload_size > self.max_payload_size:
+            raise ConfigurationError(
+                f"The payload of event {name!r} is {payload_size:,} bytes of JSON, more than the "
+                f"{self.max_payload_size:,}-byte limit; nothing was stored. Send a reference to "
+                "the data (an id, a URL) instead, or raise the limit with "
+                "runio.Client(max_payload_size=...) or RUNIO_MAX_PAYLOAD_SIZE."
+            )
+        payload_json = _json.decode(payload_text)
         store = await self._ready()
         now = self.clock.now()
         ready_at = deliver_at.timestamp() if deliver_at is not None else now
@@ -383,8 +418,7 @@ class Client:
         all_apps: bool = False,
     ) -> list[RunRecord]:
         statuses = _statuses(status)
-        if not isinstance(limit, int) or limit < 1:
-            raise ConfigurationError(f"limit must be an int >= 1, got {limit!r}.")
+        _validate.size(limit, "list_runs(limit=...)")
         store = await self._ready()
         return await store.list_runs(
             app_id=None if all_apps else self.id, job_id=job_id, status=statuses, limit=limit
@@ -437,6 +471,7 @@ class Client:
             register_jobs=self._register_jobs,
             send_event=self.send_event_async,
             workers=self._workers,
+            capture_logging=self._capture_logging,
         )
 
     def worker(self, **options: Unpack[WorkerOptions]) -> Worker:
@@ -493,6 +528,29 @@ class Client:
             loop.call_soon_threadsafe(loop.stop)
             thread.join()
             loop.close()
+
+
+def _open_store(url: str) -> Store:
+    """``create_store``, with a file system that refuses the database's path told as such."""
+    try:
+        return create_store(url)
+    except OSError as exc:
+        where = exc.filename or url
+        if isinstance(exc, NotADirectoryError | FileExistsError):
+            blocker = next(
+                (p for p in (Path(where), *Path(where).parents) if p.exists() and not p.is_dir()),
+                Path(where),
+            )
+            why = f"{str(blocker)!r} is a file, so no directory can be made there"
+        elif isinstance(exc, PermissionError):
+            why = f"permission to create {where!r} was denied"
+        else:
+            why = f"{exc.strerror or exc} ({where!r})"
+        raise ConfigurationError(
+            f"Cannot open the database {url}: {why}. Point RUNIO_DATABASE_URL (or "
+            "--database-url) at a path in a directory you can write, e.g. "
+            "sqlite:///.runio/runio.db."
+        ) from None
 
 
 def _matches_filter(spec: Mapping[str, Any] | None, payload: Any) -> bool:

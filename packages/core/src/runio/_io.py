@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
+from . import _validate
 from ._execution import Execution, Frame, current_frame
 from ._task import Task, TaskOptions
 from .errors import ConfigurationError
@@ -163,6 +164,9 @@ class IO:
             options.get("timeout"),
             options.get("style"),
             options.get("redact"),
+            on_error=options.get("on_error"),
+            name=options.get("name"),
+            icon=options.get("icon"),
         )
         ex = self._execution
         return await ex.run_task(
@@ -176,18 +180,17 @@ class IO:
         )
 
     async def wait(self, cache_key: str | Sequence[Any], seconds: float) -> None:
-        """Pause the run durably for ``seconds``; no memory or worker slot is held meanwhile."""
+        """Pause the run durably for ``seconds`` (at most ten years); no memory or worker slot is
+        held meanwhile."""
+        _check_wait(cache_key, seconds)
         ex = self._execution
         await ex.wait(cache_key, seconds, parent=_parent(ex))
 
     async def wait_until(self, cache_key: str | Sequence[Any], when: datetime) -> None:
-        """Pause the run durably until ``when`` (a timezone-aware datetime)."""
-        if not isinstance(when, datetime) or when.tzinfo is None:
-            raise ConfigurationError(
-                f"io.wait_until({cache_key!r}, when): when must be a timezone-aware datetime, "
-                f"e.g. datetime.now(UTC) + timedelta(hours=1); got {when!r}."
-            )
+        """Pause the run durably until ``when`` (a timezone-aware datetime, at most ten years
+        ahead)."""
         ex = self._execution
+        _check_wait_until(cache_key, when, ex.clock.now())
         await ex.wait_until(cache_key, when.timestamp(), parent=_parent(ex))
 
     async def send_event(
@@ -229,8 +232,7 @@ class IO:
     ) -> float:
         """A random number in ``[min, max)`` (an int in ``[min, max]`` with ``round=True``),
         drawn once and the same on every replay."""
-        if min > max:
-            raise ConfigurationError(f"io.random({cache_key!r}): min ({min}) is above max ({max}).")
+        _check_random(cache_key, min, max)
         ex = self._execution
 
         def draw(task: Task) -> float:
@@ -379,21 +381,25 @@ def _check_options(
     timeout: Any,
     style: Any,
     redact: Any,
+    *,
+    on_error: Any = None,
+    name: Any = None,
+    icon: Any = None,
 ) -> None:
+    """The options of one task call, checked at the call (cheap: no copies, no JSON)."""
+    if on_error is not None:
+        _validate.on_error(on_error, f"io.run_task({cache_key!r})")
+    if name is not None:
+        _validate.text(name, f"io.run_task({cache_key!r}): name")
+    if icon is not None:
+        _validate.text(icon, f"io.run_task({cache_key!r}): icon")
     if retry is not None and not isinstance(retry, RetryOptions):
         raise ConfigurationError(
             f"io.run_task({cache_key!r}): retry must be runio.RetryOptions(...) or a preset such "
             f"as runio.retry.standard_backoff, got {retry!r}."
         )
-    if timeout is not None and (
-        isinstance(timeout, bool)
-        or not isinstance(timeout, int | float)
-        or not math.isfinite(timeout)
-        or timeout <= 0
-    ):
-        raise ConfigurationError(
-            f"io.run_task({cache_key!r}): timeout must be seconds > 0, got {timeout!r}."
-        )
+    if timeout is not None:
+        _validate.seconds(timeout, f"io.run_task({cache_key!r}): timeout", above=True)
     if style is not None and style not in _STYLES:
         raise ConfigurationError(
             f"io.run_task({cache_key!r}): style must be one of {_STYLES}, got {style!r}."
@@ -404,4 +410,35 @@ def _check_options(
         raise ConfigurationError(
             f"io.run_task({cache_key!r}): redact must be a list of output paths such as "
             f"['card.number'], got {redact!r}."
+        )
+
+
+def _check_wait(cache_key: Any, seconds: Any) -> None:
+    _validate.seconds(seconds, f"io.wait({cache_key!r}, seconds): seconds")
+
+
+def _check_wait_until(cache_key: Any, when: Any, now: float) -> None:
+    if not isinstance(when, datetime) or when.tzinfo is None:
+        raise ConfigurationError(
+            f"io.wait_until({cache_key!r}, when): when must be a timezone-aware datetime, "
+            f"e.g. datetime.now(UTC) + timedelta(hours=1); got {when!r}."
+        )
+    if when.timestamp() - now > _validate.MAX_DELAY_SECONDS:
+        raise ConfigurationError(
+            f"io.wait_until({cache_key!r}, when): {when.isoformat()} is more than ten years "
+            "ahead; a run may wait at most ten years."
+        )
+
+
+def _check_random(cache_key: Any, low: Any, high: Any) -> None:
+    for label, value in (("min", low), ("max", high)):
+        if not _validate.is_finite_number(value):
+            raise ConfigurationError(
+                f"io.random({cache_key!r}): {label} must be a finite number, got {value!r}."
+            )
+    if low > high:
+        raise ConfigurationError(f"io.random({cache_key!r}): min ({low}) is above max ({high}).")
+    if not math.isfinite(high - low):
+        raise ConfigurationError(
+            f"io.random({cache_key!r}): the range from {low} to {high} is wider than a float holds."
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import keyword
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -10,7 +11,11 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from .errors import JobDefinitionError
+from . import _json, _validate
+from ._io import IO
+from ._logcapture import CaptureSetting, capture_level
+from .errors import ConfigurationError, JobDefinitionError
+from .integrations import Integration
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -40,6 +45,7 @@ def event_trigger(
     """Trigger a job when an event named ``name`` is sent."""
     if not isinstance(name, str) or not name.strip():
         raise JobDefinitionError("event_trigger needs a non-empty event name, e.g. 'new.user'.")
+    _job_text(name, "event_trigger: the event name")
     if schema is not None and not (isinstance(schema, type) and issubclass(schema, BaseModel)):
         raise JobDefinitionError(
             f"event_trigger(schema=...) must be a pydantic BaseModel subclass, got {schema!r}."
@@ -60,6 +66,68 @@ def _check_filter(spec: Mapping[str, Any], path: str) -> None:
                 f"Event filter {path}.{key} must list the allowed values, e.g. "
                 f"{{{key!r}: [{allowed!r}]}}."
             )
+        else:
+            try:  # stored with the job, and compared with JSON payloads
+                _json.encode(list(allowed))
+            except _json.NotJsonError as exc:
+                raise JobDefinitionError(
+                    f"Event filter {path}.{key} holds a value no JSON payload can have: {exc}."
+                ) from None
+
+
+def _job_text(value: object, what: str) -> None:
+    try:
+        _validate.text(value, what)
+    except ConfigurationError as exc:
+        raise JobDefinitionError(str(exc)) from None
+
+
+def _io_attributes() -> frozenset[str]:
+    """What ``io`` already offers (``io.run_task``, ``io.logger``...): no namespace may hide it."""
+    return frozenset(n for n in dir(IO) if not n.startswith("_")) | {"logger"}
+
+
+def _check_integrations(job_id: str, integrations: object) -> dict[str, Integration[Any]]:
+    """The job's declared integrations, checked: each key becomes ``io.<key>``, so it must be an
+    identifier that hides nothing of ``io``; each value must be an integration instance."""
+    if integrations is None:
+        return {}
+    if not isinstance(integrations, Mapping):
+        raise JobDefinitionError(
+            f"Job {job_id!r}: integrations must map names to integration instances, e.g. "
+            f"integrations={{'http': HTTP()}}; got a {type(integrations).__name__}."
+        )
+    declared: dict[str, Integration[Any]] = {}
+    reserved = _io_attributes()
+    for key, value in integrations.items():
+        if (
+            not isinstance(key, str)
+            or not key.isidentifier()
+            or key.startswith("_")
+            or keyword.iskeyword(key)
+        ):
+            raise JobDefinitionError(
+                f"Job {job_id!r}: integrations key {key!r} cannot be an attribute of io; use a "
+                "Python identifier that does not start with '_', such as 'stripe' or 'billing'."
+            )
+        if key in reserved:
+            raise JobDefinitionError(
+                f"Job {job_id!r}: integrations key {key!r} would hide io.{key}, which runio "
+                f"already provides; choose another name, e.g. {key + '_api'!r}."
+            )
+        if isinstance(value, type) and issubclass(value, Integration):
+            raise JobDefinitionError(
+                f"Job {job_id!r}: integrations[{key!r}] is the class {value.__name__}; declare "
+                f"an instance: integrations={{{key!r}: {value.__name__}(...)}}."
+            )
+        if not isinstance(value, Integration):
+            raise JobDefinitionError(
+                f"Job {job_id!r}: integrations[{key!r}] must be an integration instance such as "
+                f"runio.integrations.HTTP() or runio_stripe.Stripe(), got a value of type "
+                f"{type(value).__name__} (not shown: it may be a secret)."
+            )
+        declared[key] = value
+    return declared
 
 
 def _matches(spec: Mapping[str, Any], payload: Any) -> bool:
@@ -94,6 +162,9 @@ class Job:
     integrations: dict[str, Any] = field(default_factory=dict)
     max_duration: float | None = None
     """Seconds a run may take from its first execution; past it the run ends TIMED_OUT."""
+    capture_logging: int | bool | None = None
+    """Standard ``logging`` records captured into the run's logs: a level, False (off) or None
+    (the client's setting)."""
     is_async: bool
     wants_context: bool
 
@@ -129,6 +200,7 @@ def make_job(
     trigger: EventTrigger,
     integrations: Mapping[str, Any] | None,
     max_duration: float | None = None,
+    capture_logging: CaptureSetting = None,
 ) -> Job:
     if not isinstance(id, str) or not _ID.match(id):
         raise JobDefinitionError(
@@ -143,14 +215,18 @@ def make_job(
         raise JobDefinitionError(f"Job {id!r}: define_job decorates a function, got {fn!r}.")
     if not isinstance(version, str) or not version:
         raise JobDefinitionError(f"Job {id!r}: version must be a non-empty string like '1.0.0'.")
-    if max_duration is not None and (
-        isinstance(max_duration, bool)
-        or not isinstance(max_duration, int | float)
-        or max_duration <= 0
-    ):
-        raise JobDefinitionError(
-            f"Job {id!r}: max_duration must be seconds > 0 (or None), got {max_duration!r}."
+    if max_duration is not None:
+        _validate.seconds(
+            max_duration,
+            f"Job {id!r}: max_duration",
+            above=True,
+            error=JobDefinitionError,
+            hint=" Leave it None for no limit.",
         )
+    if name is not None:
+        _job_text(name, f"Job {id!r}: name")
+    _job_text(version, f"Job {id!r}: version")
+    declared = _check_integrations(id, integrations)
     params = [
         p
         for p in inspect.signature(fn).parameters.values()
@@ -167,8 +243,11 @@ def make_job(
         version=version,
         trigger=trigger,
         fn=fn,
-        integrations=dict(integrations or {}),
+        integrations=declared,
         max_duration=None if max_duration is None else float(max_duration),
+        capture_logging=capture_level(
+            capture_logging, owner=f"Job {id!r}", error=JobDefinitionError
+        ),
         is_async=inspect.iscoroutinefunction(fn),
         wants_context=len(params) == 3,
     )

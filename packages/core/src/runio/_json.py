@@ -24,22 +24,112 @@ class NotJsonError(Exception):
 
 
 def encode(value: Any) -> str:
-    """JSON text for ``value``, or NotJsonError saying which type could not be converted."""
+    """JSON text for ``value``, or NotJsonError saying what could not be stored.
+
+    Refused rather than silently changed: NaN and infinity, two keys of one mapping that JSON
+    would merge (``{1: "a", "1": "b"}``), and text holding a lone surrogate (not UTF-8)."""
     if not isinstance(value, _PLAIN):
         try:
-            value = to_jsonable_python(value)
+            converted = to_jsonable_python(value)
         except PydanticSerializationError as exc:
             raise NotJsonError(_describe(exc)) from None
         except UnicodeDecodeError:
             raise NotJsonError(
                 "bytes that are not UTF-8 text cannot be stored as JSON (encode them, e.g. base64)"
             ) from None
+        except UnicodeEncodeError as exc:
+            raise NotJsonError(_surrogate(exc.object, exc.start)) from None
         except (ValueError, TypeError, RecursionError) as exc:
-            raise NotJsonError(f"{type(exc).__name__}: {exc}") from None
+            raise NotJsonError(_plain(exc)) from None
+        check_keys(value)  # after the conversion, which refuses a value that contains itself
+        value = converted
     try:
-        return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    except (TypeError, ValueError) as exc:
-        raise NotJsonError(str(exc)) from None
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise NotJsonError(_plain(exc)) from None
+    if not text.isascii():  # CPython knows this without a scan
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise NotJsonError(_surrogate(exc.object, exc.start)) from None
+    return text
+
+
+def _plain(exc: BaseException) -> str:
+    text = str(exc)
+    if "integer string conversion" in text:
+        return "an integer with more digits than Python writes as text (4300); store it as a string"
+    if "Out of range float" in text:
+        return "NaN and infinity are not JSON numbers; store None or a string instead"
+    if isinstance(exc, RecursionError) or "depth exceeded" in text or "Circular" in text:
+        return "the value is nested too deeply or contains itself (a circular reference)"
+    return f"{type(exc).__name__}: {text}"
+
+
+def _surrogate(text: str, at: int) -> str:
+    around = text[max(0, at - 20) : at + 20]
+    return (
+        f"text holding a lone surrogate ({text[at]!r}, in {around!r}) is not UTF-8 and cannot be "
+        "stored; it usually comes from decoding bytes with errors='surrogateescape' (decode "
+        "them with errors='replace')"
+    )
+
+
+def check_keys(value: Any) -> None:
+    """Refuse a mapping whose keys JSON would merge: ``{1: "a", "1": "b"}`` would keep one.
+
+    Only dicts, lists and tuples are walked (what pydantic converts is checked by pydantic);
+    only a dict with a non-string key pays for converting its keys. Written for speed: every
+    task output passes here, so no generators and exact type tests first."""
+    stack = [value]
+    pop, push = stack.pop, stack.append
+    while stack:
+        item = pop()
+        kind = type(item)
+        if kind is dict or (kind is not list and kind is not tuple and isinstance(item, dict)):
+            checked = False
+            for key, child in item.items():
+                if not checked and type(key) is not str:
+                    _check_dict_keys(item)
+                    checked = True
+                child_kind = type(child)
+                if child_kind not in _PLAIN_TYPES and (
+                    child_kind in _EXACT_CONTAINERS or isinstance(child, _CONTAINERS)
+                ):
+                    push(child)
+        elif kind is list or kind is tuple or isinstance(item, list | tuple):
+            for child in item:
+                child_kind = type(child)
+                if child_kind not in _PLAIN_TYPES and (
+                    child_kind in _EXACT_CONTAINERS or isinstance(child, _CONTAINERS)
+                ):
+                    push(child)
+
+
+_CONTAINERS = (dict, list, tuple)
+_EXACT_CONTAINERS = frozenset(_CONTAINERS)
+_PLAIN_TYPES = frozenset(_PLAIN)
+
+
+def _check_dict_keys(item: dict[Any, Any]) -> None:
+    try:
+        converted = to_jsonable_python(dict.fromkeys(item))
+    except Exception:  # the conversion of the whole value reports it
+        return
+    if isinstance(converted, dict) and len(converted) == len(item):
+        return
+    seen: dict[str, Any] = {}
+    for key in item:
+        try:
+            name = next(iter(to_jsonable_python({key: None})))
+        except Exception:
+            continue
+        if name in seen:
+            raise NotJsonError(
+                f"the keys {seen[name]!r} and {key!r} of one mapping both become {name!r} in "
+                "JSON, so one value would be lost; make the keys distinct strings"
+            )
+        seen[name] = key
 
 
 def _describe(exc: PydanticSerializationError) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Sequence
 from typing import TypeAlias
 
@@ -19,14 +20,18 @@ CacheKey: TypeAlias = str | Sequence["JsonScalar | CacheKey"]
 
 
 def cache_key_parts(cache_key: object) -> list[str]:
-    """The string parts of a cache key, or a clear error saying what is wrong with it."""
+    """The string parts of a cache key, or a clear error saying what is wrong with it.
+
+    One pass over the key: ASCII text is accepted without a scan; other text costs one encode
+    (to refuse lone surrogates, which cannot be stored or hashed)."""
     if isinstance(cache_key, str):
         if not cache_key:
             raise InvalidCacheKeyError(
                 "A cache key must not be empty: give each task a short name such as 'fetch-user'."
             )
+        _check_text(cache_key, cache_key)
         return [cache_key]
-    if isinstance(cache_key, Sequence) and not isinstance(cache_key, bytes | bytearray):
+    if isinstance(cache_key, list | tuple):
         parts: list[str] = []
         _flatten(cache_key, parts, cache_key)
         if not parts:
@@ -34,24 +39,57 @@ def cache_key_parts(cache_key: object) -> list[str]:
                 "A cache key must not be an empty sequence: use e.g. ['send-email', user_id]."
             )
         return parts
+    if isinstance(cache_key, Sequence) and not isinstance(cache_key, bytes | bytearray):
+        raise InvalidCacheKeyError(
+            f"A cache key that is a sequence must be a list or tuple (it is stored as a JSON "
+            f"array), got {type(cache_key).__name__}: {cache_key!r}. Convert it, e.g. "
+            f"list({cache_key!r})."
+        )
     raise InvalidCacheKeyError(
         f"A cache key must be a string or a sequence of JSON scalars, got "
         f"{type(cache_key).__name__}: {cache_key!r}. Use e.g. 'fetch-user' or ['fetch-user', 42]."
     )
 
 
-def _flatten(items: Sequence[object], out: list[str], whole: object) -> None:
+def _check_text(part: str, whole: object) -> None:
+    if not part.isascii():
+        try:
+            part.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InvalidCacheKeyError(
+                f"Cache key {whole!r} holds a lone surrogate ({part[exc.start]!r} at position "
+                f"{exc.start} of {part!r}), which is not text and cannot be stored. Decode "
+                "bytes with errors='replace', or use an id."
+            ) from None
+
+
+def _flatten(items: list[object] | tuple[object, ...], out: list[str], whole: object) -> None:
     for item in items:
         if isinstance(item, str):
+            _check_text(item, whole)
             out.append(item)
-        elif item is None or isinstance(item, bool | int | float):
-            out.append(json.dumps(item, separators=(",", ":"), sort_keys=True))
-        elif isinstance(item, Sequence) and not isinstance(item, bytes | bytearray):
+        elif item is None or isinstance(item, bool | int):
+            try:
+                out.append(json.dumps(item))
+            except ValueError:  # more digits than Python converts to text
+                raise InvalidCacheKeyError(
+                    f"Cache key {whole!r} holds an integer too large to write as text; use a "
+                    "shorter id."
+                ) from None
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                raise InvalidCacheKeyError(
+                    f"Cache key {whole!r} holds {item!r}, which is not a JSON number; its parts "
+                    "must be strings, finite numbers, booleans or None."
+                )
+            out.append(json.dumps(item))
+        elif isinstance(item, list | tuple):
             _flatten(item, out, whole)
         else:
             raise InvalidCacheKeyError(
                 f"Cache key {whole!r} holds a {type(item).__name__} ({item!r}); its parts must be "
-                "strings, numbers, booleans or None. Use an id, e.g. str(value)."
+                "strings, numbers, booleans or None, in lists or tuples. Use an id, e.g. "
+                "str(value)."
             )
 
 

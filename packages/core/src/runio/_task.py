@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict
 if TYPE_CHECKING:
     from .retry import RetryOptions
 
+from ._validate import printable
+
 
 @dataclass(frozen=True, slots=True)
 class Property:
@@ -20,9 +22,12 @@ class Property:
     url: str | None = None
 
     def as_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"label": self.label, "text": str(self.text)}
+        data: dict[str, Any] = {
+            "label": printable(str(self.label)),
+            "text": printable(str(self.text)),
+        }
         if self.url:
-            data["url"] = self.url
+            data["url"] = printable(str(self.url))
         return data
 
 

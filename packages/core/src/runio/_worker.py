@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypedDict
 
-from . import _json
+from . import _json, _validate
 from ._clock import Clock
 from ._context import EventInfo, RunContext
 from ._execution import (
@@ -49,7 +49,9 @@ from ._execution import (
 from ._ids import new_id
 from ._io import IO, SyncIO
 from ._job import Job
+from ._logcapture import capturing, current_capture, resolve
 from ._records import ClaimedRun, EventRecord, Lease, RunStatus
+from ._validate import MAX_GRACE_PERIOD, MAX_LEASE_SECONDS, MAX_POLL_INTERVAL
 from .errors import (
     ConfigurationError,
     LeaseLostError,
@@ -110,6 +112,8 @@ class WorkerApp:
     """``io.send_event`` from inside a run."""
     workers: set[Worker]
     """The app's running workers: each adds itself while it runs, so the app can wake them."""
+    capture_logging: int | bool | None = None
+    """The app's ``capture_logging`` (a level, False or None); a job's own setting wins."""
 
 
 class _TaskThreads(ThreadPoolExecutor):
@@ -149,9 +153,17 @@ class Worker:
         on_run_finished: Callable[[str, str], None] | None = None,
         max_store_failures: int = 10,
     ) -> None:
-        if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
-            raise ConfigurationError(
-                f"Worker concurrency must be an int >= 1, got {concurrency!r}."
+        _validate.size(concurrency, "Worker concurrency")
+        _validate.seconds(
+            lease_seconds, "Worker lease_seconds", above=True, maximum=MAX_LEASE_SECONDS
+        )
+        if heartbeat_interval is not None:
+            _validate.seconds(
+                heartbeat_interval,
+                "Worker heartbeat_interval",
+                above=True,
+                maximum=float(lease_seconds),
+                hint=" A heartbeat must come before the lease runs out.",
             )
         if (
             not isinstance(max_store_failures, int)
@@ -161,16 +173,11 @@ class Worker:
             raise ConfigurationError(
                 f"Worker max_store_failures must be an int >= 1, got {max_store_failures!r}."
             )
-        for label, value in (
-            ("lease_seconds", lease_seconds),
-            ("poll_interval", 1.0 if poll_interval is None else poll_interval),
-        ):
-            if not isinstance(value, int | float) or value <= 0:
-                raise ConfigurationError(f"Worker {label} must be seconds > 0, got {value!r}.")
-        if not isinstance(grace_period, int | float) or grace_period < 0:
-            raise ConfigurationError(
-                f"Worker grace_period must be seconds >= 0, got {grace_period!r}."
+        if poll_interval is not None:
+            _validate.seconds(
+                poll_interval, "Worker poll_interval", above=True, maximum=MAX_POLL_INTERVAL
             )
+        _validate.seconds(grace_period, "Worker grace_period", maximum=MAX_GRACE_PERIOD)
         self.app = app
         self.concurrency = concurrency
         self.until_idle = until_idle
@@ -200,6 +207,8 @@ class Worker:
         self.stranded_runs: set[str] = set()
         """Runs stopped by a database failure that could not even be released: they resume
         once their leases expire. ``until_idle`` then ends with ``StoreUnavailableError``."""
+        self._capture: dict[str, int] = {}
+        """Job id -> the level its runs capture ``logging`` records at (capturing jobs only)."""
 
     def _task_threads(self) -> _TaskThreads:
         assert self._executor is not None, "the worker is not running"
@@ -265,6 +274,11 @@ class Worker:
         app.kit.load()  # a plugin that fails to load stops the worker here, named
         app.kit.check_declared(app.jobs.values())  # so does an unconfigured integration
         job_ids = list(app.jobs)
+        self._capture = {
+            job.id: level
+            for job in app.jobs.values()
+            if (level := resolve(job.capture_logging, app.capture_logging)) is not None
+        }
         watch = await app.store.watch(app.app_id, self.notify)  # wake-ups beside the polling
         executor = _TaskThreads(
             max_workers=max(32, self.concurrency * 4), thread_name_prefix="runio-task"
@@ -274,6 +288,9 @@ class Worker:
         installed = self._install_signals()
         heartbeat = asyncio.create_task(self._heartbeat_loop())
         store, clock = app.store, app.clock
+        logs = contextlib.ExitStack()
+        if self._capture:
+            logs.enter_context(capturing(min(self._capture.values())))
         try:
             while not self._stopping:
                 if self._failure_pending and not await self._back_off():
@@ -329,6 +346,7 @@ class Worker:
                 with contextlib.suppress(Exception):
                     self._loop.remove_signal_handler(sig)
             executor.shutdown(wait=False, cancel_futures=True)
+            logs.close()
             await app.kit.close_clients(app.jobs.values(), asyncio.get_running_loop())
 
     # -- a failing database --------------------------------------------------------------------
@@ -592,6 +610,9 @@ class Worker:
             is_retry=claimed.is_retry,
         )
         payload = job.parse_payload(event.payload)
+        level = self._capture.get(job.id)
+        if level is not None:  # this asyncio task is the run's: the setting stays inside it
+            current_capture.set((execution, level))
         args: tuple[Any, ...]
         outcome: str
         result: Any = None

@@ -11,12 +11,12 @@ rounded to the millisecond. ``limit`` counts every attempt, the first included.
 from __future__ import annotations
 
 import dataclasses
-import math
 import random as _random
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
+from ._validate import MAX_DELAY_SECONDS, is_finite_number
 from .errors import InvalidRetryOptionsError
 
 __all__ = [
@@ -50,11 +50,19 @@ class RetryOptions:
         if not isinstance(self.limit, int) or isinstance(self.limit, bool) or self.limit < 1:
             problems.append(f"limit must be an int >= 1 (attempts in all), got {self.limit!r}")
         if not _is_number(self.factor) or self.factor < 1:
-            problems.append(f"factor must be a number >= 1, got {self.factor!r}")
-        if not _is_number(self.min_timeout) or self.min_timeout < 0:
-            problems.append(f"min_timeout must be seconds >= 0, got {self.min_timeout!r}")
-        if not _is_number(self.max_timeout) or self.max_timeout < 0:
-            problems.append(f"max_timeout must be seconds >= 0, got {self.max_timeout!r}")
+            problems.append(f"factor must be a finite number >= 1, got {self.factor!r}")
+        if not _is_number(self.min_timeout) or not 0 <= self.min_timeout <= MAX_DELAY_SECONDS:
+            problems.append(
+                f"min_timeout must be seconds >= 0 and at most {MAX_DELAY_SECONDS:,} (10 years), "
+                f"got "
+                f"{self.min_timeout!r}"
+            )
+        if not _is_number(self.max_timeout) or not 0 <= self.max_timeout <= MAX_DELAY_SECONDS:
+            problems.append(
+                f"max_timeout must be seconds >= 0 and at most {MAX_DELAY_SECONDS:,} (10 years), "
+                f"got "
+                f"{self.max_timeout!r}"
+            )
         elif _is_number(self.min_timeout) and self.max_timeout < self.min_timeout:
             problems.append(
                 f"max_timeout ({self.max_timeout!r}) must not be below min_timeout "
@@ -66,11 +74,15 @@ class RetryOptions:
             )
 
     def delay_after(self, attempt: int, *, rng: _random.Random | None = None) -> float | None:
-        """Seconds to wait after ``attempt`` failed, or None when no attempt is left."""
+        """Seconds to wait after ``attempt`` failed, or None when no attempt is left; never more
+        than ``max_timeout``, however large ``factor`` and ``attempt`` are."""
         if attempt >= self.limit:
             return None
-        base = self.min_timeout * self.factor ** max(attempt - 1, 0)
         jitter = (rng or _random).uniform(1.0, 2.0) if self.randomize else 1.0
+        try:
+            base = self.min_timeout * float(self.factor) ** max(attempt - 1, 0)
+        except OverflowError:  # factor ** n past the largest float: max_timeout long since
+            return float(self.max_timeout)
         return round(min(self.max_timeout, base * jitter), 3)
 
     def replace(self, **changes: object) -> RetryOptions:
@@ -79,7 +91,7 @@ class RetryOptions:
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return is_finite_number(value)
 
 
 standard_backoff: Final = RetryOptions(
@@ -102,10 +114,11 @@ integration, e.g. a vendor that keeps rate-limiting) makes at most this many att
 class RetryAt:
     """Returned from ``on_error``: attempt again at this time, whatever the retry limit says.
 
-    ``when`` is an aware ``datetime`` or a number of seconds from now. ``limit`` is the ceiling:
-    once the task has made that many attempts (the first included, counted since the run was
-    last retried), it fails with its error instead (default ``RETRY_AT_LIMIT``). Integrations
-    retry at the vendor's time ("Retry-After") the same way, under the same ceiling.
+    ``when`` is an aware ``datetime`` or a number of seconds from now (at most ten years).
+    ``limit`` is the ceiling: once the task has made that many attempts (the first included,
+    counted since the run was last retried), it fails with its error instead (default
+    ``RETRY_AT_LIMIT``). Integrations retry at the vendor's time ("Retry-After") the same way,
+    under the same ceiling.
     """
 
     when: datetime | float
@@ -123,9 +136,10 @@ class RetryAt:
                     "RetryAt needs a timezone-aware datetime (e.g. datetime.now(UTC) + "
                     "timedelta(minutes=1)) or a number of seconds from now."
                 )
-        elif not _is_number(self.when) or self.when < 0:
+        elif not _is_number(self.when) or not 0 <= self.when <= MAX_DELAY_SECONDS:
             raise InvalidRetryOptionsError(
-                f"RetryAt(when) must be an aware datetime or seconds >= 0, got {self.when!r}"
+                f"RetryAt(when) must be an aware datetime or seconds >= 0 and at most "
+                f"{MAX_DELAY_SECONDS:,} (10 years), got {self.when!r}."
             )
 
     def timestamp(self, now: float) -> float:

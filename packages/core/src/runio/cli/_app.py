@@ -53,6 +53,8 @@ def load_app(spec: str) -> Client:
         sys.path.insert(0, str(path.resolve().parent))
         try:
             spec_obj.loader.exec_module(module)
+        except RunioError:  # a setting or definition runio refused: its message says what
+            raise
         except Exception as exc:
             raise AppImportError(spec, exc) from exc
     else:
@@ -66,6 +68,8 @@ def load_app(spec: str) -> Client:
                     param_hint="APP",
                 ) from None
             raise AppImportError(spec, exc) from exc
+        except RunioError:  # a setting or definition runio refused: its message says what
+            raise
         except Exception as exc:
             raise AppImportError(spec, exc) from exc
     client = getattr(module, attr, None)

@@ -16,6 +16,7 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar, cast
 
+from .. import _validate
 from .._io import IO, SyncIO
 from .._task import Property, Task
 from ..errors import ConfigurationError
@@ -96,6 +97,7 @@ class IntegrationIO(Generic[ClientT]):
                 f"io.{self._key}.run_task({cache_key!r}, fn): fn must be a function taking "
                 f"(client, task), got {fn!r}."
             )
+        _validate.on_error(options.get("on_error"), f"io.{self._key}.run_task({cache_key!r}, ...)")
         params = options.pop("params", None)
         return await self._run(
             cache_key,
@@ -157,6 +159,7 @@ class IntegrationIO(Generic[ClientT]):
             # the call, so a crash during the call loses no attempt and the next attempt knows
             # the outcome is unknown.
             record_start=True,
+            integration=integration.id,
             scrub_output=runtime.scrub_output if runtime.secrets else None,
             name=options.get("name"),
             icon=options.get("icon") or type(integration).icon,

@@ -142,7 +142,14 @@ class Runtime:
 
     def recorded(self, value: Any, secret_params: Collection[str] = ()) -> Any:
         """``value`` as it may be recorded (a task's params): JSON-compatible, secrets and
-        ``secret_params`` replaced."""
+        ``secret_params`` replaced. Keys that JSON would merge (``{1: "a", "1": "b"}``) are
+        refused rather than silently merged."""
+        try:
+            _json.check_keys(value)
+        except _json.NotJsonError as exc:
+            raise ConfigurationError(
+                f"{self.owner}: the call's parameters cannot be recorded: {exc}."
+            ) from None
 
         def clean(item: Any) -> Any:
             if isinstance(item, str):
