@@ -21,6 +21,7 @@ from ._execution import Limits
 from ._ids import new_id
 from ._job import EventTrigger, Job, make_job
 from ._records import EventRecord, JobRecord, NewRun, RunRecord, RunStatus
+from ._schedules import ScheduleTrigger
 from ._worker import Worker, WorkerApp, WorkerOptions
 from .errors import (
     ConfigurationError,
@@ -195,6 +196,11 @@ class Client:
                         job.trigger.schema.model_json_schema() if job.trigger.schema else None
                     ),
                     "filter": dict(job.trigger.filter) if job.trigger.filter else None,
+                    **(
+                        {"schedule": job.trigger.describe()}
+                        if isinstance(job.trigger, ScheduleTrigger)
+                        else {}
+                    ),
                 },
             )
             for job in self.jobs.values()
@@ -231,7 +237,7 @@ class Client:
         self,
         *,
         id: str,
-        trigger: EventTrigger,
+        trigger: EventTrigger | ScheduleTrigger,
         name: str | None = None,
         version: str = "0.0.1",
         integrations: Mapping[str, Any] | None = None,

@@ -44,6 +44,7 @@ from ._ids import new_id
 from ._io import IO, SyncIO
 from ._job import Job
 from ._records import ClaimedRun, EventRecord, RunStatus
+from ._schedules import Scheduler
 from ._validate import MAX_GRACE_PERIOD, MAX_LEASE_SECONDS, MAX_POLL_INTERVAL
 from .errors import ConfigurationError, LeaseLostError, TaskFailedError
 from .integrations._resolve import ClientKit
@@ -232,6 +233,10 @@ class Worker:
         app.kit.load()  # a plugin that fails to load stops the worker here, named
         app.kit.check_declared(app.jobs.values())  # so does an unconfigured integration
         job_ids = list(app.jobs)
+        scheduler = Scheduler(
+            app_id=app.app_id, jobs=app.jobs, store=app.store, send_event=app.send_event
+        )
+        await scheduler.load(app.clock.now())
         watch = await app.store.watch(app.app_id, self.notify)  # wake-ups beside the polling
         executor = _TaskThreads(
             max_workers=max(32, self.concurrency * 4), thread_name_prefix="runio-task"
@@ -243,6 +248,7 @@ class Worker:
         store, clock = app.store, app.clock
         try:
             while not self._stopping:
+                await scheduler.fire_due(clock.now())  # due ticks become runs, claimed below
                 free = self.concurrency - len(self.executions)
                 claimed: list[ClaimedRun] = []
                 if free > 0:
@@ -275,6 +281,8 @@ class Worker:
                 deadline = clock.now() + self.poll_interval
                 if next_at is not None:
                     deadline = min(deadline, next_at)
+                if scheduler.next_at is not None:
+                    deadline = min(deadline, scheduler.next_at)
                 await self._idle_until(deadline)
         finally:
             app.workers.discard(self)
