@@ -32,6 +32,8 @@ def tests(session: nox.Session) -> None:
         "tests/plugins/runio-testplugin",  # a plugin found through its real metadata
         "-e",
         "packages/stripe",  # runio-stripe and its stripe[async] dependency
+        "-e",
+        "packages/slack",  # runio-slack and its slack-sdk dependency
     )
     if not session.posargs:  # the full run: the same checks as `nox -s lint typecheck`
         _lint(session)
@@ -56,7 +58,14 @@ def _lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """mypy, strict, on the packages' sources."""
     session.install(
-        "-e", "packages/core[postgres]", "-e", "packages/stripe", "mypy>=1.11", "pytest"
+        "-e",
+        "packages/core[postgres]",
+        "-e",
+        "packages/stripe",
+        "-e",
+        "packages/slack",
+        "mypy>=1.11",
+        "pytest",
     )
     session.run("mypy")
 
@@ -64,7 +73,7 @@ def typecheck(session: nox.Session) -> None:
 @nox.session
 def demo(session: nox.Session) -> None:
     """Run the example app end to end on SQLite and print each run's task tree."""
-    session.install(*PACKAGES, "httpx>=0.27", "-e", "packages/stripe")
+    session.install(*PACKAGES, "httpx>=0.27", "-e", "packages/stripe", "-e", "packages/slack")
     env = {"RUNIO_TIME_SCALE": os.environ.get("RUNIO_TIME_SCALE", "0.0002")}
     session.run("python", "examples/demo.py", *session.posargs, env=env)
 

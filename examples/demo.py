@@ -10,12 +10,14 @@ import asyncio
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from rich.console import Console
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from runio_slack.testing import FakeSlack
 from runio_stripe.testing import FakeStripe
 
 from examples import user_api
@@ -30,8 +32,14 @@ async def main() -> int:
     stripe_api = FakeStripe().start()  # the Stripe API, locally: the Stripe example runs on it
     os.environ["STRIPE_API_KEY"] = "sk_test_runio_demo"
     os.environ["STRIPE_API_BASE"] = stripe_api.url
+    slack_api = FakeSlack(token="xoxb-runio-demo").start()  # Slack's Web API, locally
+    deploys = slack_api.add_channel("deploys", bot_member=False)  # the bot joins it on its own
+    slack_api.add_user("ada@example.com", name="ada", channels=[deploys])
+    os.environ["SLACK_BOT_TOKEN"] = slack_api.token
+    os.environ["SLACK_API_BASE"] = slack_api.url
 
     from examples.app import client
+    from examples.slack_app import client as slack_client
     from examples.stripe_app import client as stripe_client
     from runio._render import run_tree
 
@@ -48,28 +56,43 @@ async def main() -> int:
             "purchase.requested",
             {"email": "ada@example.com", "name": "Ada", "product": "T-shirt", "amount": 2500},
         ),
+        await slack_client.send_event_async(
+            "deploy.finished",
+            {
+                "service": "billing",
+                "version": "1.2.0",
+                "channel": deploys,
+                "author_email": "ada@example.com",
+                "post_reminder_at": int(time.time()) + 3600,
+            },
+        ),
     ]
     run_ids = [run_id for event in sent for run_id in event.run_ids]
     worker = client.worker(concurrency=10, poll_interval=0.05)
     worker_task = asyncio.create_task(worker.run())
     stripe_worker = stripe_client.worker(concurrency=10, poll_interval=0.05)  # its own app's jobs
     stripe_worker_task = asyncio.create_task(stripe_worker.run())
+    slack_worker = slack_client.worker(concurrency=10, poll_interval=0.05)
+    slack_worker_task = asyncio.create_task(slack_worker.run())
+    workers = (worker_task, stripe_worker_task, slack_worker_task)
     with console.status("running the example jobs (waits and retries included)..."):
         while True:
             runs = [await client.get_run_async(run_id) for run_id in run_ids]
             if all(run.status in ("COMPLETED", "FAILED", "CANCELED", "TIMED_OUT") for run in runs):
                 break
-            stopped = [t for t in (worker_task, stripe_worker_task) if t.done()]
+            stopped = [t for t in workers if t.done()]
             if stopped:
                 stopped[0].result()
                 break
             await asyncio.sleep(0.1)
     worker.stop()
     stripe_worker.stop()
-    await worker_task
-    await stripe_worker_task
+    slack_worker.stop()
+    for task in workers:
+        await task
     server.shutdown()
     stripe_api.stop()
+    slack_api.stop()
     for run in runs:
         console.print()
         console.print(run_tree(run))

@@ -11,8 +11,10 @@ With ``TestClock``, waits and retry delays are tested without sleeping::
     client.run_worker(until_idle=True)      # ...and completes
 
 For integrations: ``FakeVendorServer`` (with ``route``, ``FakeRequest``, ``FakeResponse``) is the
-base of every fake vendor API, a real HTTP server on 127.0.0.1 with request recording and fault
-injection; ``IntegrationConformance`` is the conformance suite every integration package runs
+base of every fake vendor API, a real HTTP server on 127.0.0.1 with request recording, fault
+injection (``Hold`` is ``hold_after_write``'s handle), idempotency-key replay, errors in the
+vendor's shape (``FakeError``) and cursor paging (``Page``, ``CursorNotFound``);
+``IntegrationConformance`` is the conformance suite every integration package runs
 (it needs pytest, so it is imported on first use).
 """
 
@@ -21,17 +23,31 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._clock import TestClock
-from ._fake_server import FakeRequest, FakeResponse, FakeVendorServer, route, serving
+from ._fake_server import (
+    CursorNotFound,
+    FakeError,
+    FakeRequest,
+    FakeResponse,
+    FakeVendorServer,
+    Hold,
+    Page,
+    route,
+    serving,
+)
 
 if TYPE_CHECKING:
     from ._conformance import ConformanceHarness, IntegrationConformance
 
 __all__ = [
     "ConformanceHarness",
+    "CursorNotFound",
+    "FakeError",
     "FakeRequest",
     "FakeResponse",
     "FakeVendorServer",
+    "Hold",
     "IntegrationConformance",
+    "Page",
     "TestClock",
     "route",
     "serving",

@@ -4,7 +4,8 @@ A real HTTP/1.1 server on 127.0.0.1 (standard library ``http.server``, one threa
 connection, in a background thread), so the vendor's real SDK, whatever HTTP library it uses
 underneath, talks to it unchanged. It records every request, replays writes that repeat an
 idempotency key (as Stripe and Resend do), and injects faults: a given status and headers for the
-next N calls, or the connection dropped after the write was applied (an unknown outcome).
+next N calls, the connection dropped after the write was applied (an unknown outcome), or the
+write's answer held while the test kills its client.
 
 Subclasses add routes::
 
@@ -16,6 +17,26 @@ Subclasses add routes::
             return FakeResponse(201, json=item)
 
 Handlers run one at a time (under ``self.lock``), so they may change the fake's state freely.
+
+What the base gives every fake besides routing and recording:
+
+- **Errors in the vendor's shape.** A handler, or any helper it calls, raises
+  ``FakeError(status, message, **fields)``; ``render_error`` turns it into the vendor's error
+  body. Override ``render_error`` once and every error answer follows: raised ones,
+  ``error_response(...)``, ``fail_next(status)``, ``not_found``, the idempotency conflict and the
+  conformance suite's ``rate_limit_response``/``transient_error_response``/
+  ``permanent_error_response``. A ``FakeError`` without a message asks for the vendor's usual
+  text for that status.
+- **Idempotency keys.** A write repeating an ``idempotency_header`` with the same
+  ``idempotency_fingerprint`` (method, path and body by default) gets the first answer again
+  with ``Idempotent-Replayed: true``; the same key with another request gets
+  ``idempotency_conflict_response`` (409 by default).
+- **Cursor paging.** ``paginate(items, limit=..., after=..., before=...)`` returns a ``Page``
+  (the items, ``has_more``, ``next_cursor``) for vendors that page with an item's id or an
+  opaque cursor; a cursor naming no item raises ``CursorNotFound`` (a 400).
+- **Faults.** ``fail_next`` (an error instead of the call), ``drop_after_write`` (the write
+  applied, the connection closed without an answer) and ``hold_after_write`` (the write applied,
+  its answer held until the test calls ``Hold.release()``: a client killed mid-request).
 """
 
 from __future__ import annotations
@@ -27,17 +48,19 @@ import re
 import socket
 import threading
 import urllib.parse
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import Message
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import count
 from types import TracebackType
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 log = logging.getLogger("runio.testing.fake")
 
 H = TypeVar("H", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 def route(method: str, path: str) -> Callable[[H], H]:
@@ -107,6 +130,101 @@ class FakeResponse:
         return raw, headers
 
 
+class FakeError(Exception):
+    """Raise it in a handler, or in any helper a handler calls, to answer with the vendor's
+    error: ``raise FakeError(404, "No such item: 'item_9'", code="resource_missing")``.
+
+    ``render_error`` shapes the answer; ``fields`` are the vendor's own parts of its error
+    body (a type, a code, the parameter at fault...) and ``headers`` go out with it. Without a
+    ``message`` the fake answers with the vendor's usual text for ``status``.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        message: str | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        **fields: Any,
+    ) -> None:
+        super().__init__(message or f"{status} {_reason(status)}")
+        self.status = status
+        self.message = message
+        self.headers = dict(headers or {})
+        self.fields = fields
+
+
+class CursorNotFound(FakeError):
+    """``paginate``'s answer to a cursor that names no item of the list (a 400)."""
+
+    def __init__(self, cursor: str, direction: Literal["after", "before"]) -> None:
+        super().__init__(400, f"Unknown cursor {cursor!r}: it names no item of this list.")
+        self.cursor = cursor
+        self.direction = direction
+        """Which argument held it: ``after`` or ``before``."""
+
+
+@dataclass
+class Page(Generic[T]):
+    """One page of a list, from ``FakeVendorServer.paginate``."""
+
+    items: list[T]
+    has_more: bool
+    """More items lie beyond this page, in the direction of paging."""
+    next_cursor: str | None
+    """The cursor that continues in the same direction (the last item's when paging forward,
+    the first item's when paging back with ``before``); None when ``has_more`` is False."""
+
+
+@dataclass
+class Hold:
+    """``FakeVendorServer.hold_after_write()``'s handle: ``applied`` is set once the held write
+    has taken effect (its answer not sent yet); ``release()`` lets the answer go."""
+
+    method: str | None
+    path: str | None
+    timeout: float
+    applied: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
+    request: FakeRequest | None = None
+    """The held write, once it has arrived."""
+
+    def matches(self, request: FakeRequest) -> bool:
+        return (self.method is None or request.method == self.method) and (
+            self.path is None or re.fullmatch(self.path, request.path) is not None
+        )
+
+    def release(self) -> None:
+        self.released.set()
+
+    def wait_applied(self, timeout: float = 30.0) -> FakeRequest:
+        """Block until the held write has been applied; return its request."""
+        if not self.applied.wait(timeout):
+            raise TimeoutError(f"no matching write reached the fake in {timeout:g} s")
+        assert self.request is not None
+        return self.request
+
+
+def _item_id(item: Any) -> str:
+    return str(item["id"])
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+_DEFAULT_ERRORS: dict[int, tuple[str, str]] = {
+    400: ("invalid_request", "Invalid request"),
+    404: ("not_found", "Not found"),
+    409: ("idempotency_error", "Conflict"),
+    429: ("rate_limited", "Too many requests"),
+    503: ("unavailable", "Service unavailable"),
+}
+
+
 @dataclass
 class _Fault:
     remaining: int
@@ -137,6 +255,9 @@ class FakeVendorServer:
         self.requests: list[FakeRequest] = []
         """Every request received, in order (faults and dropped ones included)."""
         self._faults: list[_Fault] = []
+        # Name-mangled, as the steps of _dispatch are: a fake's own _holds cannot replace them.
+        self.__holds: list[Hold] = []  # waiting for their write
+        self.__held: list[Hold] = []  # every hold that caught one, to release on stop()
         self._idempotent: dict[str, tuple[str, FakeResponse]] = {}
         self._ids = count(1)
         self._server: ThreadingHTTPServer | None = None
@@ -171,6 +292,8 @@ class FakeVendorServer:
         server, self._server = self._server, None
         if server is None:
             return
+        for hold in [*self.__held, *self.__holds]:  # no handler waits out its hold's timeout
+            hold.release()
         server.shutdown()
         with self.lock:
             connections = list(self._connections)
@@ -204,13 +327,15 @@ class FakeVendorServer:
         path: str | None = None,
     ) -> None:
         """Answer the next ``times`` matching calls with this status (or ``FakeResponse``) and
-        headers, without applying them. ``method``/``path`` (a regular expression) narrow which
-        calls count; by default every call does."""
+        headers, without applying them: the vendor's usual error for that status (see
+        ``render_error``), or ``json`` as the body. ``method``/``path`` (a regular expression)
+        narrow which calls count; by default every call does."""
         if isinstance(status, FakeResponse):
             response = status
         else:
-            body = json if json is not None else {"error": {"message": f"injected {status}"}}
-            response = FakeResponse(status, json=body, headers=dict(headers or {}))
+            response = self.render_error(FakeError(status, headers=headers))
+            if json is not None:
+                response.json = json
         with self.lock:
             self._faults.append(_Fault(times, response, method and method.upper(), path))
 
@@ -223,36 +348,67 @@ class FakeVendorServer:
         with self.lock:
             self._faults.append(_Fault(times, None, method and method.upper(), path))
 
+    def hold_after_write(
+        self, *, method: str | None = None, path: str | None = None, timeout: float = 60.0
+    ) -> Hold:
+        """Apply the next successful write (POST, PUT, PATCH, DELETE answered below 400)
+        matching ``method``/``path`` (a regular expression), then hold its answer until
+        ``hold.release()`` (or ``timeout`` seconds, or ``stop()``): the client sees a request in
+        flight although the vendor has already done it, and can be killed right there. The
+        write counts in ``writes`` from the moment it is applied, and the fake goes on
+        answering other calls while the answer is held."""
+        hold = Hold(method and method.upper(), path, timeout)
+        with self.lock:
+            self.__holds.append(hold)
+        return hold
+
     def clear_faults(self) -> None:
+        """Forget every fault not yet used (``fail_next``, ``drop_after_write``, and holds that
+        have not caught a write)."""
         with self.lock:
             self._faults.clear()
+            self.__holds.clear()
 
     # -- what the conformance suite asks of a fake -----------------------------------------
     def rate_limit_response(self, retry_after: float, *, now: float) -> FakeResponse:
         """This vendor's "too many requests, come back in ``retry_after`` seconds" answer
-        (``now`` is the test's clock, for vendors that send an absolute reset time)."""
-        return FakeResponse(
-            429,
-            json={"error": {"type": "rate_limited", "message": "Too many requests"}},
-            headers={"Retry-After": str(int(retry_after))},
-        )
+        (``now`` is the test's clock, for vendors that send an absolute reset time). The
+        default: ``render_error`` of a 429 with ``Retry-After``."""
+        return self.render_error(FakeError(429, headers={"Retry-After": str(int(retry_after))}))
 
     def transient_error_response(self) -> FakeResponse:
-        """This vendor's "try again" answer without a retry time (a 5xx)."""
-        return FakeResponse(
-            503, json={"error": {"type": "unavailable", "message": "Service unavailable"}}
-        )
+        """This vendor's "try again" answer without a retry time (a 5xx). The default:
+        ``render_error`` of a 503."""
+        return self.render_error(FakeError(503))
 
     def permanent_error_response(self, message: str = "Invalid request") -> FakeResponse:
         """This vendor's answer to a request that will never succeed (a 4xx), with
-        ``message`` in the place the vendor puts its human-readable error."""
-        return FakeResponse(400, json={"error": {"type": "invalid_request", "message": message}})
+        ``message`` in the place the vendor puts its human-readable error. The default:
+        ``render_error`` of a 400."""
+        return self.render_error(FakeError(400, message))
 
     def idempotency_key_of(self, request: FakeRequest) -> str | None:
         """The idempotency key a request carries (the ``idempotency_header``, by default)."""
         if self.idempotency_header is None:
             return None
         return request.header(self.idempotency_header)
+
+    def idempotency_fingerprint(self, request: FakeRequest) -> str:
+        """What must match for a repeated idempotency key to replay rather than conflict: the
+        method, path and body as sent, by default. Override it for a vendor that compares
+        less (say, the parsed parameters) or more (say, the account the key belongs to)."""
+        return f"{request.method} {request.path} {request.body!r}"
+
+    def idempotency_conflict_response(self, key: str) -> FakeResponse:
+        """The answer to a repeated idempotency key with a different request (a 409 through
+        ``render_error``, by default)."""
+        return self.render_error(
+            FakeError(
+                409,
+                "Keys for idempotent requests can only be used with the same parameters they "
+                "were first used with.",
+            )
+        )
 
     @property
     def writes(self) -> list[FakeRequest]:
@@ -272,20 +428,81 @@ class FakeVendorServer:
         return f"{prefix}_{next(self._ids):06d}"
 
     def check_auth(self, request: FakeRequest) -> FakeResponse | None:
-        """Return an error response when the request is not authorised; None lets it through.
-        The default lets everything through."""
+        """Return an error response (or raise ``FakeError``) when the request is not
+        authorised; None lets it through. The default lets everything through."""
         return None
 
     def not_found(self, request: FakeRequest) -> FakeResponse:
-        return FakeResponse(
-            404,
-            json={
-                "error": {
-                    "type": "not_found",
-                    "message": f"No route {request.method} {request.path} in {type(self).__name__}",
-                }
-            },
+        """The answer to a request no route handles (a 404 through ``render_error``)."""
+        return self.render_error(
+            FakeError(404, f"No route {request.method} {request.path} in {type(self).__name__}")
         )
+
+    # -- errors ------------------------------------------------------------------------------
+    def render_error(self, error: FakeError) -> FakeResponse:
+        """The vendor's error answer for ``error``: the one place a fake shapes its vendor's
+        errors (see the module doc for who calls it). ``error.message`` None asks for the
+        vendor's usual text for ``error.status``.
+
+        The default answers ``{"error": {"type": ..., **fields, "message": ...}}`` with the
+        error's headers, leaving out fields that are None; a vendor with another shape
+        overrides it."""
+        default_type, default_message = _DEFAULT_ERRORS.get(
+            error.status, (None, _reason(error.status))
+        )
+        body: dict[str, Any] = {"type": default_type} if default_type else {}
+        body.update({k: v for k, v in error.fields.items() if v is not None})
+        body["message"] = default_message if error.message is None else error.message
+        return FakeResponse(error.status, json={"error": body}, headers=dict(error.headers))
+
+    def error_response(
+        self,
+        status: int,
+        message: str | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        **fields: Any,
+    ) -> FakeResponse:
+        """``render_error(FakeError(status, message, headers=headers, **fields))``: a vendor
+        error to return from a handler or to pass to ``fail_next``."""
+        return self.render_error(FakeError(status, message, headers=headers, **fields))
+
+    # -- paging ------------------------------------------------------------------------------
+    def paginate(
+        self,
+        items: Sequence[T],
+        *,
+        limit: int,
+        after: str | None = None,
+        before: str | None = None,
+        cursor_of: Callable[[T], str] | None = None,
+    ) -> Page[T]:
+        """One page of ``items`` (already filtered, in the list's order): the first ``limit``,
+        or the ``limit`` right after the item whose cursor is ``after``, or the ``limit`` right
+        before the one whose cursor is ``before`` (``after`` wins when both are given).
+        ``cursor_of`` gives an item's cursor (by default its ``"id"``; a vendor with opaque
+        cursors decodes them before and encodes ``next_cursor`` after). A cursor that names no
+        item raises ``CursorNotFound``; a ``limit`` below 1, a 400 ``FakeError``."""
+        if limit < 1:
+            raise FakeError(400, f"limit must be at least 1, not {limit}.", param="limit")
+        cursor = cursor_of or _item_id
+        cursors = [cursor(item) for item in items]
+        if after is not None:
+            if after not in cursors:
+                raise CursorNotFound(after, "after")
+            rest = list(items[cursors.index(after) + 1 :])
+            page, has_more = rest[:limit], len(rest) > limit
+            edge = page[-1] if page else None
+        elif before is not None:
+            if before not in cursors:
+                raise CursorNotFound(before, "before")
+            rest = list(items[: cursors.index(before)])
+            page, has_more = rest[-limit:], len(rest) > limit
+            edge = page[0] if page else None
+        else:
+            page, has_more = list(items[:limit]), len(items) > limit
+            edge = page[-1] if page else None
+        return Page(page, has_more, cursor(edge) if has_more and edge is not None else None)
 
     # -- dispatch ----------------------------------------------------------------------------
     def _collect_routes(self) -> list[tuple[str, re.Pattern[str], Callable[[FakeRequest], Any]]]:
@@ -305,60 +522,71 @@ class FakeVendorServer:
     def _dispatch(self, request: FakeRequest) -> FakeResponse | None:
         """The response to send, or None to drop the connection."""
         with self.lock:
-            self.requests.append(request)
-            fault = next((f for f in self._faults if f.remaining > 0 and f.matches(request)), None)
-            drop = False
-            if fault is not None and (
-                fault.response is not None or fault.method or request.method in _WRITE_METHODS
-            ):
-                fault.remaining -= 1
-                self._faults = [f for f in self._faults if f.remaining > 0]
-                if fault.response is not None:
-                    request.outcome, request.status = "fault", fault.response.status
-                    return fault.response
-                drop = True
+            response = self.__answer(request)
+            hold = self.__hold_for(request)
+        if hold is not None:  # outside the lock: the fake keeps answering other calls
+            hold.applied.set()
+            hold.released.wait(hold.timeout)
+        return response
+
+    def __answer(self, request: FakeRequest) -> FakeResponse | None:
+        """What the fake does with a request (the caller holds the lock)."""
+        self.requests.append(request)
+        fault = next((f for f in self._faults if f.remaining > 0 and f.matches(request)), None)
+        drop = False
+        if fault is not None and (
+            fault.response is not None or fault.method or request.method in _WRITE_METHODS
+        ):
+            fault.remaining -= 1
+            self._faults = [f for f in self._faults if f.remaining > 0]
+            if fault.response is not None:
+                request.outcome, request.status = "fault", fault.response.status
+                return fault.response
+            drop = True
+        try:
             denied = self.check_auth(request)
-            if denied is not None:
-                request.outcome, request.status = "ok", denied.status
-                return denied
-            key = self.idempotency_key_of(request) if request.method in _WRITE_METHODS else None
-            fingerprint = f"{request.method} {request.path} {request.body!r}"
-            if key is not None and key in self._idempotent:
-                seen, stored = self._idempotent[key]
-                if seen != fingerprint:
-                    conflict = self.idempotency_conflict_response(key)
-                    request.outcome, request.status = "ok", conflict.status
-                    return conflict
-                request.outcome, request.status = "replayed", stored.status
-                replay = FakeResponse(
-                    stored.status,
-                    json=stored.json,
-                    body=stored.body,
-                    headers={**stored.headers, "Idempotent-Replayed": "true"},
-                )
-                return None if drop else replay
-            response = self._handle(request)
-            if key is not None and response.status < 500:
-                self._idempotent[key] = (fingerprint, response)
-            if drop:
-                request.outcome, request.status = "dropped", None
-                return None
+        except FakeError as error:
+            denied = self.render_error(error)
+        if denied is not None:
+            request.outcome, request.status = "ok", denied.status
+            return denied
+        key = self.idempotency_key_of(request) if request.method in _WRITE_METHODS else None
+        fingerprint = self.idempotency_fingerprint(request) if key is not None else ""
+        if key is not None and key in self._idempotent:
+            seen, stored = self._idempotent[key]
+            if seen != fingerprint:
+                conflict = self.idempotency_conflict_response(key)
+                request.outcome, request.status = "ok", conflict.status
+                return conflict
+            request.outcome, request.status = "replayed", stored.status
+            replay = FakeResponse(
+                stored.status,
+                json=stored.json,
+                body=stored.body,
+                headers={**stored.headers, "Idempotent-Replayed": "true"},
+            )
+            return None if drop else replay
+        response = self._handle(request)
+        if key is not None and response.status < 500:
+            self._idempotent[key] = (fingerprint, response)
+        if drop:
+            request.outcome, request.status = "dropped", None
+        else:
             request.outcome = "ok" if request.outcome == "pending" else request.outcome
             request.status = response.status
-            return response
+        return None if drop else response
 
-    def idempotency_conflict_response(self, key: str) -> FakeResponse:
-        """The answer to a repeated idempotency key with a different request."""
-        return FakeResponse(
-            409,
-            json={
-                "error": {
-                    "type": "idempotency_error",
-                    "message": "Keys for idempotent requests can only be used with the same "
-                    "parameters they were first used with.",
-                }
-            },
-        )
+    def __hold_for(self, request: FakeRequest) -> Hold | None:
+        """The hold that catches this request: a write that was handled successfully."""
+        applied = request.outcome == "ok" and (request.status or 500) < 400
+        if request.method not in _WRITE_METHODS or not applied:
+            return None
+        hold = next((h for h in self.__holds if h.matches(request)), None)
+        if hold is not None:
+            self.__holds.remove(hold)
+            self.__held.append(hold)
+            hold.request = request
+        return hold
 
     def _handle(self, request: FakeRequest) -> FakeResponse:
         for method, pattern, handler in self._routes:
@@ -367,6 +595,8 @@ class FakeVendorServer:
                 request.path_params = found.groupdict()
                 try:
                     result = handler(request)
+                except FakeError as error:
+                    return self.render_error(error)
                 except Exception as exc:
                     log.exception(
                         "%s handler for %s %s raised", type(self).__name__, method, request.path
