@@ -317,11 +317,9 @@ class Scheduler:
         self.next_at = next_at
 
 
-async def last_fired(
-    store: Store, app_id: str, job_id: str, trigger: ScheduleTrigger, *, now: float
-) -> float:
-    """The latest tick of this job's schedule that fired; for a schedule that never fired, the
-    time a worker first saw it (recorded once, as an event with no run)."""
+async def last_tick(store: Store, app_id: str, job_id: str) -> float | None:
+    """The latest tick of this job's schedule that fired, found in its newest runs (a run
+    replayed many times since can hide it: firing a tick again is a no-op, so that is safe)."""
     ticks: Sequence[float] = [
         float(run.payload["timestamp"])
         for run in await store.list_runs(app_id=app_id, job_id=job_id, limit=_HISTORY)
@@ -329,8 +327,17 @@ async def last_fired(
         and isinstance(run.payload.get("timestamp"), int | float)
         and run.event_id == tick_event_id(job_id, float(run.payload["timestamp"]))
     ]
-    if ticks:
-        return max(ticks)
+    return max(ticks) if ticks else None
+
+
+async def last_fired(
+    store: Store, app_id: str, job_id: str, trigger: ScheduleTrigger, *, now: float
+) -> float:
+    """The latest tick of this job's schedule that fired; for a schedule that never fired, the
+    time a worker first saw it (recorded once, as an event with no run)."""
+    tick = await last_tick(store, app_id, job_id)
+    if tick is not None:
+        return tick
     since = EventRecord(
         id=_since_event_id(job_id),
         app_id=app_id,

@@ -25,6 +25,7 @@ from .._validate import MAX_GRACE_PERIOD, MAX_LEASE_SECONDS
 from ..errors import InvalidPayloadError, RunioError
 from ._app import load_app
 from ._integrations import integrations
+from ._schedules import schedules
 
 err_console = Console(stderr=True, highlight=False)
 _FINAL = {"COMPLETED", "FAILED", "CANCELED", "TIMED_OUT"}
@@ -403,6 +404,7 @@ def db_upgrade(state: _State) -> None:
 
 
 cli.add_command(integrations)
+cli.add_command(schedules)
 
 
 def main() -> None:
