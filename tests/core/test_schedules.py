@@ -199,3 +199,38 @@ def test_aliases_and_next_fire_times(clock: TestClock) -> None:
     ]
     hourly = runio.interval_trigger(seconds=3600)
     assert hourly.next_after(T0) == T0 + 3600  # T0 is on the hour
+
+
+def test_a_worker_with_every_slot_busy_still_fires_ticks_on_time(
+    make_client: MakeClient, clock: TestClock
+) -> None:
+    client = make_client()
+    release = threading.Event()
+
+    @client.define_job(id="busy", trigger=runio.event_trigger("busy"))
+    def busy(payload: dict[str, Any], io: runio.SyncIO) -> None:
+        io.run_task("block", lambda task: release.wait(60))
+
+    @client.define_job(id="ticker", trigger=runio.interval_trigger(seconds=60))
+    async def ticker(tick: runio.ScheduledTick, io: runio.IO) -> float:
+        return tick.timestamp
+
+    client.run_worker(until_idle=True)  # the schedule starts at T0
+    client.send_event("busy", {})
+    worker = client.worker(concurrency=1, until_idle=True)
+    thread = threading.Thread(target=lambda: asyncio.run(worker.run()))
+    thread.start()
+    try:
+        # The one slot is taken by "busy"; watch the worker wait for it and for the next tick.
+        wait_until(lambda: clock._sleepers, timeout=30, what="the worker to wait")
+        clock.advance(60)
+        wait_until(lambda: client.list_runs(job_id="ticker"), timeout=30, what="the tick to fire")
+        assert [r.status for r in client.list_runs(job_id="busy")] == ["EXECUTING"]
+    finally:
+        release.set()
+        thread.join()
+    assert _ticks(client, "ticker") == [T0 + 60]
+    assert {r.job_id: r.status for r in client.list_runs()} == {
+        "ticker": "COMPLETED",
+        "busy": "COMPLETED",
+    }

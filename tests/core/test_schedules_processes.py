@@ -79,10 +79,15 @@ def test_worker_processes_racing_on_each_tick_start_one_run_per_tick(
     counts = Counter(fired)
     assert max(counts.values()) == 1, f"a tick started several runs: {counts}"
     ordered = sorted(fired)
-    assert ordered == [ordered[0] + k for k in range(len(ordered))], "a tick was lost"
-    executed = Counter(float(line.split()[0]) for line in read_lines(tmp_path / "side.log"))
+    assert ordered == [ordered[0] + k for k in range(len(ordered))], f"a tick was lost: {ordered}"
+    # Runs fired just before the workers stopped may not have been claimed yet, and a run the
+    # killed worker held stays EXECUTING until its lease expires.
+    statuses = Counter(r.status for r in runs)
+    assert set(statuses) <= {"COMPLETED", "QUEUED", "EXECUTING"}, statuses
+    assert statuses["EXECUTING"] <= 1, statuses
     completed = [r.payload["timestamp"] for r in runs if r.status == "COMPLETED"]
-    assert len(completed) >= 6, procs.outputs()
+    assert len(completed) >= 3, (statuses, procs.outputs())
+    executed = Counter(float(line.split()[0]) for line in read_lines(tmp_path / "side.log"))
     assert all(executed[t] >= 1 for t in completed)
     # Only a run the killed worker was executing may have executed twice (resumed elsewhere).
     assert sum(1 for t in completed if executed[t] != 1) <= 1, executed

@@ -168,6 +168,7 @@ class Worker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.runs_finished = 0
         self._executor: _TaskThreads | None = None
+        self._next_tick: float | None = None
 
     def _task_threads(self) -> _TaskThreads:
         assert self._executor is not None, "the worker is not running"
@@ -249,10 +250,13 @@ class Worker:
         try:
             while not self._stopping:
                 await scheduler.fire_due(clock.now())  # due ticks become runs, claimed below
+                self._next_tick = scheduler.next_at
+                # Cleared whether or not a slot is free: a full worker that was told of new
+                # runs (by its own ticks, say) must wait for a slot, not spin.
+                self._wakeup.clear()
                 free = self.concurrency - len(self.executions)
                 claimed: list[ClaimedRun] = []
                 if free > 0:
-                    self._wakeup.clear()
                     claimed = await store.claim_runs(
                         app_id=app.app_id,
                         job_ids=job_ids,
@@ -304,10 +308,18 @@ class Worker:
         if not tasks:
             return
         waker = asyncio.create_task(self._wakeup.wait())
+        # A busy worker still fires schedule ticks on time (another worker may run them).
+        ticks = (
+            [asyncio.create_task(self.app.clock.sleep_until(self._next_tick, self._wakeup))]
+            if self._next_tick is not None
+            else []
+        )
         try:
-            await asyncio.wait([*tasks, waker], return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait([*tasks, waker, *ticks], return_when=asyncio.FIRST_COMPLETED)
         finally:
             waker.cancel()
+            for tick in ticks:
+                tick.cancel()
 
     async def _idle_until(self, deadline: float) -> None:
         assert self._wakeup is not None
