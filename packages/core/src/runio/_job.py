@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from . import _json, _validate
 from ._io import IO
+from ._logcapture import CaptureSetting, capture_level
 from ._schedules import EVENT_PREFIX, ScheduleTrigger
 from .errors import ConfigurationError, JobDefinitionError
 from .integrations import Integration
@@ -167,6 +168,9 @@ class Job:
     integrations: dict[str, Any] = field(default_factory=dict)
     max_duration: float | None = None
     """Seconds a run may take from its first execution; past it the run ends TIMED_OUT."""
+    capture_logging: int | bool | None = None
+    """Standard ``logging`` records captured into the run's logs: a level, False (off) or None
+    (the client's setting)."""
     is_async: bool
     wants_context: bool
 
@@ -207,6 +211,7 @@ def make_job(
     trigger: EventTrigger | ScheduleTrigger,
     integrations: Mapping[str, Any] | None,
     max_duration: float | None = None,
+    capture_logging: CaptureSetting = None,
 ) -> Job:
     if not isinstance(id, str) or not _ID.match(id):
         raise JobDefinitionError(
@@ -254,6 +259,9 @@ def make_job(
         fn=fn,
         integrations=declared,
         max_duration=None if max_duration is None else float(max_duration),
+        capture_logging=capture_level(
+            capture_logging, owner=f"Job {id!r}", error=JobDefinitionError
+        ),
         is_async=inspect.iscoroutinefunction(fn),
         wants_context=len(params) == 3,
     )

@@ -99,7 +99,14 @@ def redacted(value: Any, paths: list[str] | None) -> Any:
     return value
 
 
-def _task_label(task: TaskRecord) -> Text:
+def _so_far(start: float | None, end: float | None, now: float | None) -> str:
+    """The duration, or with ``now`` the time elapsed so far (marked ``…``) while unfinished."""
+    if end is None and start is not None and now is not None:
+        return duration(start, now) + "…"
+    return duration(start, end)
+
+
+def _task_label(task: TaskRecord, now: float | None = None) -> Text:
     label = Text()
     label.append_text(status_text(task.status))
     label.append("  ")
@@ -113,7 +120,7 @@ def _task_label(task: TaskRecord) -> Text:
         if task.wake_at is not None:
             label.append(f"  until {timestamp(task.wake_at)}", style="dim")
     else:
-        label.append(f"  {duration(task.started_at, task.ended_at)}", style="dim")
+        label.append(f"  {_so_far(task.started_at, task.ended_at, now)}", style="dim")
     for prop in task.properties:
         label.append(f"  {prop.get('label')}: {prop.get('text')}", style="cyan")
     if task.status == "COMPLETED" and task.kind != "wait":
@@ -137,13 +144,15 @@ def _task_label(task: TaskRecord) -> Text:
     return label
 
 
-def run_tree(run: RunRecord) -> RenderableType:
+def run_tree(run: RunRecord, now: float | None = None) -> RenderableType:
+    """The run and its task tree; ``now`` (seconds since the epoch) shows unfinished durations
+    as the time elapsed so far, for views that are redrawn."""
     head = Text()
     head.append(f"Run {run.id}", style="bold")
     head.append(f"  job {run.job_id}@{run.job_version}  ")
     head.append_text(status_text(run.status))
     head.append(
-        f"  {run.execution_count} execution(s)  {duration(run.started_at, run.ended_at)}",
+        f"  {run.execution_count} execution(s)  {_so_far(run.started_at, run.ended_at, now)}",
         style="dim",
     )
     tree = Tree(head)
@@ -151,7 +160,7 @@ def run_tree(run: RunRecord) -> RenderableType:
     while stack:
         node, tasks = stack.pop()
         for task in tasks:
-            child = node.add(_task_label(task))
+            child = node.add(_task_label(task, now))
             if task.children:
                 stack.append((child, task.children))
     parts: list[RenderableType] = [tree]
@@ -177,15 +186,15 @@ def runs_table(runs: list[RunRecord]) -> Table:
     table.add_column("exec", justify="right")
     table.add_column("duration", overflow="fold")
     for run in runs:
-        cells: list[Text | str] = [run.id]
+        cells: list[Text] = [Text(run.id)]
         if several_apps:
-            cells.append(run.app_id)
+            cells.append(Text(run.app_id))
         cells += [
-            run.job_id,
+            Text(run.job_id),
             status_text(run.status),
-            _short_time(run.created_at),
-            str(run.execution_count),
-            duration(run.started_at, run.ended_at),
+            Text(_short_time(run.created_at)),
+            Text(str(run.execution_count)),
+            Text(duration(run.started_at, run.ended_at)),
         ]
         table.add_row(*cells)
     return table

@@ -43,6 +43,7 @@ from ._execution import (
 from ._ids import new_id
 from ._io import IO, SyncIO
 from ._job import Job
+from ._logcapture import capturing, current_capture, resolve
 from ._records import ClaimedRun, EventRecord, RunStatus
 from ._schedules import Scheduler
 from ._validate import MAX_GRACE_PERIOD, MAX_LEASE_SECONDS, MAX_POLL_INTERVAL
@@ -94,6 +95,8 @@ class WorkerApp:
     """``io.send_event`` from inside a run."""
     workers: set[Worker]
     """The app's running workers: each adds itself while it runs, so the app can wake them."""
+    capture_logging: int | bool | None = None
+    """The app's ``capture_logging`` (a level, False or None); a job's own setting wins."""
 
 
 class _TaskThreads(ThreadPoolExecutor):
@@ -169,6 +172,8 @@ class Worker:
         self.runs_finished = 0
         self._executor: _TaskThreads | None = None
         self._next_tick: float | None = None
+        self._capture: dict[str, int] = {}
+        """Job id -> the level its runs capture ``logging`` records at (capturing jobs only)."""
 
     def _task_threads(self) -> _TaskThreads:
         assert self._executor is not None, "the worker is not running"
@@ -238,6 +243,11 @@ class Worker:
             app_id=app.app_id, jobs=app.jobs, store=app.store, send_event=app.send_event
         )
         await scheduler.load(app.clock.now())
+        self._capture = {
+            job.id: level
+            for job in app.jobs.values()
+            if (level := resolve(job.capture_logging, app.capture_logging)) is not None
+        }
         watch = await app.store.watch(app.app_id, self.notify)  # wake-ups beside the polling
         executor = _TaskThreads(
             max_workers=max(32, self.concurrency * 4), thread_name_prefix="runio-task"
@@ -247,6 +257,9 @@ class Worker:
         installed = self._install_signals()
         heartbeat = asyncio.create_task(self._heartbeat_loop())
         store, clock = app.store, app.clock
+        logs = contextlib.ExitStack()
+        if self._capture:
+            logs.enter_context(capturing(min(self._capture.values())))
         try:
             while not self._stopping:
                 await scheduler.fire_due(clock.now())  # due ticks become runs, claimed below
@@ -300,6 +313,7 @@ class Worker:
                 with contextlib.suppress(Exception):
                     self._loop.remove_signal_handler(sig)
             executor.shutdown(wait=False, cancel_futures=True)
+            logs.close()
             await app.kit.close_clients(app.jobs.values(), asyncio.get_running_loop())
 
     async def _wait_for_slot(self) -> None:
@@ -491,6 +505,9 @@ class Worker:
             is_retry=claimed.is_retry,
         )
         payload = job.parse_payload(event.payload)
+        level = self._capture.get(job.id)
+        if level is not None:  # this asyncio task is the run's: the setting stays inside it
+            current_capture.set((execution, level))
         args: tuple[Any, ...]
         outcome: str
         result: Any = None

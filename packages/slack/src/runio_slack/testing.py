@@ -266,9 +266,10 @@ class FakeSlack(FakeVendorServer):
         self.general_id = self.add_channel("general")
         self.owner_id = self.add_user("owner@example.com", name="owner")
 
-    def start(self) -> FakeSlack:
-        """Start serving (``with FakeSlack() as fake:`` does it too); returns the fake."""
-        super().start()
+    def start(self, *, port: int = 0) -> FakeSlack:
+        """Start serving on ``port`` (0: a free one; ``with FakeSlack() as fake:`` does it too);
+        returns the fake."""
+        super().start(port=port)
         return self
 
     def __enter__(self) -> FakeSlack:
@@ -1092,3 +1093,13 @@ class FakeSlack(FakeVendorServer):
         shown = {k: v for k, v in upload.items() if k not in ("content", "length", "shared")}
         shown["permalink"] = f"https://fake-workspace.slack.com/files/{upload['id']}"
         return shown
+
+
+if __name__ == "__main__":  # python -m runio_slack.testing --port 12112
+    from runio.testing import serve_fake
+
+    serve_fake(
+        FakeSlack,
+        prog="python -m runio_slack.testing",
+        environment={"SLACK_API_BASE": "{url}", "SLACK_BOT_TOKEN": DEFAULT_TOKEN},
+    )

@@ -1,6 +1,8 @@
 """The ``runio`` command line: workers, events, runs and the database.
 
-Errors are printed as one readable paragraph; ``runio --debug ...`` shows the traceback.
+Errors are printed as one readable paragraph; ``runio --debug ...`` shows the traceback. Output
+goes through ``_console``: laid out for a terminal, never wrapped into a pipe or a file, and
+dynamic text is never read as rich markup.
 """
 
 from __future__ import annotations
@@ -12,22 +14,30 @@ import logging
 import math
 import os
 import sys
+import time
 from datetime import datetime
 from typing import Any, NoReturn
 
 import click
 from rich.console import Console
+from rich.live import Live
+from rich.text import Text
 
 from .. import __version__
 from .._client import Client, _run_here
-from .._render import run_json, run_tree, runs_lines, runs_table
+from .._records import RunRecord
+from .._render import duration, run_json, run_tree, runs_lines, runs_table, status_text
 from .._validate import MAX_GRACE_PERIOD, MAX_LEASE_SECONDS
 from ..errors import InvalidPayloadError, RunioError
 from ._app import load_app
+from ._console import console, error_text
 from ._integrations import integrations
+from ._logging import JsonFormatter, install
+from ._progress import PLUGIN_NAME, DevProgress
 from ._schedules import schedules
 
 err_console = Console(stderr=True, highlight=False)
+"""Kept for commands that print to stderr themselves; errors go through ``_fail``."""
 _FINAL = {"COMPLETED", "FAILED", "CANCELED", "TIMED_OUT"}
 
 
@@ -35,6 +45,8 @@ class _State:
     def __init__(self, database_url: str | None, debug: bool) -> None:
         self.database_url = database_url
         self.debug = debug
+        self.log_handler: logging.Handler | None = None
+        """The stderr log handler this command installed (None: logging was configured)."""
 
     def ops_client(self, app_id: str = "runio-cli", **options: Any) -> Client:
         """A client for operations that need no app code (runs, db), closed with the command."""
@@ -47,7 +59,7 @@ def _closing(client: Client) -> Client:
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
-    err_console.print(f"[bold red]Error:[/] {message}", soft_wrap=True)
+    console(stderr=True).print(error_text(message), soft_wrap=True)
     sys.exit(code)
 
 
@@ -98,7 +110,16 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return found
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=_Group,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="\b\nExamples:\n"
+    "  runio dev app.py:client                    # run your jobs locally, watch them\n"
+    '  runio send-event new.user \'{"user_id": "u_1"}\' --app app.py:client\n'
+    "  runio runs list --status failed\n"
+    "  runio --database-url postgresql://localhost/runio worker my_app.jobs:client\n"
+    "\nrunio COMMAND --help shows a command's options and examples.",
+)
 @click.option(
     "--database-url",
     envvar="RUNIO_DATABASE_URL",
@@ -111,10 +132,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def cli(ctx: click.Context, database_url: str | None, debug: bool) -> None:
     """runio: durable background jobs built from cached, retryable tasks."""
     ctx.obj = _State(database_url, debug)
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    ctx.obj.log_handler = install(logging.DEBUG if debug else logging.WARNING)
 
 
 def _app_client(state: _State, app: str) -> Client:
@@ -171,6 +189,14 @@ _worker_options = [
         is_flag=True,
         help="Exit once no run is ready to execute (waiting runs stay waiting).",
     ),
+    click.option(
+        "--log-format",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help="How log records are written to stderr: text lines, or one JSON object per line "
+        "(time, level, logger, message, run_id, job_id) for log collectors.",
+    ),
 ]
 
 
@@ -180,13 +206,20 @@ def _with_worker_options(fn: Any) -> Any:
     return fn
 
 
-def _run_worker(client: Client, *, command: str, verbose: bool, **options: Any) -> None:
-    console = Console(highlight=False)
+def _use_log_format(state: _State, log_format: str) -> None:
+    if log_format == "json" and state.log_handler is not None:
+        state.log_handler.setFormatter(JsonFormatter())
+
+
+def _run_worker(
+    client: Client, *, command: str, verbose: bool, progress: bool = False, **options: Any
+) -> None:
+    out = console()
     printing: set[asyncio.Task[None]] = set()
 
     async def print_run(run_id: str) -> None:
         with contextlib.suppress(RunioError):
-            console.print(run_tree(await client.get_run_async(run_id)))
+            out.print(run_tree(await client.get_run_async(run_id)))
 
     def finished(run_id: str, status: str) -> None:
         if not verbose:
@@ -196,21 +229,31 @@ def _run_worker(client: Client, *, command: str, verbose: bool, **options: Any) 
             printing.add(task)
             task.add_done_callback(printing.discard)
         else:
-            console.print(f"run {run_id}: {status}")
+            out.print(Text(f"run {run_id}: {status}"))
 
+    shown: DevProgress | None = None
+    if progress:
+        shown = DevProgress(out, live=out.is_terminal)
+        client.plugins.register(shown, name=PLUGIN_NAME)
     worker = client.worker(handle_signals=True, on_run_finished=finished, **options)
-    console.print(
-        f"[bold]runio {command}[/] app [cyan]{client.id}[/], "
-        f"{len(client.jobs)} job(s), "
-        f"database {client.database_url}, concurrency {worker.concurrency}. Ctrl-C to stop."
+    out.print(
+        Text.assemble(
+            (f"runio {command}", "bold"),
+            " app ",
+            (client.id, "cyan"),
+            f", {len(client.jobs)} job(s), database {client.store.url}, "
+            f"concurrency {worker.concurrency}.",
+            "" if worker.until_idle else " Ctrl-C to stop.",
+        )
     )
-    _run_here(worker.run())
-    console.print(f"worker stopped after {worker.runs_finished} execution(s).")
+    with shown.showing() if shown is not None else contextlib.nullcontext():
+        _run_here(worker.run())
+    out.print(f"worker stopped after {worker.runs_finished} execution(s).")
     stuck = worker.abandoned_calls
     if stuck:
         # Python cannot interrupt a synchronous task function; its run was released, so the
         # process ends now instead of waiting for that thread at interpreter exit.
-        console.print(
+        out.print(
             f"{stuck} synchronous function call(s) still running were abandoned; their "
             "runs were released and will be retried by another worker."
         )
@@ -219,25 +262,61 @@ def _run_worker(client: Client, *, command: str, verbose: bool, **options: Any) 
         os._exit(0)
 
 
-@cli.command()
+def _examples(*lines: str) -> str:
+    """A help epilog that click prints as written (``\\b``: not rewrapped)."""
+    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+@cli.command(
+    short_help="Run a worker for APP's jobs.",
+    epilog=_examples(
+        "runio worker my_app.jobs:client",
+        "runio worker app.py:client --concurrency 10",
+        "runio worker app.py:client --until-idle    # drain the queue, then exit",
+        "runio worker app.py:client --log-format json 2>> worker.log",
+    ),
+)
 @click.argument("app")
 @_with_worker_options
 @click.pass_obj
-def worker(state: _State, /, app: str, **options: Any) -> None:
-    """Run a worker for APP (module:client or path/to/file.py:client)."""
+def worker(state: _State, /, app: str, log_format: str, **options: Any) -> None:
+    """Run a worker for APP: claim and execute runs of its jobs until stopped.
+
+    APP is module:client or path/to/file.py:client. With --debug, each run is printed as it
+    pauses or ends."""
+    _use_log_format(state, log_format)
     _run_worker(_app_client(state, app), command="worker", verbose=state.debug, **options)
 
 
-@cli.command()
+@cli.command(
+    short_help="Run APP locally, showing runs as they execute.",
+    epilog=_examples(
+        "runio dev app.py:client",
+        "RUNIO_TIME_SCALE=0.001 runio dev app.py:client    # waits and retry delays 1000x shorter",
+    ),
+)
 @click.argument("app")
 @_with_worker_options
 @click.pass_obj
-def dev(state: _State, /, app: str, **options: Any) -> None:
-    """Run APP locally: a worker that prints every run's state as it changes."""
-    _run_worker(_app_client(state, app), command="dev", verbose=True, **options)
+def dev(state: _State, /, app: str, log_format: str, **options: Any) -> None:
+    """Run APP locally: a worker that shows each run's tasks as they execute.
+
+    In a terminal, the runs in flight are redrawn live (tasks appear as they start, durations
+    tick); into a pipe or file, each task start and end is one line. A run that pauses prints
+    its status, and a run that ends prints its task tree. Takes the same options as worker."""
+    _use_log_format(state, log_format)
+    _run_worker(_app_client(state, app), command="dev", verbose=True, progress=True, **options)
 
 
-@cli.command("send-event")
+@cli.command(
+    "send-event",
+    short_help="Send an event; print it and the runs it created.",
+    epilog=_examples(
+        'runio send-event new.user \'{"user_id": "u_1"}\' --app app.py:client',
+        'runio send-event new.user \'{"user_id": "u_1"}\' --app-id my-app --id signup-u_1',
+        "runio send-event report --app app.py:client --deliver-at 2026-01-01T09:00:00+00:00",
+    ),
+)
 @click.argument("name")
 @click.argument("payload", required=False, default="{}")
 @click.option(
@@ -307,8 +386,16 @@ def runs() -> None:
     """List, inspect, cancel, retry and replay runs."""
 
 
-@runs.command("list")
-@click.option("--app-id", default=None, help="Only this app's runs.")
+@runs.command(
+    "list",
+    short_help="List runs, newest first.",
+    epilog=_examples(
+        "runio runs list --status failed --job new-user",
+        "runio runs list --json --limit 100",
+        "runio runs list | grep WAITING    # one tab-separated line per run in a pipe",
+    ),
+)
+@click.option("--app-id", default=None, help="Only this app's runs (default: every app's).")
 @click.option("--job", "job_id", default=None, help="Only this job's runs.")
 @click.option(
     "--status",
@@ -320,8 +407,14 @@ def runs() -> None:
     ),
     help="Only runs in this status (repeatable).",
 )
-@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="How many runs to list at most.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (runs without their tasks).")
 @click.pass_obj
 def runs_list(
     state: _State,
@@ -331,7 +424,8 @@ def runs_list(
     limit: int,
     as_json: bool,
 ) -> None:
-    """Newest runs first."""
+    """List runs, newest first: in a terminal a table, into a pipe one tab-separated line per
+    run (id, app, job, status, created, executions, duration)."""
     client = state.ops_client(app_id or "runio-cli")
     found = client.list_runs(
         job_id=job_id, status=list(statuses) or None, limit=limit, all_apps=app_id is None
@@ -340,26 +434,108 @@ def runs_list(
         click.echo(json.dumps([run_json(r) for r in found], indent=2, ensure_ascii=False))
     elif not found:
         click.echo("No runs.")
-    elif sys.stdout.isatty():
-        Console(highlight=False).print(runs_table(found))
+    elif (out := console()).is_terminal:
+        out.print(runs_table(found))
     else:
         click.echo("\n".join(runs_lines(found)))
 
 
-@runs.command("show")
+@runs.command(
+    "show",
+    short_help="Show a run with its task tree.",
+    epilog=_examples(
+        "runio runs show run_0661703ab1961c4ff36f1a8916",
+        "runio runs show run_0661703ab1961c4ff36f1a8916 --watch",
+        "runio runs show run_0661703ab1961c4ff36f1a8916 --json | jq .tasks",
+    ),
+)
 @click.argument("run_id")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole run as JSON.")
+@click.option(
+    "--watch",
+    "-w",
+    is_flag=True,
+    help="Follow the run until it ends (live in a terminal, a line per change in a pipe), "
+    "then print it. With --json, only the final JSON is printed.",
+)
+@click.option(
+    "--interval",
+    type=_Seconds(min=0.05, max=3600),
+    default=1.0,
+    show_default=True,
+    help="Seconds between looks at the run with --watch.",
+)
 @click.pass_obj
-def runs_show(state: _State, run_id: str, as_json: bool) -> None:
+def runs_show(state: _State, run_id: str, as_json: bool, watch: bool, interval: float) -> None:
     """Show RUN_ID with its task tree: status, attempts, durations and errors."""
-    run = state.ops_client().get_run(run_id)
+    client = state.ops_client()
+    run = client.get_run(run_id)
+    if watch:
+        try:
+            run = _watch(client, run, interval, show=not as_json)
+        except KeyboardInterrupt:
+            sys.exit(130)
     if as_json:
         click.echo(json.dumps(run_json(run), indent=2, ensure_ascii=False))
     else:
-        Console(highlight=False).print(run_tree(run))
+        console().print(run_tree(run))
 
 
-@runs.command("cancel")
+def _watch(client: Client, run: RunRecord, interval: float, *, show: bool = True) -> RunRecord:
+    """Look at ``run`` every ``interval`` seconds until it ends; return it as it ended.
+
+    ``show``: meanwhile, redraw it live in a terminal, or print a line per change elsewhere."""
+    out = console()
+    if show and out.is_terminal:
+        latest = [run]
+        with Live(
+            get_renderable=lambda: run_tree(latest[0], now=time.time()),
+            console=out,
+            refresh_per_second=4,
+            transient=True,
+        ):
+            while latest[0].status not in _FINAL:
+                time.sleep(interval)  # another process moves the run on: nothing to await
+                latest[0] = client.get_run(run.id)
+        return latest[0]
+    seen: dict[str, tuple[str, int]] = {}
+    while True:
+        for line in _changes(run, seen) if show else ():
+            out.print(line)
+        if run.status in _FINAL:
+            return run
+        time.sleep(interval)
+        run = client.get_run(run.id)
+
+
+def _changes(run: RunRecord, seen: dict[str, tuple[str, int]]) -> list[Text]:
+    """One line per change since ``seen`` (updated): the run's status, then each task's."""
+    lines: list[Text] = []
+    if seen.get(run.id) != (run.status, run.execution_count):
+        seen[run.id] = (run.status, run.execution_count)
+        lines.append(Text.assemble(f"{run.id} ", status_text(run.status)))
+    stack = list(reversed(run.tasks))
+    while stack:
+        task = stack.pop()
+        stack.extend(reversed(task.children))
+        state = (task.status, len(task.attempts))
+        if seen.get(task.id) == state:
+            continue
+        seen[task.id] = state
+        line = Text.assemble(f"{run.id} ", status_text(task.status), "  ", (task.name, "bold"))
+        if len(task.attempts) > 1:
+            line.append(f"  attempt {len(task.attempts)}")
+        if task.ended_at is not None and task.started_at is not None:
+            line.append(f"  {duration(task.started_at, task.ended_at)}", style="dim")
+        lines.append(line)
+    return lines
+
+
+@runs.command(
+    "cancel",
+    short_help="Cancel a run.",
+    epilog=_examples("runio runs cancel run_0661703b19460556629639d664"),
+)
 @click.argument("run_id")
 @click.pass_obj
 def runs_cancel(state: _State, run_id: str) -> None:
@@ -368,7 +544,11 @@ def runs_cancel(state: _State, run_id: str) -> None:
     click.echo(f"run {run.id}: {run.status}")
 
 
-@runs.command("retry")
+@runs.command(
+    "retry",
+    short_help="Retry a failed run, reusing its completed tasks.",
+    epilog=_examples("runio runs retry run_0661703ab5b371ccfd0b90b41d"),
+)
 @click.argument("run_id")
 @click.pass_obj
 def runs_retry(state: _State, run_id: str) -> None:
@@ -377,7 +557,11 @@ def runs_retry(state: _State, run_id: str) -> None:
     click.echo(f"run {run.id}: {run.status} (a worker of app {run.app_id} will execute it)")
 
 
-@runs.command("replay")
+@runs.command(
+    "replay",
+    short_help="Start a new run for the same event.",
+    epilog=_examples("runio runs replay run_0661703aad84fb8ceb205166b0"),
+)
 @click.argument("run_id")
 @click.pass_obj
 def runs_replay(state: _State, run_id: str) -> None:
@@ -391,7 +575,13 @@ def db() -> None:
     """The database schema."""
 
 
-@db.command("upgrade")
+@db.command(
+    "upgrade",
+    epilog=_examples(
+        "runio db upgrade",
+        "runio --database-url postgresql://user@db.internal/runio db upgrade",
+    ),
+)
 @click.pass_obj
 def db_upgrade(state: _State) -> None:
     """Apply pending migrations."""

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ..integrations._scaffold import scaffold
 from ..plugins import create_plugin_manager
+from ._console import console
 
 
 @click.group()
@@ -50,7 +50,11 @@ def _rows() -> list[dict[str, Any]]:
     return rows
 
 
-@integrations.command("list")
+@integrations.command(
+    "list",
+    short_help="Installed plugins and the io namespaces they provide.",
+    epilog="\b\nExamples:\n  runio integrations list\n  runio integrations list --json",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def integrations_list(as_json: bool) -> None:
     """Installed plugins: package, version, the io namespaces they provide, and whether the
@@ -59,7 +63,8 @@ def integrations_list(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    if not sys.stdout.isatty():
+    out = console()
+    if not out.is_terminal:
         for r in rows:
             status = (
                 "-"
@@ -76,23 +81,28 @@ def integrations_list(as_json: bool) -> None:
         table.add_column(column)
     for r in rows:
         if r["configured"] is None:
-            status = "-"
+            configured = Text("-")
         elif r["configured"]:
-            status = "[green]yes[/]"
+            configured = Text("yes", style="green")
         else:
-            status = "[yellow]no[/]: set " + ", ".join(r["missing"])
+            configured = Text.assemble(("no", "yellow"), ": set " + ", ".join(r["missing"]))
         table.add_row(
-            r["plugin"],
-            "runio (built-in)" if r["builtin"] else r["package"] or "-",
-            r["version"] or "-",
-            f"io.{r['namespace']}" if r["namespace"] else "-",
-            r["integration"] or "-",
-            status,
+            Text(r["plugin"]),
+            Text("runio (built-in)" if r["builtin"] else r["package"] or "-"),
+            Text(r["version"] or "-"),
+            Text(f"io.{r['namespace']}" if r["namespace"] else "-"),
+            Text(r["integration"] or "-"),
+            configured,
         )
-    Console(highlight=False).print(table)
+    out.print(table)
 
 
-@integrations.command("new")
+@integrations.command(
+    "new",
+    short_help="Scaffold an integration package for vendor NAME.",
+    epilog="\b\nExamples:\n  runio integrations new linear\n"
+    "  runio integrations new linear --directory ~/src/runio-linear",
+)
 @click.argument("name")
 @click.option(
     "--directory",

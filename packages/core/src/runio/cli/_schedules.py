@@ -54,8 +54,10 @@ async def _rows(client: Client, count: int) -> list[dict[str, Any]]:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def schedules(ctx: click.Context, app: str, count: int, as_json: bool) -> None:
-    """List APP's scheduled jobs (cron_trigger, interval_trigger): each job's schedule, what
-    happens to missed ticks, the last tick that fired and the next fire times.
+    """List APP's scheduled jobs and when each fires next.
+
+    For each job with a cron_trigger or interval_trigger: its schedule, what happens to missed
+    ticks, the last tick that fired and the next fire times.
 
     APP is module:client or path/to/file.py:client.
     """

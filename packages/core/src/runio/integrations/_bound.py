@@ -159,6 +159,7 @@ class IntegrationIO(Generic[ClientT]):
             # the call, so a crash during the call loses no attempt and the next attempt knows
             # the outcome is unknown.
             record_start=True,
+            integration=integration.id,
             scrub_output=runtime.scrub_output if runtime.secrets else None,
             name=options.get("name"),
             icon=options.get("icon") or type(integration).icon,

@@ -70,3 +70,6 @@ class TaskInfo:
     """1-based; counts every attempt of the task, retries of a retried run included."""
     outcome_unknown: bool
     """An earlier attempt may have had its effect without recording a result."""
+    integration: str | None = None
+    """The id of the integration instance whose call this task is (``io.stripe.*`` tasks);
+    None for a plain ``io.run_task``."""

@@ -55,7 +55,7 @@ class Lifecycle:
         status = status if status in _FINAL else "INTERRUPTED"
         self._call("runio_run_finished", run=self.run, status=status, error=error)
 
-    def _task(self, task: Task, kind: str) -> TaskInfo:
+    def _task(self, task: Task, kind: str, integration: str | None) -> TaskInfo:
         return TaskInfo(
             id=task.id,
             run_id=task.run_id,
@@ -66,16 +66,22 @@ class Lifecycle:
             kind=kind,
             attempt=task.attempt,
             outcome_unknown=task.outcome_unknown,
+            integration=integration,
         )
 
-    def task_started(self, task: Task, kind: str) -> None:
+    def task_started(self, task: Task, kind: str, integration: str | None = None) -> None:
         if "runio_task_started" in self._impls:
-            self._call("runio_task_started", run=self.run, task=self._task(task, kind))
+            self._call("runio_task_started", run=self.run, task=self._task(task, kind, integration))
 
-    def task_completed(self, task: Task, kind: str, output: Any) -> None:
+    def task_completed(
+        self, task: Task, kind: str, output: Any, integration: str | None = None
+    ) -> None:
         if "runio_task_completed" in self._impls:
             self._call(
-                "runio_task_completed", run=self.run, task=self._task(task, kind), output=output
+                "runio_task_completed",
+                run=self.run,
+                task=self._task(task, kind, integration),
+                output=output,
             )
 
     def task_attempt_failed(
@@ -85,13 +91,14 @@ class Lifecycle:
         error: dict[str, Any],
         exception: BaseException,
         retry_at: float | None,
+        integration: str | None = None,
     ) -> None:
         if retry_at is not None:
             if "runio_task_retrying" in self._impls:
                 self._call(
                     "runio_task_retrying",
                     run=self.run,
-                    task=self._task(task, kind),
+                    task=self._task(task, kind, integration),
                     error=error,
                     exception=exception,
                     retry_at=retry_at,
@@ -100,7 +107,7 @@ class Lifecycle:
             self._call(
                 "runio_task_failed",
                 run=self.run,
-                task=self._task(task, kind),
+                task=self._task(task, kind, integration),
                 error=error,
                 exception=exception,
             )

@@ -17,7 +17,8 @@ test database and clock and returns a ``JobTester`` (``run_job``, ``advance``,
 For integrations: ``FakeVendorServer`` (with ``route``, ``FakeRequest``, ``FakeResponse``) is the
 base of every fake vendor API, a real HTTP server on 127.0.0.1 with request recording, fault
 injection (``Hold`` is ``hold_after_write``'s handle), idempotency-key replay, errors in the
-vendor's shape (``FakeError``) and cursor paging (``Page``, ``CursorNotFound``);
+vendor's shape (``FakeError``) and cursor paging (``Page``, ``CursorNotFound``); ``serve_fake``
+runs one on its own from the command line (``python -m runio_stripe.testing --port 12111``).
 ``IntegrationConformance`` is the conformance suite every integration package runs
 (it needs pytest, so it is imported on first use).
 """
@@ -39,6 +40,7 @@ from ._fake_server import (
     serving,
 )
 from ._kit import JobTester, assert_task, task_statuses
+from ._serve_cli import serve_fake
 
 if TYPE_CHECKING:
     from ._conformance import ConformanceHarness, IntegrationConformance
@@ -57,6 +59,7 @@ __all__ = [
     "TestClock",
     "assert_task",
     "route",
+    "serve_fake",
     "serving",
     "task_statuses",
 ]

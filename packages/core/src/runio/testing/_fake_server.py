@@ -274,10 +274,11 @@ class FakeVendorServer:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def start(self) -> FakeVendorServer:
+    def start(self, *, port: int = 0) -> FakeVendorServer:
+        """Listen on 127.0.0.1: on ``port``, or a free port when it is 0 (see ``url``)."""
         if self._server is not None:
             return self
-        server = _Server(("127.0.0.1", 0), _handler_for(self))
+        server = _Server(("127.0.0.1", port), _handler_for(self))
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever,
