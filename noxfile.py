@@ -15,6 +15,10 @@ nox.options.reuse_existing_virtualenvs = True
 PACKAGES = ["-e", "packages/core"]
 TEST_DEPS = ["pytest>=8", "anyio>=4", "pytest-timeout>=2.3", "httpx>=0.27"]
 CHECK_DEPS = ["ruff>=0.6", "mypy>=1.11"]
+SERVER_TEST_DEPS = [
+    "playwright>=1.45",  # drives Debian's chromium (tests/server/server_browser.py installs it)
+    "schemathesis>=3.30",  # fuzzes the JSON API from its OpenAPI description
+]
 
 
 @nox.session
@@ -35,6 +39,7 @@ def tests(session: nox.Session) -> None:
         "packages/stripe",  # runio-stripe and its stripe[async] dependency
         "-e",
         "packages/slack",  # runio-slack and its slack-sdk dependency
+        *SERVER_TEST_DEPS,
     )
     if not session.posargs:  # the full run: the same checks as `nox -s lint typecheck`
         _lint(session)

@@ -238,6 +238,36 @@ class Run:
         return found
 
 
+@dataclass(slots=True)
+class ApiKeyRecord:
+    """An API key of the HTTP server, as stored: its secret only as a SHA-256 hash."""
+
+    id: str
+    name: str
+    secret_hash: str
+    created_at: float
+    revoked_at: float | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class RunQuery:
+    """Which runs a page of ``Store.find_runs`` holds, newest first.
+
+    ``after`` is the ``(created_at, id)`` of the last run of the previous page (a keyset
+    cursor, so a page never repeats or skips runs created meanwhile). ``search`` matches a run
+    id or an event id exactly, or a job id exactly.
+    """
+
+    app_id: str | None = None
+    job_id: str | None = None
+    status: tuple[str, ...] = ()
+    since: float | None = None
+    until: float | None = None
+    search: str | None = None
+    after: tuple[float, str] | None = None
+    limit: int = 50
+
+
 # The names the engine and stores used before the public names; kept as aliases.
 EventRecord = Event
 AttemptRecord = Attempt

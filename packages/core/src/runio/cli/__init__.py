@@ -29,12 +29,16 @@ from .._records import RunRecord
 from .._render import duration, run_json, run_tree, runs_lines, runs_table, status_text
 from .._validate import MAX_GRACE_PERIOD, MAX_LEASE_SECONDS
 from ..errors import InvalidPayloadError, RunioError
+from ..server import ServerConfig
 from ._app import load_app
 from ._console import console, error_text
+from ._console import examples as _examples
 from ._integrations import integrations
+from ._keys import keys
 from ._logging import JsonFormatter, install
 from ._progress import PLUGIN_NAME, DevProgress
 from ._schedules import schedules
+from ._serve import run_dev, serve, server_config, with_server_options
 
 err_console = Console(stderr=True, highlight=False)
 """Kept for commands that print to stderr themselves; errors go through ``_fail``."""
@@ -212,7 +216,13 @@ def _use_log_format(state: _State, log_format: str) -> None:
 
 
 def _run_worker(
-    client: Client, *, command: str, verbose: bool, progress: bool = False, **options: Any
+    client: Client,
+    *,
+    command: str,
+    verbose: bool,
+    progress: bool = False,
+    server: ServerConfig | None = None,
+    **options: Any,
 ) -> None:
     out = console()
     printing: set[asyncio.Task[None]] = set()
@@ -247,7 +257,10 @@ def _run_worker(
         )
     )
     with shown.showing() if shown is not None else contextlib.nullcontext():
-        _run_here(worker.run())
+        if server is None:
+            _run_here(worker.run())
+        else:
+            run_dev(client, worker, server, out)
     out.print(f"worker stopped after {worker.runs_finished} execution(s).")
     stuck = worker.abandoned_calls
     if stuck:
@@ -260,11 +273,6 @@ def _run_worker(
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)
-
-
-def _examples(*lines: str) -> str:
-    """A help epilog that click prints as written (``\\b``: not rewrapped)."""
-    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
 
 
 @cli.command(
@@ -297,15 +305,38 @@ def worker(state: _State, /, app: str, log_format: str, **options: Any) -> None:
 )
 @click.argument("app")
 @_with_worker_options
+@with_server_options
+@click.option("--no-dashboard", is_flag=True, help="Run the worker only.")
 @click.pass_obj
-def dev(state: _State, /, app: str, log_format: str, **options: Any) -> None:
-    """Run APP locally: a worker that shows each run's tasks as they execute.
+def dev(
+    state: _State,
+    /,
+    app: str,
+    log_format: str,
+    host: str,
+    port: int,
+    allowed_hosts: tuple[str, ...],
+    no_dashboard: bool,
+    **options: Any,
+) -> None:
+    """Run APP locally: a worker that shows each run's tasks as they execute, and the
+    dashboard (its URL is printed; not with --until-idle).
 
     In a terminal, the runs in flight are redrawn live (tasks appear as they start, durations
     tick); into a pipe or file, each task start and end is one line. A run that pauses prints
     its status, and a run that ends prints its task tree. Takes the same options as worker."""
     _use_log_format(state, log_format)
-    _run_worker(_app_client(state, app), command="dev", verbose=True, progress=True, **options)
+    # A worker that exits once idle (`--until-idle`) drains runs; it serves no dashboard.
+    serving = not (no_dashboard or options["until_idle"])
+    server = server_config(host, port, allowed_hosts) if serving else None
+    _run_worker(
+        _app_client(state, app),
+        command="dev",
+        verbose=True,
+        progress=True,
+        server=server,
+        **options,
+    )
 
 
 @cli.command(
@@ -595,6 +626,8 @@ def db_upgrade(state: _State) -> None:
 
 cli.add_command(integrations)
 cli.add_command(schedules)
+cli.add_command(serve)
+cli.add_command(keys)
 
 
 def main() -> None:

@@ -37,3 +37,8 @@ def plain(value: object) -> str:
 def error_text(message: str) -> Text:
     """``Error: <message>``, the message printed exactly as given."""
     return Text.assemble(("Error:", "bold red"), " ", message)
+
+
+def examples(*lines: str) -> str:
+    """A help epilog that click prints as written (``\\b``: not rewrapped)."""
+    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .._records import (
+    ApiKeyRecord,
     ClaimedRun,
     EventRecord,
     JobRecord,
@@ -22,6 +23,7 @@ from .._records import (
     LogRecord,
     NewRun,
     NewTask,
+    RunQuery,
     RunRecord,
     StoredTask,
 )
@@ -207,6 +209,26 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def replay_run(self, run_id: str, *, new_run_id: str, now: float) -> RunRecord:
         """Start a new run of the same job for the same event."""
+
+    @abc.abstractmethod
+    async def find_runs(self, query: RunQuery) -> list[RunRecord]:
+        """One page of runs (without their tasks), newest first: what the HTTP API and the
+        dashboard list, with time ranges, search and a keyset cursor (see ``RunQuery``)."""
+
+    # -- API keys of the HTTP server -------------------------------------------------------------
+    @abc.abstractmethod
+    async def create_api_key(self, key: ApiKeyRecord) -> None: ...
+
+    @abc.abstractmethod
+    async def list_api_keys(self) -> list[ApiKeyRecord]:
+        """Every key, revoked ones too, oldest first."""
+
+    @abc.abstractmethod
+    async def get_api_key(self, key_id: str) -> ApiKeyRecord | None: ...
+
+    @abc.abstractmethod
+    async def revoke_api_key(self, key_id: str, *, now: float) -> ApiKeyRecord | None:
+        """Mark the key revoked (once: a second revoke keeps the first time). None if unknown."""
 
     @abc.abstractmethod
     async def execute_raw(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:

@@ -48,6 +48,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 
 from .._records import (
+    ApiKeyRecord,
     ClaimedRun,
     EventRecord,
     JobRecord,
@@ -55,6 +56,7 @@ from .._records import (
     LogRecord,
     NewRun,
     NewTask,
+    RunQuery,
     RunRecord,
     RunStatus,
     StoredTask,
@@ -83,6 +85,7 @@ from ._rows import (
     task_tree,
     tasks_of_run_sql,
 )
+from ._run_query import API_KEY_COLUMNS, api_key_from_row, find_runs_sql
 
 T = TypeVar("T")
 Conn = psycopg.AsyncConnection[tuple[Any, ...]]
@@ -826,6 +829,55 @@ class PostgresStore(Store):
                 listening.clear()
                 with contextlib.suppress(Exception):
                     await conn.close()
+
+    # -- the HTTP server: pages of runs, API keys -----------------------------------------------
+    async def find_runs(self, query: RunQuery) -> list[RunRecord]:
+        sql, params = find_runs_sql(query, "%s")
+        params = [_text(p) if isinstance(p, str) else p for p in params]
+
+        async def op(conn: Conn) -> list[RunRecord]:
+            cur = await conn.execute(sql, params)
+            return [run_from_row(r) for r in await cur.fetchall()]
+
+        return await self._read(op)
+
+    async def create_api_key(self, key: ApiKeyRecord) -> None:
+        async def op(conn: Conn) -> None:
+            await conn.execute(
+                f"INSERT INTO api_keys ({API_KEY_COLUMNS}) VALUES (%s,%s,%s,%s,%s)",
+                (key.id, _text(key.name), key.secret_hash, key.created_at, key.revoked_at),
+            )
+
+        await self._read(op, retry=False)
+
+    async def list_api_keys(self) -> list[ApiKeyRecord]:
+        async def op(conn: Conn) -> list[ApiKeyRecord]:
+            cur = await conn.execute(
+                f"SELECT {API_KEY_COLUMNS} FROM api_keys ORDER BY created_at, id"
+            )
+            return [api_key_from_row(r) for r in await cur.fetchall()]
+
+        return await self._read(op)
+
+    async def get_api_key(self, key_id: str) -> ApiKeyRecord | None:
+        async def op(conn: Conn) -> ApiKeyRecord | None:
+            cur = await conn.execute(
+                f"SELECT {API_KEY_COLUMNS} FROM api_keys WHERE id = %s", (_text(key_id),)
+            )
+            row = await cur.fetchone()
+            return None if row is None else api_key_from_row(row)
+
+        return await self._read(op)
+
+    async def revoke_api_key(self, key_id: str, *, now: float) -> ApiKeyRecord | None:
+        async def op(conn: Conn) -> None:
+            await conn.execute(
+                "UPDATE api_keys SET revoked_at = %s WHERE id = %s AND revoked_at IS NULL",
+                (now, _text(key_id)),
+            )
+
+        await self._read(op)
+        return await self.get_api_key(key_id)
 
     # -- schema --------------------------------------------------------------------------------
     async def schema_version(self) -> int:

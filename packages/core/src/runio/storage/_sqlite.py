@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .._records import (
+    ApiKeyRecord,
     AttemptStatus,
     ClaimedRun,
     EventRecord,
@@ -34,6 +35,7 @@ from .._records import (
     LogRecord,
     NewRun,
     NewTask,
+    RunQuery,
     RunRecord,
     RunStatus,
     StoredTask,
@@ -63,6 +65,7 @@ from ._rows import (
     task_tree,
     tasks_of_run_sql,
 )
+from ._run_query import API_KEY_COLUMNS, api_key_from_row, find_runs_sql
 
 T = TypeVar("T")
 Op = Callable[[sqlite3.Connection], Any]
@@ -402,6 +405,54 @@ class SQLiteStore(Store):
 
         write = not sql.lstrip().upper().startswith(("SELECT", "PRAGMA", "WITH"))
         return await (self._write(op) if write else self._read(op))  # type: ignore[no-any-return]
+
+    # -- the HTTP server: pages of runs, API keys -----------------------------------------------
+    async def find_runs(self, query: RunQuery) -> list[RunRecord]:
+        sql, params = find_runs_sql(query, "?")
+
+        def op(conn: sqlite3.Connection) -> list[RunRecord]:
+            return [run_from_row(r) for r in conn.execute(sql, params)]
+
+        return await self._read(op)  # type: ignore[no-any-return]
+
+    async def create_api_key(self, key: ApiKeyRecord) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                f"INSERT INTO api_keys ({API_KEY_COLUMNS}) VALUES (?,?,?,?,?)",
+                (key.id, key.name, key.secret_hash, key.created_at, key.revoked_at),
+            )
+
+        await self._write(op)
+
+    async def list_api_keys(self) -> list[ApiKeyRecord]:
+        def op(conn: sqlite3.Connection) -> list[ApiKeyRecord]:
+            return [
+                api_key_from_row(r)
+                for r in conn.execute(
+                    f"SELECT {API_KEY_COLUMNS} FROM api_keys ORDER BY created_at, id"
+                )
+            ]
+
+        return await self._read(op)  # type: ignore[no-any-return]
+
+    async def get_api_key(self, key_id: str) -> ApiKeyRecord | None:
+        def op(conn: sqlite3.Connection) -> ApiKeyRecord | None:
+            row = conn.execute(
+                f"SELECT {API_KEY_COLUMNS} FROM api_keys WHERE id = ?", (key_id,)
+            ).fetchone()
+            return None if row is None else api_key_from_row(row)
+
+        return await self._read(op)  # type: ignore[no-any-return]
+
+    async def revoke_api_key(self, key_id: str, *, now: float) -> ApiKeyRecord | None:
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                (now, key_id),
+            )
+
+        await self._write(op)
+        return await self.get_api_key(key_id)
 
     # -- schema ------------------------------------------------------------------------------
     async def schema_version(self) -> int:

@@ -21,9 +21,10 @@ task with its name, icon, properties and params, and no secret reaches the datab
 and a write whose connection dropped after the vendor applied it takes effect once (the key, or
 the wrapper's ``find_previous`` for ``"marker"`` vendors). For the integration's typical write
 (``write``, by default its first write wrapper): transient errors are retried (at the vendor's
-time when it gives one), permanent errors fail at once, secrets never reach the store or the
-logs, settings come from arguments or the environment, ``io.<namespace>`` resolves to a
-configured default instance, sync SDK calls run off the event loop.
+time when it gives one), permanent errors fail at once, secrets never reach the store, the
+logs or the server's pages, settings come from arguments or the environment,
+``io.<namespace>`` resolves to a configured default instance, sync SDK calls run off the event
+loop.
 """
 
 from __future__ import annotations
@@ -38,9 +39,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+import httpx
 import pytest
 
 from .. import _json
+from .. import server as http_server
 from .._client import Client
 from .._job import event_trigger
 from .._records import RunRecord, TaskRecord
@@ -441,7 +444,8 @@ class IntegrationConformance:
 
             return await namespace.run_task("leaky", fn, params={"api_key": secret})
 
-        assert harness.run(leaky).status == "FAILED"
+        leaked = harness.run(leaky)
+        assert leaked.status == "FAILED"
 
         async def returns_it(namespace: Any) -> Any:
             return await namespace.run_task(
@@ -463,6 +467,9 @@ class IntegrationConformance:
         for record in caplog.records:
             assert secret not in formatter.format(record), f"an SDK record kept a secret: {record}"
         assert secret not in repr(harness.integration)
+        for run in (ok, rejected, leaked, returned):
+            for where, text in _as_served(harness.client, run.id):
+                assert secret not in text, f"a secret is shown in the {where}"
 
     def test_settings_come_from_arguments_or_the_environment(
         self, harness: ConformanceHarness, monkeypatch: pytest.MonkeyPatch
@@ -545,3 +552,24 @@ class IntegrationConformance:
         assert run.status == "COMPLETED", run.error
         in_pool = [t.startswith("runio-task") for t in threads]
         assert in_pool and all(in_pool) != spec.is_async and len(set(in_pool)) == 1, threads
+
+
+def _as_served(client: Client, run_id: str) -> list[tuple[str, str]]:
+    """What the HTTP server shows of a run: the API's JSON and the dashboard's pages."""
+
+    async def fetch() -> list[tuple[str, str]]:
+        transport = httpx.ASGITransport(app=http_server.create_app(client))
+        shown = []
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+            for where, path in (
+                ("API JSON", f"/api/v1/runs/{run_id}"),
+                ("dashboard run page", f"/runs/{run_id}"),
+                ("dashboard runs list", "/runs"),
+            ):
+                response = await http.get(path)
+                assert response.status_code == 200, f"{path}: {response.text[:300]}"
+                assert run_id in response.text
+                shown.append((where, response.text))
+        return shown
+
+    return client._run_sync(fetch())
