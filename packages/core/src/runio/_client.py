@@ -250,6 +250,7 @@ class Client:
             )
         saved = (self._store, self._database_url, self._owns_store, self._schema_ok)
         saved_clock, saved_limits, saved_portal = self.clock, self._limits, self._portal
+        saved_migrate, self._auto_migrate = self._auto_migrate, True  # a fresh test database
         self._store, self._database_url, self._owns_store, self._schema_ok = (
             None,
             database_url,
@@ -264,6 +265,7 @@ class Client:
             self.close()
             self._store, self._database_url, self._owns_store, self._schema_ok = saved
             self.clock, self._limits, self._portal = saved_clock, saved_limits, saved_portal
+            self._auto_migrate = saved_migrate
 
         return restore
 
