@@ -39,6 +39,10 @@ def tests(session: nox.Session) -> None:
         "packages/stripe",  # runio-stripe and its stripe[async] dependency
         "-e",
         "packages/slack",  # runio-slack and its slack-sdk dependency
+        "-e",
+        "packages/github",  # runio-github and PyGithub
+        "-e",
+        "packages/resend",  # runio-resend and its resend[async] dependency
         *SERVER_TEST_DEPS,
     )
     if not session.posargs:  # the full run: the same checks as `nox -s lint typecheck`
@@ -70,6 +74,10 @@ def typecheck(session: nox.Session) -> None:
         "packages/stripe",
         "-e",
         "packages/slack",
+        "-e",
+        "packages/github",
+        "-e",
+        "packages/resend",
         "mypy>=1.11",
         "pytest",
     )
@@ -79,7 +87,18 @@ def typecheck(session: nox.Session) -> None:
 @nox.session
 def demo(session: nox.Session) -> None:
     """Run the example app end to end on SQLite and print each run's task tree."""
-    session.install(*PACKAGES, "httpx>=0.27", "-e", "packages/stripe", "-e", "packages/slack")
+    session.install(
+        *PACKAGES,
+        "httpx>=0.27",
+        "-e",
+        "packages/stripe",
+        "-e",
+        "packages/slack",
+        "-e",
+        "packages/github",
+        "-e",
+        "packages/resend",
+    )
     env = {"RUNIO_TIME_SCALE": os.environ.get("RUNIO_TIME_SCALE", "0.0002")}
     session.run("python", "examples/demo.py", *session.posargs, env=env)
 

@@ -17,6 +17,8 @@ from rich.console import Console
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from runio_github.testing import FakeGitHub
+from runio_resend.testing import FakeResend
 from runio_slack.testing import FakeSlack
 from runio_stripe.testing import FakeStripe
 
@@ -37,8 +39,22 @@ async def main() -> int:
     slack_api.add_user("ada@example.com", name="ada", channels=[deploys])
     os.environ["SLACK_BOT_TOKEN"] = slack_api.token
     os.environ["SLACK_API_BASE"] = slack_api.url
+    github_api = FakeGitHub()  # the GitHub API, locally: the GitHub example runs on it
+    github_api.start()
+    github_api.add_repo("octo/hello")
+    os.environ["GITHUB_TOKEN"] = "ghp_runio_demo"
+    os.environ["GITHUB_API_BASE"] = github_api.url
+    os.environ["GITHUB_REPO"] = "octo/hello"
+
+    resend_api = FakeResend().start()  # the Resend API, locally: the Resend example runs on it
+    os.environ["RESEND_API_KEY"] = "re_runio_demo"
+    os.environ["RESEND_API_BASE"] = resend_api.url
+    # Resend rate-limits the first send: the task is retried durably at its retry-after.
+    resend_api.fail_next(resend_api.rate_limit_response(1, now=0), method="POST", path="/emails")
 
     from examples.app import client
+    from examples.github_app import client as github_client
+    from examples.resend_app import client as resend_client
     from examples.slack_app import client as slack_client
     from examples.stripe_app import client as stripe_client
     from runio._render import run_tree
@@ -66,6 +82,16 @@ async def main() -> int:
                 "post_reminder_at": int(time.time()) + 3600,
             },
         ),
+        await github_client.send_event_async(
+            "bug.reported",
+            {"title": "Login fails", "details": "Steps to reproduce...", "reporter": "ada"},
+        ),
+        await github_client.send_event_async(
+            "release.requested", {"version": "v1.0.0", "notes": "The first release."}
+        ),
+        await resend_client.send_event_async(
+            "user.signed_up", {"email": "grace@example.com", "name": "Grace"}
+        ),
     ]
     run_ids = [run_id for event in sent for run_id in event.run_ids]
     worker = client.worker(concurrency=10, poll_interval=0.05)
@@ -74,7 +100,17 @@ async def main() -> int:
     stripe_worker_task = asyncio.create_task(stripe_worker.run())
     slack_worker = slack_client.worker(concurrency=10, poll_interval=0.05)
     slack_worker_task = asyncio.create_task(slack_worker.run())
-    workers = (worker_task, stripe_worker_task, slack_worker_task)
+    github_worker = github_client.worker(concurrency=10, poll_interval=0.05)
+    github_worker_task = asyncio.create_task(github_worker.run())
+    resend_worker = resend_client.worker(concurrency=10, poll_interval=0.05)
+    resend_worker_task = asyncio.create_task(resend_worker.run())
+    workers = (
+        worker_task,
+        stripe_worker_task,
+        slack_worker_task,
+        github_worker_task,
+        resend_worker_task,
+    )
     with console.status("running the example jobs (waits and retries included)..."):
         while True:
             runs = [await client.get_run_async(run_id) for run_id in run_ids]
@@ -88,11 +124,15 @@ async def main() -> int:
     worker.stop()
     stripe_worker.stop()
     slack_worker.stop()
+    github_worker.stop()
+    resend_worker.stop()
     for task in workers:
         await task
     server.shutdown()
     stripe_api.stop()
     slack_api.stop()
+    github_api.stop()
+    resend_api.stop()
     for run in runs:
         console.print()
         console.print(run_tree(run))

@@ -99,11 +99,12 @@ def _free_port() -> int:
             b"",
             "xoxb-000000000001-000000000002-fakeslacktokenfakeslack",
         ),
+        ("runio_github.testing", "FakeGitHub", "GITHUB_API_BASE", "/repos/octo/hello", None, "t"),
     ],
-    ids=["stripe", "slack"],
+    ids=["stripe", "slack", "github"],
 )
 def test_a_fake_runs_on_its_own(
-    module: str, fake: str, base_variable: str, request_path: str, body: bytes, token: str
+    module: str, fake: str, base_variable: str, request_path: str, body: bytes | None, token: str
 ) -> None:
     pytest.importorskip(module.split(".")[0])
     port = _free_port()

@@ -179,7 +179,10 @@ def test_completed_results_are_loaded_in_one_query_per_execution(
     assert client.get_run(large).output == 60
 
     # Replaying 60 completed tasks costs exactly the store calls that replaying 2 costs: a
-    # dictionary lookup per task, no round trip.
+    # dictionary lookup per task, no round trip. (How often the idle worker looks for more runs
+    # depends on how fast the execution ends compared with a claim's round trip: not counted.)
+    for counted in (replaying_2, replaying_60):
+        counted.pop("claim_runs", None)
     assert replaying_60 == replaying_2
     loads = {name: n for name, n in replaying_60.items() if name.startswith("load")}
     assert sum(loads.values()) == 1, loads  # one execution: its stored state read once

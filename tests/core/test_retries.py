@@ -686,3 +686,39 @@ def test_a_parent_timeout_closes_its_interrupted_child(client: runio.Client) -> 
     for attempt in child.attempts:
         assert attempt.status != "STARTED"
         assert attempt.ended_at is not None
+
+
+def test_retry_at_forever_stops_at_its_ceiling(client: runio.Client, clock: TestClock) -> None:
+    """An on_error (or a vendor) asking for a retry at a time forever does not retry forever."""
+    calls: list[int] = []
+    define_on_error_job(client, failing(calls), lambda error, task: runio.RetryAt(0), None)
+    run = drive(client, clock, client.send_event("on-error").run_ids[0], max_steps=200)
+
+    assert runio.retry.RETRY_AT_LIMIT == 100
+    assert calls == list(range(1, 101))
+    assert run.status == "FAILED"
+    task = run.task("task")
+    assert len(task.attempts) == 100
+    assert task.error is not None
+    assert task.error["retry_at_limit"] == 100
+    assert task.error["message"] == (
+        "boom (attempt 100) (gave up after 100 attempts: RetryAt allows 100 in all; "
+        "see RetryAt(limit=...))"
+    )
+
+
+def test_retry_at_limit_sets_a_lower_ceiling(client: runio.Client, clock: TestClock) -> None:
+    calls: list[int] = []
+    define_on_error_job(
+        client, failing(calls), lambda error, task: runio.RetryAt(5, limit=3), RETRY_3
+    )
+    run = drive(client, clock, client.send_event("on-error").run_ids[0])
+    assert calls == [1, 2, 3]
+    assert run.status == "FAILED"
+    assert "RetryAt allows 3 in all" in run.error["message"]
+
+
+@pytest.mark.parametrize("limit", [0, -1, 1.5, True, "3"])
+def test_retry_at_limit_must_be_a_positive_int(limit: object) -> None:
+    with pytest.raises(InvalidRetryOptionsError, match=r"RetryAt\(limit=\.\.\.\) must be an int"):
+        runio.RetryAt(5, limit=limit)  # type: ignore[arg-type]

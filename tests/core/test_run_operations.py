@@ -611,3 +611,89 @@ def test_an_unknown_run_id_raises_run_not_found(
         operation(client)
     assert info.value.run_id == "run_does_not_exist"
     assert "run_does_not_exist" in str(info.value)
+
+
+# -- retry keeps an unknown outcome ------------------------------------------------------------
+
+
+class _Dropped(Exception):
+    """An error after which the call's effect is unknown (e.g. a connection dropped)."""
+
+    outcome_unknown = True
+
+
+def test_retry_run_keeps_a_tasks_unknown_outcome(client: runio.Client) -> None:
+    seen: list[tuple[str, int, bool]] = []
+
+    @client.define_job(id="unknown", trigger=runio.event_trigger("unknown"))
+    async def unknown(payload: object, io: runio.IO) -> str:
+        def dropped(task: runio.Task) -> str:
+            seen.append(("dropped", task.attempt, task.outcome_unknown))
+            if task.attempt == 1:
+                raise _Dropped("the connection dropped mid-call")
+            return "done"
+
+        def plain(task: runio.Task) -> str:
+            seen.append(("plain", task.attempt, task.outcome_unknown))
+            if task.attempt == 1:
+                raise ValueError("a plain failure")
+            return "done"
+
+        await io.run_task("plain", plain, retry=runio.RetryOptions(limit=1))
+        return await io.run_task("dropped", dropped, retry=runio.RetryOptions(limit=1))
+
+    run_id = client.send_event("unknown").run_ids[0]
+    client.run_worker(until_idle=True)
+    assert client.get_run(run_id).status == "FAILED"
+    client.retry_run(run_id)
+    client.run_worker(until_idle=True)
+    assert client.get_run(run_id).status == "FAILED"  # "dropped" failed on its first try
+    client.retry_run(run_id)
+    client.run_worker(until_idle=True)
+
+    run = client.get_run(run_id)
+    assert run.status == "COMPLETED"
+    assert seen == [
+        ("plain", 1, False),
+        ("plain", 2, False),  # a plain failure: nothing unknown about it
+        ("dropped", 1, False),
+        ("dropped", 2, True),  # still unknown after the retry: the next attempt is told
+    ]
+
+
+def test_retry_run_marks_a_task_interrupted_by_a_cancel_as_of_unknown_outcome(
+    client: runio.Client,
+) -> None:
+    seen: list[tuple[str, int, bool]] = []
+
+    @client.define_job(id="interrupted", trigger=runio.event_trigger("interrupted"))
+    async def interrupted(payload: object, io: runio.IO, ctx: runio.RunContext) -> str:
+        async def outer(task: runio.Task) -> str:
+            seen.append(("outer", task.attempt, task.outcome_unknown))
+
+            def cancel_myself(task: runio.Task) -> str:
+                client.cancel_run(ctx.run_id)
+                return "canceled it"
+
+            await io.run_task("cancel", cancel_myself)
+            await io.run_task("after", lambda task: "after")  # stops here while canceled
+            return "outer done"
+
+        return await io.run_task("outer", outer)
+
+    run_id = client.send_event("interrupted").run_ids[0]
+    client.run_worker(until_idle=True)
+    run = client.get_run(run_id)
+    assert run.status == "CANCELED"
+    assert run.task("outer").status == "CANCELED"
+
+    retried = client.retry_run(run_id)
+    assert retried.task("outer").status == "PENDING"
+    assert retried.task("outer").error is not None
+    assert retried.task("outer").error["outcome_unknown"] is True
+    assert retried.task("outer", "cancel").status == "COMPLETED"
+    client.run_worker(until_idle=True)
+
+    run = client.get_run(run_id)
+    assert run.status == "COMPLETED"
+    assert seen == [("outer", 1, False), ("outer", 2, True)]

@@ -14,6 +14,7 @@ import pytest
 
 import runio
 from runio._records import ClaimedRun, EventRecord, NewRun
+from runio._run_rules import cancel_run
 from runio.errors import ConfigurationError, MigrationError, StoreError
 from runio.storage import Store, create_store
 
@@ -381,7 +382,7 @@ async def test_heartbeat_extends_a_held_lease(store: Store) -> None:
 async def test_heartbeat_reports_a_canceled_run(store: Store) -> None:
     (run_id,) = await add_runs(store)
     (claimed,) = await claim(store, "w")
-    await store.cancel_run(run_id, now=NOW + 1)
+    await cancel_run(store, run_id, now=NOW + 1)
     assert await store.heartbeat([claimed.lease], now=NOW + 2, lease_seconds=30) == {
         run_id: "canceled"
     }

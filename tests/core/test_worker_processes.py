@@ -565,6 +565,7 @@ async def test_writes_made_under_an_expired_lease_are_rejected_and_change_nothin
         assert (run.status, run.lease_owner, run.output) == ("EXECUTING", "new", None)
 
         # The worker that holds the lease now writes normally.
+        new_worker.start_attempt(new, new_task=None, task_id="task_1", attempt=2, now=now)
         await new_worker.complete_task(
             new, task_id="task_1", attempt=2, output='"fresh"', output_properties=None, now=now
         )

@@ -14,6 +14,7 @@ from pg_server import PostgresServer
 from test_store_contract import NOW, add_runs, claim, complete, new_task
 
 import runio
+from runio._run_rules import cancel_run, retry_run
 from runio.errors import ConfigurationError, StoreError
 from runio.storage import Store, create_store
 
@@ -88,6 +89,7 @@ async def test_the_password_never_shows_in_the_store_url_or_its_errors() -> None
 def test_without_the_driver_the_error_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "psycopg", None)
     monkeypatch.delitem(sys.modules, "runio.storage._postgres", raising=False)
+    monkeypatch.delitem(sys.modules, "runio.storage._pg_transport", raising=False)
     with pytest.raises(ConfigurationError, match=r'pip install "runio\[postgres\]"'):
         create_store("postgresql://localhost/runio")
 
@@ -220,8 +222,8 @@ async def test_retries_replays_releases_and_suspends_wake_watchers(
         (claimed,) = await claim(sender)
         assert await sender.suspend_run(claimed.lease, ready_at=NOW + 60, now=NOW)
         await wakes.reach(3)  # a wake time other workers may want to sleep until
-        await sender.cancel_run(run_id, now=NOW)
-        await sender.retry_run(run_id, now=NOW)
+        await cancel_run(sender, run_id, now=NOW)
+        await retry_run(sender, run_id, now=NOW)
         await wakes.reach(4)
         await sender.replay_run(run_id, new_run_id="run_replayed", now=NOW)
         await wakes.reach(5)
@@ -331,25 +333,6 @@ async def test_a_read_while_the_server_restarts_waits_for_it(
         assert run is not None and run.id == run_id
     finally:
         await opened.close()
-
-
-async def test_an_end_whose_start_was_lost_is_refused(store: Store) -> None:
-    """If the unawaited "task started" write fails, the task's end must not be reported as
-    stored (a later execution would run the task again while its result is unknown)."""
-    (run_id,) = await add_runs(store)
-    (lease,) = [c.lease for c in await claim(store)]
-    await complete(store, lease, "x", "1")
-    clash = new_task(run_id, "y")
-    clash.idempotency_key = new_task(run_id, "x").idempotency_key  # the database refuses it
-    store.start_attempt(lease, new_task=clash, task_id=clash.id, attempt=1, now=NOW)
-    await asyncio.sleep(0)  # the start goes out on its own, and fails
-    await store.execute_raw("SELECT 1")  # ...once the writer got to it
-    with pytest.raises(StoreError, match="no stored start"):
-        await store.complete_task(
-            lease, task_id=clash.id, attempt=1, output="2", output_properties=None, now=NOW
-        )
-    run = await store.get_run(run_id)
-    assert run is not None and [(t.cache_key, t.output) for t in run.tasks] == [("x", 1)]
 
 
 async def _until_async(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:

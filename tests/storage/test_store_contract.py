@@ -17,7 +17,17 @@ import pytest
 from click.testing import CliRunner
 
 import runio
-from runio._records import ClaimedRun, EventRecord, JobRecord, Lease, LogRecord, NewRun, NewTask
+from runio._records import (
+    CancelDecision,
+    ClaimedRun,
+    EventRecord,
+    JobRecord,
+    Lease,
+    LogRecord,
+    NewRun,
+    NewTask,
+)
+from runio._run_rules import cancel_run, decide_cancel, decide_retry, retry_run
 from runio.cli import cli
 from runio.errors import (
     InvalidRunStateError,
@@ -550,7 +560,7 @@ async def test_heartbeat_extends_a_held_lease(store: Store) -> None:
 
 async def test_heartbeat_reports_a_canceled_run(store: Store) -> None:
     lease = await claim_one(store)
-    await store.cancel_run(lease.run_id, now=NOW + 1)
+    await cancel_run(store, lease.run_id, now=NOW + 1)
     assert await store.heartbeat([lease], now=NOW + 2, lease_seconds=30) == {
         lease.run_id: "canceled"
     }
@@ -922,7 +932,7 @@ async def test_a_run_that_ends_leaves_no_task_or_attempt_open(store: Store, stat
 
 async def test_a_run_canceled_while_executing_stays_canceled(store: Store) -> None:
     lease = await claim_one(store)
-    canceled = await store.cancel_run(lease.run_id, now=NOW + 1)
+    canceled = await cancel_run(store, lease.run_id, now=NOW + 1)
     assert canceled.status == "CANCELED" and canceled.ended_at == NOW + 1
     assert await complete(store, lease, "after", "1") == "CANCELED"
     status = await store.fail_attempt(
@@ -956,7 +966,7 @@ async def test_cancel_ends_running_tasks_only_of_a_run_no_worker_executes(store:
     # The parent task's subtask waits: the run suspends with its parent task still running.
     assert await store.suspend_run(leases[waiting], ready_at=NOW + 60, now=NOW)
     for run_id in (executing, waiting):
-        await store.cancel_run(run_id, now=NOW + 1)
+        await cancel_run(store, run_id, now=NOW + 1)
     live = await store.get_run(executing)
     parked = await store.get_run(waiting)
     assert live is not None and parked is not None
@@ -1066,7 +1076,7 @@ async def test_list_runs_filters_and_pages_newest_first(store: Store) -> None:
         run_id = f"run_list_{i}"
         await store.create_event(event, [NewRun(run_id, job_id, "1", NOW)], NOW + i)
         events.append(run_id)
-    await store.cancel_run("run_list_3", now=NOW + 10)
+    await cancel_run(store, "run_list_3", now=NOW + 10)
     assert [r.id for r in await store.list_runs()] == events[::-1]
     assert [r.id for r in await store.list_runs(app_id="app")] == [
         "run_list_3",
@@ -1090,9 +1100,9 @@ async def test_list_runs_filters_and_pages_newest_first(store: Store) -> None:
 async def test_unknown_runs_are_reported_as_not_found(store: Store) -> None:
     assert await store.get_run("run_nope") is None
     with pytest.raises(RunNotFoundError):
-        await store.cancel_run("run_nope", now=NOW)
+        await cancel_run(store, "run_nope", now=NOW)
     with pytest.raises(RunNotFoundError):
-        await store.retry_run("run_nope", now=NOW)
+        await retry_run(store, "run_nope", now=NOW)
     with pytest.raises(RunNotFoundError):
         await store.replay_run("run_nope", new_run_id="run_new", now=NOW)
 
@@ -1103,7 +1113,7 @@ async def test_cancel_stops_a_waiting_run_and_its_waits(store: Store) -> None:
     await store.record_wait(lease, new_task=wait, wake_at=NOW + 60)
     await complete(store, lease, "done-before", "1")
     assert await store.suspend_run(lease, ready_at=NOW + 60, now=NOW)
-    run = await store.cancel_run(lease.run_id, now=NOW + 1)
+    run = await cancel_run(store, lease.run_id, now=NOW + 1)
     assert (run.status, run.ended_at, run.ready_at) == ("CANCELED", NOW + 1, None)
     assert [(t.cache_key, t.status) for t in run.tasks] == [
         ("nap", "CANCELED"),
@@ -1111,7 +1121,7 @@ async def test_cancel_stops_a_waiting_run_and_its_waits(store: Store) -> None:
     ]
     assert await claim(store, now=NOW + 3600) == []
     with pytest.raises(InvalidRunStateError) as error:
-        await store.cancel_run(lease.run_id, now=NOW + 2)
+        await cancel_run(store, lease.run_id, now=NOW + 2)
     assert error.value.status == "CANCELED"
 
 
@@ -1126,7 +1136,7 @@ async def test_retry_reattempts_errored_tasks_and_keeps_completed_ones(store: St
     wait = new_task(lease.run_id, "nap", kind="wait")
     await store.record_wait(lease, new_task=wait, wake_at=NOW + 100)
     assert await store.finish_run(lease, status="FAILED", output=None, error="{}", now=NOW + 2)
-    retried = await store.retry_run(lease.run_id, now=NOW + 3)
+    retried = await retry_run(store, lease.run_id, now=NOW + 3)
     assert (retried.status, retried.is_retry, retried.ready_at) == ("QUEUED", True, NOW + 3)
     assert (retried.error, retried.output, retried.ended_at, retried.started_at) == (
         None,
@@ -1150,18 +1160,18 @@ async def test_retry_reattempts_errored_tasks_and_keeps_completed_ones(store: St
 async def test_only_failed_canceled_or_timed_out_runs_can_be_retried(store: Store) -> None:
     lease = await claim_one(store)
     with pytest.raises(InvalidRunStateError, match="replay"):
-        await store.retry_run(lease.run_id, now=NOW)
+        await retry_run(store, lease.run_id, now=NOW)
     assert await store.finish_run(lease, status="COMPLETED", output="1", error=None, now=NOW)
     with pytest.raises(InvalidRunStateError) as error:
-        await store.retry_run(lease.run_id, now=NOW)
+        await retry_run(store, lease.run_id, now=NOW)
     assert error.value.status == "COMPLETED"
     for status in ("CANCELED", "TIMED_OUT"):
         other = await claim_one(store)
         if status == "CANCELED":
-            await store.cancel_run(other.run_id, now=NOW)
+            await cancel_run(store, other.run_id, now=NOW)
         else:
             await store.finish_run(other, status=status, output=None, error="{}", now=NOW)
-        assert (await store.retry_run(other.run_id, now=NOW + 1)).status == "QUEUED"
+        assert (await retry_run(store, other.run_id, now=NOW + 1)).status == "QUEUED"
 
 
 async def test_replay_starts_a_new_run_of_the_same_event(store: Store) -> None:
@@ -1179,3 +1189,123 @@ async def test_replay_starts_a_new_run_of_the_same_event(store: Store) -> None:
         EventRecord("evt_replayed", "app", "go", {}, NOW, None), [], NOW
     )
     assert not created and again.run_ids == [run_id], "a replay is not one of the event's runs"
+
+
+async def test_an_end_whose_start_was_lost_is_refused(store: Store) -> None:
+    """If the unawaited "task started" write fails, the task's end must not be reported as
+    stored (a later execution would run the task again while its result is unknown)."""
+    (run_id,) = await add_runs(store)
+    (lease,) = [c.lease for c in await claim(store)]
+    await complete(store, lease, "x", "1")
+    clash = new_task(run_id, "y")
+    clash.idempotency_key = new_task(run_id, "x").idempotency_key  # the database refuses it
+    store.start_attempt(lease, new_task=clash, task_id=clash.id, attempt=1, now=NOW)
+    await asyncio.sleep(0)  # the start goes out on its own, and fails
+    await store.execute_raw("SELECT 1")  # ...once the writer got to it
+    with pytest.raises(StoreError, match=f"An earlier write of run {run_id} failed"):
+        await store.complete_task(
+            lease, task_id=clash.id, attempt=1, output="2", output_properties=None, now=NOW
+        )
+    run = await store.get_run(run_id)
+    assert run is not None and [(t.cache_key, t.output) for t in run.tasks] == [("x", 1)]
+    # Every later write of that execution is refused too, up to its end...
+    with pytest.raises(StoreError, match="An earlier write"):
+        await store.finish_run(lease, status="COMPLETED", output="1", error=None, now=NOW)
+    # ...while releasing the run goes through: a later execution resumes it.
+    await store.release_run(lease, now=NOW)
+    run = await store.get_run(run_id, with_tasks=False)
+    assert run is not None and run.status == "QUEUED"
+    (again,) = [c.lease for c in await claim(store)]
+    assert await complete(store, again, "z", "3") == "EXECUTING"
+
+
+async def test_a_write_that_assumes_a_row_fails_when_the_row_is_missing(store: Store) -> None:
+    """The end of a task or attempt that is not stored is refused, never reported done."""
+    (run_id,) = await add_runs(store)
+    (lease,) = [c.lease for c in await claim(store)]
+    with pytest.raises(StoreError, match=r"not stored|no stored start"):
+        await store.complete_task(
+            lease,
+            task_id="task_never_started",
+            attempt=1,
+            output="1",
+            output_properties=None,
+            now=NOW,
+        )
+    with pytest.raises(StoreError, match=r"not stored|no stored start"):
+        await store.fail_attempt(
+            lease, task_id="task_never_started", attempt=1, error="{}", retry_at=None, now=NOW
+        )
+    run = await store.get_run(run_id)
+    assert run is not None and run.tasks == []
+
+
+async def test_a_cancel_or_retry_decided_for_another_status_writes_nothing(store: Store) -> None:
+    """The engine decides from the run as it read it; the store records only if the run is
+    still so (another worker or operator may have changed it meanwhile)."""
+    (run_id,) = await add_runs(store)
+    queued = await store.get_run(run_id)
+    assert queued is not None and queued.status == "QUEUED"
+    decision = decide_cancel(queued)
+    (lease,) = [c.lease for c in await claim(store)]  # now EXECUTING
+    assert await store.record_cancel(decision, now=NOW) is False
+    run = await store.get_run(run_id, with_tasks=False)
+    assert run is not None and run.status == "EXECUTING"
+
+    await store.finish_run(lease, status="FAILED", output=None, error="{}", now=NOW)
+    failed = await store.get_run(run_id)
+    assert failed is not None
+    retry = decide_retry(failed)
+    await store.replay_run(run_id, new_run_id=ids("run"), now=NOW)  # changes nothing of it
+    assert await store.record_retry(retry, now=NOW) is True
+    assert await store.record_retry(retry, now=NOW) is False  # QUEUED now, not FAILED
+    with pytest.raises(RunNotFoundError):
+        await store.record_cancel(CancelDecision("run_nope", "QUEUED", ()), now=NOW)
+
+
+async def test_clock_skew_between_workers_costs_an_early_takeover_never_a_result(
+    store: Store,
+) -> None:
+    """A lease's expiry is written with the owner's clock and judged with the claimer's. A worker
+    whose clock runs a minute ahead takes a 30 s lease over while its owner still works: the
+    owner's later writes are refused (fencing by token, not by time), so the task may run twice
+    but its result is stored once, by the worker that holds the run."""
+    (run_id,) = await add_runs(store)
+    (owner,) = [c.lease for c in await claim(store, "behind", now=NOW, lease_seconds=30)]
+    task = new_task(run_id, "charge")
+    store.start_attempt(owner, new_task=task, task_id=task.id, attempt=1, now=NOW)
+    await store.flush()
+    assert await claim(store, "on-time", now=NOW + 10) == []  # a clock in step waits
+
+    (ahead,) = await claim(store, "ahead", now=NOW + 60)
+    assert ahead.status_before == "EXECUTING" and ahead.lease.token > owner.token
+    store.start_attempt(ahead.lease, new_task=None, task_id=task.id, attempt=2, now=NOW + 60)
+    assert (
+        await store.complete_task(
+            ahead.lease,
+            task_id=task.id,
+            attempt=2,
+            output='"ahead"',
+            output_properties=None,
+            now=NOW + 61,
+        )
+        == "EXECUTING"
+    )
+    with pytest.raises(LeaseLostError):  # the owner, behind, finishes its attempt late
+        await store.complete_task(
+            owner,
+            task_id=task.id,
+            attempt=1,
+            output='"behind"',
+            output_properties=None,
+            now=NOW + 2,
+        )
+    assert await store.heartbeat([owner], now=NOW + 3, lease_seconds=30) == {run_id: "lost"}
+
+    run = await store.get_run(run_id)
+    assert run is not None
+    (stored,) = run.tasks
+    assert (stored.status, stored.output) == ("COMPLETED", "ahead")
+    assert [(a.number, a.status) for a in stored.attempts] == [(1, "ERRORED"), (2, "COMPLETED")]
+    assert stored.attempts[0].error is not None
+    assert stored.attempts[0].error["type"] == "AttemptInterrupted"

@@ -20,7 +20,12 @@ import pytest
 from runio.integrations._scaffold import scaffold
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = [ROOT / "packages" / "core" / "src", ROOT / "packages" / "stripe" / "src"]
+SOURCES = [
+    ROOT / "packages" / "core" / "src",
+    ROOT / "packages" / "stripe" / "src",
+    ROOT / "packages" / "github" / "src",
+    ROOT / "packages" / "resend" / "src",
+]
 
 pytestmark = pytest.mark.slow
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar, Unpack
 
-from . import _json, _validate
+from . import _json, _run_rules, _validate
 from ._clock import Clock, SystemClock
 from ._execution import Limits
 from ._ids import new_id
@@ -467,7 +467,7 @@ class Client:
 
     async def cancel_run_async(self, run_id: str) -> RunRecord:
         store = await self._ready()
-        run = await store.cancel_run(run_id, now=self.clock.now())
+        run = await _run_rules.cancel_run(store, run_id, now=self.clock.now())
         for worker in list(self._workers):
             worker.cancel_local(run_id)
         return run
@@ -479,7 +479,7 @@ class Client:
 
     async def retry_run_async(self, run_id: str) -> RunRecord:
         store = await self._ready()
-        run = await store.retry_run(run_id, now=self.clock.now())
+        run = await _run_rules.retry_run(store, run_id, now=self.clock.now())
         for worker in list(self._workers):
             worker.notify()
         return run

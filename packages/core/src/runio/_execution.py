@@ -308,8 +308,9 @@ class Execution:
             elif status == TaskStatus.RUNNING:
                 attempt = stored.attempts + 1
                 outcome_unknown = True
-            else:  # PENDING: created, or reset by retry run
+            else:  # PENDING: created, or reset by retry run (which keeps an unknown outcome)
                 attempt = stored.attempts + 1
+                outcome_unknown = _outcome_was_unknown(stored.error)
             task_id = stored.id
             attempt_base = stored.attempt_base
         else:
@@ -543,6 +544,14 @@ class Execution:
                 return
             if isinstance(verdict, SkipRetrying):
                 await self._record_failure(_error_json(exc), task, stored, cache_key, None, exc)
+                return
+            if isinstance(verdict, RetryAt) and attempts_so_far >= verdict.limit:
+                error = _error_json(exc, retry_at_limit=verdict.limit)
+                error["message"] += (
+                    f" (gave up after {attempts_so_far} attempts: RetryAt allows {verdict.limit} "
+                    "in all; see RetryAt(limit=...))"
+                )
+                await self._record_failure(error, task, stored, cache_key, None, exc)
                 return
             if isinstance(verdict, RetryAt):
                 now = self.clock.now()

@@ -274,3 +274,35 @@ AttemptRecord = Attempt
 TaskRecord = TaskRun
 LogRecord = LogEntry
 RunRecord = Run
+
+
+# -- decisions of the engine that a store records (see _run_rules) ----------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CancelDecision:
+    run_id: str
+    status: str
+    """The run's status this decision was made for."""
+    end_tasks: tuple[str, ...]
+    """Task statuses that end (CANCELED) now. An executing run's running tasks are really
+    running: its worker ends them when it stops at its next task boundary."""
+
+
+@dataclass(frozen=True, slots=True)
+class TaskReset:
+    task_id: str
+    seen: str
+    """The task's status when decided (the reset applies only if it still is)."""
+    status: str
+    """PENDING, or WAITING for a wait."""
+    error: str | None
+    """Kept on the task: the error of an attempt whose outcome is unknown, else None."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetryDecision:
+    run_id: str
+    status: str
+    """The run's status this decision was made for."""
+    tasks: tuple[TaskReset, ...]

@@ -8,6 +8,12 @@ expires, and its late writes are rejected (fencing by lease token).
 Shutdown (SIGTERM/SIGINT, or ``Worker.stop()``): stop claiming; runs in flight finish the tasks
 they are running and pause at their next task boundary (ready for another worker at once);
 after the grace period whatever is still running is interrupted and its lease released.
+
+A failing database stops the run that met it at that point: the run is released (or, if even
+that fails, resumed once its lease expires), never reported done. The worker then backs off
+before claiming again, and after ``max_store_failures`` failures in a row (or, with
+``until_idle``, when it would exit while the database is still failing) it stops with
+``StoreUnavailableError``, so ``runio worker`` exits non-zero with the reason.
 """
 
 from __future__ import annotations
@@ -44,14 +50,23 @@ from ._ids import new_id
 from ._io import IO, SyncIO
 from ._job import Job
 from ._logcapture import capturing, current_capture, resolve
-from ._records import ClaimedRun, EventRecord, RunStatus
+from ._records import ClaimedRun, EventRecord, Lease, RunStatus
 from ._schedules import Scheduler
 from ._validate import MAX_GRACE_PERIOD, MAX_LEASE_SECONDS, MAX_POLL_INTERVAL
-from .errors import ConfigurationError, LeaseLostError, TaskFailedError
+from .errors import (
+    ConfigurationError,
+    LeaseLostError,
+    StoreError,
+    StoreUnavailableError,
+    TaskFailedError,
+)
 from .integrations._resolve import ClientKit
 from .storage import Store
 
 log = logging.getLogger("runio.worker")
+
+_BACKOFF_FIRST = 0.05
+_BACKOFF_MAX = 5.0
 
 
 class WorkerOptions(TypedDict, total=False):
@@ -73,6 +88,9 @@ class WorkerOptions(TypedDict, total=False):
     """Stop gracefully on SIGTERM/SIGINT (a second signal forces the stop)."""
     on_run_finished: Callable[[str, str], None] | None
     """Called with (run id, status) after each execution."""
+    max_store_failures: int
+    """Database failures in a row before the worker stops with ``StoreUnavailableError``
+    (default 10; runs stopped together by one outage count once)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +152,7 @@ class Worker:
         grace_period: float = 30.0,
         handle_signals: bool = False,
         on_run_finished: Callable[[str, str], None] | None = None,
+        max_store_failures: int = 10,
     ) -> None:
         _validate.size(concurrency, "Worker concurrency")
         _validate.seconds(
@@ -146,6 +165,14 @@ class Worker:
                 above=True,
                 maximum=float(lease_seconds),
                 hint=" A heartbeat must come before the lease runs out.",
+            )
+        if (
+            not isinstance(max_store_failures, int)
+            or isinstance(max_store_failures, bool)
+            or max_store_failures < 1
+        ):
+            raise ConfigurationError(
+                f"Worker max_store_failures must be an int >= 1, got {max_store_failures!r}."
             )
         if poll_interval is not None:
             _validate.seconds(
@@ -172,6 +199,16 @@ class Worker:
         self.runs_finished = 0
         self._executor: _TaskThreads | None = None
         self._next_tick: float | None = None
+        self.max_store_failures = max_store_failures
+        self.store_failures = 0
+        """Database failures in a row: claims that failed, and rounds of runs stopped by one
+        (runs failing together count once); 0 again once a run ends normally."""
+        self._failure_pending = False
+        self._store_error: StoreError | None = None
+        self._own: dict[asyncio.Task[Any], Execution] = {}
+        self.stranded_runs: set[str] = set()
+        """Runs stopped by a database failure that could not even be released: they resume
+        once their leases expire. ``until_idle`` then ends with ``StoreUnavailableError``."""
         self._capture: dict[str, int] = {}
         """Job id -> the level its runs capture ``logging`` records at (capturing jobs only)."""
 
@@ -262,6 +299,8 @@ class Worker:
             logs.enter_context(capturing(min(self._capture.values())))
         try:
             while not self._stopping:
+                if self._failure_pending and not await self._back_off():
+                    break
                 await scheduler.fire_due(clock.now())  # due ticks become runs, claimed below
                 self._next_tick = scheduler.next_at
                 # Cleared whether or not a slot is free: a full worker that was told of new
@@ -270,14 +309,18 @@ class Worker:
                 free = self.concurrency - len(self.executions)
                 claimed: list[ClaimedRun] = []
                 if free > 0:
-                    claimed = await store.claim_runs(
-                        app_id=app.app_id,
-                        job_ids=job_ids,
-                        worker_id=self.worker_id,
-                        limit=free,
-                        now=clock.now(),
-                        lease_seconds=self.lease_seconds,
-                    )
+                    try:
+                        claimed = await store.claim_runs(
+                            app_id=app.app_id,
+                            job_ids=job_ids,
+                            worker_id=self.worker_id,
+                            limit=free,
+                            now=clock.now(),
+                            lease_seconds=self.lease_seconds,
+                        )
+                    except StoreError as exc:
+                        self._note_store_failure(exc)
+                        continue
                     for c in claimed:
                         task = asyncio.create_task(self._execute(c), name=f"run {c.lease.run_id}")
                         self.executions[c.lease.run_id] = (None, task)
@@ -288,6 +331,8 @@ class Worker:
                     continue
                 if self.until_idle:
                     if not self.executions:
+                        if self.stranded_runs:
+                            raise self._store_unavailable()
                         break
                     await self._wait_for_slot()
                     continue
@@ -315,6 +360,66 @@ class Worker:
             executor.shutdown(wait=False, cancel_futures=True)
             logs.close()
             await app.kit.close_clients(app.jobs.values(), asyncio.get_running_loop())
+
+    # -- a failing database --------------------------------------------------------------------
+    def _note_store_failure(self, exc: StoreError) -> None:
+        self._store_error = exc
+        if self._failure_pending:  # the same outage, met by another run before the back-off
+            return
+        self._failure_pending = True
+        self.store_failures += 1
+        log.error("the database failed (%d in a row): %s", self.store_failures, exc)
+
+    def _store_unavailable(self) -> StoreUnavailableError:
+        stranded = ""
+        if self.stranded_runs:
+            stranded = (
+                f" {len(self.stranded_runs)} run(s) could not be released and resume once their "
+                "leases expire."
+            )
+        return StoreUnavailableError(
+            f"The database kept failing ({self.store_failures} failure(s) in a row; the last: "
+            f"{self._store_error}). This worker stopped; no result was reported stored that is "
+            "not, and its runs resume from what is stored." + stranded + " Fix the database "
+            "(disk space, permissions, server) and start a worker again.",
+            failures=self.store_failures,
+        )
+
+    async def _back_off(self) -> bool:
+        """Wait before claiming again while the database fails; give up after
+        ``max_store_failures`` failures in a row. False: the worker was asked to stop."""
+        self._failure_pending = False
+        if self.store_failures >= self.max_store_failures:
+            raise self._store_unavailable()
+        delay = min(_BACKOFF_MAX, _BACKOFF_FIRST * 2 ** (self.store_failures - 1))
+        assert self._wakeup is not None
+        self._wakeup.clear()
+        if not self._stopping:
+            stopped = asyncio.create_task(self._wait_for_stop())
+            try:
+                await asyncio.wait([stopped], timeout=delay)
+            finally:
+                stopped.cancel()
+        return not self._stopping
+
+    async def _wait_for_stop(self) -> None:
+        assert self._wakeup is not None
+        while not self._stopping:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+
+    async def _give_back(self, lease: Lease) -> None:
+        """After a database failure: release the run for a later execution. If that fails too,
+        the run resumes once its lease expires."""
+        try:
+            await self.app.store.release_run(lease, now=self.app.clock.now())
+        except Exception as exc:
+            self.stranded_runs.add(lease.run_id)
+            log.warning(
+                "run %s: could not release it (%s); it resumes once its lease expires",
+                lease.run_id,
+                exc,
+            )
 
     async def _wait_for_slot(self) -> None:
         assert self._wakeup is not None
@@ -426,15 +531,32 @@ class Worker:
             status = await self._execute_run(claimed)
         except asyncio.CancelledError:
             status = "interrupted"
+        except StoreError as exc:
+            log.error(
+                "run %s: the database failed (%s); the run stops here and resumes from what is "
+                "stored",
+                run_id,
+                exc,
+            )
+            self._note_store_failure(exc)
+            status = "store_failed"
+            await self._give_back(claimed.lease)
         except Exception:
             log.exception("run %s: unexpected error in the worker; it will be retried", run_id)
             status = "error"
         finally:
-            execution = (self.executions.get(run_id) or (None, None))[0]
+            # The run may have been claimed again already (it suspended until now): the entry
+            # is this execution's only while it holds this asyncio task.
+            entry = self.executions.get(run_id)
+            if entry is not None and entry[1] is asyncio.current_task():
+                self.executions.pop(run_id, None)
+            execution = self._own.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
             if execution is not None and execution.hooks is not None:
                 execution.hooks.run_finished(status, execution.job_error)
-            self.executions.pop(run_id, None)
             self.runs_finished += 1
+            if status not in ("store_failed", "error", "interrupted", "lease_lost"):
+                self.store_failures = 0  # the database took this run's writes
+                self._failure_pending = False
             if self.on_run_finished is not None:
                 with contextlib.suppress(Exception):
                     self.on_run_finished(run_id, status)
@@ -485,7 +607,10 @@ class Worker:
         )
         if self._stopping:
             execution.stopping = True
-        self.executions[run_id] = (execution, self.executions[run_id][1])
+        task = asyncio.current_task()
+        assert task is not None
+        self._own[task] = execution
+        self.executions[run_id] = (execution, task)
         execution.hooks = app.kit.lifecycle(claimed)  # None unless a plugin listens
         if execution.hooks is not None:
             execution.hooks.run_started()
@@ -541,12 +666,7 @@ class Worker:
             log.warning("run %s: lease lost; stopping without further writes", run_id)
             return "lease_lost"
         if execution.store_error is not None:
-            log.error(
-                "run %s: the database failed (%s); the run will be resumed once its lease expires",
-                run_id,
-                execution.store_error,
-            )
-            return "store_failed"
+            raise execution.store_error
         try:
             if execution.canceled or outcome == "canceled":
                 await store.finish_run(

@@ -17,7 +17,8 @@
     ├── RunNotFoundError
     ├── InvalidRunStateError        e.g. retrying a run that has not failed
     ├── StoreError                  the database refused or is not ready
-    │   └── MigrationError
+    │   ├── MigrationError
+    │   └── StoreUnavailableError   a worker gave up: the database kept failing
     ├── LeaseLostError              this worker no longer holds the run (another worker took over)
     ├── VendorError                 an integration's SDK error whose text held a secret, redacted
     └── TaskError                   something about one task (carries run id, task key, attempt)
@@ -57,6 +58,7 @@ __all__ = [
     "RunNotFoundError",
     "RunioError",
     "StoreError",
+    "StoreUnavailableError",
     "TaskDepthError",
     "TaskError",
     "TaskFailedError",
@@ -198,6 +200,14 @@ class StoreError(RunioError):
 
 class MigrationError(StoreError):
     """The database schema is missing, too old, or newer than this version of runio."""
+
+
+class StoreUnavailableError(StoreError):
+    """A worker stopped because the database kept failing (``failures`` in a row)."""
+
+    def __init__(self, message: str, *, failures: int) -> None:
+        super().__init__(message)
+        self.failures = failures
 
 
 class LeaseLostError(RunioError):

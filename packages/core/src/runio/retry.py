@@ -20,6 +20,7 @@ from ._validate import MAX_DELAY_SECONDS, is_finite_number
 from .errors import InvalidRetryOptionsError
 
 __all__ = [
+    "RETRY_AT_LIMIT",
     "SKIP_RETRYING",
     "RetryAt",
     "RetryOptions",
@@ -104,16 +105,31 @@ exponential_backoff: Final = RetryOptions(
 """8 attempts, doubling from 1 s up to 30 s, with jitter."""
 
 
+RETRY_AT_LIMIT: Final = 100
+"""The default ceiling of ``RetryAt``: a task retried at a given time (by ``on_error`` or by an
+integration, e.g. a vendor that keeps rate-limiting) makes at most this many attempts."""
+
+
 @dataclass(frozen=True)
 class RetryAt:
     """Returned from ``on_error``: attempt again at this time, whatever the retry limit says.
 
     ``when`` is an aware ``datetime`` or a number of seconds from now (at most ten years).
+    ``limit`` is the ceiling: once the task has made that many attempts (the first included,
+    counted since the run was last retried), it fails with its error instead (default
+    ``RETRY_AT_LIMIT``). Integrations retry at the vendor's time ("Retry-After") the same way,
+    under the same ceiling.
     """
 
     when: datetime | float
+    limit: int = dataclasses.field(default=RETRY_AT_LIMIT, kw_only=True)
+    """Attempts in all, the first one included, after which the task fails instead."""
 
     def __post_init__(self) -> None:
+        if not isinstance(self.limit, int) or isinstance(self.limit, bool) or self.limit < 1:
+            raise InvalidRetryOptionsError(
+                f"RetryAt(limit=...) must be an int >= 1 (attempts in all), got {self.limit!r}"
+            )
         if isinstance(self.when, datetime):
             if self.when.tzinfo is None:
                 raise InvalidRetryOptionsError(

@@ -194,6 +194,14 @@ _worker_options = [
         help="Exit once no run is ready to execute (waiting runs stay waiting).",
     ),
     click.option(
+        "--max-store-failures",
+        type=click.IntRange(min=1),
+        default=10,
+        show_default=True,
+        help="Database failures in a row (with growing pauses) before the worker gives up and "
+        "exits with status 1.",
+    ),
+    click.option(
         "--log-format",
         type=click.Choice(["text", "json"]),
         default="text",

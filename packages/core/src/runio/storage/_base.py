@@ -16,6 +16,7 @@ from typing import Any
 
 from .._records import (
     ApiKeyRecord,
+    CancelDecision,
     ClaimedRun,
     EventRecord,
     JobRecord,
@@ -23,10 +24,12 @@ from .._records import (
     LogRecord,
     NewRun,
     NewTask,
+    RetryDecision,
     RunQuery,
     RunRecord,
     StoredTask,
 )
+from ._faults import Faults
 
 
 class Watch:
@@ -40,6 +43,8 @@ class Store(abc.ABC):
     """One database holding the runs of any number of apps."""
 
     url: str
+    faults: Faults
+    """Named fault points, armed by tests to fail a commit of one kind of write (see _faults)."""
     poll_interval: float = 1.0
     """Seconds between an idle worker's looks for runs it was not told about (runs created by
     another process). Stores that notify workers (``watch``) can afford a long one."""
@@ -198,13 +203,18 @@ class Store(abc.ABC):
     ) -> list[RunRecord]: ...
 
     @abc.abstractmethod
-    async def cancel_run(self, run_id: str, *, now: float) -> RunRecord:
-        """Cancel a queued, waiting or executing run (an executing one stops at its next task
-        boundary). Raises InvalidRunStateError for a finished run."""
+    async def record_cancel(self, decision: CancelDecision, *, now: float) -> bool:
+        """Record a cancel decided by the engine (``runio._run_rules``): the run CANCELED, its
+        tasks in ``decision.end_tasks`` CANCELED (running ones' open attempts interrupted).
+        Only if the run is still in ``decision.status``: else nothing is written and False is
+        returned. RunNotFoundError for an unknown run."""
 
     @abc.abstractmethod
-    async def retry_run(self, run_id: str, *, now: float) -> RunRecord:
-        """Queue a failed, canceled or timed-out run again; its ERRORED tasks are re-attempted."""
+    async def record_retry(self, decision: RetryDecision, *, now: float) -> bool:
+        """Record a retry decided by the engine: each task reset as decided (if it is still in
+        the status it was seen in; its attempts so far become its attempt base), the run QUEUED
+        and ready now, marked as retried. Only if the run is still in ``decision.status``: else
+        nothing is written and False is returned. RunNotFoundError for an unknown run."""
 
     @abc.abstractmethod
     async def replay_run(self, run_id: str, *, new_run_id: str, now: float) -> RunRecord:

@@ -8,6 +8,10 @@ Writes that need to survive a power loss make their batch commit with ``synchron
 is handed to the thread with the next awaited write or at the event loop's next turn, and
 commits with ``synchronous=NORMAL`` when alone; the next durable commit syncs it as well, since
 WAL frames are synced in order. A crash within that event-loop turn can lose such a write.
+
+No failed write goes unseen: an awaited one raises ``StoreError`` to its caller; an unawaited one
+makes every later write of its execution fail (``DeferredWrites``), and a write that assumes a
+row (a task's end, an attempt's) fails when the row is not there.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import json
+import logging
 import queue
 import sqlite3
 import threading
@@ -28,6 +33,7 @@ from typing import Any, TypeVar
 from .._records import (
     ApiKeyRecord,
     AttemptStatus,
+    CancelDecision,
     ClaimedRun,
     EventRecord,
     JobRecord,
@@ -35,6 +41,7 @@ from .._records import (
     LogRecord,
     NewRun,
     NewTask,
+    RetryDecision,
     RunQuery,
     RunRecord,
     RunStatus,
@@ -44,7 +51,6 @@ from .._records import (
 )
 from ..errors import (
     ConfigurationError,
-    InvalidRunStateError,
     LeaseLostError,
     MigrationError,
     RunioError,
@@ -52,6 +58,8 @@ from ..errors import (
     StoreError,
 )
 from ._base import Store
+from ._deferred import DeferredWrites
+from ._faults import FaultPoint, Faults, WriteKind
 from ._rows import (
     INTERRUPTED,
     RUN_COLUMNS,
@@ -68,6 +76,7 @@ from ._rows import (
 from ._run_query import API_KEY_COLUMNS, api_key_from_row, find_runs_sql
 
 T = TypeVar("T")
+log = logging.getLogger("runio.storage.sqlite")
 Op = Callable[[sqlite3.Connection], Any]
 
 _SYNC_MODES = {"off": 0, "normal": 1, "full": 2, "extra": 3}
@@ -86,8 +95,26 @@ class _Item:
     durable: bool
     done: Callable[[bool, Any], None] | None
     """Receives (True, result) or (False, exception), on the database thread; None: unawaited."""
-    started_task: str | None = None
-    """For a deferred "new task started" write: the task's id (see complete_task)."""
+    kind: WriteKind = WriteKind.OPERATION
+    lease: Lease | None = None
+    """The execution this write belongs to: refused once one of its unawaited writes failed."""
+
+
+class _RowMissing(Exception):
+    """A write found no row where it assumed one (e.g. a task whose start was lost). Not a
+    ``RunioError``, so the batch is rolled back and this write alone fails."""
+
+
+class _CommitAnswerLost(Exception):
+    """The ``AFTER_COMMIT`` fault: committed, but the caller is told it failed."""
+
+
+def _require(cursor: sqlite3.Cursor, what: str, lease: Lease) -> None:
+    if cursor.rowcount != 1:
+        raise _RowMissing(
+            f"{what} of run {lease.run_id} is not stored (an earlier write of this run failed), "
+            "so this write was refused"
+        )
 
 
 class _Runner:
@@ -99,8 +126,18 @@ class _Runner:
     one broken operation cannot take its neighbours' writes down with it.
     """
 
-    def __init__(self, path: str, *, uri: bool, synchronous: str) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        uri: bool,
+        synchronous: str,
+        deferred: DeferredWrites[_Item],
+        faults: Faults,
+    ) -> None:
         self._path = path
+        self._deferred = deferred
+        self._faults = faults
         self._uri = uri
         self._sync_level = _SYNC_MODES[synchronous]
         self._queue: queue.SimpleQueue[list[_Item] | None] = queue.SimpleQueue()
@@ -112,9 +149,15 @@ class _Runner:
 
     @staticmethod
     def item(
-        op: Op, *, write: bool, durable: bool = True, done: Callable[[bool, Any], None] | None
+        op: Op,
+        *,
+        write: bool,
+        durable: bool = True,
+        done: Callable[[bool, Any], None] | None,
+        kind: WriteKind = WriteKind.OPERATION,
+        lease: Lease | None = None,
     ) -> _Item:
-        return _Item(op, write, durable, done)
+        return _Item(op, write, durable, done, kind, lease)
 
     def put(self, items: list[_Item]) -> None:
         """Queue items to be applied in this order (in one transaction when they are writes)."""
@@ -186,25 +229,52 @@ class _Runner:
             if stop:
                 return
 
+    def _report(self, item: _Item, ok: bool, value: Any) -> None:
+        if item.done is not None:
+            item.done(ok, value)
+        elif not ok and item.lease is not None and not isinstance(value, LeaseLostError):
+            # Nobody awaits this write: its execution learns of the failure at its next one.
+            log.warning("a write of run %s failed: %s", item.lease.run_id, value)
+            self._deferred.failed(item.lease, value)
+
+    def _commit(self, conn: sqlite3.Connection, kinds: Sequence[WriteKind]) -> None:
+        faults = self._faults
+        if faults.armed and (
+            faults.reach(FaultPoint.BEFORE_COMMIT, kinds)
+            or faults.reach(FaultPoint.CONNECTION_LOST, kinds)
+        ):
+            raise sqlite3.OperationalError("disk I/O error (fault point before-commit)")
+        conn.execute("COMMIT")
+        if faults.armed and faults.reach(FaultPoint.AFTER_COMMIT, kinds):
+            raise _CommitAnswerLost()
+
     def _run_alone(self, conn: sqlite3.Connection, item: _Item) -> None:
+        refusal = self._deferred.refusal(item.lease)
+        if refusal is not None:
+            self._report(item, False, refusal)
+            return
         try:
             if item.write:
                 self._set_sync(conn, self._sync_level if item.durable else min(self._sync_level, 1))
                 self._begin(conn)
                 value = item.op(conn)
-                conn.execute("COMMIT")
+                self._commit(conn, (item.kind,))
             else:
                 value = _retry_locked(lambda: item.op(conn))
         except BaseException as exc:
             if conn.in_transaction:
                 conn.rollback()
-            if item.done is not None:
-                item.done(False, _wrap(exc))
+            self._report(item, False, _wrap(exc))
         else:
-            if item.done is not None:
-                item.done(True, value)
+            self._report(item, True, value)
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Item]) -> None:
+        if self._deferred.any_failed and any(
+            self._deferred.refusal(item.lease) is not None for item in batch
+        ):
+            for item in batch:  # in order, so each refusal follows the failure before it
+                self._run_alone(conn, item)
+            return
         durable = any(item.write and item.durable for item in batch)
         self._set_sync(conn, self._sync_level if durable else min(self._sync_level, 1))
         results: list[tuple[_Item, bool, Any]] = []
@@ -215,7 +285,11 @@ class _Runner:
                     results.append((item, True, item.op(conn)))
                 except RunioError as exc:
                     results.append((item, False, exc))
-            conn.execute("COMMIT")
+            self._commit(conn, [item.kind for item in batch])
+        except _CommitAnswerLost as exc:
+            for item in batch:
+                self._report(item, False, _wrap(exc))
+            return
         except BaseException:
             if conn.in_transaction:
                 conn.rollback()
@@ -223,8 +297,7 @@ class _Runner:
                 self._run_alone(conn, item)
             return
         for item, ok, value in results:
-            if item.done is not None:
-                item.done(ok, value)
+            self._report(item, ok, value)
 
     def _begin(self, conn: sqlite3.Connection) -> None:
         _retry_locked(lambda: conn.execute("BEGIN IMMEDIATE"))
@@ -270,6 +343,13 @@ def _awaitable() -> tuple[asyncio.Future[Any], Callable[[bool, Any], None]]:
 
 
 def _wrap(exc: BaseException) -> BaseException:
+    if isinstance(exc, _RowMissing):
+        return StoreError(f"{exc}. The run resumes from what is stored; nothing to do.")
+    if isinstance(exc, _CommitAnswerLost):
+        return StoreError(
+            "SQLite reported an error after committing (fault point after-commit); whether the "
+            "write is stored is unknown. The run resumes from what is stored."
+        )
     if isinstance(exc, sqlite3.Error):
         return StoreError(f"SQLite error: {exc}. {_hint(exc)}").with_traceback(exc.__traceback__)
     return exc
@@ -283,6 +363,10 @@ def _hint(exc: sqlite3.Error) -> str:
         return "This is a bug in runio; please report it with the steps that led here."
     if "locked" in text:
         return "Another process held the database too long; retry, and keep transactions short."
+    if "full" in text or "disk I/O" in text:
+        return "Free disk space (and check the file size limit, ulimit -f) and the disk's health."
+    if "readonly" in text:
+        return "Make the database file and its directory writable by this user."
     return "Check that the database file is writable and not corrupted."
 
 
@@ -345,50 +429,41 @@ class SQLiteStore(Store):
         self.synchronous = synchronous
         if not uri:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._runner = _Runner(path, uri=uri, synchronous=synchronous)
-        self._deferred: list[_Item] = []
-        self._deferred_lock = threading.Lock()
-        self._flush_scheduled_on: asyncio.AbstractEventLoop | None = None
-        self._started: dict[str, tuple[NewTask, float]] = {}
+        self.faults = Faults()
+        self._deferred: DeferredWrites[_Item] = DeferredWrites(self._put)
+        self._runner = _Runner(
+            path, uri=uri, synchronous=synchronous, deferred=self._deferred, faults=self.faults
+        )
 
     # -- plumbing ------------------------------------------------------------------------------
-    async def _write(self, op: Op, durable: bool = True) -> Any:
+    def _put(self, items: list[_Item]) -> None:
+        self._runner.put(items)
+
+    async def _write(
+        self,
+        op: Op,
+        durable: bool = True,
+        *,
+        kind: WriteKind = WriteKind.OPERATION,
+        lease: Lease | None = None,
+    ) -> Any:
+        """An awaited write: it carries every unawaited write queued before it."""
         fut, done = _awaitable()
-        item = self._runner.item(op, write=True, durable=durable, done=done)
-        with self._deferred_lock:
-            items, self._deferred = self._deferred, []
-            self._started.clear()
+        item = self._runner.item(op, write=True, durable=durable, done=done, kind=kind, lease=lease)
+        items = self._deferred.take()
         items.append(item)
         self._runner.put(items)
         return await fut
 
-    def _defer(self, op: Op, started_task: str | None = None) -> None:
-        """Queue a write nobody waits for. It is handed to the database thread with the next
-        awaited write, or at the event loop's next turn, whichever comes first: a task that
-        finishes at once then costs one transaction, not two."""
-        item = self._runner.item(op, write=True, durable=False, done=None)
-        item.started_task = started_task
-        try:
-            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
-        with self._deferred_lock:
-            self._deferred.append(item)
-            if loop is not None and self._flush_scheduled_on is loop:
-                return
-            self._flush_scheduled_on = loop
-        if loop is None:
-            self._flush_deferred()
-        else:
-            loop.call_soon(self._flush_deferred)
+    def _defer(
+        self, op: Op, kind: WriteKind, lease: Lease, started: tuple[NewTask, float] | None = None
+    ) -> None:
+        """Queue a write nobody waits for (see ``DeferredWrites``)."""
+        item = self._runner.item(op, write=True, durable=False, done=None, kind=kind, lease=lease)
+        self._deferred.add(item, started=started)
 
     def _flush_deferred(self) -> None:
-        with self._deferred_lock:
-            items, self._deferred = self._deferred, []
-            self._flush_scheduled_on = None
-            self._started.clear()
-        if items:
-            self._runner.put(items)
+        self._deferred.flush()
 
     async def _read(self, op: Op) -> Any:
         fut, done = _awaitable()
@@ -514,7 +589,7 @@ class SQLiteStore(Store):
                 ],
             )
 
-        await self._write(op)
+        await self._write(op, kind=WriteKind.JOBS)
 
     async def list_jobs(self, app_id: str | None = None) -> list[JobRecord]:
         def op(conn: sqlite3.Connection) -> list[JobRecord]:
@@ -589,7 +664,7 @@ class SQLiteStore(Store):
             event.run_ids = [r.id for r in runs]
             return event, True
 
-        return await self._write(op)  # type: ignore[no-any-return]
+        return await self._write(op, kind=WriteKind.EVENT)  # type: ignore[no-any-return]
 
     # -- claiming ------------------------------------------------------------------------------
     async def claim_runs(
@@ -649,7 +724,7 @@ class SQLiteStore(Store):
                 )
             return claimed
 
-        return await self._write(op, durable=False)  # type: ignore[no-any-return]
+        return await self._write(op, durable=False, kind=WriteKind.CLAIM)  # type: ignore[no-any-return]
 
     async def next_ready_at(self, *, app_id: str, job_ids: Sequence[str]) -> float | None:
         if not job_ids:
@@ -684,7 +759,7 @@ class SQLiteStore(Store):
                     stop[lease.run_id] = "canceled"
             return stop
 
-        return await self._write(op, durable=False)  # type: ignore[no-any-return]
+        return await self._write(op, durable=False, kind=WriteKind.HEARTBEAT)  # type: ignore[no-any-return]
 
     # -- one execution -------------------------------------------------------------------------
     async def load_run_state(self, run_id: str) -> tuple[list[StoredTask], dict[str, int]]:
@@ -711,10 +786,14 @@ class SQLiteStore(Store):
             if new_task is not None:
                 _insert_task(conn, new_task, TaskStatus.RUNNING, attempts=attempt, started_at=now)
             else:
-                conn.execute(
-                    "UPDATE tasks SET status='RUNNING', attempts=?, retry_at=NULL, "
-                    "started_at=COALESCE(started_at, ?) WHERE run_id=? AND id=?",
-                    (attempt, now, lease.run_id, task_id),
+                _require(
+                    conn.execute(
+                        "UPDATE tasks SET status='RUNNING', attempts=?, retry_at=NULL, "
+                        "started_at=COALESCE(started_at, ?) WHERE run_id=? AND id=?",
+                        (attempt, now, lease.run_id, task_id),
+                    ),
+                    f"Task {task_id}",
+                    lease,
                 )
                 conn.execute(
                     "UPDATE attempts SET status='ERRORED', ended_at=?, error=? "
@@ -728,25 +807,12 @@ class SQLiteStore(Store):
                 (task_id, attempt, AttemptStatus.STARTED, now),
             )
 
-        self._defer(op, started_task=task_id if new_task is not None else None)
-        if new_task is not None:
-            self._started[task_id] = (new_task, now)
+        self._defer(
+            op, WriteKind.START, lease, started=(new_task, now) if new_task is not None else None
+        )
 
     async def flush(self) -> None:
         await self._write(_nothing, durable=False)
-
-    def _take_unsent_start(self, task_id: str) -> tuple[NewTask, float] | None:
-        """If the "started" write of this new task has not reached the database thread yet,
-        withdraw it: the completion then inserts the finished task in one go."""
-        with self._deferred_lock:
-            start = self._started.pop(task_id, None)
-            if start is None:
-                return None
-            for i in range(len(self._deferred) - 1, -1, -1):
-                if self._deferred[i].started_task == task_id:
-                    del self._deferred[i]
-                    return start
-            return None
 
     async def complete_task(
         self,
@@ -758,7 +824,7 @@ class SQLiteStore(Store):
         output_properties: str | None,
         now: float,
     ) -> str:
-        unsent = self._take_unsent_start(task_id)
+        unsent = self._deferred.withdraw_start(task_id)
         if unsent is not None:
             new_task, started_at = unsent
 
@@ -781,22 +847,35 @@ class SQLiteStore(Store):
                 )
                 return status
 
-            return await self._write(insert_done)  # type: ignore[no-any-return]
+            return await self._write(  # type: ignore[no-any-return]
+                insert_done, kind=WriteKind.COMPLETE, lease=lease
+            )
 
         def op(conn: sqlite3.Connection) -> str:
             status = _check_lease(conn, lease)
-            conn.execute(
-                "UPDATE tasks SET status='COMPLETED', output=?, output_properties=?, error=NULL, "
-                "ended_at=? WHERE run_id=? AND id=?",
-                (output, output_properties, now, lease.run_id, task_id),
+            _require(
+                conn.execute(
+                    "UPDATE tasks SET status='COMPLETED', output=?, output_properties=?, "
+                    "error=NULL, ended_at=? WHERE run_id=? AND id=?",
+                    (output, output_properties, now, lease.run_id, task_id),
+                ),
+                f"Task {task_id}",
+                lease,
             )
-            conn.execute(
-                "UPDATE attempts SET status='COMPLETED', ended_at=? WHERE task_id=? AND number=?",
-                (now, task_id, attempt),
+            _require(
+                conn.execute(
+                    "UPDATE attempts SET status='COMPLETED', ended_at=? WHERE task_id=? AND "
+                    "number=?",
+                    (now, task_id, attempt),
+                ),
+                f"Attempt {attempt} of task {task_id}",
+                lease,
             )
             return status
 
-        return await self._write(op)  # type: ignore[no-any-return]
+        return await self._write(  # type: ignore[no-any-return]
+            op, kind=WriteKind.COMPLETE, lease=lease
+        )
 
     async def fail_attempt(
         self,
@@ -811,25 +890,30 @@ class SQLiteStore(Store):
         def op(conn: sqlite3.Connection) -> str:
             status = _check_lease(conn, lease)
             if retry_at is None:
-                conn.execute(
+                updated = conn.execute(
                     "UPDATE tasks SET status='ERRORED', error=?, ended_at=?, retry_at=NULL "
                     "WHERE run_id=? AND id=?",
                     (error, now, lease.run_id, task_id),
                 )
             else:
-                conn.execute(
+                updated = conn.execute(
                     "UPDATE tasks SET status='WAITING', error=?, retry_at=? "
                     "WHERE run_id=? AND id=?",
                     (error, retry_at, lease.run_id, task_id),
                 )
-            conn.execute(
-                "UPDATE attempts SET status='ERRORED', ended_at=?, error=? "
-                "WHERE task_id=? AND number=?",
-                (now, error, task_id, attempt),
+            _require(updated, f"Task {task_id}", lease)
+            _require(
+                conn.execute(
+                    "UPDATE attempts SET status='ERRORED', ended_at=?, error=? "
+                    "WHERE task_id=? AND number=?",
+                    (now, error, task_id, attempt),
+                ),
+                f"Attempt {attempt} of task {task_id}",
+                lease,
             )
             return status
 
-        return await self._write(op)  # type: ignore[no-any-return]
+        return await self._write(op, kind=WriteKind.FAIL, lease=lease)  # type: ignore[no-any-return]
 
     async def record_wait(self, lease: Lease, *, new_task: NewTask, wake_at: float) -> None:
         def op(conn: sqlite3.Connection) -> None:
@@ -842,18 +926,22 @@ class SQLiteStore(Store):
                 started_at=new_task.created_at,
             )
 
-        await self._write(op)
+        await self._write(op, kind=WriteKind.WAIT, lease=lease)
 
     def complete_wait(self, lease: Lease, *, task_id: str, now: float) -> None:
         def op(conn: sqlite3.Connection) -> None:
             _check_lease(conn, lease)
-            conn.execute(
-                "UPDATE tasks SET status='COMPLETED', ended_at=? "
-                "WHERE run_id=? AND id=? AND status='WAITING'",
-                (now, lease.run_id, task_id),
+            _require(
+                conn.execute(
+                    "UPDATE tasks SET status='COMPLETED', ended_at=? "
+                    "WHERE run_id=? AND id=? AND status IN ('WAITING','COMPLETED')",
+                    (now, lease.run_id, task_id),
+                ),
+                f"Wait {task_id}",
+                lease,
             )
 
-        self._defer(op)
+        self._defer(op, WriteKind.WAIT_OVER, lease)
 
     def add_logs(self, lease: Lease, logs: Sequence[LogRecord]) -> None:
         rows = [
@@ -869,7 +957,7 @@ class SQLiteStore(Store):
                 rows,
             )
 
-        self._defer(op)
+        self._defer(op, WriteKind.LOGS, lease)
 
     async def suspend_run(self, lease: Lease, *, ready_at: float, now: float) -> bool:
         def op(conn: sqlite3.Connection) -> bool:
@@ -884,7 +972,9 @@ class SQLiteStore(Store):
             )
             return True
 
-        return await self._write(op)  # type: ignore[no-any-return]
+        return await self._write(  # type: ignore[no-any-return]
+            op, kind=WriteKind.SUSPEND, lease=lease
+        )
 
     async def finish_run(
         self, lease: Lease, *, status: str, output: str | None, error: str | None, now: float
@@ -907,7 +997,9 @@ class SQLiteStore(Store):
             _end_open_tasks(conn, lease.run_id, now, include_running=True)
             return True
 
-        return await self._write(op)  # type: ignore[no-any-return]
+        return await self._write(  # type: ignore[no-any-return]
+            op, kind=WriteKind.FINISH, lease=lease
+        )
 
     async def release_run(self, lease: Lease, *, now: float) -> None:
         def op(conn: sqlite3.Connection) -> None:
@@ -917,7 +1009,10 @@ class SQLiteStore(Store):
                 (now, lease.run_id, lease.token),
             )
 
-        await self._write(op)
+        try:
+            await self._write(op, kind=WriteKind.RELEASE)
+        finally:
+            self._deferred.forget(lease)
 
     # -- operations ----------------------------------------------------------------------------
     async def get_run(self, run_id: str, *, with_tasks: bool = True) -> RunRecord | None:
@@ -979,51 +1074,49 @@ class SQLiteStore(Store):
 
         return await self._read(op)  # type: ignore[no-any-return]
 
-    async def cancel_run(self, run_id: str, *, now: float) -> RunRecord:
-        def op(conn: sqlite3.Connection) -> None:
+    async def record_cancel(self, decision: CancelDecision, *, now: float) -> bool:
+        run_id = decision.run_id
+
+        def op(conn: sqlite3.Connection) -> bool:
             row = conn.execute("SELECT status FROM runs WHERE id=?", (run_id,)).fetchone()
             if row is None:
                 raise RunNotFoundError(run_id)
-            if RunStatus(row[0]).finished:
-                raise InvalidRunStateError(
-                    f"Run {run_id} has already ended ({row[0]}); only queued, waiting or "
-                    "executing runs can be canceled.",
-                    run_id=run_id,
-                    status=row[0],
-                )
+            if row[0] != decision.status:
+                return False
             conn.execute(
                 "UPDATE runs SET status='CANCELED', ended_at=?, ready_at=NULL WHERE id=?",
                 (now, run_id),
             )
-            # An executing run's running tasks are really running: its worker ends them when
-            # it stops at the next task boundary (finish_run / suspend_run above).
-            _end_open_tasks(conn, run_id, now, include_running=row[0] != RunStatus.EXECUTING)
+            if TaskStatus.RUNNING in decision.end_tasks:
+                conn.execute(
+                    "UPDATE attempts SET status='ERRORED', ended_at=?, error=? WHERE "
+                    "status='STARTED' AND task_id IN (SELECT id FROM tasks WHERE run_id=? AND "
+                    "status='RUNNING')",
+                    (now, RUN_ENDED, run_id),
+                )
+            marks = ",".join("?" * len(decision.end_tasks))
+            conn.execute(
+                f"UPDATE tasks SET status='CANCELED', ended_at=? WHERE run_id=? AND status IN "
+                f"({marks})",
+                (now, run_id, *decision.end_tasks),
+            )
+            return True
 
-        await self._write(op)
-        return await self._must_get(run_id)
+        return await self._write(op)  # type: ignore[no-any-return]
 
-    async def retry_run(self, run_id: str, *, now: float) -> RunRecord:
-        def op(conn: sqlite3.Connection) -> None:
+    async def record_retry(self, decision: RetryDecision, *, now: float) -> bool:
+        run_id = decision.run_id
+
+        def op(conn: sqlite3.Connection) -> bool:
             row = conn.execute("SELECT status FROM runs WHERE id=?", (run_id,)).fetchone()
             if row is None:
                 raise RunNotFoundError(run_id)
-            if row[0] not in (RunStatus.FAILED, RunStatus.CANCELED, RunStatus.TIMED_OUT):
-                raise InvalidRunStateError(
-                    f"Run {run_id} is {row[0]}; only FAILED, CANCELED or TIMED_OUT runs can be "
-                    "retried. To run a finished run again from the start, replay it.",
-                    run_id=run_id,
-                    status=row[0],
-                )
-            conn.execute(
-                "UPDATE tasks SET status='PENDING', attempt_base=attempts, error=NULL, "
-                "retry_at=NULL, ended_at=NULL WHERE run_id=? AND status IN "
-                "('ERRORED','CANCELED','RUNNING')",
-                (run_id,),
-            )
-            conn.execute(
-                "UPDATE tasks SET status='WAITING' WHERE run_id=? AND kind='wait' AND "
-                "status='PENDING'",
-                (run_id,),
+            if row[0] != decision.status:
+                return False
+            conn.executemany(
+                "UPDATE tasks SET status=?, attempt_base=attempts, error=?, retry_at=NULL, "
+                "ended_at=NULL WHERE run_id=? AND id=? AND status=?",
+                [(t.status, t.error, run_id, t.task_id, t.seen) for t in decision.tasks],
             )
             conn.execute(
                 "UPDATE runs SET status='QUEUED', ready_at=?, started_at=NULL, ended_at=NULL, "
@@ -1031,9 +1124,9 @@ class SQLiteStore(Store):
                 "WHERE id=?",
                 (now, run_id),
             )
+            return True
 
-        await self._write(op)
-        return await self._must_get(run_id)
+        return await self._write(op)  # type: ignore[no-any-return]
 
     async def replay_run(self, run_id: str, *, new_run_id: str, now: float) -> RunRecord:
         def op(conn: sqlite3.Connection) -> None:

@@ -1,0 +1,123 @@
+"""Writes nobody awaits, shared by the SQL stores: their queue, their withdrawal, their failures.
+
+An executing run makes some writes without waiting for them (an attempt started, a wait over, log
+lines). This module owns:
+
+- the queue of such writes, handed to the store's writer with the run's next awaited write or at
+  the event loop's next turn, whichever comes first (a task that finishes at once then costs one
+  transaction, not two);
+- the "new task started" writes not handed over yet, which the task's completion may withdraw
+  (the store then inserts the finished task in one statement);
+- the executions whose unawaited write failed. A failure nobody awaited must still stop the run
+  it belongs to: every later write of that execution (same lease) is refused with a
+  ``StoreError`` naming the first failure, so the engine stops the run there and it resumes,
+  from what is stored, in a later execution.
+
+It knows nothing of SQL or connections: each store's writer calls ``failed`` and ``refusal``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from .._records import Lease, NewTask
+from ..errors import StoreError
+
+W = TypeVar("W")
+
+
+class DeferredWrites(Generic[W]):
+    """The unawaited writes of one store. ``submit`` hands a list of writes to the store's
+    writer, to be applied in that order; it is called from the thread that flushes."""
+
+    def __init__(self, submit: Callable[[list[W]], None]) -> None:
+        self._submit = submit
+        self._lock = threading.Lock()
+        self._items: list[W] = []
+        self._flush_scheduled_on: asyncio.AbstractEventLoop | None = None
+        self._started: dict[str, tuple[W, NewTask, float]] = {}
+        self._failed: dict[tuple[str, int], StoreError] = {}
+
+    # -- the queue -------------------------------------------------------------------------------
+    def add(self, item: W, *, started: tuple[NewTask, float] | None = None) -> None:
+        """Queue a write nobody waits for. ``started``: the item records that this new task
+        started at that time (``withdraw_start`` may take it back)."""
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        with self._lock:
+            self._items.append(item)
+            if started is not None:
+                self._started[started[0].id] = (item, *started)
+            if loop is not None and self._flush_scheduled_on is loop:
+                return
+            self._flush_scheduled_on = loop
+        if loop is None:
+            self.flush()
+        else:
+            loop.call_soon(self.flush)
+
+    def take(self) -> list[W]:
+        """Everything queued, in order, for an awaited write to carry before itself."""
+        with self._lock:
+            items, self._items = self._items, []
+            self._started.clear()
+        return items
+
+    def flush(self) -> None:
+        """Hand everything queued to the writer now."""
+        with self._lock:
+            items, self._items = self._items, []
+            self._flush_scheduled_on = None
+            self._started.clear()
+        if items:
+            self._submit(items)
+
+    def withdraw_start(self, task_id: str) -> tuple[NewTask, float] | None:
+        """If the "started" write of this new task has not reached the writer yet, take it back
+        and return the task and its start time: its completion then inserts it finished."""
+        with self._lock:
+            entry = self._started.pop(task_id, None)
+            if entry is None:
+                return None
+            item, new_task, started_at = entry
+            for i in range(len(self._items) - 1, -1, -1):
+                if self._items[i] is item:
+                    del self._items[i]
+                    return new_task, started_at
+            return None
+
+    # -- failures --------------------------------------------------------------------------------
+    def failed(self, lease: Lease, error: BaseException) -> None:
+        """An unawaited write of this execution failed: refuse its later writes (the first
+        failure is the one reported)."""
+        key = (lease.run_id, lease.token)
+        with self._lock:
+            if key in self._failed:
+                return
+            self._failed[key] = StoreError(
+                f"An earlier write of run {lease.run_id} failed ({error}), so this execution "
+                "stopped there; the run resumes from what is stored."
+            )
+
+    @property
+    def any_failed(self) -> bool:
+        """Whether some execution has a failed write (the writers' cheap check)."""
+        return bool(self._failed)
+
+    def refusal(self, lease: Lease | None) -> StoreError | None:
+        """The error to refuse a write of this execution with, if one of its writes failed."""
+        if lease is None or not self._failed:
+            return None
+        with self._lock:
+            return self._failed.get((lease.run_id, lease.token))
+
+    def forget(self, lease: Lease) -> None:
+        """The execution is over (its run released or its lease gone): drop its failure."""
+        if self._failed:
+            with self._lock:
+                self._failed.pop((lease.run_id, lease.token), None)

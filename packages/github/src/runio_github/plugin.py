@@ -1,0 +1,18 @@
+"""The runio plugin, found through the ``runio`` entry point in pyproject.toml.
+
+Importing it is cheap: the integration (and with it PyGithub) is imported only when runio asks
+which integrations the plugin registers, i.e. when a job first resolves ``io.github`` or
+``runio integrations list`` runs.
+"""
+
+from __future__ import annotations
+
+import runio
+from runio.plugins import RegisterIntegration
+
+
+@runio.hookimpl
+def runio_register_integrations(register: RegisterIntegration) -> None:
+    from ._integration import GitHub
+
+    register(GitHub)
