@@ -16,6 +16,10 @@ from runio.testing import TestClock
 
 __all__ = ["postgres_server", "postgres_url"]  # fixtures: a real PostgreSQL for the suite
 
+# A job author's project with its own tests, run as its author would run them
+# (tests/core/test_user_project.py).
+collect_ignore = ["user_project"]
+
 _real_connect = socket.socket.connect
 
 

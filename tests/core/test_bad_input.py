@@ -337,6 +337,41 @@ ROWS: list[Row] = [
         JobDefinitionError,
         ("event name", "lone surrogate"),
     ),
+    Row(
+        "interval-seconds-nan",
+        "api",
+        lambda w: runio.interval_trigger(seconds=NAN),
+        JobDefinitionError,
+        ("interval_trigger(seconds=...)", "whole number of seconds", "nan"),
+    ),
+    Row(
+        "interval-seconds-inf",
+        "api",
+        lambda w: runio.interval_trigger(seconds=INF),
+        JobDefinitionError,
+        ("whole number of seconds", "inf", "cron_trigger"),
+    ),
+    Row(
+        "cron-six-fields",
+        "api",
+        lambda w: runio.cron_trigger("0 0 9 * * 1-5"),
+        JobDefinitionError,
+        ("five fields", "'0 9 * * 1-5'"),
+    ),
+    Row(
+        "cron-unknown-timezone",
+        "api",
+        lambda w: runio.cron_trigger("0 9 * * *", timezone="Paris"),
+        JobDefinitionError,
+        ("unknown time zone 'Paris'", "Europe/Paris"),
+    ),
+    Row(
+        "cron-catch-up-bound-absurd",
+        "api",
+        lambda w: runio.cron_trigger("0 9 * * *", missed="catch_up", max_catch_up=10**9),
+        JobDefinitionError,
+        ("max_catch_up", "from 1 to 1000", "1000000000"),
+    ),
     # -- API: integrations declared by a job ------------------------------------------------
     Row(
         "integration-not-an-instance",

@@ -8,6 +8,7 @@ from ._context import EventInfo, RunContext
 from ._io import IO, Logger, SyncIO
 from ._job import EventTrigger, Job, event_trigger
 from ._records import Attempt, Event, LogEntry, Run, RunStatus, TaskRun, TaskStatus
+from ._schedules import CronTrigger, IntervalTrigger, ScheduledTick, cron_trigger, interval_trigger
 from ._task import Property, Task, TaskOptions
 from ._version import __version__
 from .integrations import ErrorDecision, Integration, Setting, integration_task, setting
@@ -19,11 +20,13 @@ __all__ = [
     "SKIP_RETRYING",
     "Attempt",
     "Client",
+    "CronTrigger",
     "ErrorDecision",
     "Event",
     "EventInfo",
     "EventTrigger",
     "Integration",
+    "IntervalTrigger",
     "Job",
     "LogEntry",
     "Logger",
@@ -33,6 +36,7 @@ __all__ = [
     "Run",
     "RunContext",
     "RunStatus",
+    "ScheduledTick",
     "Setting",
     "SyncIO",
     "Task",
@@ -40,10 +44,12 @@ __all__ = [
     "TaskRun",
     "TaskStatus",
     "__version__",
+    "cron_trigger",
     "errors",
     "event_trigger",
     "hookimpl",
     "integration_task",
+    "interval_trigger",
     "retry",
     "setting",
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import re
 import threading
 from collections.abc import Callable, Coroutine, Mapping, Sequence
@@ -22,6 +23,7 @@ from ._ids import new_id
 from ._job import EventTrigger, Job, make_job
 from ._logcapture import CaptureSetting, capture_level
 from ._records import EventRecord, JobRecord, NewRun, RunRecord, RunStatus
+from ._schedules import ScheduleTrigger
 from ._worker import Worker, WorkerApp, WorkerOptions
 from .errors import (
     ConfigurationError,
@@ -201,6 +203,11 @@ class Client:
                         job.trigger.schema.model_json_schema() if job.trigger.schema else None
                     ),
                     "filter": dict(job.trigger.filter) if job.trigger.filter else None,
+                    **(
+                        {"schedule": job.trigger.describe()}
+                        if isinstance(job.trigger, ScheduleTrigger)
+                        else {}
+                    ),
                 },
             )
             for job in self.jobs.values()
@@ -232,12 +239,42 @@ class Client:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _point_at(self, *, database_url: str, clock: Clock) -> Callable[[], None]:
+        """Use another database and clock (delays unscaled) until the returned function is
+        called, which closes that database and puts back what the client had. For
+        ``runio.testing``: a test points an app's own client at a test database."""
+        if self._workers:
+            raise ConfigurationError(
+                f"Client {self.id!r} has a worker running; stop it before pointing the client "
+                "at a test database."
+            )
+        saved = (self._store, self._database_url, self._owns_store, self._schema_ok)
+        saved_clock, saved_limits, saved_portal = self.clock, self._limits, self._portal
+        saved_migrate, self._auto_migrate = self._auto_migrate, True  # a fresh test database
+        self._store, self._database_url, self._owns_store, self._schema_ok = (
+            None,
+            database_url,
+            True,
+            False,
+        )
+        self.clock = clock
+        self._limits = dataclasses.replace(self._limits, time_scale=1.0)
+        self._portal = None
+
+        def restore() -> None:
+            self.close()
+            self._store, self._database_url, self._owns_store, self._schema_ok = saved
+            self.clock, self._limits, self._portal = saved_clock, saved_limits, saved_portal
+            self._auto_migrate = saved_migrate
+
+        return restore
+
     # -- jobs ----------------------------------------------------------------------------------
     def define_job(
         self,
         *,
         id: str,
-        trigger: EventTrigger,
+        trigger: EventTrigger | ScheduleTrigger,
         name: str | None = None,
         version: str = "0.0.1",
         integrations: Mapping[str, Any] | None = None,

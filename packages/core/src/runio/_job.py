@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 from . import _json, _validate
 from ._io import IO
 from ._logcapture import CaptureSetting, capture_level
+from ._schedules import EVENT_PREFIX, ScheduleTrigger
 from .errors import ConfigurationError, JobDefinitionError
 from .integrations import Integration
 
@@ -46,6 +47,11 @@ def event_trigger(
     if not isinstance(name, str) or not name.strip():
         raise JobDefinitionError("event_trigger needs a non-empty event name, e.g. 'new.user'.")
     _job_text(name, "event_trigger: the event name")
+    if name.startswith(EVENT_PREFIX):
+        raise JobDefinitionError(
+            f"event_trigger({name!r}): names starting with {EVENT_PREFIX!r} belong to schedules; "
+            "for a job on a schedule use runio.cron_trigger(...) or runio.interval_trigger(...)."
+        )
     if schema is not None and not (isinstance(schema, type) and issubclass(schema, BaseModel)):
         raise JobDefinitionError(
             f"event_trigger(schema=...) must be a pydantic BaseModel subclass, got {schema!r}."
@@ -157,7 +163,7 @@ class Job:
     id: str
     name: str
     version: str
-    trigger: EventTrigger
+    trigger: EventTrigger | ScheduleTrigger
     fn: Callable[..., Any]
     integrations: dict[str, Any] = field(default_factory=dict)
     max_duration: float | None = None
@@ -185,6 +191,11 @@ class Job:
         return None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(self.trigger, ScheduleTrigger):
+            raise TypeError(
+                f"Job {self.id!r} is not called directly: it runs on its schedule "
+                f"({self.trigger.describe()}) once a worker of its app is running."
+            )
         raise TypeError(
             f"Job {self.id!r} is not called directly: send its event "
             f"(client.send_event({self.trigger.name!r}, payload)) and a worker runs it."
@@ -197,7 +208,7 @@ def make_job(
     id: str,
     name: str | None,
     version: str,
-    trigger: EventTrigger,
+    trigger: EventTrigger | ScheduleTrigger,
     integrations: Mapping[str, Any] | None,
     max_duration: float | None = None,
     capture_logging: CaptureSetting = None,
@@ -207,9 +218,12 @@ def make_job(
             f"Job id {id!r} is not usable: use 1-128 letters, digits, '.', '_' or '-', starting "
             "with a letter or digit (e.g. 'new-user')."
         )
-    if not isinstance(trigger, EventTrigger):
+    if isinstance(trigger, ScheduleTrigger):
+        trigger = trigger.for_job(id)
+    elif not isinstance(trigger, EventTrigger):
         raise JobDefinitionError(
-            f"Job {id!r}: trigger must come from runio.event_trigger(...), got {trigger!r}."
+            f"Job {id!r}: trigger must come from runio.event_trigger(...), runio.cron_trigger(...) "
+            f"or runio.interval_trigger(...), got {trigger!r}."
         )
     if not callable(fn):
         raise JobDefinitionError(f"Job {id!r}: define_job decorates a function, got {fn!r}.")

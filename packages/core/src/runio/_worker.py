@@ -51,6 +51,7 @@ from ._io import IO, SyncIO
 from ._job import Job
 from ._logcapture import capturing, current_capture, resolve
 from ._records import ClaimedRun, EventRecord, Lease, RunStatus
+from ._schedules import Scheduler
 from ._validate import MAX_GRACE_PERIOD, MAX_LEASE_SECONDS, MAX_POLL_INTERVAL
 from .errors import (
     ConfigurationError,
@@ -197,6 +198,7 @@ class Worker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.runs_finished = 0
         self._executor: _TaskThreads | None = None
+        self._next_tick: float | None = None
         self.max_store_failures = max_store_failures
         self.store_failures = 0
         """Database failures in a row: claims that failed, and rounds of runs stopped by one
@@ -274,6 +276,10 @@ class Worker:
         app.kit.load()  # a plugin that fails to load stops the worker here, named
         app.kit.check_declared(app.jobs.values())  # so does an unconfigured integration
         job_ids = list(app.jobs)
+        scheduler = Scheduler(
+            app_id=app.app_id, jobs=app.jobs, store=app.store, send_event=app.send_event
+        )
+        await scheduler.load(app.clock.now())
         self._capture = {
             job.id: level
             for job in app.jobs.values()
@@ -295,10 +301,14 @@ class Worker:
             while not self._stopping:
                 if self._failure_pending and not await self._back_off():
                     break
+                await scheduler.fire_due(clock.now())  # due ticks become runs, claimed below
+                self._next_tick = scheduler.next_at
+                # Cleared whether or not a slot is free: a full worker that was told of new
+                # runs (by its own ticks, say) must wait for a slot, not spin.
+                self._wakeup.clear()
                 free = self.concurrency - len(self.executions)
                 claimed: list[ClaimedRun] = []
                 if free > 0:
-                    self._wakeup.clear()
                     try:
                         claimed = await store.claim_runs(
                             app_id=app.app_id,
@@ -333,6 +343,8 @@ class Worker:
                 deadline = clock.now() + self.poll_interval
                 if next_at is not None:
                     deadline = min(deadline, next_at)
+                if scheduler.next_at is not None:
+                    deadline = min(deadline, scheduler.next_at)
                 await self._idle_until(deadline)
         finally:
             app.workers.discard(self)
@@ -415,10 +427,18 @@ class Worker:
         if not tasks:
             return
         waker = asyncio.create_task(self._wakeup.wait())
+        # A busy worker still fires schedule ticks on time (another worker may run them).
+        ticks = (
+            [asyncio.create_task(self.app.clock.sleep_until(self._next_tick, self._wakeup))]
+            if self._next_tick is not None
+            else []
+        )
         try:
-            await asyncio.wait([*tasks, waker], return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait([*tasks, waker, *ticks], return_when=asyncio.FIRST_COMPLETED)
         finally:
             waker.cancel()
+            for tick in ticks:
+                tick.cancel()
 
     async def _idle_until(self, deadline: float) -> None:
         assert self._wakeup is not None

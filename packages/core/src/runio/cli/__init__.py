@@ -37,6 +37,7 @@ from ._integrations import integrations
 from ._keys import keys
 from ._logging import JsonFormatter, install
 from ._progress import PLUGIN_NAME, DevProgress
+from ._schedules import schedules
 from ._serve import run_dev, serve, server_config, with_server_options
 
 err_console = Console(stderr=True, highlight=False)
@@ -632,6 +633,7 @@ def db_upgrade(state: _State) -> None:
 
 
 cli.add_command(integrations)
+cli.add_command(schedules)
 cli.add_command(serve)
 cli.add_command(keys)
 

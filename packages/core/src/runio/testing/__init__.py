@@ -10,6 +10,10 @@ With ``TestClock``, waits and retry delays are tested without sleeping::
     clock.advance(hours=3)
     client.run_worker(until_idle=True)      # ...and completes
 
+For an app's own module-level client, the pytest fixture ``runio_app(client)`` points it at a
+test database and clock and returns a ``JobTester`` (``run_job``, ``advance``,
+``run_until_finished``, ``runs``); ``task_statuses`` and ``assert_task`` check a run's task tree.
+
 For integrations: ``FakeVendorServer`` (with ``route``, ``FakeRequest``, ``FakeResponse``) is the
 base of every fake vendor API, a real HTTP server on 127.0.0.1 with request recording, fault
 injection (``Hold`` is ``hold_after_write``'s handle), idempotency-key replay, errors in the
@@ -35,6 +39,7 @@ from ._fake_server import (
     route,
     serving,
 )
+from ._kit import JobTester, assert_task, task_statuses
 from ._serve_cli import serve_fake
 
 if TYPE_CHECKING:
@@ -49,11 +54,14 @@ __all__ = [
     "FakeVendorServer",
     "Hold",
     "IntegrationConformance",
+    "JobTester",
     "Page",
     "TestClock",
+    "assert_task",
     "route",
     "serve_fake",
     "serving",
+    "task_statuses",
 ]
 
 

@@ -1,0 +1,1 @@
+"""A small shop whose background jobs run on runio."""
