@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import runio
-from runio._records import ClaimedRun, EventRecord, NewRun
+from runio._records import ClaimedRun, Event, NewRun
 from runio._run_rules import cancel_run
 from runio.errors import ConfigurationError, MigrationError, StoreError
 from runio.storage import Store, create_store
@@ -43,7 +43,7 @@ async def add_runs(
     """Store one event that creates ``count`` runs of ``job_id``; return the run ids."""
     add_runs.counter += 1  # type: ignore[attr-defined]
     n = add_runs.counter  # type: ignore[attr-defined]
-    event = EventRecord(event_id or f"evt_{n}", app_id, "go", {"n": n}, NOW, None)
+    event = Event(event_id or f"evt_{n}", app_id, "go", {"n": n}, NOW, None)
     runs = [NewRun(f"run_{n}_{i}", job_id, "1.0", ready_at) for i in range(count)]
     stored, created = await store.create_event(event, runs, NOW)
     assert created
@@ -353,10 +353,10 @@ async def test_same_event_id_in_two_apps_are_two_events(store: Store) -> None:
 
 
 async def test_creating_an_event_twice_creates_its_runs_once(store: Store) -> None:
-    event = EventRecord("evt_once", "app", "go", {}, NOW, None)
+    event = Event("evt_once", "app", "go", {}, NOW, None)
     stored, created = await store.create_event(event, [NewRun("run_once", "job", "1", NOW)], NOW)
     again, created_again = await store.create_event(
-        EventRecord("evt_once", "app", "go", {"other": True}, NOW, None),
+        Event("evt_once", "app", "go", {"other": True}, NOW, None),
         [NewRun("run_twice", "job", "1", NOW)],
         NOW,
     )

@@ -20,7 +20,7 @@ import pytest
 from procs import Procs, read_lines, running, sender, wait_for_status, wait_until
 
 import runio
-from runio._records import EventRecord, LogRecord, NewRun, NewTask
+from runio._records import Event, LogEntry, NewRun, NewTask
 from runio.errors import LeaseLostError
 from runio.storage import Store, create_store
 from runio.testing import TestClock
@@ -445,7 +445,7 @@ def test_a_run_canceled_from_another_process_stops_at_its_next_task_boundary(
 
 
 async def _new_run(store: Store, now: float) -> str:
-    event = EventRecord("evt_1", "fence-app", "go", {}, now, None)
+    event = Event("evt_1", "fence-app", "go", {}, now, None)
     await store.create_event(event, [NewRun("run_1", "job", "1", now)], now)
     return "run_1"
 
@@ -555,7 +555,7 @@ async def test_writes_made_under_an_expired_lease_are_rejected_and_change_nothin
         # Unawaited writes are fenced too: they are applied in order, before the next read.
         old_worker.start_attempt(old, new_task=None, task_id="task_1", attempt=2, now=now)
         old_worker.complete_wait(old, task_id="task_wait", now=now)
-        old_worker.add_logs(old, [LogRecord(run_id, "", 1, "info", "late", None, now)])
+        old_worker.add_logs(old, [LogEntry(run_id, "", 1, "info", "late", None, now)])
         await old_worker.release_run(old, now=now)
         assert await old_worker.heartbeat([old], now=now, lease_seconds=30) == {run_id: "lost"}
 

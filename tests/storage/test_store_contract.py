@@ -20,10 +20,10 @@ import runio
 from runio._records import (
     CancelDecision,
     ClaimedRun,
-    EventRecord,
+    Event,
     JobRecord,
     Lease,
-    LogRecord,
+    LogEntry,
     NewRun,
     NewTask,
 )
@@ -85,7 +85,7 @@ async def add_runs(
     """Store one event that creates ``count`` runs of ``job_id``; return the run ids."""
     event_id = event_id or ids("evt")
     times = [ready_at] * count if isinstance(ready_at, int | float) else list(ready_at)
-    event = EventRecord(event_id, app_id, "go", payload or {"event": event_id}, NOW, None)
+    event = Event(event_id, app_id, "go", payload or {"event": event_id}, NOW, None)
     runs = [NewRun(ids("run"), job_id, "1.0", t) for t in times]
     stored, created = await store.create_event(event, runs, NOW)
     assert created
@@ -362,7 +362,7 @@ async def test_register_jobs_inserts_then_updates_and_lists_by_app(store: Store)
 
 async def test_an_event_and_its_runs_are_stored_together(store: Store) -> None:
     payload = {"name": "Zoë 📧", "n": 1.5, "items": [1, None, True], "nested": {"a": "b"}}
-    event = EventRecord("evt_x", "app", "user.created", payload, NOW, NOW + 60)
+    event = Event("evt_x", "app", "user.created", payload, NOW, NOW + 60)
     runs = [NewRun("run_a", "job", "1.0", NOW + 60), NewRun("run_b", "other-job", "2.0", NOW)]
     stored, created = await store.create_event(event, runs, NOW)
     assert created and stored.run_ids == ["run_a", "run_b"]
@@ -384,15 +384,15 @@ async def test_an_event_and_its_runs_are_stored_together(store: Store) -> None:
     )
     assert run.tasks == [] and run.logs == []
     # An event that starts no run is stored all the same.
-    _, created = await store.create_event(EventRecord("evt_y", "app", "y", {}, NOW, None), [], NOW)
+    _, created = await store.create_event(Event("evt_y", "app", "y", {}, NOW, None), [], NOW)
     assert created
 
 
 async def test_creating_an_event_twice_creates_its_runs_once(store: Store) -> None:
-    event = EventRecord("evt_once", "app", "go", {}, NOW, None)
+    event = Event("evt_once", "app", "go", {}, NOW, None)
     stored, created = await store.create_event(event, [NewRun("run_once", "job", "1", NOW)], NOW)
     again, created_again = await store.create_event(
-        EventRecord("evt_once", "app", "go", {"other": True}, NOW + 5, None),
+        Event("evt_once", "app", "go", {"other": True}, NOW + 5, None),
         [NewRun("run_twice", "job", "1", NOW)],
         NOW + 5,
     )
@@ -410,7 +410,7 @@ async def test_two_stores_creating_one_event_at_once_create_it_once(
         results = await asyncio.gather(
             *(
                 s.create_event(
-                    EventRecord("evt_race", "app", "go", {"i": i}, NOW, None),
+                    Event("evt_race", "app", "go", {"i": i}, NOW, None),
                     [NewRun(f"run_race_{i}", "job", "1", NOW)],
                     NOW,
                 )
@@ -450,7 +450,7 @@ async def test_a_claim_hands_over_the_run_its_event_and_a_lease(store: Store) ->
         False,
     )
     assert (claimed.created_at, claimed.started_at) == (NOW, NOW)
-    assert claimed.event == EventRecord("evt_c", "app", "go", {"user": "u_1"}, NOW, None)
+    assert claimed.event == Event("evt_c", "app", "go", {"user": "u_1"}, NOW, None)
     run = await store.get_run(run_id)
     assert run is not None
     assert (run.status, run.lease_owner, run.ready_at, run.started_at) == (
@@ -663,7 +663,7 @@ async def test_flush_commits_the_unawaited_writes_made_so_far(
     lease = await claim_one(store)
     task = new_task(lease.run_id, "vendor-call")
     store.start_attempt(lease, new_task=task, task_id=task.id, attempt=1, now=NOW)
-    store.add_logs(lease, [LogRecord(lease.run_id, "", 1, "info", "calling", None, NOW)])
+    store.add_logs(lease, [LogEntry(lease.run_id, "", 1, "info", "calling", None, NOW)])
     await store.flush()
     other = create_store(backend_url)  # another process's view
     try:
@@ -778,9 +778,9 @@ async def test_log_lines_are_stored_once_with_their_marks(store: Store) -> None:
     task = new_task(lease.run_id, "logging")
     store.start_attempt(lease, new_task=task, task_id=task.id, attempt=1, now=NOW)
     lines = [
-        LogRecord(lease.run_id, "", 1, "info", "hello", {"n": 1}, NOW),
-        LogRecord(lease.run_id, "", 2, "warn", "nul \x00 inside", None, NOW + 1),
-        LogRecord(lease.run_id, "idem_logging#1", 1, "debug", "in task", None, NOW + 2, task.id),
+        LogEntry(lease.run_id, "", 1, "info", "hello", {"n": 1}, NOW),
+        LogEntry(lease.run_id, "", 2, "warn", "nul \x00 inside", None, NOW + 1),
+        LogEntry(lease.run_id, "idem_logging#1", 1, "debug", "in task", None, NOW + 2, task.id),
     ]
     store.add_logs(lease, lines[:2])
     store.add_logs(lease, lines)  # a replay logs the same lines again: they are ignored
@@ -1029,7 +1029,7 @@ async def test_writes_made_under_an_expired_lease_are_rejected_and_change_nothin
         # Unawaited writes are fenced too: they are applied in order, before the next write.
         old_worker.start_attempt(old, new_task=None, task_id=task.id, attempt=2, now=later)
         old_worker.complete_wait(old, task_id=wait.id, now=later)
-        old_worker.add_logs(old, [LogRecord(run_id, "", 1, "info", "late", None, later)])
+        old_worker.add_logs(old, [LogEntry(run_id, "", 1, "info", "late", None, later)])
         await old_worker.release_run(old, now=later)
         assert await old_worker.heartbeat([old], now=later, lease_seconds=30) == {run_id: "lost"}
 
@@ -1072,7 +1072,7 @@ async def test_list_runs_filters_and_pages_newest_first(store: Store) -> None:
     for i, (app_id, job_id) in enumerate(
         [("app", "job"), ("app", "other"), ("other-app", "job"), ("app", "job")]
     ):
-        event = EventRecord(ids("evt"), app_id, "go", {}, NOW, None)
+        event = Event(ids("evt"), app_id, "go", {}, NOW, None)
         run_id = f"run_list_{i}"
         await store.create_event(event, [NewRun(run_id, job_id, "1", NOW)], NOW + i)
         events.append(run_id)
@@ -1186,7 +1186,7 @@ async def test_replay_starts_a_new_run_of_the_same_event(store: Store) -> None:
     (fresh,) = await claim(store, now=NOW + 5)
     assert fresh.lease.run_id == "run_replay" and fresh.event.id == "evt_replayed"
     again, created = await store.create_event(
-        EventRecord("evt_replayed", "app", "go", {}, NOW, None), [], NOW
+        Event("evt_replayed", "app", "go", {}, NOW, None), [], NOW
     )
     assert not created and again.run_ids == [run_id], "a replay is not one of the event's runs"
 

@@ -22,7 +22,7 @@ from ._execution import Limits
 from ._ids import new_id
 from ._job import EventTrigger, Job, make_job
 from ._logcapture import CaptureSetting, capture_level
-from ._records import EventRecord, JobRecord, NewRun, RunRecord, RunStatus
+from ._records import Event, JobRecord, NewRun, Run, RunStatus
 from ._schedules import ScheduleTrigger
 from ._worker import Worker, WorkerApp, WorkerOptions
 from .errors import (
@@ -319,7 +319,7 @@ class Client:
         *,
         id: str | None = None,
         deliver_at: datetime | None = None,
-    ) -> EventRecord:
+    ) -> Event:
         """Store an event and create one run for each job it triggers; return the stored event
         (with ``run_ids``). Idempotent on ``id``: sending the same id again returns the stored
         event and creates nothing. ``deliver_at`` delays the runs until then."""
@@ -332,7 +332,7 @@ class Client:
         *,
         id: str | None = None,
         deliver_at: datetime | None = None,
-    ) -> EventRecord:
+    ) -> Event:
         if not isinstance(name, str) or not name:
             raise ConfigurationError(f"An event needs a non-empty name, got {name!r}.")
         _validate.text(name, "The event name")
@@ -406,7 +406,7 @@ class Client:
                 "created. Fix these fields:\n" + "\n".join(lines),
                 errors=problems,
             )
-        event = EventRecord(
+        event = Event(
             id=id or new_id("evt"),
             app_id=self.id,
             name=name,
@@ -422,11 +422,11 @@ class Client:
         return stored
 
     # -- runs ----------------------------------------------------------------------------------
-    def get_run(self, run_id: str) -> RunRecord:
+    def get_run(self, run_id: str) -> Run:
         """The run with its task tree (``run.tasks``, each with ``children``), attempts and logs."""
         return self._run_sync(self.get_run_async(run_id))
 
-    async def get_run_async(self, run_id: str) -> RunRecord:
+    async def get_run_async(self, run_id: str) -> Run:
         store = await self._ready()
         run = await store.get_run(run_id)
         if run is None:
@@ -440,7 +440,7 @@ class Client:
         status: str | Sequence[str] | None = None,
         limit: int = 50,
         all_apps: bool = False,
-    ) -> list[RunRecord]:
+    ) -> list[Run]:
         """Newest first, without their tasks (use ``get_run`` for those)."""
         return self._run_sync(
             self.list_runs_async(job_id=job_id, status=status, limit=limit, all_apps=all_apps)
@@ -453,7 +453,7 @@ class Client:
         status: str | Sequence[str] | None = None,
         limit: int = 50,
         all_apps: bool = False,
-    ) -> list[RunRecord]:
+    ) -> list[Run]:
         statuses = _statuses(status)
         _validate.size(limit, "list_runs(limit=...)")
         store = await self._ready()
@@ -461,34 +461,34 @@ class Client:
             app_id=None if all_apps else self.id, job_id=job_id, status=statuses, limit=limit
         )
 
-    def cancel_run(self, run_id: str) -> RunRecord:
+    def cancel_run(self, run_id: str) -> Run:
         """Cancel a queued, waiting or executing run (it stops at its next task boundary)."""
         return self._run_sync(self.cancel_run_async(run_id))
 
-    async def cancel_run_async(self, run_id: str) -> RunRecord:
+    async def cancel_run_async(self, run_id: str) -> Run:
         store = await self._ready()
         run = await _run_rules.cancel_run(store, run_id, now=self.clock.now())
         for worker in list(self._workers):
             worker.cancel_local(run_id)
         return run
 
-    def retry_run(self, run_id: str) -> RunRecord:
+    def retry_run(self, run_id: str) -> Run:
         """Run a failed, canceled or timed-out run again: completed tasks are reused, ERRORED
         tasks are attempted again (their errors are not reused)."""
         return self._run_sync(self.retry_run_async(run_id))
 
-    async def retry_run_async(self, run_id: str) -> RunRecord:
+    async def retry_run_async(self, run_id: str) -> Run:
         store = await self._ready()
         run = await _run_rules.retry_run(store, run_id, now=self.clock.now())
         for worker in list(self._workers):
             worker.notify()
         return run
 
-    def replay_run(self, run_id: str) -> RunRecord:
+    def replay_run(self, run_id: str) -> Run:
         """Start a new run of the same job for the same event (nothing is reused)."""
         return self._run_sync(self.replay_run_async(run_id))
 
-    async def replay_run_async(self, run_id: str) -> RunRecord:
+    async def replay_run_async(self, run_id: str) -> Run:
         store = await self._ready()
         run = await store.replay_run(run_id, new_run_id=new_id("run"), now=self.clock.now())
         for worker in list(self._workers):

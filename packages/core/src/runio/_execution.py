@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from . import _json
 from ._ids import new_id
 from ._keys import cache_key_json, cache_key_parts, idempotency_key
-from ._records import ClaimedRun, LogRecord, NewTask, RunStatus, StoredTask, TaskStatus
+from ._records import ClaimedRun, LogEntry, NewTask, RunStatus, StoredTask, TaskStatus
 from ._task import Property, Task
 from ._validate import printable
 from .errors import (
@@ -769,7 +769,7 @@ class Execution:
         self.store.add_logs(
             self.lease,
             [
-                LogRecord(
+                LogEntry(
                     self.run_id,
                     scope,
                     seq,

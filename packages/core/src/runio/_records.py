@@ -268,14 +268,6 @@ class RunQuery:
     limit: int = 50
 
 
-# The names the engine and stores used before the public names; kept as aliases.
-EventRecord = Event
-AttemptRecord = Attempt
-TaskRecord = TaskRun
-LogRecord = LogEntry
-RunRecord = Run
-
-
 # -- decisions of the engine that a store records (see _run_rules) ----------------------------
 
 

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from ._records import RunRecord, TaskRecord
+from ._records import Run, TaskRun
 
 STATUS_STYLE = {
     "QUEUED": "cyan",
@@ -106,7 +106,7 @@ def _so_far(start: float | None, end: float | None, now: float | None) -> str:
     return duration(start, end)
 
 
-def _task_label(task: TaskRecord, now: float | None = None) -> Text:
+def _task_label(task: TaskRun, now: float | None = None) -> Text:
     label = Text()
     label.append_text(status_text(task.status))
     label.append("  ")
@@ -144,7 +144,7 @@ def _task_label(task: TaskRecord, now: float | None = None) -> Text:
     return label
 
 
-def run_tree(run: RunRecord, now: float | None = None) -> RenderableType:
+def run_tree(run: Run, now: float | None = None) -> RenderableType:
     """The run and its task tree; ``now`` (seconds since the epoch) shows unfinished durations
     as the time elapsed so far, for views that are redrawn."""
     head = Text()
@@ -156,7 +156,7 @@ def run_tree(run: RunRecord, now: float | None = None) -> RenderableType:
         style="dim",
     )
     tree = Tree(head)
-    stack: list[tuple[Tree, list[TaskRecord]]] = [(tree, run.tasks)]
+    stack: list[tuple[Tree, list[TaskRun]]] = [(tree, run.tasks)]
     while stack:
         node, tasks = stack.pop()
         for task in tasks:
@@ -173,7 +173,7 @@ def run_tree(run: RunRecord, now: float | None = None) -> RenderableType:
     return Group(*parts)
 
 
-def runs_table(runs: list[RunRecord]) -> Table:
+def runs_table(runs: list[Run]) -> Table:
     """A table for terminals: ids, jobs and statuses are never cut; other columns give way."""
     several_apps = len({run.app_id for run in runs}) > 1
     table = Table(show_edge=False, header_style="bold", pad_edge=False)
@@ -200,7 +200,7 @@ def runs_table(runs: list[RunRecord]) -> Table:
     return table
 
 
-def runs_lines(runs: list[RunRecord]) -> list[str]:
+def runs_lines(runs: list[Run]) -> list[str]:
     """One tab-separated line per run, for pipes (``runio runs list | grep FAILED``)."""
     return [
         "\t".join(
@@ -222,8 +222,8 @@ def _short_time(value: float) -> str:
     return _format_time(value, "%m-%d %H:%M:%S")
 
 
-def run_json(run: RunRecord) -> dict[str, Any]:
-    def task(t: TaskRecord) -> dict[str, Any]:
+def run_json(run: Run) -> dict[str, Any]:
+    def task(t: TaskRun) -> dict[str, Any]:
         return {
             "id": t.id,
             "cache_key": t.cache_key,

@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from ._records import (
     CancelDecision,
     RetryDecision,
-    RunRecord,
+    Run,
     RunStatus,
-    TaskRecord,
     TaskReset,
+    TaskRun,
     TaskStatus,
 )
 from .errors import InvalidRunStateError, RunNotFoundError, StoreError
@@ -37,7 +37,7 @@ INTERRUPTED_UNKNOWN = {
 }
 
 
-def decide_cancel(run: RunRecord) -> CancelDecision:
+def decide_cancel(run: Run) -> CancelDecision:
     if run.status not in CANCELABLE:
         raise InvalidRunStateError(
             f"Run {run.id} has already ended ({run.status}); only queued, waiting or executing "
@@ -51,7 +51,7 @@ def decide_cancel(run: RunRecord) -> CancelDecision:
     return CancelDecision(run.id, run.status, end)
 
 
-def decide_retry(run: RunRecord) -> RetryDecision:
+def decide_retry(run: Run) -> RetryDecision:
     """ERRORED, CANCELED and interrupted tasks are attempted again (waits wait again); a task
     whose last attempt's outcome is unknown keeps that mark."""
     if run.status not in RETRYABLE:
@@ -74,13 +74,13 @@ def decide_retry(run: RunRecord) -> RetryDecision:
     return RetryDecision(run.id, run.status, tuple(resets))
 
 
-def _walk(tasks: list[TaskRecord]) -> Iterator[TaskRecord]:
+def _walk(tasks: list[TaskRun]) -> Iterator[TaskRun]:
     for task in tasks:
         yield task
         yield from _walk(task.children)
 
 
-def _unknown_outcome(task: TaskRecord) -> str | None:
+def _unknown_outcome(task: TaskRun) -> str | None:
     """The error a reset task keeps: its own, when it says the outcome is unknown; a note, when
     its last attempt was interrupted (it may have had its effect); else None."""
     if isinstance(task.error, dict) and task.error.get("outcome_unknown"):
@@ -94,7 +94,7 @@ def _unknown_outcome(task: TaskRecord) -> str | None:
     return json.dumps(INTERRUPTED_UNKNOWN) if interrupted else None
 
 
-async def cancel_run(store: Store, run_id: str, *, now: float) -> RunRecord:
+async def cancel_run(store: Store, run_id: str, *, now: float) -> Run:
     """Cancel a queued, waiting or executing run (an executing one stops at its next task
     boundary). Raises InvalidRunStateError for a finished run."""
     for _ in range(_TRIES):
@@ -104,7 +104,7 @@ async def cancel_run(store: Store, run_id: str, *, now: float) -> RunRecord:
     raise _changing(run_id)
 
 
-async def retry_run(store: Store, run_id: str, *, now: float) -> RunRecord:
+async def retry_run(store: Store, run_id: str, *, now: float) -> Run:
     """Queue a failed, canceled or timed-out run again; its ERRORED tasks are re-attempted."""
     for _ in range(_TRIES):
         run = await _get(store, run_id)
@@ -113,7 +113,7 @@ async def retry_run(store: Store, run_id: str, *, now: float) -> RunRecord:
     raise _changing(run_id)
 
 
-async def _get(store: Store, run_id: str, *, with_tasks: bool = True) -> RunRecord:
+async def _get(store: Store, run_id: str, *, with_tasks: bool = True) -> Run:
     run = await store.get_run(run_id, with_tasks=with_tasks)
     if run is None:
         raise RunNotFoundError(run_id)

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import croniter  # type: ignore[import-untyped]
 from pydantic import BaseModel
 
-from ._records import EventRecord
+from ._records import Event
 from .errors import JobDefinitionError
 from .storage import Store
 
@@ -273,7 +273,7 @@ class Scheduler:
         app_id: str,
         jobs: Mapping[str, Any],
         store: Store,
-        send_event: Callable[..., Awaitable[EventRecord]],
+        send_event: Callable[..., Awaitable[Event]],
     ) -> None:
         self.app_id = app_id
         self.store = store
@@ -338,7 +338,7 @@ async def last_fired(
     tick = await last_tick(store, app_id, job_id)
     if tick is not None:
         return tick
-    since = EventRecord(
+    since = Event(
         id=_since_event_id(job_id),
         app_id=app_id,
         name=trigger.name,

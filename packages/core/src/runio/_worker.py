@@ -50,7 +50,7 @@ from ._ids import new_id
 from ._io import IO, SyncIO
 from ._job import Job
 from ._logcapture import capturing, current_capture, resolve
-from ._records import ClaimedRun, EventRecord, Lease, RunStatus
+from ._records import ClaimedRun, Event, Lease, RunStatus
 from ._schedules import Scheduler
 from ._validate import MAX_GRACE_PERIOD, MAX_LEASE_SECONDS, MAX_POLL_INTERVAL
 from .errors import (
@@ -109,7 +109,7 @@ class WorkerApp:
     """Brings the database schema up to date (or says why it cannot)."""
     register_jobs: Callable[[], Awaitable[None]]
     """Records the app's jobs in the store (only what changed)."""
-    send_event: Callable[..., Awaitable[EventRecord]]
+    send_event: Callable[..., Awaitable[Event]]
     """``io.send_event`` from inside a run."""
     workers: set[Worker]
     """The app's running workers: each adds itself while it runs, so the app can wake them."""

@@ -25,7 +25,7 @@ from rich.text import Text
 
 from .. import __version__
 from .._client import Client, _run_here
-from .._records import RunRecord
+from .._records import Run
 from .._render import duration, run_json, run_tree, runs_lines, runs_table, status_text
 from .._validate import MAX_GRACE_PERIOD, MAX_LEASE_SECONDS
 from ..errors import InvalidPayloadError, RunioError
@@ -520,7 +520,7 @@ def runs_show(state: _State, run_id: str, as_json: bool, watch: bool, interval: 
         console().print(run_tree(run))
 
 
-def _watch(client: Client, run: RunRecord, interval: float, *, show: bool = True) -> RunRecord:
+def _watch(client: Client, run: Run, interval: float, *, show: bool = True) -> Run:
     """Look at ``run`` every ``interval`` seconds until it ends; return it as it ended.
 
     ``show``: meanwhile, redraw it live in a terminal, or print a line per change elsewhere."""
@@ -547,7 +547,7 @@ def _watch(client: Client, run: RunRecord, interval: float, *, show: bool = True
         run = client.get_run(run.id)
 
 
-def _changes(run: RunRecord, seen: dict[str, tuple[str, int]]) -> list[Text]:
+def _changes(run: Run, seen: dict[str, tuple[str, int]]) -> list[Text]:
     """One line per change since ``seen`` (updated): the run's status, then each task's."""
     lines: list[Text] = []
     if seen.get(run.id) != (run.status, run.execution_count):

@@ -18,15 +18,15 @@ from .._records import (
     ApiKeyRecord,
     CancelDecision,
     ClaimedRun,
-    EventRecord,
+    Event,
     JobRecord,
     Lease,
-    LogRecord,
+    LogEntry,
     NewRun,
     NewTask,
     RetryDecision,
+    Run,
     RunQuery,
-    RunRecord,
     StoredTask,
 )
 from ._faults import Faults
@@ -74,8 +74,8 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def create_event(
-        self, event: EventRecord, runs: Sequence[NewRun], now: float
-    ) -> tuple[EventRecord, bool]:
+        self, event: Event, runs: Sequence[NewRun], now: float
+    ) -> tuple[Event, bool]:
         """Store an event and its runs atomically.
 
         Idempotent on ``(app_id, event.id)``: when that event exists already, nothing is written
@@ -170,7 +170,7 @@ class Store(abc.ABC):
         """Mark a wait whose time has come as completed (not awaited; see start_attempt)."""
 
     @abc.abstractmethod
-    def add_logs(self, lease: Lease, logs: Sequence[LogRecord]) -> None:
+    def add_logs(self, lease: Lease, logs: Sequence[LogEntry]) -> None:
         """Store log lines (not awaited; see start_attempt). Lines already stored are ignored."""
 
     @abc.abstractmethod
@@ -189,7 +189,7 @@ class Store(abc.ABC):
 
     # -- operations ----------------------------------------------------------------------------
     @abc.abstractmethod
-    async def get_run(self, run_id: str, *, with_tasks: bool = True) -> RunRecord | None: ...
+    async def get_run(self, run_id: str, *, with_tasks: bool = True) -> Run | None: ...
 
     @abc.abstractmethod
     async def list_runs(
@@ -200,7 +200,7 @@ class Store(abc.ABC):
         status: Sequence[str] | None = None,
         limit: int = 50,
         before: float | None = None,
-    ) -> list[RunRecord]: ...
+    ) -> list[Run]: ...
 
     @abc.abstractmethod
     async def record_cancel(self, decision: CancelDecision, *, now: float) -> bool:
@@ -217,11 +217,11 @@ class Store(abc.ABC):
         nothing is written and False is returned. RunNotFoundError for an unknown run."""
 
     @abc.abstractmethod
-    async def replay_run(self, run_id: str, *, new_run_id: str, now: float) -> RunRecord:
+    async def replay_run(self, run_id: str, *, new_run_id: str, now: float) -> Run:
         """Start a new run of the same job for the same event."""
 
     @abc.abstractmethod
-    async def find_runs(self, query: RunQuery) -> list[RunRecord]:
+    async def find_runs(self, query: RunQuery) -> list[Run]:
         """One page of runs (without their tasks), newest first: what the HTTP API and the
         dashboard list, with time ranges, search and a keyset cursor (see ``RunQuery``)."""
 

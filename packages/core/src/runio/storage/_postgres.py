@@ -20,18 +20,18 @@ from .._records import (
     ApiKeyRecord,
     CancelDecision,
     ClaimedRun,
-    EventRecord,
+    Event,
     JobRecord,
     Lease,
-    LogRecord,
+    LogEntry,
     NewRun,
     NewTask,
     RetryDecision,
+    Run,
     RunQuery,
-    RunRecord,
     RunStatus,
     StoredTask,
-    TaskRecord,
+    TaskRun,
 )
 from ..errors import LeaseLostError, MigrationError, RunNotFoundError, StoreError
 from ._base import Store, Watch
@@ -224,11 +224,11 @@ class PostgresStore(Store):
         return await self._pg.after_writes(op)
 
     # -- the HTTP server: pages of runs, API keys -----------------------------------------------
-    async def find_runs(self, query: RunQuery) -> list[RunRecord]:
+    async def find_runs(self, query: RunQuery) -> list[Run]:
         sql, params = find_runs_sql(query, "%s")
         params = [_text(p) if isinstance(p, str) else p for p in params]
 
-        async def op(conn: Conn) -> list[RunRecord]:
+        async def op(conn: Conn) -> list[Run]:
             cur = await conn.execute(sql, params)
             return [run_from_row(r) for r in await cur.fetchall()]
 
@@ -368,9 +368,9 @@ class PostgresStore(Store):
         return await self._pg.read(op)
 
     async def create_event(
-        self, event: EventRecord, runs: Sequence[NewRun], now: float
-    ) -> tuple[EventRecord, bool]:
-        async def op(conn: Conn) -> tuple[EventRecord, bool]:
+        self, event: Event, runs: Sequence[NewRun], now: float
+    ) -> tuple[Event, bool]:
+        async def op(conn: Conn) -> tuple[Event, bool]:
             cur = await conn.execute(
                 "WITH e AS (INSERT INTO events (app_id, id, name, payload, timestamp, deliver_at) "
                 "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (app_id, id) DO NOTHING RETURNING 1), "
@@ -415,7 +415,7 @@ class PostgresStore(Store):
                 (event.app_id, event.id),
             )
             run_ids = [r[0] for r in await cur.fetchall()]
-            stored = EventRecord(
+            stored = Event(
                 event.id,
                 event.app_id,
                 existing[0],
@@ -494,7 +494,7 @@ class PostgresStore(Store):
                     is_retry=bool(r[4]),
                     created_at=r[8],
                     started_at=r[9],
-                    event=EventRecord(r[7], app_id, r[10], loads(r[11]), r[12], r[13]),
+                    event=Event(r[7], app_id, r[10], loads(r[11]), r[12], r[13]),
                 )
                 for r in await cur.fetchall()
             ]
@@ -767,7 +767,7 @@ class PostgresStore(Store):
             PgWrite(sql, params, (lease.run_id,), False, parse, None, WriteKind.WAIT_OVER, lease)
         )
 
-    def add_logs(self, lease: Lease, logs: Sequence[LogRecord]) -> None:
+    def add_logs(self, lease: Lease, logs: Sequence[LogEntry]) -> None:
         if not logs:
             return
         columns: list[list[Any]] = [[], [], [], [], [], [], [], []]
@@ -856,8 +856,8 @@ class PostgresStore(Store):
             self._pg.deferred.forget(lease)
 
     # -- operations ----------------------------------------------------------------------------
-    async def get_run(self, run_id: str, *, with_tasks: bool = True) -> RunRecord | None:
-        async def op(conn: Conn) -> RunRecord | None:
+    async def get_run(self, run_id: str, *, with_tasks: bool = True) -> Run | None:
+        async def op(conn: Conn) -> Run | None:
             cur = await conn.execute(
                 f"SELECT {RUN_COLUMNS} FROM {RUN_FROM} WHERE r.id = %s", (run_id,)
             )
@@ -873,7 +873,7 @@ class PostgresStore(Store):
                     (run_id,),
                 )
                 run.logs = [
-                    LogRecord(run_id, r[0], r[1], r[2], r[3], loads(r[4]), r[5], r[6])
+                    LogEntry(run_id, r[0], r[1], r[2], r[3], loads(r[4]), r[5], r[6])
                     for r in await cur.fetchall()
                 ]
             return run
@@ -888,7 +888,7 @@ class PostgresStore(Store):
         status: Sequence[str] | None = None,
         limit: int = 50,
         before: float | None = None,
-    ) -> list[RunRecord]:
+    ) -> list[Run]:
         clauses: list[str] = []
         params: list[Any] = []
         if app_id is not None:
@@ -905,7 +905,7 @@ class PostgresStore(Store):
             params.append(before)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
 
-        async def op(conn: Conn) -> list[RunRecord]:
+        async def op(conn: Conn) -> list[Run]:
             cur = await conn.execute(
                 f"SELECT {RUN_COLUMNS} FROM {RUN_FROM} {where} "
                 "ORDER BY r.created_at DESC, r.id DESC LIMIT %s",
@@ -989,7 +989,7 @@ class PostgresStore(Store):
 
         return await self._pg.read(op, retry=False, kind=WriteKind.OPERATION)
 
-    async def replay_run(self, run_id: str, *, new_run_id: str, now: float) -> RunRecord:
+    async def replay_run(self, run_id: str, *, new_run_id: str, now: float) -> Run:
         async def op(conn: Conn) -> None:
             cur = await conn.execute(
                 "WITH n AS (INSERT INTO runs (id, app_id, job_id, job_version, event_id, status, "
@@ -1004,14 +1004,14 @@ class PostgresStore(Store):
         await self._pg.read(op, retry=False)
         return await self._must_get(new_run_id)
 
-    async def _must_get(self, run_id: str) -> RunRecord:
+    async def _must_get(self, run_id: str) -> Run:
         run = await self.get_run(run_id)
         if run is None:
             raise RunNotFoundError(run_id)
         return run
 
 
-async def _load_task_records(conn: Conn, run_id: str) -> list[TaskRecord]:
+async def _load_task_records(conn: Conn, run_id: str) -> list[TaskRun]:
     attempts = await (await conn.execute(attempts_of_run_sql("%s"), (run_id,))).fetchall()
     tasks = await (await conn.execute(tasks_of_run_sql("%s"), (run_id,))).fetchall()
     return task_tree(tasks, attempts)

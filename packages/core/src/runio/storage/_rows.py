@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from importlib import resources
 from typing import Any
 
-from .._records import AttemptRecord, RunRecord, TaskRecord
+from .._records import Attempt, Run, TaskRun
 
 
 def migrations(dialect: str) -> list[tuple[int, str, str]]:
@@ -61,8 +61,8 @@ RUN_COLUMNS = (
 RUN_FROM = "runs r JOIN events e ON e.app_id = r.app_id AND e.id = r.event_id"
 
 
-def run_from_row(row: Sequence[Any]) -> RunRecord:
-    return RunRecord(
+def run_from_row(row: Sequence[Any]) -> Run:
+    return Run(
         id=row[0],
         app_id=row[1],
         job_id=row[2],
@@ -103,13 +103,13 @@ def tasks_of_run_sql(placeholder: str) -> str:
 
 def task_tree(
     task_rows: Iterable[Sequence[Any]], attempt_rows: Iterable[Sequence[Any]]
-) -> list[TaskRecord]:
+) -> list[TaskRun]:
     """The top-level tasks (each with its ``children``) from the rows of the two queries above."""
-    attempts: dict[str, list[AttemptRecord]] = {}
+    attempts: dict[str, list[Attempt]] = {}
     for a in attempt_rows:
-        attempts.setdefault(a[0], []).append(AttemptRecord(a[1], a[2], a[3], a[4], loads(a[5])))
+        attempts.setdefault(a[0], []).append(Attempt(a[1], a[2], a[3], a[4], loads(a[5])))
     tasks = [
-        TaskRecord(
+        TaskRun(
             id=r[0],
             run_id=r[1],
             parent_id=r[2],
@@ -137,7 +137,7 @@ def task_tree(
         for r in task_rows
     ]
     by_id = {t.id: t for t in tasks}
-    roots: list[TaskRecord] = []
+    roots: list[TaskRun] = []
     for t in tasks:
         parent = by_id.get(t.parent_id) if t.parent_id else None
         (parent.children if parent is not None else roots).append(t)

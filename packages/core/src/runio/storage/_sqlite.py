@@ -35,18 +35,18 @@ from .._records import (
     AttemptStatus,
     CancelDecision,
     ClaimedRun,
-    EventRecord,
+    Event,
     JobRecord,
     Lease,
-    LogRecord,
+    LogEntry,
     NewRun,
     NewTask,
     RetryDecision,
+    Run,
     RunQuery,
-    RunRecord,
     RunStatus,
     StoredTask,
-    TaskRecord,
+    TaskRun,
     TaskStatus,
 )
 from ..errors import (
@@ -482,10 +482,10 @@ class SQLiteStore(Store):
         return await (self._write(op) if write else self._read(op))  # type: ignore[no-any-return]
 
     # -- the HTTP server: pages of runs, API keys -----------------------------------------------
-    async def find_runs(self, query: RunQuery) -> list[RunRecord]:
+    async def find_runs(self, query: RunQuery) -> list[Run]:
         sql, params = find_runs_sql(query, "?")
 
-        def op(conn: sqlite3.Connection) -> list[RunRecord]:
+        def op(conn: sqlite3.Connection) -> list[Run]:
             return [run_from_row(r) for r in conn.execute(sql, params)]
 
         return await self._read(op)  # type: ignore[no-any-return]
@@ -606,9 +606,9 @@ class SQLiteStore(Store):
         return await self._read(op)  # type: ignore[no-any-return]
 
     async def create_event(
-        self, event: EventRecord, runs: Sequence[NewRun], now: float
-    ) -> tuple[EventRecord, bool]:
-        def op(conn: sqlite3.Connection) -> tuple[EventRecord, bool]:
+        self, event: Event, runs: Sequence[NewRun], now: float
+    ) -> tuple[Event, bool]:
+        def op(conn: sqlite3.Connection) -> tuple[Event, bool]:
             existing = conn.execute(
                 "SELECT name, payload, timestamp, deliver_at FROM events WHERE app_id=? AND id=?",
                 (event.app_id, event.id),
@@ -622,7 +622,7 @@ class SQLiteStore(Store):
                         (event.app_id, event.id),
                     )
                 ]
-                stored = EventRecord(
+                stored = Event(
                     event.id,
                     event.app_id,
                     existing[0],
@@ -719,7 +719,7 @@ class SQLiteStore(Store):
                         is_retry=bool(row[2]),
                         created_at=row[6],
                         started_at=row[7],
-                        event=EventRecord(row[5], app_id, ev[0], loads(ev[1]), ev[2], ev[3]),
+                        event=Event(row[5], app_id, ev[0], loads(ev[1]), ev[2], ev[3]),
                     )
                 )
             return claimed
@@ -943,7 +943,7 @@ class SQLiteStore(Store):
 
         self._defer(op, WriteKind.WAIT_OVER, lease)
 
-    def add_logs(self, lease: Lease, logs: Sequence[LogRecord]) -> None:
+    def add_logs(self, lease: Lease, logs: Sequence[LogEntry]) -> None:
         rows = [
             (g.run_id, g.scope, g.seq, g.task_id, g.level, g.message, dumps(g.data), g.created_at)
             for g in logs
@@ -1015,8 +1015,8 @@ class SQLiteStore(Store):
             self._deferred.forget(lease)
 
     # -- operations ----------------------------------------------------------------------------
-    async def get_run(self, run_id: str, *, with_tasks: bool = True) -> RunRecord | None:
-        def op(conn: sqlite3.Connection) -> RunRecord | None:
+    async def get_run(self, run_id: str, *, with_tasks: bool = True) -> Run | None:
+        def op(conn: sqlite3.Connection) -> Run | None:
             row = conn.execute(
                 f"SELECT {RUN_COLUMNS} FROM {RUN_FROM} WHERE r.id = ?", (run_id,)
             ).fetchone()
@@ -1026,7 +1026,7 @@ class SQLiteStore(Store):
             if with_tasks:
                 run.tasks = _load_task_records(conn, run_id)
                 run.logs = [
-                    LogRecord(run_id, r[0], r[1], r[2], r[3], loads(r[4]), r[5], r[6])
+                    LogEntry(run_id, r[0], r[1], r[2], r[3], loads(r[4]), r[5], r[6])
                     for r in conn.execute(
                         "SELECT scope, seq, level, message, data, created_at, task_id FROM logs "
                         "WHERE run_id=? ORDER BY id",
@@ -1045,7 +1045,7 @@ class SQLiteStore(Store):
         status: Sequence[str] | None = None,
         limit: int = 50,
         before: float | None = None,
-    ) -> list[RunRecord]:
+    ) -> list[Run]:
         clauses: list[str] = []
         params: list[Any] = []
         if app_id is not None:
@@ -1062,7 +1062,7 @@ class SQLiteStore(Store):
             params.append(before)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
 
-        def op(conn: sqlite3.Connection) -> list[RunRecord]:
+        def op(conn: sqlite3.Connection) -> list[Run]:
             return [
                 run_from_row(r)
                 for r in conn.execute(
@@ -1128,7 +1128,7 @@ class SQLiteStore(Store):
 
         return await self._write(op)  # type: ignore[no-any-return]
 
-    async def replay_run(self, run_id: str, *, new_run_id: str, now: float) -> RunRecord:
+    async def replay_run(self, run_id: str, *, new_run_id: str, now: float) -> Run:
         def op(conn: sqlite3.Connection) -> None:
             row = conn.execute(
                 "SELECT app_id, job_id, job_version, event_id FROM runs WHERE id=?", (run_id,)
@@ -1144,7 +1144,7 @@ class SQLiteStore(Store):
         await self._write(op)
         return await self._must_get(new_run_id)
 
-    async def _must_get(self, run_id: str) -> RunRecord:
+    async def _must_get(self, run_id: str) -> Run:
         run = await self.get_run(run_id)
         if run is None:
             raise RunNotFoundError(run_id)
@@ -1168,7 +1168,7 @@ def _end_open_tasks(
     )
 
 
-def _load_task_records(conn: sqlite3.Connection, run_id: str) -> list[TaskRecord]:
+def _load_task_records(conn: sqlite3.Connection, run_id: str) -> list[TaskRun]:
     return task_tree(
         conn.execute(tasks_of_run_sql("?"), (run_id,)).fetchall(),
         conn.execute(attempts_of_run_sql("?"), (run_id,)).fetchall(),

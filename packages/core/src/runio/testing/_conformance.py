@@ -46,7 +46,7 @@ from .. import _json
 from .. import server as http_server
 from .._client import Client
 from .._job import event_trigger
-from .._records import RunRecord, TaskRecord
+from .._records import Run, TaskRun
 from .._task import Task
 from ..errors import IntegrationSettingError
 from ..integrations._base import Integration, IntegrationTask, class_spec
@@ -100,10 +100,10 @@ class ConformanceHarness:
         """Run a worker until no run is ready."""
         self.client.run_worker(until_idle=True)
 
-    def get(self, run_id: str) -> RunRecord:
+    def get(self, run_id: str) -> Run:
         return self.client.get_run(run_id)
 
-    def drive(self, run_id: str, *, max_steps: int = 20) -> RunRecord:
+    def drive(self, run_id: str, *, max_steps: int = 20) -> Run:
         """Run the worker, moving the clock to each wake-up, until the run has finished."""
         for _ in range(max_steps):
             self.work()
@@ -115,14 +115,14 @@ class ConformanceHarness:
             self.clock.advance(max(0.0, run.ready_at - self.clock.now()))
         raise AssertionError(f"run {run_id} did not finish in {max_steps} steps")
 
-    def run(self, body: Callable[[Any], Awaitable[Any]], *, declare: bool = True) -> RunRecord:
+    def run(self, body: Callable[[Any], Awaitable[Any]], *, declare: bool = True) -> Run:
         return self.drive(self.start(body, declare=declare))
 
 
 _Spec = IntegrationTask[Any, Any, Any, Any]
 
 
-def _as_task(record: TaskRecord) -> Task:
+def _as_task(record: TaskRun) -> Task:
     return Task(
         id=record.id,
         idempotency_key=record.idempotency_key,

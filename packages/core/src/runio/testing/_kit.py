@@ -18,7 +18,7 @@ from .. import _json
 from .._client import Client
 from .._ids import new_id
 from .._job import Job
-from .._records import EventRecord, NewRun, Run, RunStatus, TaskRun
+from .._records import Event, NewRun, Run, RunStatus, TaskRun
 from .._schedules import ScheduleTrigger
 from ..errors import ConfigurationError, InvalidPayloadError, UnknownJobError
 from ._clock import TestClock
@@ -78,7 +78,7 @@ class JobTester:
             )
         run_id = new_id("run")
         now = self.clock.now()
-        event = EventRecord(
+        event = Event(
             id=new_id("evt"),
             app_id=self.client.id,
             name=found.trigger.name,
@@ -95,7 +95,7 @@ class JobTester:
         self.work()
         return self.client.get_run(run_id)
 
-    def send_event(self, name: str, payload: Any = None, **options: Any) -> EventRecord:
+    def send_event(self, name: str, payload: Any = None, **options: Any) -> Event:
         """``client.send_event``, then run the worker until nothing is ready."""
         event = self.client.send_event(name, payload, **options)
         self.work()
