@@ -831,3 +831,16 @@ def test_io_use_resolves_a_class_to_the_declared_instance_or_refuses_to_guess(
     assert failed.status == "FAILED"
     assert failed.error is not None
     assert "declares several Echo instances (a, b); pass the instance" in failed.error["message"]
+
+
+def test_at_least_once_is_declared_on_writes_only() -> None:
+    with pytest.raises(ConfigurationError, match="at_least_once=True describes a write"):
+
+        class Reads(runio.Integration[Any]):
+            namespace, name = "reads", "Reads"
+
+            @runio.integration_task(effect="read", at_least_once=True)
+            def look(self, client: Any, task: runio.Task, /) -> None:
+                """Read."""
+
+    assert Composite.post.at_least_once is False

@@ -423,6 +423,7 @@ class Slack(runio.Integration[WebClient]):
     @runio.integration_task(
         name="Post Ephemeral",
         effect="write",
+        at_least_once=True,  # Slack keeps no ephemeral message an app could look for
         properties=lambda p: _props(
             ("Channel", p.get("channel")), ("User", p.get("user")), ("Thread", p.get("thread_ts"))
         ),
@@ -449,12 +450,6 @@ class Slack(runio.Integration[WebClient]):
             text=text, blocks=blocks, attachments=attachments, thread_ts=thread_ts, **params
         )
         return _json(client.chat_postEphemeral(channel=channel, user=user, **call))
-
-    @post_ephemeral.find_previous
-    def _find_ephemeral(
-        self, client: WebClient, task: runio.Task, /, **params: Any
-    ) -> dict[str, Any] | None:
-        return None  # no API reads ephemeral messages back: post again (at least once)
 
     @runio.integration_task(
         name="Schedule Message",

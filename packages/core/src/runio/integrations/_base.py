@@ -132,6 +132,7 @@ class IntegrationTask(Generic[I, C, P, R]):
         redact: Sequence[str] | None,
         retry: RetryOptions | None,
         timeout: float | None,
+        at_least_once: bool = False,
     ) -> None:
         where = f"@runio.integration_task {getattr(fn, '__qualname__', fn)!r}"
         if not callable(fn):
@@ -155,12 +156,17 @@ class IntegrationTask(Generic[I, C, P, R]):
             )
         if retry is not None and not isinstance(retry, RetryOptions):
             raise ConfigurationError(f"{where}: retry must be runio.RetryOptions.")
+        if at_least_once and effect != "write":
+            raise ConfigurationError(
+                f"{where}: at_least_once=True describes a write; a {effect} is repeated safely."
+            )
         if properties is not None and not callable(properties):
             raise ConfigurationError(f"{where}: properties must be a function of the params.")
         self.fn = fn
         self.attr = fn.__name__
         self.name = name or _title(fn.__name__)
         self.effect: Effect = effect
+        self.at_least_once = at_least_once
         self.properties = properties
         self.secret_params = frozenset(secret_params)
         self.icon = icon
@@ -268,6 +274,7 @@ def integration_task(
     redact: Sequence[str] | None = None,
     retry: RetryOptions | None = None,
     timeout: float | None = None,
+    at_least_once: bool = False,
 ) -> _Decorator:
     """Declare a task wrapper on a ``runio.Integration`` subclass::
 
@@ -287,7 +294,10 @@ def integration_task(
     integration's secrets redacted). ``effect`` says what the call does at the vendor: ``read``,
     ``write`` (a side effect that must happen once: it carries the idempotency key, or for
     vendors without keys a marker and a ``find_previous``), or ``idempotent`` (a write that is
-    harmless to repeat, such as setting labels). ``redact`` lists output paths hidden in the
+    harmless to repeat, such as setting labels). ``at_least_once=True`` declares a write the
+    vendor offers no way to make once (no key, nothing to look for afterwards): it is retried
+    like any write, and its docstring must say "at least once". ``redact`` lists output paths
+    hidden in the
     dashboard; ``retry`` and ``timeout`` override the integration's defaults. A plain ``def``
     wrapper runs in the worker's thread pool, off the event loop. The first three parameters are
     positional-only (``self, client, task, /``); the wrapper's own are keyword-only.
@@ -304,6 +314,7 @@ def integration_task(
             redact=redact,
             retry=retry,
             timeout=timeout,
+            at_least_once=at_least_once,
         )
 
     if name is not None and not isinstance(name, str):

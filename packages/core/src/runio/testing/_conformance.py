@@ -222,7 +222,7 @@ class IntegrationConformance:
             return
         tasks = class_spec(self.integration_class).tasks
         if metafunc.function.__name__ == "test_every_write_takes_effect_once":
-            names = [n for n, t in tasks.items() if t.effect == "write"]
+            names = [n for n, t in tasks.items() if t.effect == "write" and not t.at_least_once]
         else:
             names = list(tasks)
         metafunc.parametrize("wrapper", names or [None])
@@ -288,8 +288,14 @@ class IntegrationConformance:
         assert self._tasks(), f"{cls.__name__} declares no @runio.integration_task wrapper"
         if cls.idempotency == "marker":
             for attr, wrapper in self._tasks().items():
-                assert wrapper.effect != "write" or wrapper.finder is not None, (
+                assert wrapper.effect != "write" or wrapper.at_least_once or wrapper.finder, (
                     f"{cls.__name__}.{attr} writes but declares no find_previous"
+                )
+        for attr, wrapper in self._tasks().items():
+            if wrapper.at_least_once:
+                assert "at least once" in " ".join((wrapper.__doc__ or "").lower().split()), (
+                    f"{cls.__name__}.{attr} is declared at_least_once: its docstring must say "
+                    'so ("at least once") and why'
                 )
 
     def test_registered_through_the_runio_entry_point(self) -> None:
