@@ -1,21 +1,21 @@
-"""What every vendor's test world shares (each vendor's ``<vendor>_helpers.World`` mixes it in):
-defining a job that awaits ``body(io.<namespace>)``, sending its event, and running the worker,
-moving the test clock to each wake-up, until the run has finished.
+"""What every vendor's tests share: ``RunsJobs``, which each vendor's ``<vendor>_helpers.World``
+mixes in (defining a job that awaits ``body(io.<namespace>)``, sending its event, and running the
+worker, moving the test clock to each wake-up, until the run has finished), and
+``text_columns``, every stored value as text, for the secret checks.
 
-Test directories are not packages, so the vendors' helper modules put this directory on the path
-and import it by its own name."""
+Test directories are not packages: tests/integrations/conftest.py puts this directory on the
+import path, so the vendors' tests import this module by its own name."""
 
 from __future__ import annotations
 
 import itertools
+import sqlite3
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
 import runio
-from runio.testing import TestClock
-
-FINISHED = ("COMPLETED", "FAILED", "CANCELED", "TIMED_OUT")
+from runio.testing import JobTester, TestClock
 
 
 class RunsJobs:
@@ -54,17 +54,32 @@ class RunsJobs:
         """Run a worker until no run is ready."""
         self.client.run_worker(until_idle=True)
 
-    def drive(self, run_id: str, *, max_steps: int = 20) -> runio.Run:
+    def drive(self, run_id: str, *, max_steps: int = 40) -> runio.Run:
         """Run the worker, moving the clock to each wake-up, until the run has finished."""
-        for _ in range(max_steps):
-            self.work()
-            run = self.client.get_run(run_id)
-            if run.status in FINISHED:
-                return run
-            assert run.status == "WAITING", run.status
-            assert run.ready_at is not None
-            self.clock.advance(seconds=max(0.0, run.ready_at - self.clock.now()))
-        raise AssertionError(f"run {run_id} did not finish in {max_steps} steps")
+        return JobTester(self.client, self.clock).run_until_finished(run_id, max_steps=max_steps)
 
     def run(self, body: Callable[[Any], Awaitable[Any]], **options: Any) -> runio.Run:
         return self.drive(self.start(body, **options))
+
+
+def text_columns(database: Path) -> list[tuple[str, str, str]]:
+    """(table, column, value) for every non-null value of every table, as text."""
+    found = []
+    connection = sqlite3.connect(database)
+    try:
+        tables = [
+            row[0]
+            for row in connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        ]
+        for table in tables:
+            columns = [row[1] for row in connection.execute(f'PRAGMA table_info("{table}")')]
+            for column in columns:
+                for (value,) in connection.execute(
+                    f'SELECT CAST("{column}" AS TEXT) FROM "{table}" WHERE "{column}" IS NOT NULL'
+                ):
+                    found.append((table, column, value))
+    finally:
+        connection.close()
+    return found

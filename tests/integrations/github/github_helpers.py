@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from github import Auth
+from integration_world import RunsJobs
 from runio_github._sdk import ThreadSafeGithub, new_client
 from runio_github.testing import FakeGitHub, FakeRepo
 
@@ -22,12 +23,6 @@ from runio.testing import TestClock
 _CORE_TESTS = str(Path(__file__).resolve().parents[2] / "core")
 if _CORE_TESTS not in sys.path:
     sys.path.append(_CORE_TESTS)
-# tests/integrations/integration_world.py: what every vendor's World shares.
-_INTEGRATION_TESTS = str(Path(__file__).resolve().parents[1])
-if _INTEGRATION_TESTS not in sys.path:
-    sys.path.append(_INTEGRATION_TESTS)
-
-from integration_world import RunsJobs  # noqa: E402
 
 TOKEN = "ghp_runioTest0123456789abcdefghijklmnopq"
 REPO = "octo/hello"

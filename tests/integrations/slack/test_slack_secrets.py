@@ -5,38 +5,15 @@ the ``runio`` command's output, not a repr."""
 from __future__ import annotations
 
 import logging
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
+from integration_world import text_columns
 from procs import Procs
 from slack_helpers import TOKEN, World
 
 import runio
-
-
-def text_columns(database: Path) -> list[tuple[str, str, str]]:
-    """(table, column, value) for every non-null value of every table, as text."""
-    found = []
-    connection = sqlite3.connect(database)
-    try:
-        tables = [
-            row[0]
-            for row in connection.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-            )
-        ]
-        for table in tables:
-            columns = [row[1] for row in connection.execute(f'PRAGMA table_info("{table}")')]
-            for column in columns:
-                for (value,) in connection.execute(
-                    f'SELECT CAST("{column}" AS TEXT) FROM "{table}" WHERE "{column}" IS NOT NULL'
-                ):
-                    found.append((table, column, value))
-    finally:
-        connection.close()
-    return found
 
 
 def test_the_token_never_reaches_the_store_the_logs_or_the_cli(

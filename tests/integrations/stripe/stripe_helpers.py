@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+from integration_world import RunsJobs
 from runio_stripe import Stripe
 from runio_stripe.testing import FakeStripe
 
@@ -20,12 +21,6 @@ from runio.testing import TestClock
 _CORE_TESTS = str(Path(__file__).resolve().parents[2] / "core")
 if _CORE_TESTS not in sys.path:
     sys.path.append(_CORE_TESTS)
-# tests/integrations/integration_world.py: what every vendor's World shares.
-_INTEGRATION_TESTS = str(Path(__file__).resolve().parents[1])
-if _INTEGRATION_TESTS not in sys.path:
-    sys.path.append(_INTEGRATION_TESTS)
-
-from integration_world import RunsJobs  # noqa: E402
 
 API_KEY = "sk_test_runio_4eC39HqLyjWDarjtT1zdp7dc"
 

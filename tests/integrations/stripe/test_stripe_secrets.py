@@ -4,37 +4,13 @@ table, and the files on disk), not the logs (runio's and the stripe SDK's own), 
 from __future__ import annotations
 
 import logging
-import sqlite3
-from pathlib import Path
 from typing import Any
 
 import pytest
+from integration_world import text_columns
 from stripe_helpers import API_KEY, World
 
 import runio
-
-
-def text_columns(database: Path) -> list[tuple[str, str, str]]:
-    """(table, column, value) for every non-null value of every table, as text."""
-    found = []
-    connection = sqlite3.connect(database)
-    try:
-        tables = [
-            row[0]
-            for row in connection.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-            )
-        ]
-        for table in tables:
-            columns = [row[1] for row in connection.execute(f'PRAGMA table_info("{table}")')]
-            for column in columns:
-                for (value,) in connection.execute(
-                    f'SELECT CAST("{column}" AS TEXT) FROM "{table}" WHERE "{column}" IS NOT NULL'
-                ):
-                    found.append((table, column, value))
-    finally:
-        connection.close()
-    return found
 
 
 def test_the_api_key_never_reaches_the_store_or_the_logs(

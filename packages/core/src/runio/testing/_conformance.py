@@ -56,8 +56,7 @@ from ..plugins._manager import integration_class_problem
 from ..retry import RetryOptions
 from ._clock import TestClock
 from ._fake_server import FakeVendorServer
-
-_FINISHED = ("COMPLETED", "FAILED", "CANCELED", "TIMED_OUT")
+from ._kit import JobTester
 
 
 @dataclass
@@ -103,17 +102,9 @@ class ConformanceHarness:
     def get(self, run_id: str) -> Run:
         return self.client.get_run(run_id)
 
-    def drive(self, run_id: str, *, max_steps: int = 20) -> Run:
+    def drive(self, run_id: str, *, max_steps: int = 40) -> Run:
         """Run the worker, moving the clock to each wake-up, until the run has finished."""
-        for _ in range(max_steps):
-            self.work()
-            run = self.get(run_id)
-            if run.status in _FINISHED:
-                return run
-            assert run.status == "WAITING", run.status
-            assert run.ready_at is not None
-            self.clock.advance(max(0.0, run.ready_at - self.clock.now()))
-        raise AssertionError(f"run {run_id} did not finish in {max_steps} steps")
+        return JobTester(self.client, self.clock).run_until_finished(run_id, max_steps=max_steps)
 
     def run(self, body: Callable[[Any], Awaitable[Any]], *, declare: bool = True) -> Run:
         return self.drive(self.start(body, declare=declare))
