@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -130,7 +131,7 @@ def _setup(namespace: dict[str, Any]) -> None:
     """Each page runs in a fresh empty directory, with the environment it found restored
     after it: `./.runio`, files a page writes and variables it sets stay with that page."""
     directory = tempfile.mkdtemp(prefix="runio-docs-")
-    namespace[_SAVED] = (os.getcwd(), dict(os.environ), directory)
+    namespace[_SAVED] = (os.getcwd(), dict(os.environ), directory, list(sys.path))
     os.environ.pop("RUNIO_DATABASE_URL", None)
     os.chdir(directory)
 
@@ -144,7 +145,11 @@ def _teardown(namespace: dict[str, Any]) -> None:
             close = value.stop
         if close is not None:
             close()
-    cwd, environ, directory = namespace.pop(_SAVED)
+    cwd, environ, directory, path = namespace.pop(_SAVED)
+    sys.path[:] = path
+    for name, module in list(sys.modules.items()):  # modules the page made in its directory
+        if str(getattr(module, "__file__", None) or "").startswith(directory):
+            del sys.modules[name]
     os.chdir(cwd)
     os.environ.clear()
     os.environ.update(environ)

@@ -33,8 +33,11 @@ Console transcripts (```console blocks with output) are checked by test_cli_docs
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from docs_examples import ROOT, pages
+
+from runio.integrations._scaffold import scaffold
 
 SKIP = re.compile(r"<!-- skip: (next|start)(?P<reason>[^>]*)-->")
 
@@ -51,3 +54,26 @@ def test_every_skip_states_its_reason() -> None:
         for match in SKIP.finditer(page.read_text("utf-8")):
             reason = match["reason"].strip().strip("\"'")
             assert len(reason) >= 10, f"{page}: a skip without a reason a reader can check"
+
+
+def test_the_methods_shown_alone_are_the_scaffolds(tmp_path: Path) -> None:
+    """docs/writing-an-integration.md shows some of Acme's methods on their own (skipped, as a
+    method cannot run outside its class): each is the scaffold's code, comments aside."""
+    scaffold("acme", tmp_path / "runio-acme")
+    written = "\n".join(
+        path.read_text("utf-8") for path in sorted((tmp_path / "runio-acme").rglob("*.py"))
+    )
+    guide = (ROOT / "docs" / "writing-an-integration.md").read_text("utf-8")
+    shown = re.findall(
+        r'<!-- skip: next "a method of the Acme class[^>]*-->\s*```python\n(.*?)```', guide, re.S
+    )
+    assert len(shown) == 3
+    code = _without_comments(written)
+    for block in shown:
+        assert _without_comments(block) in code, f"not in the scaffold:\n{block}"
+
+
+def _without_comments(text: str) -> str:
+    return "\n".join(
+        line for line in text.splitlines() if line.strip() and not line.strip().startswith("#")
+    )
