@@ -96,6 +96,9 @@ def _run_fragment(example: Example, tree: ast.Module) -> None:
             trigger=runio.event_trigger(FRAGMENT_EVENT),
             integrations=integrations,
         )(fn)
+        prepare = namespace.get("docs_prepare_client")
+        if prepare is not None:
+            prepare(client)
         tester = JobTester(client, clock)
         run = tester.run_until_finished(tester.run_job(job, {}))
         if run.status != "COMPLETED":
@@ -107,7 +110,11 @@ def _run_fragment(example: Example, tree: ast.Module) -> None:
             )
     namespace.pop("__docs_export__", None)
     namespace.update(
-        {name: value for name, value in exported.items() if not name.startswith("__docs")}
+        {
+            name: value
+            for name, value in exported.items()
+            if name not in ("io", "ctx") and not name.startswith("__docs")
+        }
     )
 
 
