@@ -66,9 +66,7 @@ def _awaits_at_top_level(tree: ast.Module) -> bool:
 def _as_job_body(tree: ast.Module) -> ast.Module:
     """``async def __docs_job__(__payload, io, ctx): <block>; __docs_export__(locals())``."""
     wrapper = ast.parse(
-        "async def __docs_job__(__docs_payload__, io, ctx):\n"
-        "    pass\n"
-        "__docs_export__ = None\n"
+        "async def __docs_job__(__docs_payload__, io, ctx):\n    pass\n__docs_export__ = None\n"
     )
     job = wrapper.body[0]
     assert isinstance(job, ast.AsyncFunctionDef)
@@ -125,6 +123,7 @@ def evaluate_python(example: Example) -> None:
     as the body of an async job (`io`, `ctx` bound; `payload` is the page's own name, if any),
     and the names it assigns are kept for the page's later blocks."""
     __tracebackhide__ = True
+    example.namespace.setdefault("docs_page", Path(example.path))
     source = pad(example.parsed, example.line + example.parsed.line_offset)
     tree = ast.parse(source, example.path)
     if _awaits_at_top_level(tree) or (_uses_io(tree) and "io" not in example.namespace):
@@ -153,9 +152,11 @@ def _teardown(namespace: dict[str, Any]) -> None:
         if close is not None:
             close()
     cwd, environ, directory, path = namespace.pop(_SAVED)
+    added = [entry for entry in sys.path if entry not in path]
     sys.path[:] = path
-    for name, module in list(sys.modules.items()):  # modules the page made in its directory
-        if str(getattr(module, "__file__", None) or "").startswith(directory):
+    for name, module in list(sys.modules.items()):  # modules the page imported from its paths
+        where = str(getattr(module, "__file__", None) or "")
+        if where and any(where.startswith(entry) for entry in [directory, *added]):
             del sys.modules[name]
     os.chdir(cwd)
     os.environ.clear()
@@ -171,5 +172,6 @@ DOCS_SYBIL = Sybil(
     ],
     setup=_setup,
     teardown=_teardown,
+    # runio's pytest plugin's fixture, for a block that calls a test function the page shows
+    fixtures=["runio_app"],
 )
-

@@ -20,6 +20,9 @@ How a page's blocks run:
       payload = {"user_ids": ["u_1", "u_2"]}
       -->
 
+- `runio_app` (runio's pytest fixture, fresh for each block) is there too, so a hidden block
+  can call a test function the page shows: `test_it(runio_app)`.
+- `docs_page` is the page's path (to reach files of the repository from a hidden block).
 - `<!-- clear-namespace -->` starts the page's namespace afresh.
 
 How a block opts out (keep it rare, and say why where the reader of the source sees it):
