@@ -31,7 +31,7 @@ from runio.testing import FakeVendorServer, JobTester, TestClock, task_statuses
 ROOT = Path(__file__).resolve().parents[2]
 PAGE_GLOBS = ("README.md", "docs/**/*.md", "packages/*/README.md")
 
-# What a job-body fragment's job is called with, unless the page defines `payload` itself.
+# The event of a job-body fragment's job (the fragment reads `payload` from the page, if at all).
 FRAGMENT_EVENT = "docs.example"
 _SAVED = "__docs_saved__"
 
@@ -64,15 +64,12 @@ def _awaits_at_top_level(tree: ast.Module) -> bool:
 
 
 def _as_job_body(tree: ast.Module) -> ast.Module:
-    """``async def __docs_job__(__payload, io, ctx): <block>; __docs_export__(locals())``."""
-    wrapper = ast.parse(
-        "async def __docs_job__(__docs_payload__, io, ctx):\n    pass\n__docs_export__ = None\n"
-    )
+    """``async def __docs_job__(__docs_payload__, io, ctx): <block>;
+    __docs_export__(locals())``, keeping the block's line numbers."""
+    wrapper = ast.parse("async def __docs_job__(__docs_payload__, io, ctx):\n    pass\n")
     job = wrapper.body[0]
     assert isinstance(job, ast.AsyncFunctionDef)
-    export = ast.parse("__docs_export__(locals())").body
-    job.body = [*tree.body, *export]
-    wrapper.body = [job]
+    job.body = [*tree.body, *ast.parse("__docs_export__(locals())").body]
     ast.fix_missing_locations(wrapper)
     return wrapper
 
@@ -85,14 +82,12 @@ def _run_fragment(example: Example, tree: ast.Module) -> None:
     exec(code, namespace)
     fn = namespace.pop("__docs_job__")
     clock = TestClock(start=1_800_000_000.0)
-    integrations = namespace.get("docs_integrations", {})
     with runio.Client(
         id="docs", database_url="sqlite://:memory:", clock=clock, time_scale=1
     ) as client:
         job = client.define_job(
             id=f"docs-line-{example.line}",
             trigger=runio.event_trigger(FRAGMENT_EVENT),
-            integrations=integrations,
         )(fn)
         prepare = namespace.get("docs_prepare_client")
         if prepare is not None:

@@ -11,7 +11,8 @@ How a page's blocks run:
   as the body of an async job `(payload, io, ctx)` on a test clock, until the run finishes, and
   the run must complete. The names the fragment assigns stay for the page's later blocks.
   `payload` is whatever the page named so (define it in an earlier block, visible or hidden).
-  The job gets the integrations the page put in a dict named `docs_integrations`, and a page
+  Integrations are the default instances, configured from the environment (a hidden block
+  starts the package's fake and sets its variables, as the integration pages do). A page
   function named `docs_prepare_client(client)` is called with the job's client first (to
   define the jobs the fragment's events trigger, say).
 - Setup a reader does not need to see goes in a hidden block, kept in the page's source:
