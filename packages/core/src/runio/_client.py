@@ -20,7 +20,7 @@ from . import _json, _run_rules, _validate
 from ._clock import Clock, SystemClock
 from ._execution import Limits
 from ._ids import new_id
-from ._job import EventTrigger, Job, make_job
+from ._job import EventTrigger, Job, JobDecorator, make_job
 from ._logcapture import CaptureSetting, capture_level
 from ._records import Event, JobRecord, NewRun, Run, RunStatus
 from ._schedules import ScheduleTrigger
@@ -128,7 +128,7 @@ class Client:
             _payload_size(max_payload_size, "Client(max_payload_size=...)")
         self.max_payload_size = max_payload_size
         self.id = id
-        self.jobs: dict[str, Job] = {}
+        self.jobs: dict[str, Job[Any, Any]] = {}
         self.clock: Clock = clock or SystemClock()
         self._database_url = database_url
         self._store = store
@@ -280,7 +280,7 @@ class Client:
         integrations: Mapping[str, Any] | None = None,
         max_duration: float | None = None,
         capture_logging: CaptureSetting = None,
-    ) -> Callable[[Callable[..., Any]], Job]:
+    ) -> JobDecorator:
         """Register the decorated function as a job of this app.
 
         The function takes ``(payload, io)`` or ``(payload, io, ctx)``; ``async def`` gets a
@@ -291,7 +291,7 @@ class Client:
         in their logs (``True``: INFO and above, or a level); None follows the client's setting.
         """
 
-        def decorate(fn: Callable[..., Any]) -> Job:
+        def decorate(fn: Callable[..., Any]) -> Job[Any, Any]:
             if id in self.jobs:
                 raise JobDefinitionError(
                     f"App {self.id!r} already has a job with id {id!r}; job ids must be unique."

@@ -99,7 +99,7 @@ class WorkerApp:
     builds it), so the worker depends on no client internals."""
 
     app_id: str
-    jobs: Mapping[str, Job]
+    jobs: Mapping[str, Job[Any, Any]]
     store: Store
     clock: Clock
     limits: Limits
