@@ -45,9 +45,9 @@ import pytest
 from .. import _json
 from .. import server as http_server
 from .._client import Client
-from .._job import event_trigger
 from .._records import Run, TaskRun
 from .._task import Task
+from .._triggers import event_trigger
 from ..errors import IntegrationSettingError
 from ..integrations._base import Integration, IntegrationTask, class_spec
 from ..integrations._runtime import runtime_of
