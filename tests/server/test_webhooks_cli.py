@@ -4,14 +4,23 @@ vendor's API where the integration supports it."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import re
+import signal
+import sys
 import textwrap
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
 from runio.cli import cli
+
+sys.path.append(str(Path(__file__).resolve().parent.parent / "core"))
+from procs import read_lines, running, wait_until
 
 APP = """
 import runio
@@ -146,3 +155,80 @@ def test_an_app_without_webhook_triggers_says_how_to_add_one(tmp_path: Path) -> 
 
     assert result.exit_code == 0
     assert "has no jobs started by webhooks" in result.output
+
+
+SIGNED_APP = """
+import hashlib, hmac, json
+import runio
+from runio.errors import WebhookSignatureError
+from runio.integrations import WebhookDelivery
+
+
+class Acme(runio.Integration[None]):
+    namespace, name = "acme", "Acme"
+    webhook_secret: str | None = runio.setting(env="ACME_WEBHOOK_SECRET", required=False)
+
+    def create_client(self):
+        return None
+
+    def verify_webhook(self, request):
+        secret = self.require_setting("webhook_secret")
+        expected = hmac.new(secret.encode(), request.body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, request.header("acme-signature") or ""):
+            raise WebhookSignatureError("the signature does not match the body")
+        event = json.loads(request.body)
+        return WebhookDelivery(id=event["id"], type=event["type"], payload=event)
+
+
+acme = Acme()
+client = runio.Client("cli-shop")
+
+
+@client.define_job(id="on-paid", trigger=acme.webhook_trigger("order.paid"))
+async def on_paid(event: dict, io: runio.IO) -> str:
+    return await io.run_task("ship", lambda task: "shipped " + event["order"], name="Ship")
+"""
+
+
+def test_dev_receives_a_signed_delivery_and_runs_the_job(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "shop.py").write_text(SIGNED_APP, encoding="utf-8")
+    monkeypatch.setenv("ACME_WEBHOOK_SECRET", "acme-dev-secret")
+    with running(tmp_path) as procs:
+        dev = procs.start("dev", "shop.py:client", "--port", "0", name="dev")
+
+        def endpoint() -> str | None:
+            for line in read_lines(dev.stdout_path):
+                found = re.search(
+                    r"webhooks: (http://[^ ]+/webhooks/acme)  [(]Acme: order.paid[)]", line
+                )
+                if found:
+                    return found.group(1)
+            assert dev.popen.poll() is None, dev.output()
+            return None
+
+        url = wait_until(
+            endpoint, timeout=60, what="runio dev to print the webhook URL", detail=dev.output
+        )
+        body = json.dumps({"id": "evt_1", "type": "order.paid", "order": "o_7"}).encode()
+        signature = hmac.new(b"acme-dev-secret", body, hashlib.sha256).hexdigest()
+        refused = httpx.post(url, content=body, headers={"Acme-Signature": "0" * 64})
+        answer = httpx.post(url, content=body, headers={"Acme-Signature": signature})
+        again = httpx.post(url, content=body, headers={"Acme-Signature": signature})
+        base = url.split("/api/")[0]
+
+        def completed() -> dict | None:
+            run = httpx.get(f"{base}/api/v1/runs/{answer.json()['run_ids'][0]}").json()
+            return run if run["status"] == "COMPLETED" else None
+
+        run = wait_until(completed, timeout=60, what="the run to complete", detail=dev.output)
+        runs = httpx.get(f"{base}/api/v1/runs").json()
+        dev.send(signal.SIGINT)
+        assert dev.wait_exit(60) == 0, dev.output()
+
+    assert refused.status_code == 401
+    assert answer.status_code == 200 and again.json()["run_ids"] == answer.json()["run_ids"]
+    assert run["output"] == "shipped o_7"
+    assert len(runs["runs"]) == 1
+    assert "acme-dev-secret" not in dev.output()
