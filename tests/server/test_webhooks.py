@@ -370,3 +370,21 @@ async def _burst(url: str, now: float, *, count: int) -> dict[int, int]:
     async with httpx.AsyncClient(timeout=60) as http:
         await asyncio.gather(*(send(http, n) for n in range(count)))
     return statuses
+
+
+async def test_the_jobs_page_and_api_say_which_webhook_starts_a_job(
+    client: runio.Client, http: httpx.AsyncClient
+) -> None:
+    await client._register_jobs()
+
+    jobs = {job["id"]: job for job in (await http.get("/api/v1/jobs")).json()["jobs"]}
+    page = (await http.get("/jobs", headers={"Accept": "text/html"})).text
+
+    assert jobs["on-paid-eu"]["webhook"] == {
+        "integration": "acme",
+        "vendor": "Acme",
+        "event_type": "order.paid",
+    }
+    assert jobs["on-paid-eu"]["event_name"] == "acme:order.paid"
+    assert jobs["on-paid-eu"]["payload_filter"] == {"data": {"region": ["eu"]}}
+    assert "Acme webhook <code>order.paid</code> at <code>/api/v1/webhooks/acme</code>" in page
