@@ -27,7 +27,7 @@ from runio.integrations import (
     WebhookTrigger,
 )
 from runio.server import ServerConfig, create_app
-from runio.testing import TestClock
+from runio.testing import JobTester, TestClock
 
 SECRET = "acme-signing-secret-0123456789"
 TOLERANCE = 300.0
@@ -388,3 +388,20 @@ async def test_the_jobs_page_and_api_say_which_webhook_starts_a_job(
     assert jobs["on-paid-eu"]["event_name"] == "acme:order.paid"
     assert jobs["on-paid-eu"]["payload_filter"] == {"data": {"region": ["eu"]}}
     assert "Acme webhook <code>order.paid</code> at <code>/api/v1/webhooks/acme</code>" in page
+
+
+def test_the_testing_kit_delivers_webhooks_to_the_apps_endpoint(
+    client: runio.Client, clock: TestClock
+) -> None:
+    tester = JobTester(client, clock)
+    body, headers = delivery("evt_kit", at=clock.now(), region="eu")
+
+    answer = tester.deliver_webhook("acme", body, headers)
+    refused = tester.deliver_webhook("acme", body, {})
+
+    assert answer.status_code == 200 and refused.status_code == 401
+    assert {run.job_id: run.status for run in tester.runs()} == {
+        "on-paid": "COMPLETED",
+        "on-paid-eu": "COMPLETED",
+    }
+    assert tester.runs("on-paid-eu")[0].output == "o_1"
