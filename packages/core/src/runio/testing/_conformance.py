@@ -207,8 +207,8 @@ class IntegrationConformance:
         return self.integration_class.verify_webhook is not Integration.verify_webhook
 
     def _webhook_instance(self, signing_secret: str | None) -> Integration[Any]:
-        setting = self.integration_class.webhook_secret_setting
-        return self.integration_class(**{setting: signing_secret})
+        settings: dict[str, Any] = {self.integration_class.webhook_secret_setting: signing_secret}
+        return self.integration_class(**settings)
 
     # -- fixtures ----------------------------------------------------------------------------
     @pytest.fixture
