@@ -203,7 +203,8 @@ class SlackEventTrigger(WebhookTrigger):
     skip_own: bool = False
     skip_bots: bool = False
     subtypes: tuple[str, ...] | None = None
-    """The ``subtype`` values accepted besides none; None accepts any."""
+    """The ``subtype`` values accepted besides none (and ``bot_message`` when bots are not
+    skipped); None accepts any."""
 
     def matches(self, payload: Any) -> bool:
         if not super().matches(payload):
@@ -216,7 +217,9 @@ class SlackEventTrigger(WebhookTrigger):
         if self.skip_bots and by_a_bot(event):
             return False
         subtype = event.get("subtype")
-        return self.subtypes is None or subtype is None or subtype in self.subtypes
+        if self.subtypes is None or subtype is None or subtype in self.subtypes:
+            return True
+        return subtype == "bot_message" and not self.skip_bots  # bots taken: their messages too
 
     def stored_info(self) -> dict[str, Any]:
         info = super().stored_info()
