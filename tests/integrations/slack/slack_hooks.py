@@ -49,7 +49,7 @@ def define_jobs(client: runio.Client, slack: Slack, general: str) -> None:
         event = payload.event
         await io.use(slack).post_message(
             "reply",
-            channel=event.channel or general,
+            channel=event.channel,
             thread_ts=event.ts,
             text=f"Hi <@{event.user}>, on it.",
         )

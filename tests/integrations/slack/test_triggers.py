@@ -4,22 +4,25 @@ with typed payloads. Refused requests store nothing; Slack's retries start nothi
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import httpx
 import pytest
 from integration_world import text_columns
 from runio_slack import Slack
-from runio_slack.testing import EventSubscription
+from runio_slack.testing import EventSubscription, FakeSlack
 from slack_helpers import TOKEN
-from slack_hooks import SIGNING_SECRET, Hooked, hooked
+from slack_hooks import SIGNING_SECRET, Hooked, LiveServer, hooked
 
 from runio.errors import ConfigurationError, JobDefinitionError
+from runio.server import ServerConfig
 
 
 @pytest.fixture
@@ -439,3 +442,39 @@ def test_slack_has_no_api_for_event_subscriptions_so_registering_explains_the_ap
     assert Slack.webhook_help is not None and "Event Subscriptions" in Slack.webhook_help
     with pytest.raises(ConfigurationError, match="Request URL"):
         slack.register_webhook("https://example.com/api/v1/webhooks/slack", ["app_mention"])
+
+
+# -- the example ---------------------------------------------------------------------------
+
+
+def _load_example(name: str) -> ModuleType:
+    path = Path(__file__).resolve().parents[3] / "examples" / "slack_app.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_examples_mention_job_answers_in_the_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FakeSlack(token=TOKEN) as fake:
+        monkeypatch.setenv("RUNIO_DATABASE_URL", f"sqlite:///{tmp_path / 'runio.db'}")
+        monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
+        monkeypatch.setenv("SLACK_API_BASE", fake.url)
+        monkeypatch.setenv("SLACK_SIGNING_SECRET", fake.signing_secret)
+        web, work = _load_example("slack_app_web"), _load_example("slack_app_work")
+        server = LiveServer(web.client, ServerConfig(port=0)).start()
+        try:
+            endpoint = f"{server.url}/api/v1/webhooks/slack"
+            ts = work.mention_the_bot(fake, endpoint, fake.general_id)
+            work.client.run_worker(until_idle=True)
+        finally:
+            server.stop()
+            work.client.close()
+        [run] = work.client.list_runs(job_id="slack-mention")
+        assert run.status == "COMPLETED"
+        [mention, reply] = fake.messages(fake.general_id, thread_ts=ts)
+        assert reply["text"].startswith(f"<@{fake.owner_id}> on it (run {run.id}")
+        assert mention["reactions"][0]["name"] == "eyes"

@@ -272,7 +272,7 @@ class MessageEvent(SlackEvent):
     """A message posted in a channel the app is in (``message``: the ``message.channels``,
     ``message.groups``, ``message.im`` and ``message.mpim`` subscriptions)."""
 
-    channel: str | None = None
+    channel: str = ""
     """The channel's id (``C...``; ``G...`` private; ``D...`` a direct message)."""
     channel_type: str | None = None
     """``channel``, ``group``, ``im`` or ``mpim``."""
@@ -280,7 +280,7 @@ class MessageEvent(SlackEvent):
     """Who posted it (a user id); absent on some subtypes."""
     text: str = ""
     """Its text, in Slack's markup (``<@U0123>`` mentions); empty when it has none."""
-    ts: str | None = None
+    ts: str = ""
     """The message's timestamp: its id within the channel (reply with ``thread_ts=ts``)."""
     thread_ts: str | None = None
     """The thread's parent timestamp, for a reply in a thread."""
@@ -296,12 +296,14 @@ class MessageEvent(SlackEvent):
 class AppMentionEvent(SlackEvent):
     """A message that mentions the app's bot (``app_mention``)."""
 
-    channel: str | None = None
+    channel: str = ""
+    """The channel's id."""
     user: str | None = None
-    """Who mentioned the bot."""
+    """Who mentioned the bot (a bot's mention has ``bot_id`` instead)."""
     text: str = ""
     """The message's text, the ``<@BOT_USER_ID>`` mention included."""
-    ts: str | None = None
+    ts: str = ""
+    """The message's timestamp (reply in its thread with ``thread_ts=ts``)."""
     thread_ts: str | None = None
     bot_id: str | None = None
     team: str | None = None

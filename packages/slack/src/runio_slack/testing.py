@@ -1496,5 +1496,9 @@ if __name__ == "__main__":  # python -m runio_slack.testing --port 12112
     serve_fake(
         FakeSlack,
         prog="python -m runio_slack.testing",
-        environment={"SLACK_API_BASE": "{url}", "SLACK_BOT_TOKEN": DEFAULT_TOKEN},
+        environment={
+            "SLACK_API_BASE": "{url}",
+            "SLACK_BOT_TOKEN": DEFAULT_TOKEN,
+            "SLACK_SIGNING_SECRET": DEFAULT_SIGNING_SECRET,
+        },
     )
