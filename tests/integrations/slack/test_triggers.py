@@ -370,8 +370,11 @@ def test_a_mention_that_fails_the_typed_payload_is_refused_not_lost_quietly(app:
     assert app.count("events") == 0
 
 
-def test_without_a_signing_secret_deliveries_are_503_and_say_what_to_set(tmp_path: Path) -> None:
-    with hooked(tmp_path, signing_secret=None) as app:
+@pytest.mark.parametrize("secret", [None, "   "])
+def test_without_a_signing_secret_deliveries_are_503_and_say_what_to_set(
+    tmp_path: Path, secret: str | None
+) -> None:
+    with hooked(tmp_path, signing_secret=secret) as app:
         answer = app.fake.send_event(app.url, mention(app))
         assert answer.status_code == 503
         assert "SLACK_SIGNING_SECRET" in answer.json()["detail"]
@@ -423,6 +426,8 @@ def test_trigger_definitions_say_what_is_wrong() -> None:
         slack.on_message(subtypes="file_share")
     with pytest.raises(JobDefinitionError, match="event type"):
         slack.on_event("")
+    with pytest.raises(JobDefinitionError, match="delivers its events as type 'message'"):
+        slack.on_event("message.channels")
     trigger = slack.on_message(channel=["C0123ABCD", "C0456EFGH"], filter={"team_id": ["T1"]})
     assert trigger.name == "slack:message"
     assert trigger.filter == {"team_id": ["T1"], "event": {"channel": ["C0123ABCD", "C0456EFGH"]}}
@@ -478,3 +483,20 @@ def test_the_examples_mention_job_answers_in_the_thread(
         [mention, reply] = fake.messages(fake.general_id, thread_ts=ts)
         assert reply["text"].startswith(f"<@{fake.owner_id}> on it (run {run.id}")
         assert mention["reactions"][0]["name"] == "eyes"
+
+
+def test_the_fake_sends_a_channels_events_only_to_an_app_in_it_and_knows_slacks_event_names(
+    app: Hooked,
+) -> None:
+    with pytest.raises(ValueError, match="unknown bot events \\['message'\\]"):
+        app.fake.subscribe(app.url, ["message"])
+    app.fake.subscribe(app.url, ["message.channels", "app_mention"])
+    outside = app.fake.add_channel("outside", bot_member=False)
+    app.fake.user_posts(outside, f"<@{app.fake.bot_user_id}> can you see this?")
+    private = app.fake.add_channel("secret-plans", private=True)
+    app.fake.user_posts(private, "not subscribed to message.groups")
+    sent = len(app.fake.webhook_deliveries)
+    assert sent == 1  # the challenge: no event from either channel
+    app.fake.user_posts(app.fake.general_id, "hello")
+    assert sent_envelope(app)["event"]["channel_type"] == "channel"
+    assert app.event_names() == ["slack:message"]

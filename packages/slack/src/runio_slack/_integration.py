@@ -263,7 +263,7 @@ class Slack(runio.Integration[WebClient]):
         challenge; read an ``event_callback`` as a delivery of ``event.type`` whose id is
         Slack's ``event_id`` (the same on Slack's retries, ``X-Slack-Retry-Num``)."""
         secret = self.signing_secret
-        if not secret:
+        if not secret or not str(secret).strip():
             raise IntegrationSettingError(
                 f"Slack integration {self.id!r} needs signing_secret to verify Slack's events "
                 "(pass Slack(signing_secret=...) or set SLACK_SIGNING_SECRET: the app's Signing "
@@ -286,6 +286,12 @@ class Slack(runio.Integration[WebClient]):
         the app's own included. The payload is Slack's envelope (``event``, ``event_id``,
         ``team_id``...), parsed by ``schema`` when given; ``filter`` matches it
         (``{"event": {"channel": ["C0123ABCD"]}}``)."""
+        if isinstance(event_type, str) and event_type.startswith("message."):
+            raise JobDefinitionError(
+                f"Slack.on_event({event_type!r}): {event_type} is the name of a subscription on "
+                "the app's page; Slack delivers its events as type 'message' (with "
+                "channel_type telling where). Use on_event('message') or on_message()."
+            )
         return self.webhook_trigger(event_type, schema=schema, filter=filter)
 
     def on_app_mention(
