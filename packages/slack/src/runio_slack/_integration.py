@@ -210,6 +210,7 @@ class Slack(runio.Integration[WebClient]):
         help="The app's Signing Secret (Basic Information → App Credentials): verifies events",
     )
 
+    webhook_secret_setting = "signing_secret"
     webhook_help = (
         "Slack has no API for an app's Event Subscriptions: set them on the app's page at "
         "https://api.slack.com/apps → your app → Event Subscriptions. Turn on Enable Events, "
@@ -262,12 +263,12 @@ class Slack(runio.Integration[WebClient]):
         of its arrival) with the SDK's ``SignatureVerifier``; answer the ``url_verification``
         challenge; read an ``event_callback`` as a delivery of ``event.type`` whose id is
         Slack's ``event_id`` (the same on Slack's retries, ``X-Slack-Retry-Num``)."""
-        secret = self.signing_secret
-        if not secret or not str(secret).strip():
+        secret = self.require_setting("signing_secret")
+        if not str(secret).strip():
             raise IntegrationSettingError(
-                f"Slack integration {self.id!r} needs signing_secret to verify Slack's events "
-                "(pass Slack(signing_secret=...) or set SLACK_SIGNING_SECRET: the app's Signing "
-                "Secret, under Basic Information → App Credentials).",
+                f"Slack integration {self.id!r} has a blank signing_secret: give it the app's "
+                "Signing Secret (Basic Information → App Credentials) with "
+                "Slack(signing_secret=...) or SLACK_SIGNING_SECRET.",
                 integration=self.id,
                 setting="signing_secret",
                 env="SLACK_SIGNING_SECRET",
