@@ -276,6 +276,11 @@ class FakeSlack(FakeVendorServer):
     ``#general`` channel the bot is in (``general_id``); add more with ``add_channel``, users
     with ``add_user``, messages with ``add_message``. Read what happened from ``messages(...)``,
     ``ephemeral``, ``scheduled``, ``files``, ``requests`` and ``writes``.
+
+    As Slack's Events API it signs requests with ``signing_secret`` (``send_event``,
+    ``verify_url``, ``retry_delivery``, ``replay``, ``send_signed``); once ``subscribe(url)``
+    has saved a Request URL, people acting in the workspace (``user_posts``, ``user_reacts``,
+    ``user_joins``) and the bot's own writes send the subscribed events there.
     """
 
     idempotency_header: ClassVar[str | None] = None  # Slack has no idempotency key
