@@ -133,6 +133,21 @@ def test_a_mention_starts_the_job_with_a_typed_payload_and_the_raw_envelope(app:
     ]
 
 
+def test_the_api_lists_each_jobs_slack_event_and_what_it_skips(app: Hooked) -> None:
+    jobs = {job["id"]: job for job in httpx.get(f"{app.server.url}/api/v1/jobs").json()["jobs"]}
+    assert jobs["answer-mention"]["webhook"] == {
+        "integration": "slack",
+        "vendor": "Slack",
+        "event_type": "app_mention",
+    }
+    assert jobs["general-message"]["event_name"] == "slack:message"
+    assert jobs["general-message"]["payload_filter"] == {
+        "event": {"channel": [app.fake.general_id]}
+    }
+    assert jobs["general-message"]["webhook"]["skips"].startswith("the app's own events; bot")
+    assert jobs["any-message-incl-bots"]["webhook"]["skips"].startswith("the app's own events; sub")
+
+
 def test_a_raw_on_event_trigger_gets_the_envelope_as_a_dict(app: Hooked) -> None:
     event = {
         "type": "channel_created",
@@ -431,11 +446,10 @@ def test_trigger_definitions_say_what_is_wrong() -> None:
     trigger = slack.on_message(channel=["C0123ABCD", "C0456EFGH"], filter={"team_id": ["T1"]})
     assert trigger.name == "slack:message"
     assert trigger.filter == {"team_id": ["T1"], "event": {"channel": ["C0123ABCD", "C0456EFGH"]}}
-    assert trigger.stored_info()["webhook"]["skips"] == [
-        "the app's own events",
-        "bot messages",
-        "subtypes other than file_share, thread_broadcast, me_message",
-    ]
+    assert trigger.stored_info()["webhook"]["skips"] == (
+        "the app's own events; bot messages; subtypes other than file_share, thread_broadcast, "
+        "me_message"
+    )
     reaction = slack.on_reaction_added([":eyes:", "tada"], channel="C0123ABCD")
     assert reaction.filter == {
         "event": {"reaction": ["eyes", "tada"], "item": {"channel": ["C0123ABCD"]}}

@@ -222,6 +222,8 @@ class SlackEventTrigger(WebhookTrigger):
         return subtype == "bot_message" and not self.skip_bots  # bots taken: their messages too
 
     def stored_info(self) -> dict[str, Any]:
+        """The webhook's description, with what it skips in words (``"skips"``: text, as the
+        API's job listing gives the webhook's fields)."""
         info = super().stored_info()
         skips = []
         if self.skip_own:
@@ -230,7 +232,8 @@ class SlackEventTrigger(WebhookTrigger):
             skips.append("bot messages")
         if self.subtypes is not None:
             skips.append(f"subtypes other than {', '.join(self.subtypes) or '(none)'}")
-        info["webhook"]["skips"] = skips
+        if skips:
+            info["webhook"]["skips"] = "; ".join(skips)
         return info
 
 
