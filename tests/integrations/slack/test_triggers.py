@@ -139,6 +139,12 @@ def test_the_api_lists_each_jobs_slack_event_and_what_it_skips(app: Hooked) -> N
         "integration": "slack",
         "vendor": "Slack",
         "event_type": "app_mention",
+        "skips": "the app's own events",
+    }
+    assert jobs["channel-created"]["webhook"] == {
+        "integration": "slack",
+        "vendor": "Slack",
+        "event_type": "channel_created",
     }
     assert jobs["general-message"]["event_name"] == "slack:message"
     assert jobs["general-message"]["payload_filter"] == {
@@ -242,7 +248,9 @@ def test_on_message_skips_bots_edits_and_other_channels(app: Hooked) -> None:
     ]
 
 
-def test_the_apps_own_posts_start_no_message_job_even_with_bots_included(app: Hooked) -> None:
+def test_the_apps_own_posts_start_no_message_or_mention_job_even_with_bots_included(
+    app: Hooked,
+) -> None:
     app.fake.subscribe(app.url, ["message.channels"])
     with httpx.Client(base_url=app.fake.url) as web_api:  # the bot posts through the Web API
         answer = web_api.post(
@@ -253,9 +261,14 @@ def test_the_apps_own_posts_start_no_message_job_even_with_bots_included(app: Ho
     assert answer.json()["ok"] is True
     assert sent_envelope(app)["event"]["bot_id"] == app.fake.bot_id
     assert app.event_names() == ["slack:message"]
+    own_mention = mention(
+        app, user=app.fake.bot_user_id, bot_id=app.fake.bot_id, app_id=app.fake.app_id
+    )
+    assert app.fake.send_event(app.url, own_mention).status_code == 200
     app.work_until_idle()
     assert app.runs("general-message") == []
     assert app.runs("any-message-incl-bots") == []
+    assert app.runs("answer-mention") == []
 
 
 # -- reactions and joins -------------------------------------------------------------------

@@ -303,10 +303,12 @@ class Slack(runio.Integration[WebClient]):
         filter: Mapping[str, Any] | None = None,
     ) -> WebhookTrigger:
         """Run the job when someone mentions the app's bot (``app_mention``), in ``channel``
-        (an id, or several) or any channel the bot is in. The payload is an ``AppMention``
-        (``payload.event.text``, ``.user``, ``.channel``, ``.ts``)."""
+        (an id, or several) or any channel the bot is in; a mention in the app's own message
+        does not (an answer quoting the mention would start the job again). The payload is an
+        ``AppMention`` (``payload.event.text``, ``.user``, ``.channel``, ``.ts``)."""
         where = _channel_filter("on_app_mention", channel, filter)
-        return self.webhook_trigger("app_mention", schema=schema, filter=where)
+        trigger = self.webhook_trigger("app_mention", schema=schema, filter=where)
+        return _events.narrowed(trigger, skip_own=True)
 
     def on_message(
         self,
