@@ -454,6 +454,8 @@ def test_trigger_definitions_say_what_is_wrong() -> None:
         slack.on_message(subtypes="file_share")
     with pytest.raises(JobDefinitionError, match="event type"):
         slack.on_event("")
+    with pytest.raises(JobDefinitionError, match="takes an emoji name"):
+        slack.on_reaction_added(["eyes", "::"])
     with pytest.raises(JobDefinitionError, match="delivers its events as type 'message'"):
         slack.on_event("message.channels")
     trigger = slack.on_message(channel=["C0123ABCD", "C0456EFGH"], filter={"team_id": ["T1"]})

@@ -354,7 +354,12 @@ class Slack(runio.Integration[WebClient]):
         extra: dict[str, Any] = {}
         if reaction is not None:
             names = [reaction] if isinstance(reaction, str) else list(reaction)
-            extra["reaction"] = [str(name).strip(":") for name in names]
+            if not names or not all(isinstance(n, str) and n.strip(":").strip() for n in names):
+                raise JobDefinitionError(
+                    f"Slack.on_reaction_added(reaction={reaction!r}) takes an emoji name "
+                    "('eyes', with or without colons) or a list of them; leave it None for any."
+                )
+            extra["reaction"] = [name.strip(":") for name in names]
         channels = _channel_ids("on_reaction_added", channel)
         if channels is not None:
             extra["item"] = {"channel": channels}
