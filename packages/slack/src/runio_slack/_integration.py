@@ -1,4 +1,6 @@
-"""The Slack integration: settings, the SDK client, Slack's error rules, and the task wrappers.
+"""The Slack integration: settings, the SDK client, Slack's error rules, the task wrappers, and
+the triggers (``on_app_mention``, ``on_message``... over Slack's Events API; reading a delivery
+and the typed payloads are ``_events``'s).
 
 Each wrapper is one task of the run (``io.slack.post_message("hello", channel=..., text=...)``)
 taking the Web API method's own parameters by keyword and returning Slack's answer as JSON.
