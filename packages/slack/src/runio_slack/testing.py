@@ -305,7 +305,6 @@ class FakeSlack(FakeVendorServer):
         self.undelivered_events: list[dict[str, Any]] = []
         """Envelopes of subscribed events never answered 2xx, retries included."""
         self._outbox: list[dict[str, Any]] = []
-        self._webhook_client: httpx.Client | None = None
         self.team_id = team_id
         self.team = team
         self.history_page_cap = history_page_cap
@@ -437,36 +436,6 @@ class FakeSlack(FakeVendorServer):
         return sum(1 for r in self.writes if r.path == f"/api/{method}")
 
     # -- the Events API: Slack calling the app ------------------------------------------------
-    def deliver_webhook(
-        self, url: str, body: bytes, headers: Mapping[str, str], *, timeout: float = 30.0
-    ) -> httpx.Response:
-        """POST one delivery to ``url`` and record it in ``webhook_deliveries``, as
-        ``FakeVendorServer.deliver_webhook`` does, through one connection pool kept until
-        ``stop()``: a new client per delivery (its TLS setup included) would cost more than the
-        delivery itself, and a burst of events is what the Events API sends."""
-        with self.lock:
-            if self._webhook_client is None:
-                self._webhook_client = httpx.Client()
-            client = self._webhook_client
-        response = client.post(
-            url,
-            content=body,
-            headers={"Content-Type": "application/json", **headers},
-            timeout=timeout,
-        )
-        with self.lock:
-            self.webhook_deliveries.append(
-                WebhookSent(url=url, headers=dict(headers), body=body, status=response.status_code)
-            )
-        return response
-
-    def stop(self) -> None:
-        super().stop()
-        with self.lock:
-            client, self._webhook_client = self._webhook_client, None
-        if client is not None:
-            client.close()
-
     def sign(
         self, body: bytes, *, timestamp: float | None = None, secret: str | None = None
     ) -> dict[str, str]:
