@@ -95,6 +95,12 @@ def define_jobs(client: runio.Client, github: GitHub, seen: list[Any]) -> None:
         seen.append(("issue-closed", payload, None))
         return {"action": payload.action, "number": ctx.event.payload["issue"]["number"]}
 
+    unconfigured = GitHub(id="unconfigured", token=TOKEN)  # no webhook secret anywhere
+
+    @client.define_job(id="unconfigured-push", trigger=unconfigured.on_push())
+    async def unconfigured_push(payload: PushEvent, io: runio.IO) -> Any:
+        return payload.ref
+
 
 @dataclass
 class Live:
@@ -139,7 +145,8 @@ class Live:
 
 
 @pytest.fixture
-def live(tmp_path: Path) -> Iterator[Live]:
+def live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Live]:
+    monkeypatch.delenv("GITHUB_WEBHOOK_SECRET", raising=False)
     clock = TestClock(start=1_800_000_000.0)
     database = tmp_path / "runio.db"
 
@@ -406,6 +413,15 @@ def test_a_ping_is_answered_and_not_stored(live: Live) -> None:
     assert live.events() == []
     forged = live.fake.send_event(live.endpoint, "ping", ping, secret="wrong")
     assert forged.status_code == 401
+
+
+def test_a_delivery_while_no_secret_is_set_is_503_and_says_which_setting(live: Live) -> None:
+    payload = live.fake.event_payload(REPO, ref="refs/heads/main", commits=[])
+    url = live.endpoint.replace("/github", "/unconfigured")
+    answer = live.fake.send_event(url, "push", payload, secret=SECRET)
+    assert answer.status_code == 503
+    assert "GITHUB_WEBHOOK_SECRET" in answer.json()["detail"]
+    assert live.events() == []
 
 
 def test_events_no_job_listens_to_are_acknowledged_and_not_stored(live: Live) -> None:
