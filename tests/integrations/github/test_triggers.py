@@ -258,6 +258,25 @@ def test_comments_pushes_pull_requests_and_releases_start_their_jobs(live: Live)
     assert live.run_count() == 5  # the issue opened, the comment, main's push, the PR, the release
 
 
+def test_organisation_hooks_and_pings_on_request_are_delivered(live: Live) -> None:
+    gh = sdk_client(live.fake)
+    live.fake.add_org("octo")
+    config = {"url": live.endpoint, "content_type": "json", "secret": SECRET}
+    hook = gh.get_organization("octo").create_hook("web", config, events=["issues"])
+    gh.get_repo(REPO).create_issue(title="Seen by the organisation's hook")
+    live.fake.wait_for_webhooks()
+    assert [(d["hook_id"], d["event"], d["status_code"]) for d in live.fake.hook_deliveries] == [
+        (hook.id, "ping", 200),
+        (hook.id, "issues", 200),
+    ]
+    repo_hook = gh.get_repo(REPO).create_hook("web", dict(config), events=["push"])
+    repo_hook.ping()
+    live.fake.wait_for_webhooks()
+    pings = [d for d in live.fake.hook_deliveries[2:] if d["event"] == "ping"]
+    assert [(d["hook_id"], d["status_code"]) for d in pings] == [(repo_hook.id, 200)] * 2
+    assert [o["title"] for o in live.outputs("issue-opened")] == ["Seen by the organisation's hook"]
+
+
 def test_a_hook_of_content_type_form_delivers_a_payload_field(live: Live) -> None:
     repo = sdk_client(live.fake).get_repo(REPO)
     # GitHub's default content type is form: payload=<JSON>, form-encoded, signed as sent.
@@ -331,7 +350,7 @@ FORGERIES = (
     ("unsigned", "no X-Hub-Signature-256 header"),
     ("wrong secret", "does not match"),
     ("not hex", "not 'sha256=<64 hex digits>'"),
-    ("sha1 only", "only the SHA-1"),
+    ("sha1 only", "only the SHA-1 X-Hub-Signature"),
     ("replayed signature, other body", "does not match"),
 )
 

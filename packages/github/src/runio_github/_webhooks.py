@@ -35,12 +35,16 @@ def signature(secret: str, body: bytes) -> str:
 def check_signature(request: WebhookRequest, secret: str) -> None:
     """Raise ``WebhookSignatureError`` unless ``request`` is signed with ``secret``."""
     given = request.header(SIGNATURE_HEADER)
-    if not given:
-        legacy = " (it has only the SHA-1 X-Hub-Signature, which is not accepted)"
+    if not given and request.header("X-Hub-Signature"):
         raise WebhookSignatureError(
-            f"the delivery has no {SIGNATURE_HEADER} header"
-            f"{legacy if request.header('X-Hub-Signature') else ''}: give the GitHub webhook a "
-            "secret (the webhook's settings, Secret) equal to GITHUB_WEBHOOK_SECRET."
+            f"the delivery has no {SIGNATURE_HEADER} header, only the SHA-1 X-Hub-Signature, "
+            "which is not accepted: GitHub sends both, so this did not come from GitHub as "
+            "sent (a proxy may drop the header)."
+        )
+    if not given:
+        raise WebhookSignatureError(
+            f"the delivery has no {SIGNATURE_HEADER} header: give the GitHub webhook a secret "
+            "(the webhook's settings, Secret) equal to GITHUB_WEBHOOK_SECRET."
         )
     scheme, _, digest = given.strip().partition("=")
     if scheme != "sha256" or not re.fullmatch(r"[0-9a-fA-F]{64}", digest):

@@ -39,11 +39,11 @@ Webhooks, as GitHub sends them: ``send_event(url, event, payload, secret=...)`` 
 now (signed ``X-Hub-Signature-256`` and SHA-1 ``X-Hub-Signature``, ``X-GitHub-Event``, a GUID
 in ``X-GitHub-Delivery``, ``User-Agent: GitHub-Hookshot/...``; ``signature=`` forges one) and
 ``redeliver`` sends one again with the same GUID. The fake's own hooks are notified too, in the
-background and in order: a new hook gets a ``ping``; issues opened, closed and reopened
-(``issues``), comments (``issue_comment``), pull requests opened and merged
-(``pull_request``), releases created and published (``release``) and branch or tag moves,
-``commit_on`` included (``push``), each through the API, reach the hooks that subscribe to
-the event (``"*"``: all), signed with the hook's secret, as JSON or as a form
+background and in order: a new hook (of a repository or an organisation) gets a ``ping``;
+issues opened, closed and reopened (``issues``), comments (``issue_comment``), pull requests
+opened and merged (``pull_request``), releases created and published (``release``) and branch
+or tag moves, ``commit_on`` included (``push``), each through the API, reach the hooks that
+subscribe to the event (``"*"``: all), signed with the hook's secret, as JSON or as a form
 (``content_type``, ``form`` by default as on GitHub). ``wait_for_webhooks()`` blocks until
 they are sent; ``hook_deliveries`` (and ``GET .../hooks/{id}/deliveries``) records each, and
 ``POST .../deliveries/{id}/attempts`` redelivers one. Only hooks on 127.0.0.1 or localhost
@@ -1204,6 +1204,8 @@ class FakeGitHub(FakeVendorServer):
         hook, status = self._save_hook(
             hooks, self.org_hook_secrets, body, f"/orgs/{org}", "organization"
         )
+        if status == 201:  # GitHub pings a new webhook
+            self._ping(None, hook, org)
         return self.reply(hook, status, request)
 
     @_endpoint("GET", "/orgs/{org}/hooks")
@@ -1374,7 +1376,7 @@ class FakeGitHub(FakeVendorServer):
 
     def _queue_delivery(
         self,
-        repo: FakeRepo,
+        repo: FakeRepo | None,
         hook: dict[str, Any],
         event: str,
         payload: dict[str, Any],
@@ -1406,7 +1408,7 @@ class FakeGitHub(FakeVendorServer):
 
     def _deliver_one(
         self,
-        repo: FakeRepo,
+        repo: FakeRepo | None,
         hook: dict[str, Any],
         event: str,
         payload: dict[str, Any],
@@ -1414,7 +1416,8 @@ class FakeGitHub(FakeVendorServer):
         redelivery: bool,
     ) -> None:
         with self.lock:
-            secrets = repo.hook_secrets if hook["type"] == "Repository" else self.org_hook_secrets
+            repository = hook["type"] == "Repository" and repo is not None
+            secrets = repo.hook_secrets if repo and repository else self.org_hook_secrets
             secret = secrets.get(hook["id"])
             url = str(hook["config"]["url"])
             content_type = str(hook["config"].get("content_type", "form"))
@@ -1450,7 +1453,7 @@ class FakeGitHub(FakeVendorServer):
                     "event": event,
                     "action": payload.get("action"),
                     "installation_id": None,
-                    "repository_id": repo.data["id"],
+                    "repository_id": repo.data["id"] if repo else None,
                     "hook_id": hook["id"],
                     "url": url,
                     "request": {"event": event, "payload": payload},
@@ -1542,14 +1545,18 @@ class FakeGitHub(FakeVendorServer):
         self._ping(repo, repo.hooks[self._hook_id(request, repo.hooks)])
         return FakeResponse(204, headers=self._headers())
 
-    def _ping(self, repo: FakeRepo, hook: dict[str, Any]) -> None:
-        payload = {
+    def _ping(self, repo: FakeRepo | None, hook: dict[str, Any], org: str | None = None) -> None:
+        """Ping a new hook (of ``repo``, or of organisation ``org``)."""
+        payload: dict[str, Any] = {
             "zen": "Keep it logically awesome.",
             "hook_id": hook["id"],
             "hook": copy.deepcopy(hook),
-            "repository": copy.deepcopy(repo.data),
             "sender": self.user(),
         }
+        if repo is not None:
+            payload["repository"] = copy.deepcopy(repo.data)
+        if org is not None:
+            payload["organization"] = copy.deepcopy(self.orgs[org])
         self._queue_delivery(repo, hook, "ping", payload, str(uuid.uuid4()), False)
 
     # -- git data ------------------------------------------------------------------------------
