@@ -262,8 +262,9 @@ class GitHub(runio.Integration[github.Github]):
         "In the repository on GitHub: Settings, Webhooks, Add webhook. Payload URL: the endpoint "
         "URL above; Content type: application/json; Secret: the value of GITHUB_WEBHOOK_SECRET; "
         "then choose 'Let me select individual events' and tick the events listed above. "
-        "GitHub sends a ping at once: it should get a green tick. (runio webhooks --register "
-        "URL makes the webhook through the API, on the repositories the triggers name.)"
+        "GitHub sends a ping at once: it should get a green tick. (runio webhooks APP "
+        "--register BASE_URL makes the webhook through the API, on the repositories the "
+        "triggers name.)"
     )
 
     lookback: ClassVar[float] = 300.0
@@ -345,26 +346,13 @@ class GitHub(runio.Integration[github.Github]):
         return error
 
     # -- webhooks: triggers ----------------------------------------------------------------------
-    def _signing_secret(self) -> str:
-        secret = self.webhook_secret
-        if not secret:
-            raise IntegrationSettingError(
-                f"GitHub integration {self.id!r} has no webhook secret, so it cannot check "
-                "GitHub's signatures: pass GitHub(webhook_secret=...) or set "
-                "GITHUB_WEBHOOK_SECRET to the secret of the GitHub webhook.",
-                integration=self.id,
-                setting="webhook_secret",
-                env="GITHUB_WEBHOOK_SECRET",
-            )
-        return secret
-
     def verify_webhook(self, request: WebhookRequest) -> WebhookDelivery | WebhookReply:
         """Check ``X-Hub-Signature-256`` (HMAC-SHA256 of the body with ``webhook_secret``,
         compared in constant time) and read the delivery: its ``X-GitHub-Event`` is the type,
         its ``X-GitHub-Delivery`` GUID the id (the same on a redelivery, so nothing runs
         twice), its JSON (or a ``form`` hook's ``payload`` field) the payload. A ``ping`` is
         answered and not stored. GitHub signs no timestamp: there is no staleness to check."""
-        _webhooks.check_signature(request, self._signing_secret())
+        _webhooks.check_signature(request, self.require_setting("webhook_secret"))
         return _webhooks.read_delivery(request)
 
     def _trigger_repos(self) -> set[str]:
@@ -475,7 +463,7 @@ class GitHub(runio.Integration[github.Github]):
         /{repo}/hooks``, content type JSON, signed with ``webhook_secret``). A repository that
         already has a webhook for ``url`` gets its events added and its secret set instead.
         The registration's id lists ``owner/name#<hook id>`` for each repository."""
-        secret = self._signing_secret()
+        secret: str = self.require_setting("webhook_secret")
         names = sorted(self._trigger_repos()) if repos is None else list(repos)
         if not names:
             raise ConfigurationError(
