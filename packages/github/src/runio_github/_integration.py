@@ -417,7 +417,10 @@ class GitHub(runio.Integration[github.Github]):
         return self.on_event("issues", action="opened", repo=repo, schema=IssuesEvent)
 
     def on_issue_comment(
-        self, repo: str | Sequence[str] | None = None, *, action: str | None = "created"
+        self,
+        repo: str | Sequence[str] | None = None,
+        *,
+        action: str | Sequence[str] | None = "created",
     ) -> WebhookTrigger:
         """A trigger for comments on issues and pull requests (``created`` ones by default;
         ``action=None`` for edits and deletions too); the job receives an ``IssueCommentEvent``
@@ -461,8 +464,9 @@ class GitHub(runio.Integration[github.Github]):
         """Make a webhook delivering ``events`` to ``url`` on each of ``repos`` (by default the
         repositories this instance's triggers name) through GitHub's API (``POST /repos/{owner}
         /{repo}/hooks``, content type JSON, signed with ``webhook_secret``). A repository that
-        already has a webhook for ``url`` gets its events added and its secret set instead.
-        The registration's id lists ``owner/name#<hook id>`` for each repository."""
+        already has a webhook for ``url`` gets its events added and its secret set instead, so
+        running it again is safe (after a failure on one repository, say). The registration's
+        id lists ``owner/name#<hook id>`` for each repository."""
         secret: str = self.require_setting("webhook_secret")
         names = sorted(self._trigger_repos()) if repos is None else list(repos)
         if not names:
