@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import importlib.util
 import json
 import logging
 import sqlite3
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import httpx
@@ -49,6 +51,7 @@ from runio.server import ServerConfig
 from runio.testing import TestClock
 
 SECRET = "gh-hook-secret-7Qx2Lm9Rv4Tz"
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "github_app.py"
 EVENTS = ["issues", "issue_comment", "push", "pull_request", "release"]
 
 
@@ -417,37 +420,34 @@ def test_signed_bodies_that_are_not_github_events_get_400(live: Live) -> None:
     assert live.events() == [] and live.run_count() == 0
 
 
-def test_an_event_failing_the_payload_model_is_refused_not_stored(live: Live) -> None:
-    payload = live.fake.event_payload(REPO, action="opened", issue={"title": "no number"})
-    answer = live.fake.send_event(live.endpoint, "issues", payload, secret=SECRET)
-    assert answer.status_code == 422
-    assert live.events() == []
-
-
-def test_a_ping_is_answered_and_not_stored(live: Live) -> None:
+def test_a_ping_and_events_no_job_listens_to_are_answered_and_not_stored(live: Live) -> None:
     ping = live.fake.event_payload(REPO, zen="Design for failure.", hook_id=12)
     answer = live.fake.send_event(live.endpoint, "ping", ping, secret=SECRET)
     assert answer.status_code == 200
     assert answer.json() == {"ok": True, "event": "ping", "hook_id": 12}
-    assert live.events() == []
     forged = live.fake.send_event(live.endpoint, "ping", ping, secret="wrong")
     assert forged.status_code == 401
 
-
-def test_a_delivery_while_no_secret_is_set_is_503_and_says_which_setting(live: Live) -> None:
-    payload = live.fake.event_payload(REPO, ref="refs/heads/main", commits=[])
-    url = live.endpoint.replace("/github", "/unconfigured")
-    answer = live.fake.send_event(url, "push", payload, secret=SECRET)
-    assert answer.status_code == 503
-    assert "GITHUB_WEBHOOK_SECRET" in answer.json()["detail"]
-    assert live.events() == []
-
-
-def test_events_no_job_listens_to_are_acknowledged_and_not_stored(live: Live) -> None:
     payload = live.fake.event_payload(REPO, action="completed", workflow_run={"id": 1})
     answer = live.fake.send_event(live.endpoint, "workflow_run", payload, secret=SECRET)
     assert answer.status_code == 200 and answer.json()["stored"] is False
     assert live.events() == []
+
+
+def test_an_unreadable_event_or_a_missing_secret_is_refused_and_stores_nothing(
+    live: Live,
+) -> None:
+    payload = live.fake.event_payload(REPO, action="opened", issue={"title": "no number"})
+    answer = live.fake.send_event(live.endpoint, "issues", payload, secret=SECRET)
+    assert answer.status_code == 422  # IssuesEvent needs issue.number
+    assert "number" in answer.text
+
+    payload = live.fake.event_payload(REPO, ref="refs/heads/main", commits=[])
+    url = live.endpoint.replace("/github", "/unconfigured")  # its instance has no secret
+    answer = live.fake.send_event(url, "push", payload, secret=SECRET)
+    assert answer.status_code == 503
+    assert "GITHUB_WEBHOOK_SECRET" in answer.json()["detail"]
+    assert live.events() == [] and live.run_count() == 0
 
 
 def test_a_burst_of_500_deliveries_is_stored_with_none_lost(live: Live) -> None:
@@ -619,3 +619,48 @@ def test_the_fake_sends_nothing_beyond_this_machine(fake: FakeGitHub, tmp_path: 
     assert [d["event"] for d in fake.hook_deliveries] == ["ping", "issues"]
     assert all(d["status"].startswith("not delivered") for d in fake.hook_deliveries)
     assert fake.webhook_deliveries == []
+
+
+# -- the example app ----------------------------------------------------------------------------
+
+
+def _load_example(name: str) -> ModuleType:
+    """A fresh copy of examples/github_app.py (its own client and GitHub instance)."""
+    spec = importlib.util.spec_from_file_location(name, EXAMPLE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_example_welcomes_each_issue_github_delivers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FakeGitHub(token=TOKEN) as fake:
+        fake.add_repo(REPO)
+        monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+        monkeypatch.setenv("GITHUB_API_BASE", fake.url)
+        monkeypatch.setenv("GITHUB_REPO", REPO)
+        monkeypatch.setenv("GITHUB_WEBHOOK_SECRET", SECRET)
+        monkeypatch.setenv("RUNIO_DATABASE_URL", f"sqlite:///{tmp_path / 'example.db'}")
+        served, worked = _load_example("github_app_served"), _load_example("github_app_worked")
+        worked.client.run_worker(until_idle=True)
+        server = LiveServer(served.client, ServerConfig(port=0)).start()
+        try:
+            endpoint = f"{server.url}/api/v1/webhooks/github"
+            first = served.open_issue_through_github(fake, endpoint, "It crashes", "Steps...")
+            second = served.open_issue_through_github(fake, endpoint, "It crashes again")
+        finally:
+            server.stop()
+        try:
+            worked.client.run_worker(until_idle=True)
+            runs = worked.client.list_runs(job_id="github-welcome")
+        finally:
+            worked.client.close()
+    assert len(fake.repo(REPO).hooks) == 1  # the second call found the webhook made by the first
+    assert sorted(run.output["issue"] for run in runs) == [first, second]
+    assert all(run.status == "COMPLETED" for run in runs)
+    for number in (first, second):
+        (comment,) = fake.repo(REPO).issue_comments(number)
+        assert comment["body"].startswith(f"Thanks for opening this, @{fake.login}!")
+        assert [label["name"] for label in fake.repo(REPO).issues[number]["labels"]] == ["new"]
