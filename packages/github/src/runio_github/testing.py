@@ -256,7 +256,6 @@ class FakeGitHub(FakeVendorServer):
         self._webhook_thread: threading.Thread | None = None
         self._webhooks_done = threading.Condition()
         self._webhooks_pending = 0
-        self._webhook_client: httpx.Client | None = None
 
     def start(self, *, port: int = 0) -> FakeGitHub:
         """Listen (see ``FakeVendorServer.start``), then seed the ``repos`` and ``orgs`` given
@@ -277,9 +276,6 @@ class FakeGitHub(FakeVendorServer):
         if thread is not None:
             self._webhook_queue.put(None)
             thread.join(timeout=30)
-        client, self._webhook_client = self._webhook_client, None
-        if client is not None:
-            client.close()
         super().stop()
 
     # -- ids, time, answers --------------------------------------------------------------------
@@ -1232,28 +1228,6 @@ class FakeGitHub(FakeVendorServer):
         return self.reply(hook, 200, request)
 
     # -- webhook deliveries ------------------------------------------------------------------
-    def deliver_webhook(
-        self, url: str, body: bytes, headers: Mapping[str, str], *, timeout: float = 30.0
-    ) -> httpx.Response:
-        """POST one delivery to ``url`` and record it in ``webhook_deliveries`` (as
-        ``FakeVendorServer.deliver_webhook`` does, through one kept-alive HTTP client: a new
-        client per delivery costs more than the delivery, which a burst of them would feel)."""
-        with self.lock:
-            if self._webhook_client is None:
-                self._webhook_client = httpx.Client()
-            client = self._webhook_client
-        response = client.post(
-            url,
-            content=body,
-            headers={"Content-Type": "application/json", **headers},
-            timeout=timeout,
-        )
-        with self.lock:
-            self.webhook_deliveries.append(
-                WebhookSent(url=url, headers=dict(headers), body=body, status=response.status_code)
-            )
-        return response
-
     def webhook_request(
         self,
         event: str,
