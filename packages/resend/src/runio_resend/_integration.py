@@ -266,16 +266,7 @@ class Resend(runio.Integration[ResendClient]):
         event (``{"type", "created_at", "data"}``). A missing, wrong or stale (more than five
         minutes from ``request.received_at``) signature is a ``WebhookSignatureError``; a signed
         body that is not a Resend event a ``WebhookPayloadError``."""
-        secret = self.webhook_secret
-        if secret is None:
-            raise IntegrationSettingError(
-                f"Resend webhooks ({self.id}) are checked with the webhook's signing secret, "
-                "which is not set: pass Resend(webhook_secret='whsec_...') or set "
-                "RESEND_WEBHOOK_SECRET (Resend shows it on the webhook's page).",
-                integration=self.id,
-                setting="webhook_secret",
-                env="RESEND_WEBHOOK_SECRET",
-            )
+        secret = self.require_setting("webhook_secret")
         try:
             verifier = signing_key(secret)
         except ValueError as exc:

@@ -1024,6 +1024,28 @@ class FakeResend(FakeVendorServer):
         event["data"] = copy.deepcopy(dict(data))  # type: ignore[assignment]
         return json.dumps(event, separators=(",", ":")).encode()
 
+    def signed_delivery(
+        self,
+        type: str,
+        data: Mapping[str, Any],
+        *,
+        secret: str,
+        msg_id: str | None = None,
+        timestamp: float | None = None,
+        body: bytes | None = None,
+    ) -> tuple[bytes, dict[str, str]]:
+        """The body and Svix headers of one delivery of a Resend event of ``type`` with
+        ``data``, signed with ``secret`` at ``timestamp`` (default: the fake's clock), without
+        sending it: for ``JobTester.deliver_webhook("resend", *fake.signed_delivery(...))``."""
+        msg_id = msg_id or self.new_message_id()
+        payload = self.event_body(type, data) if body is None else body
+        stamp = int(self.now() if timestamp is None else timestamp)
+        return payload, {
+            "svix-id": msg_id,
+            "svix-timestamp": str(stamp),
+            "svix-signature": sign_delivery(secret, msg_id, stamp, payload),
+        }
+
     def send_event(
         self,
         url: str,
@@ -1099,8 +1121,8 @@ class FakeResend(FakeVendorServer):
             "svix-id": msg_id,
             "svix-timestamp": str(stamp),
             "svix-signature": sign_delivery(message.secret, msg_id, stamp, message.body),
-            **(headers or {}),
         }
+        sent.update(headers or {})
         final = {k: v for k, v in sent.items() if v is not None}
         try:
             response = self.deliver_webhook(message.url, message.body, final)
