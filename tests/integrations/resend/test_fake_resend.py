@@ -545,3 +545,14 @@ def test_an_unreachable_endpoint_is_recorded_and_retried(
     receiver.start(port=int(url.split(":")[2].split("/")[0]))
     (retry,) = fake.retry_failed()
     assert retry.status_code == 200
+
+
+def test_an_email_not_sent_yet_cannot_be_delivered_or_bounced(fake: FakeResend) -> None:
+    email = fake.add_email(scheduled_at="2099-01-01T09:00:00Z")
+    with pytest.raises(ValueError, match="is scheduled, not sent yet"):
+        fake.email_event(email["id"], "email.delivered")
+    with pytest.raises(ValueError, match="not an event of an email's life"):
+        fake.email_event(email["id"], "contact.created")
+    fake.email_event(email["id"], "email.sent")
+    fake.email_event(email["id"], "email.delivered")
+    assert fake.emails[email["id"]]["last_event"] == "delivered"

@@ -171,8 +171,8 @@ WEBHOOK_HELP = (
     "In Resend's dashboard open Webhooks > Add Webhook, paste the endpoint URL, tick the events "
     "your jobs listen to and save; then copy the webhook's signing secret (whsec_...) into "
     "RESEND_WEBHOOK_SECRET (or Resend(webhook_secret=...)) where the server runs. Or let runio "
-    "create it through Resend's API: runio webhooks APP --register URL (then set the secret it "
-    "prints)."
+    "create it through Resend's API: runio webhooks APP --register BASE_URL (then set the "
+    "secret it prints)."
 )
 
 

@@ -57,9 +57,11 @@ _HEADERS = ("svix-id", "svix-timestamp", "svix-signature")
 
 
 class _Lenient(BaseModel):
-    """Resend adds fields over time: unknown ones are kept (``model_extra``), never refused."""
+    """Resend adds fields over time: unknown ones are kept (``model_extra``), never refused.
+    Fields are read by Resend's names or the Python ones (``from`` or ``from_``) and dumped by
+    Resend's, so a dumped event reads as Resend sent it."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, serialize_by_alias=True)
 
 
 class EmailBounce(_Lenient):

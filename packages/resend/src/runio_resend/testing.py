@@ -1211,6 +1211,12 @@ class FakeResend(FakeVendorServer):
             email = self.emails.get(email_id)
             if email is None:
                 raise KeyError(f"email_event: no email {email_id!r}")
+            unsent = email["last_event"] in ("scheduled", "canceled")
+            if unsent and type not in ("email.sent", "email.scheduled", "email.failed"):
+                raise ValueError(
+                    f"email_event: email {email_id} is {email['last_event']}, not sent yet: "
+                    f"play email.sent first, then {type}"
+                )
             email["last_event"] = _LAST_EVENT[type]
             extra = dict(data)
             if type == "email.bounced":
