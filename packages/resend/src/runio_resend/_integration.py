@@ -296,10 +296,7 @@ class Resend(runio.Integration[ResendClient]):
         wanted = list(dict.fromkeys(wanted))
         with ResendClient(self.api_key, base_url=self.base_url, timeout=float(self.timeout)) as sdk:
             try:
-                listed = as_json(sdk.Webhooks.list())
-                existing = next(
-                    (w for w in listed.get("data") or [] if w.get("endpoint") == url), None
-                )
+                existing = _webhook_sending_to(sdk, url)
                 if existing is None:
                     made = as_json(sdk.Webhooks.create({"endpoint": url, "events": wanted}))
                     webhook_id, secret = str(made["id"]), made.get("signing_secret")
@@ -737,6 +734,18 @@ class Resend(runio.Integration[ResendClient]):
         return as_json(  # type: ignore[no-any-return]
             await client.Domains.list_async(_page_params(limit, after, before))
         )
+
+
+def _webhook_sending_to(sdk: ResendClient, url: str) -> dict[str, Any] | None:
+    """The account's webhook whose endpoint is ``url``, looked for page by page."""
+    params: dict[str, Any] = {"limit": 100}
+    while True:
+        page = as_json(sdk.Webhooks.list(params))
+        webhooks = page.get("data") or []
+        found = next((w for w in webhooks if w.get("endpoint") == url), None)
+        if found is not None or not page.get("has_more") or not webhooks:
+            return found
+        params = {"limit": 100, "after": webhooks[-1]["id"]}
 
 
 async def _gone(lookup: Awaitable[Any], removed: dict[str, Any]) -> dict[str, Any] | None:
