@@ -556,3 +556,33 @@ def test_an_email_not_sent_yet_cannot_be_delivered_or_bounced(fake: FakeResend) 
     fake.email_event(email["id"], "email.sent")
     fake.email_event(email["id"], "email.delivered")
     assert fake.emails[email["id"]]["last_event"] == "delivered"
+
+
+def test_contact_changes_through_the_api_notify_the_subscribed_webhooks(
+    sdk: ResendClient, fake: FakeResend, receiver: Receiver
+) -> None:
+    fake.add_webhook(
+        f"{receiver.url}/hook", ["contact.created", "contact.updated", "contact.deleted"]
+    )
+    audience = fake.add_audience()
+    made = sdk.Contacts.create(
+        {"email": "ada@example.com", "first_name": "Ada", "audience_id": audience["id"]}
+    )
+    sdk.Contacts.update({"id": made["id"], "unsubscribed": True})
+    sdk.Contacts.remove(id=made["id"])
+    fake.wait_for_webhooks()
+
+    events = [json.loads(r.body) for r in receiver.requests]
+    assert [e["type"] for e in events] == ["contact.created", "contact.updated", "contact.deleted"]
+    assert events[0]["data"] == {
+        "id": made["id"],
+        "audience_id": audience["id"],
+        "segment_ids": [audience["id"]],
+        "created_at": "2027-01-15T08:00:00.000Z",
+        "updated_at": "2027-01-15T08:00:00.000Z",
+        "email": "ada@example.com",
+        "first_name": "Ada",
+        "unsubscribed": False,
+    }
+    assert events[1]["data"]["unsubscribed"] is True
+    assert events[2]["data"]["id"] == made["id"]

@@ -38,8 +38,10 @@ answered 2xx. The fake's own changes notify the enabled webhooks subscribed to t
 background thread, as Resend does after answering: an accepted email sends ``email.sent``
 (``email.scheduled`` when scheduled), then ``email.delivered`` when the fake was made with
 ``deliver_emails=True``; ``email_event(email_id, "email.bounced")`` and the like play the rest
-of an email's life. ``wait_for_webhooks()`` returns once everything queued was sent. This module
-does not touch runio-resend's integration.
+of an email's life; contacts created, updated and removed through the API send
+``contact.created``, ``contact.updated`` and ``contact.deleted``. ``wait_for_webhooks()``
+returns once everything queued was sent. This module does not touch runio-resend's
+integration.
 """
 
 from __future__ import annotations
@@ -207,6 +209,15 @@ def _iso(seconds: float) -> str:
     """The time format of webhook events: ``2023-10-06T23:47:56.678Z``."""
     moment = dt.datetime.fromtimestamp(seconds, dt.UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _iso_of(text: Any) -> Any:
+    """A time in Resend's API format as webhook events write it (other values unchanged)."""
+    try:
+        moment = dt.datetime.strptime(str(text), "%Y-%m-%d %H:%M:%S.%f+00")
+    except ValueError:
+        return text
+    return _iso(moment.replace(tzinfo=dt.UTC).timestamp())
 
 
 WEBHOOK_EVENTS: tuple[str, ...] = tuple(get_args(resend.WebhookEvent))
@@ -808,6 +819,7 @@ class FakeResend(FakeVendorServer):
         self._contact_fields(params, contact)
         self.contacts[contact["id"]] = contact
         self._contact_audiences[contact["id"]] = audiences
+        self._notify("contact.created", self._contact_data(contact))
         return self.reply({"object": "contact", "id": contact["id"]}, 201)
 
     @_endpoint("POST", "/contacts")
@@ -861,6 +873,7 @@ class FakeResend(FakeVendorServer):
                     raise _invalid("Invalid `email` field. It must be an email address.")
                 contact["email"] = email
         self._contact_fields(params, contact)
+        self._notify("contact.updated", self._contact_data(contact))
         return self.reply({"object": "contact", "id": contact["id"]})
 
     update_contact = _endpoint("PATCH", "/contacts/{id}")(_update_contact)
@@ -874,8 +887,10 @@ class FakeResend(FakeVendorServer):
         if audience_id is not None and len(self._contact_audiences[contact["id"]]) > 1:
             self._contact_audiences[contact["id"]].discard(audience_id)
         else:
+            data = self._contact_data(contact)
             del self.contacts[contact["id"]]
             del self._contact_audiences[contact["id"]]
+            self._notify("contact.deleted", data)
         return self.reply(
             {"object": "contact", "id": contact["id"], "contact": contact["id"], "deleted": True}
         )
@@ -1151,6 +1166,21 @@ class FakeResend(FakeVendorServer):
         if isinstance(email.get("headers"), dict) and email["headers"]:
             data["headers"] = [{"name": k, "value": v} for k, v in email["headers"].items()]
         return data
+
+    def _contact_data(self, contact: Mapping[str, Any]) -> dict[str, Any]:
+        audiences = sorted(self._contact_audiences.get(contact["id"], set()))
+        data: dict[str, Any] = {
+            "id": contact["id"],
+            "audience_id": audiences[0] if audiences else None,
+            "segment_ids": audiences,
+            "created_at": _iso_of(contact.get("created_at")),
+            "updated_at": _iso(self.now()),
+            "email": contact["email"],
+            "first_name": contact.get("first_name"),
+            "last_name": contact.get("last_name"),
+            "unsubscribed": bool(contact.get("unsubscribed")),
+        }
+        return {k: v for k, v in data.items() if v is not None}
 
     def _notify(self, event_type: str, data: Mapping[str, Any]) -> None:
         """Queue ``event_type`` for every enabled webhook subscribed to it (the caller holds the
