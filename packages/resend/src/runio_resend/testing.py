@@ -251,7 +251,9 @@ class _Message:
     url: str
     body: bytes
     secret: str
+    attempts: int = 0
     last_status: int | None = None
+    """The answer to the last attempt (None: no answer)."""
 
 
 # -- the server -----------------------------------------------------------------------------------
@@ -1095,12 +1097,14 @@ class FakeResend(FakeVendorServer):
 
     def retry_failed(self) -> list[httpx.Response]:
         """Svix's next retry of every message whose last attempt was not answered 2xx (or not
-        answered at all): each is sent again once; returns the answers."""
+        answered at all): each is sent again once (messages still queued are not); returns the
+        answers."""
         with self.lock:
             failed = [
                 msg_id
                 for msg_id, message in self._messages.items()
-                if message.last_status is None or not 200 <= message.last_status < 300
+                if message.attempts
+                and (message.last_status is None or not 200 <= message.last_status < 300)
             ]
         return [self.redeliver(msg_id) for msg_id in failed]
 
@@ -1143,12 +1147,14 @@ class FakeResend(FakeVendorServer):
             response = self.deliver_webhook(message.url, message.body, final)
         except httpx.HTTPError:
             with self.lock:
+                message.attempts += 1
                 message.last_status = None
                 self.webhook_deliveries.append(
                     WebhookSent(url=message.url, headers=final, body=message.body, status=0)
                 )
             raise
         with self.lock:
+            message.attempts += 1
             message.last_status = response.status_code
         return response
 
