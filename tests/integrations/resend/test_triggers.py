@@ -6,13 +6,15 @@ tags filter; missing, wrong, stale, future and replayed signatures answered 401 
 stored; Svix's retries (same ``svix-id``) starting one run; malformed signed bodies answered
 400 (a signed event the trigger's model refuses, 422), never 5xx; a burst of 500 deliveries
 stored whole; the signing secret in no log and no stored row; an unset or unusable secret
-answered 503; ``register_webhook`` against the fake's ``/webhooks``; and the fake's own
-``email.sent`` / ``email.delivered`` deliveries after an email sent by a job.
+answered 503; ``register_webhook`` against the fake's ``/webhooks``; the fake's own
+``email.sent`` / ``email.delivered`` deliveries after an email sent by a job; and
+examples/resend_app.py's bounce handler driven as the demo drives it.
 """
 
 from __future__ import annotations
 
 import base64
+import importlib.util
 import logging
 import socket
 import sqlite3
@@ -20,6 +22,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import httpx
@@ -598,3 +601,45 @@ def test_registering_finds_the_webhook_on_a_later_page(fake: FakeResend) -> None
     assert len(fake.webhooks) == 151
     lists = [r for r in fake.requests if r.method == "GET" and r.path == "/webhooks"]
     assert len(lists) == 1 + 2  # the first registration's page, then two pages of 100
+
+
+# -- the example app ----------------------------------------------------------------------------
+
+
+def _load_example(name: str) -> ModuleType:
+    """examples/resend_app.py as a module of its own (the app twice: served and worked)."""
+    path = Path(__file__).resolve().parents[3] / "examples" / "resend_app.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_example_unsubscribes_an_address_whose_email_bounced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FakeResend(api_key=API_KEY) as fake:  # the example's clients run on the wall clock
+        monkeypatch.setenv("RESEND_API_KEY", API_KEY)
+        monkeypatch.setenv("RESEND_API_BASE", fake.url)
+        monkeypatch.setenv("RESEND_WEBHOOK_SECRET", SECRET)
+        monkeypatch.setenv("RUNIO_DATABASE_URL", f"sqlite:///{tmp_path / 'example.db'}")
+        web, work = _load_example("resend_app_served"), _load_example("resend_app_worked")
+        server = LiveServer(web.client, ServerConfig(port=0, poll_interval=0.2)).start()
+        try:
+            work.client.send_event("user.signed_up", {"email": "ada@example.com", "name": "Ada"})
+            work.client.run_worker(until_idle=True)
+            web.connect_fake_resend(fake, server.url)
+            welcome_id = web.bounce_latest_email(fake, "ada@example.com")
+            fake.wait_for_webhooks()
+            work.client.run_worker(until_idle=True)
+
+            assert [d.status for d in fake.webhook_deliveries] == [200]
+            (run,) = work.client.list_runs(job_id="resend-unsubscribe-bounced")
+            assert (run.status, run.output) == ("COMPLETED", {"unsubscribed": ["ada@example.com"]})
+            assert fake.emails[welcome_id]["subject"] == "Welcome, Ada!"
+            (contact,) = fake.contacts.values()
+            assert contact["unsubscribed"] is True
+        finally:
+            server.stop()
+            work.client.close()
