@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import importlib.util
+import json
 import logging
 import socket
 import sqlite3
@@ -41,7 +42,8 @@ from runio_resend.testing import FakeResend, sign_delivery
 from server_harness import LiveServer
 
 import runio
-from runio.errors import ConfigurationError, JobDefinitionError
+from runio.errors import ConfigurationError, JobDefinitionError, WebhookSignatureError
+from runio.integrations import WebhookDelivery, WebhookRequest
 from runio.plugins import create_plugin_manager
 from runio.server import ServerConfig
 from runio.testing import TestClock
@@ -643,3 +645,38 @@ def test_the_example_unsubscribes_an_address_whose_email_bounced(
         finally:
             server.stop()
             work.client.close()
+
+
+# -- verify_webhook on its own ------------------------------------------------------------------
+
+
+def test_verify_webhook_takes_any_of_several_signatures_whatever_the_headers_case() -> None:
+    """While a secret is rotated Svix signs with both: either one verifies."""
+    fake = FakeResend(clock=lambda: 1_800_000_000.0)
+    body, headers = fake.signed_delivery("email.sent", email_data(), secret=SECRET)
+    _, other = fake.signed_delivery(  # the same message, signed with the other secret
+        "email.sent", {}, secret=OTHER_SECRET, msg_id=headers["svix-id"], body=body
+    )
+    both = f"{other['svix-signature']} {headers['svix-signature']}"
+    request = WebhookRequest(
+        headers={
+            "Svix-Id": headers["svix-id"],
+            "SVIX-TIMESTAMP": headers["svix-timestamp"],
+            "svix-signature": both,
+        },
+        body=body,
+        received_at=1_800_000_000.0,
+    )
+    for secret in (SECRET, OTHER_SECRET):
+        delivery = Resend(api_key=API_KEY, webhook_secret=secret).verify_webhook(request)
+        assert isinstance(delivery, WebhookDelivery)
+        assert (delivery.id, delivery.type) == (headers["svix-id"], "email.sent")
+        assert delivery.payload == json.loads(body)
+
+    only_other = WebhookRequest(
+        headers={**headers, "svix-signature": other["svix-signature"]},
+        body=body,
+        received_at=1_800_000_000.0,
+    )
+    with pytest.raises(WebhookSignatureError, match="does not match"):
+        Resend(api_key=API_KEY, webhook_secret=SECRET).verify_webhook(only_other)
