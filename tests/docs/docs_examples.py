@@ -43,10 +43,19 @@ def pages() -> list[Path]:
 
 
 def _uses_io(tree: ast.Module) -> bool:
-    return any(
-        isinstance(node, ast.Name) and node.id == "io" and isinstance(node.ctx, ast.Load)
-        for node in ast.walk(tree)
-    )
+    """Whether the block's own statements (not the functions it defines) use `io`."""
+
+    def walk(node: ast.AST) -> bool:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+                continue
+            if isinstance(child, ast.Name) and child.id == "io":
+                return True
+            if walk(child):
+                return True
+        return False
+
+    return walk(tree)
 
 
 def _awaits_at_top_level(tree: ast.Module) -> bool:

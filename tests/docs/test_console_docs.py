@@ -12,7 +12,9 @@ things that differ from run to run are replaced on both sides: ids (`run_...`, `
 `<!-- file: NAME -->` is written to NAME in that directory first (a test file the transcript
 runs, say).
 
-A transcript that cannot run here says why in the page's source, right before it:
+A transcript whose commands need a module says so (`<!-- console: needs runio_stripe.events
+-->`): without it installed, it is skipped. One that cannot run here says why in the page's
+source, right before it:
 
     <!-- console: not-run "it serves until Ctrl-C: tests/server run the same server" -->
 
@@ -21,6 +23,7 @@ Keep those rare: a command that runs against the example app belongs in the chec
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -33,7 +36,9 @@ import pytest
 from docs_examples import ROOT, pages
 
 BLOCK = re.compile(
-    r"(?:<!-- console: not-run (?P<reason>\"[^\"]+\") -->\s*)?```console\n(?P<body>.*?)```", re.S
+    r"(?:<!-- console: not-run (?P<reason>\"[^\"]+\") -->\s*)?"
+    r"(?:<!-- console: needs (?P<needs>[\w.]+) -->\s*)?```console\n(?P<body>.*?)```",
+    re.S,
 )
 EXPORT = re.compile(r"^export (.+)$")
 FILE = re.compile(r"<!-- file: (?P<name>[\w.-]+) -->\s*```python\n(?P<body>.*?)```", re.S)
@@ -45,6 +50,7 @@ class Transcript:
     line: int
     body: str
     not_run: str | None
+    needs: str | None = None
 
     @property
     def commands(self) -> list[str]:
@@ -69,6 +75,7 @@ def transcripts() -> list[Transcript]:
                 text.count("\n", 0, match.start("body")),
                 match["body"],
                 match["reason"],
+                match["needs"],
             )
             if block.shows_output and not any("--help" in c for c in block.commands):
                 found.append(block)
@@ -168,6 +175,8 @@ def test_the_transcript_is_what_the_commands_print(
     sessions: dict[Path, Path],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
+    if transcript.needs and importlib.util.find_spec(transcript.needs) is None:
+        pytest.skip(f"{transcript}: it needs {transcript.needs} installed")
     directory = _session(sessions, transcript.page, tmp_path_factory)
     printed = _run(transcript, directory)
     assert normalise(printed, directory) == normalise(transcript.body), (
