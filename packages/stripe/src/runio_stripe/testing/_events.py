@@ -9,6 +9,8 @@ the public sending methods.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import queue
@@ -77,8 +79,13 @@ def signed_headers(
 
 
 def _sign(body: bytes, secret: str, timestamp: int) -> str:
+    try:
+        text = body.decode()
+    except UnicodeDecodeError:  # the SDK signs text; Stripe's scheme is an HMAC of the bytes
+        mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+        return f"t={timestamp},v1={mac.hexdigest()}"
     header: str = stripe.WebhookSignature.generate_signature_header(
-        body.decode(), secret, timestamp=timestamp
+        text, secret, timestamp=timestamp
     )
     return header
 

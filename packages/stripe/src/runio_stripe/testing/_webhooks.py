@@ -16,7 +16,7 @@ import httpx
 from runio.testing import FakeError, FakeRequest, FakeResponse, WebhookSent, route
 
 from ._core import StripeCore
-from ._events import EventDelivery, Signature
+from ._events import EventDelivery, Signature, signed_headers
 from ._params import (
     ALNUM,
     array_param,
@@ -270,6 +270,19 @@ class WebhookEndpoints(StripeCore):
         if secret is None:
             raise KeyError(f"no webhook endpoint of FakeStripe has the URL {url!r}: pass secret=")
         return self._send_now(event, url, secret, signature=signature, signed_at=signed_at)
+
+    def sign(
+        self,
+        body: bytes,
+        *,
+        secret: str,
+        signed_at: float | None = None,
+        signature: Signature = "valid",
+    ) -> tuple[bytes, dict[str, str]]:
+        """The body and headers of a delivery of ``body`` (any bytes) signed as Stripe signs,
+        or as ``signature`` says; send them with ``deliver_webhook(url, body, headers)``."""
+        timestamp = int(self.clock() if signed_at is None else signed_at)
+        return signed_headers(body, secret, timestamp, signature)
 
     def replay_delivery(self, sent: WebhookSent) -> httpx.Response:
         """POST a past delivery (from ``webhook_deliveries``) again byte for byte, with its
