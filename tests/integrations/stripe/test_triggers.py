@@ -10,8 +10,11 @@ is a 400; 500 deliveries at once are all stored; the signing secret is never log
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import logging
 import sqlite3
+import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -510,3 +513,40 @@ def test_a_burst_of_500_deliveries_is_all_stored_and_run(hooks: Hooks) -> None:
     assert len(runs) == 500
     assert {run.status for run in runs} == {"COMPLETED"}
     assert {run.output["email"] for run in runs} == {f"user{n}@example.com" for n in range(500)}
+
+
+# -- the example app -----------------------------------------------------------------------------
+
+
+def test_the_example_apps_welcome_job_runs_for_the_customer_drive_webhooks_creates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database = f"sqlite:///{tmp_path / 'examples.db'}"
+    with FakeStripe() as fake:
+        for name, value in {
+            "RUNIO_DATABASE_URL": database,
+            "STRIPE_API_KEY": API_KEY,
+            "STRIPE_API_BASE": fake.url,
+            "STRIPE_WEBHOOK_SECRET": SECRET,
+        }.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[3]))
+        monkeypatch.delitem(sys.modules, "examples.stripe_app", raising=False)
+        example = importlib.import_module("examples.stripe_app")
+        work = runio.Client(example.client.id, database_url=database)
+        for job in example.client.jobs.values():
+            work.define_job(
+                id=job.id, trigger=job.trigger, version=job.version, integrations=job.integrations
+            )(job.fn)
+        server = LiveServer(example.client, ServerConfig(port=0, poll_interval=0.2)).start()
+        try:
+            run_ids = asyncio.run(example.drive_webhooks(fake, server.url))
+            work.run_worker(until_idle=True)
+            [run_id] = run_ids
+            run = work.get_run(run_id)
+        finally:
+            server.stop()
+            work.close()
+            sys.modules.pop("examples.stripe_app", None)  # its client is closed
+    assert (run.job_id, run.status) == ("stripe-welcome-customer", "COMPLETED")
+    assert run.output["email"] == "grace@example.com"
