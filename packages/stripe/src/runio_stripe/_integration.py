@@ -206,8 +206,8 @@ class Stripe(runio.Integration[stripe.StripeClient]):
         "(an endpoint URL) with this URL, select the events listed here, then reveal the "
         "endpoint's signing secret (whsec_...) and give it to the app as STRIPE_WEBHOOK_SECRET "
         "(or Stripe(webhook_secret=...)). `runio webhooks --register URL` does the same through "
-        "the API and prints the secret. Locally, `stripe listen --forward-to URL` forwards test "
-        "events and prints the secret it signs them with."
+        "the API (Stripe shows the new secret only then). Locally, `stripe listen --forward-to "
+        "URL` forwards test events and prints the secret it signs them with."
     )
 
     # -- the SDK client ------------------------------------------------------------------------
