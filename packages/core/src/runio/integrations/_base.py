@@ -422,6 +422,9 @@ class Integration(Generic[ClientT], metaclass=_IntegrationMeta):
     """Loggers of the vendor's SDK (``("stripe",)``): their records, and their children's, are
     scrubbed of every live instance's secrets."""
 
+    webhook_secret_setting: ClassVar[str] = "webhook_secret"
+    """The setting that holds the webhook signing secret (``runio webhooks`` and the server say
+    when it is unset)."""
     webhook_help: ClassVar[str | None] = None
     """How to register the webhook endpoint with the vendor by hand (``runio webhooks`` shows
     it, with the endpoint's URL). Set it when the class implements ``verify_webhook``."""
@@ -617,6 +620,19 @@ class Integration(Generic[ClientT], metaclass=_IntegrationMeta):
             "`await io.use(integration).run_task(cache_key, fn)` or "
             "`await io.<namespace>.run_task(cache_key, fn)`."
         )
+
+    def require_setting(self, name: str) -> Any:
+        """The value of setting ``name``, else an ``IntegrationSettingError`` naming the argument
+        and the environment variable that give it one: for settings that are optional until a
+        feature needs them (a webhook signing secret)."""
+        runtime = self.__dict__["__runio__"]
+        setting = runtime.spec.settings.get(name)
+        if setting is None:
+            raise ConfigurationError(f"{type(self).__name__} has no setting {name!r}.")
+        value = runtime.values.get(name)
+        if value is None:
+            raise runtime._missing_error([name])
+        return value
 
     def missing_settings(self) -> list[str]:
         """The required settings this instance has no value for."""

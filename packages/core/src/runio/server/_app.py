@@ -43,6 +43,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Jobs are recorded so the API and dashboard list them even with no worker running.
         await client._register_jobs()
+        _webhooks.warn_unconfigured(client)
         yield
 
     app = FastAPI(

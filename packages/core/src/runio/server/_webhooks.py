@@ -51,6 +51,21 @@ def webhook_integrations(client: Client) -> dict[str, Integration[Any]]:
     }
 
 
+def warn_unconfigured(client: Client) -> None:
+    """Log, at start, each webhook endpoint that will answer 503 for lack of its secret."""
+    for integration_id, integration in webhook_integrations(client).items():
+        name = type(integration).webhook_secret_setting
+        try:
+            integration.require_setting(name)
+        except ConfigurationError as exc:
+            log.warning(
+                "webhooks of %s (%s) cannot be verified until its signing secret is set: %s",
+                integration.name,
+                integration_id,
+                exc,
+            )
+
+
 def _answer(status: int, detail: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"detail": detail, **extra}, status_code=status)
 
