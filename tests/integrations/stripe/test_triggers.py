@@ -39,7 +39,7 @@ from stripe_helpers import API_KEY
 import runio
 from runio.plugins import create_plugin_manager
 from runio.server import ServerConfig
-from runio.testing import TestClock
+from runio.testing import JobTester, TestClock
 
 SECRET = "whsec_runioTestSigningSecret0123456789"
 
@@ -210,7 +210,7 @@ def test_a_customer_created_by_a_job_starts_the_job_listening_to_customer_create
     [run] = hooks.runs("welcome")
     assert run.status == "COMPLETED"
     event = hooks.fake.events[delivery.event_id]
-    assert run.output["model"] == "CustomerEvent"
+    assert run.output["model"] == "CustomerCreated"
     assert run.output["event"] == event["id"]
     assert run.output["customer"] == customer_id
     assert run.output["email"] == "ada@example.com"
@@ -257,7 +257,7 @@ def test_a_subscription_pays_its_invoice_and_a_plan_change_carries_what_changed(
         "type": "invoice.paid",
     }
     [changed] = hooks.runs("plan-changed")
-    assert changed.output["model"] == "SubscriptionEvent"
+    assert changed.output["model"] == "SubscriptionUpdated"
     assert changed.output["price"] == yearly.id
     assert changed.output["previous"]["items"]["data"][0]["price"]["id"] == monthly.id
 
@@ -550,3 +550,24 @@ def test_the_example_apps_welcome_job_runs_for_the_customer_drive_webhooks_creat
             sys.modules.pop("examples.stripe_app", None)  # its client is closed
     assert (run.job_id, run.status) == ("stripe-welcome-customer", "COMPLETED")
     assert run.output["email"] == "grace@example.com"
+
+
+def test_a_signed_event_through_the_endpoints_handler_in_memory(tmp_path: Path) -> None:
+    clock = TestClock(start=1_800_000_000.0)
+    client = _client(tmp_path / "memory.db", clock)
+    stripe = Stripe(api_key=API_KEY, webhook_secret=SECRET)
+    define_jobs(client, stripe)
+    fake = FakeStripe(clock=clock.now)  # not started: only its events and signatures
+    try:
+        tester = JobTester(client, clock)
+        body, headers = fake.signed_event("customer.created", customer(), secret=SECRET)
+        assert tester.deliver_webhook("stripe", body, headers).status_code == 200
+        assert tester.deliver_webhook("stripe", body, headers).status_code == 200  # again
+        stale_body, stale_headers = fake.signed_event(
+            "customer.created", customer(), secret=SECRET, signature="stale"
+        )
+        assert tester.deliver_webhook("stripe", stale_body, stale_headers).status_code == 401
+        [run] = client.list_runs(job_id="welcome")
+        assert (run.status, run.output["email"]) == ("COMPLETED", "ada@example.com")
+    finally:
+        client.close()

@@ -19,6 +19,7 @@ from runio_stripe import (
     Stripe,
     StripeEvent,
     SubscriptionEvent,
+    events,
 )
 
 from runio.errors import (
@@ -152,25 +153,60 @@ def test_triggers_name_the_event_and_bad_definitions_say_what_is_wrong() -> None
 
 
 @pytest.mark.parametrize(
-    ("helper", "event_type", "schema"),
+    ("helper", "event_type", "schema", "kind"),
     [
-        ("on_customer_created", "customer.created", CustomerEvent),
-        ("on_customer_updated", "customer.updated", CustomerEvent),
-        ("on_customer_deleted", "customer.deleted", CustomerEvent),
-        ("on_charge_succeeded", "charge.succeeded", ChargeEvent),
-        ("on_charge_refunded", "charge.refunded", ChargeEvent),
-        ("on_payment_intent_succeeded", "payment_intent.succeeded", PaymentIntentEvent),
-        ("on_payment_intent_payment_failed", "payment_intent.payment_failed", PaymentIntentEvent),
-        ("on_checkout_session_completed", "checkout.session.completed", CheckoutSessionEvent),
-        ("on_invoice_paid", "invoice.paid", InvoiceEvent),
-        ("on_invoice_payment_failed", "invoice.payment_failed", InvoiceEvent),
-        ("on_subscription_created", "customer.subscription.created", SubscriptionEvent),
-        ("on_subscription_updated", "customer.subscription.updated", SubscriptionEvent),
-        ("on_subscription_deleted", "customer.subscription.deleted", SubscriptionEvent),
+        ("on_customer_created", "customer.created", events.CustomerCreated, CustomerEvent),
+        ("on_customer_updated", "customer.updated", events.CustomerUpdated, CustomerEvent),
+        ("on_customer_deleted", "customer.deleted", events.CustomerDeleted, CustomerEvent),
+        ("on_charge_succeeded", "charge.succeeded", events.ChargeSucceeded, ChargeEvent),
+        ("on_charge_refunded", "charge.refunded", events.ChargeRefunded, ChargeEvent),
+        (
+            "on_payment_intent_succeeded",
+            "payment_intent.succeeded",
+            events.PaymentIntentSucceeded,
+            PaymentIntentEvent,
+        ),
+        (
+            "on_payment_intent_payment_failed",
+            "payment_intent.payment_failed",
+            events.PaymentIntentPaymentFailed,
+            PaymentIntentEvent,
+        ),
+        (
+            "on_checkout_session_completed",
+            "checkout.session.completed",
+            events.CheckoutSessionCompleted,
+            CheckoutSessionEvent,
+        ),
+        ("on_invoice_paid", "invoice.paid", events.InvoicePaid, InvoiceEvent),
+        (
+            "on_invoice_payment_failed",
+            "invoice.payment_failed",
+            events.InvoicePaymentFailed,
+            InvoiceEvent,
+        ),
+        (
+            "on_subscription_created",
+            "customer.subscription.created",
+            events.SubscriptionCreated,
+            SubscriptionEvent,
+        ),
+        (
+            "on_subscription_updated",
+            "customer.subscription.updated",
+            events.SubscriptionUpdated,
+            SubscriptionEvent,
+        ),
+        (
+            "on_subscription_deleted",
+            "customer.subscription.deleted",
+            events.SubscriptionDeleted,
+            SubscriptionEvent,
+        ),
     ],
 )
 def test_each_typed_trigger_listens_to_its_event_with_its_model(
-    helper: str, event_type: str, schema: type[StripeEvent[Any]]
+    helper: str, event_type: str, schema: type[StripeEvent[Any]], kind: type[StripeEvent[Any]]
 ) -> None:
     trigger = getattr(Stripe(), helper)(filter={"livemode": [False]})
     assert (trigger.name, trigger.event_type, trigger.schema) == (
@@ -179,6 +215,7 @@ def test_each_typed_trigger_listens_to_its_event_with_its_model(
         schema,
     )
     assert trigger.filter == {"livemode": [False]}
+    assert issubclass(schema, kind)  # a job may annotate its payload with either
 
 
 def test_the_models_keep_what_they_do_not_name_and_accept_what_stripe_leaves_out() -> None:

@@ -4,7 +4,8 @@
 set ``STRIPE_API_KEY``); ``StripeAPIError`` and ``StripeIdempotencyError`` are what its tasks
 fail with when Stripe answers with an error. Its ``on_...`` methods are job triggers for Stripe's
 webhook events (``trigger=stripe.on_invoice_paid()``), whose typed payloads are the models here
-(``StripeEvent`` and its typed kinds: ``CustomerEvent``, ``InvoiceEvent``...).
+(``StripeEvent`` and its typed kinds: ``CustomerEvent``, ``InvoiceEvent``...; every model,
+one class per event included, is in ``runio_stripe.events``).
 ``runio_stripe.testing.FakeStripe`` is the Stripe API as a local HTTP server, for tests.
 
 The names are loaded on first use: every runio worker imports this package to discover the
@@ -19,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._errors import StripeAPIError, StripeIdempotencyError
-    from ._events import (
+    from ._integration import DEFAULT_API_BASE, HTTPXClient, Stripe, as_json
+    from .events import (
         Charge,
         ChargeEvent,
         CheckoutSession,
@@ -36,7 +38,6 @@ if TYPE_CHECKING:
         Subscription,
         SubscriptionEvent,
     )
-    from ._integration import DEFAULT_API_BASE, HTTPXClient, Stripe, as_json
 
 _EVENT_MODELS = [
     "Charge",
@@ -81,7 +82,7 @@ __all__ = [
 ]
 
 _WHERE = {
-    **dict.fromkeys(_EVENT_MODELS, "._events"),
+    **dict.fromkeys(_EVENT_MODELS, ".events"),
     "StripeAPIError": "._errors",
     "StripeIdempotencyError": "._errors",
     "DEFAULT_API_BASE": "._integration",

@@ -37,13 +37,20 @@ from runio.integrations import (
 
 from . import _webhooks
 from ._errors import StripeAPIError
-from ._events import (
-    ChargeEvent,
-    CheckoutSessionEvent,
-    CustomerEvent,
-    InvoiceEvent,
-    PaymentIntentEvent,
-    SubscriptionEvent,
+from .events import (
+    ChargeRefunded,
+    ChargeSucceeded,
+    CheckoutSessionCompleted,
+    CustomerCreated,
+    CustomerDeleted,
+    CustomerUpdated,
+    InvoicePaid,
+    InvoicePaymentFailed,
+    PaymentIntentPaymentFailed,
+    PaymentIntentSucceeded,
+    SubscriptionCreated,
+    SubscriptionDeleted,
+    SubscriptionUpdated,
 )
 
 DEFAULT_API_BASE = "https://api.stripe.com"
@@ -334,16 +341,7 @@ class Stripe(runio.Integration[stripe.StripeClient]):
         )
 
     def _signing_secret(self) -> str:
-        secret = self.webhook_secret
-        if secret is None:
-            raise IntegrationSettingError(
-                f"Stripe integration {self.id!r} needs webhook_secret to verify webhook "
-                "deliveries: the signing secret (whsec_...) of the Stripe endpoint that sends "
-                "to this URL. Pass Stripe(webhook_secret=...) or set STRIPE_WEBHOOK_SECRET.",
-                integration=self.id,
-                setting="webhook_secret",
-                env="STRIPE_WEBHOOK_SECRET",
-            )
+        secret: str = self.require_setting("webhook_secret")
         return secret
 
     def _tolerance(self) -> float:
@@ -374,77 +372,83 @@ class Stripe(runio.Integration[stripe.StripeClient]):
         return self.webhook_trigger(event_type, schema=schema, filter=filter)
 
     def on_customer_created(self, *, filter: Mapping[str, Any] | None = None) -> WebhookTrigger:
-        """``customer.created``; the job receives a ``CustomerEvent``."""
-        return self.on_event("customer.created", schema=CustomerEvent, filter=filter)
+        """``customer.created``: the job receives a ``runio_stripe.events.CustomerCreated``."""
+        return self.on_event("customer.created", schema=CustomerCreated, filter=filter)
 
     def on_customer_updated(self, *, filter: Mapping[str, Any] | None = None) -> WebhookTrigger:
-        """``customer.updated`` (``data.previous_attributes`` holds what changed); the job
-        receives a ``CustomerEvent``."""
-        return self.on_event("customer.updated", schema=CustomerEvent, filter=filter)
+        """``customer.updated`` (``data.previous_attributes``: what changed): the job receives a
+        ``runio_stripe.events.CustomerUpdated``."""
+        return self.on_event("customer.updated", schema=CustomerUpdated, filter=filter)
 
     def on_customer_deleted(self, *, filter: Mapping[str, Any] | None = None) -> WebhookTrigger:
-        """``customer.deleted``; the job receives a ``CustomerEvent``."""
-        return self.on_event("customer.deleted", schema=CustomerEvent, filter=filter)
+        """``customer.deleted``: the job receives a ``runio_stripe.events.CustomerDeleted``."""
+        return self.on_event("customer.deleted", schema=CustomerDeleted, filter=filter)
 
     def on_charge_succeeded(self, *, filter: Mapping[str, Any] | None = None) -> WebhookTrigger:
-        """``charge.succeeded``; the job receives a ``ChargeEvent``."""
-        return self.on_event("charge.succeeded", schema=ChargeEvent, filter=filter)
+        """``charge.succeeded``: the job receives a ``runio_stripe.events.ChargeSucceeded``."""
+        return self.on_event("charge.succeeded", schema=ChargeSucceeded, filter=filter)
 
     def on_charge_refunded(self, *, filter: Mapping[str, Any] | None = None) -> WebhookTrigger:
-        """``charge.refunded``; the job receives a ``ChargeEvent``."""
-        return self.on_event("charge.refunded", schema=ChargeEvent, filter=filter)
+        """``charge.refunded``: the job receives a ``runio_stripe.events.ChargeRefunded``."""
+        return self.on_event("charge.refunded", schema=ChargeRefunded, filter=filter)
 
     def on_payment_intent_succeeded(
         self, *, filter: Mapping[str, Any] | None = None
     ) -> WebhookTrigger:
-        """``payment_intent.succeeded``; the job receives a ``PaymentIntentEvent``."""
-        return self.on_event("payment_intent.succeeded", schema=PaymentIntentEvent, filter=filter)
+        """``payment_intent.succeeded``: the job receives a
+        ``runio_stripe.events.PaymentIntentSucceeded``."""
+        return self.on_event(
+            "payment_intent.succeeded", schema=PaymentIntentSucceeded, filter=filter
+        )
 
     def on_payment_intent_payment_failed(
         self, *, filter: Mapping[str, Any] | None = None
     ) -> WebhookTrigger:
-        """``payment_intent.payment_failed`` (``data.object.last_payment_error`` says why); the
-        job receives a ``PaymentIntentEvent``."""
+        """``payment_intent.payment_failed`` (``last_payment_error`` says why): the job receives a
+        ``runio_stripe.events.PaymentIntentPaymentFailed``."""
         return self.on_event(
-            "payment_intent.payment_failed", schema=PaymentIntentEvent, filter=filter
+            "payment_intent.payment_failed", schema=PaymentIntentPaymentFailed, filter=filter
         )
 
     def on_checkout_session_completed(
         self, *, filter: Mapping[str, Any] | None = None
     ) -> WebhookTrigger:
-        """``checkout.session.completed``; the job receives a ``CheckoutSessionEvent``."""
+        """``checkout.session.completed``: the job receives a
+        ``runio_stripe.events.CheckoutSessionCompleted``."""
         return self.on_event(
-            "checkout.session.completed", schema=CheckoutSessionEvent, filter=filter
+            "checkout.session.completed", schema=CheckoutSessionCompleted, filter=filter
         )
 
     def on_invoice_paid(self, *, filter: Mapping[str, Any] | None = None) -> WebhookTrigger:
-        """``invoice.paid``; the job receives an ``InvoiceEvent``."""
-        return self.on_event("invoice.paid", schema=InvoiceEvent, filter=filter)
+        """``invoice.paid``: the job receives a ``runio_stripe.events.InvoicePaid``."""
+        return self.on_event("invoice.paid", schema=InvoicePaid, filter=filter)
 
     def on_invoice_payment_failed(
         self, *, filter: Mapping[str, Any] | None = None
     ) -> WebhookTrigger:
-        """``invoice.payment_failed``; the job receives an ``InvoiceEvent``."""
-        return self.on_event("invoice.payment_failed", schema=InvoiceEvent, filter=filter)
+        """``invoice.payment_failed``: the job receives a
+        ``runio_stripe.events.InvoicePaymentFailed``."""
+        return self.on_event("invoice.payment_failed", schema=InvoicePaymentFailed, filter=filter)
 
     def on_subscription_created(self, *, filter: Mapping[str, Any] | None = None) -> WebhookTrigger:
-        """``customer.subscription.created``; the job receives a ``SubscriptionEvent``."""
+        """``customer.subscription.created``: the job receives a
+        ``runio_stripe.events.SubscriptionCreated``."""
         return self.on_event(
-            "customer.subscription.created", schema=SubscriptionEvent, filter=filter
+            "customer.subscription.created", schema=SubscriptionCreated, filter=filter
         )
 
     def on_subscription_updated(self, *, filter: Mapping[str, Any] | None = None) -> WebhookTrigger:
-        """``customer.subscription.updated`` (``data.previous_attributes`` holds what
-        changed); the job receives a ``SubscriptionEvent``."""
+        """``customer.subscription.updated`` (``data.previous_attributes``: what changed): the job
+        receives a ``runio_stripe.events.SubscriptionUpdated``."""
         return self.on_event(
-            "customer.subscription.updated", schema=SubscriptionEvent, filter=filter
+            "customer.subscription.updated", schema=SubscriptionUpdated, filter=filter
         )
 
     def on_subscription_deleted(self, *, filter: Mapping[str, Any] | None = None) -> WebhookTrigger:
-        """``customer.subscription.deleted`` (the subscription ended); the job receives a
-        ``SubscriptionEvent``."""
+        """``customer.subscription.deleted`` (the subscription ended): the job receives a
+        ``runio_stripe.events.SubscriptionDeleted``."""
         return self.on_event(
-            "customer.subscription.deleted", schema=SubscriptionEvent, filter=filter
+            "customer.subscription.deleted", schema=SubscriptionDeleted, filter=filter
         )
 
     # -- helpers for wrappers ------------------------------------------------------------------

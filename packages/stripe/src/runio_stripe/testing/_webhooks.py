@@ -16,7 +16,7 @@ import httpx
 from runio.testing import FakeError, FakeRequest, FakeResponse, WebhookSent, route
 
 from ._core import StripeCore
-from ._events import EventDelivery, Signature, signed_headers
+from ._events import EventDelivery, Signature, event_body, signed_headers
 from ._params import (
     ALNUM,
     array_param,
@@ -218,6 +218,25 @@ class WebhookEndpoints(StripeCore):
                 None, type, data_object, previous=previous_attributes, account=account
             )
             return copy.deepcopy(event)
+
+    def signed_event(
+        self,
+        type: str,
+        data_object: Mapping[str, Any],
+        *,
+        secret: str,
+        previous_attributes: Mapping[str, Any] | None = None,
+        account: str | None = None,
+        signature: Signature = "valid",
+        signed_at: float | None = None,
+    ) -> tuple[bytes, dict[str, str]]:
+        """Make an event (as ``make_event``) and return the body and headers of its delivery,
+        signed as ``send_event`` signs, without sending it: for a test that posts it itself
+        (``runio.testing.JobTester.deliver_webhook("stripe", body, headers)``)."""
+        event = self.make_event(
+            type, data_object, previous_attributes=previous_attributes, account=account
+        )
+        return self.sign(event_body(event), secret=secret, signed_at=signed_at, signature=signature)
 
     def send_event(
         self,

@@ -1,5 +1,8 @@
-"""The typed payloads of Stripe's webhook events: the event envelope (``StripeEvent``) and the
-objects its ``data.object`` holds for the events the ``Stripe.on_...`` triggers offer.
+"""The typed payloads of Stripe's webhook events: the event envelope (``StripeEvent``), the
+objects its ``data.object`` holds (``Customer``, ``Invoice``...), the envelope typed for each
+kind of object (``CustomerEvent``, ``InvoiceEvent``...) and, under those, one class per event
+the ``Stripe.on_...`` triggers offer (``InvoicePaid``, ``CustomerCreated``...): annotate a job's
+payload with either (``payload: InvoicePaid`` or ``payload: InvoiceEvent``).
 
 Lenient on purpose: every model keeps the fields it does not name (``extra="allow"``, read them
 with ``event.data.object.model_extra`` or from the raw event in ``ctx.event.payload``), and every
@@ -14,6 +17,43 @@ from __future__ import annotations
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "Charge",
+    "ChargeEvent",
+    "ChargeRefunded",
+    "ChargeSucceeded",
+    "CheckoutSession",
+    "CheckoutSessionCompleted",
+    "CheckoutSessionEvent",
+    "Customer",
+    "CustomerCreated",
+    "CustomerDeleted",
+    "CustomerDetails",
+    "CustomerEvent",
+    "CustomerUpdated",
+    "EventData",
+    "EventRequest",
+    "Invoice",
+    "InvoiceEvent",
+    "InvoicePaid",
+    "InvoicePaymentFailed",
+    "PaymentIntent",
+    "PaymentIntentEvent",
+    "PaymentIntentPaymentFailed",
+    "PaymentIntentSucceeded",
+    "Price",
+    "Recurring",
+    "StripeEvent",
+    "StripeObject",
+    "Subscription",
+    "SubscriptionCreated",
+    "SubscriptionDeleted",
+    "SubscriptionEvent",
+    "SubscriptionItem",
+    "SubscriptionItems",
+    "SubscriptionUpdated",
+]
 
 
 class StripeObject(BaseModel):
@@ -259,3 +299,63 @@ class InvoiceEvent(StripeEvent[Invoice]):
 
 class SubscriptionEvent(StripeEvent[Subscription]):
     """``customer.subscription.created``, ``.updated``, ``.deleted``..."""
+
+
+# -- one class per event the typed triggers offer ----------------------------------------------
+
+
+class CustomerCreated(CustomerEvent):
+    """``customer.created`` (``Stripe.on_customer_created``)."""
+
+
+class CustomerUpdated(CustomerEvent):
+    """``customer.updated`` (``Stripe.on_customer_updated``): ``data.previous_attributes``
+    holds the fields that changed, as they were."""
+
+
+class CustomerDeleted(CustomerEvent):
+    """``customer.deleted`` (``Stripe.on_customer_deleted``)."""
+
+
+class ChargeSucceeded(ChargeEvent):
+    """``charge.succeeded`` (``Stripe.on_charge_succeeded``)."""
+
+
+class ChargeRefunded(ChargeEvent):
+    """``charge.refunded`` (``Stripe.on_charge_refunded``): ``amount_refunded`` says how
+    much."""
+
+
+class PaymentIntentSucceeded(PaymentIntentEvent):
+    """``payment_intent.succeeded`` (``Stripe.on_payment_intent_succeeded``)."""
+
+
+class PaymentIntentPaymentFailed(PaymentIntentEvent):
+    """``payment_intent.payment_failed`` (``Stripe.on_payment_intent_payment_failed``):
+    ``last_payment_error`` says why."""
+
+
+class CheckoutSessionCompleted(CheckoutSessionEvent):
+    """``checkout.session.completed`` (``Stripe.on_checkout_session_completed``)."""
+
+
+class InvoicePaid(InvoiceEvent):
+    """``invoice.paid`` (``Stripe.on_invoice_paid``)."""
+
+
+class InvoicePaymentFailed(InvoiceEvent):
+    """``invoice.payment_failed`` (``Stripe.on_invoice_payment_failed``)."""
+
+
+class SubscriptionCreated(SubscriptionEvent):
+    """``customer.subscription.created`` (``Stripe.on_subscription_created``)."""
+
+
+class SubscriptionUpdated(SubscriptionEvent):
+    """``customer.subscription.updated`` (``Stripe.on_subscription_updated``):
+    ``data.previous_attributes`` holds the fields that changed, as they were."""
+
+
+class SubscriptionDeleted(SubscriptionEvent):
+    """``customer.subscription.deleted`` (``Stripe.on_subscription_deleted``): the
+    subscription ended."""
