@@ -22,7 +22,7 @@ import httpx
 from runio.testing import CursorNotFound, FakeError, FakeRequest, FakeResponse, FakeVendorServer
 
 from ._cards import VISA, Card, test_card
-from ._events import EventDelivery, Outbox, event_body, signed_headers
+from ._events import EventDelivery, Outbox, Signature, event_body, signed_headers
 from ._params import (
     ALNUM,
     LIST_PARAMS,
@@ -343,7 +343,7 @@ class StripeCore(FakeVendorServer):
         secret: str,
         *,
         endpoint_id: str | None = None,
-        signature: Any = "valid",
+        signature: Signature = "valid",
         signed_at: float | None = None,
         raise_errors: bool = False,
     ) -> httpx.Response | None:

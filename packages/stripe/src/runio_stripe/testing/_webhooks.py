@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import httpx
@@ -315,12 +315,6 @@ class WebhookEndpoints(StripeCore):
             raise TimeoutError(f"FakeStripe's webhook deliveries did not finish in {timeout:g} s")
         with self.lock:
             return list(self.event_deliveries)
-
-    def deliveries_of(self, types: Sequence[str] | str) -> list[EventDelivery]:
-        """The deliveries of events of these types, in order."""
-        wanted = [types] if isinstance(types, str) else list(types)
-        with self.lock:
-            return [d for d in self.event_deliveries if d.type in wanted]
 
     def complete_checkout_session(self, session_id: str) -> dict[str, Any]:
         """Complete an open Checkout session as a customer paying it would (payment mode:
