@@ -246,3 +246,17 @@ def test_resend_and_replay_deliver_the_same_event_again(
     )
     with pytest.raises(KeyError, match="evt_missing"):
         fake.resend_event("evt_missing", url)
+
+
+def test_a_write_whose_answer_is_lost_still_makes_its_event_once(
+    fake: FakeStripe, receiver: Receiver, sdk: stripe.StripeClient
+) -> None:
+    hook = endpoint(sdk, f"{receiver.url}/hooks/a", ["customer.created"])
+    fake.drop_after_write(path="/v1/customers")
+    with pytest.raises(stripe.APIConnectionError):
+        sdk.v1.customers.create({"email": "ada@example.com"}, {"idempotency_key": "k-lost"})
+    retried = sdk.v1.customers.create({"email": "ada@example.com"}, {"idempotency_key": "k-lost"})
+    fake.wait_for_webhooks()
+    [event] = [verified(r, hook.secret) for r in receiver.received("a")]
+    assert event["data"]["object"]["id"] == retried.id
+    assert event["request"]["idempotency_key"] == "k-lost"
