@@ -326,7 +326,6 @@ class FakeResend(FakeVendorServer):
         self._outbox_changed = threading.Condition(self.lock)
         self._sender: threading.Thread | None = None
         self._stopping = False
-        self._webhook_http: httpx.Client | None = None
 
     # -- ids, time, answers --------------------------------------------------------------------
     def uuid(self) -> str:
@@ -1108,28 +1107,6 @@ class FakeResend(FakeVendorServer):
             ]
         return [self.redeliver(msg_id) for msg_id in failed]
 
-    def deliver_webhook(
-        self, url: str, body: bytes, headers: Mapping[str, str], *, timeout: float = 30.0
-    ) -> httpx.Response:
-        """POST one delivery as the base does, over one pooled HTTP client: Svix keeps its
-        connections, and a client per delivery (its TLS setup) would cost more than the
-        delivery."""
-        with self.lock:
-            if self._webhook_http is None:
-                self._webhook_http = httpx.Client()
-            http = self._webhook_http
-        response = http.post(
-            url,
-            content=body,
-            headers={"Content-Type": "application/json", **headers},
-            timeout=timeout,
-        )
-        with self.lock:
-            self.webhook_deliveries.append(
-                WebhookSent(url=url, headers=dict(headers), body=body, status=response.status_code)
-            )
-        return response
-
     def _post(
         self, msg_id: str, *, timestamp: float | None, headers: Mapping[str, str | None] | None
     ) -> httpx.Response:
@@ -1290,10 +1267,6 @@ class FakeResend(FakeVendorServer):
             sender, self._sender = self._sender, None
         if sender is not None:
             sender.join(30)
-        with self.lock:
-            http, self._webhook_http = self._webhook_http, None
-        if http is not None:
-            http.close()
         super().stop()
 
     # -- seeding (no HTTP, no recorded request) ------------------------------------------------
