@@ -24,7 +24,8 @@ class DocPages(pytest.Collector):
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> DocPages | None:
     # The pages live outside tests/; they are collected beside this directory's test module,
-    # so `pytest tests`, `pytest tests/docs` and `nox -s tests` all run them.
+    # so `pytest tests`, `pytest tests/docs` and `nox -s tests` all run them (one page:
+    # `pytest tests/docs -k tasks.md`).
     if file_path != HERE / "test_docs_run.py":
         return None
     return DocPages.from_parent(parent, name="pages")

@@ -13,7 +13,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,34 +42,23 @@ def pages() -> list[Path]:
     return sorted(found)
 
 
-def _uses_io(tree: ast.Module) -> bool:
-    """Whether the block's own statements (not the functions it defines) use `io`."""
-
-    def walk(node: ast.AST) -> bool:
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
-                continue
-            if isinstance(child, ast.Name) and child.id == "io":
-                return True
-            if walk(child):
-                return True
-        return False
-
-    return walk(tree)
+def _own_nodes(node: ast.AST) -> Iterator[ast.AST]:
+    """The block's own code: every node outside the functions and lambdas it defines."""
+    for child in ast.iter_child_nodes(node):
+        if not isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            yield child
+            yield from _own_nodes(child)
 
 
-def _awaits_at_top_level(tree: ast.Module) -> bool:
-    def walk(node: ast.AST) -> bool:
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
-                continue
-            if isinstance(child, ast.Await | ast.AsyncFor | ast.AsyncWith):
-                return True
-            if walk(child):
-                return True
-        return False
-
-    return walk(tree)
+def _is_fragment(tree: ast.Module, namespace: dict[str, Any]) -> bool:
+    """A block is a job-body fragment when it awaits, or uses an `io` the page has not
+    defined, outside the functions it defines."""
+    for node in _own_nodes(tree):
+        if isinstance(node, ast.Await | ast.AsyncFor | ast.AsyncWith):
+            return True
+        if isinstance(node, ast.Name) and node.id == "io" and "io" not in namespace:
+            return True
+    return False
 
 
 def _as_job_body(tree: ast.Module) -> ast.Module:
@@ -130,7 +119,7 @@ def evaluate_python(example: Example) -> None:
     example.namespace.setdefault("docs_page", Path(example.path))
     source = pad(example.parsed, example.line + example.parsed.line_offset)
     tree = ast.parse(source, example.path)
-    if _awaits_at_top_level(tree) or (_uses_io(tree) and "io" not in example.namespace):
+    if _is_fragment(tree, example.namespace):
         _run_fragment(example, tree)
     else:
         exec(compile(tree, example.path, "exec", dont_inherit=True), example.namespace)
