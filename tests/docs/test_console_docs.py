@@ -12,9 +12,11 @@ things that differ from run to run are replaced on both sides: ids (`run_...`, `
 `<!-- file: NAME -->` is written to NAME in that directory first (a test file the transcript
 runs, say).
 
-A transcript whose commands need a module says so (`<!-- console: needs runio_stripe.events
--->`): without it installed, it is skipped. One that cannot run here says why in the page's
-source, right before it:
+A command that serves until Ctrl-C (`<!-- console: serves -->` before a one-command
+transcript) is started with `--port 0`, read until it has printed the lines the page shows,
+then stopped with SIGINT. A transcript whose commands need a module says so
+(`<!-- console: needs runio_stripe.events -->`): without it installed, it is skipped. One
+that cannot run here says why in the page's source, right before it:
 
     <!-- console: not-run "it serves until Ctrl-C: tests/server run the same server" -->
 
@@ -25,10 +27,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import queue
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +42,8 @@ from docs_examples import ROOT, pages
 
 BLOCK = re.compile(
     r"(?:<!-- console: not-run (?P<reason>\"[^\"]+\") -->\s*)?"
-    r"(?:<!-- console: needs (?P<needs>[\w.]+) -->\s*)?```console\n(?P<body>.*?)```",
+    r"(?:<!-- console: needs (?P<needs>[\w.]+) -->\s*)?"
+    r"(?:<!-- console: (?P<serves>serves) -->\s*)?```console\n(?P<body>.*?)```",
     re.S,
 )
 EXPORT = re.compile(r"^export (.+)$")
@@ -51,6 +57,7 @@ class Transcript:
     body: str
     not_run: str | None
     needs: str | None = None
+    serves: bool = False
 
     @property
     def commands(self) -> list[str]:
@@ -76,6 +83,7 @@ def transcripts() -> list[Transcript]:
                 match["body"],
                 match["reason"],
                 match["needs"],
+                bool(match["serves"]),
             )
             if block.shows_output and not any("--help" in c for c in block.commands):
                 found.append(block)
@@ -134,6 +142,48 @@ def _session(sessions: dict[Path, Path], page: Path, factory: pytest.TempPathFac
     return sessions[page]
 
 
+def _environment(directory: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "COLUMNS": "80",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "RUNIO_DATABASE_URL": f"sqlite:///{directory}/runio.db",
+        "NO_COLOR": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def _serve(transcript: Transcript, directory: Path) -> str:
+    """Start the one command, read the lines the page shows, then Ctrl-C it."""
+    (command,) = transcript.commands
+    wanted = len(transcript.body.strip("\n").splitlines()) - 1
+    process = subprocess.Popen(
+        ["bash", "-c", "exec " + re.sub(r"--port \d+", "--port 0", command)],
+        cwd=directory,
+        env=_environment(directory),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    assert process.stdout is not None
+    stdout = process.stdout
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in stdout], daemon=True)
+    reader.start()
+    printed = [f"$ {command}\n"]
+    try:
+        while len(printed) <= wanted:
+            printed.append(lines.get(timeout=60))
+    except queue.Empty:
+        pass
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+        reader.join(timeout=30)  # the command has exited: its output ends
+        stdout.close()
+    return "".join(printed)
+
+
 def _run(transcript: Transcript, directory: Path) -> str:
     earlier = [t for t in CHECKED if t.page == transcript.page and t.line < transcript.line]
     exports = [
@@ -147,17 +197,10 @@ def _run(transcript: Transcript, directory: Path) -> str:
         script.append(f"printf '%s\\n' {_quote('$ ' + command)}")
         script.append(f"(exit $status); {command.replace('/tmp/', f'{directory}/')} 2>&1")
         script.append("status=$?")
-    env = {
-        **os.environ,
-        "COLUMNS": "80",
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "RUNIO_DATABASE_URL": f"sqlite:///{directory}/runio.db",
-        "NO_COLOR": "1",
-    }
     done = subprocess.run(
         ["bash", "-c", "\n".join(script)],
         cwd=directory,
-        env=env,
+        env=_environment(directory),
         capture_output=True,
         text=True,
         timeout=120,
@@ -178,7 +221,7 @@ def test_the_transcript_is_what_the_commands_print(
     if transcript.needs and importlib.util.find_spec(transcript.needs) is None:
         pytest.skip(f"{transcript}: it needs {transcript.needs} installed")
     directory = _session(sessions, transcript.page, tmp_path_factory)
-    printed = _run(transcript, directory)
+    printed = _serve(transcript, directory) if transcript.serves else _run(transcript, directory)
     assert normalise(printed, directory) == normalise(transcript.body), (
         f"{transcript}: the page shows\n{transcript.body}\nthe commands printed\n{printed}"
     )
