@@ -8,7 +8,7 @@ the variables earlier transcripts of the page exported. `/tmp/` in a command mea
 directory. The commands' stdout and stderr are compared with the page line by line, after the
 things that differ from run to run are replaced on both sides: ids (`run_...`, `evt_...`,
 `key_...`, API keys), dates and times, durations, the temporary directory, versions and ports.
-`--help` transcripts are test_cli_docs.py's. A Python block of the page preceded by
+docs/cli.md's `--help` transcripts are test_cli_docs.py's. A Python block of the page preceded by
 `<!-- file: NAME -->` is written to NAME in that directory first (a test file the transcript
 runs, say).
 
@@ -46,6 +46,7 @@ BLOCK = re.compile(
     r"(?:<!-- console: (?P<serves>serves) -->\s*)?```console\n(?P<body>.*?)```",
     re.S,
 )
+CLI_GUIDE = ROOT / "docs" / "cli.md"  # its `--help` transcripts are test_cli_docs.py's
 EXPORT = re.compile(r"^export (.+)$")
 FILE = re.compile(r"<!-- file: (?P<name>[\w.-]+) -->\s*```python\n(?P<body>.*?)```", re.S)
 
@@ -85,7 +86,9 @@ def transcripts() -> list[Transcript]:
                 match["needs"],
                 bool(match["serves"]),
             )
-            if block.shows_output and not any("--help" in c for c in block.commands):
+            if block.shows_output and not (
+                page == CLI_GUIDE and any(c.endswith("--help") for c in block.commands)
+            ):
                 found.append(block)
     return found
 
