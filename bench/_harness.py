@@ -82,6 +82,18 @@ class Ratio:
 
 
 @dataclass(frozen=True)
+class Derived:
+    """A figure computed per round from several sides' numbers (e.g. a difference in µs, or a
+    slope between two sizes): ``compute(round)`` gets ``{side name: returned dict}`` and returns
+    the value, or None when a side it needs is missing. Printed in the ratio table."""
+
+    label: str
+    compute: Callable[[dict[str, dict[str, Any]]], float | None]
+    unit: str
+    target: Target | None = None
+
+
+@dataclass(frozen=True)
 class Setup:
     """Work done once per benchmark before its rounds, in its own fresh process (untimed), e.g.
     building stored state that every round copies into a fresh database file."""
@@ -99,6 +111,7 @@ class Benchmark:
     sides: Sequence[Side]
     rows: Sequence[Row]
     ratios: Sequence[Ratio] = ()
+    derived: Sequence[Derived] = ()
     setups: Sequence[Setup] = ()
     rounds: int = 5
     warmup: int = 1
@@ -149,6 +162,17 @@ class BenchResult:
             b = r.get(ratio.den[0], {}).get(ratio.den[1])
             if isinstance(a, int | float) and isinstance(b, int | float) and b:
                 out.append(a / b)
+        return out
+
+    def derived_values(self, derived: Derived) -> list[float]:
+        out = []
+        for r in self.rounds:
+            try:
+                v = derived.compute(r)
+            except (KeyError, TypeError, ZeroDivisionError):
+                v = None
+            if isinstance(v, int | float):
+                out.append(float(v))
         return out
 
     def first(self, side: str, key: str) -> Any:
@@ -335,6 +359,20 @@ def render_tables(results: Sequence[BenchResult]) -> str:
             lines.append(
                 f"| {res.bench.id} | {ratio.label} | {_fmt_ratio(s.median)} | "
                 f"{_fmt_ratio(s.low)}–{_fmt_ratio(s.high)} | {target} |"
+            )
+        for derived in res.bench.derived:
+            any_ratio = True
+            s = Summary.of(res.derived_values(derived))
+            if s is None:
+                lines.append(f"| {res.bench.id} | {derived.label} | n/a | | |")
+                continue
+            target = ""
+            if derived.target is not None:
+                met = derived.target.met(s.median)
+                target = f"{derived.target} ({'met' if met else 'not met'})"
+            lines.append(
+                f"| {res.bench.id} | {derived.label} | {_fmt(s.median)} {derived.unit} | "
+                f"{_fmt(s.low)}–{_fmt(s.high)} {derived.unit} | {target} |"
             )
     if not any_ratio:
         lines = lines[:-3]
