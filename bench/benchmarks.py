@@ -224,9 +224,9 @@ def b2(quick: bool) -> Benchmark:
         derived=[
             Derived(
                 f"slope of the whole 2nd execution, N=1,000 → {big:,}",
-                lambda r: (r[name(big)]["resume_s"] - r[name(1000)]["resume_s"])
-                / (big - 1000)
-                * 1e6,
+                lambda r: (
+                    (r[name(big)]["resume_s"] - r[name(1000)]["resume_s"]) / (big - 1000) * 1e6
+                ),
                 "µs/task",
                 Target("<=", 5, "≤ 5 µs"),
             ),
@@ -455,7 +455,9 @@ def b6(quick: bool) -> Benchmark:
             Side(wrapper, "sides_stripe:b6_wrapper", {"n": n}),
             Side(bare, "sides_stripe:b6_bare", {"n": n}),
             Side(normal, "sides_stripe:b6_wrapper", {"n": n, "query": "?synchronous=normal"}),
-            Side(floor, "sides_sqlite:floor", {"n": n, "journal_mode": "wal", "synchronous": "full"}),
+            Side(
+                floor, "sides_sqlite:floor", {"n": n, "journal_mode": "wal", "synchronous": "full"}
+            ),
         ],
         rows=[
             Row(wrapper, "median_ms", "ms", "per call, median"),

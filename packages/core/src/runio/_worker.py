@@ -61,7 +61,7 @@ from .errors import (
     TaskFailedError,
 )
 from .integrations._resolve import ClientKit
-from .storage import Store
+from .storage import Store, alone_in_worker
 
 log = logging.getLogger("runio.worker")
 
@@ -211,6 +211,10 @@ class Worker:
         once their leases expire. ``until_idle`` then ends with ``StoreUnavailableError``."""
         self._capture: dict[str, int] = {}
         """Job id -> the level its runs capture ``logging`` records at (capturing jobs only)."""
+
+    def _alone(self) -> bool:
+        """Whether one execution has this worker to itself (``storage.alone_in_worker``)."""
+        return len(self.executions) == 1
 
     def _task_threads(self) -> _TaskThreads:
         assert self._executor is not None, "the worker is not running"
@@ -611,6 +615,7 @@ class Worker:
         assert task is not None
         self._own[task] = execution
         self.executions[run_id] = (execution, task)
+        alone_in_worker.set(self._alone)  # in this run's own context (its asyncio task)
         execution.hooks = app.kit.lifecycle(claimed)  # None unless a plugin listens
         if execution.hooks is not None:
             execution.hooks.run_started()
