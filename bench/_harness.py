@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +120,58 @@ class Benchmark:
     """Keys of the sides' results to report as settings (e.g. the worker's concurrency)."""
     postgres: bool = False
     """Whether its sides need the local PostgreSQL server that ``run.py`` starts (see _pg.py)."""
+
+
+BASELINE = " [baseline]"
+
+
+def with_baseline(bench: Benchmark, paths: Sequence[str]) -> Benchmark:
+    """``bench`` with each runio side measured twice in every round: as it is, and importing
+    runio from ``paths`` first (another checkout's ``packages/*/src``, e.g. the code before a
+    change), named with a " [baseline]" suffix. Rows, ratios and derived figures are repeated
+    for the baseline, and a ratio "this / baseline" is added for each runio row: a before/after
+    comparison measured side by side, under the same load."""
+    ours = {s.name for s in bench.sides if s.func.startswith(("sides_runio:", "sides_stripe:b6_w"))}
+
+    def twin(name: str) -> str:
+        return name + BASELINE if name in ours else name
+
+    def twin_derived(d: Derived) -> Derived:
+        def compute(r: dict[str, dict[str, Any]]) -> float | None:
+            return d.compute({**r, **{n: r[n + BASELINE] for n in ours if n + BASELINE in r}})
+
+        return Derived(d.label + BASELINE, compute, d.unit, d.target)
+
+    mine = [r for r in bench.rows if r.side in ours]
+    return replace(
+        bench,
+        sides=[
+            *bench.sides,
+            *[
+                Side(twin(s.name), s.func, {**s.params, "source": list(paths)}, s.timeout)
+                for s in bench.sides
+                if s.name in ours
+            ],
+        ],
+        rows=[*bench.rows, *[replace(r, side=twin(r.side)) for r in mine]],
+        ratios=[
+            *bench.ratios,
+            *[
+                Ratio(r.label + BASELINE, (twin(r.num[0]), r.num[1]), (twin(r.den[0]), r.den[1]))
+                for r in bench.ratios
+                if r.num[0] in ours or r.den[0] in ours
+            ],
+            *[
+                Ratio(
+                    f"{r.side}, {r.label or r.metric}: this / baseline",
+                    (r.side, r.metric),
+                    (twin(r.side), r.metric),
+                )
+                for r in mine
+            ],
+        ],
+        derived=[*bench.derived, *[twin_derived(d) for d in bench.derived]],
+    )
 
 
 # -- results ------------------------------------------------------------------------------------
