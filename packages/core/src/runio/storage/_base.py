@@ -39,10 +39,11 @@ alone_in_worker: contextvars.ContextVar[Callable[[], bool] | None] = contextvars
     "runio_alone_in_worker", default=None
 )
 """Set by the worker in each execution's context: tells whether that execution is, right now,
-the only one its worker runs. Then nobody else needs the event loop while the execution waits for
-its own commit, and a store may apply the write on the calling thread (blocking it for the
-commit) instead of handing it to a writer thread and being woken afterwards: two thread
-hand-offs fewer per task. Stores that cannot do that ignore it."""
+the only one its worker runs, with at most one task running. Then nobody else needs the event
+loop while the execution waits for its own commit, and a store may apply the write on the calling
+thread (blocking it for the commit) instead of handing it to a writer thread and being woken
+afterwards: two thread hand-offs fewer per task. Otherwise writes made together should share a
+commit, which the writer thread does. Stores that cannot do that ignore it."""
 
 
 class Watch:
