@@ -65,6 +65,10 @@ def b1(quick: bool) -> Benchmark:
             Row(normal, "tasks_per_s", "tasks/s", "first execution, async task fns"),
             Row(plain_normal, "tasks_per_s", "tasks/s", "first execution, `lambda task: 1`"),
             Row(floor_normal, "commits_per_s", "commits/s", "INSERT+COMMIT loop"),
+            *[
+                Row(side, "cpu_us_per_task", "µs", "CPU time per task (all threads)")
+                for side in ("runio", plain, normal, plain_normal)
+            ],
         ],
         ratios=[
             Ratio(
@@ -138,7 +142,9 @@ def b1(quick: bool) -> Benchmark:
             "database URL (durable across a crash of the process, not a power cut) and compare "
             "with the WAL+NORMAL floor: with no fsync to hide it, that ratio shows runio's own "
             "cost per task. 'per task beyond one floor commit' is, per round, 1/(tasks/s) − "
-            "1/(floor commits/s)."
+            "1/(floor commits/s). 'CPU time per task' is the process's CPU time (user + system, "
+            "all threads) over the timed part ÷ N: unlike wall time it hardly depends on what "
+            "else the machine runs."
         ),
     )
 
