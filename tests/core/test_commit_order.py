@@ -1,12 +1,13 @@
 """A task's result is committed before the job goes past its ``await``, whichever thread commits it.
 
-A worker running a single execution lets the store commit that execution's writes on the
-calling thread (``runio.storage.alone_in_worker``); a worker running several hands them to the
-store's writer thread, which groups them. Both paths keep the same promises, proved here from a
-second connection that sees only what is committed, read without yielding to the event loop:
+A worker running a single execution lets the SQLite store commit that execution's writes on the
+calling thread when the commit waits for no fsync (``runio.storage.alone_in_worker``; e.g. at
+``synchronous=normal``); otherwise the store's writer thread commits them, grouping concurrent
+writes. Both paths keep the same promises, proved here from a second connection that sees only
+what is committed, read without yielding to the event loop:
 
 - when ``await io.run_task`` returns, the result is stored (async and plain task functions, one
-  run alone or several sharing the worker, SQLite and PostgreSQL);
+  run alone or several sharing the worker, at each durability, SQLite and PostgreSQL);
 - a write queued before an awaited write is applied first, also when the awaited one goes on the
   calling thread;
 - a failed commit on the calling thread reaches the caller, and its run resumes and calls the
@@ -81,12 +82,18 @@ FUNCTIONS: dict[str, Callable[[runio.Task], Any]] = {
 }
 
 
+@pytest.mark.parametrize("durability", ["default", "synchronous=normal"])
 @pytest.mark.parametrize("runs", [1, 3], ids=["one run alone", "three runs at once"])
 @pytest.mark.parametrize("kind", list(FUNCTIONS))
 def test_a_result_is_stored_before_the_job_goes_past_its_await(
-    make_client: Callable[..., runio.Client], db_url: str, kind: str, runs: int
+    make_client: Callable[..., runio.Client], db_url: str, kind: str, runs: int, durability: str
 ) -> None:
-    client = make_client()
+    query = ""
+    if durability != "default":
+        if not db_url.startswith("sqlite"):
+            pytest.skip("synchronous=normal is a SQLite setting")
+        query = "?synchronous=normal"
+    client = make_client(database_url=db_url + query)
     read = _committed_reader(db_url)
     fn = FUNCTIONS[kind]
     seen: list[tuple[str, Any]] = []
@@ -123,7 +130,8 @@ def test_a_result_is_stored_before_the_job_goes_past_its_await(
 
 @pytest.fixture
 async def store(sqlite_url: str) -> AsyncIterator[Store]:
-    opened = create_store(sqlite_url)
+    # synchronous=normal: its durable commits wait for no fsync, so they may go inline
+    opened = create_store(sqlite_url + "?synchronous=normal")
     await opened.upgrade()
     await opened.execute_raw("CREATE TABLE seq (n INTEGER PRIMARY KEY, v TEXT NOT NULL)")
     yield opened
@@ -173,15 +181,16 @@ async def test_a_failed_commit_on_the_calling_thread_raises_to_the_caller(
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("query", ["", "?synchronous=normal"], ids=["default", "normal"])
 @pytest.mark.parametrize("point", [FaultPoint.BEFORE_COMMIT, FaultPoint.AFTER_COMMIT])
 async def test_a_result_whose_commit_failed_is_computed_again_not_lost(
-    sqlite_url: str, point: FaultPoint
+    sqlite_url: str, point: FaultPoint, query: str
 ) -> None:
     """The task function returned, then its result's commit failed (before it, or with its
     answer lost): the run stops there, and its next execution calls the function again (or
     finds the result stored) and completes with it."""
     clock = TestClock(start=1_800_000_000.0)
-    client = runio.Client("app", database_url=sqlite_url, clock=clock)
+    client = runio.Client("app", database_url=sqlite_url + query, clock=clock)
     calls: Counter[str] = Counter()
 
     def step(name: str) -> Callable[[runio.Task], str]:
