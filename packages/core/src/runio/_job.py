@@ -5,13 +5,14 @@ from __future__ import annotations
 import inspect
 import keyword
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from . import _json, _validate
+from ._flow import check_flow_control
 from ._io import IO
 from ._logcapture import CaptureSetting, capture_level
 from ._schedules import EVENT_PREFIX, ScheduleTrigger
@@ -173,6 +174,13 @@ class Job:
     (the client's setting)."""
     is_async: bool
     wants_context: bool
+    # -- flow control (see _flow) --
+    concurrency_limit: int | None = None
+    """At most this many runs execute at once, across every worker (per key, if keyed)."""
+    concurrency_key: Callable[[Any], str] | None = None
+    """``concurrency_key(payload) -> str``: the limit applies per value (e.g. per customer)."""
+    compatible_versions: tuple[str, ...] = ()
+    """Earlier versions whose runs this code may execute too (besides ``version``)."""
 
     def parse_payload(self, payload: Any) -> Any:
         """The payload as the job function receives it; raises pydantic's ValidationError."""
@@ -212,6 +220,9 @@ def make_job(
     integrations: Mapping[str, Any] | None,
     max_duration: float | None = None,
     capture_logging: CaptureSetting = None,
+    concurrency_limit: int | None = None,
+    concurrency_key: Callable[[Any], str] | None = None,
+    compatible_versions: Sequence[str] = (),
 ) -> Job:
     if not isinstance(id, str) or not _ID.match(id):
         raise JobDefinitionError(
@@ -241,6 +252,9 @@ def make_job(
         _job_text(name, f"Job {id!r}: name")
     _job_text(version, f"Job {id!r}: version")
     declared = _check_integrations(id, integrations)
+    limit, key, compatible = check_flow_control(
+        id, version, concurrency_limit, concurrency_key, compatible_versions
+    )
     params = [
         p
         for p in inspect.signature(fn).parameters.values()
@@ -264,4 +278,7 @@ def make_job(
         ),
         is_async=inspect.iscoroutinefunction(fn),
         wants_context=len(params) == 3,
+        concurrency_limit=limit,
+        concurrency_key=key,
+        compatible_versions=compatible,
     )
