@@ -149,6 +149,8 @@ class NewTask:
     redact: str | None
     depth: int
     created_at: float
+    description: str | None = None
+    display_key: str | None = None
 
 
 @dataclass(slots=True)
@@ -189,6 +191,10 @@ class TaskRun:
     attempts: list[Attempt] = field(default_factory=list)
     children: list[TaskRun] = field(default_factory=list)
     """Subtasks, in the order they were created (filled in by ``Run.tasks`` tree building)."""
+    description: str | None = None
+    """What ``run_task(description=...)`` said the task does."""
+    display_key: str | None = None
+    """Shown in place of the cache key (``run_task(display_key=...)``)."""
 
 
 @dataclass(slots=True)

@@ -95,7 +95,7 @@ def _qmark(sql: str) -> str:
 _TASK_COLUMNS = (
     "id, run_id, parent_id, idempotency_key, cache_key, kind, name, icon, properties, params, "
     "style, redact, status, depth, created_at, attempts, started_at, wake_at, output, "
-    "output_properties, ended_at"
+    "output_properties, ended_at, description, display_key"
 )
 # Typed, because `INSERT ... SELECT` resolves an untyped NULL as text.
 _TASK_VALUES = ", ".join(
@@ -110,6 +110,8 @@ _TASK_VALUES = ", ".join(
         "text",
         "text",
         "float8",
+        "text",
+        "text",
     )
 )
 
@@ -137,6 +139,8 @@ def _task_values(t: NewTask, status: str, **extra: Any) -> tuple[Any, ...]:
         extra.get("output"),
         extra.get("output_properties"),
         extra.get("ended_at"),
+        _text(t.description),
+        _text(t.display_key),
     )
 
 

@@ -117,7 +117,8 @@ def tasks_of_run_sql(placeholder: str) -> str:
     return (
         "SELECT id, run_id, parent_id, idempotency_key, cache_key, kind, name, icon, properties, "
         "params, style, redact, status, output, output_properties, error, depth, created_at, "
-        f"started_at, ended_at, retry_at, wake_at FROM tasks WHERE run_id = {placeholder} "
+        "started_at, ended_at, retry_at, wake_at, description, display_key FROM tasks "
+        f"WHERE run_id = {placeholder} "
         "ORDER BY id"
     )
 
@@ -154,6 +155,8 @@ def task_tree(
             retry_at=r[20],
             wake_at=r[21],
             attempts=attempts.get(r[0], []),
+            description=r[22],
+            display_key=r[23],
         )
         for r in task_rows
     ]

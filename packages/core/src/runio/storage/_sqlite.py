@@ -385,8 +385,8 @@ def _insert_task(conn: sqlite3.Connection, t: NewTask, status: str, **extra: Any
     conn.execute(
         "INSERT INTO tasks (id, run_id, parent_id, idempotency_key, cache_key, kind, name, icon, "
         "properties, params, style, redact, status, depth, created_at, attempts, started_at, "
-        "wake_at, output, output_properties, ended_at) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        "wake_at, output, output_properties, ended_at, description, display_key) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
             t.id,
             t.run_id,
@@ -409,6 +409,8 @@ def _insert_task(conn: sqlite3.Connection, t: NewTask, status: str, **extra: Any
             extra.get("output"),
             extra.get("output_properties"),
             extra.get("ended_at"),
+            t.description,
+            t.display_key,
         ),
     )
 
