@@ -97,7 +97,7 @@ def concurrency_key_of(job: Job, payload: Any) -> str:
     """The run's concurrency key: the job's function applied to the parsed payload, checked."""
     assert job.concurrency_key is not None
     try:
-        key = job.concurrency_key(job.parse_payload(payload))
+        key: object = job.concurrency_key(job.parse_payload(payload))
     except Exception as exc:
         raise ConcurrencyKeyError(
             f"Job {job.id!r}: its concurrency_key function raised {type(exc).__name__}: "
@@ -122,6 +122,7 @@ def concurrency_key_of(job: Job, payload: Any) -> str:
             "retry the run.",
             job_id=job.id,
         )
+    assert isinstance(key, str)
     return key
 
 
