@@ -207,12 +207,13 @@ def test_both_dialects_are_at_the_same_schema_version() -> None:
 
 async def test_upgrade_applies_each_migration_once(backend_url: str) -> None:
     files = _migration_files(_dialect(backend_url))
+    newest = int(files[-1][:4])
     opened = create_store(backend_url)
     try:
         assert await opened.schema_version() == 0
-        assert opened.newest_known_version() == len(files)
+        assert opened.newest_known_version() == newest
         assert await opened.upgrade() == files
-        assert await opened.schema_version() == len(files)
+        assert await opened.schema_version() == newest
         assert await opened.upgrade() == []
         rows = await opened.execute_raw("SELECT version, name FROM runio_migrations ORDER BY 1")
         assert [r[1] for r in rows] == files
@@ -221,7 +222,7 @@ async def test_upgrade_applies_each_migration_once(backend_url: str) -> None:
     reopened = create_store(backend_url)
     try:
         assert await reopened.upgrade() == []
-        assert await reopened.schema_version() == len(files)
+        assert await reopened.schema_version() == newest
     finally:
         await reopened.close()
 
