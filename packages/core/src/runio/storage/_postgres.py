@@ -212,8 +212,10 @@ def _limited_claim(
 ) -> tuple[str, tuple[Any, ...]]:
     """The ``WITH ... picked AS (...)`` of a claim of concurrency-limited jobs' runs, oldest
     created first: per job (and key) no more than the limit minus the runs executing under a
-    live lease. Run under the app's claim lock; the UPDATE re-checks each row, so a run
-    canceled or heartbeated meanwhile is not taken."""
+    live lease. Run under the app's claim lock. Each chosen row is locked and checked again
+    (a run canceled or heartbeated since is not taken); a row another writer holds is skipped,
+    never waited for, so a claim cannot deadlock with a batch of writes: skipping only claims
+    fewer runs, never more than the limit."""
     jobs = list(limited)
     pinned, pin_params = _versions_sql(jobs, limited, alias="r.")
     sql = (
@@ -234,7 +236,8 @@ def _limited_claim(
         "WHERE c.rn <= lim.n - COALESCE(h.n, 0) ORDER BY c.created_at, c.id LIMIT %s), "
         "picked AS (SELECT chosen.* FROM chosen JOIN runs ON runs.id = chosen.id "
         "WHERE (runs.status IN ('QUEUED','WAITING') AND runs.ready_at <= %s) "
-        "OR (runs.status = 'EXECUTING' AND runs.lease_expires < %s) FOR UPDATE OF runs), "
+        "OR (runs.status = 'EXECUTING' AND runs.lease_expires < %s) "
+        "FOR UPDATE OF runs SKIP LOCKED), "
     )
     params = (
         jobs,
@@ -683,6 +686,12 @@ class PostgresStore(Store):
 
         async def op(conn: Conn) -> None:
             async with conn.transaction():
+                # Rows locked in one order (by id), so two workers recording keys of the same
+                # runs take turns instead of deadlocking.
+                await conn.execute(
+                    "SELECT id FROM runs WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+                    (sorted({*keys, *failures}),),
+                )
                 if keys:
                     await conn.execute(
                         "UPDATE runs SET concurrency_key = u.k FROM unnest(%s::text[], "
