@@ -20,10 +20,11 @@ from . import _json, _run_rules, _validate
 from ._clock import Clock, SystemClock
 from ._execution import Limits
 from ._ids import new_id
-from ._job import EventTrigger, Job, make_job
+from ._job import Job, make_job
 from ._logcapture import CaptureSetting, capture_level
 from ._records import Event, JobRecord, NewRun, Run, RunStatus
 from ._schedules import ScheduleTrigger
+from ._triggers import EventTrigger
 from ._worker import Worker, WorkerApp, WorkerOptions
 from .errors import (
     ConfigurationError,
@@ -206,7 +207,7 @@ class Client:
                     **(
                         {"schedule": job.trigger.describe()}
                         if isinstance(job.trigger, ScheduleTrigger)
-                        else {}
+                        else job.trigger.stored_info()
                     ),
                 },
             )

@@ -9,84 +9,18 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from . import _json, _validate
+from . import _validate
 from ._flow import check_flow_control
 from ._io import IO
 from ._logcapture import CaptureSetting, capture_level
-from ._schedules import EVENT_PREFIX, ScheduleTrigger
-from .errors import ConfigurationError, JobDefinitionError
+from ._schedules import ScheduleTrigger
+from ._triggers import EventTrigger, job_text
+from .errors import JobDefinitionError
 from .integrations import Integration
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-
-
-@dataclass(frozen=True, kw_only=True)
-class EventTrigger:
-    """Runs the job for every event with this name (and matching ``filter``, if given)."""
-
-    name: str
-    """The event name, e.g. ``"new.user"``."""
-    schema: type[BaseModel] | None = None
-    """A pydantic model the payload must satisfy; the job function receives it parsed."""
-    filter: Mapping[str, Any] | None = None
-    """Only payloads matching this: ``{"plan": ["pro", "team"], "user": {"country": ["NZ"]}}``
-    (each key lists allowed values; nested mappings match nested objects)."""
-
-    def matches(self, payload: Any) -> bool:
-        return self.filter is None or _matches(self.filter, payload)
-
-
-def event_trigger(
-    name: str,
-    *,
-    schema: type[BaseModel] | None = None,
-    filter: Mapping[str, Any] | None = None,
-) -> EventTrigger:
-    """Trigger a job when an event named ``name`` is sent."""
-    if not isinstance(name, str) or not name.strip():
-        raise JobDefinitionError("event_trigger needs a non-empty event name, e.g. 'new.user'.")
-    _job_text(name, "event_trigger: the event name")
-    if name.startswith(EVENT_PREFIX):
-        raise JobDefinitionError(
-            f"event_trigger({name!r}): names starting with {EVENT_PREFIX!r} belong to schedules; "
-            "for a job on a schedule use runio.cron_trigger(...) or runio.interval_trigger(...)."
-        )
-    if schema is not None and not (isinstance(schema, type) and issubclass(schema, BaseModel)):
-        raise JobDefinitionError(
-            f"event_trigger(schema=...) must be a pydantic BaseModel subclass, got {schema!r}."
-        )
-    if filter is not None:
-        _check_filter(filter, path=name)
-    return EventTrigger(name=name, schema=schema, filter=filter)
-
-
-def _check_filter(spec: Mapping[str, Any], path: str) -> None:
-    if not isinstance(spec, Mapping):
-        raise JobDefinitionError(f"Event filter at {path!r} must be a mapping.")
-    for key, allowed in spec.items():
-        if isinstance(allowed, Mapping):
-            _check_filter(allowed, f"{path}.{key}")
-        elif not isinstance(allowed, list | tuple):
-            raise JobDefinitionError(
-                f"Event filter {path}.{key} must list the allowed values, e.g. "
-                f"{{{key!r}: [{allowed!r}]}}."
-            )
-        else:
-            try:  # stored with the job, and compared with JSON payloads
-                _json.encode(list(allowed))
-            except _json.NotJsonError as exc:
-                raise JobDefinitionError(
-                    f"Event filter {path}.{key} holds a value no JSON payload can have: {exc}."
-                ) from None
-
-
-def _job_text(value: object, what: str) -> None:
-    try:
-        _validate.text(value, what)
-    except ConfigurationError as exc:
-        raise JobDefinitionError(str(exc)) from None
 
 
 def _io_attributes() -> frozenset[str]:
@@ -135,26 +69,6 @@ def _check_integrations(job_id: str, integrations: object) -> dict[str, Integrat
             )
         declared[key] = value
     return declared
-
-
-def _matches(spec: Mapping[str, Any], payload: Any) -> bool:
-    if not isinstance(payload, Mapping):
-        return False
-    for key, allowed in spec.items():
-        if key not in payload:
-            return False
-        value = payload[key]
-        if isinstance(allowed, Mapping):
-            if not _matches(allowed, value):
-                return False
-        elif not any(_same_json(value, option) for option in allowed):
-            return False
-    return True
-
-
-def _same_json(a: Any, b: Any) -> bool:
-    """Equality of JSON values: ``true`` is not ``1`` (as it would be in Python)."""
-    return isinstance(a, bool) == isinstance(b, bool) and a == b
 
 
 @dataclass(kw_only=True)
@@ -249,8 +163,8 @@ def make_job(
             hint=" Leave it None for no limit.",
         )
     if name is not None:
-        _job_text(name, f"Job {id!r}: name")
-    _job_text(version, f"Job {id!r}: version")
+        job_text(name, f"Job {id!r}: name")
+    job_text(version, f"Job {id!r}: version")
     declared = _check_integrations(id, integrations)
     limit, key, compatible = check_flow_control(
         id, version, concurrency_limit, concurrency_key, compatible_versions

@@ -57,6 +57,8 @@ from itertools import count
 from types import TracebackType
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
+import httpx
+
 log = logging.getLogger("runio.testing.fake")
 
 H = TypeVar("H", bound=Callable[..., Any])
@@ -241,6 +243,16 @@ class _Fault:
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
+@dataclass(frozen=True)
+class WebhookSent:
+    """A webhook delivery a fake sent, and the HTTP status it was answered with."""
+
+    url: str
+    headers: dict[str, str]
+    body: bytes
+    status: int
+
+
 class FakeVendorServer:
     """Base of a fake vendor API: a real local HTTP server with recording and fault injection.
 
@@ -264,6 +276,27 @@ class FakeVendorServer:
         self._thread: threading.Thread | None = None
         self._connections: set[socket.socket] = set()
         self._routes = self._collect_routes()
+        self.webhook_deliveries: list[WebhookSent] = []
+        """Every webhook delivery sent with ``deliver_webhook``, with the status it got."""
+
+    # -- webhooks ----------------------------------------------------------------------------
+    def deliver_webhook(
+        self, url: str, body: bytes, headers: Mapping[str, str], *, timeout: float = 30.0
+    ) -> httpx.Response:
+        """POST one webhook delivery to ``url`` as the vendor would, and record it (with the
+        answer) in ``webhook_deliveries``. A vendor's fake builds the signed body and headers
+        (e.g. ``FakeStripe.send_event(url, ...)``) and calls this."""
+        response = httpx.post(
+            url,
+            content=body,
+            headers={"Content-Type": "application/json", **headers},
+            timeout=timeout,
+        )
+        with self.lock:
+            self.webhook_deliveries.append(
+                WebhookSent(url=url, headers=dict(headers), body=body, status=response.status_code)
+            )
+        return response
 
     # -- lifecycle ---------------------------------------------------------------------------
     @property
