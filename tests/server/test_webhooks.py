@@ -405,3 +405,27 @@ def test_the_testing_kit_delivers_webhooks_to_the_apps_endpoint(
         "on-paid-eu": "COMPLETED",
     }
     assert tester.runs("on-paid-eu")[0].output == "o_1"
+
+
+def test_two_instances_with_one_id_but_other_secrets_are_refused_at_definition(
+    sqlite_url: str,
+) -> None:
+    app = runio.Client("shop", database_url=sqlite_url)
+    same = Acme(webhook_secret=SECRET)
+
+    @app.define_job(id="a", trigger=Acme(webhook_secret=SECRET).on_order_paid())
+    async def a(payload: OrderPaid, io: runio.IO) -> None:
+        return None
+
+    @app.define_job(id="b", trigger=same.on_order_paid(region="eu"))  # same settings: fine
+    async def b(payload: OrderPaid, io: runio.IO) -> None:
+        return None
+
+    with pytest.raises(runio.errors.JobDefinitionError) as refused:
+
+        @app.define_job(id="c", trigger=Acme(webhook_secret="s3cr3t-2").on_order_paid())
+        async def c(payload: OrderPaid, io: runio.IO) -> None:
+            return None
+
+    assert "give each its own id (Acme(id=...))" in str(refused.value)
+    assert "s3cr3t-2" not in str(refused.value) and SECRET not in str(refused.value)

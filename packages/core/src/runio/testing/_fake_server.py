@@ -55,9 +55,10 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import count
 from types import TracebackType
-from typing import Any, ClassVar, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("runio.testing.fake")
 
@@ -276,6 +277,7 @@ class FakeVendorServer:
         self._thread: threading.Thread | None = None
         self._connections: set[socket.socket] = set()
         self._routes = self._collect_routes()
+        self._webhook_sender: httpx.Client | None = None
         self.webhook_deliveries: list[WebhookSent] = []
         """Every webhook delivery sent with ``deliver_webhook``, with the status it got."""
 
@@ -285,8 +287,15 @@ class FakeVendorServer:
     ) -> httpx.Response:
         """POST one webhook delivery to ``url`` as the vendor would, and record it (with the
         answer) in ``webhook_deliveries``. A vendor's fake builds the signed body and headers
-        (e.g. ``FakeStripe.send_event(url, ...)``) and calls this."""
-        response = httpx.post(
+        (e.g. ``FakeStripe.send_event(url, ...)``) and calls this. Deliveries share one pool of
+        kept-alive connections, closed by ``stop()``."""
+        with self.lock:
+            sender = self._webhook_sender
+            if sender is None:
+                import httpx  # only fakes that deliver webhooks need it
+
+                sender = self._webhook_sender = httpx.Client()
+        response = sender.post(
             url,
             content=body,
             headers={"Content-Type": "application/json", **headers},
@@ -323,6 +332,10 @@ class FakeVendorServer:
         return self
 
     def stop(self) -> None:
+        with self.lock:
+            sender, self._webhook_sender = self._webhook_sender, None
+        if sender is not None:
+            sender.close()
         server, self._server = self._server, None
         if server is None:
             return

@@ -10,9 +10,8 @@ nothing of runio.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from pydantic import BaseModel
 
 from .. import _json
@@ -24,6 +23,9 @@ from .._records import Event, NewRun, Run, RunStatus, TaskRun
 from .._schedules import ScheduleTrigger
 from ..errors import ConfigurationError, InvalidPayloadError, UnknownJobError
 from ._clock import TestClock
+
+if TYPE_CHECKING:
+    import httpx
 
 _UNSET: Any = object()
 
@@ -110,6 +112,8 @@ class JobTester:
         server's own handler, served in memory), then run the worker until nothing is ready;
         return the answer. Sign it as the vendor would (its package's fake can), or not, to test
         refusals."""
+
+        import httpx  # only tests of webhook triggers need it
 
         async def post() -> httpx.Response:
             transport = httpx.ASGITransport(app=http_server.create_app(self.client))
