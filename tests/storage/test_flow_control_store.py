@@ -250,3 +250,19 @@ def test_the_schema_version_stops_before_the_first_missing_migration() -> None:
 async def test_an_upgraded_database_is_at_the_newest_known_version(store: Store) -> None:
     assert await store.schema_version() == store.newest_known_version()
     assert await store.upgrade() == []
+
+
+async def test_a_run_executing_without_a_key_gets_one_and_is_claimed_after_its_lease(
+    store: Store,
+) -> None:
+    # Started by a worker whose code had no key function, which then died.
+    runs = Runs(store)
+    run_id = await runs.add(payload={"customer": "acme"})
+    assert await claim(store, {"job": ClaimRule()}, worker="old") == [run_id]
+
+    pending = await store.runs_without_concurrency_key(app_id="app", job_ids=["job"], limit=10)
+    assert [p[0] for p in pending] == [run_id]
+    await store.set_concurrency_keys(keys={run_id: "acme"}, failures={}, now=NOW + 2)
+    keyed = {"job": ClaimRule(concurrency_limit=1, keyed=True)}
+    assert await claim(store, keyed, worker="new", now=NOW + 2) == []  # its lease holds
+    assert await claim(store, keyed, worker="new", now=NOW + LEASE + 2) == [run_id]

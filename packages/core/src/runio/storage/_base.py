@@ -123,8 +123,10 @@ class Store(abc.ABC):
     async def runs_without_concurrency_key(
         self, *, app_id: str, job_ids: Sequence[str], limit: int
     ) -> list[tuple[str, str, Any]]:
-        """Queued or waiting runs of these (keyed) jobs whose concurrency key is not computed
-        yet, oldest first: ``(run id, job id, event payload)``."""
+        """Unfinished runs of these (keyed) jobs whose concurrency key is not computed yet,
+        oldest first: ``(run id, job id, event payload)``. Executing ones are included: a run
+        started by code that had no key must get one, or it could not be claimed again once
+        its lease ran out."""
 
     @abc.abstractmethod
     async def set_concurrency_keys(

@@ -670,7 +670,7 @@ class PostgresStore(Store):
             cur = await conn.execute(
                 "SELECT r.id, r.job_id, e.payload FROM runs r JOIN events e "
                 "ON e.app_id = r.app_id AND e.id = r.event_id WHERE r.app_id = %s "
-                "AND r.status IN ('QUEUED','WAITING') AND r.concurrency_key IS NULL "
+                "AND r.status IN ('QUEUED','WAITING','EXECUTING') AND r.concurrency_key IS NULL "
                 "AND r.job_id = ANY(%s) ORDER BY r.created_at, r.id LIMIT %s",
                 (app_id, list(job_ids), limit),
             )

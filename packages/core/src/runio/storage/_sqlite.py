@@ -796,7 +796,7 @@ class SQLiteStore(Store):
             rows = conn.execute(
                 f"SELECT r.id, r.job_id, e.payload FROM runs r JOIN events e "
                 f"ON e.app_id = r.app_id AND e.id = r.event_id WHERE r.app_id=? "
-                f"AND r.status IN ('QUEUED','WAITING') AND r.concurrency_key IS NULL "
+                f"AND r.status IN ('QUEUED','WAITING','EXECUTING') AND r.concurrency_key IS NULL "
                 f"AND r.job_id IN ({marks}) ORDER BY r.created_at, r.id LIMIT ?",
                 (app_id, *job_ids, limit),
             ).fetchall()
