@@ -211,6 +211,7 @@ def test_a_schedule_with_a_limit_of_one_never_overlaps_its_runs(
 ) -> None:
     seen: list[str] = []
     queued_meanwhile: list[int] = []
+    ticks: list[float] = []
 
     @client.define_job(
         id="report",
@@ -219,6 +220,7 @@ def test_a_schedule_with_a_limit_of_one_never_overlaps_its_runs(
     )
     async def report(payload: runio.ScheduledTick, io: runio.IO) -> None:
         seen.append("start")
+        ticks.append(payload.timestamp)
         # The other ticks' runs are ready meanwhile, and the worker has free slots.
         queued_meanwhile.append(len(await client.list_runs_async(status="QUEUED")))
         await io.run_task("work", lambda task: "done")
@@ -230,6 +232,7 @@ def test_a_schedule_with_a_limit_of_one_never_overlaps_its_runs(
 
     assert seen == ["start", "end"] * 3
     assert queued_meanwhile == [2, 1, 0]
+    assert ticks == sorted(ticks) and len(set(ticks)) == 3  # one after another, in tick order
     assert len(client.list_runs(status="COMPLETED")) == 3
 
 

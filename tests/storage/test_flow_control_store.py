@@ -266,3 +266,36 @@ async def test_a_run_executing_without_a_key_gets_one_and_is_claimed_after_its_l
     keyed = {"job": ClaimRule(concurrency_limit=1, keyed=True)}
     assert await claim(store, keyed, worker="new", now=NOW + 2) == []  # its lease holds
     assert await claim(store, keyed, worker="new", now=NOW + LEASE + 2) == [run_id]
+
+
+async def test_a_woken_run_goes_ahead_of_runs_created_after_it(store: Store) -> None:
+    runs = Runs(store)
+    first = await runs.add()
+    second = await runs.add()
+    rules = {"job": ClaimRule(concurrency_limit=1)}
+    [held] = await store.claim_runs(
+        app_id="app",
+        job_ids=["job"],
+        worker_id="w1",
+        limit=5,
+        now=NOW + 1,
+        lease_seconds=LEASE,
+        rules=rules,
+    )
+    assert held.lease.run_id == first
+    await store.suspend_run(held.lease, ready_at=NOW + 10, now=NOW + 1)  # first waits
+    [running] = await store.claim_runs(
+        app_id="app",
+        job_ids=["job"],
+        worker_id="w1",
+        limit=5,
+        now=NOW + 2,
+        lease_seconds=LEASE,
+        rules=rules,
+    )
+    assert running.lease.run_id == second
+    third = await runs.add()
+    await store.finish_run(running.lease, status="COMPLETED", output="2", error=None, now=NOW + 11)
+    # The slot is free, and both the woken first run and the newer third one are ready.
+    assert await claim(store, rules, now=NOW + 11) == [first]
+    assert third not in await claim(store, rules, now=NOW + 12)
