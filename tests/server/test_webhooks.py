@@ -292,6 +292,28 @@ async def test_an_event_type_no_job_listens_to_is_acknowledged_and_not_stored(
     assert await _events(client) == []
 
 
+async def test_an_event_no_trigger_filter_matches_is_acknowledged_and_not_stored(
+    sqlite_url: str, clock: TestClock, acme: Acme
+) -> None:
+    app = runio.Client("shop", database_url=sqlite_url, clock=clock)
+
+    @app.define_job(id="eu-only", trigger=acme.on_order_paid(region="eu"))
+    async def eu_only(payload: OrderPaid, io: runio.IO) -> None:
+        return None
+
+    transport = httpx.ASGITransport(app=create_app(app))
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+        body, headers = delivery("evt_us", at=clock.now(), region="us")
+        answer = await http.post("/api/v1/webhooks/acme", content=body, headers=headers)
+        stored = await _events(app)
+    await app.close_async()
+
+    assert answer.status_code == 200
+    assert answer.json()["stored"] is False
+    assert "filters leave it out" in answer.json()["detail"]
+    assert stored == []
+
+
 async def test_an_integration_no_trigger_names_is_a_404(
     http: httpx.AsyncClient, clock: TestClock
 ) -> None:

@@ -133,10 +133,20 @@ async def _store(
     client: Client, integration_id: str, delivery: WebhookDelivery, what: str
 ) -> JSONResponse:
     name = event_name(integration_id, delivery.type)
-    if not any(job.trigger.name == name for job in client.jobs.values()):
+    listening = [job for job in client.jobs.values() if job.trigger.name == name]
+    if not listening:
         log.info("%s: %s %s ignored: no job listens to it", what, delivery.type, delivery.id)
         return JSONResponse(
             {"stored": False, "detail": f"No job of app {client.id!r} listens to {name!r}."}
+        )
+    if not any(job.trigger.matches(delivery.payload) for job in listening):
+        log.info("%s: %s %s ignored: no trigger's filter matches", what, delivery.type, delivery.id)
+        return JSONResponse(
+            {
+                "stored": False,
+                "detail": f"No trigger of app {client.id!r} listening to {name!r} matches this "
+                "event (their filters leave it out).",
+            }
         )
     try:
         event = await client.send_event_async(
