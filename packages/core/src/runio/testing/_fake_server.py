@@ -55,7 +55,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import count
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Self, TypeVar
 
 if TYPE_CHECKING:
     import httpx
@@ -316,7 +316,7 @@ class FakeVendorServer:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def start(self, *, port: int = 0) -> FakeVendorServer:
+    def start(self, *, port: int = 0) -> Self:
         """Listen on 127.0.0.1: on ``port``, or a free port when it is 0 (see ``url``)."""
         if self._server is not None:
             return self
