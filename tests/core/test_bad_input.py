@@ -372,6 +372,42 @@ ROWS: list[Row] = [
         JobDefinitionError,
         ("max_catch_up", "from 1 to 1000", "1000000000"),
     ),
+    # -- API: flow control and versions ------------------------------------------------------
+    Row(
+        "concurrency-limit-zero",
+        "api",
+        lambda w: w.job(concurrency_limit=0),
+        JobDefinitionError,
+        ("concurrency_limit must be an int", ">= 1", "got 0"),
+    ),
+    Row(
+        "concurrency-limit-nan",
+        "api",
+        lambda w: w.job(concurrency_limit=NAN),
+        JobDefinitionError,
+        ("concurrency_limit must be an int", "nan"),
+    ),
+    Row(
+        "concurrency-key-without-limit",
+        "api",
+        lambda w: w.job(concurrency_key=lambda payload: payload["customer"]),
+        JobDefinitionError,
+        ("concurrency_key limits runs per key value", "concurrency_limit=N"),
+    ),
+    Row(
+        "concurrency-key-not-a-function",
+        "api",
+        lambda w: w.job(concurrency_limit=1, concurrency_key="customer_id"),
+        JobDefinitionError,
+        ("concurrency_key must be a function of the payload", "'customer_id'"),
+    ),
+    Row(
+        "compatible-versions-a-string",
+        "api",
+        lambda w: w.job(compatible_versions="1.0.0"),
+        JobDefinitionError,
+        ("compatible_versions must be a list of version strings", "'1.0.0'"),
+    ),
     # -- API: integrations declared by a job ------------------------------------------------
     Row(
         "integration-not-an-instance",
@@ -550,6 +586,27 @@ ROWS: list[Row] = [
         lambda io: io.wait_until("w", FAR),
         ConfigurationError,
         ("io.wait_until('w', when)", "more than ten years ahead"),
+    ),
+    Row(
+        "property-dict-without-text",
+        "run",
+        lambda io: io.run_task("t", lambda t: 1, properties=[{"label": "User"}]),
+        ConfigurationError,
+        ("Task 't'", "property 'User' needs exactly one of 'text' and 'value'"),
+    ),
+    Row(
+        "property-not-a-property",
+        "run",
+        lambda io: io.run_task("t", lambda t: 1, properties=[("User", "u_1")]),
+        ConfigurationError,
+        ("Task 't'", "runio.Property(label, text), or a dict", "('User', 'u_1')"),
+    ),
+    Row(
+        "display-key-empty",
+        "run",
+        lambda io: io.run_task("t", lambda t: 1, display_key=" "),
+        ConfigurationError,
+        ("io.run_task('t'): display_key must not be empty",),
     ),
     Row(
         "cache-key-range",

@@ -283,6 +283,9 @@ class Client:
         integrations: Mapping[str, Any] | None = None,
         max_duration: float | None = None,
         capture_logging: CaptureSetting = None,
+        concurrency_limit: int | None = None,
+        concurrency_key: Callable[[Any], str] | None = None,
+        compatible_versions: Sequence[str] = (),
     ) -> JobDecorator:
         """Register the decorated function as a job of this app.
 
@@ -292,6 +295,12 @@ class Client:
         past it the run stops at its next task boundary (or wakes from a wait) as TIMED_OUT.
         ``capture_logging``: store standard ``logging`` records emitted inside this job's runs
         in their logs (``True``: INFO and above, or a level); None follows the client's setting.
+        ``concurrency_limit``: at most this many runs execute at once across every worker;
+        the others wait QUEUED, oldest first (a waiting run holds no slot).
+        ``concurrency_key``: ``f(payload) -> str``; the limit then applies per key value (e.g.
+        one run at a time per customer). See docs/flow-control.md.
+        ``version``: a run keeps the version it was created with, and is executed only by
+        workers whose code has that version, or lists it in ``compatible_versions``.
         """
 
         def decorate(fn: Callable[..., Any]) -> Job[Any, Any]:
@@ -308,6 +317,9 @@ class Client:
                 integrations=integrations,
                 max_duration=max_duration,
                 capture_logging=capture_logging,
+                concurrency_limit=concurrency_limit,
+                concurrency_key=concurrency_key,
+                compatible_versions=compatible_versions,
             )
             _check_webhook_source(job, self.jobs.values())
             self.jobs[id] = job

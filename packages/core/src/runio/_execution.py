@@ -19,7 +19,7 @@ import logging
 import math
 import random as _random
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -28,7 +28,7 @@ from . import _json
 from ._ids import new_id
 from ._keys import cache_key_json, cache_key_parts, idempotency_key
 from ._records import ClaimedRun, LogEntry, NewTask, RunStatus, StoredTask, TaskStatus
-from ._task import Property, Task
+from ._task import Task, as_property
 from ._validate import printable
 from .errors import (
     ConfigurationError,
@@ -249,6 +249,8 @@ class Execution:
             redact=meta.get("redact"),
             depth=depth,
             created_at=self.clock.now(),
+            description=meta.get("description"),
+            display_key=meta.get("display_key"),
         )
 
     # -- tasks ---------------------------------------------------------------------------------
@@ -260,7 +262,7 @@ class Execution:
         parent: Frame | None,
         name: str | None = None,
         icon: str | None = None,
-        properties: list[Property] | None = None,
+        properties: Sequence[Any] | None = None,
         params: Any = None,
         retry: RetryOptions | None = None,
         on_error: Callable[..., Any] | None = None,
@@ -272,6 +274,8 @@ class Execution:
         record_start: bool = False,
         scrub_output: Callable[[str], str] | None = None,
         integration: str | None = None,
+        description: str | None = None,
+        display_key: str | None = None,
     ) -> Any:
         """Run one task (see ``IO.run_task``). ``record_start`` stores the attempt's start
         before ``fn`` runs (integration tasks: a vendor call is a side effect outside the
@@ -335,6 +339,8 @@ class Execution:
                 params=_params_json(params, cache_key),
                 style=style,
                 redact=json.dumps(list(redact)) if redact else None,
+                description=description,
+                display_key=display_key,
             )
             task_id = new_task.id
             attempt = 1
@@ -429,11 +435,22 @@ class Execution:
                 )
                 await self._fail_for_good(error, task, stored, cache_key)
                 raise AssertionError("unreachable") from None
-            props = (
-                json.dumps([p.as_json() for p in task.output_properties], ensure_ascii=False)
-                if task.output_properties
-                else None
-            )
+            try:
+                props = (
+                    _properties_json(task.output_properties, cache_key)
+                    if task.output_properties
+                    else None
+                )
+            except ConfigurationError as exc:  # a bad output property fails the task, named
+                error = OutputError(
+                    f"{exc} (in task.output_properties)",
+                    run_id=self.run_id,
+                    job_id=self.job_id,
+                    cache_key=cache_key,
+                    attempt=attempt,
+                )
+                await self._fail_for_good(error, task, stored, cache_key)
+                raise AssertionError("unreachable") from None
             if props is not None and scrub_output is not None:
                 props = scrub_output(props)
             status = await self._persist(
@@ -824,18 +841,17 @@ def _span(seconds: float) -> str:
     return f"{seconds:g} s"
 
 
-def _properties_json(properties: list[Property] | None, cache_key: Any) -> str | None:
+def _properties_json(properties: Sequence[Any] | None, cache_key: Any) -> str | None:
     if not properties:
         return None
-    out = []
-    for p in properties:
-        if not isinstance(p, Property):
-            raise ConfigurationError(
-                f"Task {cache_key!r}: properties must be runio.Property(label, text) items, "
-                f"got {p!r}."
-            )
-        if p.text is not None:  # a value that is not there is not shown
-            out.append(p.as_json())
+    if isinstance(properties, str | Mapping) or not isinstance(properties, Sequence):
+        raise ConfigurationError(
+            f"Task {cache_key!r}: properties must be a list of runio.Property(...) or of dicts "
+            f"with 'label' and 'text' (or 'value'); got {type(properties).__name__}."
+        )
+    where = f"Task {cache_key!r}"
+    shown = (as_property(p, where) for p in properties)
+    out = [p.as_json() for p in shown if p.text is not None]  # a value not there is not shown
     return json.dumps(out, ensure_ascii=False) if out else None
 
 

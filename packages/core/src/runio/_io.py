@@ -134,7 +134,8 @@ class IO:
         durable delays; ``on_error(error, task)`` may return a replacement error,
         ``runio.RetryAt`` or ``runio.SKIP_RETRYING``. ``timeout`` limits each attempt (seconds).
         ``output_type`` parses the stored JSON back into a type. ``name``, ``icon``,
-        ``properties``, ``params``, ``style`` and ``redact`` describe the task in the dashboard.
+        ``description``, ``display_key`` (shown instead of the cache key), ``properties``,
+        ``params``, ``style`` and ``redact`` describe the task in the dashboard.
         """
         unknown = set(options) - _OPTION_NAMES
         if unknown:
@@ -168,6 +169,7 @@ class IO:
             name=options.get("name"),
             icon=options.get("icon"),
         )
+        _check_display(cache_key, options.get("description"), options.get("display_key"))
         ex = self._execution
         return await ex.run_task(
             cache_key,
@@ -411,6 +413,14 @@ def _check_options(
             f"io.run_task({cache_key!r}): redact must be a list of output paths such as "
             f"['card.number'], got {redact!r}."
         )
+
+
+def _check_display(cache_key: Any, description: Any, display_key: Any) -> None:
+    """``description`` and ``display_key``: text shown in the task tree."""
+    if description is not None:
+        _validate.text(description, f"io.run_task({cache_key!r}): description")
+    if display_key is not None:
+        _validate.text(display_key, f"io.run_task({cache_key!r}): display_key", allow_empty=False)
 
 
 def _check_wait(cache_key: Any, seconds: Any) -> None:

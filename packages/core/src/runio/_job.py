@@ -9,7 +9,7 @@ import keyword
 import re
 import types
 import typing
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar, overload
 
@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from . import _validate
 from ._context import RunContext
+from ._flow import check_flow_control
 from ._io import IO, SyncIO
 from ._logcapture import CaptureSetting, capture_level
 from ._schedules import ScheduledTick, ScheduleTrigger
@@ -99,6 +100,13 @@ class Job(Generic[PayloadT, ResultT]):
     (the client's setting)."""
     is_async: bool
     wants_context: bool
+    # -- flow control (see _flow) --
+    concurrency_limit: int | None = None
+    """At most this many runs execute at once, across every worker (per key, if keyed)."""
+    concurrency_key: Callable[[Any], str] | None = None
+    """``concurrency_key(payload) -> str``: the limit applies per value (e.g. per customer)."""
+    compatible_versions: tuple[str, ...] = ()
+    """Earlier versions whose runs this code may execute too (besides ``version``)."""
 
     def parse_payload(self, payload: Any) -> Any:
         """The payload as the job function receives it; raises pydantic's ValidationError."""
@@ -162,6 +170,9 @@ def make_job(
     integrations: Mapping[str, Any] | None,
     max_duration: float | None = None,
     capture_logging: CaptureSetting = None,
+    concurrency_limit: int | None = None,
+    concurrency_key: Callable[[Any], str] | None = None,
+    compatible_versions: Sequence[str] = (),
 ) -> Job[Any, Any]:
     if not isinstance(id, str) or not _ID.match(id):
         raise JobDefinitionError(
@@ -191,6 +202,9 @@ def make_job(
         job_text(name, f"Job {id!r}: name")
     job_text(version, f"Job {id!r}: version")
     declared = _check_integrations(id, integrations)
+    limit, key, compatible = check_flow_control(
+        id, version, concurrency_limit, concurrency_key, compatible_versions
+    )
     params = [
         p
         for p in inspect.signature(fn).parameters.values()
@@ -215,6 +229,9 @@ def make_job(
         ),
         is_async=inspect.iscoroutinefunction(fn),
         wants_context=len(params) == 3,
+        concurrency_limit=limit,
+        concurrency_key=key,
+        compatible_versions=compatible,
     )
 
 

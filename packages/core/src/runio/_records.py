@@ -87,6 +87,19 @@ class NewRun:
     ready_at: float
 
 
+@dataclass(frozen=True, slots=True)
+class ClaimRule:
+    """What a worker's code says about claiming one job's runs (flow control and versions)."""
+
+    versions: tuple[str, ...] = ()
+    """The job versions whose runs this worker executes (empty: any)."""
+    concurrency_limit: int | None = None
+    """At most this many runs of the job execute at once (per concurrency key, if keyed)."""
+    keyed: bool = False
+    """The limit applies per value of the run's concurrency key; runs whose key is not yet
+    computed are not claimed."""
+
+
 @dataclass(slots=True)
 class ClaimedRun:
     lease: Lease
@@ -136,6 +149,8 @@ class NewTask:
     redact: str | None
     depth: int
     created_at: float
+    description: str | None = None
+    display_key: str | None = None
 
 
 @dataclass(slots=True)
@@ -176,6 +191,10 @@ class TaskRun:
     attempts: list[Attempt] = field(default_factory=list)
     children: list[TaskRun] = field(default_factory=list)
     """Subtasks, in the order they were created (filled in by ``Run.tasks`` tree building)."""
+    description: str | None = None
+    """What ``run_task(description=...)`` said the task does."""
+    display_key: str | None = None
+    """Shown in place of the cache key (``run_task(display_key=...)``)."""
 
 
 @dataclass(slots=True)
@@ -213,6 +232,9 @@ class Run:
     tasks: list[TaskRun] = field(default_factory=list)
     """Top-level tasks; each holds its subtasks in ``children``."""
     logs: list[LogEntry] = field(default_factory=list)
+    concurrency_key: str | None = None
+    """The value of the job's concurrency key for this run (None: the job has no key, or no
+    worker has computed it yet)."""
 
     def all_tasks(self) -> list[TaskRun]:
         """Every task of the run, depth first, in creation order."""

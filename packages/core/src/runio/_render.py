@@ -111,8 +111,9 @@ def _task_label(task: TaskRun, now: float | None = None) -> Text:
     label.append_text(status_text(task.status))
     label.append("  ")
     label.append(task.name, style="bold")
-    if task.name != _key(task.cache_key):
-        label.append(f"  [{_key(task.cache_key)}]", style="dim")
+    shown_key = task.display_key or _key(task.cache_key)
+    if task.name != shown_key:
+        label.append(f"  [{shown_key}]", style="dim")
     attempts = len(task.attempts)
     if attempts > 1:
         label.append(f"  {attempts} attempts", style="yellow")
@@ -123,6 +124,8 @@ def _task_label(task: TaskRun, now: float | None = None) -> Text:
         label.append(f"  {_so_far(task.started_at, task.ended_at, now)}", style="dim")
     for prop in task.properties:
         label.append(f"  {prop.get('label')}: {prop.get('text')}", style="cyan")
+    if task.description:
+        label.append(f"\n    {task.description}", style="italic")
     if task.status == "COMPLETED" and task.kind != "wait":
         label.append(f"\n    → {_short(redacted(task.output, task.redact))}", style="green")
         for prop in task.output_properties:
@@ -150,6 +153,8 @@ def run_tree(run: Run, now: float | None = None) -> RenderableType:
     head = Text()
     head.append(f"Run {run.id}", style="bold")
     head.append(f"  job {run.job_id}@{run.job_version}  ")
+    if run.concurrency_key is not None:
+        head.append(f"key {run.concurrency_key}  ", style="dim")
     head.append_text(status_text(run.status))
     head.append(
         f"  {run.execution_count} execution(s)  {_so_far(run.started_at, run.ended_at, now)}",
@@ -235,6 +240,8 @@ def run_json(run: Run) -> dict[str, Any]:
             "properties": t.properties,
             "output_properties": t.output_properties,
             "icon": t.icon,
+            "description": t.description,
+            "display_key": t.display_key,
             "error": t.error,
             "attempts": [
                 {
@@ -254,6 +261,7 @@ def run_json(run: Run) -> dict[str, Any]:
         "app_id": run.app_id,
         "job_id": run.job_id,
         "job_version": run.job_version,
+        "concurrency_key": run.concurrency_key,
         "status": run.status,
         "event": {"id": run.event_id, "name": run.event_name, "payload": run.payload},
         "output": run.output,

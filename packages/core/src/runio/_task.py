@@ -3,7 +3,7 @@ and the options every way of running a task accepts (``TaskOptions``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from .retry import RetryOptions
 
 from ._validate import printable
+from .errors import ConfigurationError
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,65 @@ class Property:
         return data
 
 
+_PROPERTY_KEYS = frozenset({"label", "text", "value", "url"})
+
+
+def as_property(item: object, where: str) -> Property:
+    """One task property as given, made a ``Property``: ``runio.Property(label, text)``, or a
+    dict as Trigger.dev's docs write them, ``{"label": ..., "text": ...}`` or ``{"label": ...,
+    "value": ...}``, with an optional ``"url"``. Anything else is a ``ConfigurationError``
+    naming ``where``. Every way a property reaches a task goes through here."""
+    if isinstance(item, Property):
+        return item
+    shape = (
+        "runio.Property(label, text), or a dict such as {'label': 'User', 'text': 'u_1'} or "
+        "{'label': 'Amount', 'value': 42} (with an optional 'url')"
+    )
+    if not isinstance(item, Mapping):
+        raise ConfigurationError(f"{where}: each property must be {shape}; got {item!r:.200}.")
+    unknown = sorted(str(k) for k in item if k not in _PROPERTY_KEYS)
+    if unknown:
+        raise ConfigurationError(
+            f"{where}: property {item!r:.200} has unknown key(s) {', '.join(unknown)}; a "
+            "property has 'label' and 'text' (or 'value'), and may have 'url'."
+        )
+    label = item.get("label")
+    if not isinstance(label, str) or not label:
+        raise ConfigurationError(
+            f"{where}: property {item!r:.200} needs a 'label' that is a non-empty string."
+        )
+    if ("text" in item) == ("value" in item):
+        raise ConfigurationError(
+            f"{where}: property {label!r} needs exactly one of 'text' and 'value' "
+            f"(got {'both' if 'text' in item else 'neither'})."
+        )
+    if "text" in item:
+        text = item["text"]
+        if not isinstance(text, str):
+            raise ConfigurationError(
+                f"{where}: property {label!r} has a 'text' of type {type(text).__name__}; "
+                "'text' is a string (use 'value' for a number or a boolean)."
+            )
+    else:
+        value = item["value"]
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, str | int | float):
+            text = str(value)
+        else:
+            raise ConfigurationError(
+                f"{where}: property {label!r} has a 'value' of type {type(value).__name__}; "
+                "a value is a string, a number or a boolean."
+            )
+    url = item.get("url")
+    if url is not None and not isinstance(url, str):
+        raise ConfigurationError(
+            f"{where}: property {label!r} has a 'url' of type {type(url).__name__}; it must "
+            "be a string such as 'https://dashboard.stripe.com/customers/cus_1'."
+        )
+    return Property(label, text, url)
+
+
 @dataclass(slots=True)
 class Task:
     """The handle passed to a task's function: who this task is and which attempt this is."""
@@ -55,8 +115,9 @@ class Task:
     started_at: float | None = None
     """When the task's first attempt started (seconds since the epoch): where to start looking
     for an earlier attempt's effect at a vendor."""
-    output_properties: list[Property] = field(default_factory=list)
-    """Append properties here to show them with the task's output."""
+    output_properties: list[Property | Mapping[str, Any]] = field(default_factory=list)
+    """Append properties here to show them with the task's output (``runio.Property`` or a
+    dict with ``label`` and ``text`` or ``value``)."""
 
 
 class TaskOptions(TypedDict, total=False):
@@ -67,8 +128,10 @@ class TaskOptions(TypedDict, total=False):
     """Display name in the dashboard (default: the cache key)."""
     icon: str | None
     """Icon name or emoji shown beside the task."""
-    properties: Sequence[Property] | None
-    """Labels and values shown with the task."""
+    properties: Sequence[Property | Mapping[str, Any]] | None
+    """Labels and values shown with the task: ``runio.Property(label, text)``, or dicts as
+    Trigger.dev writes them (``{"label": ..., "text": ...}`` or ``{"label": ..., "value": ...}``,
+    optionally with ``"url"``)."""
     params: Any
     """The task's inputs as JSON, shown in the dashboard."""
     retry: RetryOptions | None
@@ -82,3 +145,8 @@ class TaskOptions(TypedDict, total=False):
     """``minimal`` shows the task as one line."""
     timeout: float | None
     """Seconds each attempt may run."""
+    # -- shown in the task tree --
+    description: str | None
+    """What the task does, in a sentence; shown with the task (dashboard, ``runio runs show``)."""
+    display_key: str | None
+    """Shown in place of the cache key, e.g. ``f"user {user_id}"`` for ``["user", user_id]``."""

@@ -46,6 +46,7 @@ from ._execution import (
     TimedOut,
     _error_json,
 )
+from ._flow import claim_rules, resolve_keys
 from ._ids import new_id
 from ._io import IO, SyncIO
 from ._job import Job
@@ -283,6 +284,7 @@ class Worker:
         app.kit.load()  # a plugin that fails to load stops the worker here, named
         app.kit.check_declared(app.jobs.values())  # so does an unconfigured integration
         job_ids = list(app.jobs)
+        rules = claim_rules(app.jobs)
         scheduler = Scheduler(
             app_id=app.app_id, jobs=app.jobs, store=app.store, send_event=app.send_event
         )
@@ -314,9 +316,11 @@ class Worker:
                 # runs (by its own ticks, say) must wait for a slot, not spin.
                 self._wakeup.clear()
                 free = self.concurrency - len(self.executions)
+                finished_before = self.runs_finished
                 claimed: list[ClaimedRun] = []
                 if free > 0:
                     try:
+                        await resolve_keys(store, app.app_id, app.jobs, clock.now())
                         claimed = await store.claim_runs(
                             app_id=app.app_id,
                             job_ids=job_ids,
@@ -324,6 +328,7 @@ class Worker:
                             limit=free,
                             now=clock.now(),
                             lease_seconds=self.lease_seconds,
+                            rules=rules,
                         )
                     except StoreError as exc:
                         self._note_store_failure(exc)
@@ -340,13 +345,19 @@ class Worker:
                     if not self.executions:
                         if self.stranded_runs:
                             raise self._store_unavailable()
+                        if self.runs_finished != finished_before:
+                            # A run ended during the claim: it may have freed a concurrency
+                            # slot the claim saw taken; look once more.
+                            continue
                         break
                     await self._wait_for_slot()
                     continue
                 if self.executions and free <= 0:
                     await self._wait_for_slot()
                     continue
-                next_at = await store.next_ready_at(app_id=app.app_id, job_ids=job_ids)
+                next_at = await store.next_ready_at(
+                    app_id=app.app_id, job_ids=job_ids, rules=rules, now=clock.now()
+                )
                 deadline = clock.now() + self.poll_interval
                 if next_at is not None:
                     deadline = min(deadline, next_at)
@@ -567,8 +578,19 @@ class Worker:
             if self.on_run_finished is not None:
                 with contextlib.suppress(Exception):
                     self.on_run_finished(run_id, status)
+            self._slot_freed(claimed)
             if self._wakeup is not None:
                 self._wakeup.set()
+
+    def _slot_freed(self, claimed: ClaimedRun) -> None:
+        """A run of a concurrency-limited job stopped executing: its slot is free, so the app's
+        other workers in this process look for a run waiting for it now, not at their next
+        poll. (Workers in other processes find it by polling, or a PostgreSQL wake-up.)"""
+        job = self.app.jobs.get(claimed.job_id)
+        if job is not None and job.concurrency_limit is not None:
+            for worker in list(self.app.workers):
+                if worker is not self:
+                    worker.notify()
 
     async def _execute_run(self, claimed: ClaimedRun) -> str:
         app = self.app

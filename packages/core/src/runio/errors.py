@@ -14,6 +14,7 @@
     ├── UnknownJobError             no job with that id is registered
     ├── UnknownEventError           no job is triggered by that event name
     ├── InvalidPayloadError         the payload failed the trigger's schema (carries field errors)
+    ├── ConcurrencyKeyError         a job's concurrency_key raised or returned no usable key
     ├── RunNotFoundError
     ├── WebhookSignatureError       a webhook's signature is missing, wrong or stale (401)
     ├── WebhookPayloadError         a signed webhook body is not the vendor's event (400)
@@ -43,6 +44,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = [
+    "ConcurrencyKeyError",
     "ConfigurationError",
     "DuplicateCacheKeyError",
     "IntegrationNotFoundError",
@@ -175,6 +177,17 @@ class InvalidPayloadError(RunioError, ValueError):
     def __init__(self, message: str, *, errors: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
         super().__init__(message)
         self.errors = {job: [dict(e) for e in errs] for job, errs in errors.items()}
+
+
+class ConcurrencyKeyError(RunioError):
+    """A job's ``concurrency_key`` function raised, or returned something other than a
+    non-empty string of at most 256 characters. The run it was computed for ends FAILED with
+    this error (nothing else of it ran); fix the function and retry the run."""
+
+    def __init__(self, message: str, *, job_id: str, run_id: str | None = None) -> None:
+        super().__init__(message)
+        self.job_id = job_id
+        self.run_id = run_id
 
 
 class RunNotFoundError(RunioError, LookupError):

@@ -171,6 +171,8 @@ class IntegrationIO(Generic[ClientT]):
             style=options.get("style"),
             timeout=timeout if timeout is not None else self._options.get("timeout"),
             output_type=output_type,
+            description=options.get("description"),
+            display_key=options.get("display_key"),
         )
 
     async def _awaited(self, pending: Awaitable[Any], task: Task) -> Any:

@@ -26,7 +26,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import _json
-from .._task import Property, Task
+from .._task import Property, Task, as_property
 from ..errors import ConfigurationError, IntegrationSettingError, RunioError, VendorError
 from ..retry import SKIP_RETRYING, RetryAt
 
@@ -221,15 +221,14 @@ class Runtime:
         leaks = replacement is not translated or self.scrubbed(error) is not error
         return replacement, (None if leaks else error)
 
-    def properties(self, properties: Sequence[Property] | None) -> list[Property] | None:
+    def properties(
+        self, properties: Sequence[Property | Mapping[str, Any]] | None
+    ) -> list[Property] | None:
         if not properties:
             return None
         out = []
-        for p in properties:
-            if not isinstance(p, Property):  # type: ignore[redundant-expr,unused-ignore]
-                raise ConfigurationError(  # type: ignore[unreachable,unused-ignore]
-                    f"{self.owner}: properties must be runio.Property items, got {p!r}."
-                )
+        for given in properties:
+            p = as_property(given, self.owner)
             text: Any = p.text
             if text is None:  # a parameter the call did not give
                 continue

@@ -115,6 +115,9 @@ class RunSummary(BaseModel):
     execution_count: int
     is_retry: bool
     replay_of: str | None
+    concurrency_key: str | None = None
+    """The run's value of its job's concurrency key (null: the job has none, or not computed
+    yet)."""
 
     @classmethod
     def of(cls, run: Run) -> RunSummary:
@@ -170,6 +173,10 @@ class TaskOut(BaseModel):
     wake_at: float | None
     attempts: list[AttemptOut]
     children: list[TaskOut]
+    description: str | None = None
+    """What the task does, as ``run_task(description=...)`` said."""
+    display_key: str | None = None
+    """Shown in place of the cache key, when ``run_task(display_key=...)`` gave one."""
 
     @classmethod
     def of(cls, task: TaskRun) -> TaskOut:
@@ -196,6 +203,8 @@ class TaskOut(BaseModel):
             wake_at=task.wake_at,
             attempts=[AttemptOut.of(a) for a in task.attempts],
             children=[cls.of(c) for c in task.children],
+            description=task.description,
+            display_key=task.display_key,
         )
 
 
@@ -257,6 +266,7 @@ def _summary_fields(run: Run) -> dict[str, Any]:
         "execution_count": run.execution_count,
         "is_retry": run.is_retry,
         "replay_of": run.replay_of,
+        "concurrency_key": run.concurrency_key,
     }
 
 

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import abc
 import contextvars
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .._records import (
     ApiKeyRecord,
     CancelDecision,
     ClaimedRun,
+    ClaimRule,
     Event,
     JobRecord,
     Lease,
@@ -107,13 +108,47 @@ class Store(abc.ABC):
         limit: int,
         now: float,
         lease_seconds: float,
+        rules: Mapping[str, ClaimRule] | None = None,
     ) -> list[ClaimedRun]:
         """Take up to ``limit`` runs ready to execute: queued or waiting runs whose time has
-        come, and executing runs whose lease expired (their worker died)."""
+        come, and executing runs whose lease expired (their worker died).
+
+        ``rules`` (job id -> ``ClaimRule``) restrict what is taken: only runs of the listed
+        versions, and for a job with a concurrency limit only while fewer than the limit of its
+        runs (with the same concurrency key, if keyed) execute under a live lease, oldest
+        created first. The count and the claim are one atomic decision across every process
+        sharing the database."""
 
     @abc.abstractmethod
-    async def next_ready_at(self, *, app_id: str, job_ids: Sequence[str]) -> float | None:
-        """When the earliest queued or waiting run of these jobs becomes ready, if any."""
+    async def next_ready_at(
+        self,
+        *,
+        app_id: str,
+        job_ids: Sequence[str],
+        rules: Mapping[str, ClaimRule] | None = None,
+        now: float | None = None,
+    ) -> float | None:
+        """When the earliest queued or waiting run of these jobs becomes ready, if any. With
+        ``rules`` and ``now``, runs of a concurrency-limited job that are ready already but
+        wait for a slot are left out (a slot frees when a run ends, which wakes the worker)."""
+
+    # -- flow control --------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def runs_without_concurrency_key(
+        self, *, app_id: str, job_ids: Sequence[str], limit: int
+    ) -> list[tuple[str, str, Any]]:
+        """Unfinished runs of these (keyed) jobs whose concurrency key is not computed yet,
+        oldest first: ``(run id, job id, event payload)``. Executing ones are included: a run
+        started by code that had no key must get one, or it could not be claimed again once
+        its lease ran out."""
+
+    @abc.abstractmethod
+    async def set_concurrency_keys(
+        self, *, keys: Mapping[str, str], failures: Mapping[str, str], now: float
+    ) -> None:
+        """Record computed concurrency keys (``run id -> key``) of runs still without one, and
+        end as FAILED, with the given error JSON, the runs whose key could not be computed
+        (if they are still queued or waiting without a key)."""
 
     async def watch(self, app_id: str, wake: Callable[[], None]) -> Watch:
         """Call ``wake`` (from any thread) whenever runs of ``app_id`` may have become ready,
@@ -232,7 +267,8 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def replay_run(self, run_id: str, *, new_run_id: str, now: float) -> Run:
-        """Start a new run of the same job for the same event."""
+        """Start a new run of the same job for the same event, with the job's version as
+        registered now (the replayed run's if the job is not registered)."""
 
     @abc.abstractmethod
     async def find_runs(self, query: RunQuery) -> list[Run]:

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .._records import (
     ApiKeyRecord,
     CancelDecision,
     ClaimedRun,
+    ClaimRule,
     Event,
     JobRecord,
     Lease,
@@ -47,12 +48,14 @@ from ._rows import (
     loads,
     migrations,
     run_from_row,
+    schema_version_of,
     task_tree,
     tasks_of_run_sql,
 )
 from ._run_query import API_KEY_COLUMNS, api_key_from_row, find_runs_sql
 
 _MIGRATION_LOCK = 0x72756E696F  # "runio": pg_advisory_xact_lock key serialising upgrades
+_CONCURRENCY_LOCK = 0x72756E69  # with hashtext(app id): serialises an app's limited claims
 
 
 def _migrations() -> list[tuple[int, str, str]]:
@@ -92,7 +95,7 @@ def _qmark(sql: str) -> str:
 _TASK_COLUMNS = (
     "id, run_id, parent_id, idempotency_key, cache_key, kind, name, icon, properties, params, "
     "style, redact, status, depth, created_at, attempts, started_at, wake_at, output, "
-    "output_properties, ended_at"
+    "output_properties, ended_at, description, display_key"
 )
 # Typed, because `INSERT ... SELECT` resolves an untyped NULL as text.
 _TASK_VALUES = ", ".join(
@@ -107,6 +110,8 @@ _TASK_VALUES = ", ".join(
         "text",
         "text",
         "float8",
+        "text",
+        "text",
     )
 )
 
@@ -134,6 +139,8 @@ def _task_values(t: NewTask, status: str, **extra: Any) -> tuple[Any, ...]:
         extra.get("output"),
         extra.get("output_properties"),
         extra.get("ended_at"),
+        _text(t.description),
+        _text(t.display_key),
     )
 
 
@@ -156,6 +163,98 @@ def _end_open_tasks(run_id: str, now: float, *, when: str) -> tuple[str, tuple[A
         f"status IN ('PENDING','WAITING','RUNNING') AND {when} RETURNING 1)"
     )
     return sql, (now, RUN_ENDED, run_id, now, run_id)
+
+
+_CLAIM = (
+    "claimed AS (UPDATE runs SET status = 'EXECUTING', lease_owner = %s, "
+    "lease_expires = %s, lease_token = runs.lease_token + 1, "
+    "execution_count = runs.execution_count + 1, "
+    "started_at = COALESCE(runs.started_at, %s), ready_at = NULL "
+    "FROM picked WHERE runs.id = picked.id RETURNING runs.id, picked.status, "
+    "picked.t, runs.lease_token, runs.execution_count, runs.is_retry, runs.job_id, "
+    "runs.job_version, runs.event_id, runs.created_at, runs.started_at) "
+    "SELECT c.id, c.status, c.lease_token, c.execution_count, c.is_retry, c.job_id, "
+    "c.job_version, c.event_id, c.created_at, c.started_at, e.name, e.payload, "
+    "e.timestamp, e.deliver_at FROM claimed c JOIN events e "
+    "ON e.app_id = %s AND e.id = c.event_id ORDER BY c.t, c.id"
+)
+"""The end of every claim: the runs in ``picked`` (id, status before, time) become this
+worker's, returned with their events."""
+
+
+def _split_by_limit(
+    job_ids: Sequence[str], rules: Mapping[str, ClaimRule] | None
+) -> tuple[list[str], dict[str, ClaimRule]]:
+    """The jobs claimed without a concurrency limit, and the rules of those with one."""
+    rules = rules or {}
+    limited = {j: r for j in job_ids if (r := rules.get(j)) and r.concurrency_limit is not None}
+    return [j for j in job_ids if j not in limited], limited
+
+
+def _versions_sql(
+    job_ids: Sequence[str], rules: Mapping[str, ClaimRule] | None, alias: str = ""
+) -> tuple[str, tuple[Any, ...]]:
+    """An ``AND ...`` keeping only runs of the versions the rules name (nothing without rules)."""
+    rules = rules or {}
+    pairs = [(j, v) for j in job_ids for v in rules.get(j, ClaimRule()).versions]
+    if not pairs:
+        return "", ()
+    free = [j for j in job_ids if not rules.get(j, ClaimRule()).versions]
+    return (
+        f" AND (({alias}job_id, {alias}job_version) IN (SELECT * FROM unnest(%s::text[], "
+        f"%s::text[])) OR {alias}job_id = ANY(%s))",
+        ([p[0] for p in pairs], [p[1] for p in pairs], free),
+    )
+
+
+def _limited_claim(
+    app_id: str, limited: Mapping[str, ClaimRule], now: float, limit: int
+) -> tuple[str, tuple[Any, ...]]:
+    """The ``WITH ... picked AS (...)`` of a claim of concurrency-limited jobs' runs, oldest
+    created first: per job (and key) no more than the limit minus the runs executing under a
+    live lease. Run under the app's claim lock. Each chosen row is locked and checked again
+    (a run canceled or heartbeated since is not taken); a row another writer holds is skipped,
+    never waited for, so a claim cannot deadlock with a batch of writes: skipping only claims
+    fewer runs, never more than the limit."""
+    jobs = list(limited)
+    pinned, pin_params = _versions_sql(jobs, limited, alias="r.")
+    sql = (
+        "WITH lim AS (SELECT * FROM unnest(%s::text[], %s::int[], %s::bool[]) "
+        "AS l(job_id, n, keyed)), "
+        "held AS (SELECT job_id, COALESCE(concurrency_key, '') AS k, COUNT(*) AS n FROM runs "
+        "WHERE app_id = %s AND status = 'EXECUTING' AND lease_expires >= %s "
+        "AND job_id = ANY(%s) GROUP BY 1, 2), "
+        "cand AS (SELECT r.id, r.status, r.job_id, COALESCE(r.concurrency_key, '') AS k, "
+        "r.created_at, CASE WHEN r.status = 'EXECUTING' THEN r.lease_expires ELSE r.ready_at "
+        "END AS t, ROW_NUMBER() OVER (PARTITION BY r.job_id, COALESCE(r.concurrency_key, '') "
+        "ORDER BY r.created_at, r.id) AS rn FROM runs r JOIN lim ON lim.job_id = r.job_id "
+        "WHERE r.app_id = %s AND ((r.status IN ('QUEUED','WAITING') AND r.ready_at <= %s) "
+        "OR (r.status = 'EXECUTING' AND r.lease_expires < %s)) "
+        f"AND (NOT lim.keyed OR r.concurrency_key IS NOT NULL){pinned}), "
+        "chosen AS (SELECT c.id, c.status, c.t FROM cand c JOIN lim ON lim.job_id = c.job_id "
+        "LEFT JOIN held h ON h.job_id = c.job_id AND h.k = c.k "
+        "WHERE c.rn <= lim.n - COALESCE(h.n, 0) ORDER BY c.created_at, c.id LIMIT %s), "
+        "picked AS (SELECT chosen.* FROM chosen JOIN runs ON runs.id = chosen.id "
+        "WHERE (runs.status IN ('QUEUED','WAITING') AND runs.ready_at <= %s) "
+        "OR (runs.status = 'EXECUTING' AND runs.lease_expires < %s) "
+        "FOR UPDATE OF runs SKIP LOCKED), "
+    )
+    params = (
+        jobs,
+        [limited[j].concurrency_limit for j in jobs],
+        [limited[j].keyed for j in jobs],
+        app_id,
+        now,
+        jobs,
+        app_id,
+        now,
+        now,
+        *pin_params,
+        limit,
+        now,
+        now,
+    )
+    return sql, params
 
 
 def _fenced(lease: Lease) -> Callable[[Rows], Any]:
@@ -279,9 +378,9 @@ class PostgresStore(Store):
             row = await cur.fetchone()
             if not row or not row[0]:
                 return 0
-            cur = await conn.execute("SELECT MAX(version) FROM runio_migrations")
-            row = await cur.fetchone()
-            return int(row[0] or 0) if row else 0
+            cur = await conn.execute("SELECT version FROM runio_migrations")
+            applied = {r[0] for r in await cur.fetchall()}
+            return schema_version_of(applied, [v for v, _, _ in _migrations()])
 
         return await self._pg.read(op)
 
@@ -439,50 +538,15 @@ class PostgresStore(Store):
         limit: int,
         now: float,
         lease_seconds: float,
+        rules: Mapping[str, ClaimRule] | None = None,
     ) -> list[ClaimedRun]:
         if not job_ids or limit <= 0:
             return []
-        jobs = list(job_ids)
+        plain, limited = _split_by_limit(job_ids, rules)
+        pinned, pin_params = _versions_sql(plain, rules)
+        claim_sql, claim_params = _CLAIM, (worker_id, now + lease_seconds, now, app_id)
 
-        async def op(conn: Conn) -> list[ClaimedRun]:
-            # One statement: runs whose time has come and runs whose lease expired, oldest
-            # first; rows another worker is claiming right now are skipped, not waited for.
-            cur = await conn.execute(
-                "WITH ready AS (SELECT id, status, ready_at AS t FROM runs WHERE app_id = %s "
-                "AND status IN ('QUEUED','WAITING') AND ready_at <= %s AND job_id = ANY(%s) "
-                "ORDER BY ready_at LIMIT %s FOR UPDATE SKIP LOCKED), "
-                "expired AS (SELECT id, status, lease_expires AS t FROM runs WHERE app_id = %s "
-                "AND status = 'EXECUTING' AND lease_expires < %s AND job_id = ANY(%s) "
-                "ORDER BY lease_expires LIMIT %s FOR UPDATE SKIP LOCKED), "
-                "picked AS (SELECT id, status, t FROM ready UNION ALL "
-                "SELECT id, status, t FROM expired ORDER BY t LIMIT %s), "
-                "claimed AS (UPDATE runs SET status = 'EXECUTING', lease_owner = %s, "
-                "lease_expires = %s, lease_token = runs.lease_token + 1, "
-                "execution_count = runs.execution_count + 1, "
-                "started_at = COALESCE(runs.started_at, %s), ready_at = NULL "
-                "FROM picked WHERE runs.id = picked.id RETURNING runs.id, picked.status, "
-                "picked.t, runs.lease_token, runs.execution_count, runs.is_retry, runs.job_id, "
-                "runs.job_version, runs.event_id, runs.created_at, runs.started_at) "
-                "SELECT c.id, c.status, c.lease_token, c.execution_count, c.is_retry, c.job_id, "
-                "c.job_version, c.event_id, c.created_at, c.started_at, e.name, e.payload, "
-                "e.timestamp, e.deliver_at FROM claimed c JOIN events e "
-                "ON e.app_id = %s AND e.id = c.event_id ORDER BY c.t, c.id",
-                (
-                    app_id,
-                    now,
-                    jobs,
-                    limit,
-                    app_id,
-                    now,
-                    jobs,
-                    limit,
-                    limit,
-                    worker_id,
-                    now + lease_seconds,
-                    now,
-                    app_id,
-                ),
-            )
+        def parse(rows: Sequence[Sequence[Any]]) -> list[ClaimedRun]:
             return [
                 ClaimedRun(
                     lease=Lease(r[0], worker_id, r[2]),
@@ -496,29 +560,158 @@ class PostgresStore(Store):
                     started_at=r[9],
                     event=Event(r[7], app_id, r[10], loads(r[11]), r[12], r[13]),
                 )
-                for r in await cur.fetchall()
+                for r in rows
             ]
+
+        async def op(conn: Conn) -> list[ClaimedRun]:
+            claimed: list[ClaimedRun] = []
+            if limited:
+                async with conn.transaction():
+                    # Limited claims of one app take turns, so each counts the runs executing
+                    # after the previous one committed (READ COMMITTED: a fresh snapshot per
+                    # statement, taken once the lock is held).
+                    await conn.execute(
+                        "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+                        (_CONCURRENCY_LOCK, app_id),
+                    )
+                    sql, params = _limited_claim(app_id, limited, now, limit)
+                    cur = await conn.execute(sql + claim_sql, (*params, *claim_params))
+                    claimed = parse(await cur.fetchall())
+            if plain and len(claimed) < limit:
+                # One statement: runs whose time has come and runs whose lease expired, oldest
+                # first; rows another worker is claiming right now are skipped, not waited for.
+                rest = limit - len(claimed)
+                cur = await conn.execute(
+                    "WITH ready AS (SELECT id, status, ready_at AS t FROM runs WHERE app_id = %s "
+                    f"AND status IN ('QUEUED','WAITING') AND ready_at <= %s AND job_id = ANY(%s)"
+                    f"{pinned} ORDER BY ready_at LIMIT %s FOR UPDATE SKIP LOCKED), "
+                    "expired AS (SELECT id, status, lease_expires AS t FROM runs WHERE "
+                    "app_id = %s AND status = 'EXECUTING' AND lease_expires < %s AND "
+                    f"job_id = ANY(%s){pinned} ORDER BY lease_expires LIMIT %s "
+                    "FOR UPDATE SKIP LOCKED), "
+                    "picked AS (SELECT id, status, t FROM ready UNION ALL "
+                    "SELECT id, status, t FROM expired ORDER BY t LIMIT %s), " + claim_sql,
+                    (
+                        app_id,
+                        now,
+                        plain,
+                        *pin_params,
+                        rest,
+                        app_id,
+                        now,
+                        plain,
+                        *pin_params,
+                        rest,
+                        rest,
+                        *claim_params,
+                    ),
+                )
+                claimed += parse(await cur.fetchall())
+            return claimed
 
         # Safe to repeat: a claim whose answer was lost only holds its runs until the lease
         # expires.
         return await self._pg.read(op, kind=WriteKind.CLAIM)
 
-    async def next_ready_at(self, *, app_id: str, job_ids: Sequence[str]) -> float | None:
+    async def next_ready_at(
+        self,
+        *,
+        app_id: str,
+        job_ids: Sequence[str],
+        rules: Mapping[str, ClaimRule] | None = None,
+        now: float | None = None,
+    ) -> float | None:
         if not job_ids:
             return None
-        jobs = list(job_ids)
+        plain, limited = _split_by_limit(job_ids, rules)
+        if now is None:  # without the time, a run waiting for a slot cannot be told apart
+            plain, limited = list(job_ids), {}
+        pinned, pin_params = _versions_sql(plain, rules)
+        later = list(limited)
 
         async def op(conn: Conn) -> float | None:
+            # Ready runs of a limited job that were not claimed wait for a slot: for those,
+            # what comes next is a run becoming ready later, or a lease running out.
             cur = await conn.execute(
                 "SELECT LEAST((SELECT MIN(ready_at) FROM runs WHERE app_id = %s AND status IN "
-                "('QUEUED','WAITING') AND job_id = ANY(%s)), (SELECT MIN(lease_expires) FROM runs "
-                "WHERE app_id = %s AND status = 'EXECUTING' AND job_id = ANY(%s)))",
-                (app_id, jobs, app_id, jobs),
+                f"('QUEUED','WAITING') AND job_id = ANY(%s){pinned}), (SELECT MIN(lease_expires) "
+                f"FROM runs WHERE app_id = %s AND status = 'EXECUTING' AND job_id = ANY(%s)"
+                f"{pinned}), (SELECT MIN(ready_at) FROM runs WHERE app_id = %s AND status IN "
+                "('QUEUED','WAITING') AND ready_at > %s AND job_id = ANY(%s)), "
+                "(SELECT MIN(lease_expires) FROM runs WHERE app_id = %s AND status = 'EXECUTING' "
+                "AND job_id = ANY(%s)))",
+                (
+                    app_id,
+                    plain,
+                    *pin_params,
+                    app_id,
+                    plain,
+                    *pin_params,
+                    app_id,
+                    now,
+                    later,
+                    app_id,
+                    later,
+                ),
             )
             row = await cur.fetchone()
             return None if row is None or row[0] is None else float(row[0])
 
         return await self._pg.read(op)
+
+    # -- flow control --------------------------------------------------------------------------
+    async def runs_without_concurrency_key(
+        self, *, app_id: str, job_ids: Sequence[str], limit: int
+    ) -> list[tuple[str, str, Any]]:
+        if not job_ids:
+            return []
+
+        async def op(conn: Conn) -> list[tuple[str, str, Any]]:
+            cur = await conn.execute(
+                "SELECT r.id, r.job_id, e.payload FROM runs r JOIN events e "
+                "ON e.app_id = r.app_id AND e.id = r.event_id WHERE r.app_id = %s "
+                "AND r.status IN ('QUEUED','WAITING','EXECUTING') AND r.concurrency_key IS NULL "
+                "AND r.job_id = ANY(%s) ORDER BY r.created_at, r.id LIMIT %s",
+                (app_id, list(job_ids), limit),
+            )
+            return [(r[0], r[1], loads(r[2])) for r in await cur.fetchall()]
+
+        return await self._pg.read(op)
+
+    async def set_concurrency_keys(
+        self, *, keys: Mapping[str, str], failures: Mapping[str, str], now: float
+    ) -> None:
+        if not keys and not failures:
+            return
+
+        async def op(conn: Conn) -> None:
+            async with conn.transaction():
+                # Rows locked in one order (by id), so two workers recording keys of the same
+                # runs take turns instead of deadlocking.
+                await conn.execute(
+                    "SELECT id FROM runs WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+                    (sorted({*keys, *failures}),),
+                )
+                if keys:
+                    await conn.execute(
+                        "UPDATE runs SET concurrency_key = u.k FROM unnest(%s::text[], "
+                        "%s::text[]) AS u(id, k) WHERE runs.id = u.id "
+                        "AND runs.concurrency_key IS NULL",
+                        (list(keys), list(keys.values())),
+                    )
+                for run_id, error in failures.items():
+                    ended, ended_params = _end_open_tasks(
+                        run_id, now, when="EXISTS (SELECT FROM f)"
+                    )
+                    await conn.execute(
+                        "WITH f AS (UPDATE runs SET status = 'FAILED', error = %s, "
+                        "ended_at = %s, ready_at = NULL WHERE id = %s AND status IN "
+                        "('QUEUED','WAITING') AND concurrency_key IS NULL RETURNING 1), "
+                        f"{ended} SELECT 1",
+                        (error, now, run_id, *ended_params),
+                    )
+
+        await self._pg.read(op, retry=False)
 
     async def heartbeat(
         self, leases: Sequence[Lease], *, now: float, lease_seconds: float
@@ -993,8 +1186,10 @@ class PostgresStore(Store):
         async def op(conn: Conn) -> None:
             cur = await conn.execute(
                 "WITH n AS (INSERT INTO runs (id, app_id, job_id, job_version, event_id, status, "
-                "created_at, ready_at, replay_of) SELECT %s, app_id, job_id, job_version, "
-                "event_id, 'QUEUED', %s, %s, id FROM runs WHERE id = %s RETURNING app_id) "
+                "created_at, ready_at, replay_of) SELECT %s, r.app_id, r.job_id, "
+                "COALESCE(j.version, r.job_version), r.event_id, 'QUEUED', %s, %s, r.id "
+                "FROM runs r LEFT JOIN jobs j ON j.app_id = r.app_id AND j.job_id = r.job_id "
+                "WHERE r.id = %s RETURNING app_id) "
                 f"SELECT pg_notify('{CHANNEL}', app_id) FROM n",
                 (new_run_id, now, now, run_id),
             )

@@ -27,6 +27,26 @@ def migrations(dialect: str) -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
+def schema_version_of(applied: set[int], known: Sequence[int]) -> int:
+    """The schema version a database is at, given the migrations applied to it.
+
+    Migrations are numbered as they are written, so a database may have a later one applied
+    before an earlier one is shipped (a gap). The version is the last known migration before
+    the first one still missing, so a newly shipped earlier migration makes the database
+    "behind" and gets applied; a migration newer than any known makes it "ahead".
+    """
+    if not applied:
+        return 0
+    if max(applied) > max(known, default=0):
+        return max(applied)
+    version = 0
+    for number in sorted(known):
+        if number not in applied:
+            break
+        version = number
+    return version
+
+
 def dumps(value: Any) -> str | None:
     return None if value is None else json.dumps(value, ensure_ascii=False)
 
@@ -56,7 +76,7 @@ RUN_ENDED = json.dumps(
 RUN_COLUMNS = (
     "r.id, r.app_id, r.job_id, r.job_version, r.event_id, e.name, e.payload, r.status, r.output, "
     "r.error, r.created_at, r.started_at, r.ended_at, r.ready_at, r.execution_count, r.is_retry, "
-    "r.replay_of, r.lease_owner"
+    "r.replay_of, r.lease_owner, r.concurrency_key"
 )
 RUN_FROM = "runs r JOIN events e ON e.app_id = r.app_id AND e.id = r.event_id"
 
@@ -81,6 +101,7 @@ def run_from_row(row: Sequence[Any]) -> Run:
         is_retry=bool(row[15]),
         replay_of=row[16],
         lease_owner=row[17],
+        concurrency_key=row[18],
     )
 
 
@@ -96,7 +117,8 @@ def tasks_of_run_sql(placeholder: str) -> str:
     return (
         "SELECT id, run_id, parent_id, idempotency_key, cache_key, kind, name, icon, properties, "
         "params, style, redact, status, output, output_properties, error, depth, created_at, "
-        f"started_at, ended_at, retry_at, wake_at FROM tasks WHERE run_id = {placeholder} "
+        "started_at, ended_at, retry_at, wake_at, description, display_key FROM tasks "
+        f"WHERE run_id = {placeholder} "
         "ORDER BY id"
     )
 
@@ -133,6 +155,8 @@ def task_tree(
             retry_at=r[20],
             wake_at=r[21],
             attempts=attempts.get(r[0], []),
+            description=r[22],
+            display_key=r[23],
         )
         for r in task_rows
     ]

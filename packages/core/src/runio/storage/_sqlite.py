@@ -34,7 +34,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -44,6 +44,7 @@ from .._records import (
     AttemptStatus,
     CancelDecision,
     ClaimedRun,
+    ClaimRule,
     Event,
     JobRecord,
     Lease,
@@ -79,6 +80,7 @@ from ._rows import (
     loads,
     migrations,
     run_from_row,
+    schema_version_of,
     task_tree,
     tasks_of_run_sql,
 )
@@ -432,8 +434,8 @@ def _insert_task(conn: sqlite3.Connection, t: NewTask, status: str, **extra: Any
     conn.execute(
         "INSERT INTO tasks (id, run_id, parent_id, idempotency_key, cache_key, kind, name, icon, "
         "properties, params, style, redact, status, depth, created_at, attempts, started_at, "
-        "wake_at, output, output_properties, ended_at) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        "wake_at, output, output_properties, ended_at, description, display_key) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
             t.id,
             t.run_id,
@@ -456,6 +458,8 @@ def _insert_task(conn: sqlite3.Connection, t: NewTask, status: str, **extra: Any
             extra.get("output"),
             extra.get("output_properties"),
             extra.get("ended_at"),
+            t.description,
+            t.display_key,
         ),
     )
 
@@ -614,8 +618,8 @@ class SQLiteStore(Store):
             ).fetchone()
             if not exists:
                 return 0
-            row = conn.execute("SELECT MAX(version) FROM runio_migrations").fetchone()
-            return int(row[0] or 0)
+            applied = {r[0] for r in conn.execute("SELECT version FROM runio_migrations")}
+            return schema_version_of(applied, [v for v, _, _ in _migrations()])
 
         return await self._read(op)  # type: ignore[no-any-return]
 
@@ -753,25 +757,34 @@ class SQLiteStore(Store):
         limit: int,
         now: float,
         lease_seconds: float,
+        rules: Mapping[str, ClaimRule] | None = None,
     ) -> list[ClaimedRun]:
         if not job_ids or limit <= 0:
             return []
-        marks = ",".join("?" * len(job_ids))
+        plain, limited = _split_by_limit(job_ids, rules)
+        marks = ",".join("?" * len(plain))
+        pinned, pin_params = _versions_sql(plain, rules)
 
         def op(conn: sqlite3.Connection) -> list[ClaimedRun]:
-            candidates = conn.execute(
-                f"SELECT id, status FROM (SELECT id, status, ready_at AS t FROM runs "
-                f"WHERE app_id=? AND status IN ('QUEUED','WAITING') AND ready_at <= ? "
-                f"AND job_id IN ({marks}) "
-                f"UNION ALL SELECT id, status, lease_expires AS t FROM runs "
-                f"WHERE status='EXECUTING' AND lease_expires < ? AND app_id=? "
-                f"AND job_id IN ({marks})) ORDER BY t LIMIT ?",
-                (app_id, now, *job_ids, now, app_id, *job_ids, limit),
-            ).fetchall()
+            candidates = []
+            if plain:
+                candidates = conn.execute(
+                    f"SELECT id, status, t FROM (SELECT id, status, ready_at AS t FROM runs "
+                    f"WHERE app_id=? AND status IN ('QUEUED','WAITING') AND ready_at <= ? "
+                    f"AND job_id IN ({marks}){pinned} "
+                    f"UNION ALL SELECT id, status, lease_expires AS t FROM runs "
+                    f"WHERE status='EXECUTING' AND lease_expires < ? AND app_id=? "
+                    f"AND job_id IN ({marks}){pinned}) ORDER BY t LIMIT ?",
+                    (app_id, now, *plain, *pin_params, now, app_id, *plain, *pin_params, limit),
+                ).fetchall()
+            if limited:
+                candidates += _limited_candidates(conn, app_id, limited, now, limit)
+                candidates.sort(key=lambda c: c[2])
+                del candidates[limit:]
             if not candidates:
                 return []
             claimed = []
-            for run_id, status_before in candidates:
+            for run_id, status_before, _ in candidates:
                 row = conn.execute(
                     "UPDATE runs SET status='EXECUTING', lease_owner=?, lease_expires=?, "
                     "lease_token=lease_token+1, execution_count=execution_count+1, "
@@ -803,22 +816,93 @@ class SQLiteStore(Store):
 
         return await self._write(op, durable=False, kind=WriteKind.CLAIM)  # type: ignore[no-any-return]
 
-    async def next_ready_at(self, *, app_id: str, job_ids: Sequence[str]) -> float | None:
+    async def next_ready_at(
+        self,
+        *,
+        app_id: str,
+        job_ids: Sequence[str],
+        rules: Mapping[str, ClaimRule] | None = None,
+        now: float | None = None,
+    ) -> float | None:
         if not job_ids:
             return None
-        marks = ",".join("?" * len(job_ids))
+        plain, limited = _split_by_limit(job_ids, rules)
+        if now is None:  # without the time, a run waiting for a slot cannot be told apart
+            plain, limited = list(job_ids), {}
+        marks = ",".join("?" * len(plain))
+        pinned, pin_params = _versions_sql(plain, rules)
+        later_marks = ",".join("?" * len(limited))
 
         def op(conn: sqlite3.Connection) -> float | None:
-            row = conn.execute(
-                f"SELECT MIN(t) FROM (SELECT MIN(ready_at) AS t FROM runs WHERE app_id=? AND "
-                f"status IN ('QUEUED','WAITING') AND job_id IN ({marks}) UNION ALL "
-                f"SELECT MIN(lease_expires) FROM runs WHERE status='EXECUTING' AND app_id=? "
-                f"AND job_id IN ({marks}))",
-                (app_id, *job_ids, app_id, *job_ids),
-            ).fetchone()
-            return None if row[0] is None else float(row[0])
+            times = []
+            if plain:
+                row = conn.execute(
+                    f"SELECT MIN(t) FROM (SELECT MIN(ready_at) AS t FROM runs WHERE app_id=? "
+                    f"AND status IN ('QUEUED','WAITING') AND job_id IN ({marks}){pinned} "
+                    f"UNION ALL SELECT MIN(lease_expires) FROM runs WHERE status='EXECUTING' "
+                    f"AND app_id=? AND job_id IN ({marks}){pinned})",
+                    (app_id, *plain, *pin_params, app_id, *plain, *pin_params),
+                ).fetchone()
+                times.append(row[0])
+            if limited:
+                # Ready runs of a limited job that were not claimed wait for a slot: what comes
+                # next is a run becoming ready later, or a lease running out.
+                row = conn.execute(
+                    f"SELECT MIN(t) FROM (SELECT MIN(ready_at) AS t FROM runs WHERE app_id=? "
+                    f"AND status IN ('QUEUED','WAITING') AND ready_at > ? "
+                    f"AND job_id IN ({later_marks}) UNION ALL SELECT MIN(lease_expires) "
+                    f"FROM runs WHERE status='EXECUTING' AND app_id=? "
+                    f"AND job_id IN ({later_marks}))",
+                    (app_id, now, *limited, app_id, *limited),
+                ).fetchone()
+                times.append(row[0])
+            found = [float(t) for t in times if t is not None]
+            return min(found) if found else None
 
         return await self._read(op)  # type: ignore[no-any-return]
+
+    # -- flow control --------------------------------------------------------------------------
+    async def runs_without_concurrency_key(
+        self, *, app_id: str, job_ids: Sequence[str], limit: int
+    ) -> list[tuple[str, str, Any]]:
+        if not job_ids:
+            return []
+        marks = ",".join("?" * len(job_ids))
+
+        def op(conn: sqlite3.Connection) -> list[tuple[str, str, Any]]:
+            rows = conn.execute(
+                f"SELECT r.id, r.job_id, e.payload FROM runs r JOIN events e "
+                f"ON e.app_id = r.app_id AND e.id = r.event_id WHERE r.app_id=? "
+                f"AND r.status IN ('QUEUED','WAITING','EXECUTING') AND r.concurrency_key IS NULL "
+                f"AND r.job_id IN ({marks}) ORDER BY r.created_at, r.id LIMIT ?",
+                (app_id, *job_ids, limit),
+            ).fetchall()
+            return [(r[0], r[1], loads(r[2])) for r in rows]
+
+        return await self._read(op)  # type: ignore[no-any-return]
+
+    async def set_concurrency_keys(
+        self, *, keys: Mapping[str, str], failures: Mapping[str, str], now: float
+    ) -> None:
+        if not keys and not failures:
+            return
+
+        def op(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "UPDATE runs SET concurrency_key=? WHERE id=? AND concurrency_key IS NULL",
+                [(key, run_id) for run_id, key in keys.items()],
+            )
+            for run_id, error in failures.items():
+                ended = conn.execute(
+                    "UPDATE runs SET status='FAILED', error=?, ended_at=?, ready_at=NULL "
+                    "WHERE id=? AND status IN ('QUEUED','WAITING') AND concurrency_key IS NULL "
+                    "RETURNING 1",
+                    (error, now, run_id),
+                ).fetchone()
+                if ended is not None:
+                    _end_open_tasks(conn, run_id, now, include_running=False)
+
+        await self._write(op)
 
     async def heartbeat(
         self, leases: Sequence[Lease], *, now: float, lease_seconds: float
@@ -1207,8 +1291,13 @@ class SQLiteStore(Store):
 
     async def replay_run(self, run_id: str, *, new_run_id: str, now: float) -> Run:
         def op(conn: sqlite3.Connection) -> None:
+            # A replay is a new run: it takes the job's version registered now (the code that
+            # runs it), not the version the replayed run kept.
             row = conn.execute(
-                "SELECT app_id, job_id, job_version, event_id FROM runs WHERE id=?", (run_id,)
+                "SELECT r.app_id, r.job_id, COALESCE(j.version, r.job_version), r.event_id "
+                "FROM runs r LEFT JOIN jobs j ON j.app_id = r.app_id AND j.job_id = r.job_id "
+                "WHERE r.id=?",
+                (run_id,),
             ).fetchone()
             if row is None:
                 raise RunNotFoundError(run_id)
@@ -1226,6 +1315,66 @@ class SQLiteStore(Store):
         if run is None:
             raise RunNotFoundError(run_id)
         return run
+
+
+def _split_by_limit(
+    job_ids: Sequence[str], rules: Mapping[str, ClaimRule] | None
+) -> tuple[list[str], dict[str, ClaimRule]]:
+    """The jobs claimed without a concurrency limit, and the rules of those with one."""
+    rules = rules or {}
+    limited = {j: r for j in job_ids if (r := rules.get(j)) and r.concurrency_limit is not None}
+    return [j for j in job_ids if j not in limited], limited
+
+
+def _versions_sql(
+    job_ids: Sequence[str], rules: Mapping[str, ClaimRule] | None, alias: str = ""
+) -> tuple[str, list[str]]:
+    """An ``AND ...`` keeping only runs of the versions the rules name (nothing without rules)."""
+    rules = rules or {}
+    pairs = [(j, v) for j in job_ids for v in rules.get(j, ClaimRule()).versions]
+    if not pairs:
+        return "", []
+    free = [j for j in job_ids if not rules.get(j, ClaimRule()).versions]
+    any_version = f" OR {alias}job_id IN ({','.join('?' * len(free))})" if free else ""
+    values = ",".join("(?,?)" for _ in pairs)
+    return (
+        f" AND (({alias}job_id, {alias}job_version) IN (VALUES {values}){any_version})",
+        [x for pair in pairs for x in pair] + free,
+    )
+
+
+def _limited_candidates(
+    conn: sqlite3.Connection,
+    app_id: str,
+    limited: Mapping[str, ClaimRule],
+    now: float,
+    limit: int,
+) -> list[tuple[str, str, float]]:
+    """Runs of concurrency-limited jobs that may start now, oldest created first: per job (and
+    key) no more than the limit minus the runs executing under a live lease. The caller's write
+    transaction makes the count and the claim one decision (SQLite has one writer at a time)."""
+    jobs = list(limited)
+    lim_values = ",".join("(?,?,?)" for _ in jobs)
+    lim_params = [x for j in jobs for x in (j, limited[j].concurrency_limit, limited[j].keyed)]
+    pinned, pin_params = _versions_sql(jobs, limited, alias="r.")
+    rows = conn.execute(
+        f"WITH lim(job_id, n, keyed) AS (VALUES {lim_values}), "
+        "held AS (SELECT job_id, COALESCE(concurrency_key, '') AS k, COUNT(*) AS n FROM runs "
+        "WHERE app_id=? AND status='EXECUTING' AND lease_expires >= ? "
+        "AND job_id IN (SELECT job_id FROM lim) GROUP BY 1, 2), "
+        "cand AS (SELECT r.id, r.status, r.job_id, COALESCE(r.concurrency_key, '') AS k, "
+        "r.created_at, CASE WHEN r.status='EXECUTING' THEN r.lease_expires ELSE r.ready_at END "
+        "AS t, ROW_NUMBER() OVER (PARTITION BY r.job_id, COALESCE(r.concurrency_key, '') "
+        "ORDER BY r.created_at, r.id) AS rn FROM runs r JOIN lim ON lim.job_id = r.job_id "
+        "WHERE r.app_id=? AND ((r.status IN ('QUEUED','WAITING') AND r.ready_at <= ?) "
+        "OR (r.status='EXECUTING' AND r.lease_expires < ?)) "
+        f"AND (NOT lim.keyed OR r.concurrency_key IS NOT NULL){pinned}) "
+        "SELECT c.id, c.status, c.t FROM cand c JOIN lim ON lim.job_id = c.job_id "
+        "LEFT JOIN held h ON h.job_id = c.job_id AND h.k = c.k "
+        "WHERE c.rn <= lim.n - COALESCE(h.n, 0) ORDER BY c.created_at, c.id LIMIT ?",
+        (*lim_params, app_id, now, app_id, now, now, *pin_params, limit),
+    ).fetchall()
+    return [(r[0], r[1], r[2]) for r in rows]
 
 
 def _end_open_tasks(
