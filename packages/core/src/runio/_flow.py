@@ -80,7 +80,7 @@ def check_flow_control(
     return limit, concurrency_key, tuple(versions)
 
 
-def claim_rules(jobs: Mapping[str, Job]) -> dict[str, ClaimRule]:
+def claim_rules(jobs: Mapping[str, Job[Any, Any]]) -> dict[str, ClaimRule]:
     """What a worker of these jobs may claim: runs of the versions its code has, within each
     job's concurrency limit."""
     return {
@@ -93,7 +93,7 @@ def claim_rules(jobs: Mapping[str, Job]) -> dict[str, ClaimRule]:
     }
 
 
-def concurrency_key_of(job: Job, payload: Any) -> str:
+def concurrency_key_of(job: Job[Any, Any], payload: Any) -> str:
     """The run's concurrency key: the job's function applied to the parsed payload, checked."""
     assert job.concurrency_key is not None
     try:
@@ -126,7 +126,9 @@ def concurrency_key_of(job: Job, payload: Any) -> str:
     return key
 
 
-async def resolve_keys(store: Store, app_id: str, jobs: Mapping[str, Job], now: float) -> None:
+async def resolve_keys(
+    store: Store, app_id: str, jobs: Mapping[str, Job[Any, Any]], now: float
+) -> None:
     """Compute and record the concurrency keys of the keyed jobs' runs that have none yet."""
     keyed = [job.id for job in jobs.values() if job.concurrency_key is not None]
     if not keyed:
