@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from .retry import RetryOptions
 
 from ._validate import printable
@@ -79,3 +81,6 @@ class TaskOptions(TypedDict, total=False):
     """``minimal`` shows the task as one line."""
     timeout: float | None
     """Seconds each attempt may run."""
+    delay_until: datetime | None
+    """Start the task no earlier than this (a timezone-aware datetime): the run parks until
+    then, holding no worker slot, as with ``io.wait_until``."""
