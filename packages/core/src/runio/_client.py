@@ -497,7 +497,7 @@ class Client:
                 hint = f" Events this app knows: {', '.join(known)}." if known else ""
                 raise UnknownEventError(
                     f"No job of app {self.id!r} is triggered by event {name!r}, so it would start "
-                    f"no run, and no run of the app is waiting for it (io.wait_for_event).{hint} "
+                    f"no run, and no run of the app has waited for it (io.wait_for_event).{hint} "
                     "Check the name, or start a worker of the app that defines the job so it is "
                     "registered.",
                     event_name=name,

@@ -794,10 +794,19 @@ class Execution:
     ) -> str:
         """Suspend until an event named ``name`` (matching ``filter_json``) is sent, or
         ``timeout`` seconds pass (``EventTimeoutError``). Returns the event as stored JSON."""
-        self.check_boundary()
         key, depth = self._claim_key(cache_key, parent)
         stored = self.tasks.get(key)
         now = self.clock.now()
+        due = (
+            stored is not None
+            and stored.status == TaskStatus.WAITING
+            and (stored.wake_at is None or stored.wake_at <= now)
+        )
+        if not due:
+            self.check_boundary()
+        elif self.lease_lost or self.store_error is not None or self.canceled:
+            self.check_boundary()  # raises; a due wait is resolved even by a suspending run,
+            # so a wait whose event came is not left behind by a parallel one still waiting
         if stored is not None and stored.status != TaskStatus.PENDING:
             if stored.status == TaskStatus.COMPLETED:
                 assert stored.output is not None
@@ -812,11 +821,15 @@ class Execution:
             error_text = json.dumps(
                 _error_json(error, event=name, timeout=timeout), ensure_ascii=False, default=str
             )
-            outcome, value = await self._persist(
-                self.store.resolve_event_wait(
-                    self.lease, task_id=stored.id, now=now, timeout_error=error_text
+            self._enter()  # the run suspends only once this is recorded
+            try:
+                outcome, value = await self._persist(
+                    self.store.resolve_event_wait(
+                        self.lease, task_id=stored.id, now=now, timeout_error=error_text
+                    )
                 )
-            )
+            finally:
+                self._leave()
             if outcome == "event":
                 stored.status, stored.output = TaskStatus.COMPLETED, value
                 return str(value)

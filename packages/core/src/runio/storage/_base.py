@@ -234,7 +234,7 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def has_event_waits(self, app_id: str, name: str) -> bool:
-        """Whether a run of the app is waiting for an event with this name now."""
+        """Whether a run of the app has ever waited for an event with this name."""
 
     @abc.abstractmethod
     async def record_event_wait(

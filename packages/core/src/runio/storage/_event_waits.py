@@ -5,8 +5,11 @@ A wait is a task row (kind ``event_wait``, WAITING until its ``wake_at``) plus a
 matches it to the waits open at that moment, so only events sent after a wait began resume it,
 and an event sent while no worker runs still does: the matched wait's ``wake_at`` (and its run's
 ``ready_at``) move to the event's delivery time. The engine then resolves the wait when the run
-wakes. This module holds the matching rule and the JSON a resolved wait stores; the stores run
-the SQL.
+wakes. A run matched while it executes gets its ``ready_at`` set all the same (a claim clears
+it), and suspending keeps the earlier of that and the time the execution asks for, so an event
+that arrives between recording a wait and suspending is not slept through.
+
+This module holds the matching rule and the JSON a resolved wait stores; the stores run the SQL.
 """
 
 from __future__ import annotations

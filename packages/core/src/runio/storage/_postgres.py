@@ -749,13 +749,13 @@ class PostgresStore(Store):
     async def suspend_run(self, lease: Lease, *, ready_at: float, now: float) -> bool:
         ended, ended_params = _end_open_tasks(lease.run_id, now, when=_NOT_EXECUTING)
         sql = (
-            f"WITH {_FENCE}, u AS (UPDATE runs SET status = 'WAITING', ready_at = LEAST(%s, "
-            "(SELECT MIN(event_at) FROM event_waits WHERE run_id = %s)), "
+            f"WITH {_FENCE}, u AS (UPDATE runs SET status = 'WAITING', "
+            "ready_at = LEAST(%s, ready_at), "
             f"lease_owner = NULL, lease_expires = NULL WHERE id = %s AND {_EXECUTING} "
             f"RETURNING app_id), {ended} "
             f"SELECT status, (SELECT pg_notify('{CHANNEL}', app_id) FROM u) FROM r"
         )
-        params = (lease.run_id, lease.token, ready_at, lease.run_id, lease.run_id, *ended_params)
+        params = (lease.run_id, lease.token, ready_at, lease.run_id, *ended_params)
         item = PgWrite(
             sql, params, (lease.run_id,), True, _fenced(lease), None, WriteKind.SUSPEND, lease
         )
@@ -972,7 +972,10 @@ class PostgresStore(Store):
 
     async def has_event_waits(self, app_id: str, name: str) -> bool:
         async def op(conn: Conn) -> bool:
-            cur = await conn.execute(OPEN_WAITS_SQL.format(p="%s"), (app_id, _text(name)))
+            cur = await conn.execute(
+                "SELECT 1 FROM event_waits WHERE app_id = %s AND name = %s LIMIT 1",
+                (app_id, _text(name)),
+            )
             return await cur.fetchone() is not None
 
         return await self._pg.read(op)
@@ -1058,10 +1061,6 @@ class PostgresStore(Store):
                     result = ("timeout", None)
                 else:
                     return "waiting", event_at if event_id is not None else timeout_at
-                await conn.execute(
-                    "DELETE FROM event_waits WHERE run_id = %s AND task_id = %s",
-                    (lease.run_id, task_id),
-                )
                 return result
 
         return await self._pg.after_writes(op)
@@ -1214,7 +1213,7 @@ async def _resume_waits(conn: Conn, event: Event) -> None:
         "t AS (UPDATE tasks SET wake_at = %s FROM u WHERE tasks.run_id = u.run_id AND "
         "tasks.id = u.task_id RETURNING 1), "
         "r AS (UPDATE runs SET ready_at = LEAST(ready_at, %s) WHERE id IN (SELECT run_id "
-        "FROM u) AND status = 'WAITING' RETURNING 1) "
+        "FROM u) AND status IN ('WAITING', 'EXECUTING') RETURNING 1) "
         f"SELECT pg_notify('{CHANNEL}', %s)",
         (
             [r for r, _ in resumed],

@@ -914,10 +914,9 @@ class SQLiteStore(Store):
                 _end_open_tasks(conn, lease.run_id, now, include_running=True)
                 return False
             conn.execute(
-                "UPDATE runs SET status='WAITING', ready_at=MIN(?, COALESCE((SELECT "
-                "MIN(event_at) FROM event_waits WHERE run_id=?), ?)), lease_owner=NULL, "
-                "lease_expires=NULL WHERE id=?",
-                (ready_at, lease.run_id, ready_at, lease.run_id),
+                "UPDATE runs SET status='WAITING', ready_at=MIN(?, COALESCE(ready_at, ?)), "
+                "lease_owner=NULL, lease_expires=NULL WHERE id=?",
+                (ready_at, ready_at, lease.run_id),
             )
             return True
 
@@ -1110,7 +1109,10 @@ class SQLiteStore(Store):
 
     async def has_event_waits(self, app_id: str, name: str) -> bool:
         def op(conn: sqlite3.Connection) -> bool:
-            return conn.execute(OPEN_WAITS_SQL.format(p="?"), (app_id, name)).fetchone() is not None
+            row = conn.execute(
+                "SELECT 1 FROM event_waits WHERE app_id=? AND name=? LIMIT 1", (app_id, name)
+            ).fetchone()
+            return row is not None
 
         return await self._read(op)  # type: ignore[no-any-return]
 
@@ -1192,9 +1194,6 @@ class SQLiteStore(Store):
                 result = ("timeout", None)
             else:
                 return "waiting", event_at if event_id is not None else timeout_at
-            conn.execute(
-                "DELETE FROM event_waits WHERE run_id=? AND task_id=?", (lease.run_id, task_id)
-            )
             return result
 
         return await self._write(  # type: ignore[no-any-return]
@@ -1369,7 +1368,7 @@ def _resume_waits(conn: sqlite3.Connection, event: Event) -> None:
         conn.execute("UPDATE tasks SET wake_at=? WHERE run_id=? AND id=?", (at, run_id, task_id))
         conn.execute(
             "UPDATE runs SET ready_at=MIN(COALESCE(ready_at, ?), ?) "
-            "WHERE id=? AND status='WAITING'",
+            "WHERE id=? AND status IN ('WAITING','EXECUTING')",
             (at, at, run_id),
         )
 

@@ -4,9 +4,9 @@
 ALTER TABLE events ADD COLUMN canceled_at REAL;
 CREATE INDEX events_by_name ON events (app_id, name, timestamp);
 
--- One row per wait that has not ended yet (the task row keeps the outcome). An event sent after
--- the wait began, whose name and payload match, resumes it: event_id/event_at name the matched
--- event and when it is delivered (a delayed event matches at once and resumes at its time).
+-- One row per wait (open while its task is WAITING; the task row keeps the outcome). An event
+-- sent after the wait began, whose name and payload match, resumes it: event_id/event_at name the
+-- matched event and when it is delivered (a delayed event matches at once, resumes at its time).
 CREATE TABLE event_waits (
     run_id      TEXT NOT NULL,
     task_id     TEXT NOT NULL,
