@@ -310,3 +310,35 @@ def test_a_delayed_event_resumes_the_wait_at_its_delivery_time_and_canceling_it_
     assert run.task("go").output["deliver_at"] == pytest.approx(
         datetime.fromtimestamp(later.timestamp, UTC).timestamp() + 1800
     )
+
+
+def test_an_event_that_arrives_before_the_run_has_parked_is_not_slept_through(
+    client: runio.Client,
+) -> None:
+    """The run records its wait, then finishes a task in flight before it parks: an event sent
+    in between resumes it at once rather than at the timeout."""
+    import asyncio
+
+    async def send_once_waiting(task: runio.Task) -> str:
+        for _ in range(10_000):  # each look is a read of the database, awaited
+            run = await client.get_run_async(task.run_id)
+            if any(t.cache_key == "ping" and t.status == "WAITING" for t in run.tasks):
+                break
+        else:
+            raise AssertionError("the wait was never recorded")
+        await client.send_event_async("ping", {"n": 1})
+        return "sent"
+
+    @client.define_job(id="racer", trigger=runio.event_trigger("race"))
+    async def racer(payload: object, io: runio.IO) -> Any:
+        event, sent = await asyncio.gather(
+            io.wait_for_event("ping", "ping", timeout=86400),
+            io.run_task("send", send_once_waiting),
+        )
+        return [event.payload, sent]
+
+    run_id = client.send_event("race").run_ids[0]
+    client.run_worker(until_idle=True)  # the clock never moves: no timeout can fire
+    run = client.get_run(run_id)
+    assert (run.status, run.output) == ("COMPLETED", [{"n": 1}, "sent"]), (run, run.tasks)
+    assert run.execution_count == 2

@@ -3,11 +3,13 @@ behind ``io.wait_for_event``, ``cancel_event`` and ``io.store``, on SQLite and P
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 
 import pytest
 
-from runio._records import Event, NewRun
+from runio._event_filter import matches
+from runio._records import Event, NewRun, NewTask
 from runio.errors import StoreError
 from runio.storage import Store, create_store
 from runio.storage._rows import migrations
@@ -113,3 +115,69 @@ async def test_items_are_kept_per_app_scope_and_owner(store: Store) -> None:
     assert await store.delete_item("app", "job", "j1", "k") is False
     assert await store.get_item("app", "job", "j1", "k") is None
     assert await store.get_item("app", "job", "j2", "k") == "3"
+
+
+FILTER_CASES = [
+    ({"plan": ["pro"]}, {"plan": "pro"}, True),
+    ({"plan": ["pro"]}, {"plan": "free"}, False),
+    ({"plan": ["pro", "team"]}, {"plan": "team", "seats": 3}, True),
+    ({"n": [1]}, {"n": True}, False),  # true is not 1
+    ({"flag": [True]}, {"flag": True}, True),
+    ({"n": [1.0]}, {"n": 1}, True),
+    ({"user": {"country": ["NZ"]}}, {"user": {"country": "NZ", "age": 3}}, True),
+    ({"user": {"country": ["NZ"]}}, {"user": "NZ"}, False),
+    ({"gone": [None]}, {}, False),
+    ({"v": [None]}, {"v": None}, True),
+    ({"a": [1], "b": [2]}, {"a": 1, "b": 3}, False),
+    ({"tags": [["x", "y"]]}, {"tags": ["x", "y"]}, True),
+    ({"plan": ["pro"]}, ["pro"], False),
+    (None, {"anything": 1}, True),
+]
+
+
+async def test_events_resume_exactly_the_waits_whose_filter_they_match(store: Store) -> None:
+    """Both stores match as ``runio.event_trigger`` filters do (PostgreSQL does it in SQL)."""
+    await store.create_event(
+        Event("evt_start", "app", "start", {}, NOW, None), [NewRun("run_w", "j", "1", NOW)], NOW
+    )
+    [claimed] = await store.claim_runs(
+        app_id="app", job_ids=["j"], worker_id="w", limit=1, now=NOW, lease_seconds=60
+    )
+    for i, (spec, _, _) in enumerate(FILTER_CASES):
+        task = NewTask(
+            f"task_{i:02}",
+            "run_w",
+            None,
+            f"key{i}",
+            json.dumps(f"w{i}"),
+            "event_wait",
+            f"w{i}",
+            None,
+            None,
+            None,
+            None,
+            None,
+            1,
+            NOW,
+        )
+        await store.record_event_wait(
+            claimed.lease,
+            new_task=task,
+            task_id=task.id,
+            name=f"case{i}",
+            filter=None if spec is None else json.dumps(spec),
+            began_at=NOW,
+            timeout_at=NOW + 3600,
+        )
+    for i, (_, payload, _) in enumerate(FILTER_CASES):
+        await store.create_event(
+            Event(f"evt_{i}", "app", f"case{i}", payload, NOW + 1, None), [], NOW + 1
+        )
+    rows = dict(
+        await store.execute_raw("SELECT task_id, event_id FROM event_waits WHERE run_id = 'run_w'")
+    )
+    got = [rows[f"task_{i:02}"] is not None for i in range(len(FILTER_CASES))]
+    assert got == [expected for _, _, expected in FILTER_CASES]
+    assert [spec is None or matches(spec, payload) for spec, payload, _ in FILTER_CASES] == got
+    suspended = await store.execute_raw("SELECT wake_at FROM tasks WHERE id = 'task_00'")
+    assert suspended == [(NOW + 1,)]

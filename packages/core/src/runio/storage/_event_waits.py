@@ -10,6 +10,9 @@ it), and suspending keeps the earlier of that and the time the execution asks fo
 that arrives between recording a wait and suspending is not slept through.
 
 This module holds the matching rule and the JSON a resolved wait stores; the stores run the SQL.
+SQLite applies ``to_resume`` in its one writer thread; PostgreSQL applies the same rule in the
+statement that stores the event (its filters through ``runio_filter_matches``, migration 0003),
+so concurrent events and waits need no lock between them.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ from .._records import (
 )
 from ..errors import LeaseLostError, MigrationError, RunNotFoundError, StoreError
 from ._base import Store, Watch
-from ._event_waits import OPEN_WAITS_SQL, event_json, first_match, to_resume
+from ._event_waits import event_json, first_match
 from ._faults import WriteKind
 from ._pg_transport import CHANNEL, Conn, PgTransport, PgWrite, Rows, ignore_rows, parse_url
 from ._rows import (
@@ -372,8 +372,7 @@ class PostgresStore(Store):
         self, event: Event, runs: Sequence[NewRun], now: float
     ) -> tuple[Event, bool]:
         async def op(conn: Conn) -> tuple[Event, bool]:
-            async with conn.transaction():
-                return await _store_event(conn, event, runs, now)
+            return await _store_event(conn, event, runs, now)
 
         # Safe to repeat: a second try finds the event stored by the first.
         return await self._pg.read(op, kind=WriteKind.EVENT)
@@ -994,7 +993,6 @@ class PostgresStore(Store):
         async def op(conn: Conn) -> None:
             async with conn.transaction():
                 app_id = await _hold(conn, lease)
-                await _lock_event_name(conn, app_id, name)
                 if new_task is not None:
                     await conn.execute(
                         f"INSERT INTO tasks ({_TASK_COLUMNS}) VALUES ({_TASK_VALUES})",
@@ -1077,13 +1075,15 @@ class PostgresStore(Store):
         async def op(conn: Conn) -> tuple[Event | None, str]:
             async with conn.transaction():
                 cur = await conn.execute(
-                    "SELECT name FROM events WHERE app_id = %s AND id = %s FOR UPDATE",
-                    (app_id, event_id),
+                    "SELECT name FROM events WHERE app_id = %s AND id = %s", (app_id, event_id)
                 )
                 row = await cur.fetchone()
                 if row is None:
                     return None, "missing"
-                await _lock_event_name(conn, app_id, row[0])
+                await conn.execute(
+                    "SELECT 1 FROM events WHERE app_id = %s AND id = %s FOR UPDATE",
+                    (app_id, event_id),
+                )
                 event = await _load_event(conn, app_id, event_id)
                 assert event is not None
                 if event.canceled_at is not None:
@@ -1179,14 +1179,6 @@ class PostgresStore(Store):
         return await self._pg.read(op, kind=WriteKind.OPERATION)
 
 
-async def _lock_event_name(conn: Conn, app_id: str, name: str) -> None:
-    """Order the transactions that store events of one name and those that start waits for
-    it: an event matches exactly the waits committed before it."""
-    await conn.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{app_id}/{_text(name)}",)
-    )
-
-
 async def _hold(conn: Conn, lease: Lease) -> str:
     """Lock the run row if ``lease`` still holds it (else ``LeaseLostError``); its app id."""
     cur = await conn.execute(
@@ -1197,34 +1189,6 @@ async def _hold(conn: Conn, lease: Lease) -> str:
     if row is None:
         raise LeaseLostError(lease.run_id)
     return str(row[0])
-
-
-async def _resume_waits(conn: Conn, event: Event) -> None:
-    """Match a just-stored event to the waits open now (see ``_event_waits``)."""
-    at = event.deliver_at if event.deliver_at is not None else event.timestamp
-    cur = await conn.execute(OPEN_WAITS_SQL.format(p="%s"), (event.app_id, _text(event.name)))
-    resumed = to_resume(await cur.fetchall(), event.payload, at)
-    if not resumed:
-        return
-    await conn.execute(
-        "WITH u(run_id, task_id) AS (SELECT * FROM unnest(%s::text[], %s::text[])), "
-        "w AS (UPDATE event_waits SET event_id = %s, event_at = %s FROM u WHERE "
-        "event_waits.run_id = u.run_id AND event_waits.task_id = u.task_id RETURNING 1), "
-        "t AS (UPDATE tasks SET wake_at = %s FROM u WHERE tasks.run_id = u.run_id AND "
-        "tasks.id = u.task_id RETURNING 1), "
-        "r AS (UPDATE runs SET ready_at = LEAST(ready_at, %s) WHERE id IN (SELECT run_id "
-        "FROM u) AND status IN ('WAITING', 'EXECUTING') RETURNING 1) "
-        f"SELECT pg_notify('{CHANNEL}', %s)",
-        (
-            [r for r, _ in resumed],
-            [t for _, t in resumed],
-            event.id,
-            at,
-            at,
-            at,
-            event.app_id,
-        ),
-    )
 
 
 async def _load_event(conn: Conn, app_id: str, event_id: str) -> Event | None:
@@ -1248,9 +1212,11 @@ async def _load_event(conn: Conn, app_id: str, event_id: str) -> Event | None:
 async def _store_event(
     conn: Conn, event: Event, runs: Sequence[NewRun], now: float
 ) -> tuple[Event, bool]:
-    """Store an event and its runs, and match it to the waits open now (in the caller's
-    transaction, holding the lock that orders events and waits of one name)."""
-    await _lock_event_name(conn, event.app_id, event.name)
+    """Store an event and its runs, and resume the waits open when it is stored, in one
+    statement (see ``_event_waits``): a wait committed before the statement began sees its event;
+    the conditional updates keep the earliest matching event when events race."""
+    at = event.deliver_at if event.deliver_at is not None else event.timestamp
+    payload = json.dumps(event.payload)
     cur = await conn.execute(
         "WITH e AS (INSERT INTO events (app_id, id, name, payload, timestamp, deliver_at) "
         "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (app_id, id) DO NOTHING RETURNING 1), "
@@ -1258,14 +1224,25 @@ async def _store_event(
         "created_at, ready_at) SELECT u.id, %s, u.job_id, u.job_version, %s, 'QUEUED', %s, "
         "u.ready_at FROM unnest(%s::text[], %s::text[], %s::text[], %s::float8[]) "
         "AS u(id, job_id, job_version, ready_at) WHERE EXISTS (SELECT FROM e) "
-        "RETURNING app_id) "
+        "RETURNING app_id), "
+        "m AS (UPDATE event_waits w SET event_id = %s, event_at = %s FROM tasks t "
+        "WHERE EXISTS (SELECT FROM e) AND w.app_id = %s AND w.name = %s "
+        "AND t.run_id = w.run_id AND t.id = w.task_id AND t.status = 'WAITING' "
+        "AND %s < w.timeout_at AND (w.event_at IS NULL OR %s < w.event_at) "
+        "AND (w.filter IS NULL OR runio_filter_matches(w.filter::jsonb, %s::jsonb)) "
+        "RETURNING w.run_id, w.task_id), "
+        "mt AS (UPDATE tasks SET wake_at = LEAST(wake_at, %s) FROM m "
+        "WHERE tasks.run_id = m.run_id AND tasks.id = m.task_id RETURNING 1), "
+        "mr AS (UPDATE runs SET ready_at = LEAST(ready_at, %s) WHERE id IN "
+        "(SELECT run_id FROM m) AND status IN ('WAITING', 'EXECUTING') RETURNING 1) "
         "SELECT EXISTS (SELECT FROM e), "
-        f"(SELECT pg_notify('{CHANNEL}', %s) WHERE EXISTS (SELECT FROM n))",
+        f"(SELECT pg_notify('{CHANNEL}', %s) WHERE EXISTS (SELECT FROM n) "
+        "OR EXISTS (SELECT FROM m))",
         (
             event.app_id,
             event.id,
             _text(event.name),
-            json.dumps(event.payload),
+            payload,
             event.timestamp,
             event.deliver_at,
             event.app_id,
@@ -1275,36 +1252,25 @@ async def _store_event(
             [r.job_id for r in runs],
             [r.job_version for r in runs],
             [r.ready_at for r in runs],
+            event.id,
+            at,
+            event.app_id,
+            _text(event.name),
+            at,
+            at,
+            payload,
+            at,
+            at,
             event.app_id,
         ),
     )
     row = await cur.fetchone()
     if row is not None and row[0]:
         event.run_ids = [r.id for r in runs]
-        await _resume_waits(conn, event)
         return event, True
-    cur = await conn.execute(
-        "SELECT name, payload, timestamp, deliver_at FROM events WHERE app_id=%s AND id=%s",
-        (event.app_id, event.id),
-    )
-    existing = await cur.fetchone()
-    if existing is None:  # pragma: no cover - an event is never deleted
+    stored = await _load_event(conn, event.app_id, event.id)
+    if stored is None:  # pragma: no cover - an event is never deleted
         raise StoreError(f"Event {event.id} vanished while it was being stored; retry.")
-    cur = await conn.execute(
-        "SELECT id FROM runs WHERE app_id=%s AND event_id=%s AND replay_of IS NULL "
-        "ORDER BY created_at, id",
-        (event.app_id, event.id),
-    )
-    run_ids = [r[0] for r in await cur.fetchall()]
-    stored = Event(
-        event.id,
-        event.app_id,
-        existing[0],
-        loads(existing[1]),
-        existing[2],
-        existing[3],
-        run_ids,
-    )
     return stored, False
 
 

@@ -31,3 +31,33 @@ CREATE TABLE store_items (
     updated_at  DOUBLE PRECISION NOT NULL,
     PRIMARY KEY (app_id, scope, owner, key)
 );
+
+-- Whether a payload matches an event filter (runio._event_filter.matches, in SQL): each key of
+-- the filter lists the allowed values at that key of the payload (a nested object is a nested
+-- filter), so an event is matched to the waits open when it is stored, in the same statement.
+CREATE FUNCTION runio_filter_matches(spec jsonb, payload jsonb) RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    item record;
+BEGIN
+    IF jsonb_typeof(payload) IS DISTINCT FROM 'object' THEN
+        RETURN false;
+    END IF;
+    FOR item IN SELECT key, value FROM jsonb_each(spec) LOOP
+        IF NOT payload ? item.key THEN
+            RETURN false;
+        END IF;
+        IF jsonb_typeof(item.value) = 'object' THEN
+            IF NOT runio_filter_matches(item.value, payload -> item.key) THEN
+                RETURN false;
+            END IF;
+        ELSIF NOT EXISTS (
+            SELECT FROM jsonb_array_elements(item.value) AS allowed(v)
+            WHERE allowed.v = payload -> item.key
+        ) THEN
+            RETURN false;
+        END IF;
+    END LOOP;
+    RETURN true;
+END;
+$$;
