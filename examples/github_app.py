@@ -1,4 +1,5 @@
-"""The GitHub example: triage a bug report, and ship a release, with ``io.github``.
+"""The GitHub example: triage a bug report, ship a release, and welcome each new issue (a job
+started by GitHub's webhook), with ``io.github``.
 
 Each GitHub call is a task of the run (named, with the GitHub icon and properties). GitHub has
 no idempotency keys, so the creates carry a hidden marker and are looked up before being made
@@ -6,6 +7,11 @@ again after an attempt whose outcome is unknown: a retry or a crash never opens 
 It runs against GitHub (``GITHUB_TOKEN=ghp_... GITHUB_REPO=you/sandbox runio dev
 examples/github_app.py:client``) or against ``runio_github.testing.FakeGitHub`` (set
 ``GITHUB_API_BASE`` to its URL), which is what ``examples/demo.py`` does.
+
+``github-welcome`` is started by GitHub itself: its trigger, ``github.on_issue_opened(repo=...)``,
+listens at the server's ``/api/v1/webhooks/github`` for ``issues`` deliveries signed with
+``GITHUB_WEBHOOK_SECRET``. ``open_issue_through_github`` drives it through ``FakeGitHub``: it
+makes the repository's webhook and opens an issue, and the fake delivers the event.
 """
 
 from __future__ import annotations
@@ -15,12 +21,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
-from runio_github import GitHub, as_json
+from runio_github import GitHub, IssuesEvent, as_json
+from runio_github.testing import FakeGitHub
 
 import runio
 
 client = runio.Client(id="examples-github")
-github = GitHub()  # GITHUB_TOKEN (and GITHUB_API_BASE) from the environment
+github = GitHub()  # GITHUB_TOKEN, GITHUB_API_BASE and GITHUB_WEBHOOK_SECRET from the environment
 REPO = os.environ.get("GITHUB_REPO", "octo/hello")
 
 
@@ -134,3 +141,39 @@ async def release(payload: Release, io: runio.IO, ctx: runio.RunContext) -> dict
         target_commitish="main",
     )
     return {"pull_request": pull["number"], "merge": merged["sha"], "release": published["id"]}
+
+
+@client.define_job(
+    id="github-welcome",
+    name="Welcome a new issue",
+    version="1.0.0",
+    trigger=github.on_issue_opened(repo=REPO),
+    integrations={"github": github},
+)
+async def welcome(payload: IssuesEvent, io: runio.IO, ctx: runio.RunContext) -> dict[str, Any]:
+    gh = io.use(github)
+    issue = payload.issue
+    author = issue.user.login if issue.user else "there"
+    await gh.add_issue_labels(
+        "label", repo=payload.repository.full_name, issue_number=issue.number, labels=["new"]
+    )
+    comment = await gh.create_issue_comment(
+        "welcome",
+        repo=payload.repository.full_name,
+        issue_number=issue.number,
+        body=f"Thanks for opening this, @{author}! Someone will look at it soon.",
+    )
+    # GitHub's JSON as sent is there too, every field of it.
+    return {"issue": issue.number, "comment": comment["id"], "delivery": ctx.event.id}
+
+
+def open_issue_through_github(fake: FakeGitHub, endpoint: str, title: str, body: str = "") -> int:
+    """Start ``github-welcome`` as GitHub would: make ``REPO``'s webhook for ``endpoint`` (the
+    server's ``.../api/v1/webhooks/github``; once, later calls update it) and open an issue
+    through the fake's API; the fake delivers the signed ``issues`` event to the endpoint.
+    Blocking (PyGithub and the fake's delivery): from async code, run it in a thread. Returns
+    the issue's number."""
+    github.register_webhook(endpoint, ["issues"], repos=[REPO])
+    issue = fake.seed("POST", f"/repos/{REPO}/issues", {"title": title, "body": body})
+    fake.wait_for_webhooks()
+    return int(issue["number"])

@@ -6,20 +6,28 @@ as properties). The emails carry the task's idempotency key, so a retry after a 
 (``RESEND_API_KEY=re_... runio dev examples/resend_app.py:client``) or against
 ``runio_resend.testing.FakeResend`` (set ``RESEND_API_BASE`` to its URL), which is what
 ``examples/demo.py`` does.
+
+``unsubscribe_bounced`` is started by Resend's webhook: when an email bounces, its address is
+unsubscribed. The server checks each delivery with ``RESEND_WEBHOOK_SECRET``;
+``connect_fake_resend`` makes a ``FakeResend`` deliver its events to the app's endpoint, signed
+with that secret, and ``bounce_latest_email`` has it bounce an email, as the demo does.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
-from runio_resend import Resend
+from runio_resend import EmailBouncedEvent, Resend
 
 import runio
 
+if TYPE_CHECKING:
+    from runio_resend.testing import FakeResend
+
 client = runio.Client(id="examples-resend")
-resend = Resend()  # RESEND_API_KEY (and RESEND_API_BASE) from the environment
+resend = Resend()  # RESEND_API_KEY (RESEND_API_BASE, RESEND_WEBHOOK_SECRET) from the environment
 
 SENDER = "Acme <hello@acme.dev>"
 
@@ -69,3 +77,44 @@ async def welcome(payload: SignUp, io: runio.IO, ctx: runio.RunContext) -> dict[
         scheduled_at=follow_up_at.isoformat(),
     )
     return {"contact": contact["id"], "welcome": sent["id"], "follow_up": follow_up["id"]}
+
+
+@client.define_job(
+    id="resend-unsubscribe-bounced",
+    name="Unsubscribe an address whose email bounced",
+    version="1.0.0",
+    trigger=resend.on_email_bounced(),
+    integrations={"resend": resend},
+)
+async def unsubscribe_bounced(
+    event: EmailBouncedEvent, io: runio.IO, ctx: runio.RunContext
+) -> dict[str, Any]:
+    bounce = event.data.bounce
+    io.logger.info("email bounced", email=event.data.email_id, reason=bounce.message)
+    if bounce.type != "Permanent":  # a full mailbox, say: Resend tries again
+        return {"unsubscribed": []}
+    mail = io.use(resend)
+    for address in event.data.to:
+        await mail.update_contact(f"unsubscribe:{address}", email=address, unsubscribed=True)
+    return {"unsubscribed": event.data.to}
+
+
+def connect_fake_resend(fake: FakeResend, server_url: str) -> None:
+    """Have ``fake`` send its bounces to this app's webhook endpoint at ``server_url`` (a
+    running ``runio dev`` or ``runio serve``), signed with the secret the app checks."""
+    fake.add_webhook(
+        f"{server_url.rstrip('/')}/api/v1/webhooks/{resend.id}",
+        ["email.bounced"],
+        secret=resend.require_setting("webhook_secret"),
+    )
+
+
+def bounce_latest_email(fake: FakeResend, address: str) -> str:
+    """Have ``fake`` bounce the latest email it sent to ``address`` (not a scheduled one; Resend
+    then tells the endpoint ``connect_fake_resend`` registered); returns the email's id."""
+    sent = [e for e in fake.sent_to(address) if e["last_event"] not in ("scheduled", "canceled")]
+    if not sent:
+        raise LookupError(f"FakeResend has sent no email to {address}")
+    email_id = str(sent[-1]["id"])
+    fake.email_event(email_id, "email.bounced")
+    return email_id

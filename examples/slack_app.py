@@ -7,19 +7,27 @@ carries the task's marker in its metadata, and a retry looks for it before posti
 runs against a real workspace (``SLACK_BOT_TOKEN=xoxb-... runio dev examples/slack_app.py:client``)
 or against ``runio_slack.testing.FakeSlack`` (set ``SLACK_API_BASE`` to its URL), which is what
 ``examples/demo.py`` does.
+
+``answer_mention`` starts from Slack itself: when someone mentions the bot, Slack's Events API
+posts the event to the app's endpoint (``/api/v1/webhooks/slack`` of ``runio dev`` or ``runio
+serve``), which checks its signature with ``SLACK_SIGNING_SECRET``; the job answers in the
+thread. ``mention_the_bot`` drives that through a ``FakeSlack``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
-from runio_slack import Slack
+from runio_slack import AppMention, Slack
 
 import runio
 
+if TYPE_CHECKING:
+    from runio_slack.testing import FakeSlack
+
 client = runio.Client(id="examples-slack")
-slack = Slack()  # SLACK_BOT_TOKEN (and SLACK_API_BASE) from the environment
+slack = Slack()  # SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET (and SLACK_API_BASE) from the environment
 
 
 class Deploy(BaseModel):
@@ -86,3 +94,35 @@ async def announce(payload: Deploy, io: runio.IO, ctx: runio.RunContext) -> dict
         "thank-author", channel=dm["channel"]["id"], text=f"Thanks for shipping {payload.version}!"
     )
     return {"channel": channel, "ts": ts, "reminder": reminder["scheduled_message_id"]}
+
+
+@client.define_job(
+    id="slack-mention",
+    name="Answer a mention on Slack",
+    version="1.0.0",
+    trigger=slack.on_app_mention(),  # Slack's app_mention events, signature checked
+    integrations={"slack": slack},
+)
+async def answer_mention(
+    payload: AppMention, io: runio.IO, ctx: runio.RunContext
+) -> dict[str, Any]:
+    chat = io.use(slack)
+    event = payload.event  # typed: the mention's text, user, channel and ts
+    await chat.add_reaction("seen", channel=event.channel, timestamp=event.ts, name="eyes")
+    reply = await chat.post_message(
+        "reply",
+        channel=event.channel,
+        thread_ts=event.ts,
+        text=f"<@{event.user}> on it (run {ctx.run_id}, Slack event {payload.event_id}).",
+    )
+    return {"mentioned_by": event.user, "reply_ts": reply["ts"]}
+
+
+def mention_the_bot(fake: FakeSlack, endpoint: str, channel: str) -> str:
+    """Have someone mention the bot in ``channel`` of ``fake``, whose Event Subscriptions
+    send ``app_mention`` to ``endpoint`` (the app's ``.../api/v1/webhooks/slack``, served with
+    ``SLACK_SIGNING_SECRET`` set to ``fake.signing_secret`` before this module is imported).
+    Returns the mention's ts: the job's reply is in its thread once a worker ran it."""
+    fake.subscribe(endpoint, ["app_mention"])
+    message = fake.user_posts(channel, f"<@{fake.bot_user_id}> is the billing deploy done?")
+    return str(message["ts"])

@@ -4,13 +4,22 @@ installed test plugin's TestNotes (a vendor without idempotency keys)."""
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
+import pytest
 from runio_testplugin import TestNotes
 from runio_testplugin.testing import FakeNotes
 
-from runio.integrations import HTTP
-from runio.testing import FakeRequest, FakeResponse, FakeVendorServer, IntegrationConformance, route
+from runio.integrations import HTTP, WebhookDelivery, WebhookRequest
+from runio.testing import (
+    FakeRequest,
+    FakeResponse,
+    FakeVendorServer,
+    IntegrationConformance,
+    TestClock,
+    route,
+)
 
 
 class FakeItems(FakeVendorServer):
@@ -62,3 +71,32 @@ class TestTestNotesConformance(IntegrationConformance):
 
     def environment(self, server: FakeVendorServer, secret: str) -> dict[str, str]:
         return {"TESTNOTES_TOKEN": secret, "TESTNOTES_URL": server.url}
+
+    def webhook_delivery(self, signing_secret: str, now: float) -> tuple[bytes, dict[str, str]]:
+        event = {"id": "nev_1", "type": "note.posted", "note": {"board": "general", "text": "Hi"}}
+        return FakeNotes.signed_delivery(signing_secret, event, at=now)
+
+
+class LaxNotes(TestNotes):
+    """A broken integration: it takes any delivery for a signed one."""
+
+    def verify_webhook(self, request: WebhookRequest) -> WebhookDelivery:
+        return WebhookDelivery(id="nev_1", type="note.posted", payload={})
+
+
+def test_the_suite_refuses_an_integration_that_accepts_unsigned_deliveries() -> None:
+    suite = TestTestNotesConformance()
+    suite.integration_class = LaxNotes  # type: ignore[misc]
+    harness: Any = SimpleNamespace(clock=TestClock(start=1_800_000_000.0))
+
+    with pytest.raises(pytest.fail.Exception, match="DID NOT RAISE"):
+        suite.test_webhook_deliveries_are_refused_unless_signed(harness)
+
+
+def test_the_suite_asks_for_a_signed_delivery_when_an_integration_offers_triggers() -> None:
+    suite = TestHTTPConformance()
+    suite.integration_class = LaxNotes  # type: ignore[misc]
+    harness: Any = SimpleNamespace(clock=TestClock(start=1_800_000_000.0))
+
+    with pytest.raises(NotImplementedError, match="define webhook_delivery"):
+        suite.test_webhook_deliveries_are_refused_unless_signed(harness)

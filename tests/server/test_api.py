@@ -235,5 +235,6 @@ async def test_the_openapi_description_names_every_operation(http: httpx.AsyncCl
         "/api/v1/runs/{run_id}/cancel",
         "/api/v1/runs/{run_id}/retry",
         "/api/v1/runs/{run_id}/replay",
+        "/api/v1/webhooks/{integration_id}",
     }
     assert "HTTPBearer" in spec["components"]["securitySchemes"]

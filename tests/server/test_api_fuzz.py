@@ -22,6 +22,7 @@ OPERATIONS = [
     "POST /api/v1/runs/{run_id}/cancel",
     "POST /api/v1/runs/{run_id}/retry",
     "POST /api/v1/runs/{run_id}/replay",
+    "POST /api/v1/webhooks/{integration_id}",
 ]
 
 

@@ -19,10 +19,12 @@ from runio_github.testing import FakeGitHub, FakeRepo
 import runio
 from runio.testing import TestClock
 
-# tests/core/procs.py: the helpers for tests that run workers as subprocesses.
-_CORE_TESTS = str(Path(__file__).resolve().parents[2] / "core")
-if _CORE_TESTS not in sys.path:
-    sys.path.append(_CORE_TESTS)
+# tests/core/procs.py: the helpers for tests that run workers as subprocesses; and
+# tests/server/server_harness.py: a real server in a thread, for the webhook tests.
+for _TESTS in ("core", "server"):
+    _PATH = str(Path(__file__).resolve().parents[2] / _TESTS)
+    if _PATH not in sys.path:
+        sys.path.append(_PATH)
 
 TOKEN = "ghp_runioTest0123456789abcdefghijklmnopq"
 REPO = "octo/hello"

@@ -136,6 +136,15 @@ class TestGitHubConformance(IntegrationConformance):
         server.add_org("octo")
         return server
 
+    webhook_tolerance = None  # GitHub signs the body only, no time
+
+    def webhook_delivery(self, signing_secret: str, now: float) -> tuple[bytes, dict[str, str]]:
+        with FakeGitHub(repos=[REPO]) as fake:
+            payload = fake.event_payload(
+                REPO, action="opened", issue={"number": 1, "title": "Delivered"}
+            )
+            return fake.webhook_request("issues", payload, secret=signing_secret)
+
     def make_integration(self, server: FakeVendorServer, secret: str) -> GitHub:
         return GitHub(token=secret, base_url=server.url)
 

@@ -1,23 +1,27 @@
 """FakeResend itself, through the real ``resend`` SDK (bound with ``ResendClient``) and raw
 HTTP: auth, Resend's error bodies, validation, the idempotency rules (24 hours, same body
 replays, other body 409, in-progress 409), fault injection, quotas, and the objects behind the
-wrappers (emails, batch, audiences/segments, contacts, domains)."""
+wrappers (emails, batch, audiences/segments, contacts, domains), and webhooks (the
+``/webhooks`` API, Svix signatures, notifications of sent emails, retries)."""
 
 from __future__ import annotations
 
 import concurrent.futures
+import json
+import time
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
+import resend
 from resend.exceptions import ResendError
 from resend_helpers import API_KEY
 from runio_resend import ResendClient
-from runio_resend.testing import FakeResend
+from runio_resend.testing import FakeResend, sign_delivery
 
-from runio.testing import TestClock
+from runio.testing import FakeRequest, FakeResponse, FakeVendorServer, TestClock, route
 
 EMAIL = {"from": "Acme <hi@acme.dev>", "to": "ada@example.com", "subject": "Hi", "html": "<p>x</p>"}
 
@@ -374,3 +378,211 @@ def test_errors_from_the_fake_server_base_take_resends_shape(fake: FakeResend) -
     answer = fake.render_error(error)
     assert answer.status == 404
     assert answer.json == {"statusCode": 404, "name": "x", "message": "No such thing"}
+
+
+# -- webhooks -------------------------------------------------------------------------------------
+
+
+class Receiver(FakeVendorServer):
+    """An endpoint that records what it is sent and answers ``status``."""
+
+    status = 200
+
+    @route("POST", "/hook")
+    def hook(self, request: FakeRequest) -> FakeResponse:
+        return FakeResponse(self.status, json={})
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with Receiver() as server:
+        yield server
+
+
+def test_webhooks_are_created_read_updated_and_removed_like_resends(
+    sdk: ResendClient, fake: FakeResend
+) -> None:
+    made = sdk.Webhooks.create({"endpoint": "https://a.example.com/h", "events": ["email.sent"]})
+    assert made["object"] == "webhook"
+    assert made["signing_secret"].startswith("whsec_")
+    got = sdk.Webhooks.get(made["id"])
+    assert (got["endpoint"], got["events"], got["status"]) == (
+        "https://a.example.com/h",
+        ["email.sent"],
+        "enabled",
+    )
+    assert got["signing_secret"] == made["signing_secret"]
+    listed = sdk.Webhooks.list()
+    assert [w["id"] for w in listed["data"]] == [made["id"]]
+    assert "signing_secret" not in listed["data"][0]  # shown on the webhook's own page only
+
+    sdk.Webhooks.update(
+        {"webhook_id": made["id"], "events": ["email.bounced"], "status": "disabled"}
+    )
+    assert (fake.webhooks[made["id"]]["events"], fake.webhooks[made["id"]]["status"]) == (
+        ["email.bounced"],
+        "disabled",
+    )
+    assert sdk.Webhooks.remove(made["id"])["deleted"] is True
+    with pytest.raises(ResendError) as exc:
+        sdk.Webhooks.get(made["id"])
+    assert error_of(exc) == (404, "not_found", "Webhook not found")
+
+
+@pytest.mark.parametrize(
+    ("params", "name", "message"),
+    [
+        ({"events": ["email.sent"]}, "missing_required_field", "Missing `endpoint` field."),
+        ({"endpoint": "https://a.example.com/h"}, "missing_required_field", "`events`"),
+        ({"endpoint": "https://a.example.com/h", "events": []}, "validation_error", "non-empty"),
+        ({"endpoint": "ftp://a.example.com", "events": ["email.sent"]}, "validation_error", "URL"),
+        (
+            {"endpoint": "https://a.example.com/h", "events": ["email.sen"]},
+            "validation_error",
+            "Unknown event type: email.sen",
+        ),
+    ],
+)
+def test_an_invalid_webhook_is_refused(
+    sdk: ResendClient, fake: FakeResend, params: dict[str, Any], name: str, message: str
+) -> None:
+    with pytest.raises(ResendError) as exc:
+        sdk.Webhooks.create(params)  # type: ignore[arg-type]
+    assert exc.value.code == 422 and exc.value.error_type == name
+    assert message in exc.value.message
+    assert fake.webhooks == {}
+
+
+def test_a_delivery_is_signed_as_svix_signs_it() -> None:
+    """The fake's signature passes the resend SDK's own verifier (a separate implementation
+    of Svix's scheme), which reads the wall clock: hence a fake on ``time.time``."""
+    fake = FakeResend(seed=3)
+    secret = fake.new_signing_secret()
+    body = fake.event_body("email.delivered", {"email_id": "e-1", "to": ["ada@example.com"]})
+    stamp = int(time.time())
+    headers = {"id": "msg_1", "timestamp": str(stamp)}
+    signature = sign_delivery(secret, "msg_1", stamp, body)
+    event = resend.Webhooks.verify(
+        {
+            "payload": body.decode(),
+            "headers": {**headers, "signature": signature},  # type: ignore[typeddict-item]
+            "webhook_secret": secret,
+        }
+    )
+    assert event["type"] == "email.delivered"
+    assert event["data"] == {"email_id": "e-1", "to": ["ada@example.com"]}  # type: ignore[comparison-overlap]
+    assert event["created_at"].endswith("Z")
+    with pytest.raises(ValueError, match="no matching signature"):
+        resend.Webhooks.verify(
+            {
+                "payload": body.decode().replace("e-1", "e-2"),
+                "headers": {**headers, "signature": signature},  # type: ignore[typeddict-item]
+                "webhook_secret": secret,
+            }
+        )
+
+
+def test_sent_emails_notify_the_subscribed_webhooks_in_order(
+    sdk: ResendClient, fake: FakeResend, receiver: Receiver
+) -> None:
+    fake.deliver_emails = True
+    hook = fake.add_webhook(f"{receiver.url}/hook", ["email.sent", "email.delivered"])
+    fake.add_webhook(f"{receiver.url}/other", ["email.bounced"])  # not subscribed
+    sent = sdk.Emails.send({**EMAIL, "tags": [{"name": "kind", "value": "welcome"}]})
+    sdk.Emails.send({**EMAIL, "scheduled_at": "2027-01-16T09:00:00Z"})  # email.scheduled: none
+    sdk.Batch.send([dict(EMAIL), dict(EMAIL)])
+    fake.wait_for_webhooks()
+
+    events = [json.loads(r.body) for r in receiver.requests]
+    assert [e["type"] for e in events] == ["email.sent", "email.delivered"] * 3
+    assert events[0]["data"] == {
+        "email_id": sent["id"],
+        "created_at": "2027-01-15T08:00:00.000Z",
+        "from": "Acme <hi@acme.dev>",
+        "to": ["ada@example.com"],
+        "subject": "Hi",
+        "tags": {"kind": "welcome"},
+    }
+    ids = [r.header("svix-id") for r in receiver.requests]
+    assert len(set(ids)) == 6  # one message per event
+    for request in receiver.requests:
+        stamp = int(request.header("svix-timestamp") or 0)
+        assert request.header("svix-signature") == sign_delivery(
+            hook["signing_secret"], str(request.header("svix-id")), stamp, request.body
+        )
+    assert fake.emails[sent["id"]]["last_event"] == "delivered"
+
+
+def test_a_failed_delivery_is_retried_with_the_same_id(
+    fake: FakeResend, receiver: Receiver, clock: TestClock
+) -> None:
+    fake.add_webhook(f"{receiver.url}/hook", ["email.bounced"])
+    email = fake.add_email()
+    receiver.status = 503
+    fake.email_event(email["id"], "email.bounced")
+    fake.wait_for_webhooks()
+    receiver.status = 200
+    clock.advance(5)
+    (retry,) = fake.retry_failed()
+
+    assert retry.status_code == 200
+    assert [d.status for d in fake.webhook_deliveries] == [503, 200]
+    first, second = receiver.requests
+    assert first.header("svix-id") == second.header("svix-id")
+    assert first.body == second.body
+    assert int(second.header("svix-timestamp") or 0) == int(first.header("svix-timestamp") or 0) + 5
+    assert fake.retry_failed() == []
+
+
+def test_an_unreachable_endpoint_is_recorded_and_retried(
+    fake: FakeResend, receiver: Receiver
+) -> None:
+    url = f"{receiver.url}/hook"
+    receiver.stop()
+    with pytest.raises(httpx.ConnectError):
+        fake.send_event(url, "email.sent", {"email_id": "e-1"}, secret=fake.new_signing_secret())
+    assert [d.status for d in fake.webhook_deliveries] == [0]
+    receiver.start(port=int(url.split(":")[2].split("/")[0]))
+    (retry,) = fake.retry_failed()
+    assert retry.status_code == 200
+
+
+def test_an_email_not_sent_yet_cannot_be_delivered_or_bounced(fake: FakeResend) -> None:
+    email = fake.add_email(scheduled_at="2099-01-01T09:00:00Z")
+    with pytest.raises(ValueError, match="is scheduled, not sent yet"):
+        fake.email_event(email["id"], "email.delivered")
+    with pytest.raises(ValueError, match="not an event of an email's life"):
+        fake.email_event(email["id"], "contact.created")
+    fake.email_event(email["id"], "email.sent")
+    fake.email_event(email["id"], "email.delivered")
+    assert fake.emails[email["id"]]["last_event"] == "delivered"
+
+
+def test_contact_changes_through_the_api_notify_the_subscribed_webhooks(
+    sdk: ResendClient, fake: FakeResend, receiver: Receiver
+) -> None:
+    fake.add_webhook(
+        f"{receiver.url}/hook", ["contact.created", "contact.updated", "contact.deleted"]
+    )
+    audience = fake.add_audience()
+    made = sdk.Contacts.create(
+        {"email": "ada@example.com", "first_name": "Ada", "audience_id": audience["id"]}
+    )
+    sdk.Contacts.update({"id": made["id"], "unsubscribed": True})
+    sdk.Contacts.remove(id=made["id"])
+    fake.wait_for_webhooks()
+
+    events = [json.loads(r.body) for r in receiver.requests]
+    assert [e["type"] for e in events] == ["contact.created", "contact.updated", "contact.deleted"]
+    assert events[0]["data"] == {
+        "id": made["id"],
+        "audience_id": audience["id"],
+        "segment_ids": [audience["id"]],
+        "created_at": "2027-01-15T08:00:00.000Z",
+        "updated_at": "2027-01-15T08:00:00.000Z",
+        "email": "ada@example.com",
+        "first_name": "Ada",
+        "unsubscribed": False,
+    }
+    assert events[1]["data"]["unsubscribed"] is True
+    assert events[2]["data"]["id"] == made["id"]

@@ -1,7 +1,7 @@
 """runio's integration conformance suite, run on ``Resend`` against ``FakeResend``: every
 wrapper recorded as a task, the idempotency key on every send, one email after a dropped
 connection, rate limits at Resend's time, permanent errors at once, no secret stored or
-logged, settings from arguments or the environment."""
+logged, settings from arguments or the environment, and triggers (Svix-signed deliveries)."""
 
 from __future__ import annotations
 
@@ -31,6 +31,11 @@ class TestResendConformance(IntegrationConformance):
 
     def environment(self, server: FakeVendorServer, secret: str) -> dict[str, str]:
         return {"RESEND_API_KEY": secret, "RESEND_API_BASE": server.url}
+
+    def webhook_delivery(self, signing_secret: str, now: float) -> tuple[bytes, dict[str, str]]:
+        fake = FakeResend(clock=lambda: now, seed=1)  # not started: it only signs
+        data = {"email_id": "e-1", "from": SENDER, "to": ["ada@example.com"], "subject": "Hi"}
+        return fake.signed_delivery("email.delivered", data, secret=signing_secret)
 
     def example(self, wrapper: str, server: FakeVendorServer) -> dict[str, Any]:
         assert isinstance(server, FakeResend)

@@ -5,6 +5,7 @@ wrapper the marker found after a dropped-after-write attempt (exactly one effect
 from __future__ import annotations
 
 import itertools
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,21 @@ class TestSlackConformance(IntegrationConformance):
 
     def make_integration(self, server: FakeVendorServer, secret: str) -> Slack:
         return Slack(token=secret, base_url=server.url)
+
+    def webhook_delivery(self, signing_secret: str, now: float) -> tuple[bytes, dict[str, str]]:
+        """An app mention, in the envelope and with the signature FakeSlack sends (the fake's
+        signing code; it need not be serving to sign)."""
+        fake = FakeSlack(signing_secret=signing_secret)
+        mention = {
+            "type": "app_mention",
+            "user": fake.owner_id,
+            "text": f"<@{fake.bot_user_id}> hello",
+            "ts": f"{now:.6f}",
+            "channel": fake.general_id,
+            "event_ts": f"{now:.6f}",
+        }
+        body = json.dumps(fake.envelope(mention, event_time=now)).encode()
+        return body, fake.sign(body, timestamp=now)
 
     def environment(self, server: FakeVendorServer, secret: str) -> dict[str, str]:
         return {"SLACK_BOT_TOKEN": secret, "SLACK_API_BASE": server.url}

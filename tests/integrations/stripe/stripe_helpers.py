@@ -1,7 +1,8 @@
 """Helpers of the Stripe integration's tests (a module name of its own: test directories are
 not packages, so ``conftest`` would be ambiguous): the test API key, and ``World``, one test's
 FakeStripe, Stripe integration, client, clock and database. Importing it also puts
-tests/core on the path, for ``procs`` (the subprocess helpers)."""
+tests/core on the path, for ``procs`` (the subprocess helpers), and tests/server, for
+``server_harness`` (a live server)."""
 
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ from runio_stripe.testing import FakeStripe
 import runio
 from runio.testing import TestClock
 
-# tests/core/procs.py: the helpers for tests that run workers as subprocesses.
-_CORE_TESTS = str(Path(__file__).resolve().parents[2] / "core")
-if _CORE_TESTS not in sys.path:
-    sys.path.append(_CORE_TESTS)
+# tests/core/procs.py: the helpers for tests that run workers as subprocesses; and
+# tests/server/server_harness.py: a real server in a thread, for the webhook tests.
+for _directory in ("core", "server"):
+    _TESTS = str(Path(__file__).resolve().parents[2] / _directory)
+    if _TESTS not in sys.path:
+        sys.path.append(_TESTS)
 
 API_KEY = "sk_test_runio_4eC39HqLyjWDarjtT1zdp7dc"
 

@@ -42,6 +42,14 @@ class TestStripeConformance(IntegrationConformance):
     def environment(self, server: FakeVendorServer, secret: str) -> dict[str, str]:
         return {"STRIPE_API_KEY": secret, "STRIPE_API_BASE": server.url}
 
+    def webhook_delivery(self, signing_secret: str, now: float) -> tuple[bytes, dict[str, str]]:
+        fake = FakeStripe(clock=lambda: now)  # only its signing: the server is not started
+        return fake.signed_event(
+            "customer.created",
+            {"id": "cus_Conformance1", "object": "customer", "email": "ada@example.com"},
+            secret=signing_secret,
+        )
+
     def example(self, wrapper: str, server: FakeVendorServer) -> dict[str, Any]:
         if wrapper in self.examples:
             return dict(self.examples[wrapper])

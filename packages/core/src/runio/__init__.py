@@ -6,11 +6,12 @@ from . import errors, retry
 from ._client import Client
 from ._context import EventInfo, RunContext
 from ._io import IO, Logger, SyncIO
-from ._job import EventTrigger, Job, event_trigger
+from ._job import Job
 from ._kv import KeyValueScope, KeyValueStore
 from ._records import Attempt, Event, LogEntry, Run, RunStatus, TaskRun, TaskStatus
 from ._schedules import CronTrigger, IntervalTrigger, ScheduledTick, cron_trigger, interval_trigger
 from ._task import Property, Task, TaskOptions
+from ._triggers import EventTrigger, event_trigger
 from ._version import __version__
 from .integrations import ErrorDecision, Integration, Setting, integration_task, setting
 from .plugins import hookimpl

@@ -11,7 +11,7 @@ import concurrent.futures
 import dataclasses
 import re
 import threading
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar, Unpack
@@ -20,10 +20,11 @@ from . import _json, _run_rules, _validate
 from ._clock import Clock, SystemClock
 from ._execution import Limits
 from ._ids import new_id
-from ._job import EventTrigger, Job, make_job
+from ._job import Job, make_job
 from ._logcapture import CaptureSetting, capture_level
 from ._records import Event, JobRecord, NewRun, Run, RunStatus
 from ._schedules import ScheduleTrigger
+from ._triggers import EventTrigger
 from ._worker import Worker, WorkerApp, WorkerOptions
 from .errors import (
     ConfigurationError,
@@ -36,6 +37,8 @@ from .errors import (
     UnknownEventError,
 )
 from .integrations._resolve import ClientKit
+from .integrations._runtime import runtime_of
+from .integrations._webhooks import WebhookTrigger
 from .plugins import PluginManager
 from .retry import RetryOptions
 from .storage import Store, create_store, database_url_from_env
@@ -208,7 +211,7 @@ class Client:
                     **(
                         {"schedule": job.trigger.describe()}
                         if isinstance(job.trigger, ScheduleTrigger)
-                        else {}
+                        else job.trigger.stored_info()
                     ),
                 },
             )
@@ -308,6 +311,7 @@ class Client:
                 max_duration=max_duration,
                 capture_logging=capture_logging,
             )
+            _check_webhook_source(job, self.jobs.values())
             self.jobs[id] = job
             return job
 
@@ -716,6 +720,26 @@ def _open_store(url: str) -> Store:
             "--database-url) at a path in a directory you can write, e.g. "
             "sqlite:///.runio/runio.db."
         ) from None
+
+
+def _check_webhook_source(job: Job, others: Iterable[Job]) -> None:
+    """One endpoint per integration id: jobs taking webhooks from instances with the same id
+    must agree on the instance (its class and settings), or deliveries could not be verified."""
+    trigger = job.trigger
+    if not isinstance(trigger, WebhookTrigger):
+        return
+    mine = trigger.integration
+    for other in others:
+        theirs = getattr(other.trigger, "integration", None)
+        if theirs is None or theirs is mine or theirs.id != mine.id:
+            continue
+        if type(theirs) is not type(mine) or runtime_of(theirs).values != runtime_of(mine).values:
+            raise JobDefinitionError(
+                f"Job {job.id!r} takes webhooks from {type(mine).__name__} {mine.id!r}, and job "
+                f"{other.id!r} from another {type(theirs).__name__} instance with the same id "
+                f"but other settings: both would be /api/v1/webhooks/{mine.id}. Use one "
+                f"instance for both, or give each its own id ({type(mine).__name__}(id=...))."
+            )
 
 
 def _matches_filter(spec: Mapping[str, Any] | None, payload: Any) -> bool:

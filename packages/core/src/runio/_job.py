@@ -9,68 +9,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from . import _event_filter, _validate
-from ._event_filter import matches as _matches
+from . import _validate
 from ._io import IO
 from ._logcapture import CaptureSetting, capture_level
-from ._schedules import EVENT_PREFIX, ScheduleTrigger
-from .errors import ConfigurationError, JobDefinitionError
+from ._schedules import ScheduleTrigger
+from ._triggers import EventTrigger, job_text
+from .errors import JobDefinitionError
 from .integrations import Integration
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-
-
-@dataclass(frozen=True, kw_only=True)
-class EventTrigger:
-    """Runs the job for every event with this name (and matching ``filter``, if given)."""
-
-    name: str
-    """The event name, e.g. ``"new.user"``."""
-    schema: type[BaseModel] | None = None
-    """A pydantic model the payload must satisfy; the job function receives it parsed."""
-    filter: Mapping[str, Any] | None = None
-    """Only payloads matching this: ``{"plan": ["pro", "team"], "user": {"country": ["NZ"]}}``
-    (each key lists allowed values; nested mappings match nested objects)."""
-
-    def matches(self, payload: Any) -> bool:
-        return self.filter is None or _matches(self.filter, payload)
-
-
-def event_trigger(
-    name: str,
-    *,
-    schema: type[BaseModel] | None = None,
-    filter: Mapping[str, Any] | None = None,
-) -> EventTrigger:
-    """Trigger a job when an event named ``name`` is sent."""
-    if not isinstance(name, str) or not name.strip():
-        raise JobDefinitionError("event_trigger needs a non-empty event name, e.g. 'new.user'.")
-    _job_text(name, "event_trigger: the event name")
-    if name.startswith(EVENT_PREFIX):
-        raise JobDefinitionError(
-            f"event_trigger({name!r}): names starting with {EVENT_PREFIX!r} belong to schedules; "
-            "for a job on a schedule use runio.cron_trigger(...) or runio.interval_trigger(...)."
-        )
-    if schema is not None and not (isinstance(schema, type) and issubclass(schema, BaseModel)):
-        raise JobDefinitionError(
-            f"event_trigger(schema=...) must be a pydantic BaseModel subclass, got {schema!r}."
-        )
-    if filter is not None:
-        _check_filter(filter, path=name)
-    return EventTrigger(name=name, schema=schema, filter=filter)
-
-
-def _check_filter(spec: Mapping[str, Any], path: str) -> None:
-    _event_filter.check(spec, path, JobDefinitionError)
-
-
-def _job_text(value: object, what: str) -> None:
-    try:
-        _validate.text(value, what)
-    except ConfigurationError as exc:
-        raise JobDefinitionError(str(exc)) from None
 
 
 def _io_attributes() -> frozenset[str]:
@@ -203,8 +152,8 @@ def make_job(
             hint=" Leave it None for no limit.",
         )
     if name is not None:
-        _job_text(name, f"Job {id!r}: name")
-    _job_text(version, f"Job {id!r}: version")
+        job_text(name, f"Job {id!r}: name")
+    job_text(version, f"Job {id!r}: version")
     declared = _check_integrations(id, integrations)
     params = [
         p

@@ -17,6 +17,8 @@
     ├── EventDeliveredError         cancel_event on an event already delivered (or canceled)
     ├── InvalidPayloadError         the payload failed the trigger's schema (carries field errors)
     ├── RunNotFoundError
+    ├── WebhookSignatureError       a webhook's signature is missing, wrong or stale (401)
+    ├── WebhookPayloadError         a signed webhook body is not the vendor's event (400)
     ├── InvalidRunStateError        e.g. retrying a run that has not failed
     ├── StoreError                  the database refused or is not ready
     │   ├── MigrationError
@@ -72,6 +74,8 @@ __all__ = [
     "UnknownEventError",
     "UnknownJobError",
     "VendorError",
+    "WebhookPayloadError",
+    "WebhookSignatureError",
 ]
 
 
@@ -217,6 +221,16 @@ class InvalidRunStateError(RunioError):
         super().__init__(message)
         self.run_id = run_id
         self.status = status
+
+
+class WebhookSignatureError(RunioError):
+    """A webhook request whose signature is missing, wrong, or older than the vendor's tolerance:
+    answered 401, nothing stored."""
+
+
+class WebhookPayloadError(RunioError):
+    """A webhook request, correctly signed, whose body cannot be read as the vendor's event:
+    answered 400, nothing stored."""
 
 
 class StoreError(RunioError):

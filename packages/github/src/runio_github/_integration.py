@@ -25,7 +25,7 @@ import os
 import re
 import time
 import urllib.parse
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -33,11 +33,32 @@ import github
 from github import Auth
 from github.GithubException import UnknownObjectException
 from github.Repository import Repository
+from pydantic import BaseModel
 
 import runio
-from runio.errors import IntegrationSettingError, NonRetryableError
+from runio.errors import (
+    ConfigurationError,
+    IntegrationSettingError,
+    JobDefinitionError,
+    NonRetryableError,
+)
+from runio.integrations import (
+    WebhookDelivery,
+    WebhookRegistration,
+    WebhookReply,
+    WebhookRequest,
+    WebhookTrigger,
+)
 
+from . import _webhooks
 from ._errors import GitHubAPIError, classify_github_error
+from ._events import (
+    IssueCommentEvent,
+    IssuesEvent,
+    PullRequestEvent,
+    PushEvent,
+    ReleaseEvent,
+)
 from ._sdk import (
     DEFAULT_API_BASE,
     DEFAULT_TIMEOUT,
@@ -155,6 +176,25 @@ def _link(task: runio.Task, label: str, data: Any, text: str | None = None) -> N
             )
 
 
+def _register_hook(
+    client: github.Github, repo: str, url: str, events: list[str], secret: str
+) -> int:
+    """Make (or bring up to date) ``repo``'s webhook for ``url``; its id."""
+    config = {"url": url, "content_type": "json", "secret": secret, "insecure_ssl": "0"}
+    repository = _repository(client, repo)
+    try:
+        return int(repository.create_hook("web", config, events=events, active=True).id)
+    except github.GithubException as exc:
+        if exc.status != 422:  # 422: GitHub keeps one webhook per URL
+            raise
+        for hook in repository.get_hooks():
+            if hook.config.get("url") == url:
+                merged = list(dict.fromkeys([*hook.events, *events]))
+                hook.edit("web", config, events=merged, active=True)
+                return int(hook.id)
+        raise
+
+
 # -- the integration -------------------------------------------------------------------------------
 
 
@@ -210,6 +250,21 @@ class GitHub(runio.Integration[github.Github]):
         secret=False,
         required=False,
         help="the installation of the GitHub App to act as",
+    )
+
+    webhook_secret: str | None = runio.setting(
+        env="GITHUB_WEBHOOK_SECRET",
+        required=False,
+        help="the secret of the GitHub webhook (repository Settings, Webhooks) that starts jobs",
+    )
+
+    webhook_help: ClassVar[str | None] = (
+        "In the repository on GitHub: Settings, Webhooks, Add webhook. Payload URL: the endpoint "
+        "URL above; Content type: application/json; Secret: the value of GITHUB_WEBHOOK_SECRET; "
+        "then choose 'Let me select individual events' and tick the events listed above. "
+        "GitHub sends a ping at once: it should get a green tick. (runio webhooks APP "
+        "--register BASE_URL makes the webhook through the API, on the repositories the "
+        "triggers name.)"
     )
 
     lookback: ClassVar[float] = 300.0
@@ -289,6 +344,169 @@ class GitHub(runio.Integration[github.Github]):
         if isinstance(error, github.GithubException) and not isinstance(error, GitHubAPIError):
             return GitHubAPIError.from_github(error, call=task.name)
         return error
+
+    # -- webhooks: triggers ----------------------------------------------------------------------
+    def verify_webhook(self, request: WebhookRequest) -> WebhookDelivery | WebhookReply:
+        """Check ``X-Hub-Signature-256`` (HMAC-SHA256 of the body with ``webhook_secret``,
+        compared in constant time) and read the delivery: its ``X-GitHub-Event`` is the type,
+        its ``X-GitHub-Delivery`` GUID the id (the same on a redelivery, so nothing runs
+        twice), its JSON (or a ``form`` hook's ``payload`` field) the payload. A ``ping`` is
+        answered and not stored. GitHub signs no timestamp: there is no staleness to check."""
+        _webhooks.check_signature(request, self.require_setting("webhook_secret"))
+        return _webhooks.read_delivery(request)
+
+    def _trigger_repos(self) -> set[str]:
+        """The repositories this instance's triggers name (``register_webhook``'s default)."""
+        repos: set[str] = vars(self).setdefault("_runio_trigger_repos", set())
+        return repos
+
+    def on_event(
+        self,
+        event_type: str,
+        *,
+        action: str | Sequence[str] | None = None,
+        repo: str | Sequence[str] | None = None,
+        schema: type[BaseModel] | None = None,
+        filter: Mapping[str, Any] | None = None,
+    ) -> WebhookTrigger:
+        """A trigger for GitHub's ``event_type`` webhook events (the name GitHub sends in
+        ``X-GitHub-Event``: ``issues``, ``push``, ``pull_request``, ``issue_comment``,
+        ``release``, ``workflow_run``...), only with ``action`` (one or a list: ``opened``,
+        ``closed``...) and only from ``repo`` (``owner/name``, or a list) when given, and
+        matching ``filter`` (runio's event filter over GitHub's JSON). ``schema`` parses the
+        payload the job receives (``runio_github.GitHubEvent`` fits any event); the raw event
+        is ``ctx.event.payload``."""
+        where = f"GitHub.on_event({event_type!r})"
+        spec: dict[str, Any] = dict(filter or {})
+        if action is not None:
+            if "action" in spec:
+                raise JobDefinitionError(
+                    f"{where}: give the action as action=... or in filter=..., not both."
+                )
+            actions = [action] if isinstance(action, str) else list(action)
+            if not actions or not all(isinstance(a, str) and a for a in actions):
+                raise JobDefinitionError(
+                    f"{where}: action must name GitHub's action (e.g. 'opened') or list them, "
+                    f"not {action!r}."
+                )
+            spec["action"] = actions
+        if repo is not None:
+            repos = [repo] if isinstance(repo, str) else list(repo)
+            bad = [r for r in repos if not isinstance(r, str) or not _REPO_NAME.fullmatch(r)]
+            if not repos or bad:
+                raise JobDefinitionError(
+                    f"{where}: repo must name repositories as 'owner/name' (e.g. "
+                    f"'octo/hello'), not {repo!r}."
+                )
+            repository = spec.get("repository", {})
+            if not isinstance(repository, Mapping) or "full_name" in repository:
+                raise JobDefinitionError(
+                    f"{where}: give the repository as repo=... or in filter=..., not both."
+                )
+            spec["repository"] = {**repository, "full_name": repos}
+        trigger = self.webhook_trigger(
+            _webhooks.check_event_type(event_type, where), schema=schema, filter=spec or None
+        )
+        if repo is not None:
+            self._trigger_repos().update(spec["repository"]["full_name"])
+        return trigger
+
+    def on_issue_opened(self, repo: str | Sequence[str] | None = None) -> WebhookTrigger:
+        """A trigger for issues opened (in ``repo``, when given); the job receives an
+        ``IssuesEvent`` (``payload.issue.number``, ``.title``, ``.body``, ``.user.login``)."""
+        return self.on_event("issues", action="opened", repo=repo, schema=IssuesEvent)
+
+    def on_issue_comment(
+        self,
+        repo: str | Sequence[str] | None = None,
+        *,
+        action: str | Sequence[str] | None = "created",
+    ) -> WebhookTrigger:
+        """A trigger for comments on issues and pull requests (``created`` ones by default;
+        ``action=None`` for edits and deletions too); the job receives an ``IssueCommentEvent``
+        (``payload.comment.body``, ``payload.issue.number``)."""
+        return self.on_event("issue_comment", action=action, repo=repo, schema=IssueCommentEvent)
+
+    def on_push(
+        self, repo: str | Sequence[str] | None = None, *, branch: str | None = None
+    ) -> WebhookTrigger:
+        """A trigger for pushes (to ``branch`` only, when given: its ref is
+        ``refs/heads/<branch>``); the job receives a ``PushEvent`` (``payload.ref``,
+        ``.branch``, ``.commits``, ``.head_commit``)."""
+        spec = None
+        if branch is not None:
+            if not isinstance(branch, str) or not branch.strip("/") or branch.startswith("refs/"):
+                raise JobDefinitionError(
+                    f"GitHub.on_push(branch=...) names a branch such as 'main', not {branch!r}."
+                )
+            spec = {"ref": [f"refs/heads/{branch}"]}
+        return self.on_event("push", repo=repo, schema=PushEvent, filter=spec)
+
+    def on_pull_request(
+        self,
+        repo: str | Sequence[str] | None = None,
+        *,
+        action: str | Sequence[str] | None = "opened",
+    ) -> WebhookTrigger:
+        """A trigger for pull requests ``action`` (``opened`` by default; ``closed`` with
+        ``payload.pull_request.merged`` for merges; ``None`` for every action); the job
+        receives a ``PullRequestEvent``."""
+        return self.on_event("pull_request", action=action, repo=repo, schema=PullRequestEvent)
+
+    def on_release_published(self, repo: str | Sequence[str] | None = None) -> WebhookTrigger:
+        """A trigger for releases published; the job receives a ``ReleaseEvent``
+        (``payload.release.tag_name``)."""
+        return self.on_event("release", action="published", repo=repo, schema=ReleaseEvent)
+
+    def register_webhook(
+        self, url: str, events: Sequence[str], *, repos: Sequence[str] | None = None
+    ) -> WebhookRegistration:
+        """Make a webhook delivering ``events`` to ``url`` on each of ``repos`` (by default the
+        repositories this instance's triggers name) through GitHub's API (``POST /repos/{owner}
+        /{repo}/hooks``, content type JSON, signed with ``webhook_secret``). A repository that
+        already has a webhook for ``url`` gets its events added and its secret set instead, so
+        running it again is safe (after a failure on one repository, say). The registration's
+        id lists ``owner/name#<hook id>`` for each repository."""
+        secret: str = self.require_setting("webhook_secret")
+        names = sorted(self._trigger_repos()) if repos is None else list(repos)
+        if not names:
+            raise ConfigurationError(
+                f"GitHub integration {self.id!r}: no repository to make the webhook on; name one "
+                "in the triggers (github.on_issue_opened(repo='owner/name')) or pass repos=[...] "
+                "(an organisation's webhook is made by hand: " + str(self.webhook_help) + ")"
+            )
+        bad = [r for r in names if not isinstance(r, str) or not _REPO_NAME.fullmatch(r)]
+        if bad:
+            raise ConfigurationError(
+                f"GitHub.register_webhook: repositories are named 'owner/name', not {bad[0]!r}."
+            )
+        wanted = list(dict.fromkeys(events))
+        try:
+            for event in wanted:
+                _webhooks.check_event_type(event, "GitHub.register_webhook")
+        except JobDefinitionError as exc:
+            raise ConfigurationError(str(exc)) from None
+        if not wanted:
+            raise ConfigurationError(
+                "GitHub.register_webhook needs the events to deliver (e.g. ['issues', 'push'])."
+            )
+        if not isinstance(url, str) or not re.match(r"https?://", url):
+            raise ConfigurationError(
+                f"GitHub.register_webhook needs the endpoint's http(s) URL, not {url!r}."
+            )
+        client = self.create_client()
+        made: list[str] = []
+        try:
+            for name in names:
+                try:
+                    made.append(f"{name}#{_register_hook(client, name, url, wanted, secret)}")
+                except github.GithubException as exc:
+                    raise GitHubAPIError.from_github(
+                        exc, call=f"register_webhook on {name}"
+                    ) from None
+        finally:
+            client.close()
+        return WebhookRegistration(id=", ".join(made), url=url, events=tuple(wanted))
 
     # -- helpers for wrappers ------------------------------------------------------------------
     def _since(self, task: runio.Task) -> datetime:

@@ -33,8 +33,21 @@ answer until released: a client killed mid-request; other calls are answered mea
 from ``clock`` (a callable returning epoch seconds), so a test clock drives timestamps and
 rate-limit resets. It is a fake: no git
 repository exists behind it (trees and commits are content-addressed JSON, not git objects),
-merges do not combine trees, and webhooks are never delivered. This module does not touch
-runio-github's integration.
+and merges do not combine trees. This module does not touch runio-github's integration.
+
+Webhooks, as GitHub sends them: ``send_event(url, event, payload, secret=...)`` delivers one
+now (signed ``X-Hub-Signature-256`` and SHA-1 ``X-Hub-Signature``, ``X-GitHub-Event``, a GUID
+in ``X-GitHub-Delivery``, ``User-Agent: GitHub-Hookshot/...``; ``signature=`` forges one) and
+``redeliver`` sends one again with the same GUID. The fake's own hooks are notified too, in the
+background and in order: a new hook (of a repository or an organisation) gets a ``ping``;
+issues opened, closed and reopened (``issues``), comments (``issue_comment``), pull requests
+opened and merged (``pull_request``), releases created and published (``release``) and branch
+or tag moves, ``commit_on`` included (``push``), each through the API, reach the hooks that
+subscribe to the event (``"*"``: all), signed with the hook's secret, as JSON or as a form
+(``content_type``, ``form`` by default as on GitHub). ``wait_for_webhooks()`` blocks until
+they are sent; ``hook_deliveries`` (and ``GET .../hooks/{id}/deliveries``) records each, and
+``POST .../deliveries/{id}/attempts`` redelivers one. Only hooks on 127.0.0.1 or localhost
+are sent to: the fake never reaches beyond this machine.
 """
 
 from __future__ import annotations
@@ -44,17 +57,33 @@ import binascii
 import copy
 import functools
 import hashlib
+import hmac
+import ipaddress
 import json as jsonlib
+import logging
+import queue
 import re
+import threading
 import time
 import urllib.parse
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import Message
 from typing import Any, TypeVar
 
-from runio.testing import FakeError, FakeRequest, FakeResponse, FakeVendorServer, Hold, route
+import httpx
+
+from runio.testing import (
+    FakeError,
+    FakeRequest,
+    FakeResponse,
+    FakeVendorServer,
+    Hold,
+    WebhookSent,
+    route,
+)
 
 __all__ = ["FakeGitHub", "FakeRepo", "Hold"]
 
@@ -98,6 +127,19 @@ def _invalid(resource: str, field_name: str, code: str = "invalid", message: str
     if message:
         error["message"] = message
     return _Problem(422, "Validation Failed", errors=[error])
+
+
+log = logging.getLogger("runio_github.testing")
+
+
+def _is_loopback(url: str) -> bool:
+    host = urllib.parse.urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _git_sha(kind: str, content: bytes) -> str:
@@ -207,6 +249,13 @@ class FakeGitHub(FakeVendorServer):
         """Installation tokens handed out, and the app id each belongs to."""
         self._actor: str | None = None  # who makes the current request (handlers run one at a time)
         self._app: str | None = None  # the app whose JWT authenticates the current request
+        self.hook_deliveries: list[dict[str, Any]] = []
+        """What the fake's hooks were sent (GitHub's delivery records, plus ``hook_id``,
+        ``url`` and ``request``), in order; ``webhook_deliveries`` has the HTTP side."""
+        self._webhook_queue: queue.Queue[Any] = queue.Queue()
+        self._webhook_thread: threading.Thread | None = None
+        self._webhooks_done = threading.Condition()
+        self._webhooks_pending = 0
 
     def start(self, *, port: int = 0) -> FakeGitHub:
         """Listen (see ``FakeVendorServer.start``), then seed the ``repos`` and ``orgs`` given
@@ -220,6 +269,14 @@ class FakeGitHub(FakeVendorServer):
                 if name not in self.repos:
                     self.add_repo(name)
         return self
+
+    def stop(self) -> None:
+        """Stop serving, and the background deliveries to hooks (those queued go first)."""
+        thread, self._webhook_thread = self._webhook_thread, None
+        if thread is not None:
+            self._webhook_queue.put(None)
+            thread.join(timeout=30)
+        super().stop()
 
     # -- ids, time, answers --------------------------------------------------------------------
     def next_id(self) -> int:
@@ -577,6 +634,7 @@ class FakeGitHub(FakeVendorServer):
                 repo, message, self._store_tree(repo, entries), [parent], None, None
             )
             repo.refs[ref] = commit
+            self._push(repo, ref, parent, commit)
             return commit
 
     def _repo(self, request: FakeRequest) -> FakeRepo:
@@ -834,6 +892,7 @@ class FakeGitHub(FakeVendorServer):
     def create_issue(self, request: FakeRequest) -> FakeResponse:
         repo = self._repo(request)
         issue = self._new_issue(repo, self._object_body(request))
+        self._notify(repo, "issues", action="opened", issue=issue)
         return self.reply(issue, 201, request)
 
     @_endpoint("GET", "/repos/{owner}/{repo}/issues")
@@ -899,7 +958,10 @@ class FakeGitHub(FakeVendorServer):
             if reason not in (None, "completed", "not_planned", "reopened"):
                 raise _invalid("Issue", "state_reason")
             issue["state_reason"] = reason or ("completed" if state == "closed" else None)
-            issue["state"] = state
+            changed, issue["state"] = issue["state"] != state, state
+            if changed:
+                action = "closed" if state == "closed" else "reopened"
+                self._notify(repo, "issues", action=action, issue=issue)
         self._touch(issue)
         return self.reply(issue, 200, request)
 
@@ -956,6 +1018,7 @@ class FakeGitHub(FakeVendorServer):
         repo.comments[number] = comment
         issue["comments"] += 1
         self._touch(issue)
+        self._notify(repo, "issue_comment", action="created", issue=issue, comment=comment)
         return self.reply(comment, 201, request)
 
     @_endpoint("GET", "/repos/{owner}/{repo}/issues/{number}/comments")
@@ -1056,7 +1119,7 @@ class FakeGitHub(FakeVendorServer):
             secrets[number] = str(config["secret"])
         else:
             secrets.pop(number, None)
-        hook = {
+        hook: dict[str, Any] = {
             "type": kind.capitalize(),
             "id": number,
             "name": "web",
@@ -1095,6 +1158,8 @@ class FakeGitHub(FakeVendorServer):
             f"/repos/{repo.full_name}",
             "repository",
         )
+        if status == 201:  # GitHub pings a new webhook
+            self._ping(repo, hook)
         return self.reply(hook, status, request)
 
     @_endpoint("GET", "/repos/{owner}/{repo}/hooks")
@@ -1135,6 +1200,8 @@ class FakeGitHub(FakeVendorServer):
         hook, status = self._save_hook(
             hooks, self.org_hook_secrets, body, f"/orgs/{org}", "organization"
         )
+        if status == 201:  # GitHub pings a new webhook
+            self._ping(None, hook, org)
         return self.reply(hook, status, request)
 
     @_endpoint("GET", "/orgs/{org}/hooks")
@@ -1159,6 +1226,312 @@ class FakeGitHub(FakeVendorServer):
             hook_id=self._hook_id(request, hooks),
         )
         return self.reply(hook, 200, request)
+
+    # -- webhook deliveries ------------------------------------------------------------------
+    def webhook_request(
+        self,
+        event: str,
+        payload: Mapping[str, Any],
+        *,
+        secret: str | None,
+        delivery: str | None = None,
+        hook_id: int | None = None,
+        content_type: str = "json",
+    ) -> tuple[bytes, dict[str, str]]:
+        """The body and headers GitHub sends for ``event`` with ``payload``: ``X-GitHub-Event``,
+        ``X-GitHub-Delivery`` (``delivery``, a new GUID by default), ``X-GitHub-Hook-ID``,
+        ``X-Hub-Signature-256`` and the legacy SHA-1 ``X-Hub-Signature`` when the hook has a
+        ``secret`` (none without), ``User-Agent: GitHub-Hookshot/...``. ``content_type`` is the
+        hook's: ``json``, or ``form`` (``payload=<JSON>``, form-encoded)."""
+        if content_type not in ("json", "form"):
+            raise ValueError(
+                f"a GitHub hook's content type is 'json' or 'form', not {content_type!r}"
+            )
+        text = jsonlib.dumps(payload, separators=(",", ":"))
+        if content_type == "form":
+            body = urllib.parse.urlencode({"payload": text}).encode()
+            media = "application/x-www-form-urlencoded"
+        else:
+            body, media = text.encode(), "application/json"
+        headers = {
+            "Content-Type": media,
+            "User-Agent": "GitHub-Hookshot/7e5a1c2",
+            "X-GitHub-Event": event,
+            "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
+            "X-GitHub-Hook-ID": str(hook_id if hook_id is not None else 0),
+            "X-GitHub-Hook-Installation-Target-Type": "repository",
+            "X-GitHub-Hook-Installation-Target-ID": str(
+                (payload.get("repository") or {}).get("id", 0)
+            ),
+        }
+        if secret:
+            key = secret.encode()
+            headers["X-Hub-Signature"] = "sha1=" + hmac.new(key, body, hashlib.sha1).hexdigest()
+            headers["X-Hub-Signature-256"] = (
+                "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
+            )
+        return body, headers
+
+    def send_event(
+        self,
+        url: str,
+        event: str,
+        payload: Mapping[str, Any],
+        *,
+        secret: str | None,
+        delivery: str | None = None,
+        hook_id: int | None = None,
+        content_type: str = "json",
+        signature: str | None = None,
+        timeout: float = 30.0,
+    ) -> httpx.Response:
+        """POST one delivery of ``event`` to ``url`` now, as a hook with ``secret`` would (see
+        ``webhook_request``), and answer the endpoint's response; it is recorded in
+        ``webhook_deliveries``. ``signature`` replaces the ``X-Hub-Signature-256`` value (for
+        tests of forged deliveries); to redeliver, pass the first delivery's ``delivery`` id or
+        use ``redeliver``. ``event_payload`` builds a payload with the repository and sender."""
+        body, headers = self.webhook_request(
+            event,
+            payload,
+            secret=secret,
+            delivery=delivery,
+            hook_id=hook_id,
+            content_type=content_type,
+        )
+        if signature is not None:
+            headers["X-Hub-Signature-256"] = signature
+        return self.deliver_webhook(url, body, headers, timeout=timeout)
+
+    def redeliver(self, sent: WebhookSent, *, timeout: float = 30.0) -> httpx.Response:
+        """Send ``sent`` (one of ``webhook_deliveries``) again, as GitHub's "Redeliver" does:
+        the same body and ``X-GitHub-Delivery``."""
+        return self.deliver_webhook(sent.url, sent.body, sent.headers, timeout=timeout)
+
+    def event_payload(self, full_name: str, **fields: Any) -> dict[str, Any]:
+        """A webhook payload for repository ``full_name``: ``fields`` (``action``, ``issue``...)
+        plus ``repository`` and ``sender`` (the fake's user), as GitHub adds them."""
+        with self.lock:
+            return {
+                **copy.deepcopy(fields),
+                "repository": copy.deepcopy(self.repos[full_name].data),
+                "sender": self.user(self.login),
+            }
+
+    def wait_for_webhooks(self, timeout: float = 30.0) -> None:
+        """Block until every delivery the fake's own changes queued for its hooks was sent
+        (hooks are notified in the background, as GitHub does, in the order of the changes)."""
+        with self._webhooks_done:
+            if not self._webhooks_done.wait_for(lambda: self._webhooks_pending == 0, timeout):
+                raise TimeoutError(
+                    f"{self._webhooks_pending} webhook deliveries still unsent after {timeout} s"
+                )
+
+    def _hooks_for(self, repo: FakeRepo) -> list[tuple[dict[str, Any], str | None]]:
+        """The repository's hooks and its organisation's, each with its secret."""
+        owner = repo.full_name.split("/")[0]
+        found = [(hook, repo.hook_secrets.get(number)) for number, hook in repo.hooks.items()]
+        found += [
+            (hook, self.org_hook_secrets.get(number))
+            for number, hook in self.org_hooks.get(owner, {}).items()
+        ]
+        return found
+
+    def _notify(self, repo: FakeRepo, event: str, **fields: Any) -> None:
+        """Queue ``event`` for each active hook of ``repo`` that subscribes to it (the caller
+        holds the lock)."""
+        payload = {
+            **copy.deepcopy(fields),
+            "repository": copy.deepcopy(repo.data),
+            "sender": self.user(),
+        }
+        for hook, _ in self._hooks_for(repo):
+            if hook["active"] and (event in hook["events"] or "*" in hook["events"]):
+                self._queue_delivery(repo, hook, event, payload, str(uuid.uuid4()), False)
+
+    def _queue_delivery(
+        self,
+        repo: FakeRepo | None,
+        hook: dict[str, Any],
+        event: str,
+        payload: dict[str, Any],
+        guid: str,
+        redelivery: bool,
+    ) -> None:
+        with self._webhooks_done:
+            self._webhooks_pending += 1
+        self._webhook_queue.put((repo, hook, event, payload, guid, redelivery))
+        if self._webhook_thread is None or not self._webhook_thread.is_alive():
+            self._webhook_thread = threading.Thread(
+                target=self._deliver_queued, name="FakeGitHub-hookshot", daemon=True
+            )
+            self._webhook_thread.start()
+
+    def _deliver_queued(self) -> None:
+        while True:
+            item = self._webhook_queue.get()
+            if item is None:
+                return
+            try:
+                self._deliver_one(*item)
+            except Exception:  # a fake's background delivery must not take the test down
+                log.exception("FakeGitHub could not deliver a webhook")
+            finally:
+                with self._webhooks_done:
+                    self._webhooks_pending -= 1
+                    self._webhooks_done.notify_all()
+
+    def _deliver_one(
+        self,
+        repo: FakeRepo | None,
+        hook: dict[str, Any],
+        event: str,
+        payload: dict[str, Any],
+        guid: str,
+        redelivery: bool,
+    ) -> None:
+        with self.lock:
+            repository = hook["type"] == "Repository" and repo is not None
+            secrets = repo.hook_secrets if repo and repository else self.org_hook_secrets
+            secret = secrets.get(hook["id"])
+            url = str(hook["config"]["url"])
+            content_type = str(hook["config"].get("content_type", "form"))
+        code, status = 0, "failed to connect to host"
+        if not _is_loopback(url):
+            status = "not delivered: FakeGitHub delivers to 127.0.0.1 and localhost only"
+        else:
+            body, headers = self.webhook_request(
+                event,
+                payload,
+                secret=secret,
+                delivery=guid,
+                hook_id=hook["id"],
+                content_type="form" if content_type == "form" else "json",
+            )
+            try:
+                response = self.deliver_webhook(url, body, headers, timeout=10.0)
+            except httpx.HTTPError as exc:
+                status = f"failed to connect to host ({type(exc).__name__})"
+            else:
+                code = response.status_code
+                status = "OK" if code < 300 else f"Invalid HTTP Response: {code}"
+        with self.lock:
+            self.hook_deliveries.append(
+                {
+                    "id": self.next_id(),
+                    "guid": guid,
+                    "delivered_at": self.timestamp(),
+                    "redelivery": redelivery,
+                    "duration": 0.01,
+                    "status": status,
+                    "status_code": code,
+                    "event": event,
+                    "action": payload.get("action"),
+                    "installation_id": None,
+                    "repository_id": repo.data["id"] if repo else None,
+                    "hook_id": hook["id"],
+                    "url": url,
+                    "request": {"event": event, "payload": payload},
+                }
+            )
+            if "last_response" in hook:
+                hook["last_response"] = {
+                    "code": code or None,
+                    "status": "active" if 200 <= code < 300 else "failed",
+                    "message": status,
+                }
+
+    def _push(self, repo: FakeRepo, ref: str, before: str | None, after: str | None) -> None:
+        """Notify ``repo``'s hooks of a push moving ``ref`` from ``before`` to ``after`` (None:
+        created or deleted); its commits are those ``after`` has and ``before`` had not."""
+        zero = "0" * 40
+        had = self._ancestors(repo, before) if before else set()
+        new = self._ancestors(repo, after) - had if after else set()
+        commits = [
+            self._push_commit(repo, sha)
+            for sha in sorted(new, key=lambda c: repo.commits[c]["committer"]["date"])
+        ][-20:]
+        pusher = {"name": self._actor or self.login, "email": None}
+        self._notify(
+            repo,
+            "push",
+            ref=ref,
+            before=before or zero,
+            after=after or zero,
+            created=before is None,
+            deleted=after is None,
+            forced=bool(before and after and before not in self._ancestors(repo, after)),
+            base_ref=None,
+            compare=self.web(
+                f"/{repo.full_name}/compare/{(before or zero)[:12]}...{(after or zero)[:12]}"
+            ),
+            commits=commits,
+            head_commit=self._push_commit(repo, after) if after in repo.commits else None,
+            pusher=pusher,
+        )
+
+    def _push_commit(self, repo: FakeRepo, sha: str | None) -> dict[str, Any]:
+        commit = repo.commits[sha or ""]
+        return {
+            "id": commit["sha"],
+            "tree_id": commit["tree"]["sha"],
+            "distinct": True,
+            "message": commit["message"],
+            "timestamp": commit["committer"]["date"],
+            "url": commit["html_url"],
+            "author": {**commit["author"], "username": commit["author"]["name"]},
+            "committer": {**commit["committer"], "username": commit["committer"]["name"]},
+            "added": [],
+            "removed": [],
+            "modified": [],
+        }
+
+    def _delivery_summary(self, delivery: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in delivery.items() if k not in ("request", "hook_id", "url")}
+
+    @_endpoint("GET", "/repos/{owner}/{repo}/hooks/{hook_id}/deliveries")
+    def list_hook_deliveries(self, request: FakeRequest) -> FakeResponse:
+        repo = self._repo(request)
+        number = self._hook_id(request, repo.hooks)
+        found = [d for d in self.hook_deliveries if d["hook_id"] == number]
+        return self.reply([self._delivery_summary(d) for d in reversed(found)])
+
+    @_endpoint("POST", "/repos/{owner}/{repo}/hooks/{hook_id}/deliveries/{delivery_id}/attempts")
+    def redeliver_hook_delivery(self, request: FakeRequest) -> FakeResponse:
+        repo = self._repo(request)
+        number = self._hook_id(request, repo.hooks)
+        wanted = request.path_params["delivery_id"]
+        for delivery in self.hook_deliveries:
+            if delivery["hook_id"] == number and str(delivery["id"]) == wanted:
+                self._queue_delivery(
+                    repo,
+                    repo.hooks[number],
+                    delivery["request"]["event"],
+                    delivery["request"]["payload"],
+                    delivery["guid"],
+                    True,
+                )
+                return self.reply({}, 202, request)
+        raise _not_found()
+
+    @_endpoint("POST", "/repos/{owner}/{repo}/hooks/{hook_id}/pings")
+    def ping_hook(self, request: FakeRequest) -> FakeResponse:
+        repo = self._repo(request)
+        self._ping(repo, repo.hooks[self._hook_id(request, repo.hooks)])
+        return FakeResponse(204, headers=self._headers())
+
+    def _ping(self, repo: FakeRepo | None, hook: dict[str, Any], org: str | None = None) -> None:
+        """Ping a new hook (of ``repo``, or of organisation ``org``)."""
+        payload: dict[str, Any] = {
+            "zen": "Keep it logically awesome.",
+            "hook_id": hook["id"],
+            "hook": copy.deepcopy(hook),
+            "sender": self.user(),
+        }
+        if repo is not None:
+            payload["repository"] = copy.deepcopy(repo.data)
+        if org is not None:
+            payload["organization"] = copy.deepcopy(self.orgs[org])
+        self._queue_delivery(repo, hook, "ping", payload, str(uuid.uuid4()), False)
 
     # -- git data ------------------------------------------------------------------------------
     def _store_blob(self, repo: FakeRepo, content: bytes) -> str:
@@ -1375,6 +1748,8 @@ class FakeGitHub(FakeVendorServer):
         if ref in repo.refs:
             raise _Problem(422, "Reference already exists")
         repo.refs[ref] = sha
+        if sha in repo.commits:
+            self._push(repo, ref, None, sha)
         return self.reply(self._ref_json(repo, ref), 201, request)
 
     def _ref_name(self, request: FakeRequest) -> str:
@@ -1410,7 +1785,9 @@ class FakeGitHub(FakeVendorServer):
             raise _Problem(422, "Object does not exist")
         if not body.get("force") and repo.refs[ref] not in self._ancestors(repo, sha):
             raise _Problem(422, "Update is not a fast forward")
-        repo.refs[ref] = sha
+        before, repo.refs[ref] = repo.refs[ref], sha
+        if sha in repo.commits and before != sha:
+            self._push(repo, ref, before, sha)
         return self.reply(self._ref_json(repo, ref), 200, request)
 
     def delete_ref(self, request: FakeRequest) -> FakeResponse:
@@ -1418,7 +1795,9 @@ class FakeGitHub(FakeVendorServer):
         ref = self._ref_name(request)
         if ref not in repo.refs:
             raise _Problem(422, "Reference does not exist")
-        del repo.refs[ref]
+        before = repo.refs.pop(ref)
+        if before in repo.commits:
+            self._push(repo, ref, before, None)
         return FakeResponse(204, headers=self._headers())
 
     @_endpoint("POST", "/repos/{owner}/{repo}/git/tags")
@@ -1554,7 +1933,9 @@ class FakeGitHub(FakeVendorServer):
             "commits": 1,
         }
         repo.pulls[number] = pull
-        return self.reply(self._pull_json(repo, pull), 201, request)
+        shown = self._pull_json(repo, pull)
+        self._notify(repo, "pull_request", action="opened", number=number, pull_request=shown)
+        return self.reply(shown, 201, request)
 
     @_endpoint("GET", "/repos/{owner}/{repo}/pulls")
     def list_pulls(self, request: FakeRequest) -> FakeResponse:
@@ -1603,13 +1984,18 @@ class FakeGitHub(FakeVendorServer):
         tree = repo.commits[head]["tree"]["sha"]
         parents = [repo.refs[base_ref], head] if method == "merge" else [repo.refs[base_ref]]
         sha = self._store_commit(repo, message, tree, parents, None, None)
-        repo.refs[base_ref] = sha
+        before, repo.refs[base_ref] = repo.refs[base_ref], sha
         now = self.timestamp()
         pull.update(merged=True, merged_at=now, merged_by=self.user(), merge_commit_sha=sha)
         pull["head"] = dict(pull["head"], sha=head)
         issue.update(state="closed", closed_at=now, closed_by=self.user())
         issue["pull_request"]["merged_at"] = now
         self._touch(issue)
+        self._push(repo, base_ref, before, sha)
+        shown = self._pull_json(repo, pull)
+        self._notify(
+            repo, "pull_request", action="closed", number=pull["number"], pull_request=shown
+        )
         return self.reply(
             {"sha": sha, "merged": True, "message": "Pull Request successfully merged"},
             200,
@@ -1660,6 +2046,9 @@ class FakeGitHub(FakeVendorServer):
             "zipball_url": self.api(f"/repos/{repo.full_name}/zipball/{tag}"),
         }
         repo.releases[number] = release
+        self._notify(repo, "release", action="created", release=release)
+        if not release["draft"]:
+            self._notify(repo, "release", action="published", release=release)
         return self.reply(release, 201, request)
 
     @_endpoint("GET", "/repos/{owner}/{repo}/releases")

@@ -4,8 +4,10 @@
 set ``RESEND_API_KEY``); ``ResendAPIError`` and its subclasses are what its tasks fail with when
 Resend answers with an error, ``ResendConnectionError`` when no answer came back.
 ``ResendClient`` is the SDK bound to one account (what wrappers and ``io.resend.run_task``
-functions receive). ``runio_resend.testing.FakeResend`` is the Resend API as a local HTTP
-server, for tests.
+functions receive). ``EmailEvent``, ``EmailBouncedEvent``, ``EmailClickedEvent`` and
+``ContactEvent`` (with the models of their ``data``) are the typed payloads of the webhook
+triggers (``resend.on_email_delivered()``...). ``runio_resend.testing.FakeResend`` is the Resend
+API as a local HTTP server, for tests.
 
 The names are loaded on first use: every runio worker imports this package to discover the
 plugin, and a worker whose jobs never send email should not pay for importing the SDK.
@@ -25,9 +27,31 @@ if TYPE_CHECKING:
         ResendQuotaError,
     )
     from ._integration import Resend
+    from ._webhooks import (
+        ContactData,
+        ContactEvent,
+        EmailBounce,
+        EmailBouncedData,
+        EmailBouncedEvent,
+        EmailClick,
+        EmailClickedData,
+        EmailClickedEvent,
+        EmailData,
+        EmailEvent,
+    )
 
 __all__ = [
     "DEFAULT_API_BASE",
+    "ContactData",
+    "ContactEvent",
+    "EmailBounce",
+    "EmailBouncedData",
+    "EmailBouncedEvent",
+    "EmailClick",
+    "EmailClickedData",
+    "EmailClickedEvent",
+    "EmailData",
+    "EmailEvent",
     "Resend",
     "ResendAPIError",
     "ResendClient",
@@ -44,6 +68,16 @@ _WHERE = {
     "ResendIdempotencyError": "._errors",
     "ResendQuotaError": "._errors",
     "Resend": "._integration",
+    "ContactData": "._webhooks",
+    "ContactEvent": "._webhooks",
+    "EmailBounce": "._webhooks",
+    "EmailBouncedData": "._webhooks",
+    "EmailBouncedEvent": "._webhooks",
+    "EmailClick": "._webhooks",
+    "EmailClickedData": "._webhooks",
+    "EmailClickedEvent": "._webhooks",
+    "EmailData": "._webhooks",
+    "EmailEvent": "._webhooks",
 }
 
 

@@ -14,15 +14,39 @@ This module imports the ``resend`` SDK; runio's core never does.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import time
-from collections.abc import Awaitable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Mapping, Sequence
+from typing import Any, get_args
+
+import resend as resend_sdk
+from pydantic import BaseModel
 
 import runio
-from runio.errors import NonRetryableError
+from runio.errors import (
+    ConfigurationError,
+    IntegrationSettingError,
+    JobDefinitionError,
+    NonRetryableError,
+)
+from runio.integrations import (
+    WebhookDelivery,
+    WebhookRegistration,
+    WebhookReply,
+    WebhookRequest,
+    WebhookTrigger,
+)
 
 from ._client import DEFAULT_API_BASE, ResendClient
 from ._errors import ResendAPIError, decide, from_sdk
+from ._webhooks import (
+    EmailBouncedEvent,
+    EmailClickedEvent,
+    EmailEvent,
+    email_filter,
+    read_delivery,
+    signing_key,
+)
 
 _CREATED_MARGIN = 60.0  # seconds of clock skew allowed between runio and Resend
 
@@ -140,6 +164,32 @@ def _created_at(text: Any) -> float | None:
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)).timestamp()
 
 
+EVENT_TYPES: tuple[str, ...] = tuple(get_args(resend_sdk.WebhookEvent))
+"""The event types Resend's webhooks send (as the installed SDK lists them)."""
+
+WEBHOOK_HELP = (
+    "In Resend's dashboard open Webhooks > Add Webhook, paste the endpoint URL, tick the events "
+    "your jobs listen to and save; then copy the webhook's signing secret (whsec_...) into "
+    "RESEND_WEBHOOK_SECRET (or Resend(webhook_secret=...)) where the server runs. Or let runio "
+    "create it through Resend's API: runio webhooks APP --register BASE_URL (then set the "
+    "secret it prints)."
+)
+
+
+def _event_type(event_type: Any, where: str) -> str:
+    """``event_type`` when Resend sends such events; else a ``JobDefinitionError`` naming the
+    closest ones."""
+    if isinstance(event_type, str) and event_type in EVENT_TYPES:
+        return event_type
+    close = difflib.get_close_matches(str(event_type), EVENT_TYPES, n=3, cutoff=0.6)
+    hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
+    raise JobDefinitionError(
+        f"{where}: Resend sends no {event_type!r} events.{hint} Its event types: "
+        f"{', '.join(t for t in EVENT_TYPES if not t.startswith('inbox.'))}, and inbox.*. (A "
+        "newer type than this resend SDK knows needs a newer SDK: pip install -U resend.)"
+    )
+
+
 def _page_params(limit: int | None, after: str | None, before: str | None) -> dict[str, Any] | None:
     params = {k: v for k, v in (("limit", limit), ("after", after), ("before", before)) if v}
     return params or None
@@ -177,6 +227,13 @@ class Resend(runio.Integration[ResendClient]):
         help="API base URL (a FakeResend's url in tests)",
     )
     timeout: float = runio.setting(default=30.0, secret=False, help="seconds per request")
+    webhook_secret: str | None = runio.setting(
+        env="RESEND_WEBHOOK_SECRET",
+        required=False,
+        help="signing secret of the webhook endpoint (whsec_...), for triggers",
+    )
+
+    webhook_help = WEBHOOK_HELP
 
     # -- the SDK client ------------------------------------------------------------------------
     def create_client(self) -> ResendClient:
@@ -201,6 +258,130 @@ class Resend(runio.Integration[ResendClient]):
         ``ResendQuotaError``) with Resend's status, name and message; no answer a
         ``ResendConnectionError``."""
         return from_sdk(error, now=time.time(), cache_key=task.cache_key, run_id=task.run_id)
+
+    # -- webhooks ------------------------------------------------------------------------------
+    def verify_webhook(self, request: WebhookRequest) -> WebhookDelivery | WebhookReply:
+        """A Resend event from a delivery Svix signed with ``webhook_secret``: its id is the
+        ``svix-id`` (the same on Svix's retries), its type the event's ``type``, its payload the
+        event (``{"type", "created_at", "data"}``). A missing, wrong or stale (more than five
+        minutes from ``request.received_at``) signature is a ``WebhookSignatureError``; a signed
+        body that is not a Resend event a ``WebhookPayloadError``."""
+        secret = self.require_setting("webhook_secret")
+        try:
+            verifier = signing_key(secret)
+        except ValueError as exc:
+            raise IntegrationSettingError(
+                f"Resend's webhook_secret ({self.id}, RESEND_WEBHOOK_SECRET) is unusable: {exc}. "
+                "Copy the signing secret from the webhook's page in Resend's dashboard.",
+                integration=self.id,
+                setting="webhook_secret",
+                env="RESEND_WEBHOOK_SECRET",
+            ) from None
+        return read_delivery(request, verifier)
+
+    def register_webhook(self, url: str, events: Sequence[str]) -> WebhookRegistration:
+        """Create a Resend webhook sending ``events`` to ``url`` (``POST /webhooks``), or, when
+        one already sends to ``url``, set its events and enable it (so registering twice makes
+        no second endpoint, which would deliver every event twice). The registration carries
+        the webhook's signing secret: set it as ``RESEND_WEBHOOK_SECRET``."""
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            raise ConfigurationError(
+                f"Resend.register_webhook needs the endpoint's http(s) URL, got {url!r}."
+            )
+        wanted = [_event_type(e, "Resend.register_webhook") for e in events]
+        if not wanted:
+            raise ConfigurationError(
+                "Resend.register_webhook needs at least one event type (e.g. 'email.delivered')."
+            )
+        wanted = list(dict.fromkeys(wanted))
+        with ResendClient(self.api_key, base_url=self.base_url, timeout=float(self.timeout)) as sdk:
+            try:
+                existing = _webhook_sending_to(sdk, url)
+                if existing is None:
+                    made = as_json(sdk.Webhooks.create({"endpoint": url, "events": wanted}))
+                    webhook_id, secret = str(made["id"]), made.get("signing_secret")
+                else:
+                    webhook_id = str(existing["id"])
+                    sdk.Webhooks.update(
+                        {"webhook_id": webhook_id, "events": wanted, "status": "enabled"}
+                    )
+                    secret = as_json(sdk.Webhooks.get(webhook_id)).get("signing_secret")
+            except resend_sdk.exceptions.ResendError as exc:
+                raise from_sdk(exc, now=time.time()) from exc
+        return WebhookRegistration(
+            id=webhook_id,
+            url=url,
+            events=tuple(wanted),
+            secret=secret if isinstance(secret, str) else None,
+        )
+
+    def on_event(
+        self,
+        event_type: str,
+        *,
+        schema: type[BaseModel] | None = None,
+        filter: Mapping[str, Any] | None = None,
+    ) -> WebhookTrigger:
+        """A job trigger for Resend's ``event_type`` events (``"email.delivered"``,
+        ``"contact.created"``...; see ``EVENT_TYPES``) delivered to this instance's webhook
+        endpoint. ``schema`` parses the event for the job (``EmailEvent``, ``ContactEvent``...;
+        the raw event stays in ``ctx.event.payload``); ``filter`` matches the raw event, e.g.
+        ``{"data": {"tags": {"kind": ["welcome"]}}}``."""
+        event_type = _event_type(event_type, "Resend.on_event")
+        return self.webhook_trigger(event_type, schema=schema, filter=filter)
+
+    def _on_email(
+        self,
+        event_type: str,
+        schema: type[EmailEvent],
+        tags: Mapping[str, str] | None,
+        filter: Mapping[str, Any] | None,
+        where: str,
+    ) -> WebhookTrigger:
+        spec = email_filter(f"Resend.{where}", tags=tags, filter=filter)
+        return self.webhook_trigger(event_type, schema=schema, filter=spec)
+
+    def on_email_sent(
+        self, *, tags: Mapping[str, str] | None = None, filter: Mapping[str, Any] | None = None
+    ) -> WebhookTrigger:
+        """Runs the job for each email Resend accepted (``email.sent``), with an ``EmailEvent``;
+        ``tags={"kind": "welcome"}`` only for emails carrying those tags."""
+        return self._on_email("email.sent", EmailEvent, tags, filter, "on_email_sent")
+
+    def on_email_delivered(
+        self, *, tags: Mapping[str, str] | None = None, filter: Mapping[str, Any] | None = None
+    ) -> WebhookTrigger:
+        """Runs the job for each email the recipient's server accepted (``email.delivered``),
+        with an ``EmailEvent``; ``tags=`` as in ``on_email_sent``."""
+        return self._on_email("email.delivered", EmailEvent, tags, filter, "on_email_delivered")
+
+    def on_email_bounced(
+        self, *, tags: Mapping[str, str] | None = None, filter: Mapping[str, Any] | None = None
+    ) -> WebhookTrigger:
+        """Runs the job for each email the recipient's server refused (``email.bounced``), with
+        an ``EmailBouncedEvent`` (``payload.data.bounce``: type, sub-type, message)."""
+        return self._on_email("email.bounced", EmailBouncedEvent, tags, filter, "on_email_bounced")
+
+    def on_email_complained(
+        self, *, tags: Mapping[str, str] | None = None, filter: Mapping[str, Any] | None = None
+    ) -> WebhookTrigger:
+        """Runs the job for each email its recipient marked as spam (``email.complained``), with
+        an ``EmailEvent``."""
+        return self._on_email("email.complained", EmailEvent, tags, filter, "on_email_complained")
+
+    def on_email_opened(
+        self, *, tags: Mapping[str, str] | None = None, filter: Mapping[str, Any] | None = None
+    ) -> WebhookTrigger:
+        """Runs the job each time a recipient opens an email (``email.opened``; the domain's
+        open tracking must be on), with an ``EmailEvent``."""
+        return self._on_email("email.opened", EmailEvent, tags, filter, "on_email_opened")
+
+    def on_email_clicked(
+        self, *, tags: Mapping[str, str] | None = None, filter: Mapping[str, Any] | None = None
+    ) -> WebhookTrigger:
+        """Runs the job each time a recipient clicks a link of an email (``email.clicked``;
+        click tracking must be on), with an ``EmailClickedEvent`` (``payload.data.click.link``)."""
+        return self._on_email("email.clicked", EmailClickedEvent, tags, filter, "on_email_clicked")
 
     # -- emails --------------------------------------------------------------------------------
     @runio.integration_task(name="Send Email", effect="write", properties=_email_props)
@@ -553,6 +734,18 @@ class Resend(runio.Integration[ResendClient]):
         return as_json(  # type: ignore[no-any-return]
             await client.Domains.list_async(_page_params(limit, after, before))
         )
+
+
+def _webhook_sending_to(sdk: ResendClient, url: str) -> dict[str, Any] | None:
+    """The account's webhook whose endpoint is ``url``, looked for page by page."""
+    params: dict[str, Any] = {"limit": 100}
+    while True:
+        page = as_json(sdk.Webhooks.list(params))
+        webhooks = page.get("data") or []
+        found = next((w for w in webhooks if w.get("endpoint") == url), None)
+        if found is not None or not page.get("has_more") or not webhooks:
+            return found
+        params = {"limit": 100, "after": webhooks[-1]["id"]}
 
 
 async def _gone(lookup: Awaitable[Any], removed: dict[str, Any]) -> dict[str, Any] | None:

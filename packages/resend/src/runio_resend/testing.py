@@ -26,24 +26,48 @@ held while other requests are answered; one with the held send's idempotency key
 ``concurrent_idempotent_requests``), and sending quotas (``daily_quota`` /
 ``monthly_quota``: past them, ``POST /emails`` answers 429 ``daily_quota_exceeded`` /
 ``monthly_quota_exceeded``). It is a fake: nothing is delivered; a sent email's ``last_event``
-is ``sent`` (``scheduled`` when it has a ``scheduled_at``). This module does not touch
-runio-resend's integration.
+is ``sent`` (``scheduled`` when it has a ``scheduled_at``).
+
+Webhooks, as Resend sends them through Svix: ``/webhooks`` (create, list, retrieve, update,
+remove; each with its ``whsec_...`` signing secret) and signed deliveries: ``send_event(url,
+type, data, secret=...)`` posts one event with ``svix-id``, ``svix-timestamp`` and
+``svix-signature`` headers (``timestamp=``, ``secret=`` and ``headers=`` make stale, wrongly
+signed or unsigned variants), ``redeliver(msg_id)`` is Svix's retry (same id, fresh timestamp
+and signature) and ``retry_failed()`` retries every delivery whose last attempt was not
+answered 2xx. The fake's own changes notify the enabled webhooks subscribed to them, from a
+background thread, as Resend does after answering: an accepted email sends ``email.sent``
+(``email.scheduled`` when scheduled), then ``email.delivered`` when the fake was made with
+``deliver_emails=True``; ``email_event(email_id, "email.bounced")`` and the like play the rest
+of an email's life; contacts created, updated and removed through the API send
+``contact.created``, ``contact.updated`` and ``contact.deleted``. ``wait_for_webhooks()``
+returns once everything queued was sent. This module does not touch runio-resend's
+integration.
 """
 
 from __future__ import annotations
 
+import base64
+import collections
 import copy
 import datetime as dt
 import functools
+import json
 import random
 import re
+import string
+import threading
 import time
 import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, ClassVar, TypeVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar, get_args
 
-from runio.testing import FakeRequest, FakeResponse, FakeVendorServer, route
+import httpx
+import resend
+from standardwebhooks.webhooks import Webhook
+
+from runio.testing import FakeRequest, FakeResponse, FakeVendorServer, WebhookSent, route
 
 __all__ = ["FakeResend"]
 
@@ -181,6 +205,57 @@ def _timestamp(seconds: float) -> str:
     return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f+00")
 
 
+def _iso(seconds: float) -> str:
+    """The time format of webhook events: ``2023-10-06T23:47:56.678Z``."""
+    moment = dt.datetime.fromtimestamp(seconds, dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _iso_of(text: Any) -> Any:
+    """A time in Resend's API format as webhook events write it (other values unchanged)."""
+    try:
+        moment = dt.datetime.strptime(str(text), "%Y-%m-%d %H:%M:%S.%f+00")
+    except ValueError:
+        return text
+    return _iso(moment.replace(tzinfo=dt.UTC).timestamp())
+
+
+WEBHOOK_EVENTS: tuple[str, ...] = tuple(get_args(resend.WebhookEvent))
+"""The event types a webhook can subscribe to (as the resend SDK lists them)."""
+
+_LAST_EVENT = {
+    "email.sent": "sent",
+    "email.scheduled": "scheduled",
+    "email.delivered": "delivered",
+    "email.delivery_delayed": "delivery_delayed",
+    "email.bounced": "bounced",
+    "email.complained": "complained",
+    "email.opened": "opened",
+    "email.clicked": "clicked",
+    "email.failed": "failed",
+    "email.suppressed": "suppressed",
+}
+
+
+def sign_delivery(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """Svix's ``svix-signature`` for a delivery: ``v1,<base64 HMAC-SHA256>`` of
+    ``"{msg_id}.{timestamp}.{body}"`` with the key ``secret`` (``whsec_<base64>``) encodes."""
+    moment = dt.datetime.fromtimestamp(timestamp, dt.UTC)
+    return Webhook(secret).sign(msg_id, moment, body.decode("utf-8"))
+
+
+@dataclass
+class _Message:
+    """One event sent to one endpoint: what a Svix retry sends again."""
+
+    url: str
+    body: bytes
+    secret: str
+    attempts: int = 0
+    last_status: int | None = None
+    """The answer to the last attempt (None: no answer)."""
+
+
 # -- the server -----------------------------------------------------------------------------------
 
 H = TypeVar("H", bound=Callable[..., Any])
@@ -223,6 +298,7 @@ class FakeResend(FakeVendorServer):
         seed: int | None = None,
         daily_quota: int | None = None,
         monthly_quota: int | None = None,
+        deliver_emails: bool = False,
     ) -> None:
         super().__init__()
         self.api_keys: frozenset[str] | None = (
@@ -242,6 +318,14 @@ class FakeResend(FakeVendorServer):
         self._sent_at: list[float] = []  # one entry per email accepted, for the quotas
         self._first_used: dict[str, float] = {}  # idempotency key -> when first accepted
         self._in_flight: set[str] = set()
+        self.deliver_emails = deliver_emails
+        self.webhooks: dict[str, dict[str, Any]] = {}
+        self._messages: dict[str, _Message] = {}  # svix-id -> what was sent
+        self._outbox: collections.deque[str] = collections.deque()  # svix-ids to send
+        self._outbox_busy = 0  # deliveries taken from the outbox and not finished
+        self._outbox_changed = threading.Condition(self.lock)
+        self._sender: threading.Thread | None = None
+        self._stopping = False
 
     # -- ids, time, answers --------------------------------------------------------------------
     def uuid(self) -> str:
@@ -553,6 +637,13 @@ class FakeResend(FakeVendorServer):
     def _accept(self, email: dict[str, Any]) -> None:
         self.emails[email["id"]] = email
         self._sent_at.append(self.now())
+        if email["last_event"] == "scheduled":
+            self._notify("email.scheduled", self._email_data(email))
+            return
+        self._notify("email.sent", self._email_data(email))
+        if self.deliver_emails:
+            email["last_event"] = "delivered"
+            self._notify("email.delivered", self._email_data(email))
 
     @_endpoint("POST", "/emails")
     def send_email(self, request: FakeRequest) -> FakeResponse:
@@ -729,6 +820,7 @@ class FakeResend(FakeVendorServer):
         self._contact_fields(params, contact)
         self.contacts[contact["id"]] = contact
         self._contact_audiences[contact["id"]] = audiences
+        self._notify("contact.created", self._contact_data(contact))
         return self.reply({"object": "contact", "id": contact["id"]}, 201)
 
     @_endpoint("POST", "/contacts")
@@ -782,6 +874,7 @@ class FakeResend(FakeVendorServer):
                     raise _invalid("Invalid `email` field. It must be an email address.")
                 contact["email"] = email
         self._contact_fields(params, contact)
+        self._notify("contact.updated", self._contact_data(contact))
         return self.reply({"object": "contact", "id": contact["id"]})
 
     update_contact = _endpoint("PATCH", "/contacts/{id}")(_update_contact)
@@ -795,8 +888,10 @@ class FakeResend(FakeVendorServer):
         if audience_id is not None and len(self._contact_audiences[contact["id"]]) > 1:
             self._contact_audiences[contact["id"]].discard(audience_id)
         else:
+            data = self._contact_data(contact)
             del self.contacts[contact["id"]]
             del self._contact_audiences[contact["id"]]
+            self._notify("contact.deleted", data)
         return self.reply(
             {"object": "contact", "id": contact["id"], "contact": contact["id"], "deleted": True}
         )
@@ -834,6 +929,345 @@ class FakeResend(FakeVendorServer):
     @_endpoint("GET", "/domains")
     def list_domains(self, request: FakeRequest) -> FakeResponse:
         return self.reply(self._page(request, list(reversed(self.domains.values()))))
+
+    # -- webhooks: the API -------------------------------------------------------------------
+    def new_signing_secret(self) -> str:
+        """A signing secret as Resend makes them: ``whsec_`` and 24 random bytes in base64."""
+        raw = bytes(self._random.getrandbits(8) for _ in range(24))
+        return "whsec_" + base64.b64encode(raw).decode()
+
+    def _webhook_params(
+        self, params: Mapping[str, Any], webhook: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        changes: dict[str, Any] = {}
+        if webhook is None or "endpoint" in params:
+            endpoint = _string(params, "endpoint", required=True)
+            assert endpoint is not None
+            if not re.match(r"https?://[^\s/]+", endpoint):
+                raise _invalid("Invalid `endpoint` field. It must be an http(s) URL.")
+            changes["endpoint"] = endpoint
+        if webhook is None or "events" in params:
+            events = params.get("events")
+            if events is None:
+                raise _missing("events")
+            if not isinstance(events, list) or not events:
+                raise _invalid("Invalid `events` field. It must be a non-empty array of events.")
+            for event in events:
+                if event not in WEBHOOK_EVENTS:
+                    raise _invalid(f"Invalid `events` field. Unknown event type: {event}.")
+            changes["events"] = list(dict.fromkeys(events))
+        if "status" in params:
+            if params["status"] not in ("enabled", "disabled"):
+                raise _invalid("Invalid `status` field. It must be enabled or disabled.")
+            changes["status"] = params["status"]
+        return changes
+
+    @_endpoint("POST", "/webhooks")
+    def create_webhook(self, request: FakeRequest) -> FakeResponse:
+        changes = self._webhook_params(self._params(request), None)
+        webhook = self._add_webhook(changes["endpoint"], changes["events"], None)
+        return self.reply(
+            {"object": "webhook", "id": webhook["id"], "signing_secret": webhook["signing_secret"]},
+            201,
+        )
+
+    @_endpoint("GET", "/webhooks")
+    def list_webhooks(self, request: FakeRequest) -> FakeResponse:
+        items = [
+            {k: v for k, v in w.items() if k not in ("signing_secret", "object")}
+            for w in reversed(self.webhooks.values())
+        ]
+        return self.reply(self._page(request, items))
+
+    def _find_webhook(self, request: FakeRequest) -> dict[str, Any]:
+        webhook = self.webhooks.get(request.path_params["webhook_id"])
+        if webhook is None:
+            raise _not_found("Webhook")
+        return webhook
+
+    @_endpoint("GET", "/webhooks/{webhook_id}")
+    def get_webhook(self, request: FakeRequest) -> FakeResponse:
+        return self.reply(self._find_webhook(request))
+
+    @_endpoint("PATCH", "/webhooks/{webhook_id}")
+    def update_webhook(self, request: FakeRequest) -> FakeResponse:
+        webhook = self._find_webhook(request)
+        webhook.update(self._webhook_params(self._params(request), webhook))
+        return self.reply({"object": "webhook", "id": webhook["id"]})
+
+    @_endpoint("DELETE", "/webhooks/{webhook_id}")
+    def remove_webhook(self, request: FakeRequest) -> FakeResponse:
+        webhook = self._find_webhook(request)
+        del self.webhooks[webhook["id"]]
+        return self.reply({"object": "webhook", "id": webhook["id"], "deleted": True})
+
+    def _add_webhook(self, endpoint: str, events: list[str], secret: str | None) -> dict[str, Any]:
+        webhook: dict[str, Any] = {
+            "object": "webhook",
+            "id": self.uuid(),
+            "endpoint": endpoint,
+            "events": list(events),
+            "status": "enabled",
+            "created_at": _timestamp(self.now()),
+            "signing_secret": secret or self.new_signing_secret(),
+        }
+        self.webhooks[webhook["id"]] = webhook
+        return webhook
+
+    def add_webhook(
+        self, endpoint: str, events: Iterable[str], *, secret: str | None = None
+    ) -> dict[str, Any]:
+        """Seed an enabled webhook sending ``events`` to ``endpoint`` (signed with ``secret``,
+        else a new one); returns it, ``signing_secret`` included."""
+        events = list(events)
+        unknown = [e for e in events if e not in WEBHOOK_EVENTS]
+        if unknown or not events:
+            raise ValueError(f"add_webhook: unknown or no event types: {unknown or events}")
+        with self.lock:
+            return copy.deepcopy(self._add_webhook(endpoint, events, secret))
+
+    # -- webhooks: deliveries ------------------------------------------------------------------
+    def new_message_id(self) -> str:
+        """A Svix message id (``msg_`` and 27 letters and digits), from the seeded source."""
+        alphabet = string.ascii_letters + string.digits
+        return "msg_" + "".join(self._random.choice(alphabet) for _ in range(27))
+
+    def event_body(
+        self, type: str, data: Mapping[str, Any], *, created_at: float | None = None
+    ) -> bytes:
+        """A Resend event as Resend serialises it: ``{"type", "created_at", "data"}``."""
+        event = {"type": type, "created_at": _iso(self.now() if created_at is None else created_at)}
+        event["data"] = copy.deepcopy(dict(data))  # type: ignore[assignment]
+        return json.dumps(event, separators=(",", ":")).encode()
+
+    def signed_delivery(
+        self,
+        type: str,
+        data: Mapping[str, Any],
+        *,
+        secret: str,
+        msg_id: str | None = None,
+        timestamp: float | None = None,
+        body: bytes | None = None,
+    ) -> tuple[bytes, dict[str, str]]:
+        """The body and Svix headers of one delivery of a Resend event of ``type`` with
+        ``data``, signed with ``secret`` at ``timestamp`` (default: the fake's clock), without
+        sending it: for ``JobTester.deliver_webhook("resend", *fake.signed_delivery(...))``."""
+        msg_id = msg_id or self.new_message_id()
+        payload = self.event_body(type, data) if body is None else body
+        stamp = int(self.now() if timestamp is None else timestamp)
+        return payload, {
+            "svix-id": msg_id,
+            "svix-timestamp": str(stamp),
+            "svix-signature": sign_delivery(secret, msg_id, stamp, payload),
+        }
+
+    def send_event(
+        self,
+        url: str,
+        type: str,
+        data: Mapping[str, Any],
+        *,
+        secret: str,
+        msg_id: str | None = None,
+        timestamp: float | None = None,
+        headers: Mapping[str, str | None] | None = None,
+        body: bytes | None = None,
+    ) -> httpx.Response:
+        """POST one Resend event of ``type`` with ``data`` to ``url``, signed as Svix signs it
+        with ``secret`` (the endpoint's ``whsec_...``); returns the endpoint's answer (also in
+        ``webhook_deliveries``). ``msg_id`` is the ``svix-id`` (new by default); ``timestamp``
+        the signing time (default: the fake's clock; an older one makes a stale delivery);
+        ``headers`` replace or, with None, remove headers after signing (a missing or forged
+        signature); ``body`` replaces the event's JSON (signed all the same)."""
+        msg_id = msg_id or self.new_message_id()
+        payload = self.event_body(type, data) if body is None else body
+        with self.lock:
+            self._messages[msg_id] = _Message(url, payload, secret)
+        return self._post(msg_id, timestamp=timestamp, headers=headers)
+
+    def redeliver(self, msg_id: str, *, timestamp: float | None = None) -> httpx.Response:
+        """Send message ``msg_id`` again, as Svix retries: the same ``svix-id`` and body, a
+        fresh ``svix-timestamp`` (``timestamp``, default now) and signature."""
+        with self.lock:
+            if msg_id not in self._messages:
+                raise KeyError(f"redeliver: no message {msg_id!r} was sent by this fake")
+        return self._post(msg_id, timestamp=timestamp, headers=None)
+
+    def retry_failed(self) -> list[httpx.Response]:
+        """Svix's next retry of every message whose last attempt was not answered 2xx (or not
+        answered at all): each is sent again once (messages still queued are not); returns the
+        answers."""
+        with self.lock:
+            failed = [
+                msg_id
+                for msg_id, message in self._messages.items()
+                if message.attempts
+                and (message.last_status is None or not 200 <= message.last_status < 300)
+            ]
+        return [self.redeliver(msg_id) for msg_id in failed]
+
+    def _post(
+        self, msg_id: str, *, timestamp: float | None, headers: Mapping[str, str | None] | None
+    ) -> httpx.Response:
+        with self.lock:
+            message = self._messages[msg_id]
+            stamp = int(self.now() if timestamp is None else timestamp)
+        sent: dict[str, str | None] = {
+            "svix-id": msg_id,
+            "svix-timestamp": str(stamp),
+            "svix-signature": sign_delivery(message.secret, msg_id, stamp, message.body),
+        }
+        sent.update(headers or {})
+        final = {k: v for k, v in sent.items() if v is not None}
+        try:
+            response = self.deliver_webhook(message.url, message.body, final)
+        except httpx.HTTPError:
+            with self.lock:
+                message.attempts += 1
+                message.last_status = None
+                self.webhook_deliveries.append(
+                    WebhookSent(url=message.url, headers=final, body=message.body, status=0)
+                )
+            raise
+        with self.lock:
+            message.attempts += 1
+            message.last_status = response.status_code
+        return response
+
+    # -- webhooks: the fake's own events ---------------------------------------------------------
+    def _email_data(self, email: Mapping[str, Any]) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "email_id": email["id"],
+            "created_at": _iso(self.now()),
+            "from": email["from"],
+            "to": list(email["to"]),
+            "subject": email["subject"],
+        }
+        if email.get("tags"):
+            data["tags"] = {t["name"]: t["value"] for t in email["tags"]}
+        if isinstance(email.get("headers"), dict) and email["headers"]:
+            data["headers"] = [{"name": k, "value": v} for k, v in email["headers"].items()]
+        return data
+
+    def _contact_data(self, contact: Mapping[str, Any]) -> dict[str, Any]:
+        audiences = sorted(self._contact_audiences.get(contact["id"], set()))
+        data: dict[str, Any] = {
+            "id": contact["id"],
+            "audience_id": audiences[0] if audiences else None,
+            "segment_ids": audiences,
+            "created_at": _iso_of(contact.get("created_at")),
+            "updated_at": _iso(self.now()),
+            "email": contact["email"],
+            "first_name": contact.get("first_name"),
+            "last_name": contact.get("last_name"),
+            "unsubscribed": bool(contact.get("unsubscribed")),
+        }
+        return {k: v for k, v in data.items() if v is not None}
+
+    def _notify(self, event_type: str, data: Mapping[str, Any]) -> None:
+        """Queue ``event_type`` for every enabled webhook subscribed to it (the caller holds the
+        lock); the sender thread posts them in order."""
+        for webhook in self.webhooks.values():
+            if webhook["status"] != "enabled" or event_type not in webhook["events"]:
+                continue
+            msg_id = self.new_message_id()
+            self._messages[msg_id] = _Message(
+                webhook["endpoint"], self.event_body(event_type, data), webhook["signing_secret"]
+            )
+            self._outbox.append(msg_id)
+        if self._outbox and self._sender is None and not self._stopping:
+            self._sender = threading.Thread(
+                target=self._send_outbox, name=f"{type(self).__name__}-webhooks", daemon=True
+            )
+            self._sender.start()
+        self._outbox_changed.notify_all()
+
+    def _send_outbox(self) -> None:
+        while True:
+            with self._outbox_changed:
+                while not self._outbox and not self._stopping:
+                    self._outbox_changed.wait()
+                if self._stopping:
+                    return
+                msg_id = self._outbox.popleft()
+                self._outbox_busy += 1
+            try:
+                self._post(msg_id, timestamp=None, headers=None)
+            except httpx.HTTPError:
+                pass  # recorded with status 0; retry_failed() sends it again
+            finally:
+                with self._outbox_changed:
+                    self._outbox_busy -= 1
+                    self._outbox_changed.notify_all()
+
+    def wait_for_webhooks(self, timeout: float = 30.0) -> None:
+        """Return once every delivery the fake queued has been sent and answered (or failed);
+        ``TimeoutError`` after ``timeout`` seconds."""
+        with self._outbox_changed:
+            if not self._outbox_changed.wait_for(
+                lambda: not self._outbox and not self._outbox_busy, timeout
+            ):
+                raise TimeoutError(
+                    f"FakeResend: {len(self._outbox) + self._outbox_busy} webhook deliveries "
+                    f"still unsent after {timeout} s"
+                )
+
+    def email_event(self, email_id: str, type: str, **data: Any) -> None:
+        """Play an event of email ``email_id``'s life (``email.delivered``, ``email.bounced``,
+        ``email.opened``, ``email.clicked``, ``email.complained``...): its ``last_event``
+        changes and the subscribed webhooks are notified. ``data`` adds to the event's data
+        (``bounce={...}``, ``click={...}``; defaults are filled in for those two)."""
+        if type not in _LAST_EVENT:
+            raise ValueError(f"email_event: {type!r} is not an event of an email's life")
+        with self.lock:
+            email = self.emails.get(email_id)
+            if email is None:
+                raise KeyError(f"email_event: no email {email_id!r}")
+            unsent = email["last_event"] in ("scheduled", "canceled")
+            if unsent and type not in ("email.sent", "email.scheduled", "email.failed"):
+                raise ValueError(
+                    f"email_event: email {email_id} is {email['last_event']}, not sent yet: "
+                    f"play email.sent first, then {type}"
+                )
+            email["last_event"] = _LAST_EVENT[type]
+            extra = dict(data)
+            if type == "email.bounced":
+                extra.setdefault(
+                    "bounce",
+                    {
+                        "type": "Permanent",
+                        "subType": "General",
+                        "message": "The recipient's email provider sent a hard bounce message.",
+                        "diagnosticCode": ["smtp; 550 5.1.1 user unknown"],
+                    },
+                )
+            if type == "email.clicked":
+                extra.setdefault(
+                    "click",
+                    {
+                        "link": "https://acme.dev/welcome",
+                        "ipAddress": "192.0.2.1",
+                        "userAgent": "Mozilla/5.0",
+                        "timestamp": _iso(self.now()),
+                    },
+                )
+            self._notify(type, {**self._email_data(email), **extra})
+
+    def start(self, *, port: int = 0) -> FakeResend:
+        with self.lock:
+            self._stopping = False
+        super().start(port=port)
+        return self
+
+    def stop(self) -> None:
+        with self._outbox_changed:
+            self._stopping = True
+            self._outbox_changed.notify_all()
+            sender, self._sender = self._sender, None
+        if sender is not None:
+            sender.join(30)
+        super().stop()
 
     # -- seeding (no HTTP, no recorded request) ------------------------------------------------
     def add_email(

@@ -1,4 +1,6 @@
-"""The Slack integration: settings, the SDK client, Slack's error rules, and the task wrappers.
+"""The Slack integration: settings, the SDK client, Slack's error rules, the task wrappers, and
+the triggers (``on_app_mention``, ``on_message``... over Slack's Events API; reading a delivery
+and the typed payloads are ``_events``'s).
 
 Each wrapper is one task of the run (``io.slack.post_message("hello", channel=..., text=...)``)
 taking the Web API method's own parameters by keyword and returning Slack's answer as JSON.
@@ -32,10 +34,13 @@ except ImportError as exc:  # pragma: no cover - the dependency is declared
         "runio-slack needs the Slack SDK: pip install 'slack-sdk>=3.47' (or reinstall runio-slack)."
     ) from exc
 
-import runio
-from runio.errors import NonRetryableError
+from pydantic import BaseModel
 
-from . import _errors
+import runio
+from runio.errors import IntegrationSettingError, JobDefinitionError, NonRetryableError
+from runio.integrations import WebhookDelivery, WebhookReply, WebhookRequest, WebhookTrigger
+
+from . import _errors, _events
 from ._errors import SlackAPIError
 
 DEFAULT_BASE_URL = "https://slack.com"
@@ -122,6 +127,53 @@ def _slack_now(response: SlackResponse) -> float | None:
     return when.timestamp() if when.tzinfo is not None else None
 
 
+def _channel_ids(where: str, channel: str | Sequence[str] | None) -> list[str] | None:
+    """``channel`` as the list of ids an event filter allows; None for any channel."""
+    if channel is None:
+        return None
+    channels = [channel] if isinstance(channel, str) else list(channel)
+    for value in channels:
+        if not (isinstance(value, str) and _CHANNEL_ID.match(value)):
+            raise JobDefinitionError(
+                f"Slack.{where}(channel={value!r}): Slack's events name channels by id "
+                "(C0123ABCD; G... for a private channel, D... for a direct message), not by name. "
+                "Find it at the bottom of the channel's details in Slack, or with "
+                "io.slack.list_conversations."
+            )
+    if not channels:
+        raise JobDefinitionError(f"Slack.{where}(channel=[]) names no channel; leave it None.")
+    return channels
+
+
+def _merge_event_filter(
+    where: str, filter: Mapping[str, Any] | None, extra: Mapping[str, Any]
+) -> Mapping[str, Any] | None:
+    """``filter`` with ``extra`` added under ``"event"``; a key both set is an error."""
+    if not extra:
+        return filter
+    merged = dict(filter or {})
+    event = merged.get("event", {})
+    if not isinstance(event, Mapping):
+        raise JobDefinitionError(
+            f"Slack.{where}(filter=...)'s 'event' entry must be a mapping of the event's fields."
+        )
+    both = sorted(set(event) & set(extra))
+    if both:
+        raise JobDefinitionError(
+            f"Slack.{where}: filter={{'event': {{{both[0]!r}: ...}}}} and the argument that sets "
+            "it both narrow the same field; give one of them."
+        )
+    merged["event"] = {**event, **extra}
+    return merged
+
+
+def _channel_filter(
+    where: str, channel: str | Sequence[str] | None, filter: Mapping[str, Any] | None
+) -> Mapping[str, Any] | None:
+    channels = _channel_ids(where, channel)
+    return _merge_event_filter(where, filter, {} if channels is None else {"channel": channels})
+
+
 class Slack(runio.Integration[WebClient]):
     """Slack: ``await io.slack.post_message("hello", channel="C0123ABCD", text="Hi!")``.
 
@@ -154,6 +206,24 @@ class Slack(runio.Integration[WebClient]):
         help="API base URL (a FakeSlack's url in tests); the Web API is under /api/",
     )
     timeout: float = runio.setting(default=30.0, secret=False, help="seconds per request")
+    signing_secret: str | None = runio.setting(
+        env="SLACK_SIGNING_SECRET",
+        required=False,
+        help="The app's Signing Secret (Basic Information → App Credentials): verifies events",
+    )
+
+    webhook_secret_setting = "signing_secret"
+    webhook_help = (
+        "Slack has no API for an app's Event Subscriptions: set them on the app's page at "
+        "https://api.slack.com/apps → your app → Event Subscriptions. Turn on Enable Events, "
+        "paste the endpoint URL as the Request URL (Slack sends a url_verification challenge, "
+        "which runio answers once SLACK_SIGNING_SECRET is set: 'Verified'), then under "
+        "Subscribe to bot events add the events your jobs listen to (app_mention; "
+        "message.channels, message.groups, message.im, message.mpim for messages; "
+        "reaction_added; member_joined_channel) and Save Changes; reinstall the app if Slack "
+        "asks (new events can need new scopes). The Signing Secret is under Basic Information "
+        "→ App Credentials."
+    )
 
     # -- the SDK client ------------------------------------------------------------------------
     def create_client(self) -> WebClient:
@@ -187,6 +257,130 @@ class Slack(runio.Integration[WebClient]):
         partly succeeded), or a connection dropped after the request went out."""
         known = _errors.is_outcome_unknown(error)
         return super().is_outcome_unknown(error) if known is None else known
+
+    # -- the Events API: webhooks and triggers --------------------------------------------------
+    def verify_webhook(self, request: WebhookRequest) -> WebhookDelivery | WebhookReply:
+        """Check the request's v0 signature (``X-Slack-Signature`` over
+        ``v0:{X-Slack-Request-Timestamp}:{body}``, with the ``signing_secret``, within 5 minutes
+        of its arrival) with the SDK's ``SignatureVerifier``; answer the ``url_verification``
+        challenge; read an ``event_callback`` as a delivery of ``event.type`` whose id is
+        Slack's ``event_id`` (the same on Slack's retries, ``X-Slack-Retry-Num``)."""
+        secret = self.require_setting("signing_secret")
+        if not str(secret).strip():
+            raise IntegrationSettingError(
+                f"Slack integration {self.id!r} has a blank signing_secret: give it the app's "
+                "Signing Secret (Basic Information → App Credentials) with "
+                "Slack(signing_secret=...) or SLACK_SIGNING_SECRET.",
+                integration=self.id,
+                setting="signing_secret",
+                env="SLACK_SIGNING_SECRET",
+            )
+        return _events.read_delivery(str(secret), request)
+
+    def on_event(
+        self,
+        event_type: str,
+        *,
+        schema: type[BaseModel] | None = None,
+        filter: Mapping[str, Any] | None = None,
+    ) -> WebhookTrigger:
+        """Run the job for every Events API event of ``event_type`` (``"app_home_opened"``,
+        ``"channel_created"``, ``"message"``...; subscribe the app to it), whatever caused it,
+        the app's own included. The payload is Slack's envelope (``event``, ``event_id``,
+        ``team_id``...), parsed by ``schema`` when given; ``filter`` matches it
+        (``{"event": {"channel": ["C0123ABCD"]}}``)."""
+        if isinstance(event_type, str) and event_type.startswith("message."):
+            raise JobDefinitionError(
+                f"Slack.on_event({event_type!r}): {event_type} is the name of a subscription on "
+                "the app's page; Slack delivers its events as type 'message' (with "
+                "channel_type telling where). Use on_event('message') or on_message()."
+            )
+        return self.webhook_trigger(event_type, schema=schema, filter=filter)
+
+    def on_app_mention(
+        self,
+        channel: str | Sequence[str] | None = None,
+        *,
+        schema: type[BaseModel] = _events.AppMention,
+        filter: Mapping[str, Any] | None = None,
+    ) -> WebhookTrigger:
+        """Run the job when someone mentions the app's bot (``app_mention``), in ``channel``
+        (an id, or several) or any channel the bot is in; a mention in the app's own message
+        does not (an answer quoting the mention would start the job again). The payload is an
+        ``AppMention`` (``payload.event.text``, ``.user``, ``.channel``, ``.ts``)."""
+        where = _channel_filter("on_app_mention", channel, filter)
+        trigger = self.webhook_trigger("app_mention", schema=schema, filter=where)
+        return _events.narrowed(trigger, skip_own=True)
+
+    def on_message(
+        self,
+        channel: str | Sequence[str] | None = None,
+        *,
+        include_bots: bool = False,
+        subtypes: Sequence[str] = _events.USER_MESSAGE_SUBTYPES,
+        schema: type[BaseModel] = _events.Message,
+        filter: Mapping[str, Any] | None = None,
+    ) -> WebhookTrigger:
+        """Run the job when someone posts a message in ``channel`` (an id, or several) or in
+        any conversation the app is subscribed to (``message``; the ``message.channels``,
+        ``.groups``, ``.im``, ``.mpim`` bot events). The payload is a ``Message``
+        (``payload.event.text``, ``.user``, ``.channel``, ``.ts``, ``.thread_ts``).
+
+        Messages people post: the app's own messages never start it (a job that answers would
+        answer itself, forever); other bots' only with ``include_bots=True``; and of Slack's
+        message subtypes, only ``subtypes`` (default ``file_share``, ``thread_broadcast``,
+        ``me_message``): edits, deletions, joins and topic changes do not. ``on_event("message")``
+        gives every message event."""
+        if isinstance(subtypes, str):
+            raise JobDefinitionError(
+                f"Slack.on_message(subtypes=...) lists subtypes, e.g. [{subtypes!r}]; got a string."
+            )
+        where = _channel_filter("on_message", channel, filter)
+        trigger = self.webhook_trigger("message", schema=schema, filter=where)
+        return _events.narrowed(
+            trigger, skip_own=True, skip_bots=not include_bots, subtypes=list(subtypes)
+        )
+
+    def on_reaction_added(
+        self,
+        reaction: str | Sequence[str] | None = None,
+        *,
+        channel: str | Sequence[str] | None = None,
+        schema: type[BaseModel] = _events.ReactionAdded,
+        filter: Mapping[str, Any] | None = None,
+    ) -> WebhookTrigger:
+        """Run the job when someone adds emoji ``reaction`` (``"eyes"``, without colons; or
+        several; any when None) to a message in ``channel`` (an id, or several; any when None).
+        The app's own reactions do not start it. The payload is a ``ReactionAdded``
+        (``payload.event.reaction``, ``.user``, ``.item.channel``, ``.item.ts``)."""
+        extra: dict[str, Any] = {}
+        if reaction is not None:
+            names = [reaction] if isinstance(reaction, str) else list(reaction)
+            if not names or not all(isinstance(n, str) and n.strip(":").strip() for n in names):
+                raise JobDefinitionError(
+                    f"Slack.on_reaction_added(reaction={reaction!r}) takes an emoji name "
+                    "('eyes', with or without colons) or a list of them; leave it None for any."
+                )
+            extra["reaction"] = [name.strip(":") for name in names]
+        channels = _channel_ids("on_reaction_added", channel)
+        if channels is not None:
+            extra["item"] = {"channel": channels}
+        where = _merge_event_filter("on_reaction_added", filter, extra)
+        trigger = self.webhook_trigger("reaction_added", schema=schema, filter=where)
+        return _events.narrowed(trigger, skip_own=True)
+
+    def on_member_joined_channel(
+        self,
+        channel: str | Sequence[str] | None = None,
+        *,
+        schema: type[BaseModel] = _events.MemberJoinedChannel,
+        filter: Mapping[str, Any] | None = None,
+    ) -> WebhookTrigger:
+        """Run the job when someone joins ``channel`` (an id, or several) or any channel the
+        app is in (``member_joined_channel``; the app's bot joining counts too). The payload is
+        a ``MemberJoinedChannel`` (``payload.event.user``, ``.channel``, ``.inviter``)."""
+        where = _channel_filter("on_member_joined_channel", channel, filter)
+        return self.webhook_trigger("member_joined_channel", schema=schema, filter=where)
 
     # -- helpers for wrappers ------------------------------------------------------------------
     def _metadata(self, task: runio.Task, metadata: Any) -> dict[str, Any]:

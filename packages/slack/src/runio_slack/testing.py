@@ -24,11 +24,24 @@ every call),
 ``hold_after_write()`` (apply a write and hold its answer until released: kill the client
 there), and ``history_page_cap`` (the 15-message pages Slack gives apps outside the
 Marketplace). Message timestamps come from the real clock, as Slack's do.
+
+The Events API (Slack calling the app): ``send_event(url, event)`` posts an ``event_callback``
+envelope signed with the app's Signing Secret (v0: ``X-Slack-Signature`` over
+``v0:{timestamp}:{body}``), ``send_signed`` any body, ``verify_url`` the ``url_verification``
+challenge, ``retry_delivery`` Slack's retry of a delivery (same body and ``event_id``, fresh
+signature, ``X-Slack-Retry-Num``), ``replay`` the very same request again. ``subscribe(url,
+events)`` is the app page's Event Subscriptions: the URL must answer the challenge, and from then
+on the fake sends the subscribed bot events when its state changes (``user_posts``,
+``user_reacts``, ``user_joins``, and the bot's own ``chat.postMessage``, ``reactions.add`` and
+``conversations.join``, as Slack does), retrying a failed delivery up to three times (at once,
+where Slack waits a minute, then five).
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json as jsonlib
 import re
 import threading
@@ -37,11 +50,43 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
-from runio.testing import FakeRequest, FakeResponse, FakeVendorServer, route
+import httpx
 
-__all__ = ["DEFAULT_TOKEN", "FakeChannel", "FakeSlack", "Hold"]
+from runio.testing import FakeRequest, FakeResponse, FakeVendorServer, WebhookSent, route
+
+__all__ = [
+    "BOT_EVENTS",
+    "DEFAULT_SIGNING_SECRET",
+    "DEFAULT_TOKEN",
+    "EventSubscription",
+    "FakeChannel",
+    "FakeSlack",
+    "Hold",
+]
 
 DEFAULT_TOKEN = "xoxb-000000000001-000000000002-fakeslacktokenfakeslack"
+DEFAULT_SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+"""The fake app's Signing Secret, unless ``FakeSlack(signing_secret=...)`` gives another."""
+
+BOT_EVENTS: frozenset[str] = frozenset(
+    {
+        "app_mention",
+        "message.channels",
+        "message.groups",
+        "message.im",
+        "message.mpim",
+        "reaction_added",
+        "member_joined_channel",
+    }
+)
+"""The bot events ``FakeSlack.subscribe`` knows (as Slack's app page names them): the fake sends
+them when its state changes."""
+
+_MESSAGE_SUBSCRIPTION = {
+    "channel": "message.channels",
+    "group": "message.groups",
+    "im": "message.im",
+}
 
 WRITE_METHODS: frozenset[str] = frozenset(
     {
@@ -214,6 +259,16 @@ def _limit(params: Mapping[str, Any], default: int, maximum: int) -> int:
     return min(value, maximum)
 
 
+@dataclass(frozen=True)
+class EventSubscription:
+    """The app's Event Subscriptions: its Request URL and the bot events sent to it."""
+
+    url: str
+    events: frozenset[str]
+    retries: int = 3
+    """How many times a delivery not answered 2xx is sent again (Slack: 3)."""
+
+
 class FakeSlack(FakeVendorServer):
     """Slack's Web API, as a local HTTP server with one workspace and one bot.
 
@@ -221,6 +276,11 @@ class FakeSlack(FakeVendorServer):
     ``#general`` channel the bot is in (``general_id``); add more with ``add_channel``, users
     with ``add_user``, messages with ``add_message``. Read what happened from ``messages(...)``,
     ``ephemeral``, ``scheduled``, ``files``, ``requests`` and ``writes``.
+
+    As Slack's Events API it signs requests with ``signing_secret`` (``send_event``,
+    ``verify_url``, ``retry_delivery``, ``replay``, ``send_signed``); once ``subscribe(url)``
+    has saved a Request URL, people acting in the workspace (``user_posts``, ``user_reacts``,
+    ``user_joins``) and the bot's own writes send the subscribed events there.
     """
 
     idempotency_header: ClassVar[str | None] = None  # Slack has no idempotency key
@@ -232,9 +292,19 @@ class FakeSlack(FakeVendorServer):
         team_id: str = "T0000FAKE",
         team: str = "Fake Workspace",
         history_page_cap: int | None = None,
+        signing_secret: str = DEFAULT_SIGNING_SECRET,
     ) -> None:
         super().__init__()
         self.token = token
+        self.signing_secret = signing_secret
+        """The app's Signing Secret: Events API requests are signed with it."""
+        self.verification_token = "fakeVerificationTokenXyz1"
+        """The deprecated verification token Slack still puts in every envelope's ``token``."""
+        self.event_subscription: EventSubscription | None = None
+        """Set by ``subscribe``: where the fake sends events on its own."""
+        self.undelivered_events: list[dict[str, Any]] = []
+        """Envelopes of subscribed events never answered 2xx, retries included."""
+        self._outbox: list[dict[str, Any]] = []
         self.team_id = team_id
         self.team = team
         self.history_page_cap = history_page_cap
@@ -364,6 +434,300 @@ class FakeSlack(FakeVendorServer):
     def count(self, method: str) -> int:
         """How many calls of the Web API ``method`` took effect."""
         return sum(1 for r in self.writes if r.path == f"/api/{method}")
+
+    # -- the Events API: Slack calling the app ------------------------------------------------
+    def sign(
+        self, body: bytes, *, timestamp: float | None = None, secret: str | None = None
+    ) -> dict[str, str]:
+        """The headers Slack signs ``body`` with: ``X-Slack-Request-Timestamp`` (``timestamp``,
+        default now) and ``X-Slack-Signature`` (``v0=`` HMAC-SHA256 of
+        ``v0:{timestamp}:{body}`` with ``secret``, default the app's Signing Secret)."""
+        stamp = str(int(time.time() if timestamp is None else timestamp))
+        key = (self.signing_secret if secret is None else secret).encode()
+        digest = hmac.new(key, b"v0:" + stamp.encode() + b":" + body, hashlib.sha256)
+        return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": f"v0={digest.hexdigest()}"}
+
+    def envelope(
+        self,
+        event: Mapping[str, Any],
+        *,
+        event_id: str | None = None,
+        event_time: float | None = None,
+    ) -> dict[str, Any]:
+        """``event`` (``{"type": "app_mention", ...}``) in an ``event_callback`` envelope, as
+        Slack sends it to this workspace's app: a new ``event_id`` unless given."""
+        with self.lock:
+            event_id = event_id or self._new_id("Ev")
+        channel = event.get("channel") or (event.get("item") or {}).get("channel")
+        context = {"et": event.get("type"), "tid": self.team_id, "aid": self.app_id}
+        if channel:
+            context["cid"] = channel
+        return {
+            "token": self.verification_token,
+            "team_id": self.team_id,
+            "context_team_id": self.team_id,
+            "context_enterprise_id": None,
+            "api_app_id": self.app_id,
+            "event": dict(event),
+            "type": "event_callback",
+            "event_id": event_id,
+            "event_time": int(time.time() if event_time is None else event_time),
+            "authorizations": [
+                {
+                    "enterprise_id": None,
+                    "team_id": self.team_id,
+                    "user_id": self.bot_user_id,
+                    "is_bot": True,
+                    "is_enterprise_install": False,
+                }
+            ],
+            "is_ext_shared_channel": False,
+            "event_context": "4-" + _cursor(jsonlib.dumps(context, separators=(",", ":"))),
+        }
+
+    def send_signed(
+        self,
+        url: str,
+        body: bytes,
+        *,
+        timestamp: float | None = None,
+        secret: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """POST ``body`` to ``url`` signed as Slack signs it (``sign``: pass an old
+        ``timestamp`` for a stale request, another ``secret`` for a forged one), with
+        ``headers`` added; recorded in ``webhook_deliveries``."""
+        signed = {**self.sign(body, timestamp=timestamp, secret=secret), **(headers or {})}
+        return self.deliver_webhook(url, body, signed)
+
+    def send_event(
+        self,
+        url: str,
+        event: Mapping[str, Any],
+        *,
+        event_id: str | None = None,
+        timestamp: float | None = None,
+        secret: str | None = None,
+    ) -> httpx.Response:
+        """Deliver ``event`` (the inner event, e.g. ``{"type": "app_mention", "user": ...,
+        "text": ..., "channel": ..., "ts": ...}``) to ``url`` in a signed ``event_callback``
+        envelope (``envelope``). The envelope sent is ``json.loads(fake.webhook_deliveries[-1]
+        .body)``; ``retry_delivery()`` sends it again as Slack retries."""
+        body = jsonlib.dumps(self.envelope(event, event_id=event_id)).encode()
+        return self.send_signed(url, body, timestamp=timestamp, secret=secret)
+
+    def verify_url(self, url: str, *, secret: str | None = None) -> httpx.Response:
+        """Send the ``url_verification`` request Slack sends when a Request URL is entered;
+        Slack expects the ``challenge`` back."""
+        with self.lock:
+            challenge = "ch" + self._new_id("")
+        body = jsonlib.dumps(
+            {"token": self.verification_token, "challenge": challenge, "type": "url_verification"}
+        ).encode()
+        return self.send_signed(url, body, secret=secret)
+
+    def retry_delivery(
+        self, sent: WebhookSent | None = None, *, reason: str = "http_timeout"
+    ) -> httpx.Response:
+        """Send delivery ``sent`` (default: the last one) again as Slack retries it: the same
+        body (the same ``event_id``), signed anew, with ``X-Slack-Retry-Num`` one more than
+        before and ``X-Slack-Retry-Reason`` (``http_timeout``, ``http_error``...)."""
+        sent = sent or self.webhook_deliveries[-1]
+        previous = {k.lower(): v for k, v in sent.headers.items()}.get("x-slack-retry-num", "0")
+        retry = {"X-Slack-Retry-Num": str(int(previous) + 1), "X-Slack-Retry-Reason": reason}
+        return self.send_signed(sent.url, sent.body, headers=retry)
+
+    def replay(self, sent: WebhookSent | None = None) -> httpx.Response:
+        """Send delivery ``sent`` (default: the last one) again byte for byte, its old
+        signature and timestamp included: what someone who captured it could do."""
+        sent = sent or self.webhook_deliveries[-1]
+        return self.deliver_webhook(sent.url, sent.body, sent.headers)
+
+    def subscribe(
+        self, url: str, events: Iterable[str] = BOT_EVENTS, *, retries: int = 3
+    ) -> EventSubscription:
+        """Enable Events on the app page: set ``url`` as the Request URL (it must answer the
+        ``url_verification`` challenge, as Slack requires before saving it) and subscribe to
+        the bot ``events`` (``BOT_EVENTS`` names them). From then on the fake sends those events
+        as its state changes."""
+        wanted = frozenset(events)
+        unknown = sorted(wanted - BOT_EVENTS)
+        if unknown:
+            raise ValueError(
+                f"FakeSlack.subscribe: unknown bot events {unknown}; it knows {sorted(BOT_EVENTS)}"
+            )
+        answer = self.verify_url(url)
+        sent = jsonlib.loads(self.webhook_deliveries[-1].body)
+        try:
+            echoed = answer.json().get("challenge") if answer.status_code == 200 else None
+        except ValueError:
+            echoed = None
+        if echoed != sent["challenge"]:
+            raise ValueError(
+                f"Your URL didn't respond with the value of the challenge parameter ({url} "
+                f"answered {answer.status_code}: {answer.text[:200]})"
+            )
+        subscription = EventSubscription(url=url, events=wanted, retries=retries)
+        with self.lock:
+            self.event_subscription = subscription
+        return subscription
+
+    def user_posts(
+        self,
+        channel: str,
+        text: str,
+        *,
+        user: str | None = None,
+        thread_ts: str | None = None,
+    ) -> dict[str, Any]:
+        """``user`` (default the workspace's owner) posts ``text`` in ``channel`` (or in the
+        thread ``thread_ts``): the message is stored, and the subscribed ``message.*`` event,
+        plus ``app_mention`` when the text mentions the bot (``<@{bot_user_id}>``), is sent
+        before this returns. Returns the message."""
+        with self.lock:
+            message = self.add_message(
+                channel, text, user=user or self.owner_id, thread_ts=thread_ts
+            )
+            target = self.channels[channel]
+            self._emit_message(target, message)
+            if f"<@{self.bot_user_id}>" in text:
+                self._emit(
+                    "app_mention",
+                    target,
+                    {
+                        "type": "app_mention",
+                        "user": message["user"],
+                        "text": text,
+                        "ts": message["ts"],
+                        **({"thread_ts": message["thread_ts"]} if "thread_ts" in message else {}),
+                        "team": self.team_id,
+                        "channel": target.id,
+                        "event_ts": message["ts"],
+                    },
+                )
+        self._send_pending_events()
+        return message
+
+    def user_reacts(self, channel: str, ts: str, name: str, *, user: str | None = None) -> None:
+        """``user`` (default the owner) reacts to message ``ts`` in ``channel`` with emoji
+        ``name``; the subscribed ``reaction_added`` event is sent before this returns."""
+        with self.lock:
+            target = self.channels[channel]
+            message = target.find(ts)
+            if message is None:
+                raise KeyError(f"no message {ts} in {channel}")
+            who = user or self.owner_id
+            name = name.strip(":")
+            reactions = message.setdefault("reactions", [])
+            reaction = next((r for r in reactions if r["name"] == name), None)
+            if reaction is None:
+                reaction = {"name": name, "users": [], "count": 0}
+                reactions.append(reaction)
+            if who not in reaction["users"]:
+                reaction["users"].append(who)
+                reaction["count"] += 1
+                self._emit_reaction(target, message, name, who)
+        self._send_pending_events()
+
+    def user_joins(self, channel: str, user: str, *, inviter: str | None = None) -> None:
+        """``user`` joins ``channel`` (invited by ``inviter``, if given); the subscribed
+        ``member_joined_channel`` event is sent before this returns."""
+        with self.lock:
+            target = self.channels[channel]
+            if user not in target.members:
+                target.members.add(user)
+                self._emit_joined(target, user, inviter=inviter)
+        self._send_pending_events()
+
+    def _channel_type(self, channel: FakeChannel) -> str:
+        return "im" if channel.is_im else "group" if channel.is_private else "channel"
+
+    def _emit(self, subscription: str, channel: FakeChannel, event: dict[str, Any]) -> None:
+        """Queue ``event`` for the Request URL when the app subscribes to it and its bot is
+        in ``channel`` (Slack sends a channel's events only to the apps in it). The caller
+        holds the lock; ``_send_pending_events`` sends the queue."""
+        wanted = self.event_subscription
+        if wanted is None or subscription not in wanted.events:
+            return
+        if self.bot_user_id not in channel.members and not channel.is_im:
+            return
+        self._outbox.append(self.envelope(event))
+
+    def _emit_message(self, channel: FakeChannel, message: Mapping[str, Any]) -> None:
+        kind = self._channel_type(channel)
+        event = {
+            key: value
+            for key, value in message.items()
+            if key not in ("metadata", "reactions", "reply_count", "latest_reply", "reply_users")
+        }
+        event.update(channel=channel.id, event_ts=message["ts"], channel_type=kind)
+        if message.get("bot_id") == self.bot_id:
+            event["bot_profile"] = {
+                "id": self.bot_id,
+                "app_id": self.app_id,
+                "name": "runio",
+                "deleted": False,
+                "team_id": self.team_id,
+            }
+        self._emit(_MESSAGE_SUBSCRIPTION[kind], channel, event)
+
+    def _emit_reaction(
+        self, channel: FakeChannel, message: Mapping[str, Any], name: str, user: str
+    ) -> None:
+        event = {
+            "type": "reaction_added",
+            "user": user,
+            "reaction": name,
+            "item": {"type": "message", "channel": channel.id, "ts": message["ts"]},
+            "event_ts": self._next_ts(),
+        }
+        author = message.get("user") or message.get("bot_id")
+        if author:
+            event["item_user"] = author
+        self._emit("reaction_added", channel, event)
+
+    def _emit_joined(self, channel: FakeChannel, user: str, *, inviter: str | None = None) -> None:
+        event = {
+            "type": "member_joined_channel",
+            "user": user,
+            "channel": channel.id,
+            "channel_type": "G" if channel.is_private else "C",
+            "team": self.team_id,
+            "event_ts": self._next_ts(),
+        }
+        if inviter:
+            event["inviter"] = inviter
+        self._emit("member_joined_channel", channel, event)
+
+    def _send_pending_events(self) -> None:
+        """Send the queued events to the Request URL (outside the lock: the app may call the
+        Web API while it answers), each retried as Slack retries until answered 2xx; what
+        never is lands in ``undelivered_events``."""
+        with self.lock:
+            pending, self._outbox = self._outbox, []
+            subscription = self.event_subscription
+        if subscription is None:
+            return
+        for envelope in pending:
+            body = jsonlib.dumps(envelope).encode()
+            reason = None
+            for attempt in range(subscription.retries + 1):
+                extra = (
+                    {"X-Slack-Retry-Num": str(attempt), "X-Slack-Retry-Reason": reason or ""}
+                    if attempt
+                    else {}
+                )
+                try:
+                    answer = self.send_signed(subscription.url, body, headers=extra)
+                except httpx.HTTPError:
+                    reason = "connection_failed"
+                    continue
+                if 200 <= answer.status_code < 300:
+                    break
+                reason = "http_error"
+            else:
+                with self.lock:
+                    self.undelivered_events.append(envelope)
 
     # -- faults ------------------------------------------------------------------------------
     def fail_next(
@@ -540,6 +904,7 @@ class FakeSlack(FakeVendorServer):
                     self._drops = [d for d in self._drops if d[0] > 0]
                     request.outcome, request.status = "dropped", None
                     return None
+        self._send_pending_events()  # outside the lock: the app may call back meanwhile
         if hold is not None:  # outside the lock: other calls are answered meanwhile
             hold.request = request
             hold.applied.set()
@@ -736,6 +1101,7 @@ class FakeSlack(FakeVendorServer):
             if _truthy(params.get("reply_broadcast")):
                 message["subtype"] = "thread_broadcast"
         channel.messages.append(message)
+        self._emit_message(channel, message)
         return {"channel": channel.id, "ts": message["ts"], "message": dict(message)}
 
     @_slack_method("chat.update")
@@ -864,7 +1230,9 @@ class FakeSlack(FakeVendorServer):
                 "warning": "already_in_channel",
                 "response_metadata": {"warnings": ["already_in_channel"]},
             }
-        channel.members.add(self.bot_user_id)
+        if not answer:
+            channel.members.add(self.bot_user_id)
+            self._emit_joined(channel, self.bot_user_id)
         return {"channel": channel.as_json(self.bot_user_id), **answer}
 
     @_slack_method("conversations.open")
@@ -1007,6 +1375,7 @@ class FakeSlack(FakeVendorServer):
             raise SlackError("already_reacted")
         reaction["users"].append(self.bot_user_id)
         reaction["count"] += 1
+        self._emit_reaction(channel, message, name, self.bot_user_id)
         return {}
 
     # -- users -------------------------------------------------------------------------------
@@ -1101,5 +1470,9 @@ if __name__ == "__main__":  # python -m runio_slack.testing --port 12112
     serve_fake(
         FakeSlack,
         prog="python -m runio_slack.testing",
-        environment={"SLACK_API_BASE": "{url}", "SLACK_BOT_TOKEN": DEFAULT_TOKEN},
+        environment={
+            "SLACK_API_BASE": "{url}",
+            "SLACK_BOT_TOKEN": DEFAULT_TOKEN,
+            "SLACK_SIGNING_SECRET": DEFAULT_SIGNING_SECRET,
+        },
     )

@@ -12,7 +12,7 @@ This module imports the ``stripe`` SDK; runio's core never does.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 try:
@@ -23,10 +23,35 @@ except ImportError as exc:  # pragma: no cover - the dependency is declared
         "(or reinstall runio-stripe)."
     ) from exc
 
-import runio
-from runio.integrations import retry_after_seconds
+from pydantic import BaseModel
 
+import runio
+from runio.errors import ConfigurationError, IntegrationSettingError
+from runio.integrations import (
+    WebhookDelivery,
+    WebhookRegistration,
+    WebhookRequest,
+    WebhookTrigger,
+    retry_after_seconds,
+)
+
+from . import _webhooks
 from ._errors import StripeAPIError
+from .events import (
+    ChargeRefunded,
+    ChargeSucceeded,
+    CheckoutSessionCompleted,
+    CustomerCreated,
+    CustomerDeleted,
+    CustomerUpdated,
+    InvoicePaid,
+    InvoicePaymentFailed,
+    PaymentIntentPaymentFailed,
+    PaymentIntentSucceeded,
+    SubscriptionCreated,
+    SubscriptionDeleted,
+    SubscriptionUpdated,
+)
 
 DEFAULT_API_BASE = "https://api.stripe.com"
 DEFAULT_LIST_MAX_ITEMS = 100
@@ -172,6 +197,25 @@ class Stripe(runio.Integration[stripe.StripeClient]):
         secret=False, required=False, help="API version to pin (default: the SDK's)"
     )
     timeout: float = runio.setting(default=80.0, secret=False, help="seconds per request")
+    webhook_secret: str | None = runio.setting(
+        env="STRIPE_WEBHOOK_SECRET",
+        required=False,
+        help="signing secret of the webhook endpoint (whsec_...), to verify deliveries",
+    )
+    webhook_tolerance: float = runio.setting(
+        default=_webhooks.DEFAULT_TOLERANCE,
+        secret=False,
+        help="seconds a webhook signature stays valid (default 300, as Stripe's SDK)",
+    )
+
+    webhook_help = (
+        "In the Stripe Dashboard, open Developers > Webhooks (Workbench), add a destination "
+        "(an endpoint URL) with this URL, select the events listed here, then reveal the "
+        "endpoint's signing secret (whsec_...) and give it to the app as STRIPE_WEBHOOK_SECRET "
+        "(or Stripe(webhook_secret=...)). `runio webhooks --register URL` does the same through "
+        "the API (Stripe shows the new secret only then). Locally, `stripe listen --forward-to "
+        "URL` forwards test events and prints the secret it signs them with."
+    )
 
     # -- the SDK client ------------------------------------------------------------------------
     def create_client(self) -> stripe.StripeClient:
@@ -247,6 +291,165 @@ class Stripe(runio.Integration[stripe.StripeClient]):
                     return super().is_outcome_unknown(cause)
                 return True
         return super().is_outcome_unknown(error)
+
+    # -- webhooks ------------------------------------------------------------------------------
+    def verify_webhook(self, request: WebhookRequest) -> WebhookDelivery:
+        """Check the ``Stripe-Signature`` of a delivery with ``webhook_secret`` (the SDK's
+        verifier) and its timestamp against ``webhook_tolerance``, compared with when the
+        request arrived; return the event (``evt_...`` id, ``type``, the event as sent)."""
+        return _webhooks.verify(request, secret=self._signing_secret(), tolerance=self._tolerance())
+
+    def register_webhook(self, url: str, events: Sequence[str]) -> WebhookRegistration:
+        """Create a Stripe webhook endpoint sending ``events`` (``["invoice.paid", ...]``, or
+        ``["*"]`` for all) to ``url`` (``POST /v1/webhook_endpoints``, with this instance's API
+        key and Connect account), rendered in the SDK's API version. Returns it with its signing
+        secret, which Stripe shows only now: give it to the app as ``STRIPE_WEBHOOK_SECRET``."""
+        wanted = list(dict.fromkeys(events)) if not isinstance(events, str) else [events]
+        if not wanted or not all(isinstance(e, str) and e.strip() for e in wanted):
+            raise ConfigurationError(
+                f"Stripe.register_webhook needs the event types to send, e.g. ['invoice.paid'] "
+                f"(or ['*'] for every event); got {events!r}."
+            )
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            raise ConfigurationError(
+                f"Stripe.register_webhook needs the endpoint's http(s) URL, got {url!r}."
+            )
+        client = self.create_client()
+        try:
+            endpoint = client.v1.webhook_endpoints.create(
+                {
+                    "url": url,
+                    "enabled_events": wanted,  # type: ignore[typeddict-item]
+                    "api_version": self.stripe_version or stripe.api_version,  # type: ignore[typeddict-item]
+                }
+            )
+        except stripe.StripeError as error:
+            if error.http_status is None:
+                raise
+            raise StripeAPIError.from_stripe(error) from error
+        finally:
+            http = _HTTP_CLIENTS.pop(client, None)
+            if http is not None:
+                closing: Any = http
+                closing.close()
+        data = as_json(endpoint)
+        return WebhookRegistration(
+            id=str(data["id"]),
+            url=str(data.get("url") or url),
+            events=tuple(data.get("enabled_events") or wanted),
+            secret=data.get("secret"),
+        )
+
+    def _signing_secret(self) -> str:
+        secret: str = self.require_setting("webhook_secret")
+        return secret
+
+    def _tolerance(self) -> float:
+        tolerance = self.webhook_tolerance
+        if not tolerance > 0:
+            raise IntegrationSettingError(
+                f"Stripe(webhook_tolerance=...) must be a positive number of seconds (Stripe's "
+                f"default is 300), got {tolerance!r}.",
+                integration=self.id,
+                setting="webhook_tolerance",
+            )
+        return tolerance
+
+    # -- triggers ------------------------------------------------------------------------------
+    def on_event(
+        self,
+        event_type: str,
+        *,
+        schema: type[BaseModel] | None = None,
+        filter: Mapping[str, Any] | None = None,
+    ) -> WebhookTrigger:
+        """A job trigger: the job runs for each ``event_type`` event (``"invoice.paid"``) Stripe
+        delivers to this instance's endpoint (``/api/v1/webhooks/<id>``) whose event matches
+        ``filter`` (over the event's JSON: ``{"data": {"object": {"currency": ["eur"]}}}``).
+        The job receives the event as sent (a dict), or parsed by ``schema``
+        (``runio_stripe.StripeEvent[...]`` or a model of your own)."""
+        self._tolerance()
+        return self.webhook_trigger(event_type, schema=schema, filter=filter)
+
+    def on_customer_created(self, *, filter: Mapping[str, Any] | None = None) -> WebhookTrigger:
+        """``customer.created``: the job receives a ``runio_stripe.events.CustomerCreated``."""
+        return self.on_event("customer.created", schema=CustomerCreated, filter=filter)
+
+    def on_customer_updated(self, *, filter: Mapping[str, Any] | None = None) -> WebhookTrigger:
+        """``customer.updated`` (``data.previous_attributes``: what changed): the job receives a
+        ``runio_stripe.events.CustomerUpdated``."""
+        return self.on_event("customer.updated", schema=CustomerUpdated, filter=filter)
+
+    def on_customer_deleted(self, *, filter: Mapping[str, Any] | None = None) -> WebhookTrigger:
+        """``customer.deleted``: the job receives a ``runio_stripe.events.CustomerDeleted``."""
+        return self.on_event("customer.deleted", schema=CustomerDeleted, filter=filter)
+
+    def on_charge_succeeded(self, *, filter: Mapping[str, Any] | None = None) -> WebhookTrigger:
+        """``charge.succeeded``: the job receives a ``runio_stripe.events.ChargeSucceeded``."""
+        return self.on_event("charge.succeeded", schema=ChargeSucceeded, filter=filter)
+
+    def on_charge_refunded(self, *, filter: Mapping[str, Any] | None = None) -> WebhookTrigger:
+        """``charge.refunded``: the job receives a ``runio_stripe.events.ChargeRefunded``."""
+        return self.on_event("charge.refunded", schema=ChargeRefunded, filter=filter)
+
+    def on_payment_intent_succeeded(
+        self, *, filter: Mapping[str, Any] | None = None
+    ) -> WebhookTrigger:
+        """``payment_intent.succeeded``: the job receives a
+        ``runio_stripe.events.PaymentIntentSucceeded``."""
+        return self.on_event(
+            "payment_intent.succeeded", schema=PaymentIntentSucceeded, filter=filter
+        )
+
+    def on_payment_intent_payment_failed(
+        self, *, filter: Mapping[str, Any] | None = None
+    ) -> WebhookTrigger:
+        """``payment_intent.payment_failed`` (``last_payment_error`` says why): the job receives a
+        ``runio_stripe.events.PaymentIntentPaymentFailed``."""
+        return self.on_event(
+            "payment_intent.payment_failed", schema=PaymentIntentPaymentFailed, filter=filter
+        )
+
+    def on_checkout_session_completed(
+        self, *, filter: Mapping[str, Any] | None = None
+    ) -> WebhookTrigger:
+        """``checkout.session.completed``: the job receives a
+        ``runio_stripe.events.CheckoutSessionCompleted``."""
+        return self.on_event(
+            "checkout.session.completed", schema=CheckoutSessionCompleted, filter=filter
+        )
+
+    def on_invoice_paid(self, *, filter: Mapping[str, Any] | None = None) -> WebhookTrigger:
+        """``invoice.paid``: the job receives a ``runio_stripe.events.InvoicePaid``."""
+        return self.on_event("invoice.paid", schema=InvoicePaid, filter=filter)
+
+    def on_invoice_payment_failed(
+        self, *, filter: Mapping[str, Any] | None = None
+    ) -> WebhookTrigger:
+        """``invoice.payment_failed``: the job receives a
+        ``runio_stripe.events.InvoicePaymentFailed``."""
+        return self.on_event("invoice.payment_failed", schema=InvoicePaymentFailed, filter=filter)
+
+    def on_subscription_created(self, *, filter: Mapping[str, Any] | None = None) -> WebhookTrigger:
+        """``customer.subscription.created``: the job receives a
+        ``runio_stripe.events.SubscriptionCreated``."""
+        return self.on_event(
+            "customer.subscription.created", schema=SubscriptionCreated, filter=filter
+        )
+
+    def on_subscription_updated(self, *, filter: Mapping[str, Any] | None = None) -> WebhookTrigger:
+        """``customer.subscription.updated`` (``data.previous_attributes``: what changed): the job
+        receives a ``runio_stripe.events.SubscriptionUpdated``."""
+        return self.on_event(
+            "customer.subscription.updated", schema=SubscriptionUpdated, filter=filter
+        )
+
+    def on_subscription_deleted(self, *, filter: Mapping[str, Any] | None = None) -> WebhookTrigger:
+        """``customer.subscription.deleted`` (the subscription ended): the job receives a
+        ``runio_stripe.events.SubscriptionDeleted``."""
+        return self.on_event(
+            "customer.subscription.deleted", schema=SubscriptionDeleted, filter=filter
+        )
 
     # -- helpers for wrappers ------------------------------------------------------------------
     def request_options(

@@ -39,6 +39,7 @@ from ._logging import JsonFormatter, install
 from ._progress import PLUGIN_NAME, DevProgress
 from ._schedules import schedules
 from ._serve import run_dev, serve, server_config, with_server_options
+from ._webhooks import webhooks
 
 err_console = Console(stderr=True, highlight=False)
 """Kept for commands that print to stderr themselves; errors go through ``_fail``."""
@@ -636,6 +637,7 @@ cli.add_command(integrations)
 cli.add_command(schedules)
 cli.add_command(serve)
 cli.add_command(keys)
+cli.add_command(webhooks)
 
 
 def main() -> None:

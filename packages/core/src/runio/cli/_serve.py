@@ -14,9 +14,11 @@ from rich.console import Console
 from .. import server as http
 from .._client import Client, _run_here
 from .._worker import Worker
+from ..integrations._webhooks import webhook_triggers
 from ..server import ServerConfig
 from ._app import load_app
-from ._console import examples
+from ._console import examples, plain
+from ._webhooks import endpoint_url
 
 server_options = [
     click.option(
@@ -88,6 +90,7 @@ def serve(state: Any, /, app: str, host: str, port: int, allowed_hosts: tuple[st
             f"[bold]runio serve[/] app [cyan]{client.id}[/], database {client.database_url}\n"
             f"dashboard: [bold]{server.url}/[/]  API: {server.url}/api/v1  Ctrl-C to stop."
         )
+        print_webhooks(client, server.url, console)
         try:
             await serving
         finally:
@@ -105,12 +108,23 @@ async def run_worker_with_server(
     server = await http.make_server(client, config, handle_signals=False)
     serving = await server.start()
     console.print(f"dashboard: [bold]{server.url}/[/]")
+    print_webhooks(client, server.url, console)
     try:
         await worker.run()
     finally:
         server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):
             await serving
+
+
+def print_webhooks(client: Client, base_url: str, console: Console) -> None:
+    """One line per webhook endpoint the app's triggers listen on (see ``runio webhooks``)."""
+    for integration_id, pairs in sorted(webhook_triggers(list(client.jobs.values())).items()):
+        types = sorted({trigger.event_type for _, trigger in pairs})
+        console.print(
+            f"webhooks: {plain(endpoint_url(base_url, integration_id))}  "
+            f"({plain(pairs[0][1].integration.name)}: {plain(', '.join(types))})"
+        )
 
 
 def run_dev(client: Client, worker: Worker, config: ServerConfig, console: Console) -> None:

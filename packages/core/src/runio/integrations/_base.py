@@ -18,7 +18,7 @@ import email.utils
 import inspect
 import os
 import time
-from collections.abc import Awaitable, Callable, Collection, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import (
@@ -35,11 +35,21 @@ from typing import (
     overload,
 )
 
+from pydantic import BaseModel
+
 from .._task import Property, Task
 from ..errors import ConfigurationError
 from ..retry import RetryAt, RetryOptions, standard_backoff
 from ._runtime import Runtime
 from ._settings import Setting, kind_of
+from ._webhooks import (
+    WebhookDelivery,
+    WebhookRegistration,
+    WebhookReply,
+    WebhookRequest,
+    WebhookTrigger,
+    make_trigger,
+)
 
 if TYPE_CHECKING:
     from typing import Unpack
@@ -336,6 +346,8 @@ _OVERRIDABLE = frozenset(
         "is_outcome_unknown",
         "idempotency_key",
         "marker",
+        "verify_webhook",
+        "register_webhook",
         "__init__",
         "__repr__",
     }
@@ -409,6 +421,13 @@ class Integration(Generic[ClientT], metaclass=_IntegrationMeta):
     sdk_loggers: ClassVar[tuple[str, ...]] = ()
     """Loggers of the vendor's SDK (``("stripe",)``): their records, and their children's, are
     scrubbed of every live instance's secrets."""
+
+    webhook_secret_setting: ClassVar[str] = "webhook_secret"
+    """The setting that holds the webhook signing secret (``runio webhooks`` and the server say
+    when it is unset)."""
+    webhook_help: ClassVar[str | None] = None
+    """How to register the webhook endpoint with the vendor by hand (``runio webhooks`` shows
+    it, with the endpoint's URL). Set it when the class implements ``verify_webhook``."""
 
     id: str = _field()
     """Names this instance in errors and logs (default: the namespace)."""
@@ -551,7 +570,41 @@ class Integration(Generic[ClientT], metaclass=_IntegrationMeta):
         wrapper's ``find_previous``."""
         return f"runio-{task.idempotency_key}"
 
+    def verify_webhook(self, request: WebhookRequest) -> WebhookDelivery | WebhookReply:
+        """Check a webhook request's signature with this instance's signing secret and read the
+        delivery: a ``WebhookDelivery`` (stored as an event, starting the jobs whose triggers
+        match), or a ``WebhookReply`` for a verified request that is not an event (a URL check,
+        a ping). Raise ``runio.errors.WebhookSignatureError`` when the signature is missing,
+        wrong or older than the vendor's tolerance (compared with ``request.received_at``), and
+        ``runio.errors.WebhookPayloadError`` for a signed body that cannot be read; both answer
+        4xx and store nothing. Implement it to offer triggers (``webhook_trigger``)."""
+        raise ConfigurationError(
+            f"{type(self).__name__} offers no webhooks: it does not implement verify_webhook."
+        )
+
+    def register_webhook(self, url: str, events: Sequence[str]) -> WebhookRegistration:
+        """Register ``url`` with the vendor for ``events`` (``runio webhooks --register``), where
+        the vendor's API allows it. The default says to register by hand (``webhook_help``)."""
+        raise ConfigurationError(
+            f"{type(self).__name__} cannot register webhooks through the vendor's API; register "
+            f"{url} by hand: {self.webhook_help or 'see the vendor documentation.'}"
+        )
+
     # -- for jobs and tools ----------------------------------------------------------------
+    def webhook_trigger(
+        self,
+        event_type: str,
+        *,
+        schema: type[BaseModel] | None = None,
+        filter: Mapping[str, Any] | None = None,
+    ) -> WebhookTrigger:
+        """A job trigger for the vendor's ``event_type`` events delivered to this instance's
+        webhook endpoint (``/api/v1/webhooks/<id>``), matching ``filter`` (as in
+        ``runio.event_trigger``); the job receives the vendor's event parsed by ``schema`` when
+        given (the raw event stays in ``ctx.event.payload``). An integration's ``on_...``
+        methods build on this: ``stripe.on_event("invoice.paid")``."""
+        return make_trigger(self, event_type, schema=schema, filter=filter)
+
     async def run_task(
         self,
         cache_key: CacheKey,
@@ -567,6 +620,19 @@ class Integration(Generic[ClientT], metaclass=_IntegrationMeta):
             "`await io.use(integration).run_task(cache_key, fn)` or "
             "`await io.<namespace>.run_task(cache_key, fn)`."
         )
+
+    def require_setting(self, name: str) -> Any:
+        """The value of setting ``name``, else an ``IntegrationSettingError`` naming the argument
+        and the environment variable that give it one: for settings that are optional until a
+        feature needs them (a webhook signing secret)."""
+        runtime = self.__dict__["__runio__"]
+        setting = runtime.spec.settings.get(name)
+        if setting is None:
+            raise ConfigurationError(f"{type(self).__name__} has no setting {name!r}.")
+        value = runtime.values.get(name)
+        if value is None:
+            raise runtime._missing_error([name])
+        return value
 
     def missing_settings(self) -> list[str]:
         """The required settings this instance has no value for."""

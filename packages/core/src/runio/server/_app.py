@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 from .. import __version__
 from .._client import Client
 from ..errors import RunioError, StoreError
-from . import _api, _dashboard
+from . import _api, _dashboard, _webhooks
 from ._security import Guard
 
 log = logging.getLogger("runio.server")
@@ -43,6 +43,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Jobs are recorded so the API and dashboard list them even with no worker running.
         await client._register_jobs()
+        _webhooks.warn_unconfigured(client)
         yield
 
     app = FastAPI(
@@ -82,6 +83,7 @@ def create_app(
         return JSONResponse({"detail": str(exc)}, status_code=400)
 
     app.include_router(_api.router)
+    app.include_router(_webhooks.router)
     app.include_router(_dashboard.router)
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
     return app

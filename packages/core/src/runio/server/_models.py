@@ -71,6 +71,11 @@ class JobOut(BaseModel):
     payload_schema: dict[str, Any] | None
     """The JSON schema its payload must match, if any."""
     payload_filter: dict[str, Any] | None
+    schedule: str | None = None
+    """Its schedule, for a job on a cron or interval trigger."""
+    webhook: dict[str, str] | None = None
+    """For a job started by a vendor's webhooks: ``integration`` (the endpoint is
+    ``/api/v1/webhooks/<integration>``), ``vendor`` and ``event_type``."""
 
     @classmethod
     def of(cls, job: JobRecord) -> JobOut:
@@ -82,6 +87,8 @@ class JobOut(BaseModel):
             event_name=job.event_name,
             payload_schema=trigger.get("schema"),
             payload_filter=trigger.get("filter"),
+            schedule=trigger.get("schedule"),
+            webhook=trigger.get("webhook"),
         )
 
 

@@ -36,6 +36,7 @@ from ._fake_server import (
     FakeVendorServer,
     Hold,
     Page,
+    WebhookSent,
     route,
     serving,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "JobTester",
     "Page",
     "TestClock",
+    "WebhookSent",
     "assert_task",
     "route",
     "serve_fake",

@@ -24,7 +24,11 @@ the wrapper's ``find_previous`` for ``"marker"`` vendors). For the integration's
 time when it gives one), permanent errors fail at once, secrets never reach the store, the
 logs or the server's pages, settings come from arguments or the environment,
 ``io.<namespace>`` resolves to a configured default instance, sync SDK calls run off the event
-loop.
+loop. For an integration that offers triggers (implements ``verify_webhook``): a delivery signed
+as the vendor signs it (``webhook_delivery``) starts a job through the server's endpoint, once
+however often it is delivered; unsigned, wrongly signed, tampered and (for vendors that sign a
+time) stale deliveries are refused with nothing stored and no secret in the answer; without its
+signing secret the endpoint says which setting to give; registration is possible or explained.
 """
 
 from __future__ import annotations
@@ -45,12 +49,13 @@ import pytest
 from .. import _json
 from .. import server as http_server
 from .._client import Client
-from .._job import event_trigger
 from .._records import Run, TaskRun
 from .._task import Task
-from ..errors import IntegrationSettingError
+from .._triggers import event_trigger
+from ..errors import IntegrationSettingError, WebhookPayloadError, WebhookSignatureError
 from ..integrations._base import Integration, IntegrationTask, class_spec
 from ..integrations._runtime import runtime_of
+from ..integrations._webhooks import WebhookDelivery, WebhookRequest
 from ..plugins import create_plugin_manager, hookimpl
 from ..plugins._manager import integration_class_problem
 from ..retry import RetryOptions
@@ -184,6 +189,26 @@ class IntegrationConformance:
     def count_effects(self, server: FakeVendorServer) -> int:
         """How many writes took effect at the vendor so far (default: applied writes)."""
         return len(server.writes)
+
+    webhook_tolerance: ClassVar[float | None] = 300.0
+    """Seconds a webhook signature stays valid (None: the vendor's signature holds no time)."""
+
+    def webhook_delivery(self, signing_secret: str, now: float) -> tuple[bytes, dict[str, str]]:
+        """A delivery of one of the vendor's events (body, headers) signed with
+        ``signing_secret`` at ``now`` (Unix seconds) exactly as the vendor signs it, e.g. from
+        the fake server's signing code. Required when the integration offers triggers."""
+        raise NotImplementedError(
+            f"{type(self).__name__}: {self.integration_class.__name__} implements "
+            "verify_webhook, so give the suite a signed delivery: define "
+            "webhook_delivery(self, signing_secret, now) -> (body, headers)."
+        )
+
+    def _offers_webhooks(self) -> bool:
+        return self.integration_class.verify_webhook is not Integration.verify_webhook
+
+    def _webhook_instance(self, signing_secret: str | None) -> Integration[Any]:
+        settings: dict[str, Any] = {self.integration_class.webhook_secret_setting: signing_secret}
+        return self.integration_class(**settings)
 
     # -- fixtures ----------------------------------------------------------------------------
     @pytest.fixture
@@ -549,6 +574,91 @@ class IntegrationConformance:
         assert run.status == "COMPLETED", run.error
         in_pool = [t.startswith("runio-task") for t in threads]
         assert in_pool and all(in_pool) != spec.is_async and len(set(in_pool)) == 1, threads
+
+    # -- triggers ----------------------------------------------------------------------------
+    def test_webhook_deliveries_start_jobs_once(
+        self, harness: ConformanceHarness, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        if not self._offers_webhooks():
+            pytest.skip(f"{self.integration_class.__name__} offers no triggers")
+        signing_secret = "whsec_" + secrets_module.token_hex(16)
+        integration = self._webhook_instance(signing_secret)
+        now = harness.clock.now()
+        body, headers = self.webhook_delivery(signing_secret, now)
+        verified = integration.verify_webhook(
+            WebhookRequest(headers=headers, body=body, received_at=now)
+        )
+        assert isinstance(verified, WebhookDelivery), (
+            f"webhook_delivery should give an event, and verify_webhook returned {verified!r}"
+        )
+        assert verified.id and verified.type, verified
+        _json.encode(verified.payload)  # stored as the event's payload
+        client = harness.client
+
+        @client.define_job(id="on-webhook", trigger=integration.webhook_trigger(verified.type))
+        async def on_webhook(payload: Any, io: Any, ctx: Any) -> Any:
+            return ctx.event.payload == verified.payload
+
+        answers = [_post_webhook(client, integration.id, body, headers) for _ in range(2)]
+        JobTester(client, harness.clock).work()
+
+        assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+        runs = client.list_runs(job_id="on-webhook")
+        assert len(runs) == 1, "a redelivery must not start a second run"
+        assert client.get_run(runs[0].id).output is True
+        assert signing_secret not in "".join(a.text for a in answers)
+
+    def test_webhook_deliveries_are_refused_unless_signed(
+        self, harness: ConformanceHarness
+    ) -> None:
+        if not self._offers_webhooks():
+            pytest.skip(f"{self.integration_class.__name__} offers no triggers")
+        signing_secret = "whsec_" + secrets_module.token_hex(16)
+        integration = self._webhook_instance(signing_secret)
+        now = harness.clock.now()
+        body, headers = self.webhook_delivery(signing_secret, now)
+        other_body, other_headers = self.webhook_delivery("whsec_" + "0" * 32, now)
+        tampered = body.replace(b"}", b', "x": 1}', 1) if b"}" in body else body + b" "
+        refused: dict[str, tuple[bytes, Mapping[str, str], float]] = {
+            "no signature headers": (body, {"Content-Type": "application/json"}, now),
+            "another secret's signature": (other_body, other_headers, now),
+            "a changed body": (tampered, headers, now),
+        }
+        if self.webhook_tolerance is not None:
+            later = now + self.webhook_tolerance + 60
+            refused["a stale signature (replayed later)"] = (body, headers, later)
+        for what, (sent, sent_headers, at) in refused.items():
+            request = WebhookRequest(headers=sent_headers, body=sent, received_at=at)
+            with pytest.raises((WebhookSignatureError, WebhookPayloadError)) as caught:
+                integration.verify_webhook(request)
+            assert signing_secret not in str(caught.value), f"{what}: the error shows the secret"
+        unset = self._webhook_instance(None)
+        with pytest.raises(IntegrationSettingError) as missing:
+            unset.verify_webhook(WebhookRequest(headers=headers, body=body, received_at=now))
+        assert self.integration_class.webhook_secret_setting in str(missing.value)
+
+    def test_webhook_endpoints_can_be_registered(self) -> None:
+        cls = self.integration_class
+        if not self._offers_webhooks():
+            pytest.skip(f"{cls.__name__} offers no triggers")
+        can_register = cls.register_webhook is not Integration.register_webhook
+        assert can_register or cls.webhook_help, (
+            f"{cls.__name__} offers triggers: implement register_webhook, or set webhook_help "
+            "to say how to register the endpoint with the vendor by hand"
+        )
+
+
+def _post_webhook(
+    client: Client, integration_id: str, body: bytes, headers: Mapping[str, str]
+) -> httpx.Response:
+    async def post() -> httpx.Response:
+        transport = httpx.ASGITransport(app=http_server.create_app(client))
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+            return await http.post(
+                f"/api/v1/webhooks/{integration_id}", content=body, headers=dict(headers)
+            )
+
+    return client._run_sync(post())
 
 
 def _as_served(client: Client, run_id: str) -> list[tuple[str, str]]:

@@ -55,7 +55,10 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import count
 from types import TracebackType
-from typing import Any, ClassVar, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Self, TypeVar
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("runio.testing.fake")
 
@@ -241,6 +244,16 @@ class _Fault:
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
+@dataclass(frozen=True)
+class WebhookSent:
+    """A webhook delivery a fake sent, and the HTTP status it was answered with."""
+
+    url: str
+    headers: dict[str, str]
+    body: bytes
+    status: int
+
+
 class FakeVendorServer:
     """Base of a fake vendor API: a real local HTTP server with recording and fault injection.
 
@@ -264,6 +277,35 @@ class FakeVendorServer:
         self._thread: threading.Thread | None = None
         self._connections: set[socket.socket] = set()
         self._routes = self._collect_routes()
+        self._webhook_sender: httpx.Client | None = None
+        self.webhook_deliveries: list[WebhookSent] = []
+        """Every webhook delivery sent with ``deliver_webhook``, with the status it got."""
+
+    # -- webhooks ----------------------------------------------------------------------------
+    def deliver_webhook(
+        self, url: str, body: bytes, headers: Mapping[str, str], *, timeout: float = 30.0
+    ) -> httpx.Response:
+        """POST one webhook delivery to ``url`` as the vendor would, and record it (with the
+        answer) in ``webhook_deliveries``. A vendor's fake builds the signed body and headers
+        (e.g. ``FakeStripe.send_event(url, ...)``) and calls this. Deliveries share one pool of
+        kept-alive connections, closed by ``stop()``."""
+        with self.lock:
+            sender = self._webhook_sender
+            if sender is None:
+                import httpx  # only fakes that deliver webhooks need it
+
+                sender = self._webhook_sender = httpx.Client()
+        response = sender.post(
+            url,
+            content=body,
+            headers={"Content-Type": "application/json", **headers},
+            timeout=timeout,
+        )
+        with self.lock:
+            self.webhook_deliveries.append(
+                WebhookSent(url=url, headers=dict(headers), body=body, status=response.status_code)
+            )
+        return response
 
     # -- lifecycle ---------------------------------------------------------------------------
     @property
@@ -274,7 +316,7 @@ class FakeVendorServer:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def start(self, *, port: int = 0) -> FakeVendorServer:
+    def start(self, *, port: int = 0) -> Self:
         """Listen on 127.0.0.1: on ``port``, or a free port when it is 0 (see ``url``)."""
         if self._server is not None:
             return self
@@ -290,6 +332,10 @@ class FakeVendorServer:
         return self
 
     def stop(self) -> None:
+        with self.lock:
+            sender, self._webhook_sender = self._webhook_sender, None
+        if sender is not None:
+            sender.close()
         server, self._server = self._server, None
         if server is None:
             return

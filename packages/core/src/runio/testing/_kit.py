@@ -9,12 +9,13 @@ nothing of runio.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from .. import _json
+from .. import server as http_server
 from .._client import Client
 from .._ids import new_id
 from .._job import Job
@@ -22,6 +23,9 @@ from .._records import Event, NewRun, Run, RunStatus, TaskRun
 from .._schedules import ScheduleTrigger
 from ..errors import ConfigurationError, InvalidPayloadError, UnknownJobError
 from ._clock import TestClock
+
+if TYPE_CHECKING:
+    import httpx
 
 _UNSET: Any = object()
 
@@ -100,6 +104,29 @@ class JobTester:
         event = self.client.send_event(name, payload, **options)
         self.work()
         return event
+
+    def deliver_webhook(
+        self, integration_id: str, body: bytes, headers: Mapping[str, str]
+    ) -> httpx.Response:
+        """Post a webhook delivery to the app's endpoint (``POST /api/v1/webhooks/<id>``, the
+        server's own handler, served in memory), then run the worker until nothing is ready;
+        return the answer. Sign it as the vendor would (its package's fake can), or not, to test
+        refusals."""
+
+        import httpx  # only tests of webhook triggers need it
+
+        async def post() -> httpx.Response:
+            transport = httpx.ASGITransport(app=http_server.create_app(self.client))
+            async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+                return await http.post(
+                    f"/api/v1/webhooks/{integration_id}",
+                    content=body,
+                    headers={"Content-Type": "application/json", **headers},
+                )
+
+        answer = self.client._run_sync(post())
+        self.work()
+        return answer
 
     # -- time and the worker -------------------------------------------------------------------
     def work(self) -> None:

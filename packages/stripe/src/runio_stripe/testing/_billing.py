@@ -1,5 +1,7 @@
 """Billing in FakeStripe: subscriptions (items, trials, cancellation) and invoices, including the
-first invoice a subscription creates and pays."""
+first invoice a subscription creates and pays, with their events
+(``customer.subscription.created``, ``.updated``, ``.deleted``, ``invoice.created``,
+``invoice.finalized``, ``invoice.paid``, ``invoice.payment_succeeded``)."""
 
 from __future__ import annotations
 
@@ -206,6 +208,11 @@ class Billing(StripeCore):
         subscription["status"] = status
         subscription["latest_invoice"] = invoice["id"]
         self._add(request, self.subscriptions, subscription)
+        self._emit(request, "customer.subscription.created", subscription)
+        self._emit(request, "invoice.finalized", invoice)
+        if invoice["status"] == "paid":
+            self._emit(request, "invoice.paid", invoice)
+            self._emit(request, "invoice.payment_succeeded", invoice)
         return self.reply(subscription)
 
     @route("GET", "/v1/subscriptions/{id}")
@@ -231,6 +238,7 @@ class Billing(StripeCore):
                 400,
                 "A canceled subscription can only update its cancellation_details and metadata.",
             )
+        before = copy.deepcopy(subscription)
         items = list(subscription["items"]["data"])
         for i, change in enumerate(array_param(params, "items")):
             if not isinstance(change, dict):
@@ -300,6 +308,7 @@ class Billing(StripeCore):
                 else None
             )
         subscription["metadata"] = metadata_param(params, subscription["metadata"])
+        self._emit_update(request, "customer.subscription.updated", before, subscription)
         return self.reply(subscription)
 
     @route("DELETE", "/v1/subscriptions/{id}")
@@ -324,6 +333,7 @@ class Billing(StripeCore):
             "feedback": details.get("feedback") or None,
             "reason": "cancellation_requested",
         }
+        self._emit(request, "customer.subscription.deleted", subscription)
         return self.reply(subscription)
 
     @route("GET", "/v1/subscriptions")
@@ -486,6 +496,7 @@ class Billing(StripeCore):
             ),
         }
         self._add(request, self.invoices, invoice)
+        self._emit(request, "invoice.created", invoice)
         return invoice
 
     def _finalize(self, invoice: dict[str, Any], *, paid: bool) -> None:

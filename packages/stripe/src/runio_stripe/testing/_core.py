@@ -1,9 +1,10 @@
 """What every resource of FakeStripe stands on: its state (the objects of every resource, by
 id, with the Connect account each belongs to), Stripe's ids, headers, auth and error bodies,
 and the generic parts of its endpoints (parameters, retrieve, list with Stripe's cursors and
-``created`` filter, ``expand``), plus the payment methods that customers, charges, payment
-intents and subscriptions share. Fault injection, idempotency keys and paging come from
-runio's ``FakeVendorServer``."""
+``created`` filter, ``expand``), the payment methods that customers, charges, payment intents
+and subscriptions share, and the events the endpoints emit (``_emit``: stored, and queued for
+the webhook endpoints that listen to them; ``_events`` sends them). Fault injection,
+idempotency keys and paging come from runio's ``FakeVendorServer``."""
 
 from __future__ import annotations
 
@@ -16,9 +17,12 @@ import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+import httpx
+
 from runio.testing import CursorNotFound, FakeError, FakeRequest, FakeResponse, FakeVendorServer
 
 from ._cards import VISA, Card, test_card
+from ._events import EventDelivery, Outbox, Signature, event_body, signed_headers
 from ._params import (
     ALNUM,
     LIST_PARAMS,
@@ -29,6 +33,9 @@ from ._params import (
     parse_form,
     str_param,
 )
+
+API_VERSION = "2025-01-27.acacia"
+"""The API version FakeStripe renders objects in (its ``Stripe-Version`` header)."""
 
 _STATUS_ERRORS: dict[int, tuple[str, str | None, str]] = {
     400: ("invalid_request_error", "parameter_invalid", "Invalid request."),
@@ -81,6 +88,12 @@ class StripeCore(FakeVendorServer):
         self.prices: dict[str, dict[str, Any]] = {}
         self.checkout_sessions: dict[str, dict[str, Any]] = {}
         self.webhook_endpoints: dict[str, dict[str, Any]] = {}
+        self.events: dict[str, dict[str, Any]] = {}
+        """Every event the fake made (by its API's changes or ``send_event``), by id."""
+        self.event_deliveries: list[EventDelivery] = []
+        """Every delivery of an event to a webhook endpoint, with the answer, in order."""
+        self._outbox = Outbox(self._deliver_queued)
+        self._pending_request_id: str | None = None  # the Request-Id the answer will carry
         self._deleted: dict[str, dict[str, Any]] = {}
         self._owner: dict[str, str | None] = {}  # object id -> Connect account (None: platform)
         self._order: dict[str, int] = {}  # object id -> creation sequence, for list order
@@ -102,6 +115,7 @@ class StripeCore(FakeVendorServer):
             "price": ("price", self.prices),
             "cs": ("checkout.session", self.checkout_sessions),
             "we": ("webhook_endpoint", self.webhook_endpoints),
+            "evt": ("event", self.events),
         }
 
     # -- ids and time ---------------------------------------------------------------------------
@@ -118,9 +132,10 @@ class StripeCore(FakeVendorServer):
         return FakeResponse(status, json=copy.deepcopy(obj), headers=self._headers())
 
     def _headers(self) -> dict[str, str]:
-        request_id = self.stripe_id("req", 14)
+        request_id = self._pending_request_id or self.stripe_id("req", 14)
+        self._pending_request_id = None
         self.request_ids.append(request_id)
-        return {"Request-Id": request_id, "Stripe-Version": "2025-01-27.acacia"}
+        return {"Request-Id": request_id, "Stripe-Version": API_VERSION}
 
     def render_error(self, error: FakeError) -> FakeResponse:
         """Stripe's error body (``{"error": {"type", "code", "message", "param"...}}``, with a
@@ -201,6 +216,7 @@ class StripeCore(FakeVendorServer):
 
     # -- auth ----------------------------------------------------------------------------------
     def check_auth(self, request: FakeRequest) -> FakeResponse | None:
+        self._pending_request_id = None  # each request's events name its own Request-Id
         header = request.header("Authorization") or ""
         key = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
         if not key:
@@ -238,6 +254,131 @@ class StripeCore(FakeVendorServer):
                 )
             )
         return None
+
+    # -- events --------------------------------------------------------------------------------
+    def _emit(
+        self,
+        request: FakeRequest | None,
+        type: str,
+        obj: Mapping[str, Any],
+        *,
+        previous: Mapping[str, Any] | None = None,
+        account: str | None = None,
+        deliver: bool = True,
+    ) -> dict[str, Any]:
+        """Make the event ``type`` about ``obj`` (as it is now), caused by ``request`` (None:
+        by Stripe itself), store it, and (with ``deliver``) queue it for the enabled webhook
+        endpoints of its account that listen to it. Returns the event."""
+        if request is not None:
+            account = self._account(request)
+            if self._pending_request_id is None:
+                self._pending_request_id = self.stripe_id("req", 14)
+        event: dict[str, Any] = {
+            "id": self.stripe_id("evt"),
+            "object": "event",
+            **({"account": account} if account else {}),
+            "api_version": API_VERSION,
+            "created": self.now(),
+            "data": {
+                "object": copy.deepcopy(dict(obj)),
+                **({"previous_attributes": copy.deepcopy(dict(previous))} if previous else {}),
+            },
+            "livemode": False,
+            "pending_webhooks": 0,
+            "request": {
+                "id": self._pending_request_id if request is not None else None,
+                "idempotency_key": request.header("Idempotency-Key") if request else None,
+            },
+            "type": type,
+        }
+        endpoints = [
+            endpoint
+            for endpoint in self.webhook_endpoints.values()
+            if deliver
+            and endpoint["status"] == "enabled"
+            and self._owner.get(endpoint["id"]) == account
+            and (type in endpoint["enabled_events"] or "*" in endpoint["enabled_events"])
+        ]
+        event["pending_webhooks"] = len(endpoints)
+        self._store_event(event, account)
+        for endpoint in endpoints:
+            self._outbox.put((event["id"], endpoint["id"]))
+        return event
+
+    def _emit_update(
+        self,
+        request: FakeRequest,
+        type: str,
+        before: Mapping[str, Any],
+        after: Mapping[str, Any],
+    ) -> None:
+        """``_emit`` an ``*.updated`` event whose ``previous_attributes`` are the fields that
+        changed, as they were; nothing when nothing changed (as Stripe does)."""
+        previous = {k: before.get(k) for k in after if before.get(k) != after[k]}
+        if previous:
+            self._emit(request, type, after, previous=previous)
+
+    def _store_event(self, event: dict[str, Any], account: str | None) -> None:
+        self.events[event["id"]] = event
+        self._owner[event["id"]] = account
+        self._sequence += 1
+        self._order[event["id"]] = self._sequence
+
+    def _deliver_queued(self, item: tuple[str, str]) -> None:
+        """The outbox's sender: one event to one registered endpoint (if it still exists)."""
+        event_id, endpoint_id = item
+        with self.lock:
+            endpoint = self.webhook_endpoints.get(endpoint_id)
+            secret = self._endpoint_secrets.get(endpoint_id)
+            event = copy.deepcopy(self.events[event_id])
+        if endpoint is None or secret is None:
+            return
+        event["api_version"] = endpoint.get("api_version") or event["api_version"]
+        self._deliver_event(event, endpoint["url"], secret, endpoint_id=endpoint_id)
+
+    def _deliver_event(
+        self,
+        event: Mapping[str, Any],
+        url: str,
+        secret: str,
+        *,
+        endpoint_id: str | None = None,
+        signature: Signature = "valid",
+        signed_at: float | None = None,
+        raise_errors: bool = False,
+    ) -> httpx.Response | None:
+        """Sign and POST one event to ``url``; record it in ``event_deliveries`` (and, through
+        ``deliver_webhook``, in ``webhook_deliveries``). When the request fails: None, or the
+        ``httpx`` error with ``raise_errors``."""
+        timestamp = int(self.clock() if signed_at is None else signed_at)
+        body, headers = signed_headers(event_body(event), secret, timestamp, signature)
+        try:
+            response = self.deliver_webhook(url, body, headers)
+        except httpx.HTTPError as exc:
+            failed = EventDelivery(
+                event["id"], event["type"], url, endpoint_id, None, error=f"{exc!r}"
+            )
+            with self.lock:
+                self.event_deliveries.append(failed)
+            if raise_errors:
+                raise
+            return None
+        try:
+            answer: Any = response.json()
+        except ValueError:
+            answer = response.text
+        with self.lock:
+            self.event_deliveries.append(
+                EventDelivery(
+                    event["id"], event["type"], url, endpoint_id, response.status_code, answer
+                )
+            )
+        return response
+
+    def stop(self) -> None:
+        """Send the events still queued for webhook endpoints, then stop the server."""
+        self._outbox.close()
+        super().stop()
 
     # -- the store -----------------------------------------------------------------------------
     def _account(self, request: FakeRequest) -> str | None:

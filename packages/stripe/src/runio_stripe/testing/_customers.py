@@ -1,7 +1,9 @@
-"""Customers in FakeStripe: create, retrieve (deleted ones too), update, delete, list."""
+"""Customers in FakeStripe: create, retrieve (deleted ones too), update, delete, list; each
+write sends its event (``customer.created``, ``customer.updated``, ``customer.deleted``)."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from runio.testing import FakeRequest, FakeResponse, route
@@ -106,6 +108,7 @@ class Customers(StripeCore):
             )
             self._customer_methods[customer["id"]] = [pm]
         self._add(request, self.customers, customer)
+        self._emit(request, "customer.created", customer)
         return self.reply(customer)
 
     @route("GET", "/v1/customers/{id}")
@@ -121,9 +124,11 @@ class Customers(StripeCore):
     def update_customer(self, request: FakeRequest) -> FakeResponse:
         params = self._params(request, self._CUSTOMER_FIELDS | {"default_source"})
         customer = self._get(request, self.customers, "customer", request.path_params["id"])
+        before = copy.deepcopy(customer)
         self._apply_customer(customer, params)
         if "default_source" in params:
             customer["default_source"] = str_param(params, "default_source")
+        self._emit_update(request, "customer.updated", before, customer)
         return self.reply(customer)
 
     @route("DELETE", "/v1/customers/{id}")
@@ -131,6 +136,7 @@ class Customers(StripeCore):
         self._params(request, set())
         customer = self._get(request, self.customers, "customer", request.path_params["id"])
         del self.customers[customer["id"]]
+        self._emit(request, "customer.deleted", customer)
         gone = {"id": customer["id"], "object": "customer", "deleted": True}
         self._deleted[customer["id"]] = gone
         return self.reply(gone)

@@ -1,5 +1,7 @@
 """Payments in FakeStripe: charges, payment intents (confirmation, manual capture, test cards
-that decline or ask for authentication) and refunds."""
+that decline or ask for authentication) and refunds, with their events (``charge.succeeded``,
+``charge.failed``, ``charge.refunded``, ``refund.created``, ``payment_intent.created``,
+``.succeeded``, ``.payment_failed``, ``.requires_action``, ``.amount_capturable_updated``)."""
 
 from __future__ import annotations
 
@@ -129,6 +131,7 @@ class Payments(StripeCore):
         if not capture and not failed:
             charge["status"] = "succeeded"  # authorised, to be captured: Stripe says succeeded
         self._add(request, self.charges, charge)
+        self._emit(request, "charge.failed" if failed else "charge.succeeded", charge)
         return charge
 
     def _decline(self, card: Card, charge: dict[str, Any], **extra: Any) -> FakeError:
@@ -288,6 +291,7 @@ class Payments(StripeCore):
             )
             intent["status"] = "requires_confirmation"
         self._add(request, self.payment_intents, intent)
+        self._emit(request, "payment_intent.created", intent)
         if bool_param(params, "confirm"):
             self._confirm(request, intent, {})
         return self.reply(intent)
@@ -335,6 +339,7 @@ class Payments(StripeCore):
                 "type": "use_stripe_sdk",
                 "use_stripe_sdk": {"type": "three_d_secure_redirect"},
             }
+            self._emit(request, "payment_intent.requires_action", intent)
             return
         manual = intent["capture_method"] == "manual"
         charge = self._new_charge(
@@ -364,14 +369,17 @@ class Payments(StripeCore):
                 "type": "card_error",
             }
             intent["payment_method"] = None
+            self._emit(request, "payment_intent.payment_failed", intent)
             raise self._decline(card, charge, payment_intent=copy.deepcopy(intent))
         intent["last_payment_error"] = None
         if manual:
             intent["status"] = "requires_capture"
             intent["amount_capturable"] = intent["amount"]
+            self._emit(request, "payment_intent.amount_capturable_updated", intent)
         else:
             intent["status"] = "succeeded"
             intent["amount_received"] = intent["amount"]
+            self._emit(request, "payment_intent.succeeded", intent)
 
     @route("POST", "/v1/payment_intents/{id}/confirm")
     def confirm_payment_intent(self, request: FakeRequest) -> FakeResponse:
@@ -484,6 +492,8 @@ class Payments(StripeCore):
         charge["refunded"] = charge["amount_refunded"] >= charge["amount_captured"]
         charge["refunds"]["data"].insert(0, copy.deepcopy(refund))
         charge["refunds"]["total_count"] += 1
+        self._emit(request, "refund.created", refund)
+        self._emit(request, "charge.refunded", charge)
         return self.reply(refund)
 
     @route("GET", "/v1/refunds/{id}")

@@ -1,4 +1,5 @@
-"""Products and prices in FakeStripe (a product's default price, a price's inline product)."""
+"""Products and prices in FakeStripe (a product's default price, a price's inline product),
+with their events (``product.created``, ``price.created``)."""
 
 from __future__ import annotations
 
@@ -59,6 +60,7 @@ class ProductsAndPrices(StripeCore):
             "url": str_param(params, "url"),
         }
         self._add(request, self.products, product)
+        self._emit(request, "product.created", product)
         return product
 
     @route("POST", "/v1/products")
@@ -160,6 +162,7 @@ class ProductsAndPrices(StripeCore):
             "unit_amount_decimal": None if unit_amount is None else str(unit_amount),
         }
         self._add(request, self.prices, price)
+        self._emit(request, "price.created", price)
         return price
 
     @route("POST", "/v1/prices")

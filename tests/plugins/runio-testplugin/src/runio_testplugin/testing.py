@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import httpx
+
 from runio.testing import FakeRequest, FakeResponse, FakeVendorServer, route
+
+from . import sign
 
 
 class FakeNotes(FakeVendorServer):
@@ -14,6 +19,22 @@ class FakeNotes(FakeVendorServer):
         super().__init__()
         self.token = token
         self.notes: dict[str, list[dict[str, Any]]] = {}
+
+    @staticmethod
+    def signed_delivery(
+        secret: str, event: dict[str, Any], *, at: float
+    ) -> tuple[bytes, dict[str, str]]:
+        """``event`` as Test Notes sends it at ``at``: its body and signed headers."""
+        body = json.dumps(event).encode()
+        stamp = int(at)
+        return body, {"Notes-Timestamp": str(stamp), "Notes-Signature": sign(secret, stamp, body)}
+
+    def send_event(
+        self, url: str, event: dict[str, Any], *, secret: str, at: float
+    ) -> httpx.Response:
+        """Deliver ``event`` to ``url``, signed with ``secret`` at ``at``."""
+        body, headers = self.signed_delivery(secret, event, at=at)
+        return self.deliver_webhook(url, body, headers)
 
     def check_auth(self, request: FakeRequest) -> FakeResponse | None:
         if request.header("Authorization") != f"Bearer {self.token}":
