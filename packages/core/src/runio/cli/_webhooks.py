@@ -67,6 +67,7 @@ def _rows(jobs: list[Any], base_url: str) -> list[dict[str, Any]]:
 
 
 @click.command(
+    short_help="List APP's webhook endpoints, their events, and register them.",
     epilog=_examples(
         "runio webhooks app.py:client",
         "runio webhooks app.py:client --url https://jobs.example.com",
