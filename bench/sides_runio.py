@@ -84,11 +84,23 @@ def _trivial_sync(task: runio.Task) -> int:
     return 1
 
 
+def _task_fn(params: dict[str, Any]) -> Any:
+    """The side's task function: ``async def`` (the default), ``def``, or a lambda (the form
+    Trigger.dev's examples take in Python)."""
+    kind = params.get("task_fn", "async")
+    if kind == "async":
+        return _trivial
+    if kind == "sync":
+        return _trivial_sync
+    return lambda task: 1
+
+
 # -- B1: one run of N trivial tasks, first execution ----------------------------------------------
 def b1(ctx: dict[str, Any]) -> dict[str, Any]:
     n = int(ctx["params"]["n"])
-    fn = _trivial if ctx["params"].get("task_fn", "async") == "async" else _trivial_sync
+    fn = _task_fn(ctx["params"])
     url, pg_name = _database(ctx)
+    url += ctx["params"].get("query", "")
     client = runio.Client("bench", database_url=url)
     marks: dict[str, float] = {}
 
@@ -101,15 +113,17 @@ def b1(ctx: dict[str, Any]) -> dict[str, Any]:
         return n
 
     client.send_event("b1", {})  # untimed: the event is stored before the clock starts
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     client.run_worker(until_idle=True)
     elapsed = time.perf_counter() - t0
+    cpu = time.process_time() - cpu0  # every thread of this process, user + system
     run = client.list_runs(limit=1)[0]
     assert run.status == "COMPLETED", run.status
     out = {
         "tasks_per_s": n / elapsed,
         "seconds": elapsed,
         "in_job_tasks_per_s": n / (marks["last"] - marks["first"]),
+        "cpu_us_per_task": cpu / n * 1e6,
         **_settings(client, pg_name),
     }
     client.close()
@@ -118,14 +132,17 @@ def b1(ctx: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- B2: resume a run whose N tasks are all stored ------------------------------------------------
-def _b2_client(path: Path, n: int, marks: dict[str, float], clock: Any = None) -> runio.Client:
+def _b2_client(
+    path: Path, n: int, marks: dict[str, float], clock: Any = None, task_fn: str = "async"
+) -> runio.Client:
     client = runio.Client("bench", database_url=_url(path), clock=clock)
+    fn = _task_fn({"task_fn": task_fn})
 
     @client.define_job(id="b2", trigger=runio.event_trigger("b2"))
     async def b2_job(payload: Any, io: runio.IO) -> int:
         marks["start"] = time.perf_counter()
         for i in range(n):
-            await io.run_task(f"t{i}", _trivial)
+            await io.run_task(f"t{i}", fn)
         marks["replayed"] = time.perf_counter()
         await io.wait("end", 3600)  # the first execution stops here: the run is WAITING
         return n
@@ -137,7 +154,7 @@ def b2_build(ctx: dict[str, Any]) -> dict[str, Any]:
     """Untimed: one execution stores N task results, then the run waits an hour."""
     n = int(ctx["params"]["n"])
     path = Path(ctx["shared"]) / f"runio-b2-{n}.db"
-    client = _b2_client(path, n, {})
+    client = _b2_client(path, n, {}, task_fn=ctx["params"].get("task_fn", "async"))
     client.send_event("b2", {})
     t0 = time.perf_counter()
     client.run_worker(until_idle=True)
@@ -160,7 +177,13 @@ def b2_resume(ctx: dict[str, Any]) -> dict[str, Any]:
     path = _db(ctx)
     shutil.copyfile(template, path)  # a fresh file per round, with the stored state in it
     marks: dict[str, float] = {}
-    client = _b2_client(path, n, marks, clock=TestClock(start=time.time() + 7200))
+    client = _b2_client(
+        path,
+        n,
+        marks,
+        clock=TestClock(start=time.time() + 7200),
+        task_fn=ctx["params"].get("task_fn", "async"),
+    )
     client.list_runs(limit=1)  # untimed: open the database (DBOS's launch is untimed too)
     t0 = time.perf_counter()
     client.run_worker(until_idle=True)

@@ -122,8 +122,8 @@ def crash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crash]:
             what="the first worker to start task-3",
             detail=procs.outputs,
         )
-        # A plain task's start is written within one event-loop turn of its function starting
-        # (docs/tasks.md, Guarantees): kill once it is stored, as a crash mid-task would find it.
+        # A plain task's start is written within 20 ms of its function starting
+        # (docs/guarantees.md): kill once it is stored, as a crash mid-task would find it.
         wait_until(
             lambda: _attempts_of(client, run_id, "task-3") == ["STARTED"],
             timeout=30,

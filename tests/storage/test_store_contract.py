@@ -37,6 +37,7 @@ from runio.errors import (
     StoreError,
 )
 from runio.storage import Store, create_store
+from runio.storage._deferred import HOLD_STARTS
 
 pytestmark = pytest.mark.anyio
 
@@ -632,7 +633,9 @@ async def test_a_task_whose_start_was_written_first_is_completed_in_place(store:
     lease = await claim_one(store)
     task = new_task(lease.run_id, "slow")
     store.start_attempt(lease, new_task=task, task_id=task.id, attempt=1, now=NOW)
-    await asyncio.sleep(0)  # while the task's function runs, the start goes out on its own
+    # While the task's function runs, the start goes out on its own: held at most HOLD_STARTS
+    # for the task's completion to withdraw it (a time bound, so the test waits past it).
+    await asyncio.sleep(HOLD_STARTS * 2)
     running = await store.execute_raw(  # execute_raw comes after every write handed over
         "SELECT t.status, a.status FROM tasks t JOIN attempts a ON a.task_id = t.id WHERE t.id = ?",
         (task.id,),
@@ -1200,7 +1203,7 @@ async def test_an_end_whose_start_was_lost_is_refused(store: Store) -> None:
     clash = new_task(run_id, "y")
     clash.idempotency_key = new_task(run_id, "x").idempotency_key  # the database refuses it
     store.start_attempt(lease, new_task=clash, task_id=clash.id, attempt=1, now=NOW)
-    await asyncio.sleep(0)  # the start goes out on its own, and fails
+    await asyncio.sleep(HOLD_STARTS * 2)  # the start goes out on its own, and fails
     await store.execute_raw("SELECT 1")  # ...once the writer got to it
     with pytest.raises(StoreError, match=f"An earlier write of run {run_id} failed"):
         await store.complete_task(

@@ -114,6 +114,68 @@ def test_mypy_catches_a_misspelt_wrapper_and_wrong_arguments(tmp_path: Path, cac
     assert errors == {"12", "13", "23", "24", "25", "26"}, out
 
 
+def test_a_job_keeps_its_payload_and_result_types(tmp_path: Path, cache: Path) -> None:
+    job = tmp_path / "jobs.py"
+    job.write_text(
+        textwrap.dedent(
+            """
+            from __future__ import annotations
+
+            from pydantic import BaseModel
+
+            import runio
+
+            client = runio.Client(id="typed")
+
+
+            class NewUser(BaseModel):
+                user_id: str
+
+
+            @client.define_job(id="a", trigger=runio.event_trigger("a", schema=NewUser))
+            async def welcome(
+                payload: NewUser, io: runio.IO, ctx: runio.RunContext
+            ) -> dict[str, str]:
+                return {"user": payload.user_id}
+
+
+            @client.define_job(id="b", trigger=runio.event_trigger("b"))
+            def count(payload: list[int], io: runio.SyncIO) -> int:
+                return len(payload)
+
+
+            @client.define_job(id="d", trigger=runio.event_trigger("d"))
+            def not_async(payload: dict[str, str], io: runio.IO) -> None: ...
+
+
+            reveal_type(welcome)
+            reveal_type(count)
+            reveal_type(welcome.fn)
+            runio.Property("Email", None)
+            runio.Property("Email")
+            runio.Property("Plan", "pro", url="https://example.com")
+            runio.Property("Count", 3)
+            """
+        )
+    )
+    code, out = _mypy(tmp_path, cache, job)
+    assert code == 1, out
+    said = [line.split(": ", 1)[1] for line in out.splitlines() if line.startswith("jobs.py:")]
+    assert said[1:4] == [
+        'note: Revealed type is "runio._job.Job[jobs.NewUser, dict[str, str]]"',
+        'note: Revealed type is "runio._job.Job[list[int], int]"',
+        'note: Revealed type is "def (*Any, **Any) -> typing.Awaitable[dict[str, str]] | '
+        'dict[str, str]"',
+    ], out
+    # a plain function given an IO (an async job's) fits no shape define_job takes
+    assert said[0].startswith('error: Argument 1 to "__call__" of "JobDecorator"'), out
+    assert "Callable[[dict[str, str], IO], None]" in said[0], out
+    assert said[4:] == [
+        'error: Argument 2 to "Property" has incompatible type "int"; expected "str | None"  '
+        "[arg-type]"
+    ], out
+
+
 def test_the_examples_pass_mypy_strict(tmp_path: Path, cache: Path) -> None:
     targets = [p for p in (ROOT / "examples").glob("*.py") if p.name != "__init__.py"]
     code, out = _mypy(tmp_path, cache, *targets)

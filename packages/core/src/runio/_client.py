@@ -20,7 +20,7 @@ from . import _json, _run_rules, _validate
 from ._clock import Clock, SystemClock
 from ._execution import Limits
 from ._ids import new_id
-from ._job import Job, make_job
+from ._job import Job, JobDecorator, make_job
 from ._logcapture import CaptureSetting, capture_level
 from ._records import Event, JobRecord, NewRun, Run, RunStatus
 from ._schedules import ScheduleTrigger
@@ -133,7 +133,7 @@ class Client:
             _payload_size(max_payload_size, "Client(max_payload_size=...)")
         self.max_payload_size = max_payload_size
         self.id = id
-        self.jobs: dict[str, Job] = {}
+        self.jobs: dict[str, Job[Any, Any]] = {}
         self.clock: Clock = clock or SystemClock()
         self._database_url = database_url
         self._store = store
@@ -285,7 +285,7 @@ class Client:
         integrations: Mapping[str, Any] | None = None,
         max_duration: float | None = None,
         capture_logging: CaptureSetting = None,
-    ) -> Callable[[Callable[..., Any]], Job]:
+    ) -> JobDecorator:
         """Register the decorated function as a job of this app.
 
         The function takes ``(payload, io)`` or ``(payload, io, ctx)``; ``async def`` gets a
@@ -296,7 +296,7 @@ class Client:
         in their logs (``True``: INFO and above, or a level); None follows the client's setting.
         """
 
-        def decorate(fn: Callable[..., Any]) -> Job:
+        def decorate(fn: Callable[..., Any]) -> Job[Any, Any]:
             if id in self.jobs:
                 raise JobDefinitionError(
                     f"App {self.id!r} already has a job with id {id!r}; job ids must be unique."
@@ -722,7 +722,7 @@ def _open_store(url: str) -> Store:
         ) from None
 
 
-def _check_webhook_source(job: Job, others: Iterable[Job]) -> None:
+def _check_webhook_source(job: Job[Any, Any], others: Iterable[Job[Any, Any]]) -> None:
     """One endpoint per integration id: jobs taking webhooks from instances with the same id
     must agree on the instance (its class and settings), or deliveries could not be verified."""
     trigger = job.trigger

@@ -1001,8 +1001,9 @@ def _properties_json(properties: list[Property] | None, cache_key: Any) -> str |
                 f"Task {cache_key!r}: properties must be runio.Property(label, text) items, "
                 f"got {p!r}."
             )
-        out.append(p.as_json())
-    return json.dumps(out, ensure_ascii=False)
+        if p.text is not None:  # a value that is not there is not shown
+            out.append(p.as_json())
+    return json.dumps(out, ensure_ascii=False) if out else None
 
 
 def _params_json(params: Any, cache_key: Any) -> str | None:

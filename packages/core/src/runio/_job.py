@@ -1,25 +1,33 @@
-"""Job definitions: the function, its trigger, and the checks made when it is defined."""
+"""Job definitions: the function, its trigger, and the checks made when it is defined (the
+payload annotation against the trigger's schema among them); ``JobDecorator``, the typed
+shape of ``define_job(...)``, which keeps the payload and result types of the function."""
 
 from __future__ import annotations
 
 import inspect
 import keyword
 import re
-from collections.abc import Callable, Mapping
+import types
+import typing
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar, overload
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from . import _validate
-from ._io import IO
+from ._context import RunContext
+from ._io import IO, SyncIO
 from ._logcapture import CaptureSetting, capture_level
-from ._schedules import ScheduleTrigger
+from ._schedules import ScheduledTick, ScheduleTrigger
 from ._triggers import EventTrigger, job_text
 from .errors import JobDefinitionError
 from .integrations import Integration
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+PayloadT = TypeVar("PayloadT")
+ResultT = TypeVar("ResultT")
 
 
 def _io_attributes() -> frozenset[str]:
@@ -71,14 +79,18 @@ def _check_integrations(job_id: str, integrations: object) -> dict[str, Integrat
 
 
 @dataclass(kw_only=True)
-class Job:
-    """A job registered with a client. Calling it is not how it runs: send its event."""
+class Job(Generic[PayloadT, ResultT]):
+    """A job registered with a client. Calling it is not how it runs: send its event.
+
+    Typed by what its function takes and returns: ``Job[NewUser, dict[str, str]]`` for
+    ``async def new_user(payload: NewUser, io: runio.IO) -> dict[str, str]``."""
 
     id: str
     name: str
     version: str
     trigger: EventTrigger | ScheduleTrigger
-    fn: Callable[..., Any]
+    fn: Callable[..., Awaitable[ResultT] | ResultT]
+    """The job function, as it was defined."""
     integrations: dict[str, Any] = field(default_factory=dict)
     max_duration: float | None = None
     """Seconds a run may take from its first execution; past it the run ends TIMED_OUT."""
@@ -116,6 +128,30 @@ class Job:
         )
 
 
+class JobDecorator(Protocol):
+    """What ``client.define_job(...)`` returns: it takes the job function and returns its
+    ``Job``, typed by the function's payload and result. An ``async def`` takes a ``runio.IO``,
+    a plain ``def`` a ``runio.SyncIO`` (a type checker flags the other way round)."""
+
+    @overload
+    def __call__(
+        self, fn: Callable[[PayloadT, IO, RunContext], Awaitable[ResultT]], /
+    ) -> Job[PayloadT, ResultT]: ...
+
+    @overload
+    def __call__(
+        self, fn: Callable[[PayloadT, IO], Awaitable[ResultT]], /
+    ) -> Job[PayloadT, ResultT]: ...
+
+    @overload
+    def __call__(
+        self, fn: Callable[[PayloadT, SyncIO, RunContext], ResultT], /
+    ) -> Job[PayloadT, ResultT]: ...
+
+    @overload
+    def __call__(self, fn: Callable[[PayloadT, SyncIO], ResultT], /) -> Job[PayloadT, ResultT]: ...
+
+
 def make_job(
     fn: Callable[..., Any],
     *,
@@ -126,7 +162,7 @@ def make_job(
     integrations: Mapping[str, Any] | None,
     max_duration: float | None = None,
     capture_logging: CaptureSetting = None,
-) -> Job:
+) -> Job[Any, Any]:
     if not isinstance(id, str) or not _ID.match(id):
         raise JobDefinitionError(
             f"Job id {id!r} is not usable: use 1-128 letters, digits, '.', '_' or '-', starting "
@@ -165,6 +201,7 @@ def make_job(
             f"Job {id!r}: its function must take (payload, io) or (payload, io, ctx); "
             f"{getattr(fn, '__name__', fn)!r} takes {len(params)} positional parameter(s)."
         )
+    _check_payload_annotation(id, fn, params[0], trigger)
     return Job(
         id=id,
         name=name or id,
@@ -179,3 +216,68 @@ def make_job(
         is_async=inspect.iscoroutinefunction(fn),
         wants_context=len(params) == 3,
     )
+
+
+# -- the payload annotation against the trigger ---------------------------------------------------
+def _check_payload_annotation(
+    job_id: str,
+    fn: Callable[..., Any],
+    param: inspect.Parameter,
+    trigger: EventTrigger | ScheduleTrigger,
+) -> None:
+    """The payload parameter's annotation must fit what the job receives: the trigger's schema
+    (a model), a ``ScheduledTick`` for a schedule, JSON without a schema. An annotation that
+    cannot be resolved here (a name defined later, say) is left to the type checker."""
+    annotation = _resolved_annotation(fn, param)
+    if annotation is None:
+        return
+    if isinstance(trigger, ScheduleTrigger):
+        receives: type[Any] | None = ScheduledTick
+        how = f"its schedule ({trigger.describe()}) hands it a runio.ScheduledTick"
+        fix = "annotate it runio.ScheduledTick"
+    else:
+        receives = trigger.schema
+        how = (
+            f"the trigger's schema is {trigger.schema.__name__}, so it receives a "
+            f"{trigger.schema.__name__}"
+            if trigger.schema is not None
+            else "the trigger has no schema, so it receives the JSON payload (a dict, a list...)"
+        )
+        fix = (
+            f"annotate it {trigger.schema.__name__} (or drop schema= to receive the JSON)"
+            if trigger.schema is not None
+            else f"pass event_trigger(..., schema={_name(annotation)}) to receive that model"
+        )
+    if _fits(annotation, receives):
+        return
+    raise JobDefinitionError(
+        f"Job {job_id!r}: its payload parameter {param.name!r} is annotated "
+        f"{_name(annotation)}, but {how}; {fix}."
+    )
+
+
+def _resolved_annotation(fn: Callable[..., Any], param: inspect.Parameter) -> Any:
+    if param.annotation is inspect.Parameter.empty:
+        return None
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception:  # an annotation naming something not importable here
+        return None
+    return hints.get(param.name)
+
+
+def _fits(annotation: Any, receives: type[Any] | None) -> bool:
+    """Whether a value the job receives is acceptable where ``annotation`` is declared."""
+    if annotation is Any or annotation is object:
+        return True
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(arm, receives) for arm in typing.get_args(annotation))
+    if receives is not None:  # a model: its class, or a base of it
+        return isinstance(annotation, type) and issubclass(receives, annotation)
+    # JSON: anything but a model (dict, list, str, Mapping[str, Any], TypedDict, ...)
+    return not (isinstance(annotation, type) and issubclass(annotation, BaseModel))
+
+
+def _name(annotation: Any) -> str:
+    return getattr(annotation, "__name__", None) or repr(annotation)

@@ -17,10 +17,13 @@ from ._validate import printable
 
 @dataclass(frozen=True, slots=True)
 class Property:
-    """A label and value shown beside a task in the dashboard and ``runio runs show``."""
+    """A label and value shown beside a task in the dashboard and ``runio runs show``.
+
+    A property whose ``text`` is None is left out, so ``Property("Email", params.get("email"))``
+    shows only when the value is there."""
 
     label: str
-    text: str
+    text: str | None = None
     url: str | None = None
 
     def as_json(self) -> dict[str, Any]:

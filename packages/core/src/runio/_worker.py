@@ -62,7 +62,7 @@ from .errors import (
     TaskFailedError,
 )
 from .integrations._resolve import ClientKit
-from .storage import Store
+from .storage import Store, alone_in_worker
 
 log = logging.getLogger("runio.worker")
 
@@ -100,7 +100,7 @@ class WorkerApp:
     builds it), so the worker depends on no client internals."""
 
     app_id: str
-    jobs: Mapping[str, Job]
+    jobs: Mapping[str, Job[Any, Any]]
     store: Store
     clock: Clock
     limits: Limits
@@ -215,6 +215,13 @@ class Worker:
         once their leases expire. ``until_idle`` then ends with ``StoreUnavailableError``."""
         self._capture: dict[str, int] = {}
         """Job id -> the level its runs capture ``logging`` records at (capturing jobs only)."""
+
+    def _alone(self, execution: Execution) -> Callable[[], bool]:
+        """For ``storage.alone_in_worker``: whether this execution has the worker to itself,
+        with at most one task running (tasks running in parallel, in one run or several, share
+        commits through the store's writer thread)."""
+        executions = self.executions
+        return lambda: len(executions) == 1 and execution.inflight <= 1
 
     def _task_threads(self) -> _TaskThreads:
         assert self._executor is not None, "the worker is not running"
@@ -616,6 +623,7 @@ class Worker:
         assert task is not None
         self._own[task] = execution
         self.executions[run_id] = (execution, task)
+        alone_in_worker.set(self._alone(execution))  # in this run's context (its asyncio task)
         execution.hooks = app.kit.lifecycle(claimed)  # None unless a plugin listens
         if execution.hooks is not None:
             execution.hooks.run_started()

@@ -72,7 +72,7 @@ def _rows(jobs: list[Any], base_url: str) -> list[dict[str, Any]]:
         "runio webhooks app.py:client",
         "runio webhooks app.py:client --url https://jobs.example.com",
         "runio webhooks app.py:client --register https://jobs.example.com --integration stripe",
-    )
+    ),
 )
 @click.argument("app")
 @click.option(

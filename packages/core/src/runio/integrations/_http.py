@@ -248,7 +248,7 @@ class HTTP(Integration[HTTPClient]):
         effect="write",  # writes carry the idempotency key; reads are harmless to repeat
         properties=lambda p: [
             Property("Method", str(p.get("method", "GET")).upper()),
-            Property("URL", p.get("url")),  # type: ignore[arg-type]
+            Property("URL", p.get("url")),
         ],
     )
     async def request(

@@ -81,13 +81,13 @@ class ClientKit:
         )
         return Lifecycle(run, impls)
 
-    def for_job(self, job: Job) -> JobIntegrations:
+    def for_job(self, job: Job[Any, Any]) -> JobIntegrations:
         found = self._jobs.get(id(job))
         if found is None or found.job is not job:
             found = self._jobs[id(job)] = JobIntegrations(job, self)
         return found
 
-    def default_instance(self, namespace: str, job: Job | None) -> Integration[Any]:
+    def default_instance(self, namespace: str, job: Job[Any, Any] | None) -> Integration[Any]:
         """The default instance for ``io.<namespace>``: built from the environment, once."""
         instance = self._defaults.get(namespace)
         if instance is not None:
@@ -134,7 +134,7 @@ class ClientKit:
                 instance = self._defaults[key] = cls()
         return instance
 
-    def check_declared(self, jobs: Iterable[Job]) -> None:
+    def check_declared(self, jobs: Iterable[Job[Any, Any]]) -> None:
         """Raise ``IntegrationSettingError`` naming, per job, every declared integration that
         lacks a required setting (a worker checks this at start rather than fail runs)."""
         problems: list[str] = []
@@ -162,7 +162,7 @@ class ClientKit:
         worker's."""
         self._used.setdefault(id(instance), instance)
 
-    def instances(self, jobs: Iterable[Job]) -> list[Integration[Any]]:
+    def instances(self, jobs: Iterable[Job[Any, Any]]) -> list[Integration[Any]]:
         found: dict[int, Integration[Any]] = {}
         for job in jobs:
             for value in job.integrations.values():
@@ -172,7 +172,9 @@ class ClientKit:
             found[id(value)] = value
         return list(found.values())
 
-    async def close_clients(self, jobs: Iterable[Job], loop: asyncio.AbstractEventLoop) -> None:
+    async def close_clients(
+        self, jobs: Iterable[Job[Any, Any]], loop: asyncio.AbstractEventLoop
+    ) -> None:
         """Close the SDK clients the integrations built on ``loop`` (the worker is stopping)."""
         for instance in self.instances(jobs):
             await runtime_of(instance).close_clients(loop)
@@ -181,7 +183,9 @@ class ClientKit:
 class JobIntegrations:
     """The integrations one job's ``io`` can reach: the resolver its ``IO`` is given."""
 
-    def __init__(self, job: Job | None, kit: ClientKit | None, declared: Mapping[str, Any] = {}):
+    def __init__(
+        self, job: Job[Any, Any] | None, kit: ClientKit | None, declared: Mapping[str, Any] = {}
+    ):
         self.job = job
         self._kit = kit
         self._declared = dict(job.integrations) if job is not None else dict(declared)
@@ -243,7 +247,7 @@ def _provider(info: IntegrationInfo) -> str:
     return f"{info.cls.name} (plugin {info.plugin.name!r})"
 
 
-def not_installed(namespace: str, job: Job | None) -> IntegrationNotFoundError:
+def not_installed(namespace: str, job: Job[Any, Any] | None) -> IntegrationNotFoundError:
     """The error for ``io.<namespace>`` when nothing provides it."""
     package = f"runio-{namespace.replace('_', '-')}"
     where = f" in job {job.id!r}" if job is not None else ""

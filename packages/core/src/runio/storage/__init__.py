@@ -9,9 +9,15 @@ import os
 from pathlib import Path
 
 from ..errors import ConfigurationError
-from ._base import Store
+from ._base import Store, alone_in_worker
 
-__all__ = ["DEFAULT_DATABASE_URL", "Store", "create_store", "database_url_from_env"]
+__all__ = [
+    "DEFAULT_DATABASE_URL",
+    "Store",
+    "alone_in_worker",
+    "create_store",
+    "database_url_from_env",
+]
 
 DEFAULT_DATABASE_URL = "sqlite:///.runio/runio.db"
 

@@ -6,11 +6,15 @@ nothing of job functions, pydantic schemas or retries: the engine decides, the s
 Writes made on behalf of an executing run take the run's ``Lease`` and are *fenced*: when the
 lease's token is no longer the run's current one (another worker claimed the run), the write is
 rejected with ``LeaseLostError`` and nothing of it is applied.
+
+``alone_in_worker`` is how a worker tells a store that the execution making a write has the
+worker to itself (see its docstring).
 """
 
 from __future__ import annotations
 
 import abc
+import contextvars
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -30,6 +34,16 @@ from .._records import (
     StoredTask,
 )
 from ._faults import Faults
+
+alone_in_worker: contextvars.ContextVar[Callable[[], bool] | None] = contextvars.ContextVar(
+    "runio_alone_in_worker", default=None
+)
+"""Set by the worker in each execution's context: tells whether that execution is, right now,
+the only one its worker runs, with at most one task running. Then nobody else needs the event
+loop while the execution waits for its own commit, and a store may apply the write on the calling
+thread (blocking it for the commit) instead of handing it to a writer thread and being woken
+afterwards: two thread hand-offs fewer per task. Otherwise writes made together should share a
+commit, which the writer thread does. Stores that cannot do that ignore it."""
 
 
 class Watch:

@@ -7,7 +7,10 @@ lines). This module owns:
   the event loop's next turn, whichever comes first (a task that finishes at once then costs one
   transaction, not two);
 - the "new task started" writes not handed over yet, which the task's completion may withdraw
-  (the store then inserts the finished task in one statement);
+  (the store then inserts the finished task in one statement). When nothing but such starts is
+  queued, they are held up to ``HOLD_STARTS`` seconds rather than one loop turn, so a task whose
+  function runs in a thread or awaits briefly also costs a single transaction; a crash within
+  that time can lose the record that the attempt started (never a result);
 - the executions whose unawaited write failed. A failure nobody awaited must still stop the run
   it belongs to: every later write of that execution (same lease) is refused with a
   ``StoreError`` naming the first failure, so the engine stops the run there and it resumes,
@@ -28,6 +31,9 @@ from ..errors import StoreError
 
 W = TypeVar("W")
 
+HOLD_STARTS = 0.02
+"""Seconds a "new task started" write may wait for its task's completion to withdraw it."""
+
 
 class DeferredWrites(Generic[W]):
     """The unawaited writes of one store. ``submit`` hands a list of writes to the store's
@@ -38,6 +44,7 @@ class DeferredWrites(Generic[W]):
         self._lock = threading.Lock()
         self._items: list[W] = []
         self._flush_scheduled_on: asyncio.AbstractEventLoop | None = None
+        self._hold_scheduled_on: asyncio.AbstractEventLoop | None = None
         self._started: dict[str, tuple[W, NewTask, float]] = {}
         self._failed: dict[tuple[str, int], StoreError] = {}
 
@@ -49,15 +56,25 @@ class DeferredWrites(Generic[W]):
             loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
             loop = None
+        hold = False
         with self._lock:
             self._items.append(item)
             if started is not None:
                 self._started[started[0].id] = (item, *started)
             if loop is not None and self._flush_scheduled_on is loop:
                 return
-            self._flush_scheduled_on = loop
+            if loop is not None and len(self._started) == len(self._items):
+                # only task starts are queued: hold them a little (see the module docstring)
+                if self._hold_scheduled_on is loop:
+                    return
+                self._hold_scheduled_on = loop
+                hold = True
+            else:
+                self._flush_scheduled_on = loop
         if loop is None:
             self.flush()
+        elif hold:
+            loop.call_later(HOLD_STARTS, self._flush_held)
         else:
             loop.call_soon(self.flush)
 
@@ -67,6 +84,11 @@ class DeferredWrites(Generic[W]):
             items, self._items = self._items, []
             self._started.clear()
         return items
+
+    def _flush_held(self) -> None:
+        with self._lock:
+            self._hold_scheduled_on = None
+        self.flush()
 
     def flush(self) -> None:
         """Hand everything queued to the writer now."""

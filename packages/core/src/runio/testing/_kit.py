@@ -45,7 +45,7 @@ class JobTester:
         self.clock = clock
 
     # -- starting runs ---------------------------------------------------------------------------
-    def run_job(self, job: Job | str, payload: Any = None) -> Run:
+    def run_job(self, job: Job[Any, Any] | str, payload: Any = None) -> Run:
         """Start a run of ``job`` (the function ``define_job`` returned, or its id) with
         ``payload`` and run the worker until nothing is ready; return the run.
 
@@ -163,14 +163,16 @@ class JobTester:
         """The run as stored now (with its task tree and logs)."""
         return self.client.get_run(run if isinstance(run, str) else run.id)
 
-    def runs(self, job: Job | str | None = None, *, status: str | None = None) -> list[Run]:
+    def runs(
+        self, job: Job[Any, Any] | str | None = None, *, status: str | None = None
+    ) -> list[Run]:
         """The app's runs, oldest first (of ``job`` only, with ``status`` only, if given),
         each with its task tree."""
         job_id = None if job is None else self._job(job).id
         found = self.client.list_runs(job_id=job_id, status=status, limit=10_000)
         return [self.client.get_run(r.id) for r in reversed(found)]
 
-    def _job(self, job: Job | str) -> Job:
+    def _job(self, job: Job[Any, Any] | str) -> Job[Any, Any]:
         job_id = job if isinstance(job, str) else getattr(job, "id", None)
         found = self.client.jobs.get(job_id) if isinstance(job_id, str) else None
         if found is None or (isinstance(job, Job) and found is not job):

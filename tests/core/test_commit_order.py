@@ -1,0 +1,341 @@
+"""A task's result is committed before the job goes past its ``await``, whichever thread commits it.
+
+A worker running a single execution lets the SQLite store commit that execution's writes on the
+calling thread when the commit waits for no fsync (``runio.storage.alone_in_worker``; e.g. at
+``synchronous=normal``); otherwise the store's writer thread commits them, grouping concurrent
+writes. Both paths keep the same promises, proved here from a second connection that sees only
+what is committed, read without yielding to the event loop:
+
+- when ``await io.run_task`` returns, the result is stored (async and plain task functions, one
+  run alone or several sharing the worker, at each durability, SQLite and PostgreSQL);
+- a write queued before an awaited write is applied first, also when the awaited one goes on the
+  calling thread;
+- a failed commit on the calling thread reaches the caller, and its run resumes and calls the
+  task function again rather than losing the result;
+- a worker killed after a task function returned but before its result was committed loses
+  nothing: the next worker runs the task again, told that an earlier attempt's outcome is
+  unknown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sqlite3
+import threading
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from procs import read_lines, running, sender, wait_for_status, wait_until
+
+import runio
+from runio.errors import StoreError
+from runio.storage import Store, alone_in_worker, create_store
+from runio.storage._faults import FaultPoint, WriteKind
+from runio.testing import TestClock
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def _committed_reader(db_url: str) -> Callable[[str], tuple[str, str | None] | None]:
+    """Reads a task's status and output over a connection of its own (committed rows only),
+    blocking: the event loop gets no turn while it reads."""
+    if db_url.startswith("sqlite:///"):
+        path = db_url.removeprefix("sqlite:///")
+
+        def read_sqlite(task_id: str) -> tuple[str, str | None] | None:
+            conn = sqlite3.connect(path)
+            try:
+                row = conn.execute(
+                    "SELECT status, output FROM tasks WHERE id = ?", (task_id,)
+                ).fetchone()
+            finally:
+                conn.close()
+            return None if row is None else (str(row[0]), row[1])
+
+        return read_sqlite
+
+    def read_postgres(task_id: str) -> tuple[str, str | None] | None:
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            row = conn.execute(
+                "SELECT status, output FROM tasks WHERE id = %s", (task_id,)
+            ).fetchone()
+        if row is None:
+            return None
+        output = row[1]
+        return str(row[0]), output if output is None or isinstance(output, str) else repr(output)
+
+    return read_postgres
+
+
+async def _answer(task: runio.Task) -> str:
+    return f"answer of {task.cache_key}"
+
+
+FUNCTIONS: dict[str, Callable[[runio.Task], Any]] = {
+    "async def": _answer,
+    "lambda": lambda task: f"answer of {task.cache_key}",
+}
+
+
+@pytest.mark.parametrize("durability", ["default", "synchronous=normal"])
+@pytest.mark.parametrize("runs", [1, 3], ids=["one run alone", "three runs at once"])
+@pytest.mark.parametrize("kind", list(FUNCTIONS))
+def test_a_result_is_stored_before_the_job_goes_past_its_await(
+    make_client: Callable[..., runio.Client], db_url: str, kind: str, runs: int, durability: str
+) -> None:
+    query = ""
+    if durability != "default":
+        if not db_url.startswith("sqlite"):
+            pytest.skip("synchronous=normal is a SQLite setting")
+        query = "?synchronous=normal"
+    client = make_client(database_url=db_url + query)
+    read = _committed_reader(db_url)
+    fn = FUNCTIONS[kind]
+    seen: list[tuple[str, Any]] = []
+    ids: dict[tuple[str, str], str] = {}
+
+    def remember(task: runio.Task) -> Any:
+        ids[(task.run_id, str(task.cache_key))] = task.id
+        return fn(task)
+
+    @client.define_job(id="steps", trigger=runio.event_trigger("go"))
+    async def steps(payload: Any, io: runio.IO, ctx: runio.RunContext) -> list[str]:
+        out = []
+        for key in ("a", "b", "c"):
+            value = await io.run_task(key, remember)
+            seen.append((value, read(ids[(ctx.run_id, key)])))
+            out.append(value)
+        return out
+
+    run_ids = [client.send_event("go").run_ids[0] for _ in range(runs)]
+    client.run_worker(until_idle=True)
+
+    for run_id in run_ids:
+        assert client.get_run(run_id).output == ["answer of a", "answer of b", "answer of c"]
+    assert len(seen) == 3 * runs
+    for value, stored in seen:
+        assert stored is not None, f"{value!r} was returned before its task row was committed"
+        status, output = stored
+        assert status == "COMPLETED"
+        assert output is not None and value in output
+
+
+# -- the store, with its calling thread allowed to commit ----------------------------------------
+
+
+@pytest.fixture
+async def store(sqlite_url: str) -> AsyncIterator[Store]:
+    # synchronous=normal: its durable commits wait for no fsync, so they may go inline
+    opened = create_store(sqlite_url + "?synchronous=normal")
+    await opened.upgrade()
+    await opened.execute_raw("CREATE TABLE seq (n INTEGER PRIMARY KEY, v TEXT NOT NULL)")
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+def alone() -> Iterator[None]:
+    token = alone_in_worker.set(lambda: True)
+    yield
+    alone_in_worker.reset(token)
+
+
+@pytest.mark.anyio
+async def test_a_write_handed_to_the_writer_thread_stays_ahead_of_a_later_one_committed_inline(
+    store: Store, sqlite_url: str
+) -> None:
+    path = Path(sqlite_url.removeprefix("sqlite:///"))
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # the writer thread's next transaction has to wait
+    first = asyncio.ensure_future(store.execute_raw("INSERT INTO seq (v) VALUES ('first')"))
+    await asyncio.sleep(0)  # one loop turn: the first write is now in the writer's hands
+    release = threading.Timer(0.1, lambda: other.execute("COMMIT"))
+    release.start()
+    token = alone_in_worker.set(lambda: True)
+    try:
+        await store.execute_raw("INSERT INTO seq (v) VALUES ('second')")
+        await first
+    finally:
+        alone_in_worker.reset(token)
+        release.join()
+        other.close()
+    assert await store.execute_raw("SELECT v FROM seq ORDER BY n") == [("first",), ("second",)]
+
+
+@pytest.mark.anyio
+async def test_a_failed_commit_on_the_calling_thread_raises_to_the_caller(
+    store: Store, alone: None
+) -> None:
+    # Twice: a failed batch is replayed one write at a time, and that commit fails too.
+    store.faults.arm(FaultPoint.BEFORE_COMMIT, WriteKind.OPERATION, times=2)
+    with pytest.raises(StoreError, match="fault point before-commit"):
+        await store.execute_raw("INSERT INTO seq (v) VALUES ('lost')")
+    assert store.faults.fired == [(FaultPoint.BEFORE_COMMIT, WriteKind.OPERATION)] * 2
+    await store.execute_raw("INSERT INTO seq (v) VALUES ('kept')")
+    assert await store.execute_raw("SELECT v FROM seq") == [("kept",)]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("query", ["", "?synchronous=normal"], ids=["default", "normal"])
+@pytest.mark.parametrize("point", [FaultPoint.BEFORE_COMMIT, FaultPoint.AFTER_COMMIT])
+async def test_a_result_whose_commit_failed_is_computed_again_not_lost(
+    sqlite_url: str, point: FaultPoint, query: str
+) -> None:
+    """The task function returned, then its result's commit failed (before it, or with its
+    answer lost): the run stops there, and its next execution calls the function again (or
+    finds the result stored) and completes with it."""
+    clock = TestClock(start=1_800_000_000.0)
+    client = runio.Client("app", database_url=sqlite_url + query, clock=clock)
+    calls: Counter[str] = Counter()
+
+    def step(name: str) -> Callable[[runio.Task], str]:
+        def fn(task: runio.Task) -> str:
+            calls[name] += 1
+            return f"{name}-{calls[name]}"
+
+        return fn
+
+    @client.define_job(id="steps", trigger=runio.event_trigger("go"))
+    async def steps(payload: Any, io: runio.IO) -> list[str]:
+        return [await io.run_task(k, step(k)) for k in ("a", "b")]
+
+    try:
+        run_id = (await client.send_event_async("go")).run_ids[0]
+        # BEFORE_COMMIT twice: a failed batch is replayed one write at a time, and fails again
+        times = 2 if point is FaultPoint.BEFORE_COMMIT else 1
+        client.store.faults.arm(point, WriteKind.COMPLETE, times=times)
+        outcomes: list[str] = []
+        for _ in range(3):
+            await client.run_worker_async(
+                until_idle=True,
+                max_store_failures=5,
+                on_run_finished=lambda _run_id, outcome: outcomes.append(outcome),
+            )
+            run = await client.get_run_async(run_id)
+            if run.status == "COMPLETED":
+                break
+            clock.advance(60)
+        assert client.store.faults.fired == [(point, WriteKind.COMPLETE)] * times
+        assert outcomes == ["store_failed", "COMPLETED"]
+        assert run.status == "COMPLETED", run.error
+        a = run.task("a")
+        if point is FaultPoint.BEFORE_COMMIT:
+            assert calls == {"a": 2, "b": 1}  # a's first result never reached the database
+            assert run.output == ["a-2", "b-1"]
+        else:
+            assert calls == {"a": 1, "b": 1}  # stored, though its answer was lost
+            assert run.output == ["a-1", "b-1"]
+        assert a.status == "COMPLETED" and a.output == run.output[0]
+    finally:
+        await asyncio.to_thread(client.close)
+
+
+# -- a worker killed after its task function returned, before the result was committed ----------
+
+_APP = """
+import os
+import time
+from pathlib import Path
+
+import runio
+
+HERE = Path(__file__).resolve().parent
+client = runio.Client(id="commit-app")
+
+
+def note(line: str) -> None:
+    with open(HERE / "side.log", "a", encoding="utf-8") as f:
+        f.write(line + "\\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def step(name: str):
+    def fn(task: runio.Task) -> str:
+        note(f"start {name} attempt={task.attempt} unknown={task.outcome_unknown}")
+        if name == "a" and task.attempt == 1:
+            deadline = time.monotonic() + 60  # never outlive a failed test by much
+            while not (HERE / "go").exists() and time.monotonic() < deadline:
+                time.sleep(0.01)
+        note(f"returned {name} attempt={task.attempt}")
+        return f"{name} from attempt {task.attempt}"
+    return fn
+
+
+@client.define_job(id="two-steps", trigger=runio.event_trigger("two"))
+async def two_steps(payload: dict, io: runio.IO) -> list[str]:
+    return [await io.run_task(k, step(k)) for k in ("a", "b")]
+"""
+
+
+@pytest.mark.slow
+def test_a_worker_killed_between_a_task_returning_and_its_commit_runs_the_task_again(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "app.py").write_text(_APP, encoding="utf-8")
+    side = tmp_path / "side.log"
+    db_path = tmp_path / "runio.db"
+
+    def stored(key: str) -> list[tuple[str, int]]:
+        conn = sqlite3.connect(db_path)
+        try:
+            rows = conn.execute(
+                "SELECT a.status, a.number FROM attempts a JOIN tasks t ON t.id = a.task_id "
+                "WHERE t.cache_key = ? ORDER BY a.number",
+                (f'"{key}"',),
+            ).fetchall()
+        finally:
+            conn.close()
+        return [(str(s), int(n)) for s, n in rows]
+
+    with (
+        running(tmp_path) as procs,
+        sender(procs.database_url, "commit-app", {"two-steps": "two"}) as client,
+    ):
+        run_id = client.send_event("two", {}).run_ids[0]
+        first = procs.start("worker", "app.py:client", "--lease-seconds", "1", name="first")
+        wait_until(
+            lambda: stored("a") == [("STARTED", 1)],
+            timeout=30,
+            what="task a's attempt to be stored",
+            detail=procs.outputs,
+        )
+        # Hold the database's write lock: the worker's commit of a's result has to wait.
+        blocker = sqlite3.connect(db_path, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+        try:
+            (tmp_path / "go").touch()
+            wait_until(
+                lambda: "returned a attempt=1" in read_lines(side),
+                timeout=30,
+                what="task a to return",
+                detail=procs.outputs,
+            )
+            first.send(signal.SIGKILL)
+            assert first.wait_exit(10) == -signal.SIGKILL
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        assert stored("a") == [("STARTED", 1)]  # the result never reached the database
+
+        second = procs.start("worker", "app.py:client", "--lease-seconds", "1", name="second")
+        (run,) = wait_for_status(client, [run_id], {"COMPLETED", "FAILED"}, timeout=30)
+        second.send(signal.SIGTERM)
+        assert second.wait_exit(15) == 0, procs.outputs()
+
+    assert run.status == "COMPLETED", run.error
+    assert run.output == ["a from attempt 2", "b from attempt 1"]
+    assert read_lines(side) == [
+        "start a attempt=1 unknown=False",
+        "returned a attempt=1",
+        "start a attempt=2 unknown=True",
+        "returned a attempt=2",
+        "start b attempt=1 unknown=False",
+        "returned b attempt=1",
+    ]
+    assert stored("a") == [("ERRORED", 1), ("COMPLETED", 2)]
