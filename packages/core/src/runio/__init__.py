@@ -7,6 +7,7 @@ from ._client import Client
 from ._context import EventInfo, RunContext
 from ._io import IO, Logger, SyncIO
 from ._job import Job
+from ._kv import KeyValueScope, KeyValueStore
 from ._records import Attempt, Event, LogEntry, Run, RunStatus, TaskRun, TaskStatus
 from ._schedules import CronTrigger, IntervalTrigger, ScheduledTick, cron_trigger, interval_trigger
 from ._task import Property, Task, TaskOptions
@@ -29,6 +30,8 @@ __all__ = [
     "Integration",
     "IntervalTrigger",
     "Job",
+    "KeyValueScope",
+    "KeyValueStore",
     "LogEntry",
     "Logger",
     "Property",

@@ -12,7 +12,7 @@ import dataclasses
 import re
 import threading
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar, Unpack
 
@@ -28,6 +28,8 @@ from ._triggers import EventTrigger
 from ._worker import Worker, WorkerApp, WorkerOptions
 from .errors import (
     ConfigurationError,
+    EventDeliveredError,
+    EventNotFoundError,
     InvalidPayloadError,
     JobDefinitionError,
     MigrationError,
@@ -335,11 +337,16 @@ class Client:
         *,
         id: str | None = None,
         deliver_at: datetime | None = None,
+        delay: float | timedelta | None = None,
     ) -> Event:
         """Store an event and create one run for each job it triggers; return the stored event
         (with ``run_ids``). Idempotent on ``id``: sending the same id again returns the stored
-        event and creates nothing. ``deliver_at`` delays the runs until then."""
-        return self._run_sync(self.send_event_async(name, payload, id=id, deliver_at=deliver_at))
+        event and creates nothing. ``deliver_at`` (a timezone-aware datetime) or ``delay``
+        (seconds or a timedelta) delays the event: its runs start, and the waits it matches
+        resume, at that time; until then ``cancel_event`` can take it back."""
+        return self._run_sync(
+            self.send_event_async(name, payload, id=id, deliver_at=deliver_at, delay=delay)
+        )
 
     async def send_event_async(
         self,
@@ -348,21 +355,126 @@ class Client:
         *,
         id: str | None = None,
         deliver_at: datetime | None = None,
+        delay: float | timedelta | None = None,
     ) -> Event:
-        if not isinstance(name, str) or not name:
-            raise ConfigurationError(f"An event needs a non-empty name, got {name!r}.")
-        _validate.text(name, "The event name")
-        if id is not None and (not isinstance(id, str) or not id):
-            raise ConfigurationError(f"An event id must be a non-empty string, got {id!r}.")
-        if id is not None:
-            _validate.text(id, "The event id")
-        if deliver_at is not None and (
-            not isinstance(deliver_at, datetime) or deliver_at.tzinfo is None
-        ):
+        store = await self._ready()
+        now = self.clock.now()
+        event, runs = await self._event_to_store(
+            store, now, name, payload, id=id, deliver_at=deliver_at, delay=delay
+        )
+        stored, created = await store.create_event(event, runs, now)
+        if created:
+            self._notify_workers()
+        return stored
+
+    def send_events(self, events: Sequence[Mapping[str, Any]]) -> list[Event]:
+        """Send several events at once, in one transaction: every one is stored (with its runs)
+        or, if any is refused, none. Each item is a mapping with ``name`` and optionally
+        ``payload``, ``id``, ``deliver_at`` and ``delay``, as ``send_event`` takes them."""
+        return self._run_sync(self.send_events_async(events))
+
+    async def send_events_async(self, events: Sequence[Mapping[str, Any]]) -> list[Event]:
+        if isinstance(events, Mapping | str | bytes) or not isinstance(events, Sequence):
             raise ConfigurationError(
-                "deliver_at must be a timezone-aware datetime, e.g. datetime.now(UTC) + "
-                f"timedelta(minutes=5); got {deliver_at!r}."
+                "send_events takes a list of events such as [{'name': 'new.user', 'payload': "
+                f"{{...}}}}], got {type(events).__name__}."
             )
+        if not events:
+            return []
+        store = await self._ready()
+        now = self.clock.now()
+        items = []
+        for index, item in enumerate(events):
+            _validate.event_item(item, f"send_events: item {index}")
+            items.append(
+                await self._event_to_store(
+                    store,
+                    now,
+                    item["name"],
+                    item.get("payload"),
+                    id=item.get("id"),
+                    deliver_at=item.get("deliver_at"),
+                    delay=item.get("delay"),
+                )
+            )
+        ids = [event.id for event, _ in items]
+        if len(set(ids)) != len(ids):
+            raise ConfigurationError(
+                "send_events: two items have the same id; each event needs its own. Nothing was "
+                "stored."
+            )
+        results = await store.create_events(items, now)
+        if any(created for _, created in results):
+            self._notify_workers()
+        return [event for event, _ in results]
+
+    def get_event(self, id: str) -> Event:
+        """The stored event with this id (``deliver_at``, ``canceled_at``, ``run_ids``)."""
+        return self._run_sync(self.get_event_async(id))
+
+    async def get_event_async(self, id: str) -> Event:
+        _event_id(id, "get_event")
+        store = await self._ready()
+        event = await store.get_event(self.id, id)
+        if event is None:
+            raise EventNotFoundError(
+                f"No event with id {id!r} exists in app {self.id!r}. Check the id (send_event "
+                "returns it) and that the client uses the right database.",
+                event_id=id,
+            )
+        return event
+
+    def cancel_event(self, id: str) -> Event:
+        """Cancel a delayed event before its delivery time: its runs are canceled before they
+        start and the waits it matched go on waiting. Raises ``EventDeliveredError`` once the
+        event has been delivered (or was canceled before)."""
+        return self._run_sync(self.cancel_event_async(id))
+
+    async def cancel_event_async(self, id: str) -> Event:
+        _event_id(id, "cancel_event")
+        store = await self._ready()
+        now = self.clock.now()
+        event, outcome = await store.cancel_event(self.id, id, now=now)
+        if event is None:
+            raise EventNotFoundError(
+                f"No event with id {id!r} exists in app {self.id!r}, so nothing was canceled. "
+                "Check the id (send_event returns it).",
+                event_id=id,
+            )
+        if outcome == "delivered":
+            raise EventDeliveredError(
+                f"Event {id!r} ({event.name}) was already delivered, so it cannot be canceled: "
+                "its runs may have started and the waits it matched resumed. Cancel its runs "
+                f"instead (client.cancel_run(run_id) for each of {event.run_ids}).",
+                event=event,
+            )
+        if outcome == "canceled_before":
+            raise EventDeliveredError(
+                f"Event {id!r} ({event.name}) was already canceled; nothing more to do.",
+                event=event,
+            )
+        return event
+
+    def _notify_workers(self) -> None:
+        for worker in list(self._workers):
+            worker.notify()
+
+    async def _event_to_store(
+        self,
+        store: Store,
+        now: float,
+        name: str,
+        payload: Any,
+        *,
+        id: str | None,
+        deliver_at: datetime | None,
+        delay: float | timedelta | None,
+    ) -> tuple[Event, list[NewRun]]:
+        """An event checked and ready to store, with the runs it starts: or the error saying
+        what is wrong with it."""
+        delay_seconds = _validate.event_options(name, id, deliver_at, delay)
+        if delay_seconds is not None:
+            deliver_at = datetime.fromtimestamp(now + delay_seconds, UTC)
         try:
             payload_text = _json.encode(payload)
         except _json.NotJsonError as exc:
@@ -379,8 +491,6 @@ class Client:
                 "runio.Client(max_payload_size=...) or RUNIO_MAX_PAYLOAD_SIZE."
             )
         payload_json = _json.decode(payload_text)
-        store = await self._ready()
-        now = self.clock.now()
         ready_at = deliver_at.timestamp() if deliver_at is not None else now
         targets: list[tuple[str, str]] = []
         problems: dict[str, list[dict[str, Any]]] = {}
@@ -396,13 +506,16 @@ class Client:
                     targets.append((job.id, job.version))
         else:
             registered = [j for j in await store.list_jobs(self.id) if j.event_name == name]
+            if not registered and await store.has_event_waits(self.id, name):
+                return _event(self.id, id, name, payload_json, now, deliver_at), []
             if not registered:
                 known = sorted({j.trigger.name for j in self.jobs.values()})
                 hint = f" Events this app knows: {', '.join(known)}." if known else ""
                 raise UnknownEventError(
                     f"No job of app {self.id!r} is triggered by event {name!r}, so it would start "
-                    f"no run.{hint} Check the name, or start a worker of the app that defines "
-                    "the job so it is registered.",
+                    f"no run, and no run of the app has waited for it (io.wait_for_event).{hint} "
+                    "Check the name, or start a worker of the app that defines the job so it is "
+                    "registered.",
                     event_name=name,
                 )
             targets = [
@@ -422,20 +535,9 @@ class Client:
                 "created. Fix these fields:\n" + "\n".join(lines),
                 errors=problems,
             )
-        event = Event(
-            id=id or new_id("evt"),
-            app_id=self.id,
-            name=name,
-            payload=payload_json,
-            timestamp=now,
-            deliver_at=ready_at if deliver_at is not None else None,
-        )
+        event = _event(self.id, id, name, payload_json, now, deliver_at)
         runs = [NewRun(new_id("run"), job_id, version, ready_at) for job_id, version in targets]
-        stored, created = await store.create_event(event, runs, now)
-        if created and runs:
-            for worker in list(self._workers):
-                worker.notify()
-        return stored
+        return event, runs
 
     # -- runs ----------------------------------------------------------------------------------
     def get_run(self, run_id: str) -> Run:
@@ -525,6 +627,7 @@ class Client:
             send_event=self.send_event_async,
             workers=self._workers,
             capture_logging=self._capture_logging,
+            events=self,
         )
 
     def worker(self, **options: Unpack[WorkerOptions]) -> Worker:
@@ -581,6 +684,31 @@ class Client:
             loop.call_soon_threadsafe(loop.stop)
             thread.join()
             loop.close()
+
+
+def _event(
+    app_id: str,
+    id: str | None,
+    name: str,
+    payload: Any,
+    now: float,
+    deliver_at: datetime | None,
+) -> Event:
+    return Event(
+        id=id or new_id("evt"),
+        app_id=app_id,
+        name=name,
+        payload=payload,
+        timestamp=now,
+        deliver_at=deliver_at.timestamp() if deliver_at is not None else None,
+    )
+
+
+def _event_id(id: object, what: str) -> None:
+    if not isinstance(id, str) or not id:
+        raise ConfigurationError(
+            f"{what} needs an event id (a non-empty string, as send_event returns it), got {id!r}."
+        )
 
 
 def _open_store(url: str) -> Store:

@@ -22,17 +22,18 @@ import traceback
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from . import _json
 from ._ids import new_id
 from ._keys import cache_key_json, cache_key_parts, idempotency_key
-from ._records import ClaimedRun, LogEntry, NewTask, RunStatus, StoredTask, TaskStatus
+from ._records import ClaimedRun, Event, LogEntry, NewTask, RunStatus, StoredTask, TaskStatus
 from ._task import Task, as_property
 from ._validate import printable
 from .errors import (
     ConfigurationError,
     DuplicateCacheKeyError,
+    EventTimeoutError,
     LeaseLostError,
     NonRetryableError,
     OutputError,
@@ -73,6 +74,16 @@ class StoreFailed(_Signal):
 
 class LeaseLost(_Signal):
     """Another worker took over the run; this execution stops writing."""
+
+
+class EventOps(Protocol):
+    """The app's operations on events that ``io`` calls (the client provides them)."""
+
+    async def send_events_async(self, events: Sequence[Mapping[str, Any]]) -> list[Event]: ...
+
+    async def get_event_async(self, id: str) -> Event: ...
+
+    async def cancel_event_async(self, id: str) -> Event: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,6 +287,7 @@ class Execution:
         integration: str | None = None,
         description: str | None = None,
         display_key: str | None = None,
+        delay_until: float | None = None,
     ) -> Any:
         """Run one task (see ``IO.run_task``). ``record_start`` stores the attempt's start
         before ``fn`` runs (integration tasks: a vendor call is a side effect outside the
@@ -342,6 +354,8 @@ class Execution:
                 description=description,
                 display_key=display_key,
             )
+            if delay_until is not None:
+                await self._delay(new_task, delay_until)
             task_id = new_task.id
             attempt = 1
             attempt_base = 0
@@ -757,6 +771,159 @@ class Execution:
             raise self.suspend_until(wake_at)
         self.store.complete_wait(self.lease, task_id=new_task.id, now=now)
         self.tasks[key].status = TaskStatus.COMPLETED
+
+    # -- waits for events and delayed tasks -----------------------------------------------------
+    events: EventOps | None = None
+    """The app's event operations (``io.send_events``, ``io.get_event``, ``io.cancel_event``),
+    set by the worker."""
+
+    async def _delay(self, new_task: NewTask, when: float) -> None:
+        """A new task with ``delay_until``: if that time is still ahead, record the task as
+        waiting to start then (as a retry delay is recorded) and suspend the run."""
+        now = self.clock.now()
+        start_at = now + max(0.0, when - now) * self.limits.time_scale
+        if start_at <= now:
+            return
+        await self._persist(self.store.delay_task(self.lease, new_task=new_task, start_at=start_at))
+        self.tasks[new_task.idempotency_key] = StoredTask(
+            new_task.id,
+            new_task.parent_id,
+            new_task.idempotency_key,
+            new_task.kind,
+            TaskStatus.WAITING,
+            None,
+            None,
+            0,
+            0,
+            start_at,
+            None,
+        )
+        raise self.suspend_until(start_at)
+
+    async def wait_for_event(
+        self,
+        cache_key: Any,
+        name: str,
+        filter_json: str | None,
+        timeout: float,
+        *,
+        parent: Frame | None,
+    ) -> str:
+        """Suspend until an event named ``name`` (matching ``filter_json``) is sent, or
+        ``timeout`` seconds pass (``EventTimeoutError``). Returns the event as stored JSON."""
+        key, depth = self._claim_key(cache_key, parent)
+        stored = self.tasks.get(key)
+        now = self.clock.now()
+        due = (
+            stored is not None
+            and stored.status == TaskStatus.WAITING
+            and (stored.wake_at is None or stored.wake_at <= now)
+        )
+        if not due:
+            self.check_boundary()
+        elif self.lease_lost or self.store_error is not None or self.canceled:
+            self.check_boundary()  # raises; a due wait is resolved even by a suspending run,
+            # so a wait whose event came is not left behind by a parallel one still waiting
+        if stored is not None and stored.status != TaskStatus.PENDING:
+            if stored.status == TaskStatus.COMPLETED:
+                assert stored.output is not None
+                return stored.output
+            if stored.status == TaskStatus.ERRORED:
+                raise self._event_timeout(cache_key, name, timeout)
+            if stored.status == TaskStatus.CANCELED:
+                raise Canceled()
+            if stored.wake_at is not None and stored.wake_at > now:
+                raise self.suspend_until(stored.wake_at)
+            error = self._event_timeout(cache_key, name, timeout)
+            error_text = json.dumps(
+                _error_json(error, event=name, timeout=timeout), ensure_ascii=False, default=str
+            )
+            self._enter()  # the run suspends only once this is recorded
+            try:
+                outcome, value = await self._persist(
+                    self.store.resolve_event_wait(
+                        self.lease, task_id=stored.id, now=now, timeout_error=error_text
+                    )
+                )
+            finally:
+                self._leave()
+            if outcome == "event":
+                stored.status, stored.output = TaskStatus.COMPLETED, value
+                return str(value)
+            if outcome == "timeout":
+                stored.status, stored.error = TaskStatus.ERRORED, error_text
+                raise error
+            stored.wake_at = float(value)  # its event was canceled: wait on
+            raise self.suspend_until(stored.wake_at)
+        if depth > self.limits.max_task_depth:
+            raise TaskDepthError(
+                f"Wait {cache_key!r} would be nested {depth} levels deep, deeper than "
+                f"max_task_depth={self.limits.max_task_depth}.",
+                run_id=self.run_id,
+                job_id=self.job_id,
+                cache_key=cache_key,
+            )
+        timeout_at = now + timeout * self.limits.time_scale
+        new_task: NewTask | None = None
+        if stored is None:
+            new_task = self._new_task(
+                key,
+                cache_key,
+                parent,
+                depth,
+                "event_wait",
+                name=f"Wait for event {name}",
+                icon="bell",
+                params=_params_json(
+                    {
+                        "name": name,
+                        "filter": None if filter_json is None else json.loads(filter_json),
+                        "timeout": timeout,
+                    },
+                    cache_key,
+                ),
+            )
+            task_id, parent_id = new_task.id, new_task.parent_id
+        else:  # ended by a timeout, then reset by *retry run*: it waits anew
+            task_id, parent_id = stored.id, stored.parent_id
+        await self._persist(
+            self.store.record_event_wait(
+                self.lease,
+                new_task=new_task,
+                task_id=task_id,
+                name=name,
+                filter=filter_json,
+                began_at=now,
+                timeout_at=timeout_at,
+            )
+        )
+        self.tasks[key] = StoredTask(
+            task_id,
+            parent_id,
+            key,
+            "event_wait",
+            TaskStatus.WAITING,
+            None,
+            None,
+            0,
+            0,
+            None,
+            timeout_at,
+            now,
+        )
+        raise self.suspend_until(timeout_at)
+
+    def _event_timeout(self, cache_key: Any, name: str, timeout: float) -> EventTimeoutError:
+        return EventTimeoutError(
+            f"No event {name!r} matching wait {cache_key!r} arrived within its {timeout:g} s "
+            f"timeout (run {self.run_id} of job {self.job_id!r}). Catch "
+            "runio.errors.EventTimeoutError to go on without it, or give a longer timeout.",
+            event_name=name,
+            timeout=timeout,
+            run_id=self.run_id,
+            job_id=self.job_id,
+            cache_key=cache_key,
+        )
 
     # -- logs ----------------------------------------------------------------------------------
     def log(

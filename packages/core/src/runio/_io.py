@@ -9,14 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
-from . import _validate
-from ._execution import Execution, Frame, current_frame
+from pydantic import BaseModel, ValidationError
+
+from . import _event_filter, _json, _validate
+from ._execution import EventOps, Execution, Frame, current_frame
+from ._kv import KeyValueStore, SyncKeyValueStore
+from ._records import Event
 from ._task import Task, TaskOptions
-from .errors import ConfigurationError
+from .errors import (
+    ConfigurationError,
+    EventDeliveredError,
+    InvalidPayloadError,
+)
 from .retry import RetryOptions
 
 if TYPE_CHECKING:
@@ -25,6 +33,9 @@ if TYPE_CHECKING:
     from .integrations import Integration
 
 T = TypeVar("T")
+
+DEFAULT_EVENT_TIMEOUT = 3600.0
+"""How long ``io.wait_for_event`` waits unless told: one hour."""
 I = TypeVar("I", bound="Integration[Any]")  # noqa: E741 - an integration's type
 
 
@@ -88,6 +99,7 @@ class IO:
         self.logger = Logger(execution)
         self._resolver: Resolver = resolver or _NoIntegrations()
         self._sync: SyncIO | None = None
+        self._store: KeyValueStore | None = None
 
     @overload
     async def run_task(
@@ -171,6 +183,10 @@ class IO:
         )
         _check_display(cache_key, options.get("description"), options.get("display_key"))
         ex = self._execution
+        delay_until = options.pop("delay_until", None)
+        if delay_until is not None:
+            _check_wait_until(cache_key, delay_until, ex.clock.now(), "io.run_task", "delay_until")
+            options["delay_until"] = delay_until.timestamp()
         return await ex.run_task(
             cache_key,
             fn,
@@ -251,6 +267,167 @@ class IO:
             kind="random",
         )
         return int(result) if round else float(result)
+
+    # -- waiting for events, sending several, delayed events, io.store -------------------------
+    async def wait_for_event(
+        self,
+        cache_key: str | Sequence[Any],
+        name: str,
+        *,
+        filter: Mapping[str, Any] | None = None,
+        schema: type[BaseModel] | None = None,
+        timeout: float = DEFAULT_EVENT_TIMEOUT,
+    ) -> Event:
+        """Pause the run durably until an event named ``name`` is sent after the wait began
+        (matching ``filter``, written as for ``runio.event_trigger``), and return that event;
+        its payload is parsed with ``schema`` if given. After ``timeout`` seconds (default one
+        hour, at most ten years) with no such event, raise ``runio.errors.EventTimeoutError``.
+        No memory or worker slot is held meanwhile."""
+        _check_event_wait(cache_key, name, filter, schema, timeout)
+        ex = self._execution
+        text = await ex.wait_for_event(
+            cache_key,
+            name,
+            None if filter is None else _json.encode(filter),
+            float(timeout),
+            parent=_parent(ex),
+        )
+        data = _json.decode(text)
+        payload = data["payload"]
+        if schema is not None:
+            try:
+                payload = schema.model_validate(payload)
+            except ValidationError as exc:
+                errors = [
+                    {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
+                    for e in exc.errors(include_url=False)
+                ]
+                fields = "; ".join(
+                    f"{'.'.join(map(str, e['loc'])) or '(payload)'}: {e['msg']}" for e in errors
+                )
+                raise InvalidPayloadError(
+                    f"io.wait_for_event({cache_key!r}): event {data['id']!r} ({name}) matched "
+                    f"the wait but its payload does not fit {schema.__name__}: {fields}. Send "
+                    "events with valid payloads, or narrow the wait with filter=.",
+                    errors={str(cache_key): errors},
+                ) from None
+        return Event(
+            id=data["id"],
+            app_id=ex.claimed.app_id,
+            name=data["name"],
+            payload=payload,
+            timestamp=data["timestamp"],
+            deliver_at=data["deliver_at"],
+            run_ids=list(data["run_ids"]),
+        )
+
+    async def send_events(
+        self, cache_key: str | Sequence[Any], events: Sequence[Mapping[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Send several events at once, exactly once, in one transaction. Each item is a
+        mapping with ``name`` and optionally ``payload``, ``id``, ``deliver_at``, ``delay``;
+        an item without ``id`` gets one derived from the task's idempotency key. Returns
+        ``[{"id": ..., "name": ..., "run_ids": [...]}, ...]``."""
+        ex = self._execution
+        ops = _event_ops(ex, "send_events")
+        if isinstance(events, Mapping | str | bytes) or not isinstance(events, Sequence):
+            raise ConfigurationError(
+                f"io.send_events({cache_key!r}, events): events must be a list of mappings "
+                f"such as [{{'name': 'new.user', 'payload': {{...}}}}], got "
+                f"{type(events).__name__}."
+            )
+        items = list(events)
+        for index, item in enumerate(items):
+            _validate.event_item(item, f"io.send_events({cache_key!r}, events): item {index}")
+        try:
+            params = [
+                _json.decode(
+                    _json.encode(
+                        {
+                            k: v.total_seconds() if isinstance(v, timedelta) else v
+                            for k, v in item.items()
+                        }
+                    )
+                )
+                for item in items
+            ]
+        except _json.NotJsonError as exc:
+            raise ConfigurationError(
+                f"io.send_events({cache_key!r}, events): a payload cannot be stored as JSON: "
+                f"{exc}. Nothing was sent."
+            ) from None
+
+        async def send(task: Task) -> list[dict[str, Any]]:
+            ready = [
+                {**item, "id": item.get("id") or f"evt_{task.idempotency_key[:28]}_{i}"}
+                for i, item in enumerate(items)
+            ]
+            sent = await ops.send_events_async(ready)
+            return [{"id": e.id, "name": e.name, "run_ids": list(e.run_ids)} for e in sent]
+
+        return await ex.run_task(  # type: ignore[no-any-return]
+            cache_key,
+            send,
+            parent=_parent(ex),
+            name=f"Send {len(items)} events",
+            icon="send",
+            params={"events": params},
+            kind="event",
+        )
+
+    async def get_event(self, cache_key: str | Sequence[Any], id: str) -> Event:
+        """The stored event with this id (``deliver_at``, ``canceled_at``, ``run_ids``), read
+        once and the same on every replay."""
+        ex = self._execution
+        ops = _event_ops(ex, "get_event")
+
+        async def read(task: Task) -> Event:
+            return await ops.get_event_async(id)
+
+        return await ex.run_task(  # type: ignore[no-any-return]
+            cache_key,
+            read,
+            parent=_parent(ex),
+            name=f"Get event {id}",
+            icon="send",
+            params={"id": id},
+            kind="event",
+            output_type=Event,
+        )
+
+    async def cancel_event(self, cache_key: str | Sequence[Any], id: str) -> Event:
+        """Cancel a delayed event before its delivery time (see ``Client.cancel_event``);
+        ``runio.errors.EventDeliveredError`` if it was already delivered. Returns the event."""
+        ex = self._execution
+        ops = _event_ops(ex, "cancel_event")
+
+        async def cancel(task: Task) -> dict[str, Any]:
+            try:
+                return {"event": await ops.cancel_event_async(id), "refused": None}
+            except EventDeliveredError as exc:
+                return {"event": exc.event, "refused": str(exc)}
+
+        result = await ex.run_task(
+            cache_key,
+            cancel,
+            parent=_parent(ex),
+            name=f"Cancel event {id}",
+            icon="send",
+            params={"id": id},
+            kind="event",
+        )
+        event: Event = _json.parse_as(Event, result["event"])
+        if result["refused"] is not None:  # the same on every replay
+            raise EventDeliveredError(result["refused"], event=event)
+        return event
+
+    @property
+    def store(self) -> KeyValueStore:
+        """Durable key-value items: ``io.store.run``, ``io.store.job``, ``io.store.app``."""
+        if self._store is None:
+            ex = self._execution
+            self._store = KeyValueStore(ex, lambda: _parent(ex))
+        return self._store
 
     @property
     def sync(self) -> SyncIO:
@@ -364,6 +541,38 @@ class SyncIO:
     ) -> float:
         return self._call(lambda: self._io.random(cache_key, min=min, max=max, round=round))
 
+    def wait_for_event(
+        self,
+        cache_key: str | Sequence[Any],
+        name: str,
+        *,
+        filter: Mapping[str, Any] | None = None,
+        schema: type[BaseModel] | None = None,
+        timeout: float = DEFAULT_EVENT_TIMEOUT,
+    ) -> Event:
+        """As ``IO.wait_for_event``, blocking."""
+        return self._call(
+            lambda: self._io.wait_for_event(
+                cache_key, name, filter=filter, schema=schema, timeout=timeout
+            )
+        )
+
+    def send_events(
+        self, cache_key: str | Sequence[Any], events: Sequence[Mapping[str, Any]]
+    ) -> list[dict[str, Any]]:
+        return self._call(lambda: self._io.send_events(cache_key, events))
+
+    def get_event(self, cache_key: str | Sequence[Any], id: str) -> Event:
+        return self._call(lambda: self._io.get_event(cache_key, id))
+
+    def cancel_event(self, cache_key: str | Sequence[Any], id: str) -> Event:
+        return self._call(lambda: self._io.cancel_event(cache_key, id))
+
+    @property
+    def store(self) -> SyncKeyValueStore:
+        """``io.store``, blocking."""
+        return SyncKeyValueStore(self._io.store, self._call)
+
     @property
     def sync(self) -> SyncIO:
         return self
@@ -427,15 +636,18 @@ def _check_wait(cache_key: Any, seconds: Any) -> None:
     _validate.seconds(seconds, f"io.wait({cache_key!r}, seconds): seconds")
 
 
-def _check_wait_until(cache_key: Any, when: Any, now: float) -> None:
+def _check_wait_until(
+    cache_key: Any, when: Any, now: float, call: str = "io.wait_until", arg: str = "when"
+) -> None:
+    where = f"{call}({cache_key!r}, {arg})"
     if not isinstance(when, datetime) or when.tzinfo is None:
         raise ConfigurationError(
-            f"io.wait_until({cache_key!r}, when): when must be a timezone-aware datetime, "
+            f"{where}: {arg} must be a timezone-aware datetime, "
             f"e.g. datetime.now(UTC) + timedelta(hours=1); got {when!r}."
         )
     if when.timestamp() - now > _validate.MAX_DELAY_SECONDS:
         raise ConfigurationError(
-            f"io.wait_until({cache_key!r}, when): {when.isoformat()} is more than ten years "
+            f"{where}: {when.isoformat()} is more than ten years "
             "ahead; a run may wait at most ten years."
         )
 
@@ -452,3 +664,25 @@ def _check_random(cache_key: Any, low: Any, high: Any) -> None:
         raise ConfigurationError(
             f"io.random({cache_key!r}): the range from {low} to {high} is wider than a float holds."
         )
+
+
+def _event_ops(ex: Execution, what: str) -> EventOps:
+    if ex.events is None:
+        raise ConfigurationError(f"io.{what} needs the app's client; this io has none.")
+    return ex.events
+
+
+def _check_event_wait(cache_key: Any, name: Any, filter: Any, schema: Any, timeout: Any) -> None:
+    where = f"io.wait_for_event({cache_key!r}, name)"
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigurationError(
+            f"{where}: name must be a non-empty event name such as 'invoice.paid', got {name!r}."
+        )
+    _validate.text(name, f"{where}: name")
+    if filter is not None:
+        _event_filter.check(filter, name, ConfigurationError)
+    if schema is not None and not (isinstance(schema, type) and issubclass(schema, BaseModel)):
+        raise ConfigurationError(
+            f"{where}: schema must be a pydantic BaseModel subclass, got {schema!r}."
+        )
+    _validate.seconds(timeout, f"{where}: timeout", above=True)

@@ -8,13 +8,18 @@ from __future__ import annotations
 
 IO_ATTRIBUTES = frozenset(
     {
+        "cancel_event",
+        "get_event",
         "logger",
         "random",
         "run_task",
         "send_event",
+        "send_events",
+        "store",
         "sync",
         "use",
         "wait",
+        "wait_for_event",
         "wait_until",
     }
 )

@@ -76,7 +76,10 @@ class Event:
     payload: Any
     timestamp: float
     deliver_at: float | None
+    """When the event is delivered (a delayed event), else None: delivered when sent."""
     run_ids: list[str] = field(default_factory=list)
+    canceled_at: float | None = None
+    """When a delayed event was canceled before its delivery (``cancel_event``)."""
 
 
 @dataclass(slots=True)

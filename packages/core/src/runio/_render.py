@@ -117,7 +117,7 @@ def _task_label(task: TaskRun, now: float | None = None) -> Text:
     attempts = len(task.attempts)
     if attempts > 1:
         label.append(f"  {attempts} attempts", style="yellow")
-    if task.kind == "wait":
+    if task.kind == "wait" or (task.kind == "event_wait" and task.status == "WAITING"):
         if task.wake_at is not None:
             label.append(f"  until {timestamp(task.wake_at)}", style="dim")
     else:

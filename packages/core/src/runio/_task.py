@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from .retry import RetryOptions
 
 from ._validate import printable
@@ -150,3 +152,6 @@ class TaskOptions(TypedDict, total=False):
     """What the task does, in a sentence; shown with the task (dashboard, ``runio runs show``)."""
     display_key: str | None
     """Shown in place of the cache key, e.g. ``f"user {user_id}"`` for ``["user", user_id]``."""
+    delay_until: datetime | None
+    """Start the task no earlier than this (a timezone-aware datetime): the run parks until
+    then, holding no worker slot, as with ``io.wait_until``."""

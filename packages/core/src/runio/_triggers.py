@@ -9,7 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from . import _json, _validate
+from . import _event_filter, _validate
+from ._event_filter import matches as _matches
 from ._schedules import EVENT_PREFIX
 from .errors import ConfigurationError, JobDefinitionError
 
@@ -59,23 +60,7 @@ def event_trigger(
 
 
 def check_filter(spec: Mapping[str, Any], path: str) -> None:
-    if not isinstance(spec, Mapping):
-        raise JobDefinitionError(f"Event filter at {path!r} must be a mapping.")
-    for key, allowed in spec.items():
-        if isinstance(allowed, Mapping):
-            check_filter(allowed, f"{path}.{key}")
-        elif not isinstance(allowed, list | tuple):
-            raise JobDefinitionError(
-                f"Event filter {path}.{key} must list the allowed values, e.g. "
-                f"{{{key!r}: [{allowed!r}]}}."
-            )
-        else:
-            try:  # stored with the job, and compared with JSON payloads
-                _json.encode(list(allowed))
-            except _json.NotJsonError as exc:
-                raise JobDefinitionError(
-                    f"Event filter {path}.{key} holds a value no JSON payload can have: {exc}."
-                ) from None
+    _event_filter.check(spec, path, JobDefinitionError)
 
 
 def job_text(value: object, what: str) -> None:
@@ -83,23 +68,3 @@ def job_text(value: object, what: str) -> None:
         _validate.text(value, what)
     except ConfigurationError as exc:
         raise JobDefinitionError(str(exc)) from None
-
-
-def _matches(spec: Mapping[str, Any], payload: Any) -> bool:
-    if not isinstance(payload, Mapping):
-        return False
-    for key, allowed in spec.items():
-        if key not in payload:
-            return False
-        value = payload[key]
-        if isinstance(allowed, Mapping):
-            if not _matches(allowed, value):
-                return False
-        elif not any(_same_json(value, option) for option in allowed):
-            return False
-    return True
-
-
-def _same_json(a: Any, b: Any) -> bool:
-    """Equality of JSON values: ``true`` is not ``1`` (as it would be in Python)."""
-    return isinstance(a, bool) == isinstance(b, bool) and a == b

@@ -14,18 +14,22 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from .errors import ConfigurationError
 
 __all__ = [
+    "EVENT_FIELDS",
     "MAX_DELAY_SECONDS",
     "MAX_GRACE_PERIOD",
     "MAX_LEASE_SECONDS",
     "MAX_POLL_INTERVAL",
     "MAX_TIME_SCALE",
     "env_number",
+    "event_item",
+    "event_options",
     "is_finite_number",
     "number",
     "on_error",
@@ -206,3 +210,55 @@ def on_error(value: object, where: str) -> None:
             f"{where}: on_error must be a function (error, task) returning None, an exception, "
             f"runio.RetryAt(...) or runio.SKIP_RETRYING; got {type(value).__name__}: {value!r}."
         )
+
+
+EVENT_FIELDS = frozenset({"name", "payload", "id", "deliver_at", "delay"})
+"""What an item of ``send_events`` may hold."""
+
+
+def event_item(item: object, where: str) -> None:
+    """An item of ``send_events`` (``client.send_events``, ``io.send_events``): a mapping
+    with a ``name`` and no keys beyond ``EVENT_FIELDS``, each checked as ``send_event`` checks
+    its arguments (checked before anything is stored)."""
+    if not isinstance(item, Mapping):
+        raise ConfigurationError(
+            f"{where} must be a mapping with 'name' and optionally 'payload', 'id', "
+            f"'deliver_at', 'delay'; got {type(item).__name__}. Nothing was stored."
+        )
+    unknown = set(item) - EVENT_FIELDS
+    if unknown or "name" not in item:
+        problem = (
+            f"unknown key(s) {', '.join(sorted(map(str, unknown)))}" if unknown else "no 'name'"
+        )
+        raise ConfigurationError(
+            f"{where} has {problem}; an item holds 'name' and optionally 'payload', 'id', "
+            "'deliver_at', 'delay'. Nothing was stored."
+        )
+    event_options(item["name"], item.get("id"), item.get("deliver_at"), item.get("delay"))
+
+
+def event_options(name: object, id: object, deliver_at: object, delay: object) -> float | None:
+    """The arguments of ``send_event`` besides the payload, checked; the delay in seconds."""
+    if not isinstance(name, str) or not name:
+        raise ConfigurationError(f"An event needs a non-empty name, got {name!r}.")
+    text(name, "The event name")
+    if id is not None and (not isinstance(id, str) or not id):
+        raise ConfigurationError(f"An event id must be a non-empty string, got {id!r}.")
+    if id is not None:
+        text(id, "The event id")
+    if deliver_at is not None and (
+        not isinstance(deliver_at, datetime) or deliver_at.tzinfo is None
+    ):
+        raise ConfigurationError(
+            "deliver_at must be a timezone-aware datetime, e.g. datetime.now(UTC) + "
+            f"timedelta(minutes=5); got {deliver_at!r}."
+        )
+    if delay is None:
+        return None
+    if deliver_at is not None:
+        raise ConfigurationError(f"Event {name!r}: give deliver_at or delay, not both.")
+    return seconds(
+        delay.total_seconds() if isinstance(delay, timedelta) else delay,
+        f"Event {name!r}: delay",
+        hint=" Give seconds (a number) or a timedelta.",
+    )

@@ -38,6 +38,7 @@ from ._clock import Clock
 from ._context import EventInfo, RunContext
 from ._execution import (
     Canceled,
+    EventOps,
     Execution,
     LeaseLost,
     Limits,
@@ -116,6 +117,9 @@ class WorkerApp:
     """The app's running workers: each adds itself while it runs, so the app can wake them."""
     capture_logging: int | bool | None = None
     """The app's ``capture_logging`` (a level, False or None); a job's own setting wins."""
+    events: EventOps | None = None
+    """The app's event operations behind ``io.send_events``, ``io.get_event`` and
+    ``io.cancel_event``."""
 
 
 class _TaskThreads(ThreadPoolExecutor):
@@ -634,6 +638,7 @@ class Worker:
                 claimed.started_at + job.max_duration if job.max_duration is not None else None
             ),
         )
+        execution.events = app.events
         if self._stopping:
             execution.stopping = True
         task = asyncio.current_task()

@@ -12,7 +12,9 @@
     │   └── IntegrationNotFoundError  io.<name> resolves to nothing (also an AttributeError);
     │                               names the package to install and the setting to provide
     ├── UnknownJobError             no job with that id is registered
-    ├── UnknownEventError           no job is triggered by that event name
+    ├── UnknownEventError           no job is triggered by that event name, and no run waits for it
+    ├── EventNotFoundError          no event with that id exists (get_event, cancel_event)
+    ├── EventDeliveredError         cancel_event on an event already delivered (or canceled)
     ├── InvalidPayloadError         the payload failed the trigger's schema (carries field errors)
     ├── ConcurrencyKeyError         a job's concurrency_key raised or returned no usable key
     ├── RunNotFoundError
@@ -29,6 +31,7 @@
         ├── TaskDepthError          subtasks nested deeper than max_task_depth
         ├── OutputError             an output that cannot be stored (not JSON, too large)
         ├── TaskTimeoutError        one attempt ran longer than its timeout
+        ├── EventTimeoutError       io.wait_for_event's timeout passed with no matching event
         └── TaskFailedError         the task failed for good; raised where io.run_task was awaited
 
     NonRetryableError (Exception)   raise it inside a task's function to fail the task at once
@@ -47,6 +50,9 @@ __all__ = [
     "ConcurrencyKeyError",
     "ConfigurationError",
     "DuplicateCacheKeyError",
+    "EventDeliveredError",
+    "EventNotFoundError",
+    "EventTimeoutError",
     "IntegrationNotFoundError",
     "IntegrationSettingError",
     "InvalidCacheKeyError",
@@ -166,6 +172,25 @@ class UnknownEventError(RunioError, LookupError):
     def __init__(self, message: str, *, event_name: str) -> None:
         super().__init__(message)
         self.event_name = event_name
+
+
+class EventNotFoundError(RunioError, LookupError):
+    """No event with this id exists in this app (``get_event``, ``cancel_event``)."""
+
+    def __init__(self, message: str, *, event_id: str) -> None:
+        super().__init__(message)
+        self.event_id = event_id
+
+
+class EventDeliveredError(RunioError):
+    """``cancel_event`` was asked to cancel an event that was already delivered (its delivery
+    time has come: its runs may be running, the waits it matched resumed) or already canceled.
+    ``event`` is the stored event."""
+
+    def __init__(self, message: str, *, event: Any) -> None:
+        super().__init__(message)
+        self.event = event
+        self.event_id: str = event.id
 
 
 class InvalidPayloadError(RunioError, ValueError):
@@ -308,6 +333,29 @@ class TaskTimeoutError(TaskError):
     """
 
     outcome_unknown = True
+
+
+class EventTimeoutError(TaskError):
+    """``io.wait_for_event`` waited its whole ``timeout`` and no matching event arrived.
+
+    Raised where the wait was awaited, on the first execution and on every replay alike, so a
+    job can catch it and go on (``except runio.errors.EventTimeoutError``). ``event_name`` is the
+    event waited for and ``timeout`` the seconds waited.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        event_name: str,
+        timeout: float,
+        run_id: str | None = None,
+        job_id: str | None = None,
+        cache_key: Any = None,
+    ) -> None:
+        super().__init__(message, run_id=run_id, job_id=job_id, cache_key=cache_key)
+        self.event_name = event_name
+        self.timeout = timeout
 
 
 class TaskFailedError(TaskError):

@@ -36,6 +36,7 @@ templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 _ICONS = {
     "clock": "⏱",
+    "bell": "🔔",
     "user": "👤",
     "email": "📧",
     "mail": "✉",
@@ -50,7 +51,7 @@ _ICONS = {
     "http": "🌐",
     "check": "✔",
 }
-_KIND_ICONS = {"wait": "⏱", "event": "📨", "random": "🎲"}
+_KIND_ICONS = {"wait": "⏱", "event_wait": "🔔", "event": "📨", "store": "🗄", "random": "🎲"}
 OPERATIONS = {
     "cancel": ("Cancel run", "The run stops at its next task boundary (a waiting run at once)."),
     "retry": ("Retry run", "Completed tasks are reused; errored tasks are attempted again."),

@@ -275,6 +275,70 @@ class Store(abc.ABC):
         """One page of runs (without their tasks), newest first: what the HTTP API and the
         dashboard list, with time ranges, search and a keyset cursor (see ``RunQuery``)."""
 
+    # -- waits for events, delayed events, io.store ---------------------------------------------
+    @abc.abstractmethod
+    async def create_events(
+        self, items: Sequence[tuple[Event, Sequence[NewRun]]], now: float
+    ) -> list[tuple[Event, bool]]:
+        """``create_event`` for several events in one transaction: all are stored or none."""
+
+    @abc.abstractmethod
+    async def has_event_waits(self, app_id: str, name: str) -> bool:
+        """Whether a run of the app has ever waited for an event with this name."""
+
+    @abc.abstractmethod
+    async def record_event_wait(
+        self,
+        lease: Lease,
+        *,
+        new_task: NewTask | None,
+        task_id: str,
+        name: str,
+        filter: str | None,
+        began_at: float,
+        timeout_at: float,
+    ) -> None:
+        """The run starts waiting for an event named ``name`` (``filter``: JSON, or None): the
+        task (``new_task``, or the existing ``task_id`` a retry reset) waits until
+        ``timeout_at``, and every event stored after this commit is matched to it."""
+
+    @abc.abstractmethod
+    async def resolve_event_wait(
+        self, lease: Lease, *, task_id: str, now: float, timeout_error: str
+    ) -> tuple[str, Any]:
+        """End a wait whose time has come: ``("event", event JSON)`` when its event is delivered
+        (the task completes with that output), ``("timeout", None)`` when it timed out (the task
+        errs with ``timeout_error``), else ``("waiting", wake_at)`` (its event was canceled)."""
+
+    @abc.abstractmethod
+    async def get_event(self, app_id: str, event_id: str) -> Event | None: ...
+
+    @abc.abstractmethod
+    async def cancel_event(
+        self, app_id: str, event_id: str, *, now: float
+    ) -> tuple[Event | None, str]:
+        """Cancel a delayed event not delivered yet: its queued runs are canceled and the waits
+        it matched wait on (for the next matching event, else their timeout). Returns the event
+        and ``"canceled"``, or why not: ``"delivered"``, ``"canceled_before"``, ``"missing"``."""
+
+    @abc.abstractmethod
+    async def delay_task(self, lease: Lease, *, new_task: NewTask, start_at: float) -> None:
+        """Record a task that may start no earlier than ``start_at`` (WAITING, its ``retry_at``
+        set, no attempt yet)."""
+
+    @abc.abstractmethod
+    async def get_item(self, app_id: str, scope: str, owner: str, key: str) -> str | None:
+        """An ``io.store`` item's JSON, or None."""
+
+    @abc.abstractmethod
+    async def set_item(
+        self, app_id: str, scope: str, owner: str, key: str, value: str, *, now: float
+    ) -> None: ...
+
+    @abc.abstractmethod
+    async def delete_item(self, app_id: str, scope: str, owner: str, key: str) -> bool:
+        """Whether there was an item to delete."""
+
     # -- API keys of the HTTP server -------------------------------------------------------------
     @abc.abstractmethod
     async def create_api_key(self, key: ApiKeyRecord) -> None: ...

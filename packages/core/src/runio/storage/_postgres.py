@@ -36,6 +36,7 @@ from .._records import (
 )
 from ..errors import LeaseLostError, MigrationError, RunNotFoundError, StoreError
 from ._base import Store, Watch
+from ._event_waits import event_json, first_match
 from ._faults import WriteKind
 from ._pg_transport import CHANNEL, Conn, PgTransport, PgWrite, Rows, ignore_rows, parse_url
 from ._rows import (
@@ -470,60 +471,7 @@ class PostgresStore(Store):
         self, event: Event, runs: Sequence[NewRun], now: float
     ) -> tuple[Event, bool]:
         async def op(conn: Conn) -> tuple[Event, bool]:
-            cur = await conn.execute(
-                "WITH e AS (INSERT INTO events (app_id, id, name, payload, timestamp, deliver_at) "
-                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (app_id, id) DO NOTHING RETURNING 1), "
-                "n AS (INSERT INTO runs (id, app_id, job_id, job_version, event_id, status, "
-                "created_at, ready_at) SELECT u.id, %s, u.job_id, u.job_version, %s, 'QUEUED', %s, "
-                "u.ready_at FROM unnest(%s::text[], %s::text[], %s::text[], %s::float8[]) "
-                "AS u(id, job_id, job_version, ready_at) WHERE EXISTS (SELECT FROM e) "
-                "RETURNING app_id) "
-                "SELECT EXISTS (SELECT FROM e), "
-                f"(SELECT pg_notify('{CHANNEL}', %s) WHERE EXISTS (SELECT FROM n))",
-                (
-                    event.app_id,
-                    event.id,
-                    _text(event.name),
-                    json.dumps(event.payload),
-                    event.timestamp,
-                    event.deliver_at,
-                    event.app_id,
-                    event.id,
-                    now,
-                    [r.id for r in runs],
-                    [r.job_id for r in runs],
-                    [r.job_version for r in runs],
-                    [r.ready_at for r in runs],
-                    event.app_id,
-                ),
-            )
-            row = await cur.fetchone()
-            if row is not None and row[0]:
-                event.run_ids = [r.id for r in runs]
-                return event, True
-            cur = await conn.execute(
-                "SELECT name, payload, timestamp, deliver_at FROM events WHERE app_id=%s AND id=%s",
-                (event.app_id, event.id),
-            )
-            existing = await cur.fetchone()
-            if existing is None:  # pragma: no cover - an event is never deleted
-                raise StoreError(f"Event {event.id} vanished while it was being stored; retry.")
-            cur = await conn.execute(
-                "SELECT id FROM runs WHERE app_id=%s AND event_id=%s AND replay_of IS NULL "
-                "ORDER BY created_at, id",
-                (event.app_id, event.id),
-            )
-            run_ids = [r[0] for r in await cur.fetchall()]
-            stored = Event(
-                event.id,
-                event.app_id,
-                existing[0],
-                loads(existing[1]),
-                existing[2],
-                existing[3],
-                run_ids,
-            )
-            return stored, False
+            return await _store_event(conn, event, runs, now)
 
         # Safe to repeat: a second try finds the event stored by the first.
         return await self._pg.read(op, kind=WriteKind.EVENT)
@@ -993,7 +941,8 @@ class PostgresStore(Store):
     async def suspend_run(self, lease: Lease, *, ready_at: float, now: float) -> bool:
         ended, ended_params = _end_open_tasks(lease.run_id, now, when=_NOT_EXECUTING)
         sql = (
-            f"WITH {_FENCE}, u AS (UPDATE runs SET status = 'WAITING', ready_at = %s, "
+            f"WITH {_FENCE}, u AS (UPDATE runs SET status = 'WAITING', "
+            "ready_at = LEAST(%s, ready_at), "
             f"lease_owner = NULL, lease_expires = NULL WHERE id = %s AND {_EXECUTING} "
             f"RETURNING app_id), {ended} "
             f"SELECT status, (SELECT pg_notify('{CHANNEL}', app_id) FROM u) FROM r"
@@ -1204,6 +1153,320 @@ class PostgresStore(Store):
         if run is None:
             raise RunNotFoundError(run_id)
         return run
+
+    # -- waits for events, delayed events, io.store ---------------------------------------------
+    async def create_events(
+        self, items: Sequence[tuple[Event, Sequence[NewRun]]], now: float
+    ) -> list[tuple[Event, bool]]:
+        async def op(conn: Conn) -> list[tuple[Event, bool]]:
+            async with conn.transaction():
+                return [await _store_event(conn, event, runs, now) for event, runs in items]
+
+        return await self._pg.read(op, kind=WriteKind.EVENT)
+
+    async def has_event_waits(self, app_id: str, name: str) -> bool:
+        async def op(conn: Conn) -> bool:
+            cur = await conn.execute(
+                "SELECT 1 FROM event_waits WHERE app_id = %s AND name = %s LIMIT 1",
+                (app_id, _text(name)),
+            )
+            return await cur.fetchone() is not None
+
+        return await self._pg.read(op)
+
+    async def record_event_wait(
+        self,
+        lease: Lease,
+        *,
+        new_task: NewTask | None,
+        task_id: str,
+        name: str,
+        filter: str | None,
+        began_at: float,
+        timeout_at: float,
+    ) -> None:
+        async def op(conn: Conn) -> None:
+            async with conn.transaction():
+                app_id = await _hold(conn, lease)
+                if new_task is not None:
+                    await conn.execute(
+                        f"INSERT INTO tasks ({_TASK_COLUMNS}) VALUES ({_TASK_VALUES})",
+                        _task_values(new_task, "WAITING", wake_at=timeout_at, started_at=began_at),
+                    )
+                else:
+                    cur = await conn.execute(
+                        "UPDATE tasks SET status = 'WAITING', wake_at = %s, output = NULL, "
+                        "error = NULL, ended_at = NULL WHERE run_id = %s AND id = %s",
+                        (timeout_at, lease.run_id, task_id),
+                    )
+                    if cur.rowcount != 1:
+                        raise StoreError(f"Wait {task_id} of run {lease.run_id} is not stored.")
+                await conn.execute(
+                    "INSERT INTO event_waits (run_id, task_id, app_id, name, filter, began_at, "
+                    "timeout_at) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (run_id, "
+                    "task_id) DO UPDATE SET name = excluded.name, filter = excluded.filter, "
+                    "began_at = excluded.began_at, timeout_at = excluded.timeout_at, "
+                    "event_id = NULL, event_at = NULL",
+                    (lease.run_id, task_id, app_id, _text(name), filter, began_at, timeout_at),
+                )
+
+        await self._pg.after_writes(op)
+
+    async def resolve_event_wait(
+        self, lease: Lease, *, task_id: str, now: float, timeout_error: str
+    ) -> tuple[str, Any]:
+        async def op(conn: Conn) -> tuple[str, Any]:
+            async with conn.transaction():
+                await _hold(conn, lease)
+                cur = await conn.execute(
+                    "SELECT app_id, event_id, event_at, timeout_at FROM event_waits "
+                    "WHERE run_id = %s AND task_id = %s",
+                    (lease.run_id, task_id),
+                )
+                wait = await cur.fetchone()
+                if wait is None:
+                    raise StoreError(f"Wait {task_id} of run {lease.run_id} is not stored.")
+                app_id, event_id, event_at, timeout_at = wait
+                result: tuple[str, Any]
+                if event_id is not None and event_at <= now:
+                    event = await _load_event(conn, app_id, event_id)
+                    assert event is not None  # events are never deleted
+                    output = event_json(
+                        event_id,
+                        event.name,
+                        json.dumps(event.payload),
+                        event.timestamp,
+                        event.deliver_at,
+                        event.run_ids,
+                    )
+                    await conn.execute(
+                        "UPDATE tasks SET status = 'COMPLETED', output = %s, ended_at = %s "
+                        "WHERE run_id = %s AND id = %s",
+                        (output, now, lease.run_id, task_id),
+                    )
+                    result = ("event", output)
+                elif timeout_at <= now:
+                    await conn.execute(
+                        "UPDATE tasks SET status = 'ERRORED', error = %s, ended_at = %s "
+                        "WHERE run_id = %s AND id = %s",
+                        (timeout_error, now, lease.run_id, task_id),
+                    )
+                    result = ("timeout", None)
+                else:
+                    return "waiting", event_at if event_id is not None else timeout_at
+                return result
+
+        return await self._pg.after_writes(op)
+
+    async def get_event(self, app_id: str, event_id: str) -> Event | None:
+        async def op(conn: Conn) -> Event | None:
+            return await _load_event(conn, app_id, event_id)
+
+        return await self._pg.read(op)
+
+    async def cancel_event(
+        self, app_id: str, event_id: str, *, now: float
+    ) -> tuple[Event | None, str]:
+        async def op(conn: Conn) -> tuple[Event | None, str]:
+            async with conn.transaction():
+                cur = await conn.execute(
+                    "SELECT name FROM events WHERE app_id = %s AND id = %s", (app_id, event_id)
+                )
+                row = await cur.fetchone()
+                if row is None:
+                    return None, "missing"
+                await conn.execute(
+                    "SELECT 1 FROM events WHERE app_id = %s AND id = %s FOR UPDATE",
+                    (app_id, event_id),
+                )
+                event = await _load_event(conn, app_id, event_id)
+                assert event is not None
+                if event.canceled_at is not None:
+                    return event, "canceled_before"
+                if (event.deliver_at or event.timestamp) <= now:
+                    return event, "delivered"
+                await conn.execute(
+                    "UPDATE events SET canceled_at = %s WHERE app_id = %s AND id = %s",
+                    (now, app_id, event_id),
+                )
+                await conn.execute(
+                    "UPDATE runs SET status = 'CANCELED', ended_at = %s, ready_at = NULL "
+                    "WHERE app_id = %s AND event_id = %s AND status = 'QUEUED'",
+                    (now, app_id, event_id),
+                )
+                cur = await conn.execute(
+                    "SELECT run_id, task_id, name, filter, began_at, timeout_at FROM event_waits "
+                    "WHERE app_id = %s AND event_id = %s",
+                    (app_id, event_id),
+                )
+                for run_id, task_id, name, spec, began_at, timeout_at in await cur.fetchall():
+                    found_cur = await conn.execute(
+                        "SELECT id, payload, COALESCE(deliver_at, timestamp) AS at FROM events "
+                        "WHERE app_id = %s AND name = %s AND timestamp >= %s AND "
+                        "canceled_at IS NULL ORDER BY at, id",
+                        (app_id, name, began_at),
+                    )
+                    found = first_match(await found_cur.fetchall(), spec, timeout_at)
+                    await conn.execute(
+                        "UPDATE event_waits SET event_id = %s, event_at = %s "
+                        "WHERE run_id = %s AND task_id = %s",
+                        (*(found or (None, None)), run_id, task_id),
+                    )
+                    await conn.execute(
+                        "UPDATE tasks SET wake_at = %s WHERE run_id = %s AND id = %s AND "
+                        "status = 'WAITING'",
+                        (found[1] if found else timeout_at, run_id, task_id),
+                    )
+                event.canceled_at = now
+                return event, "canceled"
+
+        return await self._pg.read(op, retry=False, kind=WriteKind.OPERATION)
+
+    async def delay_task(self, lease: Lease, *, new_task: NewTask, start_at: float) -> None:
+        async def op(conn: Conn) -> None:
+            async with conn.transaction():
+                await _hold(conn, lease)
+                await conn.execute(
+                    f"INSERT INTO tasks ({_TASK_COLUMNS}) VALUES ({_TASK_VALUES})",
+                    _task_values(new_task, "WAITING"),
+                )
+                await conn.execute(
+                    "UPDATE tasks SET retry_at = %s WHERE run_id = %s AND id = %s",
+                    (start_at, lease.run_id, new_task.id),
+                )
+
+        await self._pg.after_writes(op)
+
+    async def get_item(self, app_id: str, scope: str, owner: str, key: str) -> str | None:
+        async def op(conn: Conn) -> str | None:
+            cur = await conn.execute(
+                "SELECT value FROM store_items WHERE app_id = %s AND scope = %s AND owner = %s "
+                "AND key = %s",
+                (app_id, scope, owner, _text(key)),
+            )
+            row = await cur.fetchone()
+            return None if row is None else str(row[0])
+
+        return await self._pg.read(op)
+
+    async def set_item(
+        self, app_id: str, scope: str, owner: str, key: str, value: str, *, now: float
+    ) -> None:
+        async def op(conn: Conn) -> None:
+            await conn.execute(
+                "INSERT INTO store_items (app_id, scope, owner, key, value, updated_at) "
+                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (app_id, scope, owner, key) DO "
+                "UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                (app_id, scope, owner, _text(key), value, now),
+            )
+
+        await self._pg.read(op, kind=WriteKind.OPERATION)
+
+    async def delete_item(self, app_id: str, scope: str, owner: str, key: str) -> bool:
+        async def op(conn: Conn) -> bool:
+            cur = await conn.execute(
+                "DELETE FROM store_items WHERE app_id = %s AND scope = %s AND owner = %s "
+                "AND key = %s",
+                (app_id, scope, owner, _text(key)),
+            )
+            return bool(cur.rowcount)
+
+        return await self._pg.read(op, kind=WriteKind.OPERATION)
+
+
+async def _hold(conn: Conn, lease: Lease) -> str:
+    """Lock the run row if ``lease`` still holds it (else ``LeaseLostError``); its app id."""
+    cur = await conn.execute(
+        "SELECT app_id FROM runs WHERE id = %s AND lease_token = %s FOR UPDATE",
+        (lease.run_id, lease.token),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        raise LeaseLostError(lease.run_id)
+    return str(row[0])
+
+
+async def _load_event(conn: Conn, app_id: str, event_id: str) -> Event | None:
+    cur = await conn.execute(
+        "SELECT name, payload, timestamp, deliver_at, canceled_at FROM events "
+        "WHERE app_id = %s AND id = %s",
+        (app_id, event_id),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    cur = await conn.execute(
+        "SELECT id FROM runs WHERE app_id = %s AND event_id = %s AND replay_of IS NULL "
+        "ORDER BY created_at, id",
+        (app_id, event_id),
+    )
+    run_ids = [r[0] for r in await cur.fetchall()]
+    return Event(event_id, app_id, row[0], loads(row[1]), row[2], row[3], run_ids, row[4])
+
+
+async def _store_event(
+    conn: Conn, event: Event, runs: Sequence[NewRun], now: float
+) -> tuple[Event, bool]:
+    """Store an event and its runs, and resume the waits open when it is stored, in one
+    statement (see ``_event_waits``): a wait committed before the statement began sees its event;
+    the conditional updates keep the earliest matching event when events race."""
+    at = event.deliver_at if event.deliver_at is not None else event.timestamp
+    payload = json.dumps(event.payload)
+    cur = await conn.execute(
+        "WITH e AS (INSERT INTO events (app_id, id, name, payload, timestamp, deliver_at) "
+        "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (app_id, id) DO NOTHING RETURNING 1), "
+        "n AS (INSERT INTO runs (id, app_id, job_id, job_version, event_id, status, "
+        "created_at, ready_at) SELECT u.id, %s, u.job_id, u.job_version, %s, 'QUEUED', %s, "
+        "u.ready_at FROM unnest(%s::text[], %s::text[], %s::text[], %s::float8[]) "
+        "AS u(id, job_id, job_version, ready_at) WHERE EXISTS (SELECT FROM e) "
+        "RETURNING app_id), "
+        "m AS (UPDATE event_waits w SET event_id = %s, event_at = %s FROM tasks t "
+        "WHERE EXISTS (SELECT FROM e) AND w.app_id = %s AND w.name = %s "
+        "AND t.run_id = w.run_id AND t.id = w.task_id AND t.status = 'WAITING' "
+        "AND %s < w.timeout_at AND (w.event_at IS NULL OR %s < w.event_at) "
+        "AND (w.filter IS NULL OR runio_filter_matches(w.filter::jsonb, %s::jsonb)) "
+        "RETURNING w.run_id, w.task_id), "
+        "mt AS (UPDATE tasks SET wake_at = LEAST(wake_at, %s) FROM m "
+        "WHERE tasks.run_id = m.run_id AND tasks.id = m.task_id RETURNING 1), "
+        "mr AS (UPDATE runs SET ready_at = LEAST(ready_at, %s) WHERE id IN "
+        "(SELECT run_id FROM m) AND status IN ('WAITING', 'EXECUTING') RETURNING 1) "
+        "SELECT EXISTS (SELECT FROM e), "
+        f"(SELECT pg_notify('{CHANNEL}', %s) WHERE EXISTS (SELECT FROM n) "
+        "OR EXISTS (SELECT FROM m))",
+        (
+            event.app_id,
+            event.id,
+            _text(event.name),
+            payload,
+            event.timestamp,
+            event.deliver_at,
+            event.app_id,
+            event.id,
+            now,
+            [r.id for r in runs],
+            [r.job_id for r in runs],
+            [r.job_version for r in runs],
+            [r.ready_at for r in runs],
+            event.id,
+            at,
+            event.app_id,
+            _text(event.name),
+            at,
+            at,
+            payload,
+            at,
+            at,
+            event.app_id,
+        ),
+    )
+    row = await cur.fetchone()
+    if row is not None and row[0]:
+        event.run_ids = [r.id for r in runs]
+        return event, True
+    stored = await _load_event(conn, event.app_id, event.id)
+    if stored is None:  # pragma: no cover - an event is never deleted
+        raise StoreError(f"Event {event.id} vanished while it was being stored; retry.")
+    return stored, False
 
 
 async def _load_task_records(conn: Conn, run_id: str) -> list[TaskRun]:

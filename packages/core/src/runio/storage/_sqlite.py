@@ -69,6 +69,7 @@ from ..errors import (
 )
 from ._base import Store, alone_in_worker
 from ._deferred import DeferredWrites
+from ._event_waits import OPEN_WAITS_SQL, event_json, first_match, to_resume
 from ._faults import FaultPoint, Faults, WriteKind
 from ._rows import (
     INTERRUPTED,
@@ -690,60 +691,7 @@ class SQLiteStore(Store):
         self, event: Event, runs: Sequence[NewRun], now: float
     ) -> tuple[Event, bool]:
         def op(conn: sqlite3.Connection) -> tuple[Event, bool]:
-            existing = conn.execute(
-                "SELECT name, payload, timestamp, deliver_at FROM events WHERE app_id=? AND id=?",
-                (event.app_id, event.id),
-            ).fetchone()
-            if existing is not None:
-                run_ids = [
-                    r[0]
-                    for r in conn.execute(
-                        "SELECT id FROM runs WHERE app_id=? AND event_id=? AND replay_of IS NULL "
-                        "ORDER BY created_at, id",
-                        (event.app_id, event.id),
-                    )
-                ]
-                stored = Event(
-                    event.id,
-                    event.app_id,
-                    existing[0],
-                    loads(existing[1]),
-                    existing[2],
-                    existing[3],
-                    run_ids,
-                )
-                return stored, False
-            conn.execute(
-                "INSERT INTO events (app_id, id, name, payload, timestamp, deliver_at) "
-                "VALUES (?,?,?,?,?,?)",
-                (
-                    event.app_id,
-                    event.id,
-                    event.name,
-                    json.dumps(event.payload),
-                    event.timestamp,
-                    event.deliver_at,
-                ),
-            )
-            conn.executemany(
-                "INSERT INTO runs (id, app_id, job_id, job_version, event_id, status, created_at, "
-                "ready_at) VALUES (?,?,?,?,?,?,?,?)",
-                [
-                    (
-                        r.id,
-                        event.app_id,
-                        r.job_id,
-                        r.job_version,
-                        event.id,
-                        RunStatus.QUEUED,
-                        now,
-                        r.ready_at,
-                    )
-                    for r in runs
-                ],
-            )
-            event.run_ids = [r.id for r in runs]
-            return event, True
+            return _store_event(conn, event, runs, now)
 
         return await self._write(op, kind=WriteKind.EVENT)  # type: ignore[no-any-return]
 
@@ -1127,9 +1075,9 @@ class SQLiteStore(Store):
                 _end_open_tasks(conn, lease.run_id, now, include_running=True)
                 return False
             conn.execute(
-                "UPDATE runs SET status='WAITING', ready_at=?, lease_owner=NULL, "
-                "lease_expires=NULL WHERE id=?",
-                (ready_at, lease.run_id),
+                "UPDATE runs SET status='WAITING', ready_at=MIN(?, COALESCE(ready_at, ?)), "
+                "lease_owner=NULL, lease_expires=NULL WHERE id=?",
+                (ready_at, ready_at, lease.run_id),
             )
             return True
 
@@ -1315,6 +1263,299 @@ class SQLiteStore(Store):
         if run is None:
             raise RunNotFoundError(run_id)
         return run
+
+    # -- waits for events, delayed events, io.store ---------------------------------------------
+    async def create_events(
+        self, items: Sequence[tuple[Event, Sequence[NewRun]]], now: float
+    ) -> list[tuple[Event, bool]]:
+        def op(conn: sqlite3.Connection) -> list[tuple[Event, bool]]:
+            return [_store_event(conn, event, runs, now) for event, runs in items]
+
+        return await self._write(op, kind=WriteKind.EVENT)  # type: ignore[no-any-return]
+
+    async def has_event_waits(self, app_id: str, name: str) -> bool:
+        def op(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(
+                "SELECT 1 FROM event_waits WHERE app_id=? AND name=? LIMIT 1", (app_id, name)
+            ).fetchone()
+            return row is not None
+
+        return await self._read(op)  # type: ignore[no-any-return]
+
+    async def record_event_wait(
+        self,
+        lease: Lease,
+        *,
+        new_task: NewTask | None,
+        task_id: str,
+        name: str,
+        filter: str | None,
+        began_at: float,
+        timeout_at: float,
+    ) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            _check_lease(conn, lease)
+            if new_task is not None:
+                _insert_task(
+                    conn, new_task, TaskStatus.WAITING, wake_at=timeout_at, started_at=began_at
+                )
+            else:
+                _require(
+                    conn.execute(
+                        "UPDATE tasks SET status='WAITING', wake_at=?, output=NULL, error=NULL, "
+                        "ended_at=NULL WHERE run_id=? AND id=?",
+                        (timeout_at, lease.run_id, task_id),
+                    ),
+                    f"Wait {task_id}",
+                    lease,
+                )
+            conn.execute(
+                "INSERT OR REPLACE INTO event_waits (run_id, task_id, app_id, name, filter, "
+                "began_at, timeout_at) SELECT id, ?, app_id, ?, ?, ?, ? FROM runs WHERE id=?",
+                (task_id, name, filter, began_at, timeout_at, lease.run_id),
+            )
+
+        await self._write(op, kind=WriteKind.WAIT, lease=lease)
+
+    async def resolve_event_wait(
+        self, lease: Lease, *, task_id: str, now: float, timeout_error: str
+    ) -> tuple[str, Any]:
+        def op(conn: sqlite3.Connection) -> tuple[str, Any]:
+            _check_lease(conn, lease)
+            wait = conn.execute(
+                "SELECT app_id, event_id, event_at, timeout_at FROM event_waits "
+                "WHERE run_id=? AND task_id=?",
+                (lease.run_id, task_id),
+            ).fetchone()
+            if wait is None:
+                raise _RowMissing(f"Wait {task_id} of run {lease.run_id} is not stored")
+            app_id, event_id, event_at, timeout_at = wait
+            if event_id is not None and event_at <= now:
+                ev = conn.execute(
+                    "SELECT name, payload, timestamp, deliver_at FROM events "
+                    "WHERE app_id=? AND id=?",
+                    (app_id, event_id),
+                ).fetchone()
+                run_ids = [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT id FROM runs WHERE app_id=? AND event_id=? AND replay_of IS NULL "
+                        "ORDER BY created_at, id",
+                        (app_id, event_id),
+                    )
+                ]
+                output = event_json(event_id, ev[0], ev[1], ev[2], ev[3], run_ids)
+                conn.execute(
+                    "UPDATE tasks SET status='COMPLETED', output=?, ended_at=? "
+                    "WHERE run_id=? AND id=?",
+                    (output, now, lease.run_id, task_id),
+                )
+                result: tuple[str, Any] = ("event", output)
+            elif timeout_at <= now:
+                conn.execute(
+                    "UPDATE tasks SET status='ERRORED', error=?, ended_at=? "
+                    "WHERE run_id=? AND id=?",
+                    (timeout_error, now, lease.run_id, task_id),
+                )
+                result = ("timeout", None)
+            else:
+                return "waiting", event_at if event_id is not None else timeout_at
+            return result
+
+        return await self._write(  # type: ignore[no-any-return]
+            op, kind=WriteKind.WAIT_OVER, lease=lease
+        )
+
+    async def get_event(self, app_id: str, event_id: str) -> Event | None:
+        def op(conn: sqlite3.Connection) -> Event | None:
+            return _load_event(conn, app_id, event_id)
+
+        return await self._read(op)  # type: ignore[no-any-return]
+
+    async def cancel_event(
+        self, app_id: str, event_id: str, *, now: float
+    ) -> tuple[Event | None, str]:
+        def op(conn: sqlite3.Connection) -> tuple[Event | None, str]:
+            event = _load_event(conn, app_id, event_id)
+            if event is None:
+                return None, "missing"
+            if event.canceled_at is not None:
+                return event, "canceled_before"
+            if (event.deliver_at or event.timestamp) <= now:
+                return event, "delivered"
+            conn.execute(
+                "UPDATE events SET canceled_at=? WHERE app_id=? AND id=?", (now, app_id, event_id)
+            )
+            conn.execute(
+                "UPDATE runs SET status='CANCELED', ended_at=?, ready_at=NULL "
+                "WHERE app_id=? AND event_id=? AND status='QUEUED'",
+                (now, app_id, event_id),
+            )
+            matched = conn.execute(
+                "SELECT run_id, task_id, name, filter, began_at, timeout_at FROM event_waits "
+                "WHERE app_id=? AND event_id=?",
+                (app_id, event_id),
+            ).fetchall()
+            for run_id, task_id, name, spec, began_at, timeout_at in matched:
+                candidates = conn.execute(
+                    "SELECT id, payload, COALESCE(deliver_at, timestamp) AS at FROM events "
+                    "WHERE app_id=? AND name=? AND timestamp>=? AND canceled_at IS NULL "
+                    "ORDER BY at, id",
+                    (app_id, name, began_at),
+                ).fetchall()
+                found = first_match(candidates, spec, timeout_at)
+                conn.execute(
+                    "UPDATE event_waits SET event_id=?, event_at=? WHERE run_id=? AND task_id=?",
+                    (*(found or (None, None)), run_id, task_id),
+                )
+                conn.execute(
+                    "UPDATE tasks SET wake_at=? WHERE run_id=? AND id=? AND status='WAITING'",
+                    (found[1] if found else timeout_at, run_id, task_id),
+                )
+            event.canceled_at = now
+            return event, "canceled"
+
+        return await self._write(op, kind=WriteKind.OPERATION)  # type: ignore[no-any-return]
+
+    async def delay_task(self, lease: Lease, *, new_task: NewTask, start_at: float) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            _check_lease(conn, lease)
+            _insert_task(conn, new_task, TaskStatus.WAITING)
+            conn.execute(
+                "UPDATE tasks SET retry_at=? WHERE run_id=? AND id=?",
+                (start_at, lease.run_id, new_task.id),
+            )
+
+        await self._write(op, kind=WriteKind.WAIT, lease=lease)
+
+    async def get_item(self, app_id: str, scope: str, owner: str, key: str) -> str | None:
+        def op(conn: sqlite3.Connection) -> str | None:
+            row = conn.execute(
+                "SELECT value FROM store_items WHERE app_id=? AND scope=? AND owner=? AND key=?",
+                (app_id, scope, owner, key),
+            ).fetchone()
+            return None if row is None else str(row[0])
+
+        return await self._read(op)  # type: ignore[no-any-return]
+
+    async def set_item(
+        self, app_id: str, scope: str, owner: str, key: str, value: str, *, now: float
+    ) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO store_items (app_id, scope, owner, key, value, updated_at) "
+                "VALUES (?,?,?,?,?,?) ON CONFLICT (app_id, scope, owner, key) DO UPDATE SET "
+                "value=excluded.value, updated_at=excluded.updated_at",
+                (app_id, scope, owner, key, value, now),
+            )
+
+        await self._write(op)
+
+    async def delete_item(self, app_id: str, scope: str, owner: str, key: str) -> bool:
+        def op(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "DELETE FROM store_items WHERE app_id=? AND scope=? AND owner=? AND key=?",
+                (app_id, scope, owner, key),
+            )
+            return cur.rowcount > 0
+
+        return await self._write(op)  # type: ignore[no-any-return]
+
+
+def _store_event(
+    conn: sqlite3.Connection, event: Event, runs: Sequence[NewRun], now: float
+) -> tuple[Event, bool]:
+    existing = conn.execute(
+        "SELECT name, payload, timestamp, deliver_at FROM events WHERE app_id=? AND id=?",
+        (event.app_id, event.id),
+    ).fetchone()
+    if existing is not None:
+        run_ids = [
+            r[0]
+            for r in conn.execute(
+                "SELECT id FROM runs WHERE app_id=? AND event_id=? AND replay_of IS NULL "
+                "ORDER BY created_at, id",
+                (event.app_id, event.id),
+            )
+        ]
+        stored = Event(
+            event.id,
+            event.app_id,
+            existing[0],
+            loads(existing[1]),
+            existing[2],
+            existing[3],
+            run_ids,
+        )
+        return stored, False
+    conn.execute(
+        "INSERT INTO events (app_id, id, name, payload, timestamp, deliver_at) "
+        "VALUES (?,?,?,?,?,?)",
+        (
+            event.app_id,
+            event.id,
+            event.name,
+            json.dumps(event.payload),
+            event.timestamp,
+            event.deliver_at,
+        ),
+    )
+    conn.executemany(
+        "INSERT INTO runs (id, app_id, job_id, job_version, event_id, status, created_at, "
+        "ready_at) VALUES (?,?,?,?,?,?,?,?)",
+        [
+            (
+                r.id,
+                event.app_id,
+                r.job_id,
+                r.job_version,
+                event.id,
+                RunStatus.QUEUED,
+                now,
+                r.ready_at,
+            )
+            for r in runs
+        ],
+    )
+    event.run_ids = [r.id for r in runs]
+    _resume_waits(conn, event)
+    return event, True
+
+
+def _resume_waits(conn: sqlite3.Connection, event: Event) -> None:
+    """Match a just-stored event to the waits open now (see ``_event_waits``)."""
+    at = event.deliver_at if event.deliver_at is not None else event.timestamp
+    waits = conn.execute(OPEN_WAITS_SQL.format(p="?"), (event.app_id, event.name)).fetchall()
+    for run_id, task_id in to_resume(waits, event.payload, at):
+        conn.execute(
+            "UPDATE event_waits SET event_id=?, event_at=? WHERE run_id=? AND task_id=?",
+            (event.id, at, run_id, task_id),
+        )
+        conn.execute("UPDATE tasks SET wake_at=? WHERE run_id=? AND id=?", (at, run_id, task_id))
+        conn.execute(
+            "UPDATE runs SET ready_at=MIN(COALESCE(ready_at, ?), ?) "
+            "WHERE id=? AND status IN ('WAITING','EXECUTING')",
+            (at, at, run_id),
+        )
+
+
+def _load_event(conn: sqlite3.Connection, app_id: str, event_id: str) -> Event | None:
+    row = conn.execute(
+        "SELECT name, payload, timestamp, deliver_at, canceled_at FROM events "
+        "WHERE app_id=? AND id=?",
+        (app_id, event_id),
+    ).fetchone()
+    if row is None:
+        return None
+    run_ids = [
+        r[0]
+        for r in conn.execute(
+            "SELECT id FROM runs WHERE app_id=? AND event_id=? AND replay_of IS NULL "
+            "ORDER BY created_at, id",
+            (app_id, event_id),
+        )
+    ]
+    return Event(event_id, app_id, row[0], loads(row[1]), row[2], row[3], run_ids, row[4])
 
 
 def _split_by_limit(
