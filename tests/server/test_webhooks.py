@@ -322,7 +322,7 @@ async def test_an_integration_no_trigger_names_is_a_404(
     answer = await http.post("/api/v1/webhooks/stripe", content=body, headers=headers)
 
     assert answer.status_code == 404
-    assert "integrations with triggers: acme" in answer.json()["detail"]
+    assert "integrations with webhooks: acme" in answer.json()["detail"]
 
 
 async def test_without_a_signing_secret_deliveries_wait_for_it(
@@ -451,3 +451,40 @@ def test_two_instances_with_one_id_but_other_secrets_are_refused_at_definition(
 
     assert "give each its own id (Acme(id=...))" in str(refused.value)
     assert "s3cr3t-2" not in str(refused.value) and SECRET not in str(refused.value)
+
+
+async def test_a_run_waiting_for_a_vendor_event_is_resumed_by_its_delivery(
+    sqlite_url: str, clock: TestClock, acme: Acme
+) -> None:
+    app = runio.Client("shop", database_url=sqlite_url, clock=clock)
+
+    @app.define_job(
+        id="ship-and-wait",
+        trigger=runio.event_trigger("order.placed"),
+        integrations={"acme": acme},  # its webhooks reach the app without a trigger
+    )
+    async def ship_and_wait(payload: dict[str, Any], io: runio.IO) -> int:
+        shipped = await io.wait_for_event(
+            "shipped", "acme:order.shipped", filter={"data": {"order_id": [payload["order"]]}}
+        )
+        return int(shipped.payload["data"]["amount"])
+
+    transport = httpx.ASGITransport(app=create_app(app))
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+        before, before_headers = delivery("evt_early", "order.shipped", at=clock.now())
+        early = await http.post("/api/v1/webhooks/acme", content=before, headers=before_headers)
+        event = await app.send_event_async("order.placed", {"order": "o_1"})
+        await app.run_worker_async(until_idle=True)  # the run waits for the shipment
+        other, other_headers = delivery("evt_o2", "order.shipped", at=clock.now(), order_id="o_2")
+        unrelated = await http.post("/api/v1/webhooks/acme", content=other, headers=other_headers)
+        body, headers = delivery("evt_o1", "order.shipped", at=clock.now(), amount=250)
+        shipped = await http.post("/api/v1/webhooks/acme", content=body, headers=headers)
+        await app.run_worker_async(until_idle=True)
+        run = await app.get_run_async(event.run_ids[0])
+    await app.close_async()
+
+    assert early.json()["stored"] is False  # nothing waited for it yet
+    assert unrelated.json()["stored"] is True and unrelated.json()["run_ids"] == []
+    assert shipped.json()["stored"] is True
+    assert run.status == "COMPLETED"
+    assert run.output == 250

@@ -44,11 +44,19 @@ IntegrationId = Annotated[
 
 
 def webhook_integrations(client: Client) -> dict[str, Integration[Any]]:
-    """The integration instances whose webhooks start the app's jobs, by id."""
-    return {
+    """The integration instances whose webhooks reach the app, by id: those of its jobs'
+    webhook triggers, then those its jobs declare (``integrations=``) that verify webhooks,
+    whose events runs can wait for (``io.wait_for_event``)."""
+    found = {
         integration_id: pairs[0][1].integration
         for integration_id, pairs in webhook_triggers(list(client.jobs.values())).items()
     }
+    for job in client.jobs.values():
+        for instance in job.integrations.values():
+            offers = type(instance).verify_webhook is not Integration.verify_webhook
+            if offers and instance.id not in found:
+                found[instance.id] = instance
+    return found
 
 
 def warn_unconfigured(client: Client) -> None:
@@ -94,7 +102,7 @@ async def receive_webhook(integration_id: IntegrationId, request: Request) -> JS
         return _answer(
             404,
             f"No job of app {client.id!r} is triggered by webhooks of an integration with id "
-            f"{integration_id!r} (integrations with triggers: {known}).",
+            f"{integration_id!r} or declares it (integrations with webhooks: {known}).",
         )
     body = await request.body()
     if len(body) > client.max_payload_size:
@@ -134,20 +142,19 @@ async def _store(
 ) -> JSONResponse:
     name = event_name(integration_id, delivery.type)
     listening = [job for job in client.jobs.values() if job.trigger.name == name]
-    if not listening:
-        log.info("%s: %s %s ignored: no job listens to it", what, delivery.type, delivery.id)
-        return JSONResponse(
-            {"stored": False, "detail": f"No job of app {client.id!r} listens to {name!r}."}
-        )
-    if not any(job.trigger.matches(delivery.payload) for job in listening):
-        log.info("%s: %s %s ignored: no trigger's filter matches", what, delivery.type, delivery.id)
-        return JSONResponse(
-            {
-                "stored": False,
-                "detail": f"No trigger of app {client.id!r} listening to {name!r} matches this "
-                "event (their filters leave it out).",
-            }
-        )
+    matched = any(job.trigger.matches(delivery.payload) for job in listening)
+    if not matched:
+        store = await client._ready()
+        if not await store.has_event_waits(client.id, name):
+            why = "their filters leave it out" if listening else "no job listens to it"
+            log.info("%s: %s %s ignored: %s", what, delivery.type, delivery.id, why)
+            detail = (
+                f"No trigger of app {client.id!r} listening to {name!r} matches this event "
+                "(their filters leave it out), and no run waits for it."
+                if listening
+                else f"No job of app {client.id!r} listens to {name!r}, and no run waits for it."
+            )
+            return JSONResponse({"stored": False, "detail": detail})
     try:
         event = await client.send_event_async(
             name, delivery.payload, id=event_id(integration_id, delivery.id)
