@@ -50,6 +50,7 @@ from ._rows import (
     migrations,
     run_from_row,
     schema_version_of,
+    split_by_limit,
     task_tree,
     tasks_of_run_sql,
 )
@@ -181,15 +182,6 @@ _CLAIM = (
 )
 """The end of every claim: the runs in ``picked`` (id, status before, time) become this
 worker's, returned with their events."""
-
-
-def _split_by_limit(
-    job_ids: Sequence[str], rules: Mapping[str, ClaimRule] | None
-) -> tuple[list[str], dict[str, ClaimRule]]:
-    """The jobs claimed without a concurrency limit, and the rules of those with one."""
-    rules = rules or {}
-    limited = {j: r for j in job_ids if (r := rules.get(j)) and r.concurrency_limit is not None}
-    return [j for j in job_ids if j not in limited], limited
 
 
 def _versions_sql(
@@ -490,7 +482,7 @@ class PostgresStore(Store):
     ) -> list[ClaimedRun]:
         if not job_ids or limit <= 0:
             return []
-        plain, limited = _split_by_limit(job_ids, rules)
+        plain, limited = split_by_limit(job_ids, rules)
         pinned, pin_params = _versions_sql(plain, rules)
         claim_sql, claim_params = _CLAIM, (worker_id, now + lease_seconds, now, app_id)
 
@@ -571,7 +563,7 @@ class PostgresStore(Store):
     ) -> float | None:
         if not job_ids:
             return None
-        plain, limited = _split_by_limit(job_ids, rules)
+        plain, limited = split_by_limit(job_ids, rules)
         if now is None:  # without the time, a run waiting for a slot cannot be told apart
             plain, limited = list(job_ids), {}
         pinned, pin_params = _versions_sql(plain, rules)

@@ -1,6 +1,7 @@
 """What both SQL stores share: the migration files, the queries that read runs and task trees
 (written once, the placeholder filled in per dialect), the converters from rows to records, and
-the errors recorded for attempts that never reported back.
+the errors recorded for attempts that never reported back, and how a claim splits jobs with a
+concurrency limit from the others.
 
 It knows nothing of connections or transactions; ``_sqlite.py`` and ``_postgres.py`` run the
 queries.
@@ -9,11 +10,11 @@ queries.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from typing import Any
 
-from .._records import Attempt, Run, TaskRun
+from .._records import Attempt, ClaimRule, Run, TaskRun
 
 
 def migrations(dialect: str) -> list[tuple[int, str, str]]:
@@ -166,3 +167,12 @@ def task_tree(
         parent = by_id.get(t.parent_id) if t.parent_id else None
         (parent.children if parent is not None else roots).append(t)
     return roots
+
+
+def split_by_limit(
+    job_ids: Sequence[str], rules: Mapping[str, ClaimRule] | None
+) -> tuple[list[str], dict[str, ClaimRule]]:
+    """The jobs claimed without a concurrency limit, and the rules of those with one."""
+    rules = rules or {}
+    limited = {j: r for j in job_ids if (r := rules.get(j)) and r.concurrency_limit is not None}
+    return [j for j in job_ids if j not in limited], limited

@@ -82,6 +82,7 @@ from ._rows import (
     migrations,
     run_from_row,
     schema_version_of,
+    split_by_limit,
     task_tree,
     tasks_of_run_sql,
 )
@@ -709,7 +710,7 @@ class SQLiteStore(Store):
     ) -> list[ClaimedRun]:
         if not job_ids or limit <= 0:
             return []
-        plain, limited = _split_by_limit(job_ids, rules)
+        plain, limited = split_by_limit(job_ids, rules)
         marks = ",".join("?" * len(plain))
         pinned, pin_params = _versions_sql(plain, rules)
 
@@ -774,7 +775,7 @@ class SQLiteStore(Store):
     ) -> float | None:
         if not job_ids:
             return None
-        plain, limited = _split_by_limit(job_ids, rules)
+        plain, limited = split_by_limit(job_ids, rules)
         if now is None:  # without the time, a run waiting for a slot cannot be told apart
             plain, limited = list(job_ids), {}
         marks = ",".join("?" * len(plain))
@@ -1556,15 +1557,6 @@ def _load_event(conn: sqlite3.Connection, app_id: str, event_id: str) -> Event |
         )
     ]
     return Event(event_id, app_id, row[0], loads(row[1]), row[2], row[3], run_ids, row[4])
-
-
-def _split_by_limit(
-    job_ids: Sequence[str], rules: Mapping[str, ClaimRule] | None
-) -> tuple[list[str], dict[str, ClaimRule]]:
-    """The jobs claimed without a concurrency limit, and the rules of those with one."""
-    rules = rules or {}
-    limited = {j: r for j in job_ids if (r := rules.get(j)) and r.concurrency_limit is not None}
-    return [j for j in job_ids if j not in limited], limited
 
 
 def _versions_sql(
