@@ -70,6 +70,15 @@ async def on_paid_audit(payload, io):
 @client.define_job(id="on-refund", trigger=bolt.webhook_trigger("refund.created"))
 async def on_refund(payload, io):
     return None
+
+
+@client.define_job(
+    id="await-delivery",
+    trigger=runio.event_trigger("order.placed"),
+    integrations={"courier": Acme(id="courier", webhook_secret="courier-secret")},
+)
+async def await_delivery(payload, io):
+    return await io.wait_for_event("delivered", "courier:parcel.delivered")
 """
 
 
@@ -93,6 +102,9 @@ def test_it_lists_each_endpoint_with_its_events_and_secret_state(app: str) -> No
     assert "acme-secret-value" not in result.output
     assert "by hand: Acme dashboard -> Webhooks -> Add endpoint." in result.output
     assert "--register https://jobs.example.com" in result.output  # Bolt can register itself
+    # An integration a job declares without a trigger: runs may wait for its events.
+    assert "Acme (courier)  https://jobs.example.com/api/v1/webhooks/courier" in result.output
+    assert "none start a job (runs may wait for them)" in result.output
 
 
 def test_json_output(app: str) -> None:
@@ -133,7 +145,7 @@ def test_register_says_what_to_do_by_hand_and_reports_a_vendor_refusal(app: str)
     "args, message",
     [
         (["--url", "jobs.example.com"], "is not a URL"),
-        (["--integration", "stripe"], "integrations with triggers: acme, bolt-eu"),
+        (["--integration", "stripe"], "integrations with webhooks: acme, bolt-eu, courier"),
     ],
 )
 def test_bad_options_say_what_to_give(app: str, args: list[str], message: str) -> None:

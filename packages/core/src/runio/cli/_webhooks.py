@@ -16,7 +16,7 @@ import click
 
 from ..errors import ConfigurationError, RunioError
 from ..integrations import Integration
-from ..integrations._webhooks import WebhookTrigger, webhook_triggers
+from ..integrations._webhooks import webhook_sources, webhook_triggers
 from ._app import load_app
 from ._console import console, error_text
 from ._console import examples as _examples
@@ -44,12 +44,11 @@ def _unset(integration: Integration[Any], name: str) -> list[str]:
 
 
 def _rows(jobs: list[Any], base_url: str) -> list[dict[str, Any]]:
+    triggers = webhook_triggers(jobs)
     rows = []
-    for integration_id, pairs in sorted(webhook_triggers(jobs).items()):
-        integration = pairs[0][1].integration
+    for integration_id, integration in sorted(webhook_sources(jobs).items()):
         events: dict[str, list[str]] = {}
-        for job, trigger in pairs:
-            assert isinstance(trigger, WebhookTrigger)
+        for job, trigger in triggers.get(integration_id, []):
             events.setdefault(trigger.event_type, []).append(job.id)
         cls = type(integration)
         rows.append(
@@ -105,13 +104,13 @@ def webhooks(
     only: tuple[str, ...],
     as_json: bool,
 ) -> None:
-    """List APP's webhook endpoints: one per integration whose triggers start its jobs.
+    """List APP's webhook endpoints: one per integration whose webhooks reach it.
 
-    For each: the endpoint URL (POST /api/v1/webhooks/<id> on the server), the vendor events
-    the app's jobs listen to, whether the signing secret is set, and how to register the
-    endpoint with the vendor. --register registers them through the vendor's API where it
-    allows it (Stripe webhook endpoints, GitHub repository hooks) and prints what to do
-    otherwise.
+    For each integration its triggers name or its jobs declare: the endpoint URL (POST
+    /api/v1/webhooks/<id> on the server), the vendor events the app's jobs listen to, whether
+    the signing secret is set, and how to register the endpoint with the vendor. --register
+    registers them through the vendor's API where it allows it (Stripe webhook endpoints,
+    GitHub repository hooks) and prints what to do otherwise.
 
     APP is module:client or path/to/file.py:client.
     """
@@ -128,8 +127,9 @@ def webhooks(
     unknown = sorted(set(only) - known)
     if unknown:
         raise click.BadParameter(
-            f"no trigger of app {client.id!r} names integration(s) {', '.join(unknown)}; "
-            f"integrations with triggers: {', '.join(sorted(known)) or 'none'}.",
+            f"no trigger or job of app {client.id!r} names integration(s) "
+            f"{', '.join(unknown)}; integrations with webhooks: "
+            f"{', '.join(sorted(known)) or 'none'}.",
             param_hint="--integration",
         )
     if only:
@@ -155,6 +155,8 @@ def webhooks(
         click.echo(f"  signing secret  {state}")
         for event in row["events"]:
             click.echo(f"  {event['type']:<30}  → {', '.join(event['jobs'])}")
+        if not row["events"]:
+            click.echo("  events          none start a job (runs may wait for them)")
         if row["can_register"]:
             click.echo(f"  register        runio webhooks {app} --register {url}")
         elif row["how_to_register"]:
@@ -162,15 +164,16 @@ def webhooks(
 
 
 def _register(jobs: Any, rows: list[dict[str, Any]]) -> None:
-    instances = {
-        integration_id: pairs[0][1].integration
-        for integration_id, pairs in webhook_triggers(list(jobs)).items()
-    }
+    instances = webhook_sources(list(jobs))
     failed = False
     for row in rows:
         integration = instances[row["integration"]]
         events = [event["type"] for event in row["events"]]
         label = f"{row['vendor']} ({row['integration']})"
+        if not events:
+            click.echo(f"{label}: no trigger names its events; register the events runs wait for")
+            click.echo(f"  by hand at {row['url']}: {row['how_to_register'] or ''}".rstrip(": "))
+            continue
         if not row["can_register"]:
             click.echo(f"{label}: register {row['url']} by hand: {row['how_to_register']}")
             continue

@@ -361,6 +361,8 @@ class ClassSpec:
 
     settings: dict[str, Setting]
     tasks: dict[str, IntegrationTask[Any, Any, Any, Any]]
+    offers_webhooks: bool = False
+    """Whether the class implements ``verify_webhook`` (its webhooks can reach an app)."""
 
 
 def class_spec(cls: type[Integration[Any]]) -> ClassSpec:
@@ -493,7 +495,8 @@ class Integration(Generic[ClientT], metaclass=_IntegrationMeta):
                     f"{cls.__name__}.{attr} replaces runio.Integration.{attr}, which the kit "
                     "relies on; give it another name."
                 )
-        cls.__runio_spec__ = ClassSpec(settings, tasks)  # type: ignore[attr-defined]
+        webhooks = cls.verify_webhook is not Integration.verify_webhook
+        cls.__runio_spec__ = ClassSpec(settings, tasks, webhooks)  # type: ignore[attr-defined]
 
     def __init__(
         self, id: str | None = None, *, retry: RetryOptions | None = None, **settings: Any

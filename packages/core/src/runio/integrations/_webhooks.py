@@ -145,3 +145,23 @@ def webhook_triggers(jobs: Sequence[Any]) -> dict[str, list[tuple[Any, WebhookTr
         if isinstance(trigger, WebhookTrigger):
             out.setdefault(trigger.integration.id, []).append((job, trigger))
     return out
+
+
+def webhook_sources(jobs: Sequence[Any]) -> dict[str, Integration[Any]]:
+    """The integration instances whose webhooks reach an app with these jobs, by id: those of
+    the jobs' webhook triggers, then those the jobs declare (``integrations=``) that verify
+    webhooks, whose events runs can wait for (``io.wait_for_event``)."""
+    found = {
+        integration_id: pairs[0][1].integration
+        for integration_id, pairs in webhook_triggers(jobs).items()
+    }
+    for job in jobs:
+        for instance in getattr(job, "integrations", {}).values():
+            if offers_webhooks(instance) and instance.id not in found:
+                found[instance.id] = instance
+    return found
+
+
+def offers_webhooks(integration: Integration[Any]) -> bool:
+    """Whether the integration's class implements ``verify_webhook``."""
+    return bool(type(integration).__runio_spec__.offers_webhooks)  # type: ignore[attr-defined]

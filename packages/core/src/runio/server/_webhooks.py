@@ -27,7 +27,7 @@ from ..errors import (
     WebhookSignatureError,
 )
 from ..integrations import Integration, WebhookDelivery, WebhookReply, WebhookRequest
-from ..integrations._webhooks import event_id, event_name, webhook_triggers
+from ..integrations._webhooks import event_id, event_name, webhook_sources
 from ._models import ErrorOut
 
 log = logging.getLogger("runio.server.webhooks")
@@ -44,19 +44,8 @@ IntegrationId = Annotated[
 
 
 def webhook_integrations(client: Client) -> dict[str, Integration[Any]]:
-    """The integration instances whose webhooks reach the app, by id: those of its jobs'
-    webhook triggers, then those its jobs declare (``integrations=``) that verify webhooks,
-    whose events runs can wait for (``io.wait_for_event``)."""
-    found = {
-        integration_id: pairs[0][1].integration
-        for integration_id, pairs in webhook_triggers(list(client.jobs.values())).items()
-    }
-    for job in client.jobs.values():
-        for instance in job.integrations.values():
-            offers = type(instance).verify_webhook is not Integration.verify_webhook
-            if offers and instance.id not in found:
-                found[instance.id] = instance
-    return found
+    """The integration instances whose webhooks reach the app, by id (``webhook_sources``)."""
+    return webhook_sources(list(client.jobs.values()))
 
 
 def warn_unconfigured(client: Client) -> None:

@@ -204,7 +204,7 @@ class IntegrationConformance:
         )
 
     def _offers_webhooks(self) -> bool:
-        return self.integration_class.verify_webhook is not Integration.verify_webhook
+        return class_spec(self.integration_class).offers_webhooks
 
     def _webhook_instance(self, signing_secret: str | None) -> Integration[Any]:
         settings: dict[str, Any] = {self.integration_class.webhook_secret_setting: signing_secret}
