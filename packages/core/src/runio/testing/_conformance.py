@@ -599,8 +599,8 @@ class IntegrationConformance:
         async def on_webhook(payload: Any, io: Any, ctx: Any) -> Any:
             return ctx.event.payload == verified.payload
 
-        answers = [_post_webhook(client, integration.id, body, headers) for _ in range(2)]
-        JobTester(client, harness.clock).work()
+        tester = JobTester(client, harness.clock)
+        answers = [tester.deliver_webhook(integration.id, body, headers) for _ in range(2)]
 
         assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
         runs = client.list_runs(job_id="on-webhook")
@@ -646,19 +646,6 @@ class IntegrationConformance:
             f"{cls.__name__} offers triggers: implement register_webhook, or set webhook_help "
             "to say how to register the endpoint with the vendor by hand"
         )
-
-
-def _post_webhook(
-    client: Client, integration_id: str, body: bytes, headers: Mapping[str, str]
-) -> httpx.Response:
-    async def post() -> httpx.Response:
-        transport = httpx.ASGITransport(app=http_server.create_app(client))
-        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
-            return await http.post(
-                f"/api/v1/webhooks/{integration_id}", content=body, headers=dict(headers)
-            )
-
-    return client._run_sync(post())
 
 
 def _as_served(client: Client, run_id: str) -> list[tuple[str, str]]:
