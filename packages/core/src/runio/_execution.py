@@ -7,6 +7,13 @@ execute (the worker does).
 Replay: every task row of the run is loaded in one query into ``Execution.tasks`` (keyed by
 idempotency key), so a task already completed costs a dictionary lookup. A new task costs one
 unawaited "attempt started" write and one durable "task completed" write.
+
+A plain (non-async) task function runs in the worker's task threads, so that a blocking call in it
+never holds the event loop. Handing it there and being woken for its result costs two thread
+hand-offs, each slower than the function itself when it only computes. So, when the execution is
+alone in its worker (``storage.alone_in_worker``: nothing else needs the loop), the loop waits for
+the function's thread for up to ``QUICK_CALL`` seconds, blocked, before it awaits the result as
+usual; a function whose call outlasted that once (it does I/O) is awaited at once from then on.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import logging
 import math
 import random as _random
 import traceback
+import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -43,13 +51,18 @@ from .errors import (
     TaskTimeoutError,
 )
 from .retry import RetryAt, RetryOptions, SkipRetrying
-from .storage import Store
+from .storage import Store, alone_in_worker
 
 if TYPE_CHECKING:
     from .plugins import Lifecycle
 
 log = logging.getLogger("runio.run")
 T = TypeVar("T")
+
+QUICK_CALL = 0.001
+"""Seconds the event loop may wait, blocked, for a plain task function's thread (see above)."""
+_slow_functions: weakref.WeakSet[Any] = weakref.WeakSet()
+"""Code of plain task functions whose call outlasted ``QUICK_CALL``: never waited for blocked."""
 
 
 class _Signal(BaseException):
@@ -507,8 +520,19 @@ class Execution:
             if inspect.iscoroutinefunction(fn):
                 pending: Awaitable[Any] = fn(task)
             else:
-                ctx = contextvars.copy_context()
-                pending = self.loop.run_in_executor(self.executor, ctx.run, fn, task)
+                call = self.executor.submit(contextvars.copy_context().run, fn, task)
+                code = getattr(fn, "__code__", None)
+                if timeout is None and code is not None and code not in _slow_functions:
+                    alone = alone_in_worker.get()
+                    if alone is not None and alone():
+                        try:
+                            result = call.result(QUICK_CALL)
+                        except TimeoutError:
+                            if not call.done():  # else: the function raised TimeoutError
+                                _slow_functions.add(code)
+                        else:
+                            return await _settled(result)
+                pending = asyncio.wrap_future(call, loop=self.loop)
             if timeout is None:
                 result = await pending
             else:
@@ -523,9 +547,7 @@ class Execution:
                         cache_key=cache_key,
                         attempt=attempt,
                     ) from None
-            if inspect.isawaitable(result):  # a sync fn (e.g. a lambda) returning a coroutine
-                result = await result
-            return result
+            return await _settled(result)
         finally:
             current_frame.reset(token)
 
@@ -989,6 +1011,13 @@ _LEVELS = {
     "error": logging.ERROR,
 }
 _MISSING = object()
+
+
+async def _settled(result: Any) -> Any:
+    """A task function's result; a plain function (e.g. a lambda) may return a coroutine."""
+    if inspect.isawaitable(result):
+        return await result
+    return result
 
 
 def _outcome_was_unknown(error_text: str | None) -> bool:
