@@ -36,6 +36,8 @@ SIDES = {
         {"n": 5000, "task_fn": "lambda", "query": "?synchronous=normal"},
     ),
     "B3": ("sides_runio:b3", {"n": 5000}),
+    "B6": ("sides_stripe:b6_wrapper", {"n": 1000}),
+    "B6-normal": ("sides_stripe:b6_wrapper", {"n": 1000, "query": "?synchronous=normal"}),
 }
 
 

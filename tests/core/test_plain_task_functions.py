@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import weakref
 from typing import Any
 
 import pytest
@@ -19,8 +20,17 @@ import runio
 from runio import _execution
 
 
+@pytest.fixture(autouse=True)
+def slow_functions(monkeypatch: pytest.MonkeyPatch) -> weakref.WeakKeyDictionary[Any, list[int]]:
+    """The functions noted slow, fresh for each test (a test's functions have the same code
+    each time it runs)."""
+    fresh: weakref.WeakKeyDictionary[Any, list[int]] = weakref.WeakKeyDictionary()
+    monkeypatch.setattr(_execution, "_slow_functions", fresh)
+    return fresh
+
+
 def test_a_plain_function_that_blocks_lets_the_event_loop_run_meanwhile(
-    client: runio.Client,
+    client: runio.Client, slow_functions: weakref.WeakKeyDictionary[Any, list[int]]
 ) -> None:
     released = threading.Event()
 
@@ -43,13 +53,13 @@ def test_a_plain_function_that_blocks_lets_the_event_loop_run_meanwhile(
     run = client.get_run(run_id)
     assert run.status == "COMPLETED", run.error
     assert run.output == [True, "computed computes"]
-    # the function that outlasted the quick wait is awaited at once from now on; the other not
-    assert blocks.__code__ in _execution._slow_functions
-    assert computes.__code__ not in _execution._slow_functions
+    # the function that outlasted the quick wait is awaited at once for a while; the other not
+    assert slow_functions[blocks.__code__] == [64, 128]
+    assert computes.__code__ not in slow_functions
 
 
 def test_a_plain_function_raising_timeout_error_fails_its_task_with_that_error(
-    client: runio.Client,
+    client: runio.Client, slow_functions: weakref.WeakKeyDictionary[Any, list[int]]
 ) -> None:
     def times_out(task: runio.Task) -> None:
         raise TimeoutError("the vendor did not answer in 10 s")
@@ -68,7 +78,44 @@ def test_a_plain_function_raising_timeout_error_fails_its_task_with_that_error(
     assert task.error["type"] == "TimeoutError"
     assert task.error["message"] == "the vendor did not answer in 10 s"
     # its own error, raised at once: not a function that took long
-    assert times_out.__code__ not in _execution._slow_functions
+    assert times_out.__code__ not in slow_functions
+
+
+def test_a_function_slow_once_is_waited_for_again_after_a_while(
+    client: runio.Client, slow_functions: weakref.WeakKeyDictionary[Any, list[int]]
+) -> None:
+    """Each long call makes the next calls be awaited at once: 64 after the first, 128 after
+    the second (a function that only met a busy machine once is soon waited for again)."""
+    release = threading.Event()
+    long_calls = {0, 65}  # its 1st call, and the first one waited for again after 64
+
+    def sometimes_slow(task: runio.Task) -> int:
+        if int(task.cache_key[1:]) in long_calls:
+            release.wait(timeout=30)
+        return 1
+
+    skips: list[list[int]] = []
+
+    @client.define_job(id="sometimes", trigger=runio.event_trigger("go"))
+    async def sometimes(payload: Any, io: runio.IO) -> int:
+        loop = asyncio.get_running_loop()
+        total = 0
+        for i in range(70):
+            if i in long_calls:
+                release.clear()
+                loop.call_soon(release.set)
+            total += await io.run_task(f"c{i}", sometimes_slow)
+            skips.append(list(slow_functions.get(sometimes_slow.__code__, [0, 0])))
+        return total
+
+    run_id = client.send_event("go").run_ids[0]
+    client.run_worker(until_idle=True)
+    run = client.get_run(run_id)
+    assert run.status == "COMPLETED", run.error
+    assert run.output == 70
+    assert skips[0] == [64, 128]  # after the first long call
+    assert skips[64] == [0, 128]  # 64 calls awaited at once; the next is waited for again
+    assert skips[65] == [128, 256]  # and it was long again
 
 
 @pytest.mark.parametrize("parallel", [False, True], ids=["one at a time", "in parallel"])

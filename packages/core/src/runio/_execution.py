@@ -13,7 +13,9 @@ never holds the event loop. Handing it there and being woken for its result cost
 hand-offs, each slower than the function itself when it only computes. So, when the execution is
 alone in its worker (``storage.alone_in_worker``: nothing else needs the loop), the loop waits for
 the function's thread for up to ``QUICK_CALL`` seconds, blocked, before it awaits the result as
-usual; a function whose call outlasted that once (it does I/O) is awaited at once from then on.
+usual. A function whose call outlasted that (it does I/O) is awaited at once for its next calls:
+64 of them after its first long call, twice as many after each further one, up to 4,096, so a
+function that only once met a busy machine is soon waited for again.
 """
 
 from __future__ import annotations
@@ -61,8 +63,10 @@ T = TypeVar("T")
 
 QUICK_CALL = 0.001
 """Seconds the event loop may wait, blocked, for a plain task function's thread (see above)."""
-_slow_functions: weakref.WeakSet[Any] = weakref.WeakSet()
-"""Code of plain task functions whose call outlasted ``QUICK_CALL``: never waited for blocked."""
+_slow_functions: weakref.WeakKeyDictionary[Any, list[int]] = weakref.WeakKeyDictionary()
+"""Code of plain task functions whose call outlasted ``QUICK_CALL`` -> [calls still to await at
+once, how many the next long call sets]."""
+_SLOW_SKIP_FIRST, _SLOW_SKIP_MAX = 64, 4096
 
 
 class _Signal(BaseException):
@@ -521,17 +525,14 @@ class Execution:
                 pending: Awaitable[Any] = fn(task)
             else:
                 call = self.executor.submit(contextvars.copy_context().run, fn, task)
-                code = getattr(fn, "__code__", None)
-                if timeout is None and code is not None and code not in _slow_functions:
-                    alone = alone_in_worker.get()
-                    if alone is not None and alone():
-                        try:
-                            result = call.result(QUICK_CALL)
-                        except TimeoutError:
-                            if not call.done():  # else: the function raised TimeoutError
-                                _slow_functions.add(code)
-                        else:
-                            return await _settled(result)
+                if timeout is None and _quick_call_worth_waiting(fn):
+                    try:
+                        result = call.result(QUICK_CALL)
+                    except TimeoutError:
+                        if not call.done():  # else: the function raised TimeoutError
+                            _note_slow(fn)
+                    else:
+                        return await _settled(result)
                 pending = asyncio.wrap_future(call, loop=self.loop)
             if timeout is None:
                 result = await pending
@@ -1011,6 +1012,26 @@ _LEVELS = {
     "error": logging.ERROR,
 }
 _MISSING = object()
+
+
+def _quick_call_worth_waiting(fn: Callable[..., Any]) -> bool:
+    """Whether the event loop may wait, blocked, for this plain function's call (see above)."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return False
+    skip = _slow_functions.get(code)
+    if skip is not None and skip[0] > 0:
+        skip[0] -= 1
+        return False
+    alone = alone_in_worker.get()
+    return alone is not None and alone()
+
+
+def _note_slow(fn: Callable[..., Any]) -> None:
+    code = fn.__code__  # type: ignore[attr-defined]
+    skip = _slow_functions.setdefault(code, [0, _SLOW_SKIP_FIRST])
+    skip[0] = skip[1]
+    skip[1] = min(skip[1] * 2, _SLOW_SKIP_MAX)
 
 
 async def _settled(result: Any) -> Any:

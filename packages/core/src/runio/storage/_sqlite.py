@@ -218,7 +218,8 @@ class _Runner:
         try:
             if self._unapplied:
                 return False
-            self._set_sync(conn, self._batch_sync(items))
+            level = self._batch_sync(items)
+            self._set_sync(conn, level)
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
@@ -227,7 +228,7 @@ class _Runner:
                 begun = False  # the batch meets the error again and reports it
             else:
                 begun = True
-            self._run_batch(conn, items, begun=begun)
+            self._run_batch(conn, items, level=level if begun else None)
             return True
         finally:
             self._conn_lock.release()
@@ -360,12 +361,17 @@ class _Runner:
             self._report(item, True, value)
 
     def _batch_sync(self, batch: list[_Item]) -> int:
-        durable = any(item.write and item.durable for item in batch)
-        return self._sync_level if durable else min(self._sync_level, 1)
+        for item in batch:
+            if item.write and item.durable:
+                return self._sync_level
+        return min(self._sync_level, 1)
 
     def _run_batch(
-        self, conn: sqlite3.Connection, batch: list[_Item], *, begun: bool = False
+        self, conn: sqlite3.Connection, batch: list[_Item], *, level: int | None = None
     ) -> None:
+        """Apply a batch in one transaction. ``level``: the transaction is begun already, at
+        that synchronous level."""
+        begun = level is not None
         if self._deferred.any_failed and any(
             self._deferred.refusal(item.lease) is not None for item in batch
         ):
@@ -374,10 +380,10 @@ class _Runner:
             for item in batch:  # in order, so each refusal follows the failure before it
                 self._run_alone(conn, item)
             return
-        self._set_sync(conn, self._batch_sync(batch))
         results: list[tuple[_Item, bool, Any]] = []
         try:
             if not begun:
+                self._set_sync(conn, self._batch_sync(batch))
                 self._begin(conn)
             for item in batch:
                 try:
