@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import runio
+from runio.errors import DuplicateCacheKeyError
 from runio.testing import TestClock
 
 NO_JITTER = runio.RetryOptions(limit=3, factor=2, min_timeout=10, max_timeout=60, randomize=False)
@@ -122,6 +123,136 @@ def test_a_replayed_task_returns_its_stored_output_not_a_new_value(
     assert seen == [{"value": 0}, {"value": 0}]
     assert run.output == {"value": 0}
     assert run.task("draw").output == {"value": 0}
+
+
+OUTPUTS: list[Any] = [
+    {"nested": [1, 2.5, None, True, "ü"]},
+    ["a", 1],
+    "text with ü and 🫡",
+    "",
+    0,
+    -7,
+    10**30,
+    1.0,
+    2.5e-8,
+    None,
+    True,
+    False,
+]
+KEYS: list[Any] = [
+    "plain",
+    "ünïcode",
+    "with:colon",
+    ["seq", 1, 2.5, None, True],
+    ("tuple", ["nested", 3]),
+    ["emoji", "🫡"],
+    "t" * 300,
+    "one",
+    ["two"],
+    "three",
+    "four",
+    "five",
+]
+
+
+def test_every_kind_of_key_and_output_replays_as_it_first_came_back(
+    client: runio.Client, clock: TestClock
+) -> None:
+    calls: list[Any] = []
+    returned: list[list[Any]] = []
+
+    @client.define_job(id="kinds", trigger=runio.event_trigger("kinds"))
+    async def kinds(payload: object, io: runio.IO) -> int:
+        got: list[Any] = []
+        for key, output in zip(KEYS, OUTPUTS, strict=True):
+
+            def fn(task: runio.Task, key: Any = key, output: Any = output) -> Any:
+                calls.append(key)
+                return output
+
+            got.append(await io.run_task(key, fn))
+
+        async def parent(task: runio.Task) -> Any:
+            return await io.run_task(["child", "ü"], lambda child: calls.append("child") or 7)
+
+        got.append(await io.run_task("parent", parent))
+        returned.append(got)
+        await io.wait("pause", 5)
+        return len(got)
+
+    run_id = client.send_event("kinds").run_ids[0]
+    client.run_worker(until_idle=True)
+    first_calls = list(calls)
+    clock.advance(seconds=5)
+    client.run_worker(until_idle=True)
+
+    assert client.get_run(run_id).status == "COMPLETED"
+    assert calls == first_calls == [*KEYS, "child"], "no task ran again"
+    first, replayed = returned
+    assert replayed == first == [*OUTPUTS, 7]
+    assert [type(v) for v in replayed] == [type(v) for v in first]
+
+
+def test_a_replayed_key_used_again_in_the_same_scope_is_a_duplicate(
+    client: runio.Client, clock: TestClock
+) -> None:
+    calls: list[int] = []
+    caught: list[DuplicateCacheKeyError] = []
+
+    @client.define_job(id="again", trigger=runio.event_trigger("again"))
+    async def again(payload: object, io: runio.IO) -> list[int]:
+        got = [await io.run_task("charge", lambda task: calls.append(1) or 1)]
+        await io.wait("pause", 5)
+        try:  # the second execution replays "charge" above, then comes here
+            got.append(await io.run_task("charge", lambda task: calls.append(2) or 2))
+        except DuplicateCacheKeyError as exc:
+            caught.append(exc)
+        return got
+
+    run_id = client.send_event("again").run_ids[0]
+    client.run_worker(until_idle=True)
+    clock.advance(seconds=5)
+    client.run_worker(until_idle=True)
+
+    run = client.get_run(run_id)
+    assert (run.status, run.output) == ("COMPLETED", [1])
+    assert calls == [1]
+    assert len(caught) == 1 and caught[0].cache_key == "charge"
+    assert [t.cache_key for t in run.tasks] == ["charge", "pause"]
+
+
+def test_waits_already_over_replay_without_waiting_again(
+    client: runio.Client, clock: TestClock
+) -> None:
+    seen: list[Any] = []
+
+    @client.define_job(id="waits", trigger=runio.event_trigger("waits"))
+    async def waits(payload: object, io: runio.IO) -> Any:
+        await io.wait("nap", 5)
+        event = await io.wait_for_event("approval", "approved", timeout=60)
+        seen.append(event.payload)
+        await io.wait("nap-again", 5)  # a third execution replays both waits above
+        return event.payload
+
+    @client.define_job(id="approver", trigger=runio.event_trigger("approved"))
+    async def approver(payload: object, io: runio.IO) -> None:
+        return None
+
+    run_id = client.send_event("waits").run_ids[0]
+    client.run_worker(until_idle=True)
+    clock.advance(seconds=5)
+    client.run_worker(until_idle=True)
+    assert client.get_run(run_id).task("approval").status == "WAITING"
+    client.send_event("approved", {"by": "ada"})
+    client.run_worker(until_idle=True)
+    assert client.get_run(run_id).status == "WAITING"  # on nap-again
+    clock.advance(seconds=5)
+    client.run_worker(until_idle=True)
+
+    run = client.get_run(run_id)
+    assert (run.status, run.output) == ("COMPLETED", {"by": "ada"})
+    assert seen == [{"by": "ada"}, {"by": "ada"}]
+    assert [t.status for t in run.tasks] == ["COMPLETED"] * 3
 
 
 def test_the_execution_count_grows_with_every_execution(

@@ -4,9 +4,11 @@ This module owns the task semantics of the contract (cache keys, idempotency key
 outputs, waits, suspension). It never touches SQL (the store does) nor decides which runs to
 execute (the worker does).
 
-Replay: every task row of the run is loaded in one query into ``Execution.tasks`` (keyed by
-idempotency key), so a task already completed costs a dictionary lookup. A new task costs one
-unawaited "attempt started" write and one durable "task completed" write.
+Replay: the run's stored tasks are loaded once per execution, keyed by idempotency key: the
+output JSON of each completed task into ``Execution.outputs``, every other task whole into
+``Execution.tasks``. A task already completed costs one hash, a dictionary lookup and the
+decoding of its output. A new task costs one unawaited "attempt started" write and one durable
+"task completed" write.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from . import _json
 from ._ids import new_id
-from ._keys import cache_key_json, cache_key_parts, idempotency_key
+from ._keys import cache_key_json, scope_prefix, task_key
 from ._records import ClaimedRun, Event, LogEntry, NewTask, RunStatus, StoredTask, TaskStatus
 from ._task import Task, as_property
 from ._validate import printable
@@ -50,6 +52,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("runio.run")
 T = TypeVar("T")
+_MISSING = object()
 
 
 class _Signal(BaseException):
@@ -136,6 +139,7 @@ class Execution:
         limits: Limits,
         stored_tasks: list[StoredTask],
         log_marks: dict[str, int],
+        outputs: dict[str, str | None] | None = None,
         executor: Executor,
         loop: asyncio.AbstractEventLoop,
         send_event: Callable[..., Awaitable[Any]],
@@ -152,7 +156,11 @@ class Execution:
         self.loop = loop
         self.send_event_fn = send_event
         self.tasks: dict[str, StoredTask] = {t.idempotency_key: t for t in stored_tasks}
+        self.outputs: dict[str, str | None] = {} if outputs is None else outputs
+        """Idempotency key -> output JSON of each task completed by an earlier execution, until
+        this execution replays it (all a replay needs of a completed task)."""
         self.seen: set[str] = set()
+        self._top_scope = scope_prefix(self.run_id, None)
         self.log_marks = log_marks
         self.log_counts: dict[str, int] = {}
         # A task left RUNNING by a run that suspended was interrupted by its own subtask's wait
@@ -225,8 +233,10 @@ class Execution:
 
     # -- keys ----------------------------------------------------------------------------------
     def _claim_key(self, cache_key: Any, parent: Frame | None) -> tuple[str, int]:
-        parts = cache_key_parts(cache_key)
-        key = idempotency_key(self.run_id, parent.idempotency_key if parent else None, parts)
+        if parent is None:
+            key = task_key(self._top_scope, cache_key)
+        else:
+            key = task_key(scope_prefix(self.run_id, parent.idempotency_key), cache_key)
         if key in self.seen:
             where = f"inside task {parent.cache_key!r}" if parent else "at the top level"
             raise DuplicateCacheKeyError(
@@ -301,6 +311,11 @@ class Execution:
                 f"got {fn!r}."
             )
         key, depth = self._claim_key(cache_key, parent)
+        if key in self.outputs:  # completed by an earlier execution: the replay's hot path
+            text = self.outputs.pop(key)
+            if output_type is None:
+                return _json.decode(text)
+            return self._output(text, output_type, cache_key)
         stored = self.tasks.get(key)
         new_task: NewTask | None = None
         outcome_unknown = False
@@ -684,8 +699,9 @@ class Execution:
         exc._parent_id = parent_id  # type: ignore[attr-defined]
         return exc
 
-    def _output(self, text: str | None, output_type: Any, cache_key: Any, **kw: Any) -> Any:
-        fresh = kw.get("fresh", _MISSING)
+    def _output(
+        self, text: str | None, output_type: Any, cache_key: Any, fresh: Any = _MISSING
+    ) -> Any:
         if fresh is not _MISSING and (fresh is None or type(fresh) in (str, int, bool)):
             value = fresh  # already what a JSON round trip would give
         else:
@@ -724,6 +740,9 @@ class Execution:
     ) -> None:
         self.check_boundary()
         key, depth = self._claim_key(cache_key, parent)
+        if key in self.outputs:  # the wait ended in an earlier execution
+            del self.outputs[key]
+            return
         stored = self.tasks.get(key)
         now = self.clock.now()
         if stored is not None:
@@ -812,6 +831,11 @@ class Execution:
         """Suspend until an event named ``name`` (matching ``filter_json``) is sent, or
         ``timeout`` seconds pass (``EventTimeoutError``). Returns the event as stored JSON."""
         key, depth = self._claim_key(cache_key, parent)
+        if key in self.outputs:  # its event came before this execution
+            self.check_boundary()
+            output = self.outputs.pop(key)
+            assert output is not None
+            return output
         stored = self.tasks.get(key)
         now = self.clock.now()
         due = (
@@ -988,7 +1012,6 @@ _LEVELS = {
     "warn": logging.WARNING,
     "error": logging.ERROR,
 }
-_MISSING = object()
 
 
 def _outcome_was_unknown(error_text: str | None) -> bool:

@@ -149,6 +149,9 @@ class IO:
         ``description``, ``display_key`` (shown instead of the cache key), ``properties``,
         ``params``, ``style`` and ``redact`` describe the task in the dashboard.
         """
+        if not options:  # the common call, and every replay: nothing to check
+            ex = self._execution
+            return await ex.run_task(cache_key, fn, parent=_parent(ex), output_type=output_type)
         unknown = set(options) - _OPTION_NAMES
         if unknown:
             raise ConfigurationError(

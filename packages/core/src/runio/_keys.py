@@ -101,3 +101,23 @@ def cache_key_json(cache_key: object) -> str:
 def idempotency_key(run_id: str, parent_idempotency_key: str | None, parts: list[str]) -> str:
     joined = ":".join([run_id, parent_idempotency_key or "", *parts])
     return hashlib.sha256(joined.encode("utf-8")).hexdigest()
+
+
+def scope_prefix(run_id: str, parent_idempotency_key: str | None) -> str:
+    """What every idempotency key of one scope (the run's top level, or one parent task) hashes
+    before the cache key's parts."""
+    return f"{run_id}:{parent_idempotency_key or ''}:"
+
+
+def task_key(scope: str, cache_key: object) -> str:
+    """``idempotency_key`` of ``cache_key`` in the scope ``scope`` (from ``scope_prefix``): the
+    same text hashed, and the same errors for a bad key. A non-empty ASCII string key, the
+    common case, costs one concatenation and one hash."""
+    if type(cache_key) is str and cache_key and cache_key.isascii():
+        text = scope + cache_key
+    else:
+        text = scope + ":".join(cache_key_parts(cache_key))
+    return _sha256(text.encode("utf-8")).hexdigest()
+
+
+_sha256 = hashlib.sha256

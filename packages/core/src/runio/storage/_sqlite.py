@@ -54,6 +54,7 @@ from .._records import (
     RetryDecision,
     Run,
     RunQuery,
+    RunState,
     RunStatus,
     StoredTask,
     TaskRun,
@@ -872,19 +873,35 @@ class SQLiteStore(Store):
         return await self._write(op, durable=False, kind=WriteKind.HEARTBEAT)  # type: ignore[no-any-return]
 
     # -- one execution -------------------------------------------------------------------------
-    async def load_run_state(self, run_id: str) -> tuple[list[StoredTask], dict[str, int]]:
-        def op(conn: sqlite3.Connection) -> tuple[list[StoredTask], dict[str, int]]:
-            rows = conn.execute(
-                "SELECT id, parent_id, idempotency_key, kind, status, output, error, attempts, "
-                "attempt_base, retry_at, wake_at, started_at FROM tasks WHERE run_id=?",
-                (run_id,),
-            ).fetchall()
-            marks = dict(
-                conn.execute(
-                    "SELECT scope, MAX(seq) FROM logs WHERE run_id=? GROUP BY scope", (run_id,)
+    async def load_run_state(self, run_id: str) -> RunState:
+        def op(conn: sqlite3.Connection) -> RunState:
+            began = not conn.in_transaction
+            if began:
+                conn.execute("BEGIN")  # one snapshot for the three reads
+            try:
+                # Completed tasks, most of a resumed run's: two columns, straight into a dict.
+                outputs = dict(
+                    conn.execute(
+                        "SELECT idempotency_key, output FROM tasks "
+                        "WHERE run_id=? AND status='COMPLETED'",
+                        (run_id,),
+                    )
+                )
+                rows = conn.execute(
+                    "SELECT id, parent_id, idempotency_key, kind, status, output, error, "
+                    "attempts, attempt_base, retry_at, wake_at, started_at FROM tasks "
+                    "WHERE run_id=? AND status<>'COMPLETED'",
+                    (run_id,),
                 ).fetchall()
-            )
-            return [StoredTask(*r) for r in rows], marks
+                marks = dict(
+                    conn.execute(
+                        "SELECT scope, MAX(seq) FROM logs WHERE run_id=? GROUP BY scope", (run_id,)
+                    ).fetchall()
+                )
+            finally:
+                if began:
+                    conn.execute("COMMIT")
+            return RunState(outputs, [StoredTask(*r) for r in rows], marks)
 
         return await self._read(op)  # type: ignore[no-any-return]
 
