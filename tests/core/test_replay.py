@@ -221,6 +221,28 @@ def test_a_replayed_key_used_again_in_the_same_scope_is_a_duplicate(
     assert [t.cache_key for t in run.tasks] == ["charge", "pause"]
 
 
+def test_a_replayed_task_is_a_task_boundary_too(client: runio.Client, clock: TestClock) -> None:
+    reached: list[Any] = []
+
+    @client.define_job(id="bounded", trigger=runio.event_trigger("bounded"))
+    async def bounded(payload: object, io: runio.IO, ctx: runio.RunContext) -> str:
+        if ctx.execution_count == 2:
+            await client.cancel_run_async(ctx.run_id)
+            reached.append("canceled")
+        reached.append(await io.run_task("first", lambda task: "first"))
+        await io.wait("pause", 5)
+        return "finished"
+
+    run_id = client.send_event("bounded").run_ids[0]
+    client.run_worker(until_idle=True)
+    clock.advance(seconds=5)
+    client.run_worker(until_idle=True)
+
+    assert reached == ["first", "canceled"], "the cancel stops the run at the stored task"
+    run = client.get_run(run_id)
+    assert (run.status, run.output) == ("CANCELED", None)
+
+
 def test_waits_already_over_replay_without_waiting_again(
     client: runio.Client, clock: TestClock
 ) -> None:

@@ -53,6 +53,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("runio.run")
 T = TypeVar("T")
 _MISSING = object()
+NOT_STORED: Any = object()
+"""What ``Execution.replay`` returns for a call whose task an earlier execution did not complete."""
 
 
 class _Signal(BaseException):
@@ -161,6 +163,8 @@ class Execution:
         this execution replays it (all a replay needs of a completed task)."""
         self.seen: set[str] = set()
         self._top_scope = scope_prefix(self.run_id, None)
+        self._computed: tuple[Any, Frame | None, str] | None = None
+        """The key ``replay`` computed for a call it passed on to ``run_task``."""
         self.log_marks = log_marks
         self.log_counts: dict[str, int] = {}
         # A task left RUNNING by a run that suspended was interrupted by its own subtask's wait
@@ -232,11 +236,18 @@ class Execution:
             raise StoreFailed() from exc
 
     # -- keys ----------------------------------------------------------------------------------
-    def _claim_key(self, cache_key: Any, parent: Frame | None) -> tuple[str, int]:
+    def _key(self, cache_key: Any, parent: Frame | None) -> str:
         if parent is None:
-            key = task_key(self._top_scope, cache_key)
+            return task_key(self._top_scope, cache_key)
+        return task_key(scope_prefix(self.run_id, parent.idempotency_key), cache_key)
+
+    def _claim_key(self, cache_key: Any, parent: Frame | None) -> tuple[str, int]:
+        computed = self._computed
+        if computed is not None and computed[0] is cache_key and computed[1] is parent:
+            key = computed[2]  # the same call, passed on by replay
         else:
-            key = task_key(scope_prefix(self.run_id, parent.idempotency_key), cache_key)
+            key = self._key(cache_key, parent)
+        self._computed = None
         if key in self.seen:
             where = f"inside task {parent.cache_key!r}" if parent else "at the top level"
             raise DuplicateCacheKeyError(
@@ -275,6 +286,24 @@ class Execution:
         )
 
     # -- tasks ---------------------------------------------------------------------------------
+    def replay(self, cache_key: Any, fn: Any, parent: Frame | None, output_type: Any) -> Any:
+        """The start of ``run_task``, as a plain call (no coroutine): the stored output of a task
+        an earlier execution completed, claimed as ``run_task`` claims it. For any other call
+        ``NOT_STORED``, and ``run_task`` does the rest (with the key computed here)."""
+        self.check_boundary()
+        if not callable(fn):
+            return NOT_STORED  # run_task says what is wrong
+        key = self._key(cache_key, parent)
+        if key not in self.outputs:
+            self._computed = (cache_key, parent, key)
+            return NOT_STORED
+        # Every claim of a key takes it out of outputs, so this one was not claimed before.
+        self.seen.add(key)
+        text = self.outputs.pop(key)
+        if output_type is None:
+            return _json.decode(text)
+        return self._output(text, output_type, cache_key)
+
     async def run_task(
         self,
         cache_key: Any,

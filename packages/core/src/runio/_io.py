@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 from pydantic import BaseModel, ValidationError
 
 from . import _event_filter, _json, _validate
-from ._execution import EventOps, Execution, Frame, current_frame
+from ._execution import NOT_STORED, EventOps, Execution, Frame, current_frame
 from ._kv import KeyValueStore, SyncKeyValueStore
 from ._records import Event
 from ._task import Task, TaskOptions
@@ -151,7 +151,11 @@ class IO:
         """
         if not options:  # the common call, and every replay: nothing to check
             ex = self._execution
-            return await ex.run_task(cache_key, fn, parent=_parent(ex), output_type=output_type)
+            parent = _parent(ex)
+            value = ex.replay(cache_key, fn, parent, output_type)
+            if value is not NOT_STORED:
+                return value
+            return await ex.run_task(cache_key, fn, parent=parent, output_type=output_type)
         unknown = set(options) - _OPTION_NAMES
         if unknown:
             raise ConfigurationError(
