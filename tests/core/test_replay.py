@@ -193,6 +193,102 @@ def test_every_kind_of_key_and_output_replays_as_it_first_came_back(
     assert [type(v) for v in replayed] == [type(v) for v in first]
 
 
+def test_a_plain_def_job_and_io_sync_replay_stored_tasks_as_they_first_came_back(
+    client: runio.Client, clock: TestClock
+) -> None:
+    calls: list[Any] = []
+    returned: list[list[Any]] = []
+
+    @client.define_job(id="plain", trigger=runio.event_trigger("plain"))
+    def plain(payload: object, io: runio.SyncIO, ctx: runio.RunContext) -> int:
+        got: list[Any] = []
+        if ctx.execution_count == 1:  # the same cache key as the child's below, at the top level
+            io.run_task(["child", "ü"], lambda task: calls.append("top") or "top")
+        for key, output in zip(KEYS, OUTPUTS, strict=True):
+
+            def fn(task: runio.Task, key: Any = key, output: Any = output) -> Any:
+                calls.append(key)
+                return output
+
+            got.append(io.run_task(key, fn))
+
+        def parent(task: runio.Task) -> Any:
+            # Runs again in the second execution (its wait had not ended): the child replays.
+            child = io.sync.run_task(["child", "ü"], lambda child: calls.append("child") or 7)
+            io.sync.wait("inner", 5)
+            return child
+
+        got.append(io.run_task("typed", lambda task: {"n": 1}, output_type=dict[str, float]))
+        got.append(io.run_task("parent", parent))
+        returned.append(got)
+        return len(got)
+
+    run_id = client.send_event("plain").run_ids[0]
+    client.run_worker(until_idle=True)
+    assert client.get_run(run_id).status == "WAITING"
+    assert calls == ["top", *KEYS, "child"]
+    clock.advance(seconds=5)
+    client.run_worker(until_idle=True)
+
+    run = client.get_run(run_id)
+    assert run.status == "COMPLETED"
+    assert calls == ["top", *KEYS, "child"], "no task ran again"
+    (replayed,) = returned
+    assert replayed == [*OUTPUTS, {"n": 1.0}, 7], "the child's own output, not the top task's"
+    assert [type(v) for v in replayed] == [type(v) for v in [*OUTPUTS, {}, 7]]
+    assert type(replayed[-2]["n"]) is float, "output_type parses the stored output"
+    assert run.task("parent", ["child", "ü"]).parent_id == run.task("parent").id
+
+
+def test_a_plain_def_job_reports_a_replayed_key_used_again(
+    client: runio.Client, clock: TestClock
+) -> None:
+    caught: list[DuplicateCacheKeyError] = []
+
+    @client.define_job(id="plain-again", trigger=runio.event_trigger("plain-again"))
+    def plain_again(payload: object, io: runio.SyncIO) -> int:
+        first = io.run_task("charge", lambda task: 1)
+        io.wait("pause", 5)
+        try:
+            io.run_task("charge", lambda task: 2)
+        except DuplicateCacheKeyError as exc:
+            caught.append(exc)
+        return first
+
+    run_id = client.send_event("plain-again").run_ids[0]
+    client.run_worker(until_idle=True)
+    clock.advance(seconds=5)
+    client.run_worker(until_idle=True)
+
+    assert (client.get_run(run_id).status, client.get_run(run_id).output) == ("COMPLETED", 1)
+    assert len(caught) == 1 and caught[0].cache_key == "charge"
+
+
+def test_io_sync_in_async_code_is_an_error_for_a_stored_task_too(
+    client: runio.Client, clock: TestClock
+) -> None:
+    caught: list[BaseException] = []
+
+    @client.define_job(id="misused", trigger=runio.event_trigger("misused"))
+    async def misused(payload: object, io: runio.IO, ctx: runio.RunContext) -> str:
+        if ctx.execution_count == 1:
+            await io.run_task("stored", lambda task: "stored")
+            await io.wait("pause", 5)
+        try:
+            io.sync.run_task("stored", lambda task: "never")
+        except runio.errors.ConfigurationError as exc:
+            caught.append(exc)
+        return await io.run_task("stored", lambda task: "never")
+
+    run_id = client.send_event("misused").run_ids[0]
+    client.run_worker(until_idle=True)
+    clock.advance(seconds=5)
+    client.run_worker(until_idle=True)
+
+    assert len(caught) == 1 and "await io.run_task" in str(caught[0])
+    assert client.get_run(run_id).output == "stored", "the failed call claimed nothing"
+
+
 def test_a_replayed_key_used_again_in_the_same_scope_is_a_duplicate(
     client: runio.Client, clock: TestClock
 ) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import inspect
+import itertools
 import json
 import logging
 import math
@@ -161,7 +162,10 @@ class Execution:
         self.outputs: dict[str, str | None] = {} if outputs is None else outputs
         """Idempotency key -> output JSON of each task completed by an earlier execution, until
         this execution replays it (all a replay needs of a completed task)."""
-        self.seen: set[str] = set()
+        self.seen: dict[str, int] = {}
+        """Idempotency key -> the number of the call that claimed it: a key is claimed once per
+        execution, in one atomic step (``setdefault``), also from a thread (``io.sync``)."""
+        self._claims = itertools.count()
         self._top_scope = scope_prefix(self.run_id, None)
         self._computed: tuple[Any, Frame | None, str] | None = None
         """The key ``replay`` computed for a call it passed on to ``run_task``."""
@@ -248,7 +252,8 @@ class Execution:
         else:
             key = self._key(cache_key, parent)
         self._computed = None
-        if key in self.seen:
+        claim = next(self._claims)
+        if self.seen.setdefault(key, claim) != claim:
             where = f"inside task {parent.cache_key!r}" if parent else "at the top level"
             raise DuplicateCacheKeyError(
                 f"Task with cache key {cache_key!r} has already been executed in this run of job "
@@ -258,7 +263,6 @@ class Execution:
                 job_id=self.job_id,
                 cache_key=cache_key,
             )
-        self.seen.add(key)
         depth = parent.depth + 1 if parent else 1
         return key, depth
 
@@ -286,23 +290,35 @@ class Execution:
         )
 
     # -- tasks ---------------------------------------------------------------------------------
-    def replay(self, cache_key: Any, fn: Any, parent: Frame | None, output_type: Any) -> Any:
+    def replay(
+        self,
+        cache_key: Any,
+        fn: Any,
+        parent: Frame | None,
+        output_type: Any,
+        *,
+        on_loop: bool = True,
+    ) -> Any:
         """The start of ``run_task``, as a plain call (no coroutine): the stored output of a task
         an earlier execution completed, claimed as ``run_task`` claims it. For any other call
-        ``NOT_STORED``, and ``run_task`` does the rest (with the key computed here)."""
+        ``NOT_STORED``, and ``run_task`` does the rest (with the key computed here when
+        ``on_loop``). Safe from a worker thread (``on_loop=False``): it reads the execution's
+        state and claims the key in one atomic step."""
         self.check_boundary()
         if not callable(fn):
             return NOT_STORED  # run_task says what is wrong
         key = self._key(cache_key, parent)
-        if key not in self.outputs:
+        if key in self.outputs:
+            claim = next(self._claims)
+            if self.seen.setdefault(key, claim) != claim:
+                return NOT_STORED  # claimed already: run_task reports the duplicate
+            text = self.outputs.pop(key)  # only the call that claimed the key takes it out
+            if output_type is None:
+                return _json.decode(text)
+            return self._output(text, output_type, cache_key)
+        if on_loop:
             self._computed = (cache_key, parent, key)
-            return NOT_STORED
-        # Every claim of a key takes it out of outputs, so this one was not claimed before.
-        self.seen.add(key)
-        text = self.outputs.pop(key)
-        if output_type is None:
-            return _json.decode(text)
-        return self._output(text, output_type, cache_key)
+        return NOT_STORED
 
     async def run_task(
         self,

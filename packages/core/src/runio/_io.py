@@ -480,16 +480,19 @@ class SyncIO:
         self._loop = loop
         self.logger = io.logger
 
-    def _call(self, make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    def _check_thread(self) -> None:
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
-            running = None
+            return
         if running is self._loop:
             raise ConfigurationError(
                 "io.sync is for synchronous code running in a worker thread; in async code "
                 "use `await io.run_task(...)` instead."
             )
+
+    def _call(self, make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        self._check_thread()
         frame = current_frame.get()
 
         async def with_frame() -> T:
@@ -510,6 +513,12 @@ class SyncIO:
         **options: Unpack[TaskOptions],
     ) -> T:
         """As ``IO.run_task``, blocking."""
+        if not options:  # a task completed by an earlier execution replays in this thread
+            self._check_thread()
+            ex = self._io._execution
+            value = ex.replay(cache_key, fn, _parent(ex), output_type, on_loop=False)
+            if value is not NOT_STORED:
+                return value  # type: ignore[no-any-return]
         result: T = self._call(
             lambda: self._io.run_task(cache_key, fn, output_type=output_type, **options)
         )
