@@ -1630,17 +1630,25 @@ def _limited_candidates(
 def _end_open_tasks(
     conn: sqlite3.Connection, run_id: str, now: float, *, include_running: bool
 ) -> None:
-    """A run that ended leaves no task pending, waiting or running, and no attempt open."""
+    """A run that ended leaves no task pending, waiting or running, and no attempt open.
+
+    One pass over the run's tasks finds the open ones (often none, or a few among thousands
+    completed); only those are written."""
     statuses = "('PENDING','WAITING','RUNNING')" if include_running else "('PENDING','WAITING')"
+    open_tasks = conn.execute(
+        f"SELECT id, status FROM tasks WHERE run_id=? AND status IN {statuses}", (run_id,)
+    ).fetchall()
+    if not open_tasks:
+        return
     if include_running:
-        conn.execute(
-            "UPDATE attempts SET status='ERRORED', ended_at=?, error=? WHERE status='STARTED' "
-            "AND task_id IN (SELECT id FROM tasks WHERE run_id=? AND status='RUNNING')",
-            (now, RUN_ENDED, run_id),
+        conn.executemany(
+            "UPDATE attempts SET status='ERRORED', ended_at=?, error=? WHERE task_id=? "
+            "AND status='STARTED'",
+            [(now, RUN_ENDED, task_id) for task_id, status in open_tasks if status == "RUNNING"],
         )
-    conn.execute(
-        f"UPDATE tasks SET status='CANCELED', ended_at=? WHERE run_id=? AND status IN {statuses}",
-        (now, run_id),
+    conn.executemany(
+        "UPDATE tasks SET status='CANCELED', ended_at=? WHERE run_id=? AND id=?",
+        [(now, run_id, task_id) for task_id, _ in open_tasks],
     )
 
 
