@@ -38,6 +38,7 @@ from runio.errors import (
     StoreError,
 )
 from runio.storage import Store, create_store
+from runio.storage import _sqlite as sqlite_store
 from runio.storage._deferred import HOLD_STARTS
 
 pytestmark = pytest.mark.anyio
@@ -650,6 +651,25 @@ async def test_the_run_state_holds_completed_outputs_apart_from_tasks_still_goin
     )  # fmt: skip
     assert by_key["idem_child"] == StoredTask(
         child.id, flaky.id, "idem_child", "task", "RUNNING", None, None, 1, 0, None, None, NOW + 2
+    )
+
+
+async def test_the_run_state_holds_every_open_task_however_many(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_store, "_KEYS_PER_QUERY", 2)  # SQLite reads them 2 at a time
+    lease = await claim_one(store)
+    opened = [new_task(lease.run_id, f"open-{i}") for i in range(5)]
+    for task in opened:
+        store.start_attempt(lease, new_task=task, task_id=task.id, attempt=1, now=NOW)
+    for i in range(3):
+        await complete(store, lease, f"done-{i}", str(i))
+
+    state = await store.load_run_state(lease.run_id)
+
+    assert state.outputs == {f"idem_done-{i}": str(i) for i in range(3)}
+    assert sorted((t.id, t.status) for t in state.tasks) == sorted(
+        (t.id, "RUNNING") for t in opened
     )
 
 

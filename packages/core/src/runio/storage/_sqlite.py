@@ -96,6 +96,8 @@ Op = Callable[[sqlite3.Connection], Any]
 _SYNC_MODES = {"off": 0, "normal": 1, "full": 2, "extra": 3}
 _BATCH_MAX = 512
 _LOCK_RETRY_SECONDS = 120.0
+_KEYS_PER_QUERY = 500
+"""Bound parameters per ``IN (...)`` list (old SQLite builds allow 999 per statement)."""
 
 
 def _migrations() -> list[tuple[int, str, str]]:
@@ -877,22 +879,31 @@ class SQLiteStore(Store):
         def op(conn: sqlite3.Connection) -> RunState:
             began = not conn.in_transaction
             if began:
-                conn.execute("BEGIN")  # one snapshot for the three reads
+                conn.execute("BEGIN")  # one snapshot for every read below
             try:
-                # Completed tasks, most of a resumed run's: two columns, straight into a dict.
-                outputs = dict(
+                # One pass over the run's tasks, straight into a dict: a completed task (most
+                # of a resumed run's) is its output, any other task a 0 to be read whole.
+                outputs: dict[str, Any] = dict(
                     conn.execute(
-                        "SELECT idempotency_key, output FROM tasks "
-                        "WHERE run_id=? AND status='COMPLETED'",
+                        "SELECT idempotency_key, CASE status WHEN 'COMPLETED' THEN output "
+                        "ELSE 0 END FROM tasks WHERE run_id=?",
                         (run_id,),
                     )
                 )
-                rows = conn.execute(
-                    "SELECT id, parent_id, idempotency_key, kind, status, output, error, "
-                    "attempts, attempt_base, retry_at, wake_at, started_at FROM tasks "
-                    "WHERE run_id=? AND status<>'COMPLETED'",
-                    (run_id,),
-                ).fetchall()
+                others = [key for key, output in outputs.items() if type(output) is int]
+                tasks: list[StoredTask] = []
+                for at in range(0, len(others), _KEYS_PER_QUERY):
+                    keys = others[at : at + _KEYS_PER_QUERY]
+                    tasks += [
+                        StoredTask(*row)
+                        for row in conn.execute(
+                            "SELECT id, parent_id, idempotency_key, kind, status, output, "
+                            "error, attempts, attempt_base, retry_at, wake_at, started_at "
+                            "FROM tasks WHERE run_id=? AND idempotency_key IN "
+                            f"({','.join('?' * len(keys))})",
+                            (run_id, *keys),
+                        )
+                    ]
                 marks = dict(
                     conn.execute(
                         "SELECT scope, MAX(seq) FROM logs WHERE run_id=? GROUP BY scope", (run_id,)
@@ -901,7 +912,9 @@ class SQLiteStore(Store):
             finally:
                 if began:
                     conn.execute("COMMIT")
-            return RunState(outputs, [StoredTask(*r) for r in rows], marks)
+            for key in others:
+                del outputs[key]
+            return RunState(outputs, tasks, marks)
 
         return await self._read(op)  # type: ignore[no-any-return]
 
