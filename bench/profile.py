@@ -39,6 +39,8 @@ SIDES = {
     ),
     "B2": ("sides_runio:b2_resume", {"n": 40000, "task_fn": "lambda"}),
     "B3": ("sides_runio:b3", {"n": 5000}),
+    "B6": ("sides_stripe:b6_wrapper", {"n": 1000}),
+    "B6-normal": ("sides_stripe:b6_wrapper", {"n": 1000, "query": "?synchronous=normal"}),
 }
 SETUPS = {"B2": "sides_runio:b2_build"}
 """A side's untimed setup (its benchmark's ``Setup``), run first, not profiled."""

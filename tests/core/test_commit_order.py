@@ -1,15 +1,17 @@
 """A task's result is committed before the job goes past its ``await``, whichever thread commits it.
 
 A worker running a single execution lets the SQLite store commit that execution's writes on the
-calling thread when the commit waits for no fsync (``runio.storage.alone_in_worker``; e.g. at
-``synchronous=normal``); otherwise the store's writer thread commits them, grouping concurrent
-writes. Both paths keep the same promises, proved here from a second connection that sees only
-what is committed, read without yielding to the event loop:
+calling thread (``runio.storage.alone_in_worker``), those that wait for an fsync only while
+fsyncs are fast; otherwise the store's writer thread commits them, grouping concurrent writes.
+Both paths keep the same promises, proved here from a second connection that sees only what is
+committed, read without yielding to the event loop:
 
 - when ``await io.run_task`` returns, the result is stored (async and plain task functions, one
   run alone or several sharing the worker, at each durability, SQLite and PostgreSQL);
 - a write queued before an awaited write is applied first, also when the awaited one goes on the
   calling thread;
+- a durable commit goes to the writer thread while the disk's fsyncs are slow, while runs share
+  the worker, and when another process holds the database's lock (the loop never waits for it);
 - a failed commit on the calling thread reaches the caller, and its run resumes and calls the
   task function again rather than losing the result;
 - a worker killed after a task function returned but before its result was committed loses
@@ -24,7 +26,7 @@ import signal
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +36,7 @@ from procs import read_lines, running, sender, wait_for_status, wait_until
 
 import runio
 from runio.errors import StoreError
-from runio.storage import Store, alone_in_worker, create_store
+from runio.storage import Store, _sqlite, alone_in_worker, create_store
 from runio.storage._faults import FaultPoint, WriteKind
 from runio.testing import TestClock
 
@@ -138,13 +140,6 @@ async def store(sqlite_url: str) -> AsyncIterator[Store]:
     await opened.close()
 
 
-@pytest.fixture
-def alone() -> Iterator[None]:
-    token = alone_in_worker.set(lambda: True)
-    yield
-    alone_in_worker.reset(token)
-
-
 @pytest.mark.anyio
 async def test_a_write_handed_to_the_writer_thread_stays_ahead_of_a_later_one_committed_inline(
     store: Store, sqlite_url: str
@@ -168,9 +163,8 @@ async def test_a_write_handed_to_the_writer_thread_stays_ahead_of_a_later_one_co
 
 
 @pytest.mark.anyio
-async def test_a_failed_commit_on_the_calling_thread_raises_to_the_caller(
-    store: Store, alone: None
-) -> None:
+async def test_a_failed_commit_on_the_calling_thread_raises_to_the_caller(store: Store) -> None:
+    alone_in_worker.set(lambda: True)  # in this test's own context
     # Twice: a failed batch is replayed one write at a time, and that commit fails too.
     store.faults.arm(FaultPoint.BEFORE_COMMIT, WriteKind.OPERATION, times=2)
     with pytest.raises(StoreError, match="fault point before-commit"):
@@ -233,6 +227,80 @@ async def test_a_result_whose_commit_failed_is_computed_again_not_lost(
         assert a.status == "COMPLETED" and a.output == run.output[0]
     finally:
         await asyncio.to_thread(client.close)
+
+
+# -- which thread commits: the caller's while fsyncs are fast and the database is free ----------
+
+
+@pytest.fixture
+async def full_store(sqlite_url: str) -> AsyncIterator[Store]:
+    """A store at the default durability, whose commits record the thread that made them."""
+    opened = create_store(sqlite_url)
+    await opened.upgrade()
+    await opened.execute_raw("CREATE TABLE seq (n INTEGER PRIMARY KEY, v TEXT NOT NULL)")
+    conn = opened._runner._conn  # type: ignore[attr-defined]
+    conn.create_function("writer", 0, lambda: threading.current_thread().name)
+    yield opened
+    await opened.close()
+
+
+async def _committed_by(store: Store) -> str:
+    await store.execute_raw("INSERT INTO seq (v) VALUES (writer())")
+    ((name,),) = await store.execute_raw("SELECT v FROM seq ORDER BY n DESC LIMIT 1")
+    return str(name)
+
+
+@pytest.mark.anyio
+async def test_durable_commits_are_made_on_the_calling_thread_while_fsyncs_are_fast(
+    full_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alone_in_worker.set(lambda: True)  # in this test's own context
+    here = threading.current_thread().name
+    # (the schema's creation took long commits: what counts as fast is set for the test)
+    monkeypatch.setattr(_sqlite, "INLINE_COMMIT_MAX", 60.0)
+    assert await _committed_by(full_store) == here
+    # A slow disk: every fsync now takes longer than a commit on the event loop may.
+    monkeypatch.setattr(_sqlite, "INLINE_COMMIT_MAX", 0.0)
+    assert await _committed_by(full_store) == "runio-sqlite"
+    assert await _committed_by(full_store) == "runio-sqlite"
+    monkeypatch.setattr(_sqlite, "INLINE_COMMIT_MAX", 60.0)  # fast again
+    assert await _committed_by(full_store) == here
+
+
+@pytest.mark.anyio
+async def test_durable_commits_of_runs_sharing_the_worker_go_to_the_writer_thread(
+    full_store: Store,
+) -> None:
+    token = alone_in_worker.set(lambda: False)
+    try:
+        assert await _committed_by(full_store) == "runio-sqlite"
+    finally:
+        alone_in_worker.reset(token)
+
+
+@pytest.mark.anyio
+async def test_a_write_finding_the_database_locked_waits_on_the_writer_thread_not_the_loop(
+    full_store: Store, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process holds the write lock: the write is handed to the writer thread, and the
+    event loop goes on (here: it runs the callback that releases the lock; were the loop
+    waiting for the lock itself, the write could never finish)."""
+    alone_in_worker.set(lambda: True)
+    monkeypatch.setattr(_sqlite, "INLINE_COMMIT_MAX", 60.0)
+    assert await _committed_by(full_store) == threading.current_thread().name
+    other = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        write = asyncio.ensure_future(
+            full_store.execute_raw("INSERT INTO seq (v) VALUES (writer())")
+        )
+        asyncio.get_running_loop().call_soon(other.execute, "COMMIT")
+        await asyncio.wait_for(write, 30)
+    finally:
+        other.close()
+    assert await full_store.execute_raw("SELECT v FROM seq ORDER BY n DESC LIMIT 1") == [
+        ("runio-sqlite",)
+    ]
 
 
 # -- a worker killed after its task function returned, before the result was committed ----------

@@ -983,9 +983,11 @@ async def test_a_run_canceled_while_executing_stays_canceled(store: Store) -> No
     canceled = await cancel_run(store, lease.run_id, now=NOW + 1)
     assert canceled.status == "CANCELED" and canceled.ended_at == NOW + 1
     assert await complete(store, lease, "after", "1") == "CANCELED"
+    failing = new_task(lease.run_id, "failing")
+    store.start_attempt(lease, new_task=failing, task_id=failing.id, attempt=1, now=NOW + 1)
     status = await store.fail_attempt(
         lease,
-        task_id=new_task(lease.run_id, "after").id,
+        task_id=failing.id,
         attempt=1,
         error="{}",
         retry_at=None,

@@ -9,6 +9,15 @@ output JSON of each completed task into ``Execution.outputs``, every other task 
 ``Execution.tasks``. A task already completed costs one hash, a dictionary lookup and the
 decoding of its output. A new task costs one unawaited "attempt started" write and one durable
 "task completed" write.
+
+A plain (non-async) task function runs in the worker's task threads, so that a blocking call in it
+never holds the event loop. Handing it there and being woken for its result costs two thread
+hand-offs, each slower than the function itself when it only computes. So, when the execution is
+alone in its worker (``storage.alone_in_worker``: nothing else needs the loop), the loop waits for
+the function's thread for up to ``QUICK_CALL`` seconds, blocked, before it awaits the result as
+usual. A function whose call outlasted that (it does I/O) is awaited at once for its next calls:
+64 of them after its first long call, twice as many after each further one, up to 4,096, so a
+function that only once met a busy machine is soon waited for again.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ import logging
 import math
 import random as _random
 import traceback
+import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -46,7 +56,7 @@ from .errors import (
     TaskTimeoutError,
 )
 from .retry import RetryAt, RetryOptions, SkipRetrying
-from .storage import Store
+from .storage import Store, alone_in_worker
 
 if TYPE_CHECKING:
     from .plugins import Lifecycle
@@ -56,6 +66,13 @@ T = TypeVar("T")
 _MISSING = object()
 NOT_STORED: Any = object()
 """What ``Execution.replay`` returns for a call whose task an earlier execution did not complete."""
+
+QUICK_CALL = 0.001
+"""Seconds the event loop may wait, blocked, for a plain task function's thread (see above)."""
+_slow_functions: weakref.WeakKeyDictionary[Any, list[int]] = weakref.WeakKeyDictionary()
+"""Code of plain task functions whose call outlasted ``QUICK_CALL`` -> [calls still to await at
+once, how many the next long call sets]."""
+_SLOW_SKIP_FIRST, _SLOW_SKIP_MAX = 64, 4096
 
 
 class _Signal(BaseException):
@@ -567,8 +584,16 @@ class Execution:
             if inspect.iscoroutinefunction(fn):
                 pending: Awaitable[Any] = fn(task)
             else:
-                ctx = contextvars.copy_context()
-                pending = self.loop.run_in_executor(self.executor, ctx.run, fn, task)
+                call = self.executor.submit(contextvars.copy_context().run, fn, task)
+                if timeout is None and _quick_call_worth_waiting(fn):
+                    try:
+                        result = call.result(QUICK_CALL)
+                    except TimeoutError:
+                        if not call.done():  # else: the function raised TimeoutError
+                            _note_slow(fn)
+                    else:
+                        return await _settled(result)
+                pending = asyncio.wrap_future(call, loop=self.loop)
             if timeout is None:
                 result = await pending
             else:
@@ -583,9 +608,7 @@ class Execution:
                         cache_key=cache_key,
                         attempt=attempt,
                     ) from None
-            if inspect.isawaitable(result):  # a sync fn (e.g. a lambda) returning a coroutine
-                result = await result
-            return result
+            return await _settled(result)
         finally:
             current_frame.reset(token)
 
@@ -1057,6 +1080,33 @@ _LEVELS = {
     "warn": logging.WARNING,
     "error": logging.ERROR,
 }
+
+
+def _quick_call_worth_waiting(fn: Callable[..., Any]) -> bool:
+    """Whether the event loop may wait, blocked, for this plain function's call (see above)."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return False
+    skip = _slow_functions.get(code)
+    if skip is not None and skip[0] > 0:
+        skip[0] -= 1
+        return False
+    alone = alone_in_worker.get()
+    return alone is not None and alone()
+
+
+def _note_slow(fn: Callable[..., Any]) -> None:
+    code = fn.__code__
+    skip = _slow_functions.setdefault(code, [0, _SLOW_SKIP_FIRST])
+    skip[0] = skip[1]
+    skip[1] = min(skip[1] * 2, _SLOW_SKIP_MAX)
+
+
+async def _settled(result: Any) -> Any:
+    """A task function's result; a plain function (e.g. a lambda) may return a coroutine."""
+    if inspect.isawaitable(result):
+        return await result
+    return result
 
 
 def _outcome_was_unknown(error_text: str | None) -> bool:

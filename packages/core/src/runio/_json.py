@@ -20,6 +20,10 @@ __all__ = ["decode", "encode", "parse_as"]
 _PLAIN = (str, int, float, bool, type(None))
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+"""What ``encode`` writes with (one encoder: ``json.dumps`` with options builds one per call)."""
+
+
 class NotJsonError(Exception):
     """Raised by ``encode`` with a message naming the offending type."""
 
@@ -45,7 +49,7 @@ def encode(value: Any) -> str:
         check_keys(value)  # after the conversion, which refuses a value that contains itself
         value = converted
     try:
-        text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        text = _ENCODER.encode(value)
     except (TypeError, ValueError, RecursionError) as exc:
         raise NotJsonError(_plain(exc)) from None
     if not text.isascii():  # CPython knows this without a scan

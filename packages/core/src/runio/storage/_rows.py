@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from typing import Any
 
-from .._records import Attempt, ClaimRule, Run, TaskRun
+from .._records import Attempt, AttemptStatus, ClaimRule, Run, TaskRun, TaskStatus
 
 
 def migrations(dialect: str) -> list[tuple[int, str, str]]:
@@ -118,10 +118,18 @@ def tasks_of_run_sql(placeholder: str) -> str:
     return (
         "SELECT id, run_id, parent_id, idempotency_key, cache_key, kind, name, icon, properties, "
         "params, style, redact, status, output, output_properties, error, depth, created_at, "
-        "started_at, ended_at, retry_at, wake_at, description, display_key FROM tasks "
+        "started_at, ended_at, retry_at, wake_at, description, display_key, attempts FROM tasks "
         f"WHERE run_id = {placeholder} "
         "ORDER BY id"
     )
+
+
+def _first_attempt(task_row: Sequence[Any]) -> list[Attempt]:
+    """A task completed at its first attempt, when nothing stored its start before, is written
+    as one row (the SQLite store's hot path): its attempt is the task's own start and end."""
+    if task_row[12] == TaskStatus.COMPLETED and task_row[24] == 1:
+        return [Attempt(1, AttemptStatus.COMPLETED, task_row[18], task_row[19], None)]
+    return []
 
 
 def task_tree(
@@ -155,7 +163,7 @@ def task_tree(
             ended_at=r[19],
             retry_at=r[20],
             wake_at=r[21],
-            attempts=attempts.get(r[0], []),
+            attempts=attempts.get(r[0]) or _first_attempt(r),
             description=r[22],
             display_key=r[23],
         )

@@ -10,13 +10,16 @@ starts: up to ``HOLD_STARTS`` later, see ``_deferred``), and commits with ``sync
 when alone; the next durable commit syncs it as well, since WAL frames are synced in order. A
 crash within that time can lose such a write.
 
-When the execution making a write is alone in its worker (``alone_in_worker``), the commit waits
-for no fsync (bookkeeping, or any write at ``synchronous=normal``) and the thread has nothing
-queued, the write is applied on the calling thread under the connection's lock instead: the
-caller had nothing to do but wait, and is spared waking the thread and being woken by it. A
-commit that waits for an fsync still goes to the thread: measured side by side on a loaded
-machine, the event loop waiting in fsync itself was slower than a mostly idle thread doing it.
-The order of writes and the durability of each commit are the same either way.
+When the execution making a write is alone in its worker (``alone_in_worker``) and the thread
+has nothing queued, the write is applied on the calling thread under the connection's lock
+instead: the caller had nothing to do but wait, and is spared waking the thread and being woken
+by it (two thread hand-offs, ~50 µs each on a virtual machine, more than a fast disk's fsync).
+That includes commits that wait for an fsync, as long as fsyncs are fast: the runner keeps a
+moving average of how long its durable commits take, and while it is above ``INLINE_COMMIT_MAX``
+(a slow or network disk) such commits go to the thread again, so the event loop (which may also
+serve the dashboard) is never held for long; so does a write that finds the database locked by
+another process (after SQLite's 5 ms busy wait), rather than the caller waiting for the lock. The
+order of writes and the durability of each commit are the same either way.
 
 No failed write goes unseen: an awaited one raises ``StoreError`` to its caller; an unawaited one
 makes every later write of its execution fail (``DeferredWrites``), and a write that assumes a
@@ -96,6 +99,9 @@ Op = Callable[[sqlite3.Connection], Any]
 _SYNC_MODES = {"off": 0, "normal": 1, "full": 2, "extra": 3}
 _BATCH_MAX = 512
 _LOCK_RETRY_SECONDS = 120.0
+INLINE_COMMIT_MAX = 0.002
+"""Seconds a durable commit may take, on average, and still be made on the caller's thread."""
+_AVERAGE_WEIGHT = 0.05
 _KEYS_PER_QUERY = 500
 """Bound parameters per ``IN (...)`` list (old SQLite builds allow 999 per statement)."""
 
@@ -156,8 +162,9 @@ class _Runner:
         self._faults = faults
         self._uri = uri
         self._sync_level = _SYNC_MODES[synchronous]
-        self.syncs_durable_commits = self._sync_level >= _SYNC_MODES["full"]
-        """Whether a durable commit waits for an fsync (``synchronous=full`` or ``extra``)."""
+        self._syncs_durable_commits = self._sync_level >= _SYNC_MODES["full"]
+        self._durable_commit_seconds = 0.0
+        """Moving average of the time a commit that waits for an fsync takes."""
         self._queue: queue.SimpleQueue[list[_Item] | None] = queue.SimpleQueue()
         # The connection is used by whoever holds _conn_lock: this thread, or a caller applying
         # its own write inline (``apply_inline``). _unapplied counts items handed to this
@@ -166,6 +173,8 @@ class _Runner:
         self._conn_lock = threading.Lock()
         self._count_lock = threading.Lock()
         self._unapplied = 0
+        self._answers: list[tuple[Callable[[bool, Any], None], bool, Any]] | None = None
+        """The thread's answers to awaited writes of the batch it is applying (see _serve)."""
         self._conn: sqlite3.Connection | None = None
         self._ready = concurrent.futures.Future[None]()
         self._thread = threading.Thread(target=self._main, name="runio-sqlite", daemon=True)
@@ -185,6 +194,15 @@ class _Runner:
     ) -> _Item:
         return _Item(op, write, durable, done, kind, lease)
 
+    def may_inline(self, durable: bool) -> bool:
+        """Whether a write may be applied on the caller's thread: one that waits for no fsync
+        always; one that does while this disk's fsyncs are fast."""
+        return (
+            not durable
+            or not self._syncs_durable_commits
+            or self._durable_commit_seconds < INLINE_COMMIT_MAX
+        )
+
     def put(self, items: list[_Item]) -> None:
         """Queue items to be applied in this order (in one transaction when they are writes)."""
         if self._closed:
@@ -203,7 +221,17 @@ class _Runner:
         try:
             if self._unapplied:
                 return False
-            self._run_batch(conn, items)
+            level = self._batch_sync(items)
+            self._set_sync(conn, level)
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc):  # another process is writing: the thread waits for it
+                    return False
+                begun = False  # the batch meets the error again and reports it
+            else:
+                begun = True
+            self._run_batch(conn, items, level=level if begun else None)
             return True
         finally:
             self._conn_lock.release()
@@ -267,7 +295,9 @@ class _Runner:
                     break
                 batch.extend(more)
             reads = [item for item in batch if not item.write]
+            answers: list[tuple[Callable[[bool, Any], None], bool, Any]] = []
             with self._conn_lock:
+                self._answers = answers
                 try:
                     if len(reads) == len(batch):
                         for item in batch:
@@ -275,14 +305,22 @@ class _Runner:
                     else:
                         self._run_batch(conn, batch)
                 finally:
+                    self._answers = None
                     with self._count_lock:
                         self._unapplied -= len(batch)
+            # Answered once the connection is free and the batch counted as applied: a caller
+            # woken by its answer may then apply its next write inline at once.
+            for done, ok, value in answers:
+                done(ok, value)
             if stop:
                 return
 
     def _report(self, item: _Item, ok: bool, value: Any) -> None:
         if item.done is not None:
-            item.done(ok, value)
+            if self._answers is not None:  # on the thread, in a batch (see _serve)
+                self._answers.append((item.done, ok, value))
+            else:
+                item.done(ok, value)
         elif not ok and item.lease is not None and not isinstance(value, LeaseLostError):
             # Nobody awaits this write: its execution learns of the failure at its next one.
             log.warning("a write of run %s failed: %s", item.lease.run_id, value)
@@ -295,7 +333,13 @@ class _Runner:
             or faults.reach(FaultPoint.CONNECTION_LOST, kinds)
         ):
             raise sqlite3.OperationalError("disk I/O error (fault point before-commit)")
-        conn.execute("COMMIT")
+        if self._current_sync >= _SYNC_MODES["full"]:
+            started = time.perf_counter()
+            conn.execute("COMMIT")
+            took = time.perf_counter() - started
+            self._durable_commit_seconds += (took - self._durable_commit_seconds) * _AVERAGE_WEIGHT
+        else:
+            conn.execute("COMMIT")
         if faults.armed and faults.reach(FaultPoint.AFTER_COMMIT, kinds):
             raise _CommitAnswerLost()
 
@@ -319,18 +363,31 @@ class _Runner:
         else:
             self._report(item, True, value)
 
-    def _run_batch(self, conn: sqlite3.Connection, batch: list[_Item]) -> None:
+    def _batch_sync(self, batch: list[_Item]) -> int:
+        for item in batch:
+            if item.write and item.durable:
+                return self._sync_level
+        return min(self._sync_level, 1)
+
+    def _run_batch(
+        self, conn: sqlite3.Connection, batch: list[_Item], *, level: int | None = None
+    ) -> None:
+        """Apply a batch in one transaction. ``level``: the transaction is begun already, at
+        that synchronous level."""
+        begun = level is not None
         if self._deferred.any_failed and any(
             self._deferred.refusal(item.lease) is not None for item in batch
         ):
+            if begun:
+                conn.rollback()
             for item in batch:  # in order, so each refusal follows the failure before it
                 self._run_alone(conn, item)
             return
-        durable = any(item.write and item.durable for item in batch)
-        self._set_sync(conn, self._sync_level if durable else min(self._sync_level, 1))
         results: list[tuple[_Item, bool, Any]] = []
         try:
-            self._begin(conn)
+            if not begun:
+                self._set_sync(conn, self._batch_sync(batch))
+                self._begin(conn)
             for item in batch:
                 try:
                     results.append((item, True, item.op(conn)))
@@ -508,12 +565,12 @@ class SQLiteStore(Store):
         lease: Lease | None = None,
     ) -> Any:
         """An awaited write: it carries every unawaited write queued before it. When the
-        execution making it is alone in its worker (``alone_in_worker``), the commit waits for
-        no fsync and the connection is free, it is applied on this thread and returns once
+        execution making it is alone in its worker (``alone_in_worker``), the runner allows it
+        (``may_inline``) and the connection is free, it is applied on this thread and returns once
         committed, after yielding to the event loop once (so the loop's timers and I/O still
         get their turn every write)."""
         items = self._deferred.take()
-        if _alone() and not (durable and self._runner.syncs_durable_commits):
+        if _alone() and self._runner.may_inline(durable):
             answer: list[tuple[bool, Any]] = []
             item = self._runner.item(
                 op,
@@ -980,11 +1037,7 @@ class SQLiteStore(Store):
                     output_properties=output_properties,
                     ended_at=now,
                 )
-                conn.execute(
-                    "INSERT INTO attempts (task_id, number, status, started_at, ended_at) "
-                    "VALUES (?,?,?,?,?)",
-                    (task_id, attempt, AttemptStatus.COMPLETED, started_at, now),
-                )
+                # No attempts row: attempt 1 is the task row's own start and end (_rows.py)
                 return status
 
             return await self._write(  # type: ignore[no-any-return]

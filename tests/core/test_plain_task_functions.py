@@ -1,0 +1,143 @@
+"""Plain (non-async) task functions run in the worker's task threads, never on the event loop.
+
+When the execution is alone in its worker, the loop waits a moment (``QUICK_CALL``), blocked, for
+a plain function's result, sparing two thread hand-offs when it only computes. These tests prove
+what that must never change: a function that blocks longer does not hold the loop (the loop keeps
+serving while it runs, and never waits for that function again), what a function raises reaches
+the task as before, and a function's context (the task it runs as) is its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import weakref
+from typing import Any
+
+import pytest
+
+import runio
+from runio import _execution
+
+
+@pytest.fixture(autouse=True)
+def slow_functions(monkeypatch: pytest.MonkeyPatch) -> weakref.WeakKeyDictionary[Any, list[int]]:
+    """The functions noted slow, fresh for each test (a test's functions have the same code
+    each time it runs)."""
+    fresh: weakref.WeakKeyDictionary[Any, list[int]] = weakref.WeakKeyDictionary()
+    monkeypatch.setattr(_execution, "_slow_functions", fresh)
+    return fresh
+
+
+def test_a_plain_function_that_blocks_lets_the_event_loop_run_meanwhile(
+    client: runio.Client, slow_functions: weakref.WeakKeyDictionary[Any, list[int]]
+) -> None:
+    released = threading.Event()
+
+    def blocks(task: runio.Task) -> bool:
+        # Set by a callback the event loop runs: were the loop waiting for this function until
+        # it returns, the callback could never run and this would time out.
+        return released.wait(timeout=30)
+
+    def computes(task: runio.Task) -> str:
+        return f"computed {task.cache_key}"
+
+    @client.define_job(id="blocking", trigger=runio.event_trigger("go"))
+    async def blocking(payload: Any, io: runio.IO) -> list[Any]:
+        asyncio.get_running_loop().call_soon(released.set)
+        first = await io.run_task("blocks", blocks)
+        return [first, await io.run_task("computes", computes)]
+
+    run_id = client.send_event("go").run_ids[0]
+    client.run_worker(until_idle=True)
+    run = client.get_run(run_id)
+    assert run.status == "COMPLETED", run.error
+    assert run.output == [True, "computed computes"]
+    # the function that outlasted the quick wait is awaited at once for a while; the other not
+    assert slow_functions[blocks.__code__] == [64, 128]
+    assert computes.__code__ not in slow_functions
+
+
+def test_a_plain_function_raising_timeout_error_fails_its_task_with_that_error(
+    client: runio.Client, slow_functions: weakref.WeakKeyDictionary[Any, list[int]]
+) -> None:
+    def times_out(task: runio.Task) -> None:
+        raise TimeoutError("the vendor did not answer in 10 s")
+
+    @client.define_job(id="timing-out", trigger=runio.event_trigger("go"))
+    async def timing_out(payload: Any, io: runio.IO) -> None:
+        await io.run_task("call", times_out, retry=runio.RetryOptions(limit=1))
+
+    run_id = client.send_event("go").run_ids[0]
+    client.run_worker(until_idle=True)
+    run = client.get_run(run_id)
+    assert run.status == "FAILED"
+    task = run.task("call")
+    assert task.status == "ERRORED"
+    assert task.error is not None
+    assert task.error["type"] == "TimeoutError"
+    assert task.error["message"] == "the vendor did not answer in 10 s"
+    # its own error, raised at once: not a function that took long
+    assert times_out.__code__ not in slow_functions
+
+
+def test_a_function_slow_once_is_waited_for_again_after_a_while(
+    client: runio.Client, slow_functions: weakref.WeakKeyDictionary[Any, list[int]]
+) -> None:
+    """Each long call makes the next calls be awaited at once: 64 after the first, 128 after
+    the second (a function that only met a busy machine once is soon waited for again)."""
+    release = threading.Event()
+    long_calls = {0, 65}  # its 1st call, and the first one waited for again after 64
+
+    def sometimes_slow(task: runio.Task) -> int:
+        if int(task.cache_key[1:]) in long_calls:
+            release.wait(timeout=30)
+        return 1
+
+    skips: list[list[int]] = []
+
+    @client.define_job(id="sometimes", trigger=runio.event_trigger("go"))
+    async def sometimes(payload: Any, io: runio.IO) -> int:
+        loop = asyncio.get_running_loop()
+        total = 0
+        for i in range(70):
+            if i in long_calls:
+                release.clear()
+                loop.call_soon(release.set)
+            total += await io.run_task(f"c{i}", sometimes_slow)
+            skips.append(list(slow_functions.get(sometimes_slow.__code__, [0, 0])))
+        return total
+
+    run_id = client.send_event("go").run_ids[0]
+    client.run_worker(until_idle=True)
+    run = client.get_run(run_id)
+    assert run.status == "COMPLETED", run.error
+    assert run.output == 70
+    assert skips[0] == [64, 128]  # after the first long call
+    assert skips[64] == [0, 128]  # 64 calls awaited at once; the next is waited for again
+    assert skips[65] == [128, 256]  # and it was long again
+
+
+@pytest.mark.parametrize("parallel", [False, True], ids=["one at a time", "in parallel"])
+def test_plain_functions_run_in_task_threads_and_see_their_own_task(
+    client: runio.Client, parallel: bool
+) -> None:
+    def fn(task: runio.Task) -> list[Any]:
+        return [task.cache_key, task.attempt, threading.current_thread().name]
+
+    loop_threads: list[str] = []
+
+    @client.define_job(id="plain", trigger=runio.event_trigger("go"))
+    async def plain(payload: Any, io: runio.IO) -> list[Any]:
+        loop_threads.append(threading.current_thread().name)
+        keys = [f"k{i}" for i in range(6)]
+        if parallel:
+            return list(await asyncio.gather(*(io.run_task(k, fn) for k in keys)))
+        return [await io.run_task(k, fn) for k in keys]
+
+    run_id = client.send_event("go").run_ids[0]
+    client.run_worker(until_idle=True)
+    run = client.get_run(run_id)
+    assert run.status == "COMPLETED", run.error
+    assert [x[:2] for x in run.output] == [[f"k{i}", 1] for i in range(6)]
+    assert loop_threads and not {x[2] for x in run.output} & set(loop_threads)
