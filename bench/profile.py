@@ -4,8 +4,10 @@
     python bench/profile.py B1            # runio's side of B1 (5,000 tasks), wall clock
     python bench/profile.py B3 --n 5000   # runio's side of B3
     python bench/profile.py B1 --cpu      # on-CPU samples only (leave out waiting threads)
+    python bench/profile.py B2 --n 40000  # runio's side of B2: the resume of a stored run
 
-Runs the side once in a fresh process under ``py-spy record`` (raw collapsed stacks, one root
+Runs the side once in a fresh process under ``py-spy record`` (after its untimed setup, if it has
+one, in another process) (raw collapsed stacks, one root
 frame per thread) and prints, per thread, its share of the samples and the functions with the
 most samples: "self" (the function was running) and "incl." (it was on the stack). Wall clock
 (the default, ``--idle``) counts time a thread spends blocked too (in fsync, waiting on a
@@ -35,10 +37,13 @@ SIDES = {
         "sides_runio:b1",
         {"n": 5000, "task_fn": "lambda", "query": "?synchronous=normal"},
     ),
+    "B2": ("sides_runio:b2_resume", {"n": 40000, "task_fn": "lambda"}),
     "B3": ("sides_runio:b3", {"n": 5000}),
     "B6": ("sides_stripe:b6_wrapper", {"n": 1000}),
     "B6-normal": ("sides_stripe:b6_wrapper", {"n": 1000, "query": "?synchronous=normal"}),
 }
+SETUPS = {"B2": "sides_runio:b2_build"}
+"""A side's untimed setup (its benchmark's ``Setup``), run first, not profiled."""
 
 
 def main() -> int:
@@ -62,6 +67,10 @@ def main() -> int:
     try:
         raw = work / "stacks.txt"
         ctx = {"workdir": str(work), "shared": str(work), "params": params}
+        if args.bench in SETUPS:
+            setup = [sys.executable, str(HERE / "_child.py"), SETUPS[args.bench], json.dumps(ctx)]
+            setup.append(str(work / "setup.json"))
+            subprocess.run(setup, cwd=work, check=True, env=_env(), stdout=subprocess.DEVNULL)
         cmd = [pyspy, "record", "--rate", str(args.rate), "--threads", "--format", "raw"]
         cmd += [] if args.cpu else ["--idle"]
         cmd += ["-o", str(raw), "--", sys.executable, str(HERE / "_child.py"), func]

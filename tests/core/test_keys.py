@@ -288,3 +288,20 @@ def test_an_invalid_wait_key_is_rejected_too(client: runio.Client) -> None:
     assert run.error is not None
     assert run.error["type"] == "InvalidCacheKeyError"
     assert run.tasks == []
+
+
+@pytest.mark.parametrize("parent", [None, "0" * 64], ids=["top-level", "in-a-task"])
+def test_every_key_shape_hashes_the_text_the_formula_names(parent: str | None) -> None:
+    # The engine hashes a short ASCII string key without building its list of parts: the
+    # shortcut must give the very key stored runs hold, and each shape the same as before.
+    from runio._keys import scope_prefix, task_key
+
+    run_id = "run_0661981033d193e1baedda7417"
+    shapes: list[Any] = ["t1", "with:colon", "ü", "🫡", ["a", 1, 2.5, None, True], ("b", ["c"])]
+    for cache_key in shapes:
+        assert task_key(scope_prefix(run_id, parent), cache_key) == expected_key(
+            run_id, parent, cache_key
+        )
+    for bad in ["", [], "lone \ud800", ["ok", "\udfff"]]:
+        with pytest.raises(InvalidCacheKeyError):
+            task_key(scope_prefix(run_id, parent), bad)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import runio
+from runio.errors import DuplicateCacheKeyError
 from runio.testing import TestClock
 
 NO_JITTER = runio.RetryOptions(limit=3, factor=2, min_timeout=10, max_timeout=60, randomize=False)
@@ -122,6 +123,254 @@ def test_a_replayed_task_returns_its_stored_output_not_a_new_value(
     assert seen == [{"value": 0}, {"value": 0}]
     assert run.output == {"value": 0}
     assert run.task("draw").output == {"value": 0}
+
+
+OUTPUTS: list[Any] = [
+    {"nested": [1, 2.5, None, True, "ü"]},
+    ["a", 1],
+    "text with ü and 🫡",
+    "",
+    0,
+    -7,
+    10**30,
+    1.0,
+    2.5e-8,
+    None,
+    True,
+    False,
+]
+KEYS: list[Any] = [
+    "plain",
+    "ünïcode",
+    "with:colon",
+    ["seq", 1, 2.5, None, True],
+    ("tuple", ["nested", 3]),
+    ["emoji", "🫡"],
+    "t" * 300,
+    "one",
+    ["two"],
+    "three",
+    "four",
+    "five",
+]
+
+
+def test_every_kind_of_key_and_output_replays_as_it_first_came_back(
+    client: runio.Client, clock: TestClock
+) -> None:
+    calls: list[Any] = []
+    returned: list[list[Any]] = []
+
+    @client.define_job(id="kinds", trigger=runio.event_trigger("kinds"))
+    async def kinds(payload: object, io: runio.IO) -> int:
+        got: list[Any] = []
+        for key, output in zip(KEYS, OUTPUTS, strict=True):
+
+            def fn(task: runio.Task, key: Any = key, output: Any = output) -> Any:
+                calls.append(key)
+                return output
+
+            got.append(await io.run_task(key, fn))
+
+        async def parent(task: runio.Task) -> Any:
+            return await io.run_task(["child", "ü"], lambda child: calls.append("child") or 7)
+
+        got.append(await io.run_task("parent", parent))
+        returned.append(got)
+        await io.wait("pause", 5)
+        return len(got)
+
+    run_id = client.send_event("kinds").run_ids[0]
+    client.run_worker(until_idle=True)
+    first_calls = list(calls)
+    clock.advance(seconds=5)
+    client.run_worker(until_idle=True)
+
+    assert client.get_run(run_id).status == "COMPLETED"
+    assert calls == first_calls == [*KEYS, "child"], "no task ran again"
+    first, replayed = returned
+    assert replayed == first == [*OUTPUTS, 7]
+    assert [type(v) for v in replayed] == [type(v) for v in first]
+
+
+def test_a_plain_def_job_and_io_sync_replay_stored_tasks_as_they_first_came_back(
+    client: runio.Client, clock: TestClock
+) -> None:
+    calls: list[Any] = []
+    returned: list[list[Any]] = []
+
+    @client.define_job(id="plain", trigger=runio.event_trigger("plain"))
+    def plain(payload: object, io: runio.SyncIO, ctx: runio.RunContext) -> int:
+        got: list[Any] = []
+        if ctx.execution_count == 1:  # the same cache key as the child's below, at the top level
+            io.run_task(["child", "ü"], lambda task: calls.append("top") or "top")
+        for key, output in zip(KEYS, OUTPUTS, strict=True):
+
+            def fn(task: runio.Task, key: Any = key, output: Any = output) -> Any:
+                calls.append(key)
+                return output
+
+            got.append(io.run_task(key, fn))
+
+        def parent(task: runio.Task) -> Any:
+            # Runs again in the second execution (its wait had not ended): the child replays.
+            child = io.sync.run_task(["child", "ü"], lambda child: calls.append("child") or 7)
+            io.sync.wait("inner", 5)
+            return child
+
+        got.append(io.run_task("typed", lambda task: {"n": 1}, output_type=dict[str, float]))
+        got.append(io.run_task("parent", parent))
+        returned.append(got)
+        return len(got)
+
+    run_id = client.send_event("plain").run_ids[0]
+    client.run_worker(until_idle=True)
+    assert client.get_run(run_id).status == "WAITING"
+    assert calls == ["top", *KEYS, "child"]
+    clock.advance(seconds=5)
+    client.run_worker(until_idle=True)
+
+    run = client.get_run(run_id)
+    assert run.status == "COMPLETED"
+    assert calls == ["top", *KEYS, "child"], "no task ran again"
+    (replayed,) = returned
+    assert replayed == [*OUTPUTS, {"n": 1.0}, 7], "the child's own output, not the top task's"
+    assert [type(v) for v in replayed] == [type(v) for v in [*OUTPUTS, {}, 7]]
+    assert type(replayed[-2]["n"]) is float, "output_type parses the stored output"
+    assert run.task("parent", ["child", "ü"]).parent_id == run.task("parent").id
+
+
+def test_a_plain_def_job_reports_a_replayed_key_used_again(
+    client: runio.Client, clock: TestClock
+) -> None:
+    caught: list[DuplicateCacheKeyError] = []
+
+    @client.define_job(id="plain-again", trigger=runio.event_trigger("plain-again"))
+    def plain_again(payload: object, io: runio.SyncIO) -> int:
+        first = io.run_task("charge", lambda task: 1)
+        io.wait("pause", 5)
+        try:
+            io.run_task("charge", lambda task: 2)
+        except DuplicateCacheKeyError as exc:
+            caught.append(exc)
+        return first
+
+    run_id = client.send_event("plain-again").run_ids[0]
+    client.run_worker(until_idle=True)
+    clock.advance(seconds=5)
+    client.run_worker(until_idle=True)
+
+    assert (client.get_run(run_id).status, client.get_run(run_id).output) == ("COMPLETED", 1)
+    assert len(caught) == 1 and caught[0].cache_key == "charge"
+
+
+def test_io_sync_in_async_code_is_an_error_for_a_stored_task_too(
+    client: runio.Client, clock: TestClock
+) -> None:
+    caught: list[BaseException] = []
+
+    @client.define_job(id="misused", trigger=runio.event_trigger("misused"))
+    async def misused(payload: object, io: runio.IO, ctx: runio.RunContext) -> str:
+        if ctx.execution_count == 1:
+            await io.run_task("stored", lambda task: "stored")
+            await io.wait("pause", 5)
+        try:
+            io.sync.run_task("stored", lambda task: "never")
+        except runio.errors.ConfigurationError as exc:
+            caught.append(exc)
+        return await io.run_task("stored", lambda task: "never")
+
+    run_id = client.send_event("misused").run_ids[0]
+    client.run_worker(until_idle=True)
+    clock.advance(seconds=5)
+    client.run_worker(until_idle=True)
+
+    assert len(caught) == 1 and "await io.run_task" in str(caught[0])
+    assert client.get_run(run_id).output == "stored", "the failed call claimed nothing"
+
+
+def test_a_replayed_key_used_again_in_the_same_scope_is_a_duplicate(
+    client: runio.Client, clock: TestClock
+) -> None:
+    calls: list[int] = []
+    caught: list[DuplicateCacheKeyError] = []
+
+    @client.define_job(id="again", trigger=runio.event_trigger("again"))
+    async def again(payload: object, io: runio.IO) -> list[int]:
+        got = [await io.run_task("charge", lambda task: calls.append(1) or 1)]
+        await io.wait("pause", 5)
+        try:  # the second execution replays "charge" above, then comes here
+            got.append(await io.run_task("charge", lambda task: calls.append(2) or 2))
+        except DuplicateCacheKeyError as exc:
+            caught.append(exc)
+        return got
+
+    run_id = client.send_event("again").run_ids[0]
+    client.run_worker(until_idle=True)
+    clock.advance(seconds=5)
+    client.run_worker(until_idle=True)
+
+    run = client.get_run(run_id)
+    assert (run.status, run.output) == ("COMPLETED", [1])
+    assert calls == [1]
+    assert len(caught) == 1 and caught[0].cache_key == "charge"
+    assert [t.cache_key for t in run.tasks] == ["charge", "pause"]
+
+
+def test_a_replayed_task_is_a_task_boundary_too(client: runio.Client, clock: TestClock) -> None:
+    reached: list[Any] = []
+
+    @client.define_job(id="bounded", trigger=runio.event_trigger("bounded"))
+    async def bounded(payload: object, io: runio.IO, ctx: runio.RunContext) -> str:
+        if ctx.execution_count == 2:
+            await client.cancel_run_async(ctx.run_id)
+            reached.append("canceled")
+        reached.append(await io.run_task("first", lambda task: "first"))
+        await io.wait("pause", 5)
+        return "finished"
+
+    run_id = client.send_event("bounded").run_ids[0]
+    client.run_worker(until_idle=True)
+    clock.advance(seconds=5)
+    client.run_worker(until_idle=True)
+
+    assert reached == ["first", "canceled"], "the cancel stops the run at the stored task"
+    run = client.get_run(run_id)
+    assert (run.status, run.output) == ("CANCELED", None)
+
+
+def test_waits_already_over_replay_without_waiting_again(
+    client: runio.Client, clock: TestClock
+) -> None:
+    seen: list[Any] = []
+
+    @client.define_job(id="waits", trigger=runio.event_trigger("waits"))
+    async def waits(payload: object, io: runio.IO) -> Any:
+        await io.wait("nap", 5)
+        event = await io.wait_for_event("approval", "approved", timeout=60)
+        seen.append(event.payload)
+        await io.wait("nap-again", 5)  # a third execution replays both waits above
+        return event.payload
+
+    @client.define_job(id="approver", trigger=runio.event_trigger("approved"))
+    async def approver(payload: object, io: runio.IO) -> None:
+        return None
+
+    run_id = client.send_event("waits").run_ids[0]
+    client.run_worker(until_idle=True)
+    clock.advance(seconds=5)
+    client.run_worker(until_idle=True)
+    assert client.get_run(run_id).task("approval").status == "WAITING"
+    client.send_event("approved", {"by": "ada"})
+    client.run_worker(until_idle=True)
+    assert client.get_run(run_id).status == "WAITING"  # on nap-again
+    clock.advance(seconds=5)
+    client.run_worker(until_idle=True)
+
+    run = client.get_run(run_id)
+    assert (run.status, run.output) == ("COMPLETED", {"by": "ada"})
+    assert seen == [{"by": "ada"}, {"by": "ada"}]
+    assert [t.status for t in run.tasks] == ["COMPLETED"] * 3
 
 
 def test_the_execution_count_grows_with_every_execution(

@@ -162,8 +162,9 @@ async def test_a_stale_write_racing_a_takeover_sees_the_takeover(
         await other.commit()
     with pytest.raises(runio.errors.LeaseLostError):
         await late
-    stored, _ = await store.load_run_state(run_id)
-    assert [(t.status, t.output) for t in stored] == [("RUNNING", None)]
+    state = await store.load_run_state(run_id)
+    assert [(t.status, t.output) for t in state.tasks] == [("RUNNING", None)]
+    assert state.outputs == {}
 
 
 # -- LISTEN/NOTIFY -----------------------------------------------------------------------------
@@ -306,8 +307,8 @@ async def test_a_write_while_the_server_is_down_fails_with_a_store_error(
         # The execution stopped; the run resumes from what is stored once its lease expires.
         (again,) = await claim(opened, "other", now=NOW + 31)
         assert again.lease.run_id == run_id
-        stored, _ = await opened.load_run_state(run_id)
-        assert stored == []
+        state = await opened.load_run_state(run_id)
+        assert (state.tasks, state.outputs) == ([], {})
         assert await complete(opened, again.lease, "lost", "1") == "EXECUTING"
     finally:
         await opened.close()

@@ -26,6 +26,7 @@ from runio._records import (
     LogEntry,
     NewRun,
     NewTask,
+    StoredTask,
 )
 from runio._run_rules import cancel_run, decide_cancel, decide_retry, retry_run
 from runio.cli import cli
@@ -37,6 +38,7 @@ from runio.errors import (
     StoreError,
 )
 from runio.storage import Store, create_store
+from runio.storage import _sqlite as sqlite_store
 from runio.storage._deferred import HOLD_STARTS
 
 pytestmark = pytest.mark.anyio
@@ -616,20 +618,58 @@ async def test_a_task_started_and_completed_in_one_go_is_stored_whole(store: Sto
     assert [(a.number, a.status, a.started_at, a.ended_at) for a in task.attempts] == [
         (1, "COMPLETED", NOW, NOW + 1)
     ]
-    stored, marks = await store.load_run_state(lease.run_id)
-    assert marks == {}
-    (row,) = stored
-    assert (row.id, row.idempotency_key, row.kind, row.status) == (
-        task.id,
-        "idem_fetch",
-        "task",
-        "COMPLETED",
+    state = await store.load_run_state(lease.run_id)
+    # A replay needs a completed task's output only: it comes keyed by idempotency key.
+    assert (state.outputs, state.tasks, state.log_marks) == ({"idem_fetch": '{"ok": true}'}, [], {})
+
+
+async def test_the_run_state_holds_completed_outputs_apart_from_tasks_still_going(
+    store: Store,
+) -> None:
+    lease = await claim_one(store)
+    await complete(store, lease, "done", "1")
+    nap = new_task(lease.run_id, "nap", kind="wait")
+    await store.record_wait(lease, new_task=nap, wake_at=NOW)
+    store.complete_wait(lease, task_id=nap.id, now=NOW)  # a completed task with no output
+    flaky = new_task(lease.run_id, "flaky")
+    store.start_attempt(lease, new_task=flaky, task_id=flaky.id, attempt=1, now=NOW)
+    await store.fail_attempt(
+        lease, task_id=flaky.id, attempt=1, error='{"type": "X"}', retry_at=NOW + 5, now=NOW + 1
     )
-    assert (row.output, row.attempts, row.attempt_base, row.parent_id) == (
-        '{"ok": true}',
-        1,
-        0,
-        None,
+    child = new_task(lease.run_id, "child", parent_id=flaky.id, depth=2)
+    store.start_attempt(lease, new_task=child, task_id=child.id, attempt=1, now=NOW + 2)
+    await store.flush()
+
+    state = await store.load_run_state(lease.run_id)
+
+    assert state.outputs == {"idem_done": "1", "idem_nap": None}
+    by_key = {t.idempotency_key: t for t in state.tasks}
+    assert set(by_key) == {"idem_flaky", "idem_child"}, "each task in one place only"
+    assert by_key["idem_flaky"] == StoredTask(
+        flaky.id, None, "idem_flaky", "task", "WAITING", None, '{"type": "X"}', 1, 0, NOW + 5,
+        None, NOW,
+    )  # fmt: skip
+    assert by_key["idem_child"] == StoredTask(
+        child.id, flaky.id, "idem_child", "task", "RUNNING", None, None, 1, 0, None, None, NOW + 2
+    )
+
+
+async def test_the_run_state_holds_every_open_task_however_many(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_store, "_KEYS_PER_QUERY", 2)  # SQLite reads them 2 at a time
+    lease = await claim_one(store)
+    opened = [new_task(lease.run_id, f"open-{i}") for i in range(5)]
+    for task in opened:
+        store.start_attempt(lease, new_task=task, task_id=task.id, attempt=1, now=NOW)
+    for i in range(3):
+        await complete(store, lease, f"done-{i}", str(i))
+
+    state = await store.load_run_state(lease.run_id)
+
+    assert state.outputs == {f"idem_done-{i}": str(i) for i in range(3)}
+    assert sorted((t.id, t.status) for t in state.tasks) == sorted(
+        (t.id, "RUNNING") for t in opened
     )
 
 
@@ -696,7 +736,7 @@ async def test_a_failed_attempt_waits_for_its_retry_then_completes(store: Store)
         now=NOW + 1,
     )
     assert status == "EXECUTING"
-    (stored,), _ = await store.load_run_state(lease.run_id)
+    (stored,) = (await store.load_run_state(lease.run_id)).tasks
     assert (stored.status, stored.retry_at, stored.attempts) == ("WAITING", NOW + 10, 1)
     assert stored.error is not None and "first" in stored.error
     store.start_attempt(lease, new_task=None, task_id=task.id, attempt=2, now=NOW + 10)
@@ -741,8 +781,9 @@ async def test_an_attempt_a_crash_interrupted_is_closed_when_the_next_starts(
     store.start_attempt(lease, new_task=task, task_id=task.id, attempt=1, now=NOW)
     await store.heartbeat([lease], now=NOW, lease_seconds=5)  # sends the start
     (again,) = await claim(store, "second", now=NOW + 6)  # the first worker died
-    stored, _ = await store.load_run_state(lease.run_id)
-    assert [(t.status, t.attempts) for t in stored] == [("RUNNING", 1)]
+    state = await store.load_run_state(lease.run_id)
+    assert [(t.status, t.attempts) for t in state.tasks] == [("RUNNING", 1)]
+    assert state.outputs == {}
     store.start_attempt(again.lease, new_task=None, task_id=task.id, attempt=2, now=NOW + 7)
     await store.complete_task(
         again.lease, task_id=task.id, attempt=2, output="1", output_properties=None, now=NOW + 8
@@ -759,7 +800,7 @@ async def test_a_wait_is_recorded_then_completed(store: Store) -> None:
     lease = await claim_one(store)
     wait = new_task(lease.run_id, "nap", kind="wait", name="Wait 1 h")
     await store.record_wait(lease, new_task=wait, wake_at=NOW + 3600)
-    (stored,), _ = await store.load_run_state(lease.run_id)
+    (stored,) = (await store.load_run_state(lease.run_id)).tasks
     assert (stored.kind, stored.status, stored.wake_at, stored.attempts) == (
         "wait",
         "WAITING",
@@ -803,7 +844,7 @@ async def test_log_lines_are_stored_once_with_their_marks(store: Store) -> None:
     ]
     assert run.logs[0].message == "hello"
     assert run.logs[1].message.startswith("nul ") and run.logs[1].message.endswith(" inside")
-    _, marks = await store.load_run_state(lease.run_id)
+    marks = (await store.load_run_state(lease.run_id)).log_marks
     assert marks == {"": 2, "idem_logging#1": 1}
 
 
@@ -1159,8 +1200,11 @@ async def test_retry_reattempts_errored_tasks_and_keeps_completed_ones(store: St
         "broken": ("PENDING", None),
         "nap": ("WAITING", None),
     }
-    stored = {t.idempotency_key: t for t in (await store.load_run_state(lease.run_id))[0]}
+    state = await store.load_run_state(lease.run_id)
+    stored = {t.idempotency_key: t for t in state.tasks}
     assert (stored["idem_broken"].attempts, stored["idem_broken"].attempt_base) == (1, 1)
+    assert state.outputs == {"idem_kept": '"kept"'}, "a retry replays what completed"
+    assert set(stored) == {"idem_broken", "idem_nap"}
     (again,) = await claim(store, now=NOW + 3)
     assert (again.is_retry, again.status_before, again.execution_count) == (True, "QUEUED", 2)
     assert again.started_at == NOW + 3, "a retried run starts its clock anew"

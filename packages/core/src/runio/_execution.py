@@ -4,9 +4,11 @@ This module owns the task semantics of the contract (cache keys, idempotency key
 outputs, waits, suspension). It never touches SQL (the store does) nor decides which runs to
 execute (the worker does).
 
-Replay: every task row of the run is loaded in one query into ``Execution.tasks`` (keyed by
-idempotency key), so a task already completed costs a dictionary lookup. A new task costs one
-unawaited "attempt started" write and one durable "task completed" write.
+Replay: the run's stored tasks are loaded once per execution, keyed by idempotency key: the
+output JSON of each completed task into ``Execution.outputs``, every other task whole into
+``Execution.tasks``. A task already completed costs one hash, a dictionary lookup and the
+decoding of its output. A new task costs one unawaited "attempt started" write and one durable
+"task completed" write.
 
 A plain (non-async) task function runs in the worker's task threads, so that a blocking call in it
 never holds the event loop. Handing it there and being woken for its result costs two thread
@@ -23,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import inspect
+import itertools
 import json
 import logging
 import math
@@ -36,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from . import _json
 from ._ids import new_id
-from ._keys import cache_key_json, cache_key_parts, idempotency_key
+from ._keys import cache_key_json, scope_prefix, task_key
 from ._records import ClaimedRun, Event, LogEntry, NewTask, RunStatus, StoredTask, TaskStatus
 from ._task import Task, as_property
 from ._validate import printable
@@ -60,6 +63,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("runio.run")
 T = TypeVar("T")
+_MISSING = object()
+NOT_STORED: Any = object()
+"""What ``Execution.replay`` returns for a call whose task an earlier execution did not complete."""
 
 QUICK_CALL = 0.001
 """Seconds the event loop may wait, blocked, for a plain task function's thread (see above)."""
@@ -153,6 +159,7 @@ class Execution:
         limits: Limits,
         stored_tasks: list[StoredTask],
         log_marks: dict[str, int],
+        outputs: dict[str, str | None] | None = None,
         executor: Executor,
         loop: asyncio.AbstractEventLoop,
         send_event: Callable[..., Awaitable[Any]],
@@ -169,7 +176,16 @@ class Execution:
         self.loop = loop
         self.send_event_fn = send_event
         self.tasks: dict[str, StoredTask] = {t.idempotency_key: t for t in stored_tasks}
-        self.seen: set[str] = set()
+        self.outputs: dict[str, str | None] = {} if outputs is None else outputs
+        """Idempotency key -> output JSON of each task completed by an earlier execution, until
+        this execution replays it (all a replay needs of a completed task)."""
+        self.seen: dict[str, int] = {}
+        """Idempotency key -> the number of the call that claimed it: a key is claimed once per
+        execution, in one atomic step (``setdefault``), also from a thread (``io.sync``)."""
+        self._claims = itertools.count()
+        self._top_scope = scope_prefix(self.run_id, None)
+        self._computed: tuple[Any, Frame | None, str] | None = None
+        """The key ``replay`` computed for a call it passed on to ``run_task``."""
         self.log_marks = log_marks
         self.log_counts: dict[str, int] = {}
         # A task left RUNNING by a run that suspended was interrupted by its own subtask's wait
@@ -241,10 +257,20 @@ class Execution:
             raise StoreFailed() from exc
 
     # -- keys ----------------------------------------------------------------------------------
+    def _key(self, cache_key: Any, parent: Frame | None) -> str:
+        if parent is None:
+            return task_key(self._top_scope, cache_key)
+        return task_key(scope_prefix(self.run_id, parent.idempotency_key), cache_key)
+
     def _claim_key(self, cache_key: Any, parent: Frame | None) -> tuple[str, int]:
-        parts = cache_key_parts(cache_key)
-        key = idempotency_key(self.run_id, parent.idempotency_key if parent else None, parts)
-        if key in self.seen:
+        computed = self._computed
+        if computed is not None and computed[0] is cache_key and computed[1] is parent:
+            key = computed[2]  # the same call, passed on by replay
+        else:
+            key = self._key(cache_key, parent)
+        self._computed = None
+        claim = next(self._claims)
+        if self.seen.setdefault(key, claim) != claim:
             where = f"inside task {parent.cache_key!r}" if parent else "at the top level"
             raise DuplicateCacheKeyError(
                 f"Task with cache key {cache_key!r} has already been executed in this run of job "
@@ -254,7 +280,6 @@ class Execution:
                 job_id=self.job_id,
                 cache_key=cache_key,
             )
-        self.seen.add(key)
         depth = parent.depth + 1 if parent else 1
         return key, depth
 
@@ -282,6 +307,36 @@ class Execution:
         )
 
     # -- tasks ---------------------------------------------------------------------------------
+    def replay(
+        self,
+        cache_key: Any,
+        fn: Any,
+        parent: Frame | None,
+        output_type: Any,
+        *,
+        on_loop: bool = True,
+    ) -> Any:
+        """The start of ``run_task``, as a plain call (no coroutine): the stored output of a task
+        an earlier execution completed, claimed as ``run_task`` claims it. For any other call
+        ``NOT_STORED``, and ``run_task`` does the rest (with the key computed here when
+        ``on_loop``). Safe from a worker thread (``on_loop=False``): it reads the execution's
+        state and claims the key in one atomic step."""
+        self.check_boundary()
+        if not callable(fn):
+            return NOT_STORED  # run_task says what is wrong
+        key = self._key(cache_key, parent)
+        if key in self.outputs:
+            claim = next(self._claims)
+            if self.seen.setdefault(key, claim) != claim:
+                return NOT_STORED  # claimed already: run_task reports the duplicate
+            text = self.outputs.pop(key)  # only the call that claimed the key takes it out
+            if output_type is None:
+                return _json.decode(text)
+            return self._output(text, output_type, cache_key)
+        if on_loop:
+            self._computed = (cache_key, parent, key)
+        return NOT_STORED
+
     async def run_task(
         self,
         cache_key: Any,
@@ -318,6 +373,11 @@ class Execution:
                 f"got {fn!r}."
             )
         key, depth = self._claim_key(cache_key, parent)
+        if key in self.outputs:  # completed by an earlier execution: the replay's hot path
+            text = self.outputs.pop(key)
+            if output_type is None:
+                return _json.decode(text)
+            return self._output(text, output_type, cache_key)
         stored = self.tasks.get(key)
         new_task: NewTask | None = None
         outcome_unknown = False
@@ -707,8 +767,9 @@ class Execution:
         exc._parent_id = parent_id  # type: ignore[attr-defined]
         return exc
 
-    def _output(self, text: str | None, output_type: Any, cache_key: Any, **kw: Any) -> Any:
-        fresh = kw.get("fresh", _MISSING)
+    def _output(
+        self, text: str | None, output_type: Any, cache_key: Any, fresh: Any = _MISSING
+    ) -> Any:
         if fresh is not _MISSING and (fresh is None or type(fresh) in (str, int, bool)):
             value = fresh  # already what a JSON round trip would give
         else:
@@ -747,6 +808,9 @@ class Execution:
     ) -> None:
         self.check_boundary()
         key, depth = self._claim_key(cache_key, parent)
+        if key in self.outputs:  # the wait ended in an earlier execution
+            del self.outputs[key]
+            return
         stored = self.tasks.get(key)
         now = self.clock.now()
         if stored is not None:
@@ -835,6 +899,11 @@ class Execution:
         """Suspend until an event named ``name`` (matching ``filter_json``) is sent, or
         ``timeout`` seconds pass (``EventTimeoutError``). Returns the event as stored JSON."""
         key, depth = self._claim_key(cache_key, parent)
+        if key in self.outputs:  # its event came before this execution
+            self.check_boundary()
+            output = self.outputs.pop(key)
+            assert output is not None
+            return output
         stored = self.tasks.get(key)
         now = self.clock.now()
         due = (
@@ -1011,7 +1080,6 @@ _LEVELS = {
     "warn": logging.WARNING,
     "error": logging.ERROR,
 }
-_MISSING = object()
 
 
 def _quick_call_worth_waiting(fn: Callable[..., Any]) -> bool:
@@ -1028,7 +1096,7 @@ def _quick_call_worth_waiting(fn: Callable[..., Any]) -> bool:
 
 
 def _note_slow(fn: Callable[..., Any]) -> None:
-    code = fn.__code__  # type: ignore[attr-defined]
+    code = fn.__code__
     skip = _slow_functions.setdefault(code, [0, _SLOW_SKIP_FIRST])
     skip[0] = skip[1]
     skip[1] = min(skip[1] * 2, _SLOW_SKIP_MAX)

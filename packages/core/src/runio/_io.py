@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 from pydantic import BaseModel, ValidationError
 
 from . import _event_filter, _json, _validate
-from ._execution import EventOps, Execution, Frame, current_frame
+from ._execution import NOT_STORED, EventOps, Execution, Frame, current_frame
 from ._kv import KeyValueStore, SyncKeyValueStore
 from ._records import Event
 from ._task import Task, TaskOptions
@@ -149,6 +149,13 @@ class IO:
         ``description``, ``display_key`` (shown instead of the cache key), ``properties``,
         ``params``, ``style`` and ``redact`` describe the task in the dashboard.
         """
+        if not options:  # the common call, and every replay: nothing to check
+            ex = self._execution
+            parent = _parent(ex)
+            value = ex.replay(cache_key, fn, parent, output_type)
+            if value is not NOT_STORED:
+                return value
+            return await ex.run_task(cache_key, fn, parent=parent, output_type=output_type)
         unknown = set(options) - _OPTION_NAMES
         if unknown:
             raise ConfigurationError(
@@ -473,16 +480,19 @@ class SyncIO:
         self._loop = loop
         self.logger = io.logger
 
-    def _call(self, make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    def _check_thread(self) -> None:
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
-            running = None
+            return
         if running is self._loop:
             raise ConfigurationError(
                 "io.sync is for synchronous code running in a worker thread; in async code "
                 "use `await io.run_task(...)` instead."
             )
+
+    def _call(self, make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        self._check_thread()
         frame = current_frame.get()
 
         async def with_frame() -> T:
@@ -503,6 +513,12 @@ class SyncIO:
         **options: Unpack[TaskOptions],
     ) -> T:
         """As ``IO.run_task``, blocking."""
+        if not options:  # a task completed by an earlier execution replays in this thread
+            self._check_thread()
+            ex = self._io._execution
+            value = ex.replay(cache_key, fn, _parent(ex), output_type, on_loop=False)
+            if value is not NOT_STORED:
+                return value  # type: ignore[no-any-return]
         result: T = self._call(
             lambda: self._io.run_task(cache_key, fn, output_type=output_type, **options)
         )

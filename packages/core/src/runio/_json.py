@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
+from json.scanner import make_scanner
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -145,7 +146,24 @@ def _describe(exc: PydanticSerializationError) -> str:
 
 
 def decode(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
+    """The value of stored JSON text (None for none), exactly as ``json.loads`` gives it.
+
+    Stored text is compact (this module wrote it), so the scanner reads it from its first
+    character without ``json.loads``'s whitespace handling; any other text (surrounding
+    whitespace, a byte-order mark, an error) takes ``json.loads`` itself, for its result or its
+    error."""
+    if text is None:
+        return None
+    try:
+        value, end = _scan(text, 0)
+    except StopIteration:
+        return json.loads(text)
+    return value if end == len(text) else json.loads(text)
+
+
+# What json.loads scans with (C when available); typeshed types its argument as a scanner, while
+# json itself passes a JSONDecoder, as here.
+_scan = make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
 
 
 @lru_cache(maxsize=256)

@@ -3,6 +3,7 @@
 ``idempotency_key = sha256_hex(":".join([run_id, parent_idempotency_key or "", *parts]))`` where a
 string cache key is one part, and a sequence's items are its parts (nested sequences flattened,
 non-strings written as compact JSON with sorted keys).
+``task_key(scope_prefix(run_id, parent_idempotency_key), cache_key)`` computes it.
 """
 
 from __future__ import annotations
@@ -98,6 +99,21 @@ def cache_key_json(cache_key: object) -> str:
     return json.dumps(cache_key, ensure_ascii=False, separators=(",", ":"))
 
 
-def idempotency_key(run_id: str, parent_idempotency_key: str | None, parts: list[str]) -> str:
-    joined = ":".join([run_id, parent_idempotency_key or "", *parts])
-    return hashlib.sha256(joined.encode("utf-8")).hexdigest()
+def scope_prefix(run_id: str, parent_idempotency_key: str | None) -> str:
+    """What every idempotency key of one scope (the run's top level, or one parent task) hashes
+    before the cache key's parts."""
+    return f"{run_id}:{parent_idempotency_key or ''}:"
+
+
+def task_key(scope: str, cache_key: object) -> str:
+    """The idempotency key (the formula above) of ``cache_key`` in the scope ``scope`` (from
+    ``scope_prefix``), or a clear error for a bad key. A non-empty ASCII string key, the common
+    case, costs one concatenation and one hash: no list of parts."""
+    if type(cache_key) is str and cache_key and cache_key.isascii():
+        text = scope + cache_key
+    else:
+        text = scope + ":".join(cache_key_parts(cache_key))
+    return _sha256(text.encode("utf-8")).hexdigest()
+
+
+_sha256 = hashlib.sha256

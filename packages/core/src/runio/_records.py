@@ -137,6 +137,19 @@ class StoredTask:
 
 
 @dataclass(slots=True)
+class RunState:
+    """What one execution of a run replays from (``Store.load_run_state``), read at once."""
+
+    outputs: dict[str, str | None]
+    """Idempotency key -> output JSON of each completed task: all a replay needs of it (a run
+    resumed after many tasks holds mostly these, so they are loaded lean)."""
+    tasks: list[StoredTask]
+    """Every task not completed, whole."""
+    log_marks: dict[str, int]
+    """For each log scope, the highest log sequence number already stored."""
+
+
+@dataclass(slots=True)
 class NewTask:
     id: str
     run_id: str

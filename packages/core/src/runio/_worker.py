@@ -622,15 +622,16 @@ class Worker:
                 lease, status=RunStatus.FAILED, output=None, error=error, now=clock.now()
             )
             return RunStatus.FAILED
-        stored, marks = await store.load_run_state(run_id)
+        state = await store.load_run_state(run_id)
         loop = asyncio.get_running_loop()
         execution = Execution(
             claimed=claimed,
             store=store,
             clock=clock,
             limits=app.limits,
-            stored_tasks=stored,
-            log_marks=marks,
+            stored_tasks=state.tasks,
+            log_marks=state.log_marks,
+            outputs=state.outputs,
             executor=self._task_threads(),
             loop=loop,
             send_event=app.send_event,

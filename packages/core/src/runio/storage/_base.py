@@ -32,7 +32,7 @@ from .._records import (
     RetryDecision,
     Run,
     RunQuery,
-    StoredTask,
+    RunState,
 )
 from ._faults import Faults
 
@@ -165,9 +165,10 @@ class Store(abc.ABC):
 
     # -- one execution of a run (all fenced by the lease) ------------------------------------
     @abc.abstractmethod
-    async def load_run_state(self, run_id: str) -> tuple[list[StoredTask], dict[str, int]]:
-        """What an execution replays from, in one round trip: every task of the run, and for
-        each log scope the highest log sequence number already stored."""
+    async def load_run_state(self, run_id: str) -> RunState:
+        """What an execution replays from, in one round trip and one snapshot: the output of
+        each completed task of the run, every other task whole, and for each log scope the
+        highest log sequence number already stored."""
 
     @abc.abstractmethod
     def start_attempt(

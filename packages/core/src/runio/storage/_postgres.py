@@ -30,6 +30,7 @@ from .._records import (
     RetryDecision,
     Run,
     RunQuery,
+    RunState,
     RunStatus,
     StoredTask,
     TaskRun,
@@ -686,22 +687,21 @@ class PostgresStore(Store):
         return await self._pg.write(item)  # type: ignore[no-any-return]
 
     # -- one execution -------------------------------------------------------------------------
-    async def load_run_state(self, run_id: str) -> tuple[list[StoredTask], dict[str, int]]:
-        async def op(conn: Conn) -> tuple[list[StoredTask], dict[str, int]]:
+    async def load_run_state(self, run_id: str) -> RunState:
+        async def op(conn: Conn) -> RunState:
             async with conn.pipeline():  # both queries in one round trip
-                tasks = await conn.execute(
-                    "SELECT id, parent_id, idempotency_key, kind, status, output, error, "
-                    "attempts, attempt_base, retry_at, wake_at, started_at FROM tasks "
-                    "WHERE run_id = %s",
-                    (run_id,),
-                )
+                tasks = await conn.execute(_RUN_STATE_TASKS, (run_id,))
                 logs = await conn.execute(
                     "SELECT scope, MAX(seq) FROM logs WHERE run_id = %s GROUP BY scope", (run_id,)
                 )
-            return (
-                [StoredTask(*r) for r in await tasks.fetchall()],
-                {r[0]: r[1] for r in await logs.fetchall()},
-            )
+            outputs: dict[str, str | None] = {}
+            others: list[StoredTask] = []
+            for row in await tasks.fetchall():
+                if row[4] == "COMPLETED":
+                    outputs[row[2]] = row[5]
+                else:
+                    others.append(StoredTask(*row))
+            return RunState(outputs, others, {r[0]: r[1] for r in await logs.fetchall()})
 
         return await self._pg.read(op)
 
@@ -1465,6 +1465,33 @@ async def _load_task_records(conn: Conn, run_id: str) -> list[TaskRun]:
     attempts = await (await conn.execute(attempts_of_run_sql("%s"), (run_id,))).fetchall()
     tasks = await (await conn.execute(tasks_of_run_sql("%s"), (run_id,))).fetchall()
     return task_tree(tasks, attempts)
+
+
+# Every task of a run in one statement (one snapshot), in ``StoredTask``'s order; a completed
+# task sends only what a replay needs of it (its key, status and output), the others everything.
+_RUN_STATE_TASKS = (
+    "SELECT "
+    + ", ".join(
+        column
+        if column in ("idempotency_key", "status", "output")
+        else f"CASE WHEN status = 'COMPLETED' THEN NULL ELSE {column} END"
+        for column in (
+            "id",
+            "parent_id",
+            "idempotency_key",
+            "kind",
+            "status",
+            "output",
+            "error",
+            "attempts",
+            "attempt_base",
+            "retry_at",
+            "wake_at",
+            "started_at",
+        )
+    )
+    + " FROM tasks WHERE run_id = %s"
+)
 
 
 __all__ = ["CHANNEL", "PostgresStore"]

@@ -57,6 +57,7 @@ from .._records import (
     RetryDecision,
     Run,
     RunQuery,
+    RunState,
     RunStatus,
     StoredTask,
     TaskRun,
@@ -101,6 +102,8 @@ _LOCK_RETRY_SECONDS = 120.0
 INLINE_COMMIT_MAX = 0.002
 """Seconds a durable commit may take, on average, and still be made on the caller's thread."""
 _AVERAGE_WEIGHT = 0.05
+_KEYS_PER_QUERY = 500
+"""Bound parameters per ``IN (...)`` list (old SQLite builds allow 999 per statement)."""
 
 
 def _migrations() -> list[tuple[int, str, str]]:
@@ -929,19 +932,46 @@ class SQLiteStore(Store):
         return await self._write(op, durable=False, kind=WriteKind.HEARTBEAT)  # type: ignore[no-any-return]
 
     # -- one execution -------------------------------------------------------------------------
-    async def load_run_state(self, run_id: str) -> tuple[list[StoredTask], dict[str, int]]:
-        def op(conn: sqlite3.Connection) -> tuple[list[StoredTask], dict[str, int]]:
-            rows = conn.execute(
-                "SELECT id, parent_id, idempotency_key, kind, status, output, error, attempts, "
-                "attempt_base, retry_at, wake_at, started_at FROM tasks WHERE run_id=?",
-                (run_id,),
-            ).fetchall()
-            marks = dict(
-                conn.execute(
-                    "SELECT scope, MAX(seq) FROM logs WHERE run_id=? GROUP BY scope", (run_id,)
-                ).fetchall()
-            )
-            return [StoredTask(*r) for r in rows], marks
+    async def load_run_state(self, run_id: str) -> RunState:
+        def op(conn: sqlite3.Connection) -> RunState:
+            began = not conn.in_transaction
+            if began:
+                conn.execute("BEGIN")  # one snapshot for every read below
+            try:
+                # One pass over the run's tasks, straight into a dict: a completed task (most
+                # of a resumed run's) is its output, any other task a 0 to be read whole.
+                outputs: dict[str, Any] = dict(
+                    conn.execute(
+                        "SELECT idempotency_key, CASE status WHEN 'COMPLETED' THEN output "
+                        "ELSE 0 END FROM tasks WHERE run_id=?",
+                        (run_id,),
+                    )
+                )
+                others = [key for key, output in outputs.items() if type(output) is int]
+                tasks: list[StoredTask] = []
+                for at in range(0, len(others), _KEYS_PER_QUERY):
+                    keys = others[at : at + _KEYS_PER_QUERY]
+                    tasks += [
+                        StoredTask(*row)
+                        for row in conn.execute(
+                            "SELECT id, parent_id, idempotency_key, kind, status, output, "
+                            "error, attempts, attempt_base, retry_at, wake_at, started_at "
+                            "FROM tasks WHERE run_id=? AND idempotency_key IN "
+                            f"({','.join('?' * len(keys))})",
+                            (run_id, *keys),
+                        )
+                    ]
+                marks = dict(
+                    conn.execute(
+                        "SELECT scope, MAX(seq) FROM logs WHERE run_id=? GROUP BY scope", (run_id,)
+                    ).fetchall()
+                )
+            finally:
+                if began:
+                    conn.execute("COMMIT")
+            for key in others:
+                del outputs[key]
+            return RunState(outputs, tasks, marks)
 
         return await self._read(op)  # type: ignore[no-any-return]
 
@@ -1666,17 +1696,25 @@ def _limited_candidates(
 def _end_open_tasks(
     conn: sqlite3.Connection, run_id: str, now: float, *, include_running: bool
 ) -> None:
-    """A run that ended leaves no task pending, waiting or running, and no attempt open."""
+    """A run that ended leaves no task pending, waiting or running, and no attempt open.
+
+    One pass over the run's tasks finds the open ones (often none, or a few among thousands
+    completed); only those are written."""
     statuses = "('PENDING','WAITING','RUNNING')" if include_running else "('PENDING','WAITING')"
+    open_tasks = conn.execute(
+        f"SELECT id, status FROM tasks WHERE run_id=? AND status IN {statuses}", (run_id,)
+    ).fetchall()
+    if not open_tasks:
+        return
     if include_running:
-        conn.execute(
-            "UPDATE attempts SET status='ERRORED', ended_at=?, error=? WHERE status='STARTED' "
-            "AND task_id IN (SELECT id FROM tasks WHERE run_id=? AND status='RUNNING')",
-            (now, RUN_ENDED, run_id),
+        conn.executemany(
+            "UPDATE attempts SET status='ERRORED', ended_at=?, error=? WHERE task_id=? "
+            "AND status='STARTED'",
+            [(now, RUN_ENDED, task_id) for task_id, status in open_tasks if status == "RUNNING"],
         )
-    conn.execute(
-        f"UPDATE tasks SET status='CANCELED', ended_at=? WHERE run_id=? AND status IN {statuses}",
-        (now, run_id),
+    conn.executemany(
+        "UPDATE tasks SET status='CANCELED', ended_at=? WHERE run_id=? AND id=?",
+        [(now, run_id, task_id) for task_id, _ in open_tasks],
     )
 
 
