@@ -23,6 +23,7 @@ import contextlib
 import contextvars
 import json
 import logging
+import math
 import os
 import signal
 import socket
@@ -68,6 +69,8 @@ from .storage import Store, alone_in_worker
 log = logging.getLogger("runio.worker")
 
 _BACKOFF_FIRST = 0.05
+_QUIET_MARGIN = 0.005
+"""A lone execution commits on the event loop only if the worker will claim nothing sooner."""
 _BACKOFF_MAX = 5.0
 
 
@@ -211,6 +214,9 @@ class Worker:
         self._failure_pending = False
         self._store_error: StoreError | None = None
         self._own: dict[asyncio.Task[Any], Execution] = {}
+        self._quiet_until = -math.inf
+        """Until when (clock time) the worker expects to claim nothing: it is waiting for a
+        slot, a poll or a wake-up, not claiming (see ``_alone``)."""
         self.stranded_runs: set[str] = set()
         """Runs stopped by a database failure that could not even be released: they resume
         once their leases expire. ``until_idle`` then ends with ``StoreUnavailableError``."""
@@ -220,9 +226,19 @@ class Worker:
     def _alone(self, execution: Execution) -> Callable[[], bool]:
         """For ``storage.alone_in_worker``: whether this execution has the worker to itself,
         with at most one task running (tasks running in parallel, in one run or several, share
-        commits through the store's writer thread)."""
-        executions = self.executions
-        return lambda: len(executions) == 1 and execution.inflight <= 1
+        commits through the store's writer thread), and the worker expects to claim no run for
+        a while (it would wait for a commit made on the event loop)."""
+        executions, clock, wakeup = self.executions, self.app.clock, self._wakeup
+
+        def alone() -> bool:
+            return (
+                len(executions) == 1
+                and execution.inflight <= 1
+                and self._quiet_until - clock.now() > _QUIET_MARGIN
+                and not (wakeup is not None and wakeup.is_set())
+            )
+
+        return alone
 
     def _task_threads(self) -> _TaskThreads:
         assert self._executor is not None, "the worker is not running"
@@ -455,9 +471,11 @@ class Worker:
             if self._next_tick is not None
             else []
         )
+        self._quiet_until = self._next_tick if self._next_tick is not None else math.inf
         try:
             await asyncio.wait([*tasks, waker, *ticks], return_when=asyncio.FIRST_COMPLETED)
         finally:
+            self._quiet_until = -math.inf
             waker.cancel()
             for tick in ticks:
                 tick.cancel()
@@ -466,9 +484,11 @@ class Worker:
         assert self._wakeup is not None
         tasks = [t for _, t in self.executions.values()]
         sleeper = asyncio.create_task(self.app.clock.sleep_until(deadline, self._wakeup))
+        self._quiet_until = deadline
         try:
             await asyncio.wait([*tasks, sleeper], return_when=asyncio.FIRST_COMPLETED)
         finally:
+            self._quiet_until = -math.inf
             sleeper.cancel()
 
     def _install_signals(self) -> list[int]:

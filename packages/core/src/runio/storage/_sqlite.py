@@ -18,8 +18,9 @@ That includes commits that wait for an fsync, as long as fsyncs are fast: the ru
 moving average of how long its durable commits take, and while it is above ``INLINE_COMMIT_MAX``
 (a slow or network disk) such commits go to the thread again, so the event loop (which may also
 serve the dashboard) is never held for long; so does a write that finds the database locked by
-another process (after SQLite's 5 ms busy wait), rather than the caller waiting for the lock. The
-order of writes and the durability of each commit are the same either way.
+another process (found at once: the connection has no busy timeout), rather than the caller
+waiting for the lock. The order of writes and the durability of each commit are the same either
+way.
 
 No failed write goes unseen: an awaited one raises ``StoreError`` to its caller; an unawaited one
 makes every later write of its execution fail (``DeferredWrites``), and a write that assumes a
@@ -248,9 +249,11 @@ class _Runner:
             conn = sqlite3.connect(
                 self._path, isolation_level=None, check_same_thread=False, uri=self._uri
             )
-            # SQLite's own busy handler backs off to 100 ms sleeps; a short timeout hands
-            # contention to _retry_locked, which keeps polling every millisecond or two.
-            conn.execute("PRAGMA busy_timeout=5")
+            # No busy handler (SQLite's backs off to 100 ms sleeps): the thread meets
+            # contention in _retry_locked, which keeps polling every millisecond or two, and a
+            # write tried inline (apply_inline) learns at once that another process holds the
+            # lock, so the event loop never waits for it.
+            conn.execute("PRAGMA busy_timeout=0")
             if not self._path.startswith("file:runio-memory"):
                 mode = _retry_locked(lambda: conn.execute("PRAGMA journal_mode=WAL").fetchone()[0])
                 if str(mode).lower() != "wal":
