@@ -35,7 +35,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
 
 from . import _json
 from ._ids import new_id
@@ -497,17 +497,14 @@ class Execution:
             try:
                 text = _json.encode(result)
             except _json.NotJsonError as exc:
-                error = OutputError(
+                await self._refuse_output(
                     f"Task {cache_key!r} returned a value that cannot be stored as JSON: {exc}. "
                     "Return JSON-compatible data (dicts, lists, str, numbers, pydantic models, "
                     "dataclasses, datetimes).",
-                    run_id=self.run_id,
-                    job_id=self.job_id,
-                    cache_key=cache_key,
-                    attempt=attempt,
+                    task,
+                    stored,
+                    cache_key,
                 )
-                await self._fail_for_good(error, task, stored, cache_key)
-                raise AssertionError("unreachable") from None
             fresh = result
             if scrub_output is not None:
                 scrubbed = scrub_output(text)
@@ -515,17 +512,14 @@ class Execution:
                     text, fresh = scrubbed, _MISSING
             size = len(text.encode("utf-8"))
             if size > self.limits.max_output_size:
-                error = OutputError(
+                await self._refuse_output(
                     f"Task {cache_key!r} returned {size:,} bytes of JSON, more than the "
                     f"{self.limits.max_output_size:,}-byte limit. Store large data elsewhere and "
                     "return a reference, or raise runio.Client(max_output_size=...).",
-                    run_id=self.run_id,
-                    job_id=self.job_id,
-                    cache_key=cache_key,
-                    attempt=attempt,
+                    task,
+                    stored,
+                    cache_key,
                 )
-                await self._fail_for_good(error, task, stored, cache_key)
-                raise AssertionError("unreachable") from None
             try:
                 props = (
                     _properties_json(task.output_properties, cache_key)
@@ -533,15 +527,12 @@ class Execution:
                     else None
                 )
             except ConfigurationError as exc:  # a bad output property fails the task, named
-                error = OutputError(
+                await self._refuse_output(
                     f"{exc} (in task.output_properties)",
-                    run_id=self.run_id,
-                    job_id=self.job_id,
-                    cache_key=cache_key,
-                    attempt=attempt,
+                    task,
+                    stored,
+                    cache_key,
                 )
-                await self._fail_for_good(error, task, stored, cache_key)
-                raise AssertionError("unreachable") from None
             if props is not None and scrub_output is not None:
                 props = scrub_output(props)
             status = await self._persist(
@@ -691,10 +682,19 @@ class Execution:
                 retry_at = self.clock.now() + delay * self.limits.time_scale
         await self._record_failure(_error_json(recorded), task, stored, cache_key, retry_at, exc)
 
-    async def _fail_for_good(
-        self, error: Exception, task: Task, stored: StoredTask, cache_key: Any
-    ) -> None:
+    async def _refuse_output(
+        self, message: str, task: Task, stored: StoredTask, cache_key: Any
+    ) -> NoReturn:
+        """Fail the task for good: its function returned an output that cannot be stored."""
+        error = OutputError(
+            message,
+            run_id=self.run_id,
+            job_id=self.job_id,
+            cache_key=cache_key,
+            attempt=task.attempt,
+        )
         await self._record_failure(_error_json(error), task, stored, cache_key, None, error)
+        raise AssertionError("unreachable")
 
     async def _record_failure(
         self,

@@ -353,7 +353,7 @@ class _Runner:
             return
         try:
             if item.write:
-                self._set_sync(conn, self._sync_level if item.durable else min(self._sync_level, 1))
+                self._set_sync(conn, self._batch_sync([item]))
                 self._begin(conn)
                 value = item.op(conn)
                 self._commit(conn, (item.kind,))
