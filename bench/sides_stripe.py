@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -104,22 +105,38 @@ def b6_wrapper(ctx: dict[str, Any]) -> dict[str, Any]:
 
 
 def b6_bare(ctx: dict[str, Any]) -> dict[str, Any]:
-    """N ``await client.v1.customers.create_async(...)`` with a default ``StripeClient``."""
+    """N ``await client.v1.customers.create_async(...)`` with a default ``StripeClient``.
+
+    ``commit`` (the floor side): each call is followed by one raw ``sqlite3`` INSERT of the
+    answer and a COMMIT at WAL + FULL, timed with the call. That is the least any wrapper that
+    stores the answer durably pays, with the commit made where the wrapper makes it: right
+    after the process waited for the vendor. On some disks a commit made after the process
+    sat idle costs more than one in a tight loop (what ``sides_sqlite.floor`` measures)."""
     n = int(ctx["params"]["n"])
+    commit = bool(ctx["params"].get("commit"))
     # The SDK's own httpx client passes the form as data=, which httpx 0.28 deprecates; the
     # warning says nothing about speed.
     warnings.simplefilter("ignore", DeprecationWarning)
     latencies: list[float] = []
+    conn = sqlite3.connect(Path(ctx["workdir"]) / "floor.db", isolation_level=None)
+    conn.execute("PRAGMA journal_mode=wal")
+    conn.execute("PRAGMA synchronous=full")
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)")
 
     async def calls(url: str) -> None:
         client = stripe.StripeClient(API_KEY, base_addresses={"api": url})
         await client.v1.customers.create_async({"email": "warm-up@example.com"})
         for i in range(n):
             started = time.perf_counter()
-            await client.v1.customers.create_async({"email": f"user{i}@example.com"})
+            customer = await client.v1.customers.create_async({"email": f"user{i}@example.com"})
+            if commit:
+                conn.execute("BEGIN")
+                conn.execute("INSERT INTO t (v) VALUES (?)", (str(customer.last_response.body),))
+                conn.execute("COMMIT")
             latencies.append(time.perf_counter() - started)
 
     with _fake_stripe() as (url, customers):
         asyncio.run(calls(url))
+    conn.close()
     assert customers == [n + 1], customers
     return _summary(latencies)
