@@ -11,12 +11,19 @@ import runio
 
 
 def _started_attempts(db_path: str, task_id: str) -> list[tuple[int, str]]:
+    """The task's started attempts as stored: a first attempt is recorded by the task row
+    itself (status RUNNING, one attempt, its start time), later ones by rows of their own."""
     conn = sqlite3.connect(db_path)
     try:
-        rows = conn.execute(
+        first = conn.execute(
+            "SELECT 1, 'STARTED' FROM tasks WHERE id=? AND status='RUNNING' AND attempts=1 "
+            "AND started_at IS NOT NULL",
+            (task_id,),
+        ).fetchall()
+        later = conn.execute(
             "SELECT number, status FROM attempts WHERE task_id=? ORDER BY number", (task_id,)
         ).fetchall()
-        return [(int(n), str(s)) for n, s in rows]
+        return [(int(n), str(s)) for n, s in [*first, *later]]
     finally:
         conn.close()
 

@@ -38,8 +38,10 @@ from runio.errors import (
     StoreError,
 )
 from runio.storage import Store, create_store
+from runio.storage import _postgres as postgres_store
 from runio.storage import _sqlite as sqlite_store
 from runio.storage._deferred import HOLD_STARTS
+from runio.storage._rows import migrations
 
 pytestmark = pytest.mark.anyio
 
@@ -228,6 +230,94 @@ async def test_upgrade_applies_each_migration_once(backend_url: str) -> None:
         assert await reopened.schema_version() == newest
     finally:
         await reopened.close()
+
+
+async def test_upgrading_a_version_4_database_keeps_its_tasks_and_their_order(
+    backend_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Version 5 drops the tasks table's second index (SQLite rebuilds the table for it): the
+    rows, their order and every column come through, and the run resumes from them."""
+    dialect = _dialect(backend_url)
+    module = sqlite_store if dialect == "sqlite" else postgres_store
+    opened = create_store(backend_url)
+    try:
+        with monkeypatch.context() as patch:  # a runio that knows migrations 1 to 4
+            patch.setattr(module, "_migrations", lambda: migrations(dialect)[:4])
+            await opened.upgrade()
+            assert await opened.schema_version() == 4
+        await opened.execute_raw(
+            "INSERT INTO events (app_id, id, name, payload, timestamp) "
+            "VALUES ('app', 'evt_1', 'go', '{}', ?)",
+            (NOW,),
+        )
+        await opened.execute_raw(
+            "INSERT INTO runs (id, app_id, job_id, job_version, event_id, status, created_at, "
+            "ready_at) VALUES ('run_1', 'app', 'j', '1', 'evt_1', 'QUEUED', ?, ?)",
+            (NOW, NOW),
+        )
+        columns = (
+            "run_id, id, parent_id, idempotency_key, cache_key, kind, name, icon, properties, "
+            "params, style, redact, status, output, output_properties, error, attempts, "
+            "attempt_base, retry_at, wake_at, depth, created_at, started_at, ended_at, "
+            "description, display_key"
+        )
+        rows = [
+            ("task_2", None, "k2", '"b"', "COMPLETED", '{"n": 2}', 1, "Second", "shown-b"),
+            ("task_1", None, "k1", '"a"', "COMPLETED", '"one"', 1, None, None),
+            ("task_3", "task_2", "k3", '"c"', "RUNNING", None, 2, None, None),
+        ]
+        for task_id, parent, key, cache_key, status, output, attempts, desc, shown in rows:
+            await opened.execute_raw(
+                f"INSERT INTO tasks ({columns}) VALUES "
+                "('run_1',?,?,?,?,'task',?,'user','[]','{\"p\": 1}',NULL,NULL,?,?,"
+                "NULL,NULL,?,0,NULL,NULL,?,?,?,?,?,?)",
+                (
+                    task_id,
+                    parent,
+                    key,
+                    cache_key,
+                    cache_key.strip('"'),
+                    status,
+                    output,
+                    attempts,
+                    2 if parent else 1,
+                    NOW,
+                    NOW + 1,
+                    NOW + 2 if status == "COMPLETED" else None,
+                    desc,
+                    shown,
+                ),
+            )
+        await opened.execute_raw(
+            "INSERT INTO attempts (task_id, number, status, started_at, ended_at, error) "
+            "VALUES ('task_3', 1, 'ERRORED', ?, ?, '{\"type\": \"X\"}'), "
+            "('task_3', 2, 'STARTED', ?, NULL, NULL)",
+            (NOW + 1, NOW + 2, NOW + 3),
+        )
+
+        assert await opened.upgrade() == [
+            name for version, name, _ in migrations(dialect) if version > 4
+        ]
+
+        run = await opened.get_run("run_1")
+        assert run is not None
+        assert [(t.id, t.status, t.output) for t in run.tasks] == [
+            ("task_1", "COMPLETED", "one"),
+            ("task_2", "COMPLETED", {"n": 2}),
+        ]
+        second = run.tasks[1]
+        assert (second.description, second.display_key, second.params) == (
+            "Second",
+            "shown-b",
+            {"p": 1},
+        )
+        (third,) = second.children
+        assert [(a.number, a.status) for a in third.attempts] == [(1, "ERRORED"), (2, "STARTED")]
+        state = await opened.load_run_state("run_1")
+        assert state.outputs == {"k1": '"one"', "k2": '{"n": 2}'}
+        assert [(t.id, t.idempotency_key, t.attempts) for t in state.tasks] == [("task_3", "k3", 2)]
+    finally:
+        await opened.close()
 
 
 async def test_two_stores_upgrading_one_new_database_at_once_apply_it_once(
@@ -654,10 +744,7 @@ async def test_the_run_state_holds_completed_outputs_apart_from_tasks_still_goin
     )
 
 
-async def test_the_run_state_holds_every_open_task_however_many(
-    store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(sqlite_store, "_KEYS_PER_QUERY", 2)  # SQLite reads them 2 at a time
+async def test_the_run_state_holds_every_open_task_however_many(store: Store) -> None:
     lease = await claim_one(store)
     opened = [new_task(lease.run_id, f"open-{i}") for i in range(5)]
     for task in opened:
@@ -680,11 +767,14 @@ async def test_a_task_whose_start_was_written_first_is_completed_in_place(store:
     # While the task's function runs, the start goes out on its own: held at most HOLD_STARTS
     # for the task's completion to withdraw it (a time bound, so the test waits past it).
     await asyncio.sleep(HOLD_STARTS * 2)
-    running = await store.execute_raw(  # execute_raw comes after every write handed over
-        "SELECT t.status, a.status FROM tasks t JOIN attempts a ON a.task_id = t.id WHERE t.id = ?",
-        (task.id,),
-    )
-    assert running == [("RUNNING", "STARTED")]
+    await store.execute_raw("SELECT 1")  # comes after every write handed over
+    run = await store.get_run(lease.run_id)
+    assert run is not None
+    (running,) = run.tasks
+    assert running.status == "RUNNING"
+    assert [(a.number, a.status, a.started_at, a.ended_at) for a in running.attempts] == [
+        (1, "STARTED", NOW, None)
+    ]
     status = await store.complete_task(
         lease,
         task_id=task.id,
@@ -791,7 +881,8 @@ async def test_an_attempt_a_crash_interrupted_is_closed_when_the_next_starts(
     run = await store.get_run(lease.run_id)
     assert run is not None
     interrupted, retried = run.tasks[0].attempts
-    assert (interrupted.status, interrupted.ended_at) == ("ERRORED", NOW + 7)
+    assert (interrupted.number, interrupted.status) == (1, "ERRORED")
+    assert (interrupted.started_at, interrupted.ended_at) == (NOW, NOW + 7)
     assert interrupted.error is not None and interrupted.error["type"] == "AttemptInterrupted"
     assert (retried.status, retried.number) == ("COMPLETED", 2)
 
@@ -899,7 +990,7 @@ async def test_one_broken_write_does_not_take_its_neighbours_down(store: Store) 
     first, second = [c.lease for c in await claim(store, limit=2)]
     clash = new_task(first.run_id, "clash")
     again = new_task(first.run_id, "clash-again")
-    again.idempotency_key = clash.idempotency_key  # the database refuses the second
+    again.id = clash.id  # the database refuses the second
     results = await asyncio.gather(
         store.record_wait(first, new_task=clash, wake_at=NOW + 60),
         store.record_wait(first, new_task=again, wake_at=NOW + 60),
@@ -1022,6 +1113,10 @@ async def test_cancel_ends_running_tasks_only_of_a_run_no_worker_executes(store:
     assert live is not None and parked is not None
     assert [(t.status, t.attempts[0].status) for t in live.tasks] == [("RUNNING", "STARTED")]
     assert [(t.status, t.attempts[0].status) for t in parked.tasks] == [("CANCELED", "ERRORED")]
+    # The attempt that never reported back keeps its start, and says why it ended.
+    ((ended,),) = [t.attempts for t in parked.tasks]
+    assert (ended.number, ended.started_at, ended.ended_at) == (1, NOW, NOW + 1)
+    assert ended.error is not None and ended.error["type"] == "AttemptInterrupted"
     # The worker executing the first run stops at its next task boundary and ends it.
     assert not await store.finish_run(
         leases[executing], status="COMPLETED", output="1", error=None, now=NOW + 2
@@ -1029,6 +1124,8 @@ async def test_cancel_ends_running_tasks_only_of_a_run_no_worker_executes(store:
     live = await store.get_run(executing)
     assert live is not None
     assert [(t.status, t.attempts[0].status) for t in live.tasks] == [("CANCELED", "ERRORED")]
+    ((ended,),) = [t.attempts for t in live.tasks]
+    assert (ended.number, ended.started_at, ended.ended_at) == (1, NOW, NOW + 2)
 
 
 # -- fencing: a worker whose lease expired -------------------------------------------------------
@@ -1251,7 +1348,7 @@ async def test_an_end_whose_start_was_lost_is_refused(store: Store) -> None:
     (lease,) = [c.lease for c in await claim(store)]
     await complete(store, lease, "x", "1")
     clash = new_task(run_id, "y")
-    clash.idempotency_key = new_task(run_id, "x").idempotency_key  # the database refuses it
+    clash.id = new_task(run_id, "x").id  # the database refuses it
     store.start_attempt(lease, new_task=clash, task_id=clash.id, attempt=1, now=NOW)
     await asyncio.sleep(HOLD_STARTS * 2)  # the start goes out on its own, and fails
     await store.execute_raw("SELECT 1")  # ...once the writer got to it

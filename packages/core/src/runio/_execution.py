@@ -1137,7 +1137,10 @@ def _properties_json(properties: Sequence[Any] | None, cache_key: Any) -> str | 
     where = f"Task {cache_key!r}"
     shown = (as_property(p, where) for p in properties)
     out = [p.as_json() for p in shown if p.text is not None]  # a value not there is not shown
-    return json.dumps(out, ensure_ascii=False) if out else None
+    return _PROPERTIES_ENCODER.encode(out) if out else None
+
+
+_PROPERTIES_ENCODER = json.JSONEncoder(ensure_ascii=False)
 
 
 def _params_json(params: Any, cache_key: Any) -> str | None:

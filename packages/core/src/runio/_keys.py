@@ -94,9 +94,12 @@ def _flatten(items: list[object] | tuple[object, ...], out: list[str], whole: ob
             )
 
 
+_KEY_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def cache_key_json(cache_key: object) -> str:
     """The cache key as stored and displayed (JSON)."""
-    return json.dumps(cache_key, ensure_ascii=False, separators=(",", ":"))
+    return _KEY_ENCODER.encode(cache_key)
 
 
 def scope_prefix(run_id: str, parent_idempotency_key: str | None) -> str:

@@ -125,10 +125,15 @@ def tasks_of_run_sql(placeholder: str) -> str:
 
 
 def _first_attempt(task_row: Sequence[Any]) -> list[Attempt]:
-    """A task completed at its first attempt, when nothing stored its start before, is written
-    as one row (the SQLite store's hot path): its attempt is the task's own start and end."""
-    if task_row[12] == TaskStatus.COMPLETED and task_row[24] == 1:
+    """The SQLite store writes no attempts row for a task's first attempt while it runs or
+    once it completed (a row is written when it fails or is interrupted): that attempt is the
+    task row's own start, and its end."""
+    if task_row[24] != 1:
+        return []
+    if task_row[12] == TaskStatus.COMPLETED:
         return [Attempt(1, AttemptStatus.COMPLETED, task_row[18], task_row[19], None)]
+    if task_row[12] == TaskStatus.RUNNING:
+        return [Attempt(1, AttemptStatus.STARTED, task_row[18], None, None)]
     return []
 
 

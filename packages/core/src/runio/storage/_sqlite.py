@@ -20,7 +20,9 @@ moving average of how long its durable commits take, and while it is above ``INL
 serve the dashboard) is never held for long; so does a write that finds the database locked by
 another process (found at once: the connection has no busy timeout), rather than the caller
 waiting for the lock. The order of writes and the durability of each commit are the same either
-way.
+way. Such a write gives the event loop a turn when ``YIELD_EVERY`` has passed since the last one
+it gave, so timers and I/O still run while a run makes many writes in a row (a turn on every
+write would cost about as much as a commit at ``synchronous=normal``).
 
 No failed write goes unseen: an awaited one raises ``StoreError`` to its caller; an unawaited one
 makes every later write of its execution fail (``DeferredWrites``), and a write that assumes a
@@ -34,6 +36,7 @@ import concurrent.futures
 import contextlib
 import json
 import logging
+import math
 import queue
 import sqlite3
 import threading
@@ -103,8 +106,8 @@ _LOCK_RETRY_SECONDS = 120.0
 INLINE_COMMIT_MAX = 0.002
 """Seconds a durable commit may take, on average, and still be made on the caller's thread."""
 _AVERAGE_WEIGHT = 0.05
-_KEYS_PER_QUERY = 500
-"""Bound parameters per ``IN (...)`` list (old SQLite builds allow 999 per statement)."""
+YIELD_EVERY = 0.001
+"""Seconds between the event loop's turns while writes are applied on its thread."""
 
 
 def _migrations() -> list[tuple[int, str, str]]:
@@ -549,6 +552,8 @@ class SQLiteStore(Store):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.faults = Faults()
         self._deferred: DeferredWrites[_Item] = DeferredWrites(self._put)
+        self._yielded_at = -math.inf
+        """When a write applied on the event loop's thread last gave the loop a turn."""
         self._runner = _Runner(
             path, uri=uri, synchronous=synchronous, deferred=self._deferred, faults=self.faults
         )
@@ -570,8 +575,7 @@ class SQLiteStore(Store):
         """An awaited write: it carries every unawaited write queued before it. When the
         execution making it is alone in its worker (``alone_in_worker``), the runner allows it
         (``may_inline``) and the connection is free, it is applied on this thread and returns once
-        committed, after yielding to the event loop once (so the loop's timers and I/O still
-        get their turn every write)."""
+        committed, giving the event loop a turn first if it had none for ``YIELD_EVERY``."""
         items = self._deferred.take()
         if _alone() and self._runner.may_inline(durable):
             answer: list[tuple[bool, Any]] = []
@@ -585,7 +589,10 @@ class SQLiteStore(Store):
             )
             items.append(item)
             if self._runner.apply_inline(items):
-                await asyncio.sleep(0)
+                now = time.monotonic()
+                if now - self._yielded_at >= YIELD_EVERY:
+                    self._yielded_at = now
+                    await asyncio.sleep(0)
                 ok, value = answer[0]
                 if not ok:
                     raise value
@@ -951,19 +958,19 @@ class SQLiteStore(Store):
                     )
                 )
                 others = [key for key, output in outputs.items() if type(output) is int]
-                tasks: list[StoredTask] = []
-                for at in range(0, len(others), _KEYS_PER_QUERY):
-                    keys = others[at : at + _KEYS_PER_QUERY]
-                    tasks += [
+                tasks = (
+                    [
                         StoredTask(*row)
                         for row in conn.execute(
                             "SELECT id, parent_id, idempotency_key, kind, status, output, "
                             "error, attempts, attempt_base, retry_at, wake_at, started_at "
-                            "FROM tasks WHERE run_id=? AND idempotency_key IN "
-                            f"({','.join('?' * len(keys))})",
-                            (run_id, *keys),
+                            "FROM tasks WHERE run_id=? AND status != 'COMPLETED'",
+                            (run_id,),
                         )
                     ]
+                    if others
+                    else []
+                )
                 marks = dict(
                     conn.execute(
                         "SELECT scope, MAX(seq) FROM logs WHERE run_id=? GROUP BY scope", (run_id,)
@@ -985,7 +992,11 @@ class SQLiteStore(Store):
             _check_lease(conn, lease)
             if new_task is not None:
                 _insert_task(conn, new_task, TaskStatus.RUNNING, attempts=attempt, started_at=now)
+                if attempt == 1:
+                    return  # the task row records its first attempt's start (_rows.py)
             else:
+                # An attempt still open never reported back: it was interrupted.
+                _close_open_attempts(conn, lease.run_id, now, INTERRUPTED, task_id)
                 _require(
                     conn.execute(
                         "UPDATE tasks SET status='RUNNING', attempts=?, retry_at=NULL, "
@@ -994,11 +1005,6 @@ class SQLiteStore(Store):
                     ),
                     f"Task {task_id}",
                     lease,
-                )
-                conn.execute(
-                    "UPDATE attempts SET status='ERRORED', ended_at=?, error=? "
-                    "WHERE task_id=? AND number<? AND status='STARTED'",
-                    (now, INTERRUPTED, task_id, attempt),
                 )
             conn.execute(
                 "INSERT INTO attempts (task_id, number, status, started_at) VALUES (?,?,?,?) "
@@ -1058,15 +1064,12 @@ class SQLiteStore(Store):
                 f"Task {task_id}",
                 lease,
             )
-            _require(
-                conn.execute(
-                    "UPDATE attempts SET status='COMPLETED', ended_at=? WHERE task_id=? AND "
-                    "number=?",
-                    (now, task_id, attempt),
-                ),
-                f"Attempt {attempt} of task {task_id}",
-                lease,
+            attempted = conn.execute(
+                "UPDATE attempts SET status='COMPLETED', ended_at=? WHERE task_id=? AND number=?",
+                (now, task_id, attempt),
             )
+            if attempt > 1:  # attempt 1 may have no row: the task row records it (_rows.py)
+                _require(attempted, f"Attempt {attempt} of task {task_id}", lease)
             return status
 
         return await self._write(  # type: ignore[no-any-return]
@@ -1098,15 +1101,21 @@ class SQLiteStore(Store):
                     (error, retry_at, lease.run_id, task_id),
                 )
             _require(updated, f"Task {task_id}", lease)
-            _require(
-                conn.execute(
+            if attempt == 1:  # it has no row while it runs: the task row records its start
+                attempted = conn.execute(
+                    "INSERT INTO attempts (task_id, number, status, started_at, ended_at, error) "
+                    "SELECT id, 1, 'ERRORED', started_at, ?, ? FROM tasks WHERE run_id=? AND "
+                    "id=? ON CONFLICT (task_id, number) DO UPDATE SET status='ERRORED', "
+                    "ended_at=excluded.ended_at, error=excluded.error",
+                    (now, error, lease.run_id, task_id),
+                )
+            else:
+                attempted = conn.execute(
                     "UPDATE attempts SET status='ERRORED', ended_at=?, error=? "
                     "WHERE task_id=? AND number=?",
                     (now, error, task_id, attempt),
-                ),
-                f"Attempt {attempt} of task {task_id}",
-                lease,
-            )
+                )
+            _require(attempted, f"Attempt {attempt} of task {task_id}", lease)
             return status
 
         return await self._write(op, kind=WriteKind.FAIL, lease=lease)  # type: ignore[no-any-return]
@@ -1284,12 +1293,7 @@ class SQLiteStore(Store):
                 (now, run_id),
             )
             if TaskStatus.RUNNING in decision.end_tasks:
-                conn.execute(
-                    "UPDATE attempts SET status='ERRORED', ended_at=?, error=? WHERE "
-                    "status='STARTED' AND task_id IN (SELECT id FROM tasks WHERE run_id=? AND "
-                    "status='RUNNING')",
-                    (now, RUN_ENDED, run_id),
-                )
+                _close_open_attempts(conn, run_id, now, RUN_ENDED)
             marks = ",".join("?" * len(decision.end_tasks))
             conn.execute(
                 f"UPDATE tasks SET status='CANCELED', ended_at=? WHERE run_id=? AND status IN "
@@ -1709,15 +1713,32 @@ def _end_open_tasks(
     ).fetchall()
     if not open_tasks:
         return
-    if include_running:
-        conn.executemany(
-            "UPDATE attempts SET status='ERRORED', ended_at=?, error=? WHERE task_id=? "
-            "AND status='STARTED'",
-            [(now, RUN_ENDED, task_id) for task_id, status in open_tasks if status == "RUNNING"],
-        )
+    if include_running and any(status == "RUNNING" for _, status in open_tasks):
+        _close_open_attempts(conn, run_id, now, RUN_ENDED)
     conn.executemany(
         "UPDATE tasks SET status='CANCELED', ended_at=? WHERE run_id=? AND id=?",
         [(now, run_id, task_id) for task_id, _ in open_tasks],
+    )
+
+
+def _close_open_attempts(
+    conn: sqlite3.Connection, run_id: str, now: float, error: str, task_id: str | None = None
+) -> None:
+    """The open attempt of each running task of the run (or of task ``task_id``) ends ERRORED
+    with ``error``. A task's first attempt has no row while it runs (the task row records its
+    start, see ``_rows.py``), so one is written for it."""
+    which = "AND id=?" if task_id is not None else ""
+    args = (now, error, run_id) if task_id is None else (now, error, run_id, task_id)
+    conn.execute(
+        "UPDATE attempts SET status='ERRORED', ended_at=?, error=? WHERE status='STARTED' AND "
+        f"task_id IN (SELECT id FROM tasks WHERE run_id=? AND status='RUNNING' {which})",
+        args,
+    )
+    conn.execute(
+        "INSERT INTO attempts (task_id, number, status, started_at, ended_at, error) "
+        "SELECT id, 1, 'ERRORED', started_at, ?, ? FROM tasks WHERE run_id=? AND "
+        f"status='RUNNING' AND attempts=1 {which} ON CONFLICT (task_id, number) DO NOTHING",
+        args,
     )
 
 
