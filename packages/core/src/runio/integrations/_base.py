@@ -185,6 +185,15 @@ class IntegrationTask(Generic[I, C, P, R]):
         self.timeout = timeout
         self.is_async = inspect.iscoroutinefunction(fn)
         self.signature = inspect.Signature(parameters[3:])
+        given = parameters[3:]
+        keyword_only = [p for p in given if p.kind == p.KEYWORD_ONLY]
+        # A signature of keyword-only parameters (and **params) is bound without inspect:
+        self._keywords: tuple[str, ...] | None = None
+        """its keyword-only names, in order; None: other kinds of parameters, bound by inspect"""
+        self._required = frozenset(p.name for p in keyword_only if p.default is p.empty)
+        self._open = any(p.kind == p.VAR_KEYWORD for p in given)
+        if all(p.kind in (p.KEYWORD_ONLY, p.VAR_KEYWORD) for p in given):
+            self._keywords = tuple(p.name for p in keyword_only)
         self.finder: Callable[..., Any] | None = None
         self.__doc__ = fn.__doc__
         self.__wrapped__ = fn
@@ -227,7 +236,15 @@ class IntegrationTask(Generic[I, C, P, R]):
         return fn
 
     def bind(self, params: dict[str, Any], where: str) -> dict[str, Any]:
-        """The call's keyword parameters, checked against the wrapper's signature."""
+        """The call's keyword parameters, checked against the wrapper's signature (in its order,
+        then the ones its ``**params`` takes, in the caller's)."""
+        keywords = self._keywords
+        if keywords is not None and self._required.issubset(params):
+            if self._open:
+                named = {k: params[k] for k in keywords if k in params}
+                return {**named, **params} if named else dict(params)
+            if all(k in keywords for k in params):
+                return {k: params[k] for k in keywords if k in params}
         parameters = self.signature.parameters.values()
         unknown = sorted(set(params) - {p.name for p in parameters})
         try:

@@ -82,6 +82,12 @@ class Runtime:
         )
         # A secret as it appears inside JSON text (escaped), for scrubbing encoded outputs.
         self._json_secrets = [json.dumps(s, ensure_ascii=False)[1:-1] for s in self.secrets]
+        self._missing = [
+            key
+            for key, setting in spec.settings.items()
+            if setting.required and values.get(key) is None
+        ]
+        self._default_on_error = self.on_error(None)
         self._client_lock = threading.Lock()
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
             weakref.WeakKeyDictionary()
@@ -97,16 +103,11 @@ class Runtime:
         return value
 
     def missing(self) -> list[str]:
-        return [
-            key
-            for key, setting in self.spec.settings.items()
-            if setting.required and self.values.get(key) is None
-        ]
+        return list(self._missing)
 
     def check_configured(self) -> None:
-        missing = self.missing()
-        if missing:
-            raise self._missing_error(missing)
+        if self._missing:
+            raise self._missing_error(self._missing)
 
     def _missing_error(self, keys: list[str]) -> IntegrationSettingError:
         ways = []
@@ -267,6 +268,8 @@ class Runtime:
     ) -> Callable[[Exception, Task], Any]:
         """The ``on_error`` of this integration's tasks: the caller's own first, then the
         integration's classification turned into the engine's retry verdicts."""
+        if user_on_error is None and "_default_on_error" in self.__dict__:
+            return self._default_on_error
         integration = self.integration
 
         async def on_error(error: Exception, task: Task) -> Any:
