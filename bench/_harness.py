@@ -143,12 +143,29 @@ def with_baseline(bench: Benchmark, paths: Sequence[str]) -> Benchmark:
         return Derived(d.label + BASELINE, compute, d.unit, d.target)
 
     mine = [r for r in bench.rows if r.side in ours]
+    # The baseline builds its own stored state (its schema may be older than this code's) in a
+    # shared directory of its own.
+    theirs = {"source": list(paths), "shared_as": "baseline"}
+    built = {s.name for s in bench.setups if s.func.startswith("sides_runio:")}
+
+    def twin_params(params: dict[str, Any]) -> dict[str, Any]:
+        needs = params.get("needs_setup")
+        return {**params, **theirs, **({"needs_setup": needs + BASELINE} if needs else {})}
+
     return replace(
         bench,
+        setups=[
+            *bench.setups,
+            *[
+                Setup(s.name + BASELINE, s.func, {**s.params, **theirs}, s.timeout)
+                for s in bench.setups
+                if s.name in built
+            ],
+        ],
         sides=[
             *bench.sides,
             *[
-                Side(twin(s.name), s.func, {**s.params, "source": list(paths)}, s.timeout)
+                Side(twin(s.name), s.func, twin_params(s.params), s.timeout)
                 for s in bench.sides
                 if s.name in ours
             ],
@@ -239,6 +256,16 @@ class ChildFailed(RuntimeError):
     pass
 
 
+def _shared(shared: Path, params: dict[str, Any]) -> Path:
+    """The shared directory of a side or setup: its own subdirectory when it names one."""
+    own = params.get("shared_as")
+    if not own:
+        return shared
+    path = shared / str(own)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def call_in_child(
     func: str, params: dict[str, Any], workdir: Path, shared: Path, timeout: float
 ) -> dict[str, Any]:
@@ -300,7 +327,7 @@ def run_benchmark(
                 setup.func,
                 setup.params,
                 root / bench.id / f"setup-{_slug(setup.name)}",
-                shared,
+                _shared(shared, setup.params),
                 setup.timeout,
             )
             log(f"  setup {setup.name}: {time.perf_counter() - t0:.1f} s")
@@ -324,7 +351,7 @@ def run_benchmark(
             workdir = root / bench.id / f"r{i:02d}-{_slug(side.name)}"
             try:
                 this[side.name] = call_in_child(
-                    side.func, side.params, workdir, shared, side.timeout
+                    side.func, side.params, workdir, _shared(shared, side.params), side.timeout
                 )
                 parts.append(f"{side.name} {_brief(this[side.name], bench, side.name)}")
             except ChildFailed as exc:

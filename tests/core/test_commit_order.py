@@ -163,6 +163,35 @@ async def test_a_write_handed_to_the_writer_thread_stays_ahead_of_a_later_one_co
 
 
 @pytest.mark.anyio
+async def test_writes_made_on_the_loop_in_a_row_still_give_it_a_turn_now_and_then(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write committed on the event loop's thread returns without a loop turn when the loop
+    had one less than ``YIELD_EVERY`` ago, and gives it one otherwise: a run making writes in a
+    row never keeps timers and I/O waiting longer than that."""
+    alone_in_worker.set(lambda: True)  # in this test's own context
+    loop = asyncio.get_running_loop()
+    ran: list[int] = []
+    writes = 0
+
+    async def write() -> None:
+        nonlocal writes
+        await store.execute_raw("INSERT INTO seq (v) VALUES ('x')")
+        writes += 1
+
+    monkeypatch.setattr(_sqlite, "YIELD_EVERY", 3600.0)
+    await write()  # the first write gives the loop its turn: none was given before
+    loop.call_soon(lambda: ran.append(writes))
+    for _ in range(20):
+        await write()
+    assert ran == []  # twenty writes, no turn: the last was less than an hour ago
+    monkeypatch.setattr(_sqlite, "YIELD_EVERY", 0.0)
+    await write()
+    assert ran == [21]  # the callback ran during the 22nd write, before it returned
+    assert await store.execute_raw("SELECT count(*) FROM seq") == [(22,)]
+
+
+@pytest.mark.anyio
 async def test_a_failed_commit_on_the_calling_thread_raises_to_the_caller(store: Store) -> None:
     alone_in_worker.set(lambda: True)  # in this test's own context
     # Twice: a failed batch is replayed one write at a time, and that commit fails too.
