@@ -18,6 +18,8 @@ from pydantic_core import PydanticSerializationError, to_jsonable_python
 __all__ = ["decode", "encode", "parse_as"]
 
 _PLAIN = (str, int, float, bool, type(None))
+_SCALARS = frozenset(_PLAIN)
+"""Exact types a flat dict's values may have to be encoded as they are."""
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
@@ -33,7 +35,11 @@ def encode(value: Any) -> str:
 
     Refused rather than silently changed: NaN and infinity, two keys of one mapping that JSON
     would merge (``{1: "a", "1": "b"}``), and text holding a lone surrogate (not UTF-8)."""
-    if not isinstance(value, _PLAIN):
+    if type(value) is dict and all(
+        type(k) is str and type(v) in _SCALARS for k, v in value.items()
+    ):
+        pass  # a flat dict of plain values (most params): nothing to convert or check
+    elif not isinstance(value, _PLAIN):
         try:
             converted = to_jsonable_python(value)
         except PydanticSerializationError as exc:
