@@ -235,8 +235,8 @@ async def test_upgrade_applies_each_migration_once(backend_url: str) -> None:
 async def test_upgrading_a_version_4_database_keeps_its_tasks_and_their_order(
     backend_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Version 5 drops the tasks table's second index (SQLite rebuilds the table for it): the
-    rows, their order and every column come through, and the run resumes from them."""
+    """Version 5 drops the tasks table's second index (SQLite rebuilds the table for it): every
+    row comes through with every column, in order, and the run resumes from them."""
     dialect = _dialect(backend_url)
     module = sqlite_store if dialect == "sqlite" else postgres_store
     opened = create_store(backend_url)
@@ -295,9 +295,21 @@ async def test_upgrading_a_version_4_database_keeps_its_tasks_and_their_order(
             (NOW + 1, NOW + 2, NOW + 3),
         )
 
-        assert await opened.upgrade() == [
-            name for version, name, _ in migrations(dialect) if version > 4
-        ]
+        every_column = "SELECT * FROM tasks ORDER BY run_id, id"
+        before = await opened.execute_raw(every_column)
+
+        assert await opened.upgrade() == ["0005_tasks_one_btree.sql"]
+
+        assert await opened.execute_raw(every_column) == before
+        # The index is gone: a second row with a stored key is the engine's to prevent now.
+        await opened.execute_raw(
+            f"INSERT INTO tasks ({columns}) SELECT run_id, 'task_4', parent_id, "
+            "idempotency_key, cache_key, kind, name, icon, properties, params, style, redact, "
+            "status, output, output_properties, error, attempts, attempt_base, retry_at, "
+            "wake_at, depth, created_at, started_at, ended_at, description, display_key "
+            "FROM tasks WHERE id = 'task_1'"
+        )
+        await opened.execute_raw("DELETE FROM tasks WHERE id = 'task_4'")
 
         run = await opened.get_run("run_1")
         assert run is not None
@@ -1270,6 +1282,43 @@ async def test_cancel_stops_a_waiting_run_and_its_waits(store: Store) -> None:
     with pytest.raises(InvalidRunStateError) as error:
         await cancel_run(store, lease.run_id, now=NOW + 2)
     assert error.value.status == "CANCELED"
+
+
+async def test_a_first_attempt_cut_short_keeps_its_record_through_cancel_and_retry(
+    store: Store,
+) -> None:
+    """The worker died during a task's first attempt, the run was canceled while it was still
+    executing (its running task is left for the worker to end), then retried: the attempt that
+    never reported back is shown as interrupted, ahead of the one that completed."""
+    lease = await claim_one(store)
+    task = new_task(lease.run_id, "cut-short")
+    store.start_attempt(lease, new_task=task, task_id=task.id, attempt=1, now=NOW)
+    await store.flush()
+    canceled = await cancel_run(store, lease.run_id, now=NOW + 1)
+    assert [(t.status, [a.status for a in t.attempts]) for t in canceled.tasks] == [
+        ("RUNNING", ["STARTED"])
+    ]
+    retried = await retry_run(store, lease.run_id, now=NOW + 2)
+    (reset,) = retried.tasks
+    assert reset.status == "PENDING"
+    assert [(a.number, a.status, a.started_at) for a in reset.attempts] == [(1, "STARTED", NOW)]
+    assert reset.error is not None and reset.error["outcome_unknown"] is True
+    (again,) = await claim(store, "second", now=NOW + 3)
+    store.start_attempt(again.lease, new_task=None, task_id=task.id, attempt=2, now=NOW + 4)
+    await store.complete_task(
+        again.lease, task_id=task.id, attempt=2, output="1", output_properties=None, now=NOW + 5
+    )
+    run = await store.get_run(lease.run_id)
+    assert run is not None
+    first, second = run.tasks[0].attempts
+    assert (first.number, first.status, first.started_at, first.ended_at) == (
+        1,
+        "ERRORED",
+        NOW,
+        NOW + 4,
+    )
+    assert first.error is not None and first.error["type"] == "AttemptInterrupted"
+    assert (second.number, second.status) == (2, "COMPLETED")
 
 
 async def test_retry_reattempts_errored_tasks_and_keeps_completed_ones(store: Store) -> None:

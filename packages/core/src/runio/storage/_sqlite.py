@@ -995,8 +995,7 @@ class SQLiteStore(Store):
                 if attempt == 1:
                     return  # the task row records its first attempt's start (_rows.py)
             else:
-                # An attempt still open never reported back: it was interrupted.
-                _close_open_attempts(conn, lease.run_id, now, INTERRUPTED, task_id)
+                _write_first_attempts(conn, lease.run_id, task_id)
                 _require(
                     conn.execute(
                         "UPDATE tasks SET status='RUNNING', attempts=?, retry_at=NULL, "
@@ -1005,6 +1004,11 @@ class SQLiteStore(Store):
                     ),
                     f"Task {task_id}",
                     lease,
+                )
+                conn.execute(  # an attempt still open never reported back: it was interrupted
+                    "UPDATE attempts SET status='ERRORED', ended_at=?, error=? "
+                    "WHERE task_id=? AND number<? AND status='STARTED'",
+                    (now, INTERRUPTED, task_id, attempt),
                 )
             conn.execute(
                 "INSERT INTO attempts (task_id, number, status, started_at) VALUES (?,?,?,?) "
@@ -1293,7 +1297,13 @@ class SQLiteStore(Store):
                 (now, run_id),
             )
             if TaskStatus.RUNNING in decision.end_tasks:
-                _close_open_attempts(conn, run_id, now, RUN_ENDED)
+                _write_first_attempts(conn, run_id)
+                conn.execute(
+                    "UPDATE attempts SET status='ERRORED', ended_at=?, error=? WHERE "
+                    "status='STARTED' AND task_id IN (SELECT id FROM tasks WHERE run_id=? AND "
+                    "status='RUNNING')",
+                    (now, RUN_ENDED, run_id),
+                )
             marks = ",".join("?" * len(decision.end_tasks))
             conn.execute(
                 f"UPDATE tasks SET status='CANCELED', ended_at=? WHERE run_id=? AND status IN "
@@ -1313,6 +1323,7 @@ class SQLiteStore(Store):
                 raise RunNotFoundError(run_id)
             if row[0] != decision.status:
                 return False
+            _write_first_attempts(conn, run_id)  # before running tasks are reset
             conn.executemany(
                 "UPDATE tasks SET status=?, attempt_base=attempts, error=?, retry_at=NULL, "
                 "ended_at=NULL WHERE run_id=? AND id=? AND status=?",
@@ -1713,32 +1724,36 @@ def _end_open_tasks(
     ).fetchall()
     if not open_tasks:
         return
-    if include_running and any(status == "RUNNING" for _, status in open_tasks):
-        _close_open_attempts(conn, run_id, now, RUN_ENDED)
+    if include_running:
+        running = [task_id for task_id, status in open_tasks if status == "RUNNING"]
+        if running:
+            _write_first_attempts(conn, run_id)
+        conn.executemany(
+            "UPDATE attempts SET status='ERRORED', ended_at=?, error=? WHERE task_id=? "
+            "AND status='STARTED'",
+            [(now, RUN_ENDED, task_id) for task_id in running],
+        )
     conn.executemany(
         "UPDATE tasks SET status='CANCELED', ended_at=? WHERE run_id=? AND id=?",
         [(now, run_id, task_id) for task_id, _ in open_tasks],
     )
 
 
-def _close_open_attempts(
-    conn: sqlite3.Connection, run_id: str, now: float, error: str, task_id: str | None = None
+def _write_first_attempts(
+    conn: sqlite3.Connection, run_id: str, task_id: str | None = None
 ) -> None:
-    """The open attempt of each running task of the run (or of task ``task_id``) ends ERRORED
-    with ``error``. A task's first attempt has no row while it runs (the task row records its
-    start, see ``_rows.py``), so one is written for it."""
-    which = "AND id=?" if task_id is not None else ""
-    args = (now, error, run_id) if task_id is None else (now, error, run_id, task_id)
+    """Give a row to the first attempt of each running task of the run (or of task ``task_id``,
+    whatever its status) that has none, so that what closes the attempt next finds it.
+
+    A first attempt has no row while it runs: the task row records its start (``_rows.py``).
+    Its own end writes what it needs; anything else that ends or resets it (a crash found by
+    the next attempt, a cancel, the run's end, a retry of the run) calls this first."""
+    which = "id=?" if task_id is not None else "status='RUNNING'"
     conn.execute(
-        "UPDATE attempts SET status='ERRORED', ended_at=?, error=? WHERE status='STARTED' AND "
-        f"task_id IN (SELECT id FROM tasks WHERE run_id=? AND status='RUNNING' {which})",
-        args,
-    )
-    conn.execute(
-        "INSERT INTO attempts (task_id, number, status, started_at, ended_at, error) "
-        "SELECT id, 1, 'ERRORED', started_at, ?, ? FROM tasks WHERE run_id=? AND "
-        f"status='RUNNING' AND attempts=1 {which} ON CONFLICT (task_id, number) DO NOTHING",
-        args,
+        "INSERT INTO attempts (task_id, number, status, started_at) SELECT id, 1, 'STARTED', "
+        f"started_at FROM tasks WHERE run_id=? AND {which} AND attempts>=1 AND started_at IS "
+        "NOT NULL ON CONFLICT (task_id, number) DO NOTHING",
+        (run_id,) if task_id is None else (run_id, task_id),
     )
 
 
