@@ -5,6 +5,7 @@
     python bench/profile.py B3 --n 5000   # runio's side of B3
     python bench/profile.py B1 --cpu      # on-CPU samples only (leave out waiting threads)
     python bench/profile.py B2 --n 40000  # runio's side of B2: the resume of a stored run
+    python bench/profile.py B6-local      # an integration call without the vendor's
 
 Runs the side once in a fresh process under ``py-spy record`` (after its untimed setup, if it has
 one, in another process) (raw collapsed stacks, one root
@@ -41,6 +42,11 @@ SIDES = {
     "B3": ("sides_runio:b3", {"n": 5000}),
     "B6": ("sides_stripe:b6_wrapper", {"n": 1000}),
     "B6-normal": ("sides_stripe:b6_wrapper", {"n": 1000, "query": "?synchronous=normal"}),
+    "B6-local": ("sides_stripe:integration_loop", {"n": 5000}),
+    "B6-local-normal": (
+        "sides_stripe:integration_loop",
+        {"n": 5000, "query": "?synchronous=normal"},
+    ),
 }
 SETUPS = {"B2": "sides_runio:b2_build"}
 """A side's untimed setup (its benchmark's ``Setup``), run first, not profiled."""

@@ -131,7 +131,8 @@ def b6_bare(ctx: dict[str, Any]) -> dict[str, Any]:
             customer = await client.v1.customers.create_async({"email": f"user{i}@example.com"})
             if commit:
                 conn.execute("BEGIN")
-                conn.execute("INSERT INTO t (v) VALUES (?)", (str(customer.last_response.body),))
+                body = getattr(customer.last_response, "body", "")
+                conn.execute("INSERT INTO t (v) VALUES (?)", (body,))
                 conn.execute("COMMIT")
             latencies.append(time.perf_counter() - started)
 
@@ -140,3 +141,87 @@ def b6_bare(ctx: dict[str, Any]) -> dict[str, Any]:
     conn.close()
     assert customers == [n + 1], customers
     return _summary(latencies)
+
+
+# -- diagnostic: runio's integration path without the network -------------------------------------
+_CUSTOMER: dict[str, Any] = {
+    "id": "cus_bench0000000001",
+    "object": "customer",
+    "address": None,
+    "balance": 0,
+    "created": 1800000000,
+    "currency": None,
+    "default_source": None,
+    "delinquent": False,
+    "description": None,
+    "email": "user@example.com",
+    "invoice_prefix": "BENCH01",
+    "invoice_settings": {"custom_fields": None, "default_payment_method": None, "footer": None},
+    "livemode": False,
+    "metadata": {},
+    "name": None,
+    "phone": None,
+    "preferred_locales": [],
+    "shipping": None,
+    "tax_exempt": "none",
+}
+"""A customer as Stripe's API returns one (about 500 bytes of JSON)."""
+
+
+class _Canned(runio.Integration[Any]):
+    """An integration whose one write returns ``_CUSTOMER`` without calling anyone."""
+
+    namespace = "canned"
+    name = "Canned"
+    icon = "canned"
+    api_key: str = runio.setting(help="a key, as a real integration has one (a secret)")
+
+    def create_client(self) -> Any:
+        return object()
+
+    @runio.integration_task(
+        name="Create Customer",
+        effect="write",
+        properties=lambda p: [runio.Property("Email", p.get("email"))],
+    )
+    async def create_customer(
+        self, client: Any, task: runio.Task, /, **params: Any
+    ) -> dict[str, Any]:
+        task.output_properties.append(runio.Property("ID", _CUSTOMER["id"]))
+        return dict(_CUSTOMER)
+
+
+def integration_loop(ctx: dict[str, Any]) -> dict[str, Any]:
+    """N ``await io.canned.create_customer(...)`` in one run: what a wrapper call costs in runio
+    alone (the recorded start, the wrapper's bookkeeping, the stored answer), without B6's
+    vendor call and its noise. Not a benchmark of ``run.py``: for ``profile.py`` and for
+    comparing two checkouts (``_child.py`` with ``source``)."""
+    n = int(ctx["params"]["n"])
+    client = runio.Client(
+        "bench",
+        database_url=f"sqlite:///{Path(ctx['workdir']) / 'runio.db'}"
+        + ctx["params"].get("query", ""),
+    )
+    took: dict[str, float] = {}
+
+    @client.define_job(
+        id="loop",
+        trigger=runio.event_trigger("loop"),
+        integrations={"canned": _Canned(api_key="sk_test_bench_canned")},
+    )
+    async def loop_job(payload: Any, io: runio.IO) -> int:
+        await io.canned.create_customer("warm-up", email="warm-up@example.com")
+        started, cpu = time.perf_counter(), time.thread_time()
+        for i in range(n):
+            await io.canned.create_customer(f"customer-{i}", email=f"user{i}@example.com")
+        took["wall"], took["cpu"] = time.perf_counter() - started, time.thread_time() - cpu
+        return n
+
+    client.send_event("loop", {})
+    client.run_worker(until_idle=True)
+    assert client.list_runs(limit=1)[0].status == "COMPLETED"
+    client.close()
+    return {
+        "us_per_call": took["wall"] / n * 1e6,
+        "cpu_us_per_call": took["cpu"] / n * 1e6,
+    }
