@@ -87,7 +87,7 @@ class Runtime:
             for key, setting in spec.settings.items()
             if setting.required and values.get(key) is None
         ]
-        self._default_on_error = self.on_error(None)
+        self._default_on_error = self._on_error_with(None)
         self._client_lock = threading.Lock()
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
             weakref.WeakKeyDictionary()
@@ -268,8 +268,13 @@ class Runtime:
     ) -> Callable[[Exception, Task], Any]:
         """The ``on_error`` of this integration's tasks: the caller's own first, then the
         integration's classification turned into the engine's retry verdicts."""
-        if user_on_error is None and "_default_on_error" in self.__dict__:
-            return self._default_on_error
+        if user_on_error is None:
+            return self._default_on_error  # built once, in __init__
+        return self._on_error_with(user_on_error)
+
+    def _on_error_with(
+        self, user_on_error: Callable[[Exception, Task], Any] | None
+    ) -> Callable[[Exception, Task], Any]:
         integration = self.integration
 
         async def on_error(error: Exception, task: Task) -> Any:

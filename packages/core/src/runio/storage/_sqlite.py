@@ -1105,21 +1105,17 @@ class SQLiteStore(Store):
                     (error, retry_at, lease.run_id, task_id),
                 )
             _require(updated, f"Task {task_id}", lease)
-            if attempt == 1:  # it has no row while it runs: the task row records its start
-                attempted = conn.execute(
-                    "INSERT INTO attempts (task_id, number, status, started_at, ended_at, error) "
-                    "SELECT id, 1, 'ERRORED', started_at, ?, ? FROM tasks WHERE run_id=? AND "
-                    "id=? ON CONFLICT (task_id, number) DO UPDATE SET status='ERRORED', "
-                    "ended_at=excluded.ended_at, error=excluded.error",
-                    (now, error, lease.run_id, task_id),
-                )
-            else:
-                attempted = conn.execute(
+            if attempt == 1:
+                _write_first_attempts(conn, lease.run_id, task_id)
+            _require(
+                conn.execute(
                     "UPDATE attempts SET status='ERRORED', ended_at=?, error=? "
                     "WHERE task_id=? AND number=?",
                     (now, error, task_id, attempt),
-                )
-            _require(attempted, f"Attempt {attempt} of task {task_id}", lease)
+                ),
+                f"Attempt {attempt} of task {task_id}",
+                lease,
+            )
             return status
 
         return await self._write(op, kind=WriteKind.FAIL, lease=lease)  # type: ignore[no-any-return]
@@ -1746,8 +1742,8 @@ def _write_first_attempts(
     whatever its status) that has none, so that what closes the attempt next finds it.
 
     A first attempt has no row while it runs: the task row records its start (``_rows.py``).
-    Its own end writes what it needs; anything else that ends or resets it (a crash found by
-    the next attempt, a cancel, the run's end, a retry of the run) calls this first."""
+    Whatever ends it other than its completion (its failure, a crash found by the next attempt,
+    a cancel, the run's end, a retry of the run) calls this first."""
     which = "id=?" if task_id is not None else "status='RUNNING'"
     conn.execute(
         "INSERT INTO attempts (task_id, number, status, started_at) SELECT id, 1, 'STARTED', "
