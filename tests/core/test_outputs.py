@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import json
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ import pytest
 from pydantic import BaseModel
 
 import runio
+from runio import _json
 from runio.errors import OutputError
 from runio.testing import TestClock
 
@@ -68,11 +70,27 @@ def run_through_a_wait(
         "",
         42,
         0,
+        10**18 - 1,
+        -(10**18),
+        10**40,
         -7.25,
         True,
         None,
     ],
-    ids=["dict", "list", "str", "empty-str", "int", "zero", "float", "bool", "none"],
+    ids=[
+        "dict",
+        "list",
+        "str",
+        "empty-str",
+        "int",
+        "zero",
+        "int-short",
+        "int-long",
+        "int-huge",
+        "float",
+        "bool",
+        "none",
+    ],
 )
 def test_json_values_round_trip(client: runio.Client, clock: TestClock, value: Any) -> None:
     run, seen = run_through_a_wait(client, clock, lambda: value)
@@ -329,3 +347,38 @@ def test_an_oversized_job_output_fails_the_run(make_client: Callable[..., runio.
     assert run.error is not None
     assert run.error["type"] == "OutputError"
     assert "50" in run.error["message"]
+
+
+@pytest.mark.parametrize(
+    "encoder",
+    [
+        json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")),
+        json.JSONEncoder(ensure_ascii=False),
+        json.JSONEncoder(sort_keys=True),
+    ],
+    ids=["outputs", "properties", "ascii-sorted"],
+)
+def test_the_one_shot_encoder_writes_what_its_json_encoder_writes(
+    encoder: json.JSONEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    values: list[Any] = [
+        {"b": [1, 2.5, -0.0, 1e300, None, True, False], "a": {"é": '📧\n"\u0000'}},
+        [],
+        {},
+        "plain",
+        "ünï\tcode",
+        3,
+        10**50,
+        2.5,
+        None,
+        [[[[{"deep": ["er"]}]]]],
+    ]
+    assert [_json.one_shot(encoder)(v) for v in values] == [encoder.encode(v) for v in values]
+    if encoder.allow_nan:
+        assert _json.one_shot(encoder)([float("nan")]) == "[NaN]"
+    else:
+        with pytest.raises(ValueError):  # refused as the encoder refuses it
+            _json.one_shot(encoder)([float("nan")])
+    # A Python without the C encoder (or with another one) gets the encoder's own method
+    monkeypatch.setattr(json.encoder, "c_make_encoder", None)
+    assert _json.one_shot(encoder) == encoder.encode

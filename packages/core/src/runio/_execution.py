@@ -35,6 +35,8 @@ import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from inspect import CO_COROUTINE
+from types import FunctionType
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
 
 from . import _json
@@ -284,26 +286,40 @@ class Execution:
         return key, depth
 
     def _new_task(
-        self, key: str, cache_key: Any, parent: Frame | None, depth: int, kind: str, **meta: Any
+        self,
+        key: str,
+        cache_key: Any,
+        parent: Frame | None,
+        depth: int,
+        kind: str,
+        *,
+        now: float,
+        name: str | None = None,
+        icon: str | None = None,
+        properties: str | None = None,
+        params: str | None = None,
+        style: str | None = None,
+        redact: str | None = None,
+        description: str | None = None,
+        display_key: str | None = None,
     ) -> NewTask:
-
         return NewTask(
-            id=new_id("task"),
-            run_id=self.run_id,
-            parent_id=parent.task_id if parent else None,
-            idempotency_key=key,
-            cache_key=cache_key_json(cache_key),
-            kind=kind,
-            name=meta.get("name") or str(cache_key),
-            icon=meta.get("icon"),
-            properties=meta.get("properties"),
-            params=meta.get("params"),
-            style=meta.get("style"),
-            redact=meta.get("redact"),
-            depth=depth,
-            created_at=self.clock.now(),
-            description=meta.get("description"),
-            display_key=meta.get("display_key"),
+            new_id("task"),
+            self.run_id,
+            parent.task_id if parent else None,
+            key,
+            cache_key_json(cache_key),
+            kind,
+            name or str(cache_key),
+            icon,
+            properties,
+            params,
+            style,
+            redact,
+            depth,
+            now,
+            description,
+            display_key,
         )
 
     # -- tasks ---------------------------------------------------------------------------------
@@ -381,6 +397,7 @@ class Execution:
         stored = self.tasks.get(key)
         new_task: NewTask | None = None
         outcome_unknown = False
+        now = self.clock.now()
         if stored is not None:
             status = stored.status
             if status == TaskStatus.COMPLETED:
@@ -422,10 +439,11 @@ class Execution:
                 parent,
                 depth,
                 kind,
+                now=now,
                 name=name,
                 icon=icon,
-                properties=_properties_json(properties, cache_key),
-                params=_params_json(params, cache_key),
+                properties=_properties_json(properties, cache_key) if properties else None,
+                params=_params_json(params, cache_key) if params is not None else None,
                 style=style,
                 redact=json.dumps(list(redact)) if redact else None,
                 description=description,
@@ -433,6 +451,7 @@ class Execution:
             )
             if delay_until is not None:
                 await self._delay(new_task, delay_until)
+                now = self.clock.now()
             task_id = new_task.id
             attempt = 1
             attempt_base = 0
@@ -448,7 +467,7 @@ class Execution:
                 0,
                 None,
                 None,
-                self.clock.now(),
+                now,
             )
             self.tasks[key] = stored
 
@@ -464,7 +483,6 @@ class Execution:
             outcome_unknown=outcome_unknown,
             started_at=stored.started_at,
         )
-        now = self.clock.now()
         if stored.started_at is None:
             stored.started_at = task.started_at = now
         if not (stored.status == TaskStatus.RUNNING and self.resume_running and new_task is None):
@@ -510,8 +528,9 @@ class Execution:
                 scrubbed = scrub_output(text)
                 if scrubbed != text:
                     text, fresh = scrubbed, _MISSING
-            size = len(text.encode("utf-8"))
-            if size > self.limits.max_output_size:
+            limit = self.limits.max_output_size
+            # UTF-8 takes at most 4 bytes a character: most outputs need no count
+            if len(text) * 4 > limit and (size := len(text.encode("utf-8"))) > limit:
                 await self._refuse_output(
                     f"Task {cache_key!r} returned {size:,} bytes of JSON, more than the "
                     f"{self.limits.max_output_size:,}-byte limit. Store large data elsewhere and "
@@ -572,7 +591,7 @@ class Execution:
         # awaited here sees it, a sync fn gets a copy of the context in its thread.
         token = current_frame.set(frame)
         try:
-            if inspect.iscoroutinefunction(fn):
+            if _is_async(fn):
                 pending: Awaitable[Any] = fn(task)
             else:
                 call = self.executor.submit(contextvars.copy_context().run, fn, task)
@@ -583,7 +602,7 @@ class Execution:
                         if not call.done():  # else: the function raised TimeoutError
                             _note_slow(fn)
                     else:
-                        return await _settled(result)
+                        return (await result) if _maybe_awaitable(result) else result
                 pending = asyncio.wrap_future(call, loop=self.loop)
             if timeout is None:
                 result = await pending
@@ -599,7 +618,7 @@ class Execution:
                         cache_key=cache_key,
                         attempt=attempt,
                     ) from None
-            return await _settled(result)
+            return (await result) if _maybe_awaitable(result) else result
         finally:
             current_frame.reset(token)
 
@@ -839,7 +858,9 @@ class Execution:
             assert when is not None
             wake_at = now + max(0.0, when - now) * self.limits.time_scale
             label = "Wait until"
-        new_task = self._new_task(key, cache_key, parent, depth, "wait", name=label, icon="clock")
+        new_task = self._new_task(
+            key, cache_key, parent, depth, "wait", now=now, name=label, icon="clock"
+        )
         await self._persist(self.store.record_wait(self.lease, new_task=new_task, wake_at=wake_at))
         self.tasks[key] = StoredTask(
             new_task.id,
@@ -964,6 +985,7 @@ class Execution:
                 parent,
                 depth,
                 "event_wait",
+                now=now,
                 name=f"Wait for event {name}",
                 icon="bell",
                 params=_params_json(
@@ -1102,11 +1124,20 @@ def _note_slow(fn: Callable[..., Any]) -> None:
     skip[1] = min(skip[1] * 2, _SLOW_SKIP_MAX)
 
 
-async def _settled(result: Any) -> Any:
-    """A task function's result; a plain function (e.g. a lambda) may return a coroutine."""
-    if inspect.isawaitable(result):
-        return await result
-    return result
+def _is_async(fn: Any) -> bool:
+    """``inspect.iscoroutinefunction``, answered from the code's flags for a plain function."""
+    if type(fn) is FunctionType:
+        return bool(fn.__code__.co_flags & CO_COROUTINE)
+    return inspect.iscoroutinefunction(fn)
+
+
+_NEVER_AWAITABLE = frozenset({int, str, float, bool, type(None), dict, list, tuple})
+
+
+def _maybe_awaitable(result: Any) -> bool:
+    """Whether a task function's result is to be awaited: a plain function (e.g. a lambda) may
+    return a coroutine."""
+    return type(result) not in _NEVER_AWAITABLE and inspect.isawaitable(result)
 
 
 def _outcome_was_unknown(error_text: str | None) -> bool:
@@ -1137,10 +1168,10 @@ def _properties_json(properties: Sequence[Any] | None, cache_key: Any) -> str | 
     where = f"Task {cache_key!r}"
     shown = (as_property(p, where) for p in properties)
     out = [p.as_json() for p in shown if p.text is not None]  # a value not there is not shown
-    return _PROPERTIES_ENCODER.encode(out) if out else None
+    return _PROPERTIES_ENCODER(out) if out else None
 
 
-_PROPERTIES_ENCODER = json.JSONEncoder(ensure_ascii=False)
+_PROPERTIES_ENCODER = _json.one_shot(json.JSONEncoder(ensure_ascii=False))
 
 
 def _params_json(params: Any, cache_key: Any) -> str | None:

@@ -8,6 +8,7 @@ the first run and every replay see the same thing.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import lru_cache
 from json.scanner import make_scanner
 from typing import Any
@@ -15,15 +16,61 @@ from typing import Any
 from pydantic import TypeAdapter
 from pydantic_core import PydanticSerializationError, to_jsonable_python
 
-__all__ = ["decode", "encode", "parse_as"]
+__all__ = ["decode", "encode", "one_shot", "parse_as"]
+
+_SHORT_INT = 10**18
+"""Integers shorter than this are written by ``encode`` directly (far below Python's limit on
+the digits an integer is written with)."""
 
 _PLAIN = (str, int, float, bool, type(None))
 _SCALARS = frozenset(_PLAIN)
 """Exact types a flat dict's values may have to be encoded as they are."""
 
 
+def one_shot(encoder: json.JSONEncoder) -> Callable[[Any], str]:
+    """``encoder.encode``, without the C encoder object ``JSONEncoder.encode`` builds for each
+    value: one is built here, once, from the same settings (``json.encoder.c_make_encoder``,
+    which ``JSONEncoder`` itself uses). Where that is missing, takes other arguments in this
+    Python, or writes other text (an indenting encoder): ``encoder.encode`` itself. It does not
+    track containers to name a circular one: nesting that deep fails with a RecursionError."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return encoder.encode
+    escape = (
+        json.encoder.encode_basestring_ascii
+        if encoder.ensure_ascii
+        else json.encoder.encode_basestring
+    )
+    try:
+        scan = make(
+            None,
+            encoder.default,
+            escape,
+            None,
+            encoder.key_separator,
+            encoder.item_separator,
+            encoder.sort_keys,
+            encoder.skipkeys,
+            encoder.allow_nan,
+        )
+        sample: Any = {"a": [1, 2.5, None, True, "é\n"], "b": {}}
+        if "".join(scan(sample, 0)) != encoder.encode(sample):  # e.g. an indenting encoder
+            return encoder.encode
+    except Exception:
+        return encoder.encode
+    join = "".join
+
+    def encode(value: Any) -> str:
+        if type(value) is str:
+            return escape(value)
+        return join(scan(value, 0))
+
+    return encode
+
+
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-"""What ``encode`` writes with (one encoder: ``json.dumps`` with options builds one per call)."""
+_encode = one_shot(_ENCODER)
+"""What ``encode`` writes with (``json.dumps`` with options would build an encoder per call)."""
 
 
 class NotJsonError(Exception):
@@ -35,9 +82,10 @@ def encode(value: Any) -> str:
 
     Refused rather than silently changed: NaN and infinity, two keys of one mapping that JSON
     would merge (``{1: "a", "1": "b"}``), and text holding a lone surrogate (not UTF-8)."""
-    if type(value) is dict and all(
-        type(k) is str and type(v) in _SCALARS for k, v in value.items()
-    ):
+    kind = type(value)
+    if kind is int and -_SHORT_INT < value < _SHORT_INT:
+        return int.__repr__(value)  # what JSON writes for it
+    if kind is dict and all(type(k) is str and type(v) in _SCALARS for k, v in value.items()):
         pass  # a flat dict of plain values (most params): nothing to convert or check
     elif not isinstance(value, _PLAIN):
         try:
@@ -55,7 +103,7 @@ def encode(value: Any) -> str:
         check_keys(value)  # after the conversion, which refuses a value that contains itself
         value = converted
     try:
-        text = _ENCODER.encode(value)
+        text = _encode(value)
     except (TypeError, ValueError, RecursionError) as exc:
         raise NotJsonError(_plain(exc)) from None
     if not text.isascii():  # CPython knows this without a scan

@@ -14,6 +14,7 @@ import math
 from collections.abc import Sequence
 from typing import TypeAlias
 
+from ._json import one_shot
 from .errors import InvalidCacheKeyError
 
 JsonScalar: TypeAlias = str | int | float | bool | None
@@ -94,12 +95,12 @@ def _flatten(items: list[object] | tuple[object, ...], out: list[str], whole: ob
             )
 
 
-_KEY_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_KEY_ENCODER = one_shot(json.JSONEncoder(ensure_ascii=False, separators=(",", ":")))
 
 
 def cache_key_json(cache_key: object) -> str:
     """The cache key as stored and displayed (JSON)."""
-    return _KEY_ENCODER.encode(cache_key)
+    return _KEY_ENCODER(cache_key)
 
 
 def scope_prefix(run_id: str, parent_idempotency_key: str | None) -> str:

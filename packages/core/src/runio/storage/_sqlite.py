@@ -332,9 +332,11 @@ class _Runner:
             log.warning("a write of run %s failed: %s", item.lease.run_id, value)
             self._deferred.failed(item.lease, value)
 
-    def _commit(self, conn: sqlite3.Connection, kinds: Sequence[WriteKind]) -> None:
+    def _commit(self, conn: sqlite3.Connection, batch: Sequence[_Item]) -> None:
         faults = self._faults
-        if faults.armed and (
+        armed = faults.armed
+        kinds = [item.kind for item in batch] if armed else []
+        if armed and (
             faults.reach(FaultPoint.BEFORE_COMMIT, kinds)
             or faults.reach(FaultPoint.CONNECTION_LOST, kinds)
         ):
@@ -346,7 +348,7 @@ class _Runner:
             self._durable_commit_seconds += (took - self._durable_commit_seconds) * _AVERAGE_WEIGHT
         else:
             conn.execute("COMMIT")
-        if faults.armed and faults.reach(FaultPoint.AFTER_COMMIT, kinds):
+        if armed and faults.reach(FaultPoint.AFTER_COMMIT, kinds):
             raise _CommitAnswerLost()
 
     def _run_alone(self, conn: sqlite3.Connection, item: _Item) -> None:
@@ -359,7 +361,7 @@ class _Runner:
                 self._set_sync(conn, self._batch_sync([item]))
                 self._begin(conn)
                 value = item.op(conn)
-                self._commit(conn, (item.kind,))
+                self._commit(conn, (item,))
             else:
                 value = _retry_locked(lambda: item.op(conn))
         except BaseException as exc:
@@ -399,7 +401,7 @@ class _Runner:
                     results.append((item, True, item.op(conn)))
                 except RunioError as exc:
                     results.append((item, False, exc))
-            self._commit(conn, [item.kind for item in batch])
+            self._commit(conn, batch)
         except _CommitAnswerLost as exc:
             for item in batch:
                 self._report(item, False, _wrap(exc))
@@ -498,7 +500,18 @@ def _check_lease(conn: sqlite3.Connection, lease: Lease) -> str:
     return str(row[1])
 
 
-def _insert_task(conn: sqlite3.Connection, t: NewTask, status: str, **extra: Any) -> None:
+def _insert_task(
+    conn: sqlite3.Connection,
+    t: NewTask,
+    status: str,
+    *,
+    attempts: int = 0,
+    started_at: float | None = None,
+    wake_at: float | None = None,
+    output: str | None = None,
+    output_properties: str | None = None,
+    ended_at: float | None = None,
+) -> None:
     conn.execute(
         "INSERT INTO tasks (id, run_id, parent_id, idempotency_key, cache_key, kind, name, icon, "
         "properties, params, style, redact, status, depth, created_at, attempts, started_at, "
@@ -520,12 +533,12 @@ def _insert_task(conn: sqlite3.Connection, t: NewTask, status: str, **extra: Any
             status,
             t.depth,
             t.created_at,
-            extra.get("attempts", 0),
-            extra.get("started_at"),
-            extra.get("wake_at"),
-            extra.get("output"),
-            extra.get("output_properties"),
-            extra.get("ended_at"),
+            attempts,
+            started_at,
+            wake_at,
+            output,
+            output_properties,
+            ended_at,
             t.description,
             t.display_key,
         ),
