@@ -15,9 +15,10 @@ never holds the event loop. Handing it there and being woken for its result cost
 hand-offs, each slower than the function itself when it only computes. So, when the execution is
 alone in its worker (``storage.alone_in_worker``: nothing else needs the loop), the loop waits for
 the function's thread for up to ``QUICK_CALL`` seconds, blocked, before it awaits the result as
-usual. A function whose call outlasted that (it does I/O) is awaited at once for its next calls:
-64 of them after its first long call, twice as many after each further one, up to 4,096, so a
-function that only once met a busy machine is soon waited for again.
+usual. That call goes through the task threads' quick lane (``_task_threads``): two bare lock
+hand-offs. A function whose call outlasted the wait (it does I/O) is awaited at once for its next
+calls: 64 of them after its first long call, twice as many after each further one, up to 4,096,
+so a function that only once met a busy machine is soon waited for again.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ import random as _random
 import traceback
 import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from concurrent.futures import Executor
 from dataclasses import dataclass
 from inspect import CO_COROUTINE
 from types import FunctionType
@@ -44,6 +44,7 @@ from ._ids import new_id
 from ._keys import cache_key_json, scope_prefix, task_key
 from ._records import ClaimedRun, Event, LogEntry, NewTask, RunStatus, StoredTask, TaskStatus
 from ._task import Task, as_property
+from ._task_threads import TaskThreads
 from ._validate import printable
 from .errors import (
     ConfigurationError,
@@ -162,7 +163,7 @@ class Execution:
         stored_tasks: list[StoredTask],
         log_marks: dict[str, int],
         outputs: dict[str, str | None] | None = None,
-        executor: Executor,
+        executor: TaskThreads,
         loop: asyncio.AbstractEventLoop,
         send_event: Callable[..., Awaitable[Any]],
         deadline: float | None = None,
@@ -594,15 +595,17 @@ class Execution:
             if _is_async(fn):
                 pending: Awaitable[Any] = fn(task)
             else:
-                call = self.executor.submit(contextvars.copy_context().run, fn, task)
+                run = contextvars.copy_context().run
                 if timeout is None and _quick_call_worth_waiting(fn):
-                    try:
-                        result = call.result(QUICK_CALL)
-                    except TimeoutError:
-                        if not call.done():  # else: the function raised TimeoutError
-                            _note_slow(fn)
-                    else:
+                    done, result = self.executor.call_quick(
+                        lambda task: run(fn, task), task, wait=QUICK_CALL
+                    )
+                    if done:
                         return (await result) if _maybe_awaitable(result) else result
+                    _note_slow(fn)
+                    call = result
+                else:
+                    call = self.executor.submit(run, fn, task)
                 pending = asyncio.wrap_future(call, loop=self.loop)
             if timeout is None:
                 result = await pending

@@ -29,7 +29,6 @@ import signal
 import socket
 import threading
 from collections.abc import Awaitable, Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypedDict
@@ -55,6 +54,7 @@ from ._job import Job
 from ._logcapture import capturing, current_capture, resolve
 from ._records import ClaimedRun, Event, Lease, RunStatus
 from ._schedules import Scheduler
+from ._task_threads import TaskThreads
 from ._validate import MAX_GRACE_PERIOD, MAX_LEASE_SECONDS, MAX_POLL_INTERVAL
 from .errors import (
     ConfigurationError,
@@ -125,28 +125,6 @@ class WorkerApp:
     ``io.cancel_event``."""
 
 
-class _TaskThreads(ThreadPoolExecutor):
-    """The threads synchronous job and task functions run in, counting the calls in progress
-    (a call Python cannot interrupt outlives the worker when it is stopped by force)."""
-
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self._lock = threading.Lock()
-        self.running = 0
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-        def counted() -> Any:
-            with self._lock:
-                self.running += 1
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                with self._lock:
-                    self.running -= 1
-
-        return super().submit(counted)
-
-
 class Worker:
     def __init__(
         self,
@@ -205,7 +183,7 @@ class Worker:
         self._wakeup: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.runs_finished = 0
-        self._executor: _TaskThreads | None = None
+        self._executor: TaskThreads | None = None
         self._next_tick: float | None = None
         self.max_store_failures = max_store_failures
         self.store_failures = 0
@@ -240,7 +218,7 @@ class Worker:
 
         return alone
 
-    def _task_threads(self) -> _TaskThreads:
+    def _task_threads(self) -> TaskThreads:
         assert self._executor is not None, "the worker is not running"
         return self._executor
 
@@ -315,7 +293,7 @@ class Worker:
             if (level := resolve(job.capture_logging, app.capture_logging)) is not None
         }
         watch = await app.store.watch(app.app_id, self.notify)  # wake-ups beside the polling
-        executor = _TaskThreads(
+        executor = TaskThreads(
             max_workers=max(32, self.concurrency * 4), thread_name_prefix="runio-task"
         )
         self._executor = executor

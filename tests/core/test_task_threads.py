@@ -1,0 +1,142 @@
+"""The task threads' quick lane: a plain task function the event loop waits for, blocked.
+
+What it must keep from the pool it stands beside: the call runs in another thread, its result or
+its error comes back to the caller, a call that outlasts the wait goes on and answers through a
+future, every call in progress is counted, and shutting down ends the lane's thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from runio._task_threads import TaskThreads
+
+
+@pytest.fixture
+def threads() -> Iterator[TaskThreads]:
+    pool = TaskThreads(max_workers=2, thread_name_prefix="t")
+    yield pool
+    pool.shutdown(wait=True)
+
+
+def test_a_quick_call_runs_in_the_lane_and_returns_its_result(threads: TaskThreads) -> None:
+    def where(arg: Any) -> tuple[Any, int]:
+        return arg, threading.get_ident()
+
+    first = threads.call_quick(where, "a", wait=30)
+    second = threads.call_quick(where, "b", wait=30)
+    assert first[0] and second[0]
+    assert first[1][0] == "a" and second[1][0] == "b"
+    lane = first[1][1]
+    assert lane != threading.get_ident()
+    assert second[1][1] == lane  # the same thread serves call after call
+    assert threads.running == 0
+
+
+def test_what_the_function_raises_is_raised_to_the_caller(threads: TaskThreads) -> None:
+    error = ValueError("no such customer")
+
+    def fails(arg: Any) -> None:
+        raise error
+
+    with pytest.raises(ValueError) as caught:
+        threads.call_quick(fails, None, wait=30)
+    assert caught.value is error
+    assert threads.call_quick(lambda arg: arg * 2, 21, wait=30) == (True, 42)  # the lane goes on
+
+
+def test_a_call_outlasting_the_wait_answers_through_a_future_and_a_new_lane_takes_over(
+    threads: TaskThreads,
+) -> None:
+    release = threading.Event()
+    running = threading.Event()
+    slow_thread: list[threading.Thread] = []
+
+    def slow(arg: Any) -> str:
+        slow_thread.append(threading.current_thread())
+        running.set()
+        assert release.wait(timeout=30)
+        return f"slow {arg}"
+
+    done, future = threads.call_quick(slow, 1, wait=0.01)
+    assert not done
+    assert running.wait(timeout=30)
+    assert threads.running == 1  # counted while it goes on
+    assert not future.done()
+
+    # the next quick call does not wait behind it: another lane serves it
+    done, value = threads.call_quick(lambda arg: threading.current_thread(), None, wait=30)
+    assert done
+    assert value is not slow_thread[0]
+
+    release.set()
+    assert future.result(timeout=30) == "slow 1"
+    slow_thread[0].join(timeout=30)
+    assert not slow_thread[0].is_alive()  # it answered, then ended
+    assert threads.running == 0
+
+
+def test_an_error_after_the_wait_reaches_the_future(threads: TaskThreads) -> None:
+    release = threading.Event()
+
+    def slow_failure(arg: Any) -> None:
+        assert release.wait(timeout=30)
+        raise ConnectionError("the vendor hung up")
+
+    done, future = threads.call_quick(slow_failure, None, wait=0.01)
+    assert not done
+    release.set()
+    with pytest.raises(ConnectionError, match="hung up"):
+        future.result(timeout=30)
+
+
+class _LateLock:
+    """Stands in for the lane's "done" lock: its first timed acquire reports a timeout only once
+    the lane has handed the outcome over, as when a call ends just as the wait runs out."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+        self._handed_over = threading.Event()
+        self._timed_out_once = False
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        if timeout >= 0 and not self._timed_out_once:
+            self._timed_out_once = True
+            assert self._handed_over.wait(timeout=30)
+            return False
+        return bool(self._real.acquire(blocking, timeout))
+
+    def release(self) -> None:
+        self._real.release()
+        self._handed_over.set()
+
+
+def test_a_call_ending_just_as_the_wait_runs_out_is_answered_directly(
+    threads: TaskThreads,
+) -> None:
+    threads.call_quick(lambda arg: None, None, wait=30)  # the lane is there
+    lane = threads._lane
+    assert lane is not None
+    lane._done = _LateLock(lane._done)  # type: ignore[assignment]
+
+    assert threads.call_quick(lambda arg: "in time after all", None, wait=30) == (
+        True,
+        "in time after all",
+    )
+    assert threads._lane is lane and not lane.retired  # still the lane for the next call
+    assert threads.call_quick(lambda arg: arg, 7, wait=30) == (True, 7)
+
+
+def test_shutdown_ends_the_lane_and_refuses_new_calls() -> None:
+    pool = TaskThreads(max_workers=1, thread_name_prefix="t")
+    done, lane_thread = pool.call_quick(lambda arg: threading.current_thread(), None, wait=30)
+    assert done
+    pool.shutdown(wait=True)
+    lane_thread.join(timeout=30)
+    assert not lane_thread.is_alive()
+    with pytest.raises(RuntimeError, match="after shutdown"):
+        pool.call_quick(lambda arg: arg, 1, wait=30)
