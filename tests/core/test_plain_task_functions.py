@@ -10,6 +10,8 @@ the task as before, and a function's context (the task it runs as) is its own.
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import threading
 import weakref
 from typing import Any
@@ -154,3 +156,85 @@ def test_plain_functions_run_in_task_threads_and_see_their_own_task(
     assert run.status == "COMPLETED", run.error
     assert [x[:2] for x in run.output] == [[f"k{i}", 1] for i in range(6)]
     assert loop_threads and not {x[2] for x in run.output} & set(loop_threads)
+
+
+def test_a_worker_stopped_by_force_during_a_long_plain_call_leaves_it_counted_then_done(
+    client: runio.Client,
+) -> None:
+    """The call outlasted the loop's quick wait, then the worker was stopped by force: the run's
+    asyncio task is cancelled, which must not break the thread still running the call (it was
+    answered through a future that can no longer be cancelled)."""
+    started = threading.Event()
+    release = threading.Event()
+    call_thread: list[threading.Thread] = []
+
+    def slow(task: runio.Task) -> str:
+        call_thread.append(threading.current_thread())
+        started.set()
+        assert release.wait(timeout=30)
+        return "done"
+
+    @client.define_job(id="slow", trigger=runio.event_trigger("go"))
+    async def slow_job(payload: Any, io: runio.IO) -> str:
+        await _alone_in_worker()
+        return await io.run_task("slow", slow)
+
+    run_id = client.send_event("go").run_ids[0]
+    worker = client.worker(grace_period=0)
+
+    async def run_then_stop() -> None:
+        running = asyncio.create_task(worker.run())
+        await asyncio.to_thread(started.wait, 30)
+        worker.stop(force=True)
+        await running
+
+    asyncio.run(run_then_stop())
+    assert worker.abandoned_calls == 1  # still running, and counted
+    release.set()
+    call_thread[0].join(timeout=30)
+    assert not call_thread[0].is_alive()
+    assert worker.abandoned_calls == 0
+    run = client.get_run(run_id)
+    assert run.status == "QUEUED"  # released, to be resumed by the next worker
+    assert run.task("slow").status == "RUNNING"
+
+
+async def _coroutine_fn(task: Any) -> int:
+    return 1
+
+
+def _plain_fn(task: Any) -> int:
+    return 1
+
+
+class _Callable:
+    async def __call__(self, task: Any) -> int:
+        return 1
+
+    async def method(self, task: Any) -> int:
+        return 1
+
+
+def _candidates() -> list[Any]:
+    @functools.wraps(_coroutine_fn)
+    def wrapped(task: Any) -> Any:
+        return _coroutine_fn(task)
+
+    found: list[Any] = [
+        _coroutine_fn,
+        _plain_fn,
+        lambda task: 1,
+        functools.partial(_coroutine_fn),
+        _Callable(),
+        _Callable().method,
+        wrapped,
+    ]
+    mark = getattr(inspect, "markcoroutinefunction", None)  # Python 3.12+
+    if mark is not None:
+        found.append(mark(lambda task: _coroutine_fn(task)))
+    return found
+
+
+@pytest.mark.parametrize("fn", _candidates())
+def test_async_task_functions_are_told_apart_as_inspect_tells_them(fn: Any) -> None:
+    assert _execution._is_async(fn) == inspect.iscoroutinefunction(fn)

@@ -8,6 +8,7 @@ future, every call in progress is counted, and shutting down ends the lane's thr
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -80,6 +81,52 @@ def test_a_call_outlasting_the_wait_answers_through_a_future_and_a_new_lane_take
     assert threads.running == 0
 
 
+def test_the_future_of_a_call_outlasting_the_wait_cannot_be_cancelled(
+    threads: TaskThreads,
+) -> None:
+    """As the pool's: it is already running, so cancelling it (as asyncio does to a future it
+    awaits when its task is cancelled) fails, and the call still delivers its outcome."""
+    release = threading.Event()
+    done, future = threads.call_quick(lambda arg: release.wait(timeout=30), None, wait=0.01)
+    assert not done
+    assert future.running()
+    assert not future.cancel()
+    release.set()
+    assert future.result(timeout=30) is True
+
+
+def test_a_base_exception_from_the_function_reaches_the_caller(threads: TaskThreads) -> None:
+    class Stop(BaseException):
+        pass
+
+    def stops(arg: Any) -> None:
+        raise Stop()
+
+    with pytest.raises(Stop):
+        threads.call_quick(stops, None, wait=30)
+    assert threads.call_quick(lambda arg: arg, "still serving", wait=30) == (True, "still serving")
+
+
+def test_an_idle_lane_keeps_nothing_of_its_last_call(threads: TaskThreads) -> None:
+    class Thing:
+        made: Thing | None = None
+
+    def fails(arg: Any) -> None:
+        local = Thing()
+        kept.append(weakref.ref(local))
+        raise ValueError("with a local in its traceback")
+
+    kept: list[weakref.ref[Thing]] = []
+    arg, result = Thing(), Thing()
+    kept += [weakref.ref(arg), weakref.ref(result)]
+    arg.made = result
+    assert threads.call_quick(lambda a: a.made, arg, wait=30) == (True, result)
+    with pytest.raises(ValueError):
+        threads.call_quick(fails, None, wait=30)
+    del arg, result
+    assert [ref() for ref in kept] == [None, None, None]
+
+
 def test_an_error_after_the_wait_reaches_the_future(threads: TaskThreads) -> None:
     release = threading.Event()
 
@@ -129,6 +176,60 @@ def test_a_call_ending_just_as_the_wait_runs_out_is_answered_directly(
     )
     assert threads._lane is lane and not lane.retired  # still the lane for the next call
     assert threads.call_quick(lambda arg: arg, 7, wait=30) == (True, 7)
+
+
+class _Interrupted(BaseException):
+    """What a signal handler raising in the waiting thread (a second Ctrl-C) looks like."""
+
+
+class _InterruptingLock:
+    """Stands in for the lane's "done" lock: its first timed acquire is interrupted, once the
+    call has finished (``after_answer``) or while it still runs."""
+
+    def __init__(self, real: Any, *, after_answer: bool, handed_over: threading.Event) -> None:
+        self._real = real
+        self._after_answer = after_answer
+        self._handed_over = handed_over
+        self._interrupted = False
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        if timeout >= 0 and not self._interrupted:
+            self._interrupted = True
+            if self._after_answer:
+                assert self._handed_over.wait(timeout=30)
+            raise _Interrupted()
+        return bool(self._real.acquire(blocking, timeout))
+
+    def release(self) -> None:
+        self._real.release()
+        self._handed_over.set()
+
+
+@pytest.mark.parametrize("after_answer", [False, True], ids=["while running", "after answer"])
+def test_a_caller_interrupted_while_waiting_leaves_the_next_call_its_own_answer(
+    threads: TaskThreads, after_answer: bool
+) -> None:
+    threads.call_quick(lambda arg: None, None, wait=30)  # the lane is there
+    lane = threads._lane
+    assert lane is not None
+    handed_over = threading.Event()
+    lane._done = _InterruptingLock(  # type: ignore[assignment]
+        lane._done, after_answer=after_answer, handed_over=handed_over
+    )
+    release = threading.Event()
+
+    def first(arg: Any) -> str:
+        assert after_answer or release.wait(timeout=30)
+        return "first"
+
+    with pytest.raises(_Interrupted):
+        threads.call_quick(first, None, wait=30)
+    assert threads.call_quick(lambda arg: "second", None, wait=30) == (True, "second")
+    assert threads.call_quick(lambda arg: "third", None, wait=30) == (True, "third")
+    # interrupted before the answer, the lane was retired (its call ends unheard); after it,
+    # the answer was dropped and the lane serves on
+    assert (threads._lane is lane) is after_answer
+    release.set()
 
 
 def test_shutdown_ends_the_lane_and_refuses_new_calls() -> None:

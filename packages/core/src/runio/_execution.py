@@ -410,7 +410,7 @@ class Execution:
             if status == TaskStatus.CANCELED:
                 raise Canceled()
             if status == TaskStatus.WAITING:
-                if stored.retry_at is not None and stored.retry_at > self.clock.now():
+                if stored.retry_at is not None and stored.retry_at > now:
                     raise self.suspend_until(stored.retry_at)
                 attempt = stored.attempts + 1
                 outcome_unknown = _outcome_was_unknown(stored.error)
@@ -443,8 +443,8 @@ class Execution:
                 now=now,
                 name=name,
                 icon=icon,
-                properties=_properties_json(properties, cache_key) if properties else None,
-                params=_params_json(params, cache_key) if params is not None else None,
+                properties=_properties_json(properties, cache_key),
+                params=_params_json(params, cache_key),
                 style=style,
                 redact=json.dumps(list(redact)) if redact else None,
                 description=description,
@@ -1128,8 +1128,10 @@ def _note_slow(fn: Callable[..., Any]) -> None:
 
 
 def _is_async(fn: Any) -> bool:
-    """``inspect.iscoroutinefunction``, answered from the code's flags for a plain function."""
-    if type(fn) is FunctionType:
+    """``inspect.iscoroutinefunction``, answered from the code's flags for a plain function
+    with no attributes of its own (``functools.wraps`` and Python 3.12's
+    ``inspect.markcoroutinefunction`` set some: those ask ``inspect``)."""
+    if type(fn) is FunctionType and not fn.__dict__:
         return bool(fn.__code__.co_flags & CO_COROUTINE)
     return inspect.iscoroutinefunction(fn)
 

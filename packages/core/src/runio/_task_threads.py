@@ -6,10 +6,16 @@ blocked, for up to a moment (``_execution.QUICK_CALL``) before it awaits the res
 function that only computes is back sooner than the loop could have done anything else.
 
 That wait goes through a *lane*: one thread kept for it, handed the call through one lock and
-handing the outcome back through another. The pool's ``submit`` builds a future, its condition,
-a work item and a queue entry for each call; the lane builds nothing. A call that outlasts the
-wait goes on in its lane's thread, which then answers through a future and ends; the next quick
-call gets a new lane.
+handing the outcome back through another, where the pool's ``submit`` builds a future with its
+condition, a work item and a queue entry for each call. A call that outlasts the wait goes on in
+its lane's thread, which then answers through a future (already running, so it cannot be
+cancelled, as the pool's) and ends; the next quick call gets a new lane. So does the next call
+after the caller was interrupted while it waited (a signal handler raising in the loop's
+thread): that lane finishes its call unheard.
+
+Lane threads are daemon threads: at interpreter exit, a call still running in one (it outlasted
+its wait, and the worker has stopped) is not waited for, as a crash would not wait for it; the
+run resumes from what is stored. The pool's threads are waited for.
 """
 
 from __future__ import annotations
@@ -93,19 +99,37 @@ class _Lane:
     def call(self, fn: Callable[..., Any], arg: Any, wait: float) -> tuple[bool, Any]:
         self._call = (fn, arg)
         self._go.release()
-        if not self._done.acquire(timeout=wait):
+        try:
+            if not self._done.acquire(timeout=wait):
+                with self._state:
+                    if self._outcome is None:  # still running: it answers through a future
+                        return False, self._retire()
+                self._done.acquire()  # it finished just now: its release is there to take
+        except BaseException:  # interrupted while waiting: nobody takes this call's outcome
             with self._state:
-                if self._outcome is None:  # still running: it answers through a future
-                    self.retired = True
-                    self._future = concurrent.futures.Future()
-                    return False, self._future
-            self._done.acquire()  # it finished just now: its release is there to take
+                if self._outcome is None:
+                    self._retire()
+                else:  # it answered already: consume that, so the lane is ready again
+                    self._done.acquire()
+                    self._outcome = None
+            raise
         outcome, self._outcome = self._outcome, None
         assert outcome is not None
         ok, value = outcome
-        if not ok:
+        if ok:
+            return True, value
+        try:
             raise value
-        return True, value
+        finally:
+            del value, outcome  # no cycle through this frame's traceback
+
+    def _retire(self) -> concurrent.futures.Future[Any]:
+        """(Holding ``_state``.) The running call answers through the returned future."""
+        self.retired = True
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        future.set_running_or_notify_cancel()  # as the pool's: cancel() can no longer succeed
+        self._future = future
+        return future
 
     def close(self) -> None:
         if not self.retired:
@@ -114,29 +138,39 @@ class _Lane:
             self._go.release()
 
     def _main(self) -> None:
+        while self._serve_one():
+            pass
+
+    def _serve_one(self) -> bool:
+        """Wait for a call and answer it; False once the lane is done. (A method of its own so
+        that nothing of a call, its function, argument, result or error, stays referenced by an
+        idle lane.)"""
+        self._go.acquire()
+        call, self._call = self._call, None
+        if call is None:
+            return False
+        fn, arg = call
         owner = self._owner
-        while True:
-            self._go.acquire()
-            call, self._call = self._call, None
-            if call is None:
-                return
-            fn, arg = call
-            owner.count(1)
-            try:
-                outcome: tuple[bool, Any] = (True, fn(arg))
-            except BaseException as exc:
-                outcome = (False, exc)
-            finally:
-                owner.count(-1)
-            with self._state:
-                future = self._future
-                if future is None:
-                    self._outcome = outcome
-                    self._done.release()
-                    continue
-            ok, value = outcome
-            if ok:
-                future.set_result(value)
+        owner.count(1)
+        try:
+            outcome: tuple[bool, Any] | None = (True, fn(arg))
+        except BaseException as exc:
+            outcome = (False, exc)
+        finally:
+            owner.count(-1)
+        del call, fn, arg  # an error's traceback holds this frame: keep none of the call in it
+        with self._state:
+            future = self._future
+            if future is None:
+                self._outcome, outcome = outcome, None
+                self._done.release()
+                return True
+        assert outcome is not None
+        try:
+            if outcome[0]:
+                future.set_result(outcome[1])
             else:
-                future.set_exception(value)
-            return
+                future.set_exception(outcome[1])
+        finally:
+            del outcome
+        return False
