@@ -183,20 +183,22 @@ class _Interrupted(BaseException):
 
 
 class _InterruptingLock:
-    """Stands in for the lane's "done" lock: its first timed acquire is interrupted, once the
-    call has finished (``after_answer``) or while it still runs."""
+    """Stands in for the lane's "done" lock: its first timed acquire is interrupted while the
+    call still runs, once it has answered, or just after taking the answer."""
 
-    def __init__(self, real: Any, *, after_answer: bool, handed_over: threading.Event) -> None:
+    def __init__(self, real: Any, *, when: str, handed_over: threading.Event) -> None:
         self._real = real
-        self._after_answer = after_answer
+        self._when = when
         self._handed_over = handed_over
         self._interrupted = False
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         if timeout >= 0 and not self._interrupted:
             self._interrupted = True
-            if self._after_answer:
+            if self._when != "while running":
                 assert self._handed_over.wait(timeout=30)
+            if self._when == "after taking the answer":
+                assert self._real.acquire()
             raise _Interrupted()
         return bool(self._real.acquire(blocking, timeout))
 
@@ -205,21 +207,21 @@ class _InterruptingLock:
         self._handed_over.set()
 
 
-@pytest.mark.parametrize("after_answer", [False, True], ids=["while running", "after answer"])
+@pytest.mark.parametrize("when", ["while running", "after the answer", "after taking the answer"])
 def test_a_caller_interrupted_while_waiting_leaves_the_next_call_its_own_answer(
-    threads: TaskThreads, after_answer: bool
+    threads: TaskThreads, when: str
 ) -> None:
     threads.call_quick(lambda arg: None, None, wait=30)  # the lane is there
     lane = threads._lane
     assert lane is not None
     handed_over = threading.Event()
     lane._done = _InterruptingLock(  # type: ignore[assignment]
-        lane._done, after_answer=after_answer, handed_over=handed_over
+        lane._done, when=when, handed_over=handed_over
     )
     release = threading.Event()
 
     def first(arg: Any) -> str:
-        assert after_answer or release.wait(timeout=30)
+        assert when != "while running" or release.wait(timeout=30)
         return "first"
 
     with pytest.raises(_Interrupted):
@@ -228,7 +230,7 @@ def test_a_caller_interrupted_while_waiting_leaves_the_next_call_its_own_answer(
     assert threads.call_quick(lambda arg: "third", None, wait=30) == (True, "third")
     # interrupted before the answer, the lane was retired (its call ends unheard); after it,
     # the answer was dropped and the lane serves on
-    assert (threads._lane is lane) is after_answer
+    assert (threads._lane is lane) is (when != "while running")
     release.set()
 
 

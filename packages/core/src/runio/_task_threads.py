@@ -109,8 +109,10 @@ class _Lane:
             with self._state:
                 if self._outcome is None:
                     self._retire()
-                else:  # it answered already: consume that, so the lane is ready again
-                    self._done.acquire()
+                else:  # it answered already: drop that, so the lane is ready again
+                    # (its release is there, unless this thread took it just before the
+                    # interruption: either way the lock ends up held, as an idle lane's is)
+                    self._done.acquire(blocking=False)
                     self._outcome = None
             raise
         outcome, self._outcome = self._outcome, None
