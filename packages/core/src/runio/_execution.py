@@ -1128,12 +1128,17 @@ def _note_slow(fn: Callable[..., Any]) -> None:
 
 
 def _is_async(fn: Any) -> bool:
-    """``inspect.iscoroutinefunction``, answered from the code's flags for a plain function
-    with no attributes of its own (``functools.wraps`` and Python 3.12's
-    ``inspect.markcoroutinefunction`` set some: those ask ``inspect``)."""
-    if type(fn) is FunctionType and not fn.__dict__:
-        return bool(fn.__code__.co_flags & CO_COROUTINE)
+    """``inspect.iscoroutinefunction``, answered from the code's flags for an ``async def``
+    function. A plain function asks ``inspect`` only where one can be marked as a coroutine
+    function (``inspect.markcoroutinefunction``, Python 3.12+)."""
+    if type(fn) is FunctionType:
+        return bool(fn.__code__.co_flags & CO_COROUTINE) or (
+            _MARKABLE and inspect.iscoroutinefunction(fn)
+        )
     return inspect.iscoroutinefunction(fn)
+
+
+_MARKABLE = hasattr(inspect, "markcoroutinefunction")
 
 
 _NEVER_AWAITABLE = frozenset({int, str, float, bool, type(None), dict, list, tuple})
