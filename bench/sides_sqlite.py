@@ -1,4 +1,5 @@
-"""The floor: raw ``sqlite3``, one single-row INSERT and one COMMIT per loop iteration."""
+"""The floor: raw ``sqlite3``, one single-row INSERT and one COMMIT per loop iteration; and, as a
+diagnostic, runio's own statements for a task, alone."""
 
 from __future__ import annotations
 
@@ -32,3 +33,69 @@ def floor(ctx: dict[str, Any]) -> dict[str, Any]:
         "synchronous": names.get(sync, str(sync)),
         "sqlite_version": sqlite3.sqlite_version,
     }
+
+
+def runio_statements(ctx: dict[str, Any]) -> dict[str, Any]:
+    """Diagnostic: runio's own SQL for one finished task, without the rest of runio. On runio's
+    schema (built by runio, untimed), N transactions, each what runio's SQLite store commits
+    for a new task that completed at once: ``BEGIN IMMEDIATE``, the lease check and the task
+    row's ``INSERT`` (runio's own ``_check_lease`` and ``_insert_task``), ``COMMIT``. Ids, keys
+    and rows are built as runio builds them."""
+    import asyncio
+
+    from runio._ids import new_id
+    from runio._keys import cache_key_json, scope_prefix, task_key
+    from runio._records import Lease, NewTask, TaskStatus
+    from runio.storage import create_store
+    from runio.storage._sqlite import _check_lease, _insert_task
+
+    p = ctx["params"]
+    n = int(p["n"])
+    synchronous = p.get("synchronous", "full")
+    path = Path(ctx["workdir"]) / "statements.db"
+
+    async def build() -> None:
+        store = create_store(f"sqlite:///{path}?synchronous={synchronous}")
+        await store.upgrade()
+        await store.close()
+
+    asyncio.run(build())
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={synchronous}")
+    lease = Lease(new_id("run"), "bench", 1)
+    conn.execute(
+        "INSERT INTO runs (id, app_id, job_id, job_version, event_id, status, created_at, "
+        "lease_token) VALUES (?, 'bench', 'b1', '1', ?, 'EXECUTING', ?, ?)",
+        (lease.run_id, new_id("evt"), time.time(), lease.token),
+    )
+    scope = scope_prefix(lease.run_id, None)
+    t0 = time.perf_counter()
+    for i in range(n):
+        cache_key = f"t{i}"
+        now = time.time()
+        row = NewTask(
+            new_id("task"),
+            lease.run_id,
+            None,
+            task_key(scope, cache_key),
+            cache_key_json(cache_key),
+            "task",
+            cache_key,
+            None,
+            None,
+            None,
+            None,
+            None,
+            1,
+            now,
+        )
+        conn.execute("BEGIN IMMEDIATE")
+        _check_lease(conn, lease)
+        _insert_task(
+            conn, row, TaskStatus.COMPLETED, attempts=1, started_at=now, output="1", ended_at=now
+        )
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - t0
+    conn.close()
+    return {"tasks_per_s": n / elapsed, "seconds": elapsed}
