@@ -597,9 +597,7 @@ class Execution:
             else:
                 run = contextvars.copy_context().run
                 if timeout is None and _quick_call_worth_waiting(fn):
-                    done, result = self.executor.call_quick(
-                        lambda task: run(fn, task), task, wait=QUICK_CALL
-                    )
+                    done, result = self.executor.call_quick(run, fn, task, wait=QUICK_CALL)
                     if done:
                         return (await result) if _maybe_awaitable(result) else result
                     _note_slow(fn)

@@ -42,18 +42,16 @@ class TaskThreads(ThreadPoolExecutor):
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         def counted() -> Any:
-            with self._lock:
-                self.running += 1
+            self.count(1)
             try:
                 return fn(*args, **kwargs)
             finally:
-                with self._lock:
-                    self.running -= 1
+                self.count(-1)
 
         return super().submit(counted)
 
-    def call_quick(self, fn: Callable[..., Any], arg: Any, *, wait: float) -> tuple[bool, Any]:
-        """Call ``fn(arg)`` in the lane's thread, waiting for it, blocked, up to ``wait``
+    def call_quick(self, fn: Callable[..., Any], /, *args: Any, wait: float) -> tuple[bool, Any]:
+        """Call ``fn(*args)`` in the lane's thread, waiting for it, blocked, up to ``wait``
         seconds. ``(True, result)`` if it returned by then (what it raised is raised here);
         else ``(False, future)``: the call goes on, and the future gets its outcome. Not
         thread-safe: one caller (the event loop's thread) uses it."""
@@ -62,7 +60,7 @@ class TaskThreads(ThreadPoolExecutor):
         lane = self._lane
         if lane is None or lane.retired:
             lane = self._lane = _Lane(self, f"{self._prefix}-quick")
-        return lane.call(fn, arg, wait)
+        return lane.call(fn, args, wait)
 
     def count(self, step: int) -> None:
         with self._lock:
@@ -88,7 +86,7 @@ class _Lane:
         self._state = threading.Lock()
         """Held to settle who answers a call that outlasts its wait: the outcome or the
         future."""
-        self._call: tuple[Callable[..., Any], Any] | None = None
+        self._call: tuple[Callable[..., Any], tuple[Any, ...]] | None = None
         self._outcome: tuple[bool, Any] | None = None
         self._future: concurrent.futures.Future[Any] | None = None
         self.retired = False
@@ -96,8 +94,8 @@ class _Lane:
         ends (set and read on the caller's thread only)."""
         threading.Thread(target=self._main, name=name, daemon=True).start()
 
-    def call(self, fn: Callable[..., Any], arg: Any, wait: float) -> tuple[bool, Any]:
-        self._call = (fn, arg)
+    def call(self, fn: Callable[..., Any], args: tuple[Any, ...], wait: float) -> tuple[bool, Any]:
+        self._call = (fn, args)
         self._go.release()
         try:
             if not self._done.acquire(timeout=wait):
@@ -151,16 +149,16 @@ class _Lane:
         call, self._call = self._call, None
         if call is None:
             return False
-        fn, arg = call
+        fn, args = call
         owner = self._owner
         owner.count(1)
         try:
-            outcome: tuple[bool, Any] | None = (True, fn(arg))
+            outcome: tuple[bool, Any] | None = (True, fn(*args))
         except BaseException as exc:
             outcome = (False, exc)
         finally:
             owner.count(-1)
-        del call, fn, arg  # an error's traceback holds this frame: keep none of the call in it
+        del call, fn, args  # an error's traceback holds this frame: keep none of the call in it
         with self._state:
             future = self._future
             if future is None:
