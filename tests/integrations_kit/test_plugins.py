@@ -3,8 +3,11 @@ run and task lifecycle hooks (``runio.plugins``, DESIGN.md §7)."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
+import os
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -50,6 +53,62 @@ def test_core_builtins_register_through_the_same_hook() -> None:
     assert info is not None and info.builtin and info.package == "runio"
     assert [i.cls for i in pm.integrations_for("http")] == [HTTP]
     assert pm.hook.runio_register_integrations.get_hookimpls()[0].plugin_name == "runio.http"
+
+
+def _count_metadata_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    reads: list[str] = []
+    real = importlib.metadata.entry_points
+
+    def counted(**kwargs: Any) -> Any:
+        reads.append(kwargs.get("group", ""))
+        return real(**kwargs)
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", counted)
+    return reads
+
+
+def _age(path: Path) -> None:
+    """Make a directory look modified an hour ago (past the file system clock's tick)."""
+    past = time.time() - 3600
+    os.utime(path, (past, past))
+
+
+def test_installed_plugins_are_read_once_until_the_environment_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads = _count_metadata_reads(monkeypatch)
+    site = tmp_path / "site"
+    site.mkdir()
+    _age(site)
+    monkeypatch.syspath_prepend(str(site))
+    create_plugin_manager()
+    create_plugin_manager()
+    assert reads == ["runio"]  # the second manager reused what the first read
+    # A distribution installed into a directory already on sys.path is seen by the next one
+    install_fake_distribution(
+        site,
+        monkeypatch,
+        package="runio-late",
+        version="1.0.0",
+        entry_points={"late": "fakeplugin_late"},
+        modules={"fakeplugin_late": "X = 1\n"},
+    )
+    monkeypatch.setattr(sys, "path", list(dict.fromkeys(sys.path)))  # site is there once
+    _age(site)  # changed, but with an older time than when it was read: still a change
+    pm = create_plugin_manager()
+    assert len(reads) == 2
+    info = pm.plugin_info("late")
+    assert info is not None and (info.package, info.version) == ("runio-late", "1.0.0")
+    assert pm.plugin_info("testnotes") is not None
+    # ...one removed is gone from the next
+    for path in sorted(site.rglob("*"), reverse=True):
+        path.rmdir() if path.is_dir() else path.unlink()
+    assert create_plugin_manager().plugin_info("late") is None
+    assert len(reads) == 3
+    # ...and a changed sys.path is read again
+    monkeypatch.syspath_prepend(str(tmp_path))
+    create_plugin_manager()
+    assert len(reads) == 4
 
 
 def test_each_client_gets_its_own_fresh_manager(make_client: Callable[..., runio.Client]) -> None:

@@ -6,7 +6,9 @@ a process-wide one, so tests get a fresh manager each and nothing leaks between 
 Loading order: runio's built-in plugins, then every ``runio`` entry point of the installed
 distributions (filtered by ``RUNIO_PLUGINS`` / ``RUNIO_DISABLE_PLUGINS``), then plugins given in
 code; then ``check_pending()`` so a misspelled hook fails loudly. Any failure is a
-``PluginLoadError`` naming the plugin and its package.
+``PluginLoadError`` naming the plugin and its package. Which entry points are installed is read
+once per process (and again when ``sys.path`` or one of its directories changes); each manager
+still loads and registers its plugins itself.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ import importlib.metadata
 import keyword
 import os
 import re
+import sys
 import threading
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import pluggy
 
@@ -270,15 +273,56 @@ def create_plugin_manager(
     return pm
 
 
+class _Found(NamedTuple):
+    """One installed ``runio`` entry point, with its distribution's name and version read."""
+
+    ep: importlib.metadata.EntryPoint
+    package: str | None
+    version: str | None
+
+
+_found_lock = threading.Lock()
+_found: tuple[tuple[tuple[str, int | None], ...], list[_Found]] | None = None
+
+
+def _path_state() -> tuple[tuple[str, int | None], ...]:
+    """Each ``sys.path`` entry with its modification time: installing or removing a
+    distribution changes its directory's, and a changed ``sys.path`` is a different key."""
+    state = []
+    for entry in sys.path:
+        try:
+            mtime: int | None = os.stat(entry or ".").st_mtime_ns
+        except (OSError, ValueError, TypeError):
+            mtime = None
+        state.append((entry, mtime))
+    return tuple(state)
+
+
+def _installed_entry_points() -> list[_Found]:
+    """The installed ``runio`` entry points, sorted by package and name. Reading them means
+    reading every installed distribution's metadata (milliseconds in a large environment), so
+    the answer is kept for the process and read again once ``sys.path`` or the modification
+    time of one of its directories changes: what ``importlib.metadata``'s own cache of each
+    directory's listing goes by."""
+    global _found
+    state = _path_state()
+    with _found_lock:
+        if _found is not None and _found[0] == state:
+            return _found[1]
+    found = [
+        _Found(ep, ep.dist.name if ep.dist else None, ep.dist.version if ep.dist else None)
+        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+    ]
+    found.sort(key=lambda f: (f.package or "", f.ep.name))
+    with _found_lock:
+        _found = (state, found)
+    return found
+
+
 def _load_entry_points(pm: PluginManager, allow: set[str] | None, deny: set[str]) -> None:
-    found = sorted(
-        importlib.metadata.entry_points(group=ENTRY_POINT_GROUP),
-        key=lambda ep: (ep.dist.name if ep.dist else "", ep.name),
-    )
+    found = _installed_entry_points()
     matched: set[str] = set()
-    for ep in found:
-        package = ep.dist.name if ep.dist is not None else None
-        version = ep.dist.version if ep.dist is not None else None
+    for ep, package, version in found:
         names = {_normalize(ep.name)} | ({_normalize(package)} if package else set())
         if allow is not None:
             matched |= names & allow
@@ -308,7 +352,7 @@ def _load_entry_points(pm: PluginManager, allow: set[str] | None, deny: set[str]
         builtin_names = {_normalize(n) for n, _ in BUILTIN_PLUGINS}
         missing = sorted(allow - matched - builtin_names)
         if missing:
-            installed = ", ".join(f"{ep.name} ({ep.dist.name if ep.dist else '?'})" for ep in found)
+            installed = ", ".join(f"{f.ep.name} ({f.package or '?'})" for f in found)
             raise PluginLoadError(
                 f"RUNIO_PLUGINS names {', '.join(missing)}, but no installed package provides a "
                 f"runio plugin by that name (installed: {installed or 'none'}). Fix the list, or "
