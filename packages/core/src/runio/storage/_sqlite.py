@@ -24,6 +24,16 @@ way. Such a write gives the event loop a turn when ``YIELD_EVERY`` has passed si
 it gave, so timers and I/O still run while a run makes many writes in a row (a turn on every
 write would cost about as much as a commit at ``synchronous=normal``).
 
+A write applied there that is all there is to commit, and has a single-statement form
+(``_Item.solo``: a task that completed at once, an integration call's recorded start, the
+completion of a first attempt), goes as that one statement in SQLite's autocommit mode: the
+lease check is part of its ``WHERE`` (``INSERT … SELECT … FROM runs WHERE id = ? AND
+lease_token = ? AND status = 'EXECUTING'``), so there is no ``BEGIN IMMEDIATE``, lease
+``SELECT`` or ``COMMIT`` of its own. When the statement writes nothing (a lost lease, a
+canceled run, an attempts row to complete too) or fails, the write runs as a transaction as
+usual, which reports what went wrong; fault points and refused executions always take the
+transaction.
+
 No failed write goes unseen: an awaited one raises ``StoreError`` to its caller; an unawaited one
 makes every later write of its execution fail (``DeferredWrites``), and a write that assumes a
 row (a task's end, an attempt's) fails when the row is not there.
@@ -124,6 +134,15 @@ class _Item:
     kind: WriteKind = WriteKind.OPERATION
     lease: Lease | None = None
     """The execution this write belongs to: refused once one of its unawaited writes failed."""
+    solo: Op | None = None
+    """The same write as one statement, for when it is all there is to write: applied in a
+    transaction of its own (SQLite's autocommit), which saves the separate ``BEGIN``, checks and
+    ``COMMIT``. It returns the answer, or ``NOT_APPLIED`` when a condition in the statement was
+    not met (a lost lease, say): then nothing was written and ``op`` runs as usual."""
+
+
+NOT_APPLIED: Any = object()
+"""What a ``solo`` statement returns when it wrote nothing (see ``_Item.solo``)."""
 
 
 class _RowMissing(Exception):
@@ -195,8 +214,9 @@ class _Runner:
         done: Callable[[bool, Any], None] | None,
         kind: WriteKind = WriteKind.OPERATION,
         lease: Lease | None = None,
+        solo: Op | None = None,
     ) -> _Item:
-        return _Item(op, write, durable, done, kind, lease)
+        return _Item(op, write, durable, done, kind, lease, solo)
 
     def may_inline(self, durable: bool) -> bool:
         """Whether a write may be applied on the caller's thread: one that waits for no fsync
@@ -227,6 +247,10 @@ class _Runner:
                 return False
             level = self._batch_sync(items)
             self._set_sync(conn, level)
+            if any(item.solo is not None for item in items):
+                applied = self._apply_solo(conn, items, level)
+                if applied is not None:
+                    return applied
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
@@ -239,6 +263,34 @@ class _Runner:
             return True
         finally:
             self._conn_lock.release()
+
+    def _apply_solo(self, conn: sqlite3.Connection, items: list[_Item], level: int) -> bool | None:
+        """Apply ``items`` through the ``solo`` statement of the one that writes (the others
+        are flushes, which write nothing; the connection is held). True: done and answered;
+        False: another process holds the database, so the thread must apply them; None: not
+        applied (not allowed, its condition not met, or it failed: the transaction meets the
+        failure again and reports it)."""
+        writing = [item for item in items if item.op is not _nothing]
+        if len(writing) != 1 or self._faults.armed or self._deferred.any_failed:
+            return None  # fault points and refusals belong to the transaction
+        solo = writing[0].solo
+        if solo is None:
+            return None
+        started = time.perf_counter()
+        try:
+            value = solo(conn)
+        except sqlite3.OperationalError as exc:
+            return False if "locked" in str(exc) else None
+        except Exception:
+            return None
+        if value is NOT_APPLIED:
+            return None
+        if level >= _SYNC_MODES["full"]:
+            took = time.perf_counter() - started
+            self._durable_commit_seconds += (took - self._durable_commit_seconds) * _AVERAGE_WEIGHT
+        for item in items:
+            self._report(item, True, value if item is writing[0] else None)
+        return True
 
     def close(self) -> None:
         if not self._closed:
@@ -513,35 +565,75 @@ def _insert_task(
     ended_at: float | None = None,
 ) -> None:
     conn.execute(
-        "INSERT INTO tasks (id, run_id, parent_id, idempotency_key, cache_key, kind, name, icon, "
-        "properties, params, style, redact, status, depth, created_at, attempts, started_at, "
-        "wake_at, output, output_properties, ended_at, description, display_key) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (
-            t.id,
-            t.run_id,
-            t.parent_id,
-            t.idempotency_key,
-            t.cache_key,
-            t.kind,
-            t.name,
-            t.icon,
-            t.properties,
-            t.params,
-            t.style,
-            t.redact,
+        _INSERT_TASK,
+        _task_row(
+            t,
             status,
-            t.depth,
-            t.created_at,
-            attempts,
-            started_at,
-            wake_at,
-            output,
-            output_properties,
-            ended_at,
-            t.description,
-            t.display_key,
+            attempts=attempts,
+            started_at=started_at,
+            wake_at=wake_at,
+            output=output,
+            output_properties=output_properties,
+            ended_at=ended_at,
         ),
+    )
+
+
+_TASK_COLUMNS = (
+    "INSERT INTO tasks (id, run_id, parent_id, idempotency_key, cache_key, kind, name, icon, "
+    "properties, params, style, redact, status, depth, created_at, attempts, started_at, "
+    "wake_at, output, output_properties, ended_at, description, display_key) "
+)
+_INSERT_TASK = _TASK_COLUMNS + "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+_INSERT_TASK_IF_LEASED = (
+    _TASK_COLUMNS + "SELECT ?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,? FROM runs "
+    "WHERE id = ? AND lease_token = ? AND status = 'EXECUTING'"
+)
+"""A task row, written only while the lease holds and the run is executing (``solo``)."""
+_COMPLETE_FIRST_ATTEMPT_IF_LEASED = (
+    "UPDATE tasks SET status='COMPLETED', output=?, output_properties=?, error=NULL, ended_at=? "
+    "WHERE run_id=? AND id=? AND attempts=1 "
+    "AND NOT EXISTS (SELECT 1 FROM attempts WHERE task_id=? AND number=1) "
+    "AND EXISTS (SELECT 1 FROM runs WHERE id=? AND lease_token=? AND status='EXECUTING')"
+)
+"""A task's completion at attempt 1 when no attempts row records it (``solo``)."""
+
+
+def _task_row(
+    t: NewTask,
+    status: str,
+    *,
+    attempts: int,
+    started_at: float | None,
+    wake_at: float | None,
+    output: str | None,
+    output_properties: str | None,
+    ended_at: float | None,
+) -> tuple[Any, ...]:
+    return (
+        t.id,
+        t.run_id,
+        t.parent_id,
+        t.idempotency_key,
+        t.cache_key,
+        t.kind,
+        t.name,
+        t.icon,
+        t.properties,
+        t.params,
+        t.style,
+        t.redact,
+        status,
+        t.depth,
+        t.created_at,
+        attempts,
+        started_at,
+        wake_at,
+        output,
+        output_properties,
+        ended_at,
+        t.description,
+        t.display_key,
     )
 
 
@@ -584,6 +676,7 @@ class SQLiteStore(Store):
         *,
         kind: WriteKind = WriteKind.OPERATION,
         lease: Lease | None = None,
+        solo: Op | None = None,
     ) -> Any:
         """An awaited write: it carries every unawaited write queued before it. When the
         execution making it is alone in its worker (``alone_in_worker``), the runner allows it
@@ -599,6 +692,7 @@ class SQLiteStore(Store):
                 done=lambda ok, value: answer.append((ok, value)),
                 kind=kind,
                 lease=lease,
+                solo=solo,
             )
             items.append(item)
             if self._runner.apply_inline(items):
@@ -622,10 +716,17 @@ class SQLiteStore(Store):
         return await fut
 
     def _defer(
-        self, op: Op, kind: WriteKind, lease: Lease, started: tuple[NewTask, float] | None = None
+        self,
+        op: Op,
+        kind: WriteKind,
+        lease: Lease,
+        started: tuple[NewTask, float] | None = None,
+        solo: Op | None = None,
     ) -> None:
         """Queue a write nobody waits for (see ``DeferredWrites``)."""
-        item = self._runner.item(op, write=True, durable=False, done=None, kind=kind, lease=lease)
+        item = self._runner.item(
+            op, write=True, durable=False, done=None, kind=kind, lease=lease, solo=solo
+        )
         self._deferred.add(item, started=started)
 
     def _flush_deferred(self) -> None:
@@ -1030,8 +1131,31 @@ class SQLiteStore(Store):
                 (task_id, attempt, AttemptStatus.STARTED, now),
             )
 
+        solo = None
+        if new_task is not None and attempt == 1:
+            row = _task_row(
+                new_task,
+                TaskStatus.RUNNING,
+                attempts=1,
+                started_at=now,
+                wake_at=None,
+                output=None,
+                output_properties=None,
+                ended_at=None,
+            )
+
+            def solo(conn: sqlite3.Connection) -> Any:
+                leased = (*row, lease.run_id, lease.token)
+                if conn.execute(_INSERT_TASK_IF_LEASED, leased).rowcount == 1:
+                    return None
+                return NOT_APPLIED
+
         self._defer(
-            op, WriteKind.START, lease, started=(new_task, now) if new_task is not None else None
+            op,
+            WriteKind.START,
+            lease,
+            started=(new_task, now) if new_task is not None else None,
+            solo=solo,
         )
 
     async def flush(self) -> None:
@@ -1051,23 +1175,31 @@ class SQLiteStore(Store):
         if unsent is not None:
             new_task, started_at = unsent
 
+            row = _task_row(
+                new_task,
+                TaskStatus.COMPLETED,
+                attempts=attempt,
+                started_at=started_at,
+                wake_at=None,
+                output=output,
+                output_properties=output_properties,
+                ended_at=now,
+            )
+
             def insert_done(conn: sqlite3.Connection) -> str:
                 status = _check_lease(conn, lease)
-                _insert_task(
-                    conn,
-                    new_task,
-                    TaskStatus.COMPLETED,
-                    attempts=attempt,
-                    started_at=started_at,
-                    output=output,
-                    output_properties=output_properties,
-                    ended_at=now,
-                )
+                conn.execute(_INSERT_TASK, row)
                 # No attempts row: attempt 1 is the task row's own start and end (_rows.py)
                 return status
 
+            def insert_done_solo(conn: sqlite3.Connection) -> Any:
+                leased = (*row, lease.run_id, lease.token)
+                if conn.execute(_INSERT_TASK_IF_LEASED, leased).rowcount == 1:
+                    return RunStatus.EXECUTING
+                return NOT_APPLIED
+
             return await self._write(  # type: ignore[no-any-return]
-                insert_done, kind=WriteKind.COMPLETE, lease=lease
+                insert_done, kind=WriteKind.COMPLETE, lease=lease, solo=insert_done_solo
             )
 
         def op(conn: sqlite3.Connection) -> str:
@@ -1089,8 +1221,17 @@ class SQLiteStore(Store):
                 _require(attempted, f"Attempt {attempt} of task {task_id}", lease)
             return status
 
+        def solo(conn: sqlite3.Connection) -> Any:
+            # Attempt 1 with no attempts row (a task started in this execution): one statement
+            run_id, token = lease.run_id, lease.token
+            updated = conn.execute(
+                _COMPLETE_FIRST_ATTEMPT_IF_LEASED,
+                (output, output_properties, now, run_id, task_id, task_id, run_id, token),
+            )
+            return RunStatus.EXECUTING if updated.rowcount == 1 else NOT_APPLIED
+
         return await self._write(  # type: ignore[no-any-return]
-            op, kind=WriteKind.COMPLETE, lease=lease
+            op, kind=WriteKind.COMPLETE, lease=lease, solo=solo if attempt == 1 else None
         )
 
     async def fail_attempt(

@@ -1,0 +1,236 @@
+"""A write that is all there is to commit goes to SQLite as one statement (``solo``).
+
+When a worker runs one execution, the SQLite store applies its writes on the calling thread; a
+task that completed at once is then one ``INSERT … SELECT … FROM runs WHERE <lease holds>``, and
+an integration call's recorded start and its completion one statement each, with no ``BEGIN``,
+lease ``SELECT`` or ``COMMIT`` of their own. Proved here, from the statements the connection
+runs, with each path that must step aside to the full transaction: a lost lease, a canceled
+run, a first attempt that has an attempts row, another process holding the database, and a
+statement that fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from runio._records import Event, Lease, LogEntry, NewRun, NewTask
+from runio.errors import LeaseLostError, StoreError
+from runio.storage import Store, alone_in_worker, create_store
+from runio.storage._faults import FaultPoint, WriteKind
+
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
+
+NOW = 1_800_000_000.0
+
+
+@pytest.fixture
+async def store(sqlite_url: str) -> AsyncIterator[Store]:
+    # synchronous=normal: its commits wait for no fsync, so they always go inline
+    opened = create_store(sqlite_url + "?synchronous=normal")
+    await opened.upgrade()
+    token = alone_in_worker.set(lambda: True)
+    try:
+        yield opened
+    finally:
+        alone_in_worker.reset(token)
+        await opened.close()
+
+
+class Statements:
+    """Every statement the store's connection runs, with the thread that ran it."""
+
+    def __init__(self, store: Store) -> None:
+        self.seen: list[tuple[str, str]] = []
+        conn = store._runner._conn  # type: ignore[attr-defined]
+        conn.set_trace_callback(self._note)
+
+    def _note(self, sql: str) -> None:
+        self.seen.append((" ".join(sql.split()), threading.current_thread().name))
+
+    def since(self, mark: int) -> list[str]:
+        return [sql for sql, _ in self.seen[mark:] if not sql.startswith("PRAGMA")]
+
+
+async def _lease(store: Store) -> Lease:
+    event = Event("evt_1", "app", "go", {}, NOW, None)
+    await store.create_event(event, [NewRun("run_1", "job", "1.0", NOW)], NOW)
+    (claimed,) = await store.claim_runs(
+        app_id="app", job_ids=["job"], worker_id="w", limit=1, now=NOW, lease_seconds=30
+    )
+    return claimed.lease
+
+
+def _task(key: str) -> NewTask:
+    return NewTask(
+        id=f"task_{key}",
+        run_id="run_1",
+        parent_id=None,
+        idempotency_key=f"idem_{key}",
+        cache_key=f'"{key}"',
+        kind="task",
+        name=key,
+        icon=None,
+        properties=None,
+        params='{"p": 1}',
+        style=None,
+        redact=None,
+        depth=1,
+        created_at=NOW,
+    )
+
+
+async def _complete_at_once(store: Store, lease: Lease, key: str) -> str:
+    """A new task whose function returned at once: its start is withdrawn, its row inserted
+    finished (what the engine does for such a task)."""
+    task = _task(key)
+    store.start_attempt(lease, new_task=task, task_id=task.id, attempt=1, now=NOW)
+    return await store.complete_task(
+        lease, task_id=task.id, attempt=1, output=f'"{key}-out"', output_properties=None, now=NOW
+    )
+
+
+async def _stored(store: Store, key: str) -> tuple[str, str | None, int]:
+    rows = await store.execute_raw(
+        "SELECT status, output, attempts FROM tasks WHERE id = ?", (f"task_{key}",)
+    )
+    assert len(rows) == 1, rows
+    return rows[0]  # type: ignore[no-any-return]
+
+
+async def test_a_task_completed_at_once_is_one_statement(store: Store) -> None:
+    lease = await _lease(store)
+    statements = Statements(store)
+    assert await _complete_at_once(store, lease, "a") == "EXECUTING"
+    (sql,) = statements.since(0)
+    assert sql.startswith("INSERT INTO tasks")
+    assert sql.endswith("FROM runs WHERE id = 'run_1' AND lease_token = 1 AND status = 'EXECUTING'")
+    assert await _stored(store, "a") == ("COMPLETED", '"a-out"', 1)
+
+
+async def test_an_integration_call_s_start_and_end_are_one_statement_each(store: Store) -> None:
+    """A recorded start (flushed before the vendor call) and the completion of attempt 1."""
+    lease = await _lease(store)
+    statements = Statements(store)
+    task = _task("call")
+    store.start_attempt(lease, new_task=task, task_id=task.id, attempt=1, now=NOW)
+    await store.flush()
+    (start,) = statements.since(0)
+    assert start.startswith("INSERT INTO tasks")
+    assert await _stored(store, "call") == ("RUNNING", None, 1)
+    mark = len(statements.seen)
+    status = await store.complete_task(
+        lease, task_id=task.id, attempt=1, output='"done"', output_properties=None, now=NOW + 1
+    )
+    assert status == "EXECUTING"
+    (end,) = statements.since(mark)
+    assert end.startswith("UPDATE tasks SET status='COMPLETED'")
+    assert await _stored(store, "call") == ("COMPLETED", '"done"', 1)
+    assert await store.execute_raw("SELECT count(*) FROM attempts") == [(0,)]
+
+
+async def test_a_lost_lease_writes_nothing_and_fails_as_before(store: Store) -> None:
+    lease = await _lease(store)
+    await store.execute_raw("UPDATE runs SET lease_token = lease_token + 1 WHERE id = 'run_1'")
+    statements = Statements(store)
+    with pytest.raises(LeaseLostError):
+        await _complete_at_once(store, lease, "a")
+    # the single statement wrote nothing; the transaction checked the lease and stopped
+    assert "BEGIN IMMEDIATE" in statements.since(0)
+    assert await store.execute_raw("SELECT count(*) FROM tasks") == [(0,)]
+
+
+async def test_a_canceled_run_still_gets_its_result_and_is_told(store: Store) -> None:
+    lease = await _lease(store)
+    await store.execute_raw("UPDATE runs SET status = 'CANCELED' WHERE id = 'run_1'")
+    statements = Statements(store)
+    assert await _complete_at_once(store, lease, "a") == "CANCELED"
+    assert "BEGIN IMMEDIATE" in statements.since(0)
+    assert await _stored(store, "a") == ("COMPLETED", '"a-out"', 1)
+
+
+async def test_a_first_attempt_with_an_attempts_row_completes_through_the_transaction(
+    store: Store,
+) -> None:
+    """A task created earlier (``delay_until``, say) starts attempt 1 with an attempts row:
+    the single statement steps aside and the transaction completes that row too."""
+    lease = await _lease(store)
+    task = _task("later")
+    store.start_attempt(lease, new_task=task, task_id=task.id, attempt=1, now=NOW)
+    await store.flush()
+    await store.execute_raw(
+        "INSERT INTO attempts (task_id, number, status, started_at) VALUES (?, 1, 'STARTED', ?)",
+        (task.id, NOW),
+    )
+    statements = Statements(store)
+    await store.complete_task(
+        lease, task_id=task.id, attempt=1, output='"x"', output_properties=None, now=NOW + 1
+    )
+    assert "BEGIN IMMEDIATE" in statements.since(0)
+    assert await store.execute_raw("SELECT status, ended_at FROM attempts") == [
+        ("COMPLETED", NOW + 1)
+    ]
+
+
+async def test_the_database_locked_by_another_process_sends_it_to_the_writer_thread(
+    store: Store, sqlite_url: str
+) -> None:
+    lease = await _lease(store)
+    statements = Statements(store)
+    other = sqlite3.connect(Path(sqlite_url.removeprefix("sqlite:///")), isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        write = asyncio.ensure_future(_complete_at_once(store, lease, "a"))
+        # the loop is free while the lock is held: it runs the release
+        asyncio.get_running_loop().call_soon(other.execute, "COMMIT")
+        assert await asyncio.wait_for(write, 30) == "EXECUTING"
+    finally:
+        other.close()
+    here = threading.current_thread().name
+    assert [t for sql, t in statements.seen if sql.startswith("INSERT INTO tasks")] == [
+        here,  # the single statement, refused at once by the lock
+        "runio-sqlite",  # the write, applied by the writer thread once the lock was free
+    ]
+    assert await _stored(store, "a") == ("COMPLETED", '"a-out"', 1)
+
+
+async def test_a_failing_single_statement_leaves_the_transaction_to_report_it(
+    store: Store,
+) -> None:
+    lease = await _lease(store)
+    await store.execute_raw(
+        "CREATE TRIGGER no_space BEFORE INSERT ON tasks "
+        "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+    )
+    with pytest.raises(StoreError, match="disk is full"):
+        await _complete_at_once(store, lease, "a")
+    await store.execute_raw("DROP TRIGGER no_space")
+    assert await _complete_at_once(store, lease, "b") == "EXECUTING"
+    assert await store.execute_raw("SELECT id FROM tasks") == [("task_b",)]
+
+
+async def test_a_completion_carrying_other_writes_is_one_transaction(store: Store) -> None:
+    """Log lines queued before the completion: both go in one transaction, not two."""
+    lease = await _lease(store)
+    statements = Statements(store)
+    log = LogEntry("run_1", "", 1, "INFO", "hello", None, NOW)
+    store.add_logs(lease, [log])
+    assert await _complete_at_once(store, lease, "a") == "EXECUTING"
+    seen = statements.since(0)
+    assert seen[0] == "BEGIN IMMEDIATE" and seen[-1] == "COMMIT", seen
+    assert await store.execute_raw("SELECT message FROM logs") == [("hello",)]
+    assert await _stored(store, "a") == ("COMPLETED", '"a-out"', 1)
+
+
+async def test_an_armed_fault_point_is_met_by_the_transaction(store: Store) -> None:
+    lease = await _lease(store)
+    store.faults.arm(FaultPoint.BEFORE_COMMIT, WriteKind.COMPLETE, times=2)
+    with pytest.raises(StoreError, match="fault point before-commit"):
+        await _complete_at_once(store, lease, "a")
+    assert store.faults.fired == [(FaultPoint.BEFORE_COMMIT, WriteKind.COMPLETE)] * 2
+    assert await store.execute_raw("SELECT count(*) FROM tasks") == [(0,)]
