@@ -382,3 +382,42 @@ def test_the_one_shot_encoder_writes_what_its_json_encoder_writes(
     # A Python without the C encoder (or with another one) gets the encoder's own method
     monkeypatch.setattr(json.encoder, "c_make_encoder", None)
     assert _json.one_shot(encoder) == encoder.encode
+
+
+def test_values_of_json_types_only_are_written_without_conversion_and_others_converted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A dict or list of JSON's own types (exact types, string keys) is written as it is; one
+    holding anything else anywhere (a tuple, a str subclass, a non-string key, an enum) is
+    converted first, and a value with more containers than the walk looks into is converted
+    too. Either way the text is what the conversion would give."""
+    converted: list[Any] = []
+    real = _json.to_jsonable_python
+
+    def counting(value: Any) -> Any:
+        converted.append(value)
+        return real(value)
+
+    monkeypatch.setattr(_json, "to_jsonable_python", counting)
+    plain: list[Any] = [
+        {"id": "cus_1", "n": 2, "f": 2.5, "ok": True, "no": None, "deep": {"l": [[{"k": ""}]]}},
+        [1, [2, [3, {"a": []}]], {}],
+    ]
+    for value in plain:
+        assert _json.encode(value) == json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    assert converted == []
+    others: list[tuple[Any, str]] = [
+        ({"a": {"b": (1, 2)}}, '{"a":{"b":[1,2]}}'),
+        ([{"s": Plan.PRO}], '[{"s":"pro"}]'),
+        ({"a": [{1: "one"}]}, '{"a":[{"1":"one"}]}'),
+        ([True, {"d": JOINED}], '[true,{"d":"2024-01-02T03:04:05Z"}]'),
+    ]
+    for value, text in others:
+        assert _json.encode(value) == text
+    assert all(any(c is value for c in converted) for value, _ in others)
+    monkeypatch.setattr(_json, "_WALK_BUDGET", 3)
+    wide = [[i] for i in range(5)]
+    assert _json.encode(wide) == "[[0],[1],[2],[3],[4]]"
+    assert converted[-1] is wide
+    with pytest.raises(_json.NotJsonError, match="ircular"):
+        _json.encode(circular())

@@ -24,7 +24,46 @@ the digits an integer is written with)."""
 
 _PLAIN = (str, int, float, bool, type(None))
 _SCALARS = frozenset(_PLAIN)
-"""Exact types a flat dict's values may have to be encoded as they are."""
+"""Exact types a value's leaves may have to be encoded as they are."""
+_WALK_BUDGET = 10_000
+"""Containers ``_json_types_only`` looks into before leaving a value to the full conversion
+(which also names one that contains itself)."""
+
+
+def _json_types_only(value: dict[Any, Any] | list[Any]) -> bool:
+    """Whether ``value`` holds only dicts with ``str`` keys, lists and ``_SCALARS``, by exact
+    type, all the way down: then JSON writes it as it is, and reads it back equal. Anything
+    else (a tuple, a subclass, a model, a non-string key, more than ``_WALK_BUDGET``
+    containers) is False, for the conversion and its checks."""
+    stack = [value]
+    pop, push = stack.pop, stack.append
+    scalars = _SCALARS
+    budget = _WALK_BUDGET
+    while stack:
+        item = pop()
+        if type(item) is dict:
+            for key, child in item.items():
+                if type(key) is not str:
+                    return False
+                kind = type(child)
+                if kind not in scalars:
+                    if kind is not dict and kind is not list:
+                        return False
+                    budget -= 1
+                    if budget < 0:
+                        return False
+                    push(child)
+        else:
+            for child in item:
+                kind = type(child)
+                if kind not in scalars:
+                    if kind is not dict and kind is not list:
+                        return False
+                    budget -= 1
+                    if budget < 0:
+                        return False
+                    push(child)
+    return True
 
 
 def one_shot(encoder: json.JSONEncoder) -> Callable[[Any], str]:
@@ -85,8 +124,8 @@ def encode(value: Any) -> str:
     kind = type(value)
     if kind is int and -_SHORT_INT < value < _SHORT_INT:
         return int.__repr__(value)  # what JSON writes for it
-    if kind is dict and all(type(k) is str and type(v) in _SCALARS for k, v in value.items()):
-        pass  # a flat dict of plain values (most params): nothing to convert or check
+    if (kind is dict or kind is list) and _json_types_only(value):
+        pass  # JSON's own types all the way down (most params, API answers): nothing to convert
     elif not isinstance(value, _PLAIN):
         try:
             converted = to_jsonable_python(value)

@@ -1133,18 +1133,18 @@ class SQLiteStore(Store):
 
         solo = None
         if new_task is not None and attempt == 1:
-            row = _task_row(
-                new_task,
-                TaskStatus.RUNNING,
-                attempts=1,
-                started_at=now,
-                wake_at=None,
-                output=None,
-                output_properties=None,
-                ended_at=None,
-            )
 
             def solo(conn: sqlite3.Connection) -> Any:
+                row = _task_row(
+                    new_task,
+                    TaskStatus.RUNNING,
+                    attempts=1,
+                    started_at=now,
+                    wake_at=None,
+                    output=None,
+                    output_properties=None,
+                    ended_at=None,
+                )
                 leased = (*row, lease.run_id, lease.token)
                 if conn.execute(_INSERT_TASK_IF_LEASED, leased).rowcount == 1:
                     return None
