@@ -7,6 +7,7 @@ future, every call in progress is counted, and shutting down ends the lane's thr
 
 from __future__ import annotations
 
+import os
 import threading
 import weakref
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from runio import _task_threads as task_threads
 from runio._task_threads import TaskThreads
 
 
@@ -243,3 +245,58 @@ def test_shutdown_ends_the_lane_and_refuses_new_calls() -> None:
     assert not lane_thread.is_alive()
     with pytest.raises(RuntimeError, match="after shutdown"):
         pool.call_quick(lambda arg: arg, 1, wait=30)
+
+
+# -- the lane follows the caller's CPU (where threads can be pinned) -----------------------------
+
+pinning = pytest.mark.skipif(
+    task_threads._current_cpu is None, reason="threads cannot be pinned to CPUs here"
+)
+
+
+def _cpus_here(arg: Any) -> tuple[set[int], int]:
+    assert task_threads._current_cpu is not None
+    return os.sched_getaffinity(0), task_threads._current_cpu()
+
+
+@pinning
+def test_the_lane_runs_on_the_caller_s_cpu(threads: TaskThreads) -> None:
+    for _ in range(20):
+        done, (cpus, running_on) = threads.call_quick(_cpus_here, None, wait=30)
+        assert done
+        assert len(cpus) == 1  # pinned to one CPU: the one the caller ran on when it called
+        assert running_on in cpus
+        assert cpus <= os.sched_getaffinity(0)  # one the caller may run on
+
+
+@pinning
+def test_a_call_outlasting_the_wait_gets_the_caller_s_cpus_back(threads: TaskThreads) -> None:
+    release = threading.Event()
+
+    def slow(arg: Any) -> set[int]:
+        release.wait(30)
+        return os.sched_getaffinity(0)
+
+    done, future = threads.call_quick(slow, None, wait=0.01)
+    assert not done
+    release.set()
+    assert future.result(30) == os.sched_getaffinity(0)  # it runs beside the caller now
+
+
+def test_a_lane_that_may_not_be_pinned_works_unpinned_and_stops_trying(
+    threads: TaskThreads, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tries: list[int] = []
+
+    def refused(tid: int, cpus: Any) -> None:
+        tries.append(tid)
+        raise PermissionError("not allowed here")
+
+    monkeypatch.setattr(task_threads, "_current_cpu", lambda: 0)
+    monkeypatch.setattr(os, "sched_setaffinity", refused, raising=False)
+    assert [threads.call_quick(lambda arg: arg + 1, n, wait=30) for n in range(3)] == [
+        (True, 1),
+        (True, 2),
+        (True, 3),
+    ]
+    assert len(tries) == 1  # refused once: not asked again for this lane

@@ -13,6 +13,14 @@ cancelled, as the pool's) and ends; the next quick call gets a new lane. So does
 after the caller was interrupted while it waited (a signal handler raising in the loop's
 thread): that lane finishes its call unheard.
 
+Where the system allows it (Linux), a lane's thread follows the caller's CPU: before handing a
+call over, the caller pins the lane's thread to the CPU it is running on itself (when that
+changed since the last call). The caller only waits while the lane works, so nothing is lost by
+sharing a CPU, and the hand-off becomes a switch between two threads on one CPU instead of a
+wake-up of another CPU and back: on a virtual machine about 18 µs a round trip instead of 60.
+A call that outlasts its wait gets its thread back the caller's whole CPU set, as it then runs
+beside the caller.
+
 Lane threads are daemon threads: at interpreter exit, a call still running in one (it outlasted
 its wait, and the worker has stopped) is not waited for, as a crash would not wait for it; the
 run resumes from what is stored. The pool's threads are waited for.
@@ -21,10 +29,35 @@ run resumes from what is stored. The pool's threads are waited for.
 from __future__ import annotations
 
 import concurrent.futures
+import logging
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+log = logging.getLogger("runio.worker")
+
+
+def _cpu_reader() -> Callable[[], int] | None:
+    """``sched_getcpu()`` (the CPU the calling thread runs on), where threads can be pinned to
+    CPUs (Linux); else None."""
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    try:
+        import ctypes
+
+        getcpu = ctypes.CDLL(None, use_errno=True).sched_getcpu
+        getcpu.restype = ctypes.c_int
+        getcpu.argtypes = ()
+        if getcpu() < 0:
+            return None
+    except (OSError, AttributeError):
+        return None
+    return getcpu
+
+
+_current_cpu = _cpu_reader()
 
 
 class TaskThreads(ThreadPoolExecutor):
@@ -92,10 +125,39 @@ class _Lane:
         self.retired = False
         """Its caller stopped waiting for a call: the thread answers it through the future and
         ends (set and read on the caller's thread only)."""
-        threading.Thread(target=self._main, name=name, daemon=True).start()
+        thread = threading.Thread(target=self._main, name=name, daemon=True)
+        thread.start()
+        tid = thread.native_id
+        self._tid = tid if tid is not None else 0
+        self._cpu = -1 if tid is not None and _current_cpu is not None else -2
+        """The CPU the thread is pinned to, following the caller's (-1: none yet, -2: never)."""
+        self._cpus = os.sched_getaffinity(0) if _current_cpu is not None else set()
+        """The caller's CPUs when the lane was made: what a retired call runs on."""
+
+    def _follow(self, cpu: int) -> None:
+        try:
+            os.sched_setaffinity(self._tid, {cpu})
+        except OSError as exc:  # not allowed here: the lane goes on unpinned
+            log.debug("quick lane not pinned to CPU %d: %s", cpu, exc)
+            self._unpin()
+            self._cpu = -2
+        else:
+            self._cpu = cpu
+
+    def _unpin(self) -> None:
+        if self._cpu >= 0:
+            try:
+                os.sched_setaffinity(self._tid, self._cpus)
+            except OSError as exc:
+                log.debug("quick lane's thread not given its CPUs back: %s", exc)
+            self._cpu = -1
 
     def call(self, fn: Callable[..., Any], args: tuple[Any, ...], wait: float) -> tuple[bool, Any]:
         self._call = (fn, args)
+        if self._cpu != -2 and _current_cpu is not None:
+            cpu = _current_cpu()
+            if cpu != self._cpu and cpu >= 0:
+                self._follow(cpu)
         self._go.release()
         try:
             if not self._done.acquire(timeout=wait):
@@ -126,6 +188,7 @@ class _Lane:
     def _retire(self) -> concurrent.futures.Future[Any]:
         """(Holding ``_state``.) The running call answers through the returned future."""
         self.retired = True
+        self._unpin()  # it now runs beside the caller, on any of the caller's CPUs
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
         future.set_running_or_notify_cancel()  # as the pool's: cancel() can no longer succeed
         self._future = future
