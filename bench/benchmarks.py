@@ -46,6 +46,7 @@ def b1(quick: bool) -> Benchmark:
     plain = "runio, plain fns (lambda)"
     normal, plain_normal = "runio, synchronous=normal", "runio, plain fns, synchronous=normal"
     statements = "runio's SQL alone (WAL, NORMAL)"
+    sync_job = "runio, `def` job, plain fns"
     q = {"query": "?synchronous=normal"}
     return Benchmark(
         id="B1",
@@ -66,6 +67,7 @@ def b1(quick: bool) -> Benchmark:
             ),
             Side(plain_normal, "sides_runio:b1", {"n": n, "task_fn": "lambda", **q}),
             Side(statements, "sides_sqlite:runio_statements", {"n": n, "synchronous": "normal"}),
+            Side(sync_job, "sides_runio:b1", {"n": n, "task_fn": "lambda", "job": "sync"}),
         ],
         rows=[
             Row("runio", "tasks_per_s", "tasks/s", "first execution, async task fns"),
@@ -78,6 +80,9 @@ def b1(quick: bool) -> Benchmark:
             Row(floor_normal, "commits_per_s", "commits/s", "INSERT+COMMIT loop"),
             Row(
                 statements, "tasks_per_s", "tasks/s", "diagnostic: a task's 4 statements, no engine"
+            ),
+            Row(
+                sync_job, "tasks_per_s", "tasks/s", "diagnostic: `io.run_task(key, lambda task: 1)`"
             ),
             *[
                 Row(side, "cpu_us_per_task", "µs", "CPU time per task (all threads)")
@@ -170,6 +175,11 @@ def b1(quick: bool) -> Benchmark:
                 "µs",
             ),
             Derived(
+                "diagnostic: `def` job, plain fns, per task beyond one floor commit",
+                _per_task_overhead_us((sync_job, "tasks_per_s"), floor),
+                "µs",
+            ),
+            Derived(
                 "synchronous=normal: runio's SQL alone, beyond one WAL+NORMAL floor commit",
                 _per_task_overhead_us((statements, "tasks_per_s"), floor_normal),
                 "µs",
@@ -191,11 +201,14 @@ def b1(quick: bool) -> Benchmark:
             "all threads) over the timed part ÷ N: unlike wall time it hardly depends on what "
             "else the machine runs; the floor's 'CPU time per commit' is measured the same way, "
             "and 'CPU per task beyond one floor commit's CPU' (the brief's own measure, the "
-            "per-task CPU overhead beyond the durable commit) is their difference, per round. \"runio's SQL alone\" (a diagnostic) runs, on runio's "
+            "per-task CPU overhead beyond the durable commit) is their difference, per round. "
+            "\"runio's SQL alone\" (a diagnostic) runs, on runio's "
             "schema, the statements runio's SQLite store commits for a task that completed at "
             "once (`BEGIN IMMEDIATE`, the lease check, the task row's `INSERT` through runio's "
             "own functions, `COMMIT`), with no engine around them: the part of runio's figure "
-            "beyond the floor that is SQLite's."
+            "beyond the floor that is SQLite's. The `def` job side (a diagnostic) runs the same "
+            "tasks from a synchronous job: each `io.run_task` is handed to the event loop and "
+            "waited for."
         ),
     )
 

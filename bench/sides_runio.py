@@ -104,13 +104,25 @@ def b1(ctx: dict[str, Any]) -> dict[str, Any]:
     client = runio.Client("bench", database_url=url)
     marks: dict[str, float] = {}
 
-    @client.define_job(id="b1", trigger=runio.event_trigger("b1"))
-    async def b1_job(payload: Any, io: runio.IO) -> int:
-        marks["first"] = time.perf_counter()
-        for i in range(n):
-            await io.run_task(f"t{i}", fn)
-        marks["last"] = time.perf_counter()
-        return n
+    if ctx["params"].get("job") == "sync":  # a `def` job: each io.sync call waits for the loop
+
+        @client.define_job(id="b1", trigger=runio.event_trigger("b1"))
+        def b1_sync_job(payload: Any, io: runio.SyncIO) -> int:
+            marks["first"] = time.perf_counter()
+            for i in range(n):
+                io.run_task(f"t{i}", fn)
+            marks["last"] = time.perf_counter()
+            return n
+
+    else:
+
+        @client.define_job(id="b1", trigger=runio.event_trigger("b1"))
+        async def b1_job(payload: Any, io: runio.IO) -> int:
+            marks["first"] = time.perf_counter()
+            for i in range(n):
+                await io.run_task(f"t{i}", fn)
+            marks["last"] = time.perf_counter()
+            return n
 
     client.send_event("b1", {})  # untimed: the event is stored before the clock starts
     t0, cpu0 = time.perf_counter(), time.process_time()

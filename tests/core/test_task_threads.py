@@ -7,7 +7,10 @@ future, every call in progress is counted, and shutting down ends the lane's thr
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import threading
 import weakref
 from collections.abc import Iterator
@@ -247,44 +250,67 @@ def test_shutdown_ends_the_lane_and_refuses_new_calls() -> None:
         pool.call_quick(lambda arg: arg, 1, wait=30)
 
 
-# -- the lane follows the caller's CPU (where threads can be pinned) -----------------------------
+# -- the lane's thread sleeps on the caller's CPU, and runs calls on all of its CPUs ---------------
 
 pinning = pytest.mark.skipif(
     task_threads._current_cpu is None, reason="threads cannot be pinned to CPUs here"
 )
 
 
-def _cpus_here(arg: Any) -> tuple[set[int], int]:
-    assert task_threads._current_cpu is not None
-    return os.sched_getaffinity(0), task_threads._current_cpu()
-
-
 @pinning
-def test_the_lane_runs_on_the_caller_s_cpu(threads: TaskThreads) -> None:
-    for _ in range(20):
-        done, (cpus, running_on) = threads.call_quick(_cpus_here, None, wait=30)
-        assert done
-        assert len(cpus) == 1  # pinned to one CPU: the one the caller ran on when it called
-        assert running_on in cpus
-        assert cpus <= os.sched_getaffinity(0)  # one the caller may run on
+def test_the_lane_sleeps_on_the_caller_s_cpu_and_runs_each_call_on_all_of_them(
+    threads: TaskThreads, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    everywhere = os.sched_getaffinity(0)
+    steps: list[tuple[str, int, set[int]]] = []
+    real = os.sched_setaffinity
 
+    def recorded(tid: int, cpus: Any) -> None:
+        steps.append(("pin" if tid else "own", tid, set(cpus)))
+        real(tid, cpus)
 
-@pinning
-def test_a_call_outlasting_the_wait_gets_the_caller_s_cpus_back(threads: TaskThreads) -> None:
-    release = threading.Event()
+    monkeypatch.setattr(os, "sched_setaffinity", recorded)
 
-    def slow(arg: Any) -> set[int]:
-        release.wait(30)
+    def where(arg: Any) -> set[int]:
+        steps.append(("call", threading.get_native_id(), os.sched_getaffinity(0)))
         return os.sched_getaffinity(0)
 
-    done, future = threads.call_quick(slow, None, wait=0.01)
-    assert not done
-    release.set()
-    assert future.result(30) == os.sched_getaffinity(0)  # it runs beside the caller now
+    for _ in range(3):
+        assert threads.call_quick(where, None, wait=30) == (True, everywhere)
+    lane = steps[2][1]
+    for i in range(3):  # each call: the caller pins the sleeping thread, which takes back its
+        pin, own, call = steps[3 * i : 3 * i + 3]  # CPUs as it wakes, then runs the call
+        assert pin[0] == "pin" and pin[1] == lane and len(pin[2]) == 1 and pin[2] <= everywhere
+        assert own == ("own", 0, everywhere)
+        assert call == ("call", lane, everywhere)
+
+
+@pinning
+def test_threads_and_processes_a_call_starts_get_all_of_the_cpus(threads: TaskThreads) -> None:
+    everywhere = os.sched_getaffinity(0)
+
+    def starts(arg: Any) -> tuple[set[int], set[int]]:
+        seen: list[set[int]] = []
+        thread = threading.Thread(target=lambda: seen.append(os.sched_getaffinity(0)))
+        thread.start()
+        thread.join(30)
+        child = subprocess.run(
+            [sys.executable, "-c", "import os; print(sorted(os.sched_getaffinity(0)))"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+        return seen[0], set(json.loads(child.stdout))
+
+    for _ in range(2):
+        done, (in_thread, in_child) = threads.call_quick(starts, None, wait=30)
+        assert done, "the call outlasted a 30 s wait"
+        assert in_thread == everywhere and in_child == everywhere
 
 
 def test_a_lane_that_may_not_be_pinned_works_unpinned_and_stops_trying(
-    threads: TaskThreads, monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     tries: list[int] = []
 
@@ -293,10 +319,12 @@ def test_a_lane_that_may_not_be_pinned_works_unpinned_and_stops_trying(
         raise PermissionError("not allowed here")
 
     monkeypatch.setattr(task_threads, "_current_cpu", lambda: 0)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda tid: {0, 1}, raising=False)
     monkeypatch.setattr(os, "sched_setaffinity", refused, raising=False)
-    assert [threads.call_quick(lambda arg: arg + 1, n, wait=30) for n in range(3)] == [
-        (True, 1),
-        (True, 2),
-        (True, 3),
-    ]
+    pool = TaskThreads(max_workers=1, thread_name_prefix="t")
+    try:
+        calls = [pool.call_quick(lambda arg: arg + 1, n, wait=30) for n in range(3)]
+    finally:
+        pool.shutdown(wait=True)
+    assert calls == [(True, 1), (True, 2), (True, 3)]
     assert len(tries) == 1  # refused once: not asked again for this lane

@@ -109,6 +109,13 @@ def test_installed_plugins_are_read_once_until_the_environment_changes(
     monkeypatch.syspath_prepend(str(tmp_path))
     create_plugin_manager()
     assert len(reads) == 4
+    # A replaced importlib.metadata.entry_points (another test's) is asked, not the cache
+    counted = importlib.metadata.entry_points
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda **kwargs: [])
+    assert create_plugin_manager().plugin_info("testnotes") is None
+    monkeypatch.setattr(importlib.metadata, "entry_points", counted)
+    assert create_plugin_manager().plugin_info("testnotes") is not None
+    assert len(reads) == 5
 
 
 def test_each_client_gets_its_own_fresh_manager(make_client: Callable[..., runio.Client]) -> None:

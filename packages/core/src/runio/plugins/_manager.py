@@ -282,7 +282,7 @@ class _Found(NamedTuple):
 
 
 _found_lock = threading.Lock()
-_found: tuple[tuple[tuple[str, int | None], ...], list[_Found]] | None = None
+_found: tuple[tuple[Any, ...], list[_Found]] | None = None
 
 
 def _path_state() -> tuple[tuple[str, int | None], ...]:
@@ -303,9 +303,11 @@ def _installed_entry_points() -> list[_Found]:
     reading every installed distribution's metadata (milliseconds in a large environment), so
     the answer is kept for the process and read again once ``sys.path`` or the modification
     time of one of its directories changes: what ``importlib.metadata``'s own cache of each
-    directory's listing goes by."""
+    directory's listing goes by. (Installing or removing a distribution changes its directory;
+    an ``entry_points.txt`` edited in place, not reinstalled, is seen by the next process.) A
+    replaced ``importlib.metadata.entry_points`` (a test's) is never answered from the cache."""
     global _found
-    state = _path_state()
+    state = (importlib.metadata.entry_points, *_path_state())
     with _found_lock:
         if _found is not None and _found[0] == state:
             return _found[1]
