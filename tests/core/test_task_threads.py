@@ -327,4 +327,62 @@ def test_a_lane_that_may_not_be_pinned_works_unpinned_and_stops_trying(
     finally:
         pool.shutdown(wait=True)
     assert calls == [(True, 1), (True, 2), (True, 3)]
-    assert len(tries) == 1  # refused once: not asked again for this lane
+    # refused once, and not asked again for this lane (the thread, woken for that first call,
+    # set its CPUs as they were: a pin might have gone through before the refusal)
+    assert len(tries) == 2 and tries[0] != 0 and tries[1] == 0
+
+
+@pinning
+def test_a_caller_interrupted_just_after_pinning_leaves_the_next_call_unpinned(
+    threads: TaskThreads, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A signal handler raising in the caller right after it pinned the sleeping thread: the
+    thread still takes its CPUs back when the next call wakes it, even if that call's pin is
+    refused."""
+    everywhere = os.sched_getaffinity(0)
+    real = os.sched_setaffinity
+    pins: list[str] = []
+
+    def interrupted_then_refused(tid: int, cpus: Any) -> None:
+        if tid == 0:
+            real(tid, cpus)  # the thread taking its CPUs back
+        elif not pins:
+            pins.append("pinned")
+            real(tid, cpus)
+            raise KeyboardInterrupt
+        else:
+            pins.append("refused")
+            raise PermissionError("not allowed here")
+
+    monkeypatch.setattr(os, "sched_setaffinity", interrupted_then_refused)
+    with pytest.raises(KeyboardInterrupt):
+        threads.call_quick(lambda arg: arg, None, wait=30)
+    assert threads.call_quick(lambda arg: os.sched_getaffinity(0), None, wait=30) == (
+        True,
+        everywhere,
+    )
+    assert pins == ["pinned", "refused"]
+
+
+def test_cpus_not_taken_back_run_the_call_say_so_and_stop_the_pinning(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    pinned: list[int] = []
+
+    def only_pins(tid: int, cpus: Any) -> None:
+        if tid == 0:
+            raise OSError(22, "Invalid argument")
+        pinned.append(tid)
+
+    monkeypatch.setattr(task_threads, "_current_cpu", lambda: 0)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda tid: {0, 1}, raising=False)
+    monkeypatch.setattr(os, "sched_setaffinity", only_pins, raising=False)
+    pool = TaskThreads(max_workers=1, thread_name_prefix="t")
+    try:
+        with caplog.at_level("WARNING", logger="runio.worker"):
+            calls = [pool.call_quick(lambda arg: arg * 2, n, wait=30) for n in range(3)]
+    finally:
+        pool.shutdown(wait=True)
+    assert calls == [(True, 0), (True, 2), (True, 4)]  # every call ran
+    assert len(pinned) == 1 and not pool.pins  # and after the first, none was pinned
+    assert "could not take back its CPUs" in caplog.text

@@ -15,12 +15,13 @@ thread): that lane finishes its call unheard.
 
 Where the system allows it (Linux), a lane's thread sleeps on the caller's CPU: before handing a
 call over, the caller pins the sleeping thread to the CPU it runs on itself, so the thread wakes
-there, and the thread gives itself back all of the worker's CPUs as soon as it wakes, before it
-runs anything. The caller only waits meanwhile, so nothing is lost by sharing a CPU, and the
-hand-off becomes a switch between two threads on one CPU instead of a wake-up of another CPU
-and back: on a virtual machine about 26 µs a round trip instead of 60. The function never runs
-pinned, so the threads and processes it starts get all of the worker's CPUs, as they would
-without the lane.
+there, and the thread takes the caller's CPUs (as they were at the hand-off) back first thing as
+it wakes, before it runs anything. The caller only waits meanwhile, so nothing is lost by
+sharing a CPU, and the hand-off becomes a switch between two threads on one CPU instead of a
+wake-up of another CPU and back: on a virtual machine about 26 µs a round trip instead of 60.
+The function never runs pinned, so the threads and processes it starts get the CPUs they would
+get without the lane. (Should the CPUs not be taken back, the call runs on one CPU, a warning
+says so, and the pool pins no lane again.)
 
 Lane threads are daemon threads: at interpreter exit, a call still running in one (it outlasted
 its wait, and the worker has stopped) is not waited for, as a crash would not wait for it; the
@@ -61,9 +62,12 @@ def _cpu_reader() -> Callable[[], int] | None:
 _current_cpu = _cpu_reader()
 
 
-def _cpus_of_this_thread() -> set[int] | None:
-    """The CPUs the calling thread may run on, where threads can be pinned; else None."""
-    return os.sched_getaffinity(0) if _current_cpu is not None else None
+def _as_range(cpus: set[int]) -> range | frozenset[int]:
+    """``cpus`` as a range when they are consecutive (most often): iterating a range allocates
+    nothing the garbage collector tracks, so restoring them cannot start a collection (and run
+    finalizers) on a thread still pinned."""
+    low, high = min(cpus), max(cpus)
+    return range(low, high + 1) if high - low + 1 == len(cpus) else frozenset(cpus)
 
 
 class TaskThreads(ThreadPoolExecutor):
@@ -78,8 +82,8 @@ class TaskThreads(ThreadPoolExecutor):
         self._lane: _Lane | None = None
         self._prefix = options.get("thread_name_prefix") or "runio-task"
         self._closed = False
-        self._cpus = _cpus_of_this_thread()
-        """The CPUs a lane's thread runs calls on: those of the thread that made the pool."""
+        self.pins = _current_cpu is not None
+        """Whether lanes sleep on their caller's CPU (Linux; until a pin cannot be undone)."""
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         def counted() -> Any:
@@ -100,7 +104,7 @@ class TaskThreads(ThreadPoolExecutor):
             raise RuntimeError("cannot schedule new futures after shutdown")
         lane = self._lane
         if lane is None or lane.retired:
-            lane = self._lane = _Lane(self, f"{self._prefix}-quick", self._cpus)
+            lane = self._lane = _Lane(self, f"{self._prefix}-quick")
         return lane.call(fn, args, wait)
 
     def count(self, step: int) -> None:
@@ -118,7 +122,7 @@ class TaskThreads(ThreadPoolExecutor):
 class _Lane:
     """One thread and two locks: ``_go`` hands it a call, ``_done`` hands the outcome back."""
 
-    def __init__(self, owner: TaskThreads, name: str, cpus: set[int] | None) -> None:
+    def __init__(self, owner: TaskThreads, name: str) -> None:
         self._owner = owner
         self._go = threading.Lock()
         self._go.acquire()
@@ -136,42 +140,39 @@ class _Lane:
         thread = threading.Thread(target=self._main, name=name, daemon=True)
         thread.start()
         self._tid = thread.native_id or 0
-        self._cpus = cpus
-        """The CPUs the thread runs calls on (None: threads cannot be pinned here)."""
-        self._pins = cpus is not None and self._tid > 0
+        self._pins = owner.pins and self._tid > 0
         """Whether the caller pins the sleeping thread to its CPU before a hand-off."""
         self._pinned = False
-        """Set by the caller when it pinned the thread for this call; the thread then gives
-        itself its CPUs back as it wakes."""
+        """Set by the caller before it pins the thread for a call: the thread then takes back
+        ``_cpus`` first thing as it wakes."""
+        self._seen: set[int] = set()
+        self._cpus: range | frozenset[int] = range(0)
+        """The caller's CPUs when it last handed a call over: what the call runs on."""
 
     def _sleep_on_this_cpu(self) -> None:
         """(The caller, before handing a call over.) Pin the sleeping thread to this CPU."""
         assert _current_cpu is not None
+        cpus = os.sched_getaffinity(0)
+        if cpus != self._seen:
+            self._seen, self._cpus = cpus, _as_range(cpus)
         cpu = _current_cpu()
         if cpu < 0:
             return
+        self._pinned = True  # first: were this interrupted after the pin, the thread still knows
         try:
             os.sched_setaffinity(self._tid, {cpu})
         except OSError as exc:  # not allowed here: the lane goes on unpinned
             log.debug("quick lane not pinned to CPU %d: %s", cpu, exc)
             self._pins = False
-        else:
-            self._pinned = True
 
-    def _wake_unpinned(self) -> None:
-        """(The thread, as it wakes for a call.) Take back all of its CPUs before running it."""
-        self._pinned = False
-        assert self._cpus is not None
-        try:
-            os.sched_setaffinity(0, self._cpus)
-        except OSError:
-            try:  # the CPUs it had are not all allowed now: every CPU there is, as allowed
-                os.sched_setaffinity(0, range(os.cpu_count() or 1))
-            except OSError as exc:
-                log.warning(
-                    "a quick lane's thread stays on one CPU (%s); lanes are no longer pinned", exc
-                )
-                self._pins = False
+    def _pin_not_undone(self, exc: OSError) -> None:
+        """(The thread.) Its CPUs could not be given back: no lane of this pool is pinned again."""
+        log.warning(
+            "a quick lane's thread could not take back its CPUs (%s); it runs this call on one "
+            "CPU, and no quick lane of this worker is pinned again",
+            exc,
+        )
+        self._pins = self._owner.pins = False
 
     def call(self, fn: Callable[..., Any], args: tuple[Any, ...], wait: float) -> tuple[bool, Any]:
         self._call = (fn, args)
@@ -227,8 +228,12 @@ class _Lane:
         that nothing of a call, its function, argument, result or error, stays referenced by an
         idle lane.)"""
         self._go.acquire()
-        if self._pinned:
-            self._wake_unpinned()
+        if self._pinned:  # first thing, before anything else can run on this thread
+            self._pinned = False
+            try:
+                os.sched_setaffinity(0, self._cpus)
+            except OSError as exc:
+                self._pin_not_undone(exc)
         call, self._call = self._call, None
         if call is None:
             return False
