@@ -337,8 +337,8 @@ class Worker:
                 if claimed and len(claimed) == free:
                     await self._wait_for_slot()
                     continue
-                # Fewer than asked for: nothing else can be claimed now, so no second claim;
-                # a run that becomes ready meanwhile wakes the wait below (notify, polling).
+                if claimed:
+                    continue
                 if self.until_idle:
                     if not self.executions:
                         if self.stranded_runs:
