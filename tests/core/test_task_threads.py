@@ -253,7 +253,7 @@ def test_shutdown_ends_the_lane_and_refuses_new_calls() -> None:
 # -- the lane's thread sleeps on the caller's CPU, and runs calls on all of its CPUs ---------------
 
 pinning = pytest.mark.skipif(
-    task_threads._current_cpu is None, reason="threads cannot be pinned to CPUs here"
+    task_threads._cpu() is None, reason="threads cannot be pinned to CPUs here"
 )
 
 

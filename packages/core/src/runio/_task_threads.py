@@ -59,7 +59,17 @@ def _cpu_reader() -> Callable[[], int] | None:
     return getcpu
 
 
-_current_cpu = _cpu_reader()
+_UNREAD: Any = object()
+_current_cpu: Any = _UNREAD
+"""``sched_getcpu`` (or None), looked up when the first pool is made: ``import runio`` does
+not load ctypes."""
+
+
+def _cpu() -> Callable[[], int] | None:
+    global _current_cpu
+    if _current_cpu is _UNREAD:
+        _current_cpu = _cpu_reader()
+    return _current_cpu  # type: ignore[no-any-return]
 
 
 def _as_range(cpus: set[int]) -> range | frozenset[int]:
@@ -82,7 +92,7 @@ class TaskThreads(ThreadPoolExecutor):
         self._lane: _Lane | None = None
         self._prefix = options.get("thread_name_prefix") or "runio-task"
         self._closed = False
-        self.pins = _current_cpu is not None
+        self.pins = _cpu() is not None
         """Whether lanes sleep on their caller's CPU (Linux; until a pin cannot be undone)."""
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
@@ -151,7 +161,6 @@ class _Lane:
 
     def _sleep_on_this_cpu(self) -> None:
         """(The caller, before handing a call over.) Pin the sleeping thread to this CPU."""
-        assert _current_cpu is not None
         cpus = os.sched_getaffinity(0)
         if cpus != self._seen:
             self._seen, self._cpus = cpus, _as_range(cpus)
