@@ -41,28 +41,21 @@ def _json_types_only(value: dict[Any, Any] | list[Any]) -> bool:
     budget = _WALK_BUDGET
     while stack:
         item = pop()
+        children: Any = item
         if type(item) is dict:
-            for key, child in item.items():
+            for key in item:
                 if type(key) is not str:
                     return False
-                kind = type(child)
-                if kind not in scalars:
-                    if kind is not dict and kind is not list:
-                        return False
-                    budget -= 1
-                    if budget < 0:
-                        return False
-                    push(child)
-        else:
-            for child in item:
-                kind = type(child)
-                if kind not in scalars:
-                    if kind is not dict and kind is not list:
-                        return False
-                    budget -= 1
-                    if budget < 0:
-                        return False
-                    push(child)
+            children = item.values()
+        for child in children:
+            kind = type(child)
+            if kind not in scalars:
+                if kind is not dict and kind is not list:
+                    return False
+                budget -= 1
+                if budget < 0:
+                    return False
+                push(child)
     return True
 
 
