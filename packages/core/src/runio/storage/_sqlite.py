@@ -590,6 +590,14 @@ _INSERT_TASK_IF_LEASED = (
     "WHERE id = ? AND lease_token = ? AND status = 'EXECUTING'"
 )
 """A task row, written only while the lease holds and the run is executing (``solo``)."""
+
+
+def _insert_if_leased(conn: sqlite3.Connection, row: tuple[Any, ...], lease: Lease) -> bool:
+    """Insert a task row (``_task_row``) in one statement if the lease holds; whether it did."""
+    leased = (*row, lease.run_id, lease.token)
+    return bool(conn.execute(_INSERT_TASK_IF_LEASED, leased).rowcount == 1)
+
+
 _COMPLETE_FIRST_ATTEMPT_IF_LEASED = (
     "UPDATE tasks SET status='COMPLETED', output=?, output_properties=?, error=NULL, ended_at=? "
     "WHERE run_id=? AND id=? AND attempts=1 "
@@ -1145,10 +1153,7 @@ class SQLiteStore(Store):
                     output_properties=None,
                     ended_at=None,
                 )
-                leased = (*row, lease.run_id, lease.token)
-                if conn.execute(_INSERT_TASK_IF_LEASED, leased).rowcount == 1:
-                    return None
-                return NOT_APPLIED
+                return None if _insert_if_leased(conn, row, lease) else NOT_APPLIED
 
         self._defer(
             op,
@@ -1193,10 +1198,7 @@ class SQLiteStore(Store):
                 return status
 
             def insert_done_solo(conn: sqlite3.Connection) -> Any:
-                leased = (*row, lease.run_id, lease.token)
-                if conn.execute(_INSERT_TASK_IF_LEASED, leased).rowcount == 1:
-                    return RunStatus.EXECUTING
-                return NOT_APPLIED
+                return RunStatus.EXECUTING if _insert_if_leased(conn, row, lease) else NOT_APPLIED
 
             return await self._write(  # type: ignore[no-any-return]
                 insert_done, kind=WriteKind.COMPLETE, lease=lease, solo=insert_done_solo
