@@ -61,8 +61,7 @@ def _cpu_reader() -> Callable[[], int] | None:
 
 _UNREAD: Any = object()
 _current_cpu: Any = _UNREAD
-"""``sched_getcpu`` (or None), looked up when the first pool is made: ``import runio`` does
-not load ctypes."""
+"""``sched_getcpu`` (or None), looked up when the first pool is made."""
 
 
 def _cpu() -> Callable[[], int] | None:
