@@ -20,6 +20,7 @@ from ._execution import NOT_STORED, EventOps, Execution, Frame, current_frame
 from ._kv import KeyValueStore, SyncKeyValueStore
 from ._records import Event
 from ._task import Task, TaskOptions
+from ._task_threads import LoopWait
 from .errors import (
     ConfigurationError,
     EventDeliveredError,
@@ -502,7 +503,7 @@ class SyncIO:
             finally:
                 current_frame.reset(token)
 
-        return asyncio.run_coroutine_threadsafe(with_frame(), self._loop).result()
+        return LoopWait(self._io._execution.executor).run(self._loop, with_frame())
 
     def run_task(
         self,

@@ -1,0 +1,225 @@
+"""A thread waiting for the event loop (``io.sync``, a ``def`` job's ``io``): what the loop's
+coroutine returned or raised comes back to it, and where threads can be pinned it sleeps on the
+loop's CPU and is back on all of its own CPUs before its code goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import gc
+import os
+import threading
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import runio
+from runio import _task_threads as task_threads
+from runio._task_threads import LoopWait, TaskThreads
+from runio.testing import TestClock
+
+
+@pytest.fixture
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """An event loop running in a thread of its own, as a worker's is for its job threads."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    yield loop
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(30)
+    loop.close()
+
+
+@pytest.fixture
+def threads() -> Iterator[TaskThreads]:
+    pool = TaskThreads(max_workers=1, thread_name_prefix="t")
+    yield pool
+    pool.shutdown(wait=True)
+
+
+async def _on_loop(value: Any) -> tuple[Any, int]:
+    return value, threading.get_ident()
+
+
+def test_the_coroutine_runs_on_the_loop_and_its_value_comes_back(
+    loop: asyncio.AbstractEventLoop, threads: TaskThreads
+) -> None:
+    value, ident = LoopWait(threads).run(loop, _on_loop("v"))
+    assert value == "v" and ident != threading.get_ident()
+
+
+class _Stop(BaseException):
+    """As a run's signals (Suspend, Canceled...): not an Exception."""
+
+
+def test_errors_signals_and_a_cancellation_reach_the_waiting_thread(
+    loop: asyncio.AbstractEventLoop, threads: TaskThreads
+) -> None:
+    async def fails() -> None:
+        raise ValueError("bad input")
+
+    async def stops() -> None:
+        raise _Stop
+
+    async def canceled() -> None:
+        asyncio.current_task().cancel()  # type: ignore[union-attr]
+        await asyncio.sleep(0)
+
+    with pytest.raises(ValueError, match="bad input"):
+        LoopWait(threads).run(loop, fails())
+    with pytest.raises(_Stop):
+        LoopWait(threads).run(loop, stops())
+    with pytest.raises(concurrent.futures.CancelledError):  # as a future's result() raises
+        LoopWait(threads).run(loop, canceled())
+    assert LoopWait(threads).run(loop, _on_loop(1))[0] == 1  # and the next call still works
+
+
+def test_a_closed_loop_refuses_the_call_at_once_leaving_no_coroutine_behind(
+    threads: TaskThreads,
+) -> None:
+    closed = asyncio.new_event_loop()
+    closed.close()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(RuntimeError, match="closed"):
+            LoopWait(threads).run(closed, _on_loop(1))
+        gc.collect()
+    assert not [w for w in caught if "never awaited" in str(w.message)]
+
+
+def test_a_loop_that_refuses_the_task_answers_the_waiting_thread(
+    loop: asyncio.AbstractEventLoop, threads: TaskThreads
+) -> None:
+    def refuses(loop: asyncio.AbstractEventLoop, coro: Any) -> Any:
+        raise RuntimeError("no more tasks")
+
+    loop.call_soon_threadsafe(loop.set_task_factory, refuses)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(RuntimeError, match="no more tasks"):  # rather than waiting forever
+            LoopWait(threads).run(loop, _on_loop(1))
+        gc.collect()
+    assert not [w for w in caught if "never awaited" in str(w.message)]
+
+
+# -- the waiting thread sleeps on the loop's CPU ----------------------------------------------------
+
+pinning = pytest.mark.skipif(
+    task_threads._cpu() is None, reason="threads cannot be pinned to CPUs here"
+)
+
+
+@pinning
+def test_the_waiting_thread_sleeps_on_the_loop_s_cpu_and_wakes_with_its_own(
+    loop: asyncio.AbstractEventLoop, threads: TaskThreads, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    everywhere = os.sched_getaffinity(0)
+    steps: list[tuple[str, int, set[int]]] = []
+    real = os.sched_setaffinity
+
+    def recorded(tid: int, cpus: Any) -> None:
+        steps.append(("pin" if tid else "own", tid, set(cpus)))
+        real(tid, cpus)
+
+    monkeypatch.setattr(os, "sched_setaffinity", recorded)
+    for _ in range(3):
+        LoopWait(threads).run(loop, _on_loop(None))
+        steps.append(("after", threading.get_native_id(), os.sched_getaffinity(0)))
+    me = threading.get_native_id()
+    for i in range(3):  # each wait: the loop pins this thread, which takes back its CPUs as it
+        pin, own, after = steps[3 * i : 3 * i + 3]  # wakes, before its code goes on
+        assert pin[0] == "pin" and pin[1] == me and len(pin[2]) == 1 and pin[2] <= everywhere
+        assert own == ("own", 0, everywhere)
+        assert after == ("after", me, everywhere)
+
+
+@pinning
+def test_a_def_job_s_code_runs_on_all_of_its_cpus_between_calls(
+    sqlite_url: str, clock: TestClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    everywhere = os.sched_getaffinity(0)
+    pinned: list[int] = []
+    real = os.sched_setaffinity
+
+    def recorded(tid: int, cpus: Any) -> None:
+        if tid:
+            pinned.append(tid)
+        real(tid, cpus)
+
+    monkeypatch.setattr(os, "sched_setaffinity", recorded)
+    client = runio.Client("test-app", database_url=sqlite_url, clock=clock)
+    seen: list[tuple[int, set[int]]] = []
+
+    @client.define_job(id="sync-job", trigger=runio.event_trigger("sync-job"))
+    def sync_job(payload: object, io: runio.SyncIO) -> int:
+        total = 0
+        for i in range(3):
+            total += io.run_task(f"step-{i}", lambda task: 1)
+            seen.append((threading.get_native_id(), os.sched_getaffinity(0)))
+        return total
+
+    try:
+        run_id = client.send_event("sync-job").run_ids[0]
+        client.run_worker(until_idle=True)
+        assert client.get_run(run_id).output == 3
+    finally:
+        client.close()
+    job_thread = seen[0][0]
+    assert seen == [(job_thread, everywhere)] * 3
+    assert job_thread in pinned  # it slept on the loop's CPU while it waited
+
+
+def test_a_wait_that_may_not_be_pinned_works_unpinned_and_stops_the_pinning(
+    loop: asyncio.AbstractEventLoop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tries: list[int] = []
+
+    def refused(tid: int, cpus: Any) -> None:
+        tries.append(tid)
+        raise PermissionError("not allowed here")
+
+    monkeypatch.setattr(task_threads, "_current_cpu", lambda: 0)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda tid: {0, 1}, raising=False)
+    monkeypatch.setattr(os, "sched_setaffinity", refused, raising=False)
+    pool = TaskThreads(max_workers=1, thread_name_prefix="t")
+    try:
+        values = [LoopWait(pool).run(loop, _on_loop(n))[0] for n in range(3)]
+    finally:
+        pool.shutdown(wait=True)
+    assert values == [0, 1, 2]
+    # refused once; the thread, woken for that call, set its CPUs as they were (a pin might
+    # have gone through before the refusal), and no wait of this worker was pinned again
+    assert len(tries) == 2 and tries[0] != 0 and tries[1] == 0
+    assert not pool.pins
+
+
+def test_cpus_not_taken_back_say_so_and_stop_the_pinning(
+    loop: asyncio.AbstractEventLoop,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    pinned: list[int] = []
+
+    def only_pins(tid: int, cpus: Any) -> None:
+        if tid == 0:
+            raise OSError(22, "Invalid argument")
+        pinned.append(tid)
+
+    monkeypatch.setattr(task_threads, "_current_cpu", lambda: 0)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda tid: {0, 1}, raising=False)
+    monkeypatch.setattr(os, "sched_setaffinity", only_pins, raising=False)
+    pool = TaskThreads(max_workers=1, thread_name_prefix="t")
+    try:
+        with caplog.at_level("WARNING", logger="runio.worker"):
+            values = [LoopWait(pool).run(loop, _on_loop(n))[0] for n in range(3)]
+            # a lane of this worker is not pinned either, from now on
+            assert pool.call_quick(lambda arg: arg, "lane", wait=30) == (True, "lane")
+    finally:
+        pool.shutdown(wait=True)
+    assert values == [0, 1, 2]  # every call came back
+    assert len(pinned) == 1 and not pool.pins  # and after the first, nothing was pinned
+    assert "a thread waiting for the event loop could not take back its CPUs" in caplog.text
