@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import ctypes
 import gc
 import os
+import signal
 import threading
 import warnings
 from collections.abc import Iterator
@@ -106,7 +108,7 @@ def test_a_loop_that_refuses_the_task_answers_the_waiting_thread(
     assert not [w for w in caught if "never awaited" in str(w.message)]
 
 
-# -- the waiting thread sleeps on the loop's CPU ----------------------------------------------------
+# -- the waiting thread sleeps on the loop's CPU -------------------------------------------------
 
 pinning = pytest.mark.skipif(
     task_threads._cpu() is None, reason="threads cannot be pinned to CPUs here"
@@ -223,3 +225,125 @@ def test_cpus_not_taken_back_say_so_and_stop_the_pinning(
     assert values == [0, 1, 2]  # every call came back
     assert len(pinned) == 1 and not pool.pins  # and after the first, nothing was pinned
     assert "a thread waiting for the event loop could not take back its CPUs" in caplog.text
+
+
+class _Interrupted(Exception):
+    """Raised in a waiting thread from outside: a signal handler's, or a timeout library's
+    ``PyThreadState_SetAsyncExc``."""
+
+
+def _settled(loop: asyncio.AbstractEventLoop) -> None:
+    """Return once the loop has run what was ready (a coroutine's end and its wake-up)."""
+    for _ in range(3):
+        LoopWait(None).run(loop, asyncio.sleep(0))
+
+
+@pinning
+def test_a_thread_interrupted_as_it_wakes_takes_its_cpus_back_first(
+    loop: asyncio.AbstractEventLoop, threads: TaskThreads
+) -> None:
+    """An exception set for the thread while it sleeps fires as it wakes, pinned: its handler,
+    and what the thread does next, still run on all of its CPUs."""
+    everywhere = os.sched_getaffinity(0)
+    release = asyncio.Event()
+    seen: dict[str, Any] = {}
+
+    def waits() -> None:
+        try:
+            LoopWait(threads).run(loop, release.wait())
+        except _Interrupted:
+            seen["handler"] = os.sched_getaffinity(0)
+        child = threading.Thread(target=lambda: seen.update(child=os.sched_getaffinity(0)))
+        child.start()
+        child.join(30)
+
+    waiting = threading.Thread(target=waits)
+    waiting.start()
+    _settled(loop)  # the thread's call has started: it sleeps on its lock
+    assert waiting.ident is not None
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(waiting.ident), ctypes.py_object(_Interrupted)
+    )
+    loop.call_soon_threadsafe(release.set)  # the call ends: the loop pins and wakes the thread
+    waiting.join(30)
+    assert seen == {"handler": everywhere, "child": everywhere}
+
+
+@pinning
+def test_a_thread_that_stopped_waiting_is_not_pinned_when_its_call_ends_later(
+    loop: asyncio.AbstractEventLoop, threads: TaskThreads, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The main thread waiting, a signal handler raising meanwhile: it leaves ``run`` before
+    the call ends, and the loop's thread, ending the call, leaves it alone."""
+    everywhere = os.sched_getaffinity(0)
+    pinned: list[int] = []
+    real = os.sched_setaffinity
+
+    def recorded(tid: int, cpus: Any) -> None:
+        if tid:
+            pinned.append(tid)
+        real(tid, cpus)
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise _Interrupted
+
+    release = asyncio.Event()
+    monkeypatch.setattr(os, "sched_setaffinity", recorded)
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.05)
+        with pytest.raises(_Interrupted):
+            LoopWait(threads).run(loop, release.wait())
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    loop.call_soon_threadsafe(release.set)
+    _settled(loop)
+    assert threading.get_native_id() not in pinned
+    assert os.sched_getaffinity(0) == everywhere
+
+
+def test_an_interrupt_from_a_task_run_at_once_wakes_the_thread_once_and_stops_the_loop(
+    threads: TaskThreads, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A task factory that runs the coroutine at once (as Python 3.12's eager tasks do): a
+    KeyboardInterrupt it raises reaches the waiting thread and stops the loop, as one raised in
+    any task does, and nothing else is reported."""
+
+    def at_once(loop: asyncio.AbstractEventLoop, coro: Any) -> Any:
+        future = loop.create_future()
+        try:
+            coro.send(None)
+        except StopIteration as done:
+            future.set_result(done.value)
+            return future
+        raise AssertionError("the coroutine was expected to end at once")
+
+    async def interrupts() -> None:
+        raise KeyboardInterrupt
+
+    loop = asyncio.new_event_loop()
+    loop.set_task_factory(at_once)
+    stopped: list[BaseException] = []
+
+    def serve() -> None:
+        try:
+            loop.run_forever()
+        except BaseException as exc:
+            stopped.append(exc)
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    try:
+        assert LoopWait(threads).run(loop, _on_loop(1))[0] == 1
+        with caplog.at_level("ERROR"), pytest.raises(KeyboardInterrupt):
+            LoopWait(threads).run(loop, interrupts())
+        thread.join(30)
+    finally:
+        if thread.is_alive():
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(30)
+        loop.close()
+    assert [type(exc) for exc in stopped] == [KeyboardInterrupt]
+    gc.collect()
+    assert "never retrieved" not in caplog.text

@@ -281,17 +281,38 @@ class LoopWait:
     Where threads can be pinned (``threads.pins``), the loop's thread pins the sleeping thread
     to its own CPU as the coroutine ends, just before it wakes it, so the thread wakes there
     instead of on another CPU (and the loop's next wake-up, by this thread's next call, happens
-    on its own CPU too); the thread takes back the CPUs it had first thing as it wakes."""
+    on its own CPU too); the thread takes back the CPUs it had first thing as it wakes. A
+    thread that stopped waiting (an exception raised in it meanwhile, a signal handler's in the
+    main thread) is not pinned, and one pinned as it stopped takes its CPUs back all the same.
+    """
 
-    __slots__ = ("_cpus", "_lock", "_outcome", "_pinned", "_task", "_threads", "_tid")
+    __slots__ = (
+        "_cpus",
+        "_guard",
+        "_lock",
+        "_outcome",
+        "_pinned",
+        "_started",
+        "_task",
+        "_threads",
+        "_tid",
+        "_waiting",
+    )
 
     def __init__(self, threads: TaskThreads | None) -> None:
         self._threads = threads if threads is not None and threads.pins else None
         self._lock = threading.Lock()
         self._lock.acquire()
+        self._guard = threading.Lock()
+        """Held to settle whether the thread is pinned: by the loop's thread as it pins it, by
+        the waiting thread as it stops waiting."""
+        self._waiting = True
+        """Whether the thread may still be pinned (it has not left ``run``)."""
         self._pinned = False
-        """Set on the loop's thread before it pins the sleeping thread: it then takes back
-        ``_cpus`` as it wakes."""
+        """Whether the loop's thread pinned (or was about to pin) the waiting thread."""
+        self._started = False
+        """Whether the coroutine started (then it wakes the thread as it ends, whatever else
+        happens)."""
         self._outcome: tuple[bool, Any] | None = None
         self._task: Any = None
         """The coroutine's asyncio task, referenced so that it is not collected as it runs."""
@@ -307,12 +328,16 @@ class LoopWait:
         here, as a future's ``result()`` would.)"""
 
         async def until_done() -> None:
+            self._started = True
             try:
                 self._outcome = (True, await coro)
             except asyncio.CancelledError:
                 self._outcome = (False, concurrent.futures.CancelledError())
             except (KeyboardInterrupt, SystemExit) as exc:  # they stop the loop too
                 self._outcome = (False, exc)
+                task = self._task = asyncio.current_task()
+                if task is not None:  # retrieved here: the loop reports it as it stops
+                    task.add_done_callback(_retrieved)
                 raise
             except BaseException as exc:  # a run's signals (Suspend, Canceled...) included
                 self._outcome = (False, exc)
@@ -323,24 +348,34 @@ class LoopWait:
             wrapped = until_done()
             try:
                 self._task = loop.create_task(wrapped)
-            except BaseException as exc:  # refused: nothing else will wake the thread
-                wrapped.close()
+            except BaseException as exc:
+                if self._started:  # an eager task ran (and woke the thread) and raised
+                    if self._task is not None and self._task.done():
+                        _retrieved(self._task)  # the loop stops before callbacks run
+                    raise
+                wrapped.close()  # refused: nothing else will wake the thread
                 coro.close()
                 self._outcome = (False, exc)
                 self._wake()
+                if isinstance(exc, KeyboardInterrupt | SystemExit):
+                    raise
 
         try:
-            loop.call_soon_threadsafe(start)
-        except BaseException:  # a closed loop
-            coro.close()
-            raise
-        self._lock.acquire()
-        if self._pinned:  # first thing, before anything else can run on this thread
-            self._pinned = False
             try:
-                os.sched_setaffinity(0, self._cpus)
-            except OSError as exc:
-                _no_more_pins(self._threads, exc, "a thread waiting for the event loop")
+                loop.call_soon_threadsafe(start)
+            except BaseException:  # a closed loop
+                coro.close()
+                raise
+            self._lock.acquire()
+        finally:  # first thing, before anything else can run on this thread
+            with self._guard:
+                self._waiting = False
+                pinned = self._pinned
+            if pinned:
+                try:
+                    os.sched_setaffinity(0, self._cpus)
+                except OSError as exc:
+                    _no_more_pins(self._threads, exc, "a thread waiting for the event loop")
         self._task = None
         outcome, self._outcome = self._outcome, None
         assert outcome is not None
@@ -354,18 +389,25 @@ class LoopWait:
 
     def _wake(self) -> None:
         """(The loop's thread.) Wake the waiting thread, pinned to this CPU where threads can
-        be pinned."""
-        threads = self._threads
-        if threads is not None and threads.pins:
-            cpu = _current_cpu()
-            if cpu >= 0:
-                self._pinned = True  # first: were this interrupted after the pin, it still knows
-                try:
-                    os.sched_setaffinity(self._tid, {cpu})
-                except OSError as exc:  # not allowed here: this worker's waits go unpinned
-                    log.debug("waiting thread not pinned to CPU %d: %s", cpu, exc)
-                    threads.pins = False
-        self._lock.release()
+        be pinned and it still waits."""
+        try:
+            threads = self._threads
+            if threads is not None and threads.pins:
+                cpu = _current_cpu()
+                with self._guard:
+                    if self._waiting and cpu >= 0:
+                        self._pinned = True  # first: were this interrupted, it still knows
+                        try:
+                            os.sched_setaffinity(self._tid, {cpu})
+                        except OSError as exc:  # not allowed here: this worker's go unpinned
+                            log.debug("waiting thread not pinned to CPU %d: %s", cpu, exc)
+                            threads.pins = False
+        finally:
+            self._lock.release()
+
+
+def _retrieved(task: asyncio.Task[Any]) -> None:
+    task.exception()
 
 
 def _no_more_pins(threads: TaskThreads | None, exc: OSError, who: str) -> None:
