@@ -7,6 +7,7 @@ future, every call in progress is counted, and shutting down ends the lane's thr
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -146,8 +147,8 @@ def test_an_error_after_the_wait_reaches_the_future(threads: TaskThreads) -> Non
         future.result(timeout=30)
 
 
-class _LateLock:
-    """Stands in for the lane's "done" lock: its first timed acquire reports a timeout only once
+class _LateBell:
+    """Stands in for the lane's "done" bell: its first timed wait reports a timeout only once
     the lane has handed the outcome over, as when a call ends just as the wait runs out."""
 
     def __init__(self, real: Any) -> None:
@@ -155,15 +156,15 @@ class _LateLock:
         self._handed_over = threading.Event()
         self._timed_out_once = False
 
-    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        if timeout >= 0 and not self._timed_out_once:
+    def wait(self, timeout: float | None = None) -> bool:
+        if timeout is not None and not self._timed_out_once:
             self._timed_out_once = True
             assert self._handed_over.wait(timeout=30)
             return False
-        return bool(self._real.acquire(blocking, timeout))
+        return bool(self._real.wait(timeout))
 
-    def release(self) -> None:
-        self._real.release()
+    def ring(self) -> None:
+        self._real.ring()
         self._handed_over.set()
 
 
@@ -173,7 +174,7 @@ def test_a_call_ending_just_as_the_wait_runs_out_is_answered_directly(
     threads.call_quick(lambda arg: None, None, wait=30)  # the lane is there
     lane = threads._lane
     assert lane is not None
-    lane._done = _LateLock(lane._done)  # type: ignore[assignment]
+    lane._done = _LateBell(lane._done)  # type: ignore[assignment]
 
     assert threads.call_quick(lambda arg: "in time after all", None, wait=30) == (
         True,
@@ -187,8 +188,8 @@ class _Interrupted(BaseException):
     """What a signal handler raising in the waiting thread (a second Ctrl-C) looks like."""
 
 
-class _InterruptingLock:
-    """Stands in for the lane's "done" lock: its first timed acquire is interrupted while the
+class _InterruptingBell:
+    """Stands in for the lane's "done" bell: its first timed wait is interrupted while the
     call still runs, once it has answered, or just after taking the answer."""
 
     def __init__(self, real: Any, *, when: str, handed_over: threading.Event) -> None:
@@ -197,18 +198,18 @@ class _InterruptingLock:
         self._handed_over = handed_over
         self._interrupted = False
 
-    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        if timeout >= 0 and not self._interrupted:
+    def wait(self, timeout: float | None = None) -> bool:
+        if timeout is not None and timeout > 0 and not self._interrupted:
             self._interrupted = True
             if self._when != "while running":
                 assert self._handed_over.wait(timeout=30)
             if self._when == "after taking the answer":
-                assert self._real.acquire()
+                assert self._real.wait()
             raise _Interrupted()
-        return bool(self._real.acquire(blocking, timeout))
+        return bool(self._real.wait(timeout))
 
-    def release(self) -> None:
-        self._real.release()
+    def ring(self) -> None:
+        self._real.ring()
         self._handed_over.set()
 
 
@@ -220,7 +221,7 @@ def test_a_caller_interrupted_while_waiting_leaves_the_next_call_its_own_answer(
     lane = threads._lane
     assert lane is not None
     handed_over = threading.Event()
-    lane._done = _InterruptingLock(  # type: ignore[assignment]
+    lane._done = _InterruptingBell(  # type: ignore[assignment]
         lane._done, when=when, handed_over=handed_over
     )
     release = threading.Event()
@@ -386,3 +387,69 @@ def test_cpus_not_taken_back_run_the_call_say_so_and_stop_the_pinning(
     assert calls == [(True, 0), (True, 2), (True, 4)]  # every call ran
     assert len(pinned) == 1 and not pool.pins  # and after the first, none was pinned
     assert "could not take back its CPUs" in caplog.text
+
+
+# -- the bells the lane's hand-offs go through -----------------------------------------------------
+
+
+@pytest.fixture(params=["eventfd", "lock"])
+def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each way a bell is made: an eventfd (Linux), and the lock used where there is none."""
+    if request.param == "eventfd" and not task_threads._EVENTFD:
+        pytest.skip("no eventfds here")
+    if request.param == "lock":
+        monkeypatch.setattr(task_threads, "_EVENTFD", False)
+
+        def no_eventfd(*args: Any) -> int:
+            raise AssertionError("an eventfd was made where there are none")
+
+        monkeypatch.setattr(os, "eventfd", no_eventfd, raising=False)
+    return str(request.param)
+
+
+@pytest.mark.parametrize("blocking", [True, False])
+def test_a_bell_wakes_its_waiter_once_per_ring(backend: str, blocking: bool) -> None:
+    bell = task_threads._Bell(blocking=blocking)
+    if not blocking:
+        assert bell.wait(0) is False  # nothing rung: no wait
+        assert bell.wait(0.01) is False
+    bell.ring()
+    assert bell.wait() is True  # rung before the wait: taken at once
+    woke: list[bool] = []
+    waiter = threading.Thread(target=lambda: woke.append(bell.wait()))
+    waiter.start()
+    bell.ring()  # whether the waiter sleeps already or not
+    waiter.join(30)
+    assert woke == [True]
+    if not blocking:
+        assert bell.wait(0) is False  # each ring is taken once
+
+
+def test_the_lane_and_loop_waits_work_on_either_kind_of_bell(backend: str) -> None:
+    pool = TaskThreads(max_workers=1, thread_name_prefix="t")
+    loop = asyncio.new_event_loop()
+    serving = threading.Thread(target=loop.run_forever, daemon=True)
+    serving.start()
+    release = threading.Event()
+
+    def fails(arg: Any) -> None:
+        raise ValueError(arg)
+
+    async def on_loop() -> str:
+        return "from the loop"
+
+    try:
+        assert pool.call_quick(lambda arg: arg * 2, 21, wait=30) == (True, 42)
+        with pytest.raises(ValueError, match="bad"):
+            pool.call_quick(fails, "bad", wait=30)
+        done, future = pool.call_quick(lambda arg: release.wait(30) and arg, "late", wait=0.01)
+        assert not done
+        release.set()
+        assert future.result(timeout=30) == "late"
+        assert pool.call_quick(lambda arg: arg, "new lane", wait=30) == (True, "new lane")
+        assert task_threads.LoopWait(pool).run(loop, on_loop()) == "from the loop"
+    finally:
+        pool.shutdown(wait=True)
+        loop.call_soon_threadsafe(loop.stop)
+        serving.join(30)
+        loop.close()
