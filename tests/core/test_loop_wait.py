@@ -347,3 +347,21 @@ def test_an_interrupt_from_a_task_run_at_once_wakes_the_thread_once_and_stops_th
     assert [type(exc) for exc in stopped] == [KeyboardInterrupt]
     gc.collect()
     assert "never retrieved" not in caplog.text
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="open files are not listed here")
+def test_errors_kept_after_their_calls_keep_no_file_open(
+    loop: asyncio.AbstractEventLoop, threads: TaskThreads
+) -> None:
+    async def fails(n: int) -> None:
+        raise ValueError(n)
+
+    kept: list[BaseException] = []
+    before = len(os.listdir("/proc/self/fd"))
+    for n in range(50):
+        try:
+            LoopWait(threads).run(loop, fails(n))
+        except ValueError as exc:
+            kept.append(exc)  # its traceback holds the wait
+    assert len(os.listdir("/proc/self/fd")) - before < 5
+    assert len(kept) == 50

@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 from typing import Any
@@ -453,3 +455,125 @@ def test_the_lane_and_loop_waits_work_on_either_kind_of_bell(backend: str) -> No
         loop.call_soon_threadsafe(loop.stop)
         serving.join(30)
         loop.close()
+
+
+def _on_signal(signum: int, frame: Any) -> None:
+    """A signal handler that returns: the call it interrupted goes on."""
+
+
+def _asleep(thread: threading.Thread) -> None:
+    """Return once ``thread`` sleeps in the kernel (Linux's /proc tells)."""
+    stat = f"/proc/self/task/{thread.native_id}/stat"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with open(stat) as f:  # "pid (name) state ...": the state follows the name's ")"
+            if f.read().rpartition(")")[2].split()[0] == "S":
+                return
+        os.sched_yield()
+    raise AssertionError(f"{thread.name} never went to sleep")
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="threads are not listed here")
+@pytest.mark.parametrize("blocking", [True, False])
+def test_a_signal_to_a_waiting_thread_does_not_end_its_wait(backend: str, blocking: bool) -> None:
+    bell = task_threads._Bell(blocking=blocking)
+    woke: list[Any] = []
+
+    def waits() -> None:
+        try:
+            woke.append(bell.wait())
+        except BaseException as exc:  # what the test is about
+            woke.append(exc)
+
+    previous = signal.signal(signal.SIGUSR1, _on_signal)
+    try:
+        waiter = threading.Thread(target=waits)
+        waiter.start()
+        for _ in range(3):
+            _asleep(waiter)  # in its wait
+            assert waiter.ident is not None
+            signal.pthread_kill(waiter.ident, signal.SIGUSR1)
+        assert woke == []
+        bell.ring()
+        waiter.join(30)
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    assert woke == [True]
+
+
+def test_a_bell_rung_after_it_was_closed_does_nothing(backend: str) -> None:
+    bell = task_threads._Bell(blocking=True)
+    bell.close()
+    bell.ring()  # as a wait abandoned, then collected, can be rung by the loop's thread late
+
+
+def test_where_no_eventfd_can_be_made_the_bells_are_locks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refused(*args: Any) -> int:
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(os, "eventfd", refused, raising=False)
+    pool = TaskThreads(max_workers=1, thread_name_prefix="t")
+    try:
+        assert pool.call_quick(lambda arg: arg + 1, 1, wait=30) == (True, 2)
+    finally:
+        pool.shutdown(wait=True)
+
+
+def test_a_caller_interrupted_just_after_handing_a_call_over_leaves_the_next_its_own_answer(
+    threads: TaskThreads,
+) -> None:
+    threads.call_quick(lambda arg: None, None, wait=30)  # the lane is there
+    lane = threads._lane
+    assert lane is not None
+
+    class InterruptedAfterRinging:
+        def __init__(self, real: Any) -> None:
+            self.real = real
+
+        def ring(self) -> None:
+            self.real.ring()
+            raise _Interrupted()
+
+        def wait(self, timeout: float | None = None) -> bool:
+            return bool(self.real.wait(timeout))
+
+    real = lane._go
+    lane._go = InterruptedAfterRinging(real)  # type: ignore[assignment]
+    release, ran = threading.Event(), threading.Event()
+
+    def first(arg: Any) -> str:
+        assert release.wait(30)
+        ran.set()
+        return "first"
+
+    with pytest.raises(_Interrupted):
+        threads.call_quick(first, None, wait=30)
+    lane._go = real
+    assert lane.retired and threads._lane is lane
+    assert threads.call_quick(lambda arg: "second", None, wait=30) == (True, "second")
+    assert threads._lane is not lane
+    release.set()
+    assert ran.wait(30)  # the first call ran on, unheard
+
+
+def test_in_a_forked_child_bells_made_before_stay_silent_and_pools_make_new_lanes(
+    threads: TaskThreads, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What ``os.register_at_fork`` runs in the child: the parent's threads are not woken
+    through the eventfds the child shares with it."""
+    threads.call_quick(lambda arg: None, None, wait=30)
+    lane = threads._lane
+    before = task_threads._Bell(blocking=False)
+    monkeypatch.setattr(task_threads, "_pools", weakref.WeakSet([threads]))
+    monkeypatch.setattr(task_threads, "_generation", task_threads._generation)
+    task_threads._after_fork_in_child()
+    assert threads._lane is None
+    before.ring()
+    assert before.wait(0) is (before._lock is not None)  # a lock is the child's own copy
+    after = task_threads._Bell(blocking=False)
+    after.ring()
+    assert after.wait(0) is True
+    assert threads.call_quick(lambda arg: arg, "new lane", wait=30) == (True, "new lane")
+    assert threads._lane is not lane

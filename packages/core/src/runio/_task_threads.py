@@ -43,11 +43,14 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import math
 import os
 import select
+import sys
 import threading
+import weakref
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -108,6 +111,7 @@ class TaskThreads(ThreadPoolExecutor):
         self._closed = False
         self.pins = _cpu() is not None
         """Whether lanes sleep on their caller's CPU (Linux; until a pin cannot be undone)."""
+        _pools.add(self)
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         def counted() -> Any:
@@ -144,64 +148,98 @@ class TaskThreads(ThreadPoolExecutor):
 
 
 _EVENTFD = hasattr(os, "eventfd")
+_ONE = (1).to_bytes(8, sys.byteorder)
+"""What ringing writes to an eventfd (its counter is a native 8-byte integer)."""
+_generation = 0
+"""Bumped in a child process made by ``fork``: the bells made before are its parent's."""
+_pools: weakref.WeakSet[TaskThreads] = weakref.WeakSet()
 
 
 class _Bell:
-    """One thread rings, another waits for the ring (at most one ring outstanding).
+    """One thread rings, another waits for the ring; rings not yet taken count as one.
 
-    Where the system has eventfds (Linux) the ring is one: ``os.eventfd_write`` gives up the
-    GIL before it wakes the waiter, which then runs at once. (A lock's ``release`` keeps the
-    GIL: the waiter, woken on the ringer's CPU, finds it held and sleeps again, and the ringer
-    wakes it a second time when it lets go: twice the thread switches.) Elsewhere, a lock.
-    ``blocking``: waits are long (the waiter sleeps at once); else the ring is usually there
-    already when the waiter looks. The eventfd is closed when the bell is collected."""
+    Where the system has eventfds (Linux) the ring is one: ``os.write`` gives up the GIL before
+    it wakes the waiter, which then runs at once. (A lock's ``release`` keeps the GIL: the
+    waiter, woken on the ringer's CPU, finds it held and sleeps again, and the ringer wakes it
+    a second time when it lets go: twice the thread switches.) Elsewhere, or when no eventfd
+    can be made (no descriptors left, or not allowed), a lock. ``blocking``: waits are long
+    (the waiter sleeps at once); else the ring is usually there already when the waiter looks.
+    ``os.read`` and ``os.write`` go on when a signal interrupts them, as a lock's wait does.
+    The eventfd is closed by ``close``, or when the bell is collected; in a child made by
+    ``fork``, a bell made before it no longer rings (the eventfd is its parent's too)."""
 
-    __slots__ = ("_fd", "_lock", "_poll")
+    __slots__ = ("_fd", "_generation", "_lock", "_poll")
 
     def __init__(self, *, blocking: bool) -> None:
         self._fd = -1
+        self._generation = _generation
         self._lock: threading.Lock | None = None
-        if not _EVENTFD:
+        self._poll: Any = None
+        if _EVENTFD:
+            flags = os.EFD_CLOEXEC if blocking else os.EFD_CLOEXEC | os.EFD_NONBLOCK
+            try:
+                self._fd = os.eventfd(0, flags)
+            except OSError:
+                self._fd = -1
+        if self._fd < 0:
             self._lock = threading.Lock()
             self._lock.acquire()
-            return
-        self._fd = os.eventfd(0, os.EFD_CLOEXEC if blocking else os.EFD_CLOEXEC | os.EFD_NONBLOCK)
-        self._poll: Any = None
-        if not blocking:
+        elif not blocking:
             self._poll = select.poll()
             self._poll.register(self._fd, select.POLLIN)
 
     def ring(self) -> None:
-        if self._lock is not None:
-            self._lock.release()
-        else:
-            os.eventfd_write(self._fd, 1)
+        lock = self._lock
+        if lock is not None:
+            with contextlib.suppress(RuntimeError):  # rung already, not yet taken
+                lock.release()
+        elif self._fd >= 0 and self._generation == _generation:
+            os.write(self._fd, _ONE)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the ring (``timeout`` seconds at most) and take it; False if none came."""
         lock = self._lock
         if lock is not None:
-            return lock.acquire(timeout=-1 if timeout is None else timeout)
+            return lock.acquire(timeout=-1 if timeout is None else max(timeout, 0))
         if self._poll is None:  # a blocking eventfd
             if timeout is not None:
                 raise ValueError("a blocking bell waits without a timeout")
-            os.eventfd_read(self._fd)
+            os.read(self._fd, 8)
             return True
         try:
-            os.eventfd_read(self._fd)
+            os.read(self._fd, 8)
             return True
         except BlockingIOError:
-            if timeout == 0:
+            if timeout is not None and timeout <= 0:
                 return False
         if not self._poll.poll(None if timeout is None else math.ceil(timeout * 1000)):
             return False
-        os.eventfd_read(self._fd)
+        os.read(self._fd, 8)
         return True
 
-    def __del__(self) -> None:
+    def close(self) -> None:
+        """Close the eventfd now: nobody rings or waits any more."""
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
+
+    def __del__(self, _close: Callable[[int], None] = os.close) -> None:
+        if self._fd >= 0:
+            _close(self._fd)
+            self._fd = -1
+
+
+def _after_fork_in_child() -> None:
+    """The lanes' threads, and the threads waiting for the event loop, are the parent's: bells
+    made before stop ringing (they would wake the parent's threads) and pools make new lanes."""
+    global _generation
+    _generation += 1
+    for pool in list(_pools):
+        pool._lane = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class _Lane:
@@ -249,24 +287,27 @@ class _Lane:
 
     def call(self, fn: Callable[..., Any], args: tuple[Any, ...], wait: float) -> tuple[bool, Any]:
         self._call = (fn, args)
-        if self._pins and self._owner.pins:
-            self._sleep_on_this_cpu()
-        self._go.ring()
         try:
+            if self._pins and self._owner.pins:
+                self._sleep_on_this_cpu()
+            self._go.ring()
             if not self._done.wait(wait):
                 with self._state:
                     if self._outcome is None:  # still running: it answers through a future
                         return False, self._retire()
                 self._done.wait()  # it finished just now: its ring is there to take
-        except BaseException:  # interrupted while waiting: nobody takes this call's outcome
+        except BaseException:  # interrupted: nobody takes this call's outcome
             with self._state:
-                if self._outcome is None:
+                retired = self._outcome is None
+                if retired:
                     self._retire()
                 else:  # it answered already: drop that, so the lane is ready again
                     # (its ring is there, unless this thread took it just before the
                     # interruption: either way none is left, as for an idle lane)
                     self._done.wait(0)
                     self._outcome = None
+            if retired:  # rung again, should the interruption have come before the ring: the
+                self._go.ring()  # thread finishes the call unheard and ends (never reading it)
             raise
         outcome, self._outcome = self._outcome, None
         assert outcome is not None
@@ -431,6 +472,7 @@ class LoopWait:
                 coro.close()
                 raise
             self._lock.wait()
+            self._lock.close()  # rung: the loop's thread is done with it
         finally:  # first thing, before anything else can run on this thread
             with self._guard:
                 self._waiting = False
