@@ -13,7 +13,6 @@ import os
 import signal
 import threading
 import warnings
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,25 +21,6 @@ import runio
 from runio import _task_threads as task_threads
 from runio._task_threads import LoopWait, TaskThreads
 from runio.testing import TestClock
-
-
-@pytest.fixture
-def loop() -> Iterator[asyncio.AbstractEventLoop]:
-    """An event loop running in a thread of its own, as a worker's is for its job threads."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    yield loop
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(30)
-    loop.close()
-
-
-@pytest.fixture
-def threads() -> Iterator[TaskThreads]:
-    pool = TaskThreads(max_workers=1, thread_name_prefix="t")
-    yield pool
-    pool.shutdown(wait=True)
 
 
 async def _on_loop(value: Any) -> tuple[Any, int]:
@@ -141,18 +121,9 @@ def test_the_waiting_thread_sleeps_on_the_loop_s_cpu_and_wakes_with_its_own(
 
 @pinning
 def test_a_def_job_s_code_runs_on_all_of_its_cpus_between_calls(
-    sqlite_url: str, clock: TestClock, monkeypatch: pytest.MonkeyPatch
+    sqlite_url: str, clock: TestClock, pinned: list[int]
 ) -> None:
     everywhere = os.sched_getaffinity(0)
-    pinned: list[int] = []
-    real = os.sched_setaffinity
-
-    def recorded(tid: int, cpus: Any) -> None:
-        if tid:
-            pinned.append(tid)
-        real(tid, cpus)
-
-    monkeypatch.setattr(os, "sched_setaffinity", recorded)
     client = runio.Client("test-app", database_url=sqlite_url, clock=clock)
     seen: list[tuple[int, set[int]]] = []
 
@@ -201,19 +172,9 @@ def test_a_wait_that_may_not_be_pinned_works_unpinned_and_stops_the_pinning(
 
 def test_cpus_not_taken_back_say_so_and_stop_the_pinning(
     loop: asyncio.AbstractEventLoop,
-    monkeypatch: pytest.MonkeyPatch,
+    restores_refused: list[int],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    pinned: list[int] = []
-
-    def only_pins(tid: int, cpus: Any) -> None:
-        if tid == 0:
-            raise OSError(22, "Invalid argument")
-        pinned.append(tid)
-
-    monkeypatch.setattr(task_threads, "_current_cpu", lambda: 0)
-    monkeypatch.setattr(os, "sched_getaffinity", lambda tid: {0, 1}, raising=False)
-    monkeypatch.setattr(os, "sched_setaffinity", only_pins, raising=False)
     pool = TaskThreads(max_workers=1, thread_name_prefix="t")
     try:
         with caplog.at_level("WARNING", logger="runio.worker"):
@@ -223,7 +184,7 @@ def test_cpus_not_taken_back_say_so_and_stop_the_pinning(
     finally:
         pool.shutdown(wait=True)
     assert values == [0, 1, 2]  # every call came back
-    assert len(pinned) == 1 and not pool.pins  # and after the first, nothing was pinned
+    assert len(restores_refused) == 1 and not pool.pins  # after the first, nothing was pinned
     assert "a thread waiting for the event loop could not take back its CPUs" in caplog.text
 
 
@@ -271,24 +232,16 @@ def test_a_thread_interrupted_as_it_wakes_takes_its_cpus_back_first(
 
 @pinning
 def test_a_thread_that_stopped_waiting_is_not_pinned_when_its_call_ends_later(
-    loop: asyncio.AbstractEventLoop, threads: TaskThreads, monkeypatch: pytest.MonkeyPatch
+    loop: asyncio.AbstractEventLoop, threads: TaskThreads, pinned: list[int]
 ) -> None:
     """The main thread waiting, a signal handler raising meanwhile: it leaves ``run`` before
     the call ends, and the loop's thread, ending the call, leaves it alone."""
     everywhere = os.sched_getaffinity(0)
-    pinned: list[int] = []
-    real = os.sched_setaffinity
-
-    def recorded(tid: int, cpus: Any) -> None:
-        if tid:
-            pinned.append(tid)
-        real(tid, cpus)
 
     def interrupt(signum: int, frame: Any) -> None:
         raise _Interrupted
 
     release = asyncio.Event()
-    monkeypatch.setattr(os, "sched_setaffinity", recorded)
     previous = signal.signal(signal.SIGALRM, interrupt)
     try:
         signal.setitimer(signal.ITIMER_REAL, 0.05)

@@ -16,20 +16,12 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from runio import _task_threads as task_threads
 from runio._task_threads import TaskThreads
-
-
-@pytest.fixture
-def threads() -> Iterator[TaskThreads]:
-    pool = TaskThreads(max_workers=2, thread_name_prefix="t")
-    yield pool
-    pool.shutdown(wait=True)
 
 
 def test_a_quick_call_runs_in_the_lane_and_returns_its_result(threads: TaskThreads) -> None:
@@ -368,18 +360,8 @@ def test_a_caller_interrupted_just_after_pinning_leaves_the_next_call_unpinned(
 
 
 def test_cpus_not_taken_back_run_the_call_say_so_and_stop_the_pinning(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    restores_refused: list[int], caplog: pytest.LogCaptureFixture
 ) -> None:
-    pinned: list[int] = []
-
-    def only_pins(tid: int, cpus: Any) -> None:
-        if tid == 0:
-            raise OSError(22, "Invalid argument")
-        pinned.append(tid)
-
-    monkeypatch.setattr(task_threads, "_current_cpu", lambda: 0)
-    monkeypatch.setattr(os, "sched_getaffinity", lambda tid: {0, 1}, raising=False)
-    monkeypatch.setattr(os, "sched_setaffinity", only_pins, raising=False)
     pool = TaskThreads(max_workers=1, thread_name_prefix="t")
     try:
         with caplog.at_level("WARNING", logger="runio.worker"):
@@ -387,7 +369,7 @@ def test_cpus_not_taken_back_run_the_call_say_so_and_stop_the_pinning(
     finally:
         pool.shutdown(wait=True)
     assert calls == [(True, 0), (True, 2), (True, 4)]  # every call ran
-    assert len(pinned) == 1 and not pool.pins  # and after the first, none was pinned
+    assert len(restores_refused) == 1 and not pool.pins  # after the first, none was pinned
     assert "could not take back its CPUs" in caplog.text
 
 
