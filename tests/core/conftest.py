@@ -63,3 +63,35 @@ def restores_refused(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     monkeypatch.setattr(os, "sched_getaffinity", lambda tid: {0, 1}, raising=False)
     monkeypatch.setattr(os, "sched_setaffinity", only_pins, raising=False)
     return pins
+
+
+@pytest.fixture
+def pins_refused(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """As on a machine of CPUs 0 and 1 where threads may not be pinned (EPERM): the ids of the
+    threads whose CPUs were set (0: the calling thread's own)."""
+    tries: list[int] = []
+
+    def refused(tid: int, cpus: Any) -> None:
+        tries.append(tid)
+        raise PermissionError("not allowed here")
+
+    monkeypatch.setattr(task_threads, "_current_cpu", lambda: 0)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda tid: {0, 1}, raising=False)
+    monkeypatch.setattr(os, "sched_setaffinity", refused, raising=False)
+    return tries
+
+
+@pytest.fixture
+def affinity_steps(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int, set[int]]]:
+    """Each ``sched_setaffinity`` from now on, as ("pin", thread id, CPUs) for another
+    thread's, ("own", 0, CPUs) for the calling thread's own (it still sets them); tests append
+    steps of their own."""
+    steps: list[tuple[str, int, set[int]]] = []
+    real = os.sched_setaffinity
+
+    def recorded(tid: int, cpus: Any) -> None:
+        steps.append(("pin" if tid else "own", tid, set(cpus)))
+        real(tid, cpus)
+
+    monkeypatch.setattr(os, "sched_setaffinity", recorded)
+    return steps

@@ -97,17 +97,12 @@ pinning = pytest.mark.skipif(
 
 @pinning
 def test_the_waiting_thread_sleeps_on_the_loop_s_cpu_and_wakes_with_its_own(
-    loop: asyncio.AbstractEventLoop, threads: TaskThreads, monkeypatch: pytest.MonkeyPatch
+    loop: asyncio.AbstractEventLoop,
+    threads: TaskThreads,
+    affinity_steps: list[tuple[str, int, set[int]]],
 ) -> None:
     everywhere = os.sched_getaffinity(0)
-    steps: list[tuple[str, int, set[int]]] = []
-    real = os.sched_setaffinity
-
-    def recorded(tid: int, cpus: Any) -> None:
-        steps.append(("pin" if tid else "own", tid, set(cpus)))
-        real(tid, cpus)
-
-    monkeypatch.setattr(os, "sched_setaffinity", recorded)
+    steps = affinity_steps
     for _ in range(3):
         LoopWait(threads).run(loop, _on_loop(None))
         steps.append(("after", threading.get_native_id(), os.sched_getaffinity(0)))
@@ -147,17 +142,9 @@ def test_a_def_job_s_code_runs_on_all_of_its_cpus_between_calls(
 
 
 def test_a_wait_that_may_not_be_pinned_works_unpinned_and_stops_the_pinning(
-    loop: asyncio.AbstractEventLoop, monkeypatch: pytest.MonkeyPatch
+    loop: asyncio.AbstractEventLoop, pins_refused: list[int]
 ) -> None:
-    tries: list[int] = []
-
-    def refused(tid: int, cpus: Any) -> None:
-        tries.append(tid)
-        raise PermissionError("not allowed here")
-
-    monkeypatch.setattr(task_threads, "_current_cpu", lambda: 0)
-    monkeypatch.setattr(os, "sched_getaffinity", lambda tid: {0, 1}, raising=False)
-    monkeypatch.setattr(os, "sched_setaffinity", refused, raising=False)
+    tries = pins_refused
     pool = TaskThreads(max_workers=1, thread_name_prefix="t")
     try:
         values = [LoopWait(pool).run(loop, _on_loop(n))[0] for n in range(3)]

@@ -254,17 +254,10 @@ pinning = pytest.mark.skipif(
 
 @pinning
 def test_the_lane_sleeps_on_the_caller_s_cpu_and_runs_each_call_on_all_of_them(
-    threads: TaskThreads, monkeypatch: pytest.MonkeyPatch
+    threads: TaskThreads, affinity_steps: list[tuple[str, int, set[int]]]
 ) -> None:
     everywhere = os.sched_getaffinity(0)
-    steps: list[tuple[str, int, set[int]]] = []
-    real = os.sched_setaffinity
-
-    def recorded(tid: int, cpus: Any) -> None:
-        steps.append(("pin" if tid else "own", tid, set(cpus)))
-        real(tid, cpus)
-
-    monkeypatch.setattr(os, "sched_setaffinity", recorded)
+    steps = affinity_steps
 
     def where(arg: Any) -> set[int]:
         steps.append(("call", threading.get_native_id(), os.sched_getaffinity(0)))
@@ -305,17 +298,9 @@ def test_threads_and_processes_a_call_starts_get_all_of_the_cpus(threads: TaskTh
 
 
 def test_a_lane_that_may_not_be_pinned_works_unpinned_and_stops_trying(
-    monkeypatch: pytest.MonkeyPatch,
+    pins_refused: list[int],
 ) -> None:
-    tries: list[int] = []
-
-    def refused(tid: int, cpus: Any) -> None:
-        tries.append(tid)
-        raise PermissionError("not allowed here")
-
-    monkeypatch.setattr(task_threads, "_current_cpu", lambda: 0)
-    monkeypatch.setattr(os, "sched_getaffinity", lambda tid: {0, 1}, raising=False)
-    monkeypatch.setattr(os, "sched_setaffinity", refused, raising=False)
+    tries = pins_refused
     pool = TaskThreads(max_workers=1, thread_name_prefix="t")
     try:
         calls = [pool.call_quick(lambda arg: arg + 1, n, wait=30) for n in range(3)]
