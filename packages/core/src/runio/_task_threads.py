@@ -472,16 +472,20 @@ class LoopWait:
                 coro.close()
                 raise
             self._lock.wait()
-            self._lock.close()  # rung: the loop's thread is done with it
-        finally:  # first thing, before anything else can run on this thread
-            with self._guard:
+        finally:  # first thing, before anything else can run on this thread (no allocation
+            guard = self._guard  # that could start a garbage collection: no `with`)
+            guard.acquire()
+            try:
                 self._waiting = False
                 pinned = self._pinned
+            finally:
+                guard.release()
             if pinned:
                 try:
                     os.sched_setaffinity(0, self._cpus)
                 except OSError as exc:
                     _no_more_pins(self._threads, exc, "a thread waiting for the event loop")
+        self._lock.close()  # rung: the loop's thread is done with it
         self._task = None
         outcome, self._outcome = self._outcome, None
         assert outcome is not None
