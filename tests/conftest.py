@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ import pytest
 from pg_server import postgres_server, postgres_url
 
 import runio
+from runio.storage import Store, alone_in_worker, create_store
 from runio.testing import TestClock
 
 __all__ = ["postgres_server", "postgres_url"]  # fixtures: a real PostgreSQL for the suite
@@ -56,6 +57,21 @@ def clock() -> TestClock:
 def sqlite_url(tmp_path: Path) -> str:
     """A fresh SQLite database file (for tests about SQLite itself)."""
     return f"sqlite:///{tmp_path / 'runio.db'}"
+
+
+@pytest.fixture
+async def inline_sqlite_store(sqlite_url: str) -> AsyncIterator[Store]:
+    """A SQLite store on ``sqlite_url`` whose writes are applied on the caller's thread: the
+    caller has its worker to itself (``alone_in_worker``), and at ``synchronous=normal`` no
+    commit waits for an fsync, so none goes to the writer thread."""
+    opened = create_store(sqlite_url + "?synchronous=normal")
+    await opened.upgrade()
+    token = alone_in_worker.set(lambda: True)
+    try:
+        yield opened
+    finally:
+        alone_in_worker.reset(token)
+        await opened.close()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -14,14 +14,13 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from runio._records import Event, Lease, LogEntry, NewRun, NewTask
 from runio.errors import LeaseLostError, StoreError
-from runio.storage import Store, alone_in_worker, create_store
+from runio.storage import Store
 from runio.storage._faults import FaultPoint, WriteKind
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
@@ -30,16 +29,8 @@ NOW = 1_800_000_000.0
 
 
 @pytest.fixture
-async def store(sqlite_url: str) -> AsyncIterator[Store]:
-    # synchronous=normal: its commits wait for no fsync, so they always go inline
-    opened = create_store(sqlite_url + "?synchronous=normal")
-    await opened.upgrade()
-    token = alone_in_worker.set(lambda: True)
-    try:
-        yield opened
-    finally:
-        alone_in_worker.reset(token)
-        await opened.close()
+def store(inline_sqlite_store: Store) -> Store:
+    return inline_sqlite_store
 
 
 class Statements:

@@ -141,6 +141,14 @@ def test_an_error_after_the_wait_reaches_the_future(threads: TaskThreads) -> Non
         future.result(timeout=30)
 
 
+@pytest.fixture
+def lane(threads: TaskThreads) -> Any:
+    """The pool's quick lane, there after a first call."""
+    threads.call_quick(lambda arg: None, None, wait=30)
+    assert threads._lane is not None
+    return threads._lane
+
+
 class _LateBell:
     """Stands in for the lane's "done" bell: its first timed wait reports a timeout only once
     the lane has handed the outcome over, as when a call ends just as the wait runs out."""
@@ -163,11 +171,8 @@ class _LateBell:
 
 
 def test_a_call_ending_just_as_the_wait_runs_out_is_answered_directly(
-    threads: TaskThreads,
+    threads: TaskThreads, lane: Any
 ) -> None:
-    threads.call_quick(lambda arg: None, None, wait=30)  # the lane is there
-    lane = threads._lane
-    assert lane is not None
     lane._done = _LateBell(lane._done)  # type: ignore[assignment]
 
     assert threads.call_quick(lambda arg: "in time after all", None, wait=30) == (
@@ -209,11 +214,8 @@ class _InterruptingBell:
 
 @pytest.mark.parametrize("when", ["while running", "after the answer", "after taking the answer"])
 def test_a_caller_interrupted_while_waiting_leaves_the_next_call_its_own_answer(
-    threads: TaskThreads, when: str
+    threads: TaskThreads, lane: Any, when: str
 ) -> None:
-    threads.call_quick(lambda arg: None, None, wait=30)  # the lane is there
-    lane = threads._lane
-    assert lane is not None
     handed_over = threading.Event()
     lane._done = _InterruptingBell(  # type: ignore[assignment]
         lane._done, when=when, handed_over=handed_over
@@ -489,11 +491,8 @@ def test_where_no_eventfd_can_be_made_the_bells_are_locks(
 
 
 def test_a_caller_interrupted_just_after_handing_a_call_over_leaves_the_next_its_own_answer(
-    threads: TaskThreads,
+    threads: TaskThreads, lane: Any
 ) -> None:
-    threads.call_quick(lambda arg: None, None, wait=30)  # the lane is there
-    lane = threads._lane
-    assert lane is not None
 
     class InterruptedAfterRinging:
         def __init__(self, real: Any) -> None:

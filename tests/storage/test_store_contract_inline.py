@@ -7,13 +7,12 @@ promises, the other code path."""
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import test_store_contract as contract
 
-from runio.storage import Store, alone_in_worker, create_store
+from runio.storage import Store
 
 pytestmark = pytest.mark.anyio
 
@@ -32,12 +31,5 @@ def backend_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-async def store(backend_url: str) -> AsyncIterator[Store]:
-    opened = create_store(backend_url + "?synchronous=normal")
-    await opened.upgrade()
-    token = alone_in_worker.set(lambda: True)
-    try:
-        yield opened
-    finally:
-        alone_in_worker.reset(token)
-        await opened.close()
+def store(inline_sqlite_store: Store) -> Store:
+    return inline_sqlite_store
