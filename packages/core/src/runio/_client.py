@@ -22,6 +22,7 @@ from ._execution import Limits
 from ._ids import new_id
 from ._job import Job, JobDecorator, make_job
 from ._logcapture import CaptureSetting, capture_level
+from ._portal import Portal
 from ._records import Event, JobRecord, NewRun, Run, RunStatus
 from ._schedules import ScheduleTrigger
 from ._triggers import EventTrigger
@@ -148,7 +149,7 @@ class Client:
         self._auto_migrate = auto_migrate
         self._schema_ok = False
         self._workers: set[Worker] = set()
-        self._portal: tuple[asyncio.AbstractEventLoop, threading.Thread] | None = None
+        self._portal: Portal | None = None
         self._kit = ClientKit(plugins)
         self._capture_logging = capture_level(capture_logging, owner=f"Client {id!r}")
 
@@ -667,23 +668,15 @@ class Client:
         thread (started on first use), so it works in any thread, inside a running loop too."""
         with self._store_lock:
             if self._portal is None:
-                loop = asyncio.new_event_loop()
-                thread = threading.Thread(
-                    target=loop.run_forever, name=f"runio-client-{self.id}", daemon=True
-                )
-                thread.start()
-                self._portal = (loop, thread)
-            loop = self._portal[0]
-        return asyncio.run_coroutine_threadsafe(coro, loop).result()
+                self._portal = Portal(f"runio-client-{self.id}")
+            portal = self._portal
+        return portal.run(coro)
 
     def _stop_portal(self) -> None:
         with self._store_lock:
             portal, self._portal = self._portal, None
         if portal is not None:
-            loop, thread = portal
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join()
-            loop.close()
+            portal.stop()
 
 
 def _event(

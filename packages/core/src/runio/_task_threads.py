@@ -28,7 +28,7 @@ says so, and the worker pins no thread again.)
 
 The same holds the other way round, for a thread that waits for the event loop: synchronous job
 code (``io.sync``, a ``def`` job's ``io``) blocks its thread while the loop runs each call
-(``LoopWait``). The loop pins the waiting thread to its own CPU just before it wakes it, and the
+(``LoopWait``), and so does a client's sync method (``_portal``). The loop pins the waiting thread to its own CPU just before it wakes it, and the
 thread takes its CPUs back first thing as it wakes, before it returns to the caller's code. A
 ``def`` job's plain task function thus crosses from the job's thread to the loop, to the lane and
 back on one CPU: about 1.6 times as fast as with a wake-up of another CPU at each crossing.
@@ -95,6 +95,16 @@ def _as_range(cpus: set[int]) -> range | frozenset[int]:
     finalizers) on a thread still pinned."""
     low, high = min(cpus), max(cpus)
     return range(low, high + 1) if high - low + 1 == len(cpus) else frozenset(cpus)
+
+
+class PinSwitch:
+    """Whether threads may be pinned to another thread's CPU (``LoopWait``): where the system
+    allows it (Linux), until a pin cannot be undone; then no thread is pinned again."""
+
+    __slots__ = ("pins",)
+
+    def __init__(self) -> None:
+        self.pins = _cpu() is not None
 
 
 class TaskThreads(ThreadPoolExecutor):
@@ -380,9 +390,9 @@ class _Lane:
 
 
 class LoopWait:
-    """One blocking wait of a thread for a coroutine it hands to the event loop (``SyncIO``):
-    ``run`` schedules the coroutine on the loop and sleeps until it ends, then returns what it
-    returned or raises what it raised.
+    """One blocking wait of a thread for a coroutine it hands to the event loop (``SyncIO``, a
+    client's sync methods through its ``Portal``): ``run`` schedules the coroutine on the loop
+    and sleeps until it ends, then returns what it returned or raises what it raised.
 
     Where threads can be pinned (``threads.pins``), the loop's thread pins the sleeping thread
     to its own CPU as the coroutine ends, just before it wakes it, so the thread wakes there
@@ -405,7 +415,7 @@ class LoopWait:
         "_waiting",
     )
 
-    def __init__(self, threads: TaskThreads | None) -> None:
+    def __init__(self, threads: TaskThreads | PinSwitch | None) -> None:
         self._threads = threads if threads is not None and threads.pins else None
         self._lock = _Bell(blocking=True)
         self._guard = threading.Lock()
@@ -520,7 +530,7 @@ def _retrieved(task: asyncio.Task[Any]) -> None:
     task.exception()
 
 
-def _no_more_pins(threads: TaskThreads | None, exc: OSError, who: str) -> None:
+def _no_more_pins(threads: TaskThreads | PinSwitch | None, exc: OSError, who: str) -> None:
     """(A woken thread.) Its CPUs could not be given back: no thread of this worker is pinned
     again."""
     log.warning(

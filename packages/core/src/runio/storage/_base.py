@@ -8,7 +8,8 @@ lease's token is no longer the run's current one (another worker claimed the run
 rejected with ``LeaseLostError`` and nothing of it is applied.
 
 ``alone_in_worker`` is how a worker tells a store that the execution making a write has the
-worker to itself (see its docstring).
+worker to itself, and a client's sync bridge that a call has its loop to itself (see its
+docstring).
 """
 
 from __future__ import annotations
@@ -40,11 +41,13 @@ alone_in_worker: contextvars.ContextVar[Callable[[], bool] | None] = contextvars
     "runio_alone_in_worker", default=None
 )
 """Set by the worker in each execution's context: tells whether that execution is, right now,
-the only one its worker runs, with at most one task running. Then nobody else needs the event
-loop while the execution waits for its own commit, and a store may apply the write on the calling
-thread (blocking it for the commit) instead of handing it to a writer thread and being woken
-afterwards: two thread hand-offs fewer per task. Otherwise writes made together should share a
-commit, which the writer thread does. Stores that cannot do that ignore it."""
+the only one its worker runs, with at most one task running (and by a client's sync bridge,
+``_portal``, in each call's context: whether that call is the only one running on the client's
+loop). Then nobody else needs the event loop while the caller waits for its own commit, and a
+store may apply the write (or run the read) on the calling thread, blocking it meanwhile,
+instead of handing it to a writer thread and being woken afterwards: two thread hand-offs fewer
+per operation. Otherwise writes made together should share a commit, which the writer thread
+does. Stores that cannot do that ignore it."""
 
 
 class Watch:

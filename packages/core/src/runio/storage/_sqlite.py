@@ -264,6 +264,27 @@ class _Runner:
         finally:
             self._conn_lock.release()
 
+    def read_inline(self, op: Op) -> tuple[bool, Any] | None:
+        """Run a read on the calling thread, now, if the connection is free and nothing handed
+        to the thread is still waiting (so it sees every write handed over before it); else
+        None: nothing was done, ``put`` it. Returns (True, value), or (False, the error)."""
+        conn = self._conn
+        if conn is None or self._closed or not self._conn_lock.acquire(blocking=False):
+            return None
+        try:
+            if self._unapplied:
+                return None
+            try:
+                return True, op(conn)
+            except Exception as exc:
+                if conn.in_transaction:
+                    conn.rollback()
+                if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+                    return None  # another process holds it: the thread retries
+                return False, _wrap(exc)
+        finally:
+            self._conn_lock.release()
+
     def _apply_solo(self, conn: sqlite3.Connection, items: list[_Item], level: int) -> bool | None:
         """Apply ``items`` through the ``solo`` statement of the one that writes (the others
         are flushes, which write nothing; the connection is held). True: done and answered;
@@ -741,6 +762,16 @@ class SQLiteStore(Store):
         self._deferred.flush()
 
     async def _read(self, op: Op) -> Any:
+        """A read. When the caller is alone (``alone_in_worker``) and the connection is free, it
+        runs on this thread at once; else the database thread runs it after what it was handed
+        before."""
+        if _alone():
+            answer = self._runner.read_inline(op)
+            if answer is not None:
+                ok, value = answer
+                if not ok:
+                    raise value
+                return value
         fut, done = _awaitable()
         self._runner.put([self._runner.item(op, write=False, done=done)])
         return await fut

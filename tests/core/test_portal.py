@@ -1,0 +1,147 @@
+"""The client's sync methods (``send_event``, ``get_run``...): their coroutines run on the
+client's own loop thread, alone there they read and commit on it without the database thread,
+together they share its commits, and nobody is left waiting when the client closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pydantic
+import pytest
+
+import runio
+from runio import _task_threads as task_threads
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[runio.Client]:
+    client = runio.Client("portal", database_url=f"sqlite:///{tmp_path / 'p.db'}")
+
+    @client.define_job(id="j", trigger=runio.event_trigger("go"))
+    async def job(payload: Any, io: runio.IO) -> int:
+        return 1
+
+    client.list_runs()  # the database is open and its schema ready
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def handed_to_thread(client: runio.Client, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every list of operations handed to the SQLite store's database thread from now on."""
+    runner: Any = client.store._runner  # type: ignore[attr-defined]
+    handed: list[Any] = []
+    real = runner.put
+
+    def put(items: list[Any]) -> None:
+        handed.append(items)
+        real(items)
+
+    monkeypatch.setattr(runner, "put", put)
+    return handed
+
+
+def test_a_call_alone_reads_and_commits_without_the_database_thread(
+    client: runio.Client, handed_to_thread: list[Any]
+) -> None:
+    event = client.send_event("go", {"n": 1})
+    assert client.get_event(event.id).run_ids == event.run_ids
+    assert client.get_run(event.run_ids[0]).status == "QUEUED"
+    assert handed_to_thread == []
+
+
+def test_calls_running_together_share_the_database_thread(
+    client: runio.Client, handed_to_thread: list[Any]
+) -> None:
+    started, release = threading.Event(), asyncio.Event()
+
+    async def still_running() -> str:
+        started.set()
+        await release.wait()
+        return "done"
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        other = pool.submit(client._run_sync, still_running())
+        assert started.wait(30)
+        event = client.send_event("go", {"n": 2})  # not alone on the client's loop
+        assert handed_to_thread, "the write went around the database thread"
+        loop = client._portal.loop  # type: ignore[union-attr]
+        loop.call_soon_threadsafe(release.set)
+        assert other.result(30) == "done"
+    assert client.get_event(event.id).run_ids == event.run_ids
+
+
+def test_sync_methods_work_from_a_thread_running_its_own_loop(client: runio.Client) -> None:
+    async def app_code() -> list[str]:
+        event = client.send_event("go", {"n": 3})  # blocks this loop, as any sync call does
+        return client.get_event(event.id).run_ids
+
+    assert len(asyncio.run(app_code())) == 1
+
+
+def test_the_calling_thread_keeps_its_cpus(client: runio.Client, pinned: list[int]) -> None:
+    if task_threads._cpu() is None:
+        pytest.skip("threads cannot be pinned to a CPU here")
+    mine = os.sched_getaffinity(0)
+    one = {min(mine)}
+    seen: dict[str, Any] = {}
+
+    def caller() -> None:
+        os.sched_setaffinity(0, one)
+        client.send_event("go", {"n": 4})
+        seen["cpus"] = os.sched_getaffinity(0)
+        seen["tid"] = threading.get_native_id()
+
+    thread = threading.Thread(target=caller)
+    thread.start()
+    thread.join(30)
+    client.send_event("go", {"n": 5})
+    assert seen["cpus"] == one  # what it had, not the loop's CPU nor all of them
+    assert os.sched_getaffinity(0) == mine
+    assert seen["tid"] in pinned  # it did sleep on the loop's CPU
+
+
+def test_a_sync_method_called_from_code_the_client_runs_says_why_it_cannot_wait(
+    client: runio.Client,
+) -> None:
+    class Order(pydantic.BaseModel):
+        id: str
+
+        @pydantic.field_validator("id")
+        @classmethod
+        def known(cls, value: str) -> str:
+            client.list_runs()  # runs on the client's own thread: it would wait for itself
+            return value
+
+    @client.define_job(id="orders", trigger=runio.event_trigger("order", schema=Order))
+    async def orders(payload: Order, io: runio.IO) -> None:
+        return None
+
+    with pytest.raises(Exception, match="would wait for itself forever") as raised:
+        client.send_event("order", {"id": "o1"})
+    assert "send_event_async" in str(raised.value)
+    assert client.list_runs(job_id="orders") == []  # nothing stored, and the client still works
+
+
+def test_closing_the_client_cancels_a_call_still_running(client: runio.Client) -> None:
+    started = threading.Event()
+
+    async def never_ends() -> None:
+        started.set()
+        await asyncio.Event().wait()
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(client._run_sync, never_ends())
+        assert started.wait(30)
+        client.close()
+        with pytest.raises(concurrent.futures.CancelledError):
+            waiting.result(30)
+    event = client.send_event("go", {"n": 6})  # a closed client opens again on use
+    assert client.get_event(event.id).id == event.id
