@@ -9,6 +9,7 @@ import threading
 from collections.abc import AsyncIterator, Sequence
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -413,3 +414,30 @@ async def test_a_released_run_is_ready_for_another_worker_at_once(store: Store) 
     (again,) = await claim(store, "b", now=NOW + 1)
     assert again.lease.run_id == run_id
     assert again.execution_count == 2
+
+
+async def test_writes_committed_together_wake_their_event_loop_once(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loop = asyncio.get_running_loop()
+    wakes: list[str] = []
+    real = loop.call_soon_threadsafe
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        wakes.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "call_soon_threadsafe", counted)
+    await store.execute_raw("CREATE TABLE t (n INTEGER)")
+    wakes.clear()
+    runner: Any = store._runner  # type: ignore[attr-defined]
+    runner._conn_lock.acquire()  # the database thread cannot apply any of them yet
+    writes = [
+        asyncio.ensure_future(store.execute_raw("INSERT INTO t VALUES (?) RETURNING n", (n,)))
+        for n in range(5)
+    ]
+    await asyncio.sleep(0)  # all five are handed over: in one batch, or the first then four
+    runner._conn_lock.release()
+    assert await asyncio.gather(*writes) == [[(n,)] for n in range(5)]  # each its own answer
+    assert set(wakes) == {"runio-sqlite"} and len(wakes) <= 2  # one per batch, not per write
+    assert await store.execute_raw("SELECT n FROM t ORDER BY rowid") == [(n,) for n in range(5)]

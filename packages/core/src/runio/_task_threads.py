@@ -28,11 +28,12 @@ says so, and the worker pins no thread again.)
 
 The same holds the other way round, for a thread that waits for the event loop: synchronous job
 code (``io.sync``, a ``def`` job's ``io``) blocks its thread while the loop runs each call
-(``LoopWait``), and so does a client's sync method (``_portal``). The loop pins the waiting thread to its own CPU just before it wakes it, and the
-thread takes its CPUs back first thing as it wakes, before it returns to the caller's code. A
-``def`` job's plain task function thus crosses from the job's thread to the loop, to the lane and
-back on one CPU: about 1.6 times as fast as with a wake-up of another CPU at each crossing.
-(Each wait has a bell of its own: one that stopped waiting early never leaves a ring behind.)
+(``LoopWait``), and so does a client's sync method (``_portal``). The loop pins the waiting thread
+to its own CPU just before it wakes it, and the thread takes its CPUs back first thing as it wakes,
+before it returns to the caller's code. A ``def`` job's plain task function thus crosses from the
+job's thread to the loop, to the lane and back on one CPU: about 1.6 times as fast as with a
+wake-up of another CPU at each crossing. (Each wait has a bell of its own: one that stopped waiting
+early never leaves a ring behind.)
 
 Lane threads are daemon threads: at interpreter exit, a call still running in one (it outlasted
 its wait, and the worker has stopped) is not waited for, as a crash would not wait for it; the

@@ -2,7 +2,8 @@
 
 One connection per process, owned by one thread, serves every operation in submission order.
 The thread drains whatever has queued up while it was busy and applies it in a single
-transaction: concurrent runs share commits (group commit) and a run's writes keep their order.
+transaction: concurrent runs share commits (group commit) and a run's writes keep their order;
+it then answers them with one wake-up of each event loop waiting for some, not one per write.
 Writes that need to survive a power loss make their batch commit with ``synchronous=FULL``
 (the default durability). Bookkeeping nobody waits for (attempt starts, logs, lease renewals)
 is handed to the thread with the next awaited write or at the event loop's next turn (task
@@ -389,8 +390,7 @@ class _Runner:
                         self._unapplied -= len(batch)
             # Answered once the connection is free and the batch counted as applied: a caller
             # woken by its answer may then apply its next write inline at once.
-            for done, ok, value in answers:
-                done(ok, value)
+            _answer_all(answers)
             if stop:
                 return
 
@@ -516,24 +516,54 @@ def _nothing(conn: sqlite3.Connection) -> None:
     return None
 
 
-def _awaitable() -> tuple[asyncio.Future[Any], Callable[[bool, Any], None]]:
+def _awaitable() -> tuple[asyncio.Future[Any], _Settle]:
     """A future of the running loop, and the callback the database thread settles it with."""
     loop = asyncio.get_running_loop()
     fut: asyncio.Future[Any] = loop.create_future()
+    return fut, _Settle(loop, fut)
 
-    def settle(ok: bool, value: Any) -> None:
+
+class _Settle:
+    """Settles one future of an event loop from the database thread (``__call__``), or with
+    the others of a batch answered together (``_answer_all``)."""
+
+    __slots__ = ("fut", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, fut: asyncio.Future[Any]) -> None:
+        self.loop, self.fut = loop, fut
+
+    def __call__(self, ok: bool, value: Any) -> None:
+        _settle_on(self.loop, [(self.fut, ok, value)])
+
+
+def _answer_all(answers: list[tuple[Callable[[bool, Any], None], bool, Any]]) -> None:
+    """Answer a batch's awaited writes: one wake-up of each event loop waiting for some (not one
+    per write), which settles its futures in the order of the writes."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
+    for done, ok, value in answers:
+        if type(done) is _Settle:
+            by_loop.setdefault(done.loop, []).append((done.fut, ok, value))
+        else:
+            done(ok, value)
+    for loop, settled in by_loop.items():
+        _settle_on(loop, settled)
+
+
+def _settle_on(
+    loop: asyncio.AbstractEventLoop, settled: list[tuple[asyncio.Future[Any], bool, Any]]
+) -> None:
+    # RuntimeError: the loop was closed meanwhile, so nobody is waiting any more.
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(_settle, settled)
+
+
+def _settle(settled: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    for fut, ok, value in settled:
         if not fut.done():
             if ok:
                 fut.set_result(value)
             else:
                 fut.set_exception(value)
-
-    def done(ok: bool, value: Any) -> None:
-        # RuntimeError: the loop was closed meanwhile, so nobody is waiting any more.
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(settle, ok, value)
-
-    return fut, done
 
 
 def _wrap(exc: BaseException) -> BaseException:
