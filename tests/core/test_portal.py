@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import os
+import signal
 import threading
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -145,3 +147,55 @@ def test_closing_the_client_cancels_a_call_still_running(client: runio.Client) -
             waiting.result(30)
     event = client.send_event("go", {"n": 6})  # a closed client opens again on use
     assert client.get_event(event.id).id == event.id
+
+
+def _in_a_forked_child(action: Any) -> tuple[int, str]:
+    """Fork; the child runs ``action()`` (a hang ends it after 20 s) and reports what it got
+    through a pipe. Returns the child's exit code and report."""
+    read, write = os.pipe()
+    with warnings.catch_warnings():  # Python 3.12+ warns that a thread may hold a lock: the
+        warnings.simplefilter("ignore", DeprecationWarning)  # point of these tests
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child process
+        code = 0
+        try:
+            signal.alarm(20)
+            report = str(action())
+        except BaseException as exc:
+            report, code = f"{type(exc).__name__}: {exc}", 1
+        os.write(write, report.encode())
+        os._exit(code)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        report = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), report
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
+def test_a_forked_child_opens_its_own_connection_and_loop(client: runio.Client) -> None:
+    client.send_event("go", {"from": "parent"})  # the parent's portal and connection are open
+
+    def child() -> str:
+        event = client.send_event("go", {"from": "child"})
+        return client.get_event(event.id).id
+
+    code, report = _in_a_forked_child(child)
+    assert code == 0, report
+    assert client.get_event(report).payload == {"from": "child"}  # stored, seen by the parent
+    assert len(client.list_runs()) == 2  # and the parent's client goes on working
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
+def test_a_store_given_to_a_client_is_refused_in_a_forked_child(tmp_path: Path) -> None:
+    store = runio.storage.create_store(f"sqlite:///{tmp_path / 'given.db'}")
+    client = runio.Client("given", store=store)
+    client.list_runs()
+    try:
+        code, report = _in_a_forked_child(lambda: client.list_runs())
+        assert code == 1
+        assert "StoreError" in report and "database_url" in report
+        assert client.list_runs() == []  # the parent's client is unaffected
+    finally:
+        client.close()
+        asyncio.run(store.close())

@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+import os
 import re
 import threading
+import weakref
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,6 +37,7 @@ from .errors import (
     JobDefinitionError,
     MigrationError,
     RunNotFoundError,
+    StoreError,
     UnknownEventError,
 )
 from .integrations._resolve import ClientKit
@@ -152,6 +155,10 @@ class Client:
         self._portal: Portal | None = None
         self._kit = ClientKit(plugins)
         self._capture_logging = capture_level(capture_logging, owner=f"Client {id!r}")
+        self._store_of_parent = False
+        """This process was forked from the one that gave the client its store (see
+        ``_after_fork_in_child``)."""
+        _clients.add(self)
 
     @property
     def plugins(self) -> PluginManager:
@@ -167,6 +174,13 @@ class Client:
 
     @property
     def store(self) -> Store:
+        if self._store_of_parent:
+            raise StoreError(
+                f"Client {self.id!r} was given its store in the process this one was forked "
+                "from, and a database connection cannot be shared with a child process. Give "
+                "the client a database_url instead (it then opens its own connection in each "
+                "process), or make the client after the fork."
+            )
         if self._store is None:
             with self._store_lock:
                 if self._store is None:
@@ -695,6 +709,31 @@ def _event(
         timestamp=now,
         deliver_at=deliver_at.timestamp() if deliver_at is not None else None,
     )
+
+
+_clients: weakref.WeakSet[Client] = weakref.WeakSet()
+_left_behind: list[object] = []
+"""In a child process made by ``fork``: the parent's stores and portals, kept so that they are
+never closed here (closing a connection the parent still uses is unsafe)."""
+
+
+def _after_fork_in_child() -> None:
+    """The parent's threads are not in a forked child: its clients' portals, workers and the
+    connections they opened (whose database thread is gone) are left behind, to be made anew on
+    first use. A store given to a client cannot be remade, so using it raises."""
+    for client in list(_clients):
+        client._store_lock = threading.Lock()  # it may have been held by another thread
+        _left_behind.extend(x for x in (client._portal, client._store) if x is not None)
+        client._portal = None
+        client._workers = set()
+        if client._owns_store:
+            client._store, client._schema_ok = None, False
+        elif client._store is not None:
+            client._store_of_parent = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _event_id(id: object, what: str) -> None:
