@@ -8,6 +8,7 @@ another process goes to the database thread, which waits for the lock.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 from typing import Any
@@ -64,3 +65,21 @@ async def test_a_read_that_finds_the_database_locked_goes_to_the_database_thread
 
     assert await _reading(inline_sqlite_store, op) == "read"
     assert threads == [threading.current_thread().name, "runio-sqlite"]
+
+
+async def test_reads_in_a_row_give_the_event_loop_a_turn(inline_sqlite_store: Store) -> None:
+    turns = 0
+
+    async def other_work() -> None:  # a lease renewal, a timer...
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    other = asyncio.ensure_future(other_work())
+    reads = 0
+    while turns == 0 and reads < 100_000:
+        await inline_sqlite_store.execute_raw("SELECT 1")
+        reads += 1
+    other.cancel()
+    assert turns > 0, f"{reads} reads in a row and the event loop never had a turn"

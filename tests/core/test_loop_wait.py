@@ -305,3 +305,24 @@ def test_errors_kept_after_their_calls_keep_no_file_open(
             kept.append(exc)  # its traceback holds the wait
     assert len(os.listdir("/proc/self/fd")) - before < 5
     assert len(kept) == 50
+
+
+def test_a_task_canceled_before_its_first_step_still_answers_the_waiting_thread(
+    loop: asyncio.AbstractEventLoop, threads: TaskThreads, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = loop.call_soon_threadsafe
+
+    def then_cancel(callback: Any, *args: Any, **kwargs: Any) -> Any:
+        handle = real(callback, *args, **kwargs)  # LoopWait's start: it creates the task...
+        real(lambda: [task.cancel() for task in asyncio.all_tasks(loop)])  # ...canceled at once
+        return handle
+
+    monkeypatch.setattr(loop, "call_soon_threadsafe", then_cancel)
+    ran: list[bool] = []
+
+    async def never_started() -> None:
+        ran.append(True)
+
+    with pytest.raises(concurrent.futures.CancelledError):
+        LoopWait(threads).run(loop, never_started())
+    assert ran == []

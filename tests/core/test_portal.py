@@ -20,6 +20,7 @@ import pytest
 
 import runio
 from runio import _task_threads as task_threads
+from runio._portal import Portal
 
 
 @pytest.fixture
@@ -199,3 +200,82 @@ def test_a_store_given_to_a_client_is_refused_in_a_forked_child(tmp_path: Path) 
     finally:
         client.close()
         asyncio.run(store.close())
+
+
+def test_a_call_made_as_the_portal_stops_is_canceled_not_left_waiting() -> None:
+    portal = Portal("stopping")
+    busy, release = threading.Event(), threading.Event()
+
+    def blocks_the_loop() -> None:  # as a long call would
+        busy.set()
+        release.wait(30)
+
+    portal.loop.call_soon_threadsafe(blocks_the_loop)
+    assert busy.wait(30)
+    stopping = threading.Thread(target=portal.stop)  # client.close(), in another thread
+    stopping.start()
+    while not portal._stopping:
+        stopping.join(0.001)
+    with pytest.raises(concurrent.futures.CancelledError):
+        portal.run(asyncio.sleep(0))
+    release.set()
+    stopping.join(30)
+    assert not stopping.is_alive() and portal.loop.is_closed()
+
+
+@pytest.mark.parametrize("closed_first", [False, True])
+def test_a_call_that_reaches_the_loop_after_it_stopped_is_canceled(
+    monkeypatch: pytest.MonkeyPatch, closed_first: bool
+) -> None:
+    portal = Portal("late")
+    real = portal.loop.call_soon_threadsafe
+
+    def too_late(callback: Any, *args: Any, **kwargs: Any) -> Any:
+        monkeypatch.undo()
+        if closed_first:  # the whole stop happens before the call is handed over
+            portal.stop()
+        else:  # the loop's thread ends first; stop() comes once the call is handed over
+            real(portal.loop.stop)
+            portal._thread.join(30)
+        return real(callback, *args, **kwargs)
+
+    monkeypatch.setattr(portal.loop, "call_soon_threadsafe", too_late)
+    outcome: list[BaseException] = []
+
+    def caller() -> None:
+        try:
+            portal.run(asyncio.sleep(0))
+        except BaseException as exc:
+            outcome.append(exc)
+
+    calling = threading.Thread(target=caller)
+    calling.start()
+    if not closed_first:
+        while not (portal._waits and not portal._thread.is_alive()):
+            calling.join(0.001)
+        portal.stop()
+    calling.join(30)
+    assert not calling.is_alive()
+    assert [type(exc) for exc in outcome] == [concurrent.futures.CancelledError]
+
+
+def test_an_exit_raised_by_code_on_the_clients_thread_reaches_the_caller_only(
+    client: runio.Client,
+) -> None:
+    class Order(pydantic.BaseModel):
+        id: str
+
+        @pydantic.field_validator("id")
+        @classmethod
+        def known(cls, value: str) -> str:
+            if value == "quit":
+                raise SystemExit("the validator exits")
+            return value
+
+    @client.define_job(id="orders", trigger=runio.event_trigger("order", schema=Order))
+    async def orders(payload: Order, io: runio.IO) -> None:
+        return None
+
+    with pytest.raises(SystemExit, match="the validator exits"):
+        client.send_event("order", {"id": "quit"})
+    assert client.send_event("order", {"id": "o2"}).run_ids  # the client's loop still runs

@@ -475,6 +475,14 @@ class LoopWait:
                 self._wake()
                 if isinstance(exc, KeyboardInterrupt | SystemExit):
                     raise
+            else:
+                self._task.add_done_callback(ended)
+
+        def ended(task: asyncio.Task[None]) -> None:
+            if not self._started:  # canceled before its first step: until_done never ran
+                coro.close()
+                self._outcome = (False, concurrent.futures.CancelledError())
+                self._wake()
 
         try:
             try:
@@ -507,6 +515,13 @@ class LoopWait:
             raise value
         finally:
             del value, outcome  # no cycle through this frame's traceback
+
+    def abandon(self) -> None:
+        """(Any thread, once the loop has stopped for good: it will not start or end the
+        coroutine.) Wake the waiting thread with a cancellation, unless it was answered."""
+        if self._outcome is None:
+            self._outcome = (False, concurrent.futures.CancelledError())
+            self._lock.ring()
 
     def _wake(self) -> None:
         """(The loop's thread.) Wake the waiting thread, pinned to this CPU where threads can

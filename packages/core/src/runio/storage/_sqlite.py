@@ -240,11 +240,11 @@ class _Runner:
         """Apply these items on the calling thread, now, if the connection is free and nothing
         handed to the thread is still waiting (else False: nothing was done; ``put`` them).
         Their ``done`` callbacks run on this thread before this returns."""
-        conn = self._conn
-        if conn is None or self._closed or not self._conn_lock.acquire(blocking=False):
+        if self._closed or not self._conn_lock.acquire(blocking=False):
             return False
         try:
-            if self._unapplied:
+            conn = self._conn  # read under the lock: the thread closes it holding the lock
+            if conn is None or self._unapplied:
                 return False
             level = self._batch_sync(items)
             self._set_sync(conn, level)
@@ -269,11 +269,11 @@ class _Runner:
         """Run a read on the calling thread, now, if the connection is free and nothing handed
         to the thread is still waiting (so it sees every write handed over before it); else
         None: nothing was done, ``put`` it. Returns (True, value), or (False, the error)."""
-        conn = self._conn
-        if conn is None or self._closed or not self._conn_lock.acquire(blocking=False):
+        if self._closed or not self._conn_lock.acquire(blocking=False):
             return None
         try:
-            if self._unapplied:
+            conn = self._conn  # read under the lock: the thread closes it holding the lock
+            if conn is None or self._unapplied:
                 return None
             try:
                 return True, op(conn)
@@ -755,9 +755,7 @@ class SQLiteStore(Store):
             )
             items.append(item)
             if self._runner.apply_inline(items):
-                now = time.monotonic()
-                if now - self._yielded_at >= YIELD_EVERY:
-                    self._yielded_at = now
+                if self._turn_due():
                     await asyncio.sleep(0)
                 ok, value = answer[0]
                 if not ok:
@@ -773,6 +771,16 @@ class SQLiteStore(Store):
             )
         self._runner.put(items)
         return await fut
+
+    def _turn_due(self) -> bool:
+        """Whether an operation just applied on the event loop's thread should give the loop a
+        turn now: none did for ``YIELD_EVERY``, so timers (lease renewals) and I/O still run
+        while an execution makes many reads or writes in a row."""
+        now = time.monotonic()
+        if now - self._yielded_at < YIELD_EVERY:
+            return False
+        self._yielded_at = now
+        return True
 
     def _defer(
         self,
@@ -793,11 +801,13 @@ class SQLiteStore(Store):
 
     async def _read(self, op: Op) -> Any:
         """A read. When the caller is alone (``alone_in_worker``) and the connection is free, it
-        runs on this thread at once; else the database thread runs it after what it was handed
-        before."""
+        runs on this thread at once (giving the loop a turn as writes do, ``_turn_due``); else
+        the database thread runs it after what it was handed before."""
         if _alone():
             answer = self._runner.read_inline(op)
             if answer is not None:
+                if self._turn_due():
+                    await asyncio.sleep(0)
                 ok, value = answer
                 if not ok:
                     raise value
