@@ -1,17 +1,44 @@
-"""The floor: raw ``sqlite3``, one single-row INSERT and one COMMIT per loop iteration; and, as a
-diagnostic, runio's own statements for a task, alone."""
+"""The floor: raw ``sqlite3``, one single-row INSERT and one COMMIT per loop iteration; and, as
+diagnostics, the same loop with a fixed Python workload before each commit, and runio's own
+statements for a task, alone."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sqlite3
 import time
 from pathlib import Path
 from typing import Any
 
 
+def _python_between_commits(i: int, rounds: int) -> int:
+    """A fixed pure-Python workload of the kind a task's bookkeeping is (objects made, a key
+    hashed, JSON encoded): what the ``work`` floors run before each commit."""
+    size = 0
+    for j in range(rounds):
+        item = _Item(i, j, f"t{i}-{j}", None)
+        key = hashlib.sha256(item.name.encode()).hexdigest()
+        size += len(_ENCODE([item.run, item.number, key, item.extra]))
+    return size
+
+
+class _Item:
+    __slots__ = ("extra", "name", "number", "run")
+
+    def __init__(self, run: int, number: int, name: str, extra: Any) -> None:
+        self.run, self.number, self.name, self.extra = run, number, name, extra
+
+
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def floor(ctx: dict[str, Any]) -> dict[str, Any]:
+    """N iterations of BEGIN, a single-row INSERT, COMMIT. With ``work`` (a diagnostic), each
+    iteration first runs that many rounds of ``_python_between_commits``."""
     p = ctx["params"]
     n = int(p["n"])
+    work = int(p.get("work", 0))
     journal_mode, synchronous = p.get("journal_mode", "wal"), p.get("synchronous", "full")
     conn = sqlite3.connect(Path(ctx["workdir"]) / "floor.db", isolation_level=None)
     mode = conn.execute(f"PRAGMA journal_mode={journal_mode}").fetchone()[0]
@@ -20,6 +47,8 @@ def floor(ctx: dict[str, Any]) -> dict[str, Any]:
     conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)")
     t0, cpu0 = time.perf_counter(), time.process_time()
     for i in range(n):
+        if work:
+            _python_between_commits(i, work)
         conn.execute("BEGIN")
         conn.execute("INSERT INTO t (v) VALUES (?)", (f"row {i}",))
         conn.execute("COMMIT")
