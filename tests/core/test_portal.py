@@ -174,8 +174,53 @@ def _in_a_forked_child(action: Any) -> tuple[int, str]:
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
-def test_a_forked_child_opens_its_own_connection_and_loop(client: runio.Client) -> None:
-    client.send_event("go", {"from": "parent"})  # the parent's portal and connection are open
+def test_a_forked_child_opens_its_own_postgresql_pool_and_loop(postgres_url: str) -> None:
+    client = runio.Client("forked", database_url=postgres_url)
+
+    @client.define_job(id="j", trigger=runio.event_trigger("go"))
+    async def job(payload: Any, io: runio.IO) -> int:
+        return 1
+
+    try:
+        client.send_event("go", {"from": "parent"})  # the parent's pool and loop are open
+
+        def child() -> str:
+            event = client.send_event("go", {"from": "child"})
+            return client.get_event(event.id).id
+
+        code, report = _in_a_forked_child(child)
+        assert code == 0, report
+        assert client.get_event(report).payload == {"from": "child"}  # seen by the parent
+        assert len(client.list_runs()) == 2  # and the parent's client goes on working
+    finally:
+        client.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
+def test_a_sqlite_database_open_before_a_fork_is_refused_in_the_child(
+    client: runio.Client, tmp_path: Path
+) -> None:
+    client.send_event("go", {"from": "parent"})
+    code, report = _in_a_forked_child(lambda: client.send_event("go", {"from": "child"}))
+    assert code == 1
+    assert "StoreError" in report and "Close the client before forking" in report
+    given = runio.storage.create_store(f"sqlite:///{tmp_path / 'given.db'}")
+    with_store = runio.Client("given", store=given)
+    with_store.list_runs()
+    code, report = _in_a_forked_child(lambda: with_store.list_runs())
+    assert code == 1 and "Close the client before forking" in report
+    assert len(client.list_runs()) == 1  # nothing reached the parent's database
+    assert with_store.list_runs() == []  # whose clients go on working
+    with_store.close()
+    asyncio.run(given.close())
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
+def test_a_client_closed_before_a_fork_opens_the_database_anew_in_the_child(
+    client: runio.Client,
+) -> None:
+    client.send_event("go", {"from": "parent"})
+    client.close()
 
     def child() -> str:
         event = client.send_event("go", {"from": "child"})
@@ -183,23 +228,8 @@ def test_a_forked_child_opens_its_own_connection_and_loop(client: runio.Client) 
 
     code, report = _in_a_forked_child(child)
     assert code == 0, report
-    assert client.get_event(report).payload == {"from": "child"}  # stored, seen by the parent
-    assert len(client.list_runs()) == 2  # and the parent's client goes on working
+    assert client.get_event(report).payload == {"from": "child"}
 
-
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
-def test_a_store_given_to_a_client_is_refused_in_a_forked_child(tmp_path: Path) -> None:
-    store = runio.storage.create_store(f"sqlite:///{tmp_path / 'given.db'}")
-    client = runio.Client("given", store=store)
-    client.list_runs()
-    try:
-        code, report = _in_a_forked_child(lambda: client.list_runs())
-        assert code == 1
-        assert "StoreError" in report and "database_url" in report
-        assert client.list_runs() == []  # the parent's client is unaffected
-    finally:
-        client.close()
-        asyncio.run(store.close())
 
 
 def test_a_call_made_as_the_portal_stops_is_canceled_not_left_waiting() -> None:

@@ -270,6 +270,7 @@ class Client:
             )
         saved = (self._store, self._database_url, self._owns_store, self._schema_ok)
         saved_clock, saved_limits, saved_portal = self.clock, self._limits, self._portal
+        saved_of_parent, self._store_of_parent = self._store_of_parent, False
         saved_migrate, self._auto_migrate = self._auto_migrate, True  # a fresh test database
         self._store, self._database_url, self._owns_store, self._schema_ok = (
             None,
@@ -285,6 +286,7 @@ class Client:
             self.close()
             self._store, self._database_url, self._owns_store, self._schema_ok = saved
             self.clock, self._limits, self._portal = saved_clock, saved_limits, saved_portal
+            self._store_of_parent = saved_of_parent
             self._auto_migrate = saved_migrate
 
         return restore
@@ -681,7 +683,7 @@ class Client:
         """Run a coroutine to completion from synchronous code, on this client's own event loop
         thread (started on first use), so it works in any thread, inside a running loop too."""
         with self._store_lock:
-            if self._portal is None:
+            if self._portal is None or not self._portal.usable_here():  # (after a fork)
                 self._portal = Portal(f"runio-client-{self.id}")
             portal = self._portal
         return portal.run(coro)
@@ -718,17 +720,23 @@ never closed here (closing a connection the parent still uses is unsafe)."""
 
 
 def _after_fork_in_child() -> None:
-    """The parent's threads are not in a forked child: its clients' portals, workers and the
-    connections they opened (whose database thread is gone) are left behind, to be made anew on
-    first use. A store given to a client cannot be remade, so using it raises."""
+    """The parent's threads are not in a forked child: its clients' portals and workers are left
+    behind, and a store the client opened itself is opened anew on first use where that is safe
+    (PostgreSQL). A SQLite store refuses in the child by itself (``reopens_in_forked_child``),
+    and a store given to a client cannot be remade, so using it raises."""
     for client in list(_clients):
         client._store_lock = threading.Lock()  # it may have been held by another thread
-        _left_behind.extend(x for x in (client._portal, client._store) if x is not None)
-        client._portal = None
+        if client._portal is not None:
+            _left_behind.append(client._portal)
+            client._portal = None
         client._workers = set()
+        store = client._store
+        if store is None or not store.reopens_in_forked_child:
+            continue
+        _left_behind.append(store)
         if client._owns_store:
             client._store, client._schema_ok = None, False
-        elif client._store is not None:
+        else:
             client._store_of_parent = True
 
 

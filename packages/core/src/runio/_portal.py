@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import inspect
+import os
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -45,6 +47,7 @@ class Portal:
         self._waits: dict[LoopWait, tuple[Coroutine[Any, Any, Any], ...]] = {}
         """The calls whose threads wait (or are about to) for the loop, with their coroutines."""
         self._stopping = False
+        self._pid = os.getpid()
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` on the portal's loop; block this thread until it ends and return what it
@@ -69,6 +72,10 @@ class Portal:
             return wait.run(self.loop, counted)
         except _Carried as carried:
             raise carried.error from None
+        except concurrent.futures.CancelledError:
+            if inspect.getcoroutinestate(coro) == inspect.CORO_CREATED:  # canceled before it
+                coro.close()  # started: it never will
+            raise
         except RuntimeError:
             if self._closed_by_stop():  # stopped before the call reached it
                 coro.close()
@@ -77,6 +84,11 @@ class Portal:
         finally:
             with self._guard:
                 self._waits.pop(wait, None)
+
+    def usable_here(self) -> bool:
+        """False in a child process forked from the one that started it: its thread is not
+        there."""
+        return self._pid == os.getpid()
 
     def _closed_by_stop(self) -> bool:
         return self._stopping and self.loop.is_closed()
@@ -108,6 +120,8 @@ class Portal:
             wait.abandon()
             for coro in coros:
                 coro.close()
+        for task in asyncio.all_tasks(self.loop):  # made in the loop's last turn, never run
+            task.get_coro().close()
         self.loop.close()
 
     def _start_stopping(self) -> None:

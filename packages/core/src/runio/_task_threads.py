@@ -463,7 +463,7 @@ class LoopWait:
         def start() -> None:
             wrapped = until_done()
             try:
-                self._task = loop.create_task(wrapped)
+                task = self._task = loop.create_task(wrapped)
             except BaseException as exc:
                 if self._started:  # an eager task ran (and woke the thread) and raised
                     if self._task is not None and self._task.done():
@@ -475,8 +475,8 @@ class LoopWait:
                 self._wake()
                 if isinstance(exc, KeyboardInterrupt | SystemExit):
                     raise
-            else:
-                self._task.add_done_callback(ended)
+            else:  # (task: the waiter may have reset self._task, an eager task having ended)
+                task.add_done_callback(ended)
 
         def ended(task: asyncio.Task[None]) -> None:
             if not self._started:  # canceled before its first step: until_done never ran

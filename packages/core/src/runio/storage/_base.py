@@ -66,6 +66,9 @@ class Store(abc.ABC):
     poll_interval: float = 1.0
     """Seconds between an idle worker's looks for runs it was not told about (runs created by
     another process). Stores that notify workers (``watch``) can afford a long one."""
+    reopens_in_forked_child: bool = True
+    """Whether a process forked from one that opened this store may open the same database
+    anew (a client then does, on first use); else the store itself refuses in the child."""
 
     # -- schema ------------------------------------------------------------------------------
     @abc.abstractmethod

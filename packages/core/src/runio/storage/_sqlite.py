@@ -48,10 +48,12 @@ import contextlib
 import json
 import logging
 import math
+import os
 import queue
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -203,6 +205,10 @@ class _Runner:
         self._ready = concurrent.futures.Future[None]()
         self._thread = threading.Thread(target=self._main, name="runio-sqlite", daemon=True)
         self._closed = False
+        self._forked = False
+        """This is a child process forked from the one that opened the connection (see
+        ``_after_fork_in_child``): the store refuses every operation."""
+        _runners.add(self)
         self._thread.start()
         self._ready.result()
 
@@ -231,7 +237,11 @@ class _Runner:
     def put(self, items: list[_Item]) -> None:
         """Queue items to be applied in this order (in one transaction when they are writes)."""
         if self._closed:
-            raise StoreError("This store is closed; create a new Client or store to go on.")
+            raise StoreError(
+                _FORKED
+                if self._forked
+                else "This store is closed; create a new Client or store to go on."
+            )
         with self._count_lock:
             self._unapplied += len(items)
         self._queue.put(items)
@@ -492,6 +502,33 @@ class _Runner:
         _retry_locked(lambda: conn.execute("BEGIN IMMEDIATE"))
 
 
+_runners: weakref.WeakSet[_Runner] = weakref.WeakSet()
+_FORKED = (
+    "This SQLite database was opened in the process this one was forked from. A forked child "
+    "cannot use that connection, nor safely open another to the same file while the parent's "
+    "is open (SQLite keeps its file locks per process, so the child's writes could be lost). "
+    "Close the client before forking (client.close()), or create clients after the fork."
+)
+
+
+_kept_in_child: list[_Runner] = []
+"""In a forked child: the parent's runners, referenced for good so that their connections are
+never closed here (closing one the parent was writing through would roll its transaction back
+in the shared file)."""
+
+
+def _after_fork_in_child() -> None:
+    """In a child made by ``fork``: every SQLite store of the parent refuses from now on, and is
+    never closed here (its connection is the parent's)."""
+    for runner in list(_runners):
+        runner._closed = runner._forked = True
+        _kept_in_child.append(runner)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _retry_locked(action: Callable[[], T]) -> T:
     """Run ``action``, retrying while another process holds the database lock (SQLite's busy
     handler does not cover every case, e.g. switching to WAL while another process does)."""
@@ -706,6 +743,7 @@ class SQLiteStore(Store):
     # No notifications between processes: an idle worker looks often (a cheap indexed read) so
     # runs sent from another process start within ~50 ms.
     poll_interval = 0.05
+    reopens_in_forked_child = False  # the parent's file locks would be the child's (_FORKED)
 
     def __init__(self, url: str) -> None:
         self.url = url
