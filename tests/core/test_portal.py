@@ -231,7 +231,6 @@ def test_a_client_closed_before_a_fork_opens_the_database_anew_in_the_child(
     assert client.get_event(report).payload == {"from": "child"}
 
 
-
 def test_a_call_made_as_the_portal_stops_is_canceled_not_left_waiting() -> None:
     portal = Portal("stopping")
     busy, release = threading.Event(), threading.Event()
