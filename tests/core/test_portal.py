@@ -111,21 +111,31 @@ def test_the_calling_thread_keeps_its_cpus(client: runio.Client, pinned: list[in
     assert seen["tid"] in pinned  # it did sleep on the loop's CPU
 
 
-def test_a_sync_method_called_from_code_the_client_runs_says_why_it_cannot_wait(
-    client: runio.Client,
-) -> None:
+def _orders_checked_by(client: runio.Client, check: Any) -> None:
+    """A job on event "order" whose payload schema's validator calls ``check(order_id)``: code
+    the client runs on its own thread as it sends the event."""
+
     class Order(pydantic.BaseModel):
         id: str
 
         @pydantic.field_validator("id")
         @classmethod
         def known(cls, value: str) -> str:
-            client.list_runs()  # runs on the client's own thread: it would wait for itself
+            check(value)
             return value
 
     @client.define_job(id="orders", trigger=runio.event_trigger("order", schema=Order))
     async def orders(payload: Order, io: runio.IO) -> None:
         return None
+
+
+def test_a_sync_method_called_from_code_the_client_runs_says_why_it_cannot_wait(
+    client: runio.Client,
+) -> None:
+    def known(order_id: str) -> None:
+        client.list_runs()  # runs on the client's own thread: it would wait for itself
+
+    _orders_checked_by(client, known)
 
     with pytest.raises(Exception, match="would wait for itself forever") as raised:
         client.send_event("order", {"id": "o1"})
@@ -291,19 +301,11 @@ def test_a_call_that_reaches_the_loop_after_it_stopped_is_canceled(
 def test_an_exit_raised_by_code_on_the_clients_thread_reaches_the_caller_only(
     client: runio.Client,
 ) -> None:
-    class Order(pydantic.BaseModel):
-        id: str
+    def known(order_id: str) -> None:
+        if order_id == "quit":
+            raise SystemExit("the validator exits")
 
-        @pydantic.field_validator("id")
-        @classmethod
-        def known(cls, value: str) -> str:
-            if value == "quit":
-                raise SystemExit("the validator exits")
-            return value
-
-    @client.define_job(id="orders", trigger=runio.event_trigger("order", schema=Order))
-    async def orders(payload: Order, io: runio.IO) -> None:
-        return None
+    _orders_checked_by(client, known)
 
     with pytest.raises(SystemExit, match="the validator exits"):
         client.send_event("order", {"id": "quit"})
