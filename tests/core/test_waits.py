@@ -10,6 +10,7 @@ import pytest
 
 import runio
 from runio.errors import ConfigurationError
+from runio.storage._base import RESUMPTION_HEAD_START_S
 from runio.testing import TestClock
 
 
@@ -148,6 +149,41 @@ def test_a_waiting_run_holds_no_worker_slot(client: runio.Client, clock: TestClo
 
     assert [client.get_run(r).status for r in waiting] == ["WAITING"] * 3
     assert client.get_run(quick).status == "COMPLETED"
+
+
+def test_a_run_waking_goes_before_new_runs_within_the_head_start(
+    client: runio.Client, clock: TestClock
+) -> None:
+    """With one slot and a backlog, a wake-up is not held up behind runs that arrived during
+    its wait; a run that has been queued for longer than the head start still goes first."""
+    order: list[str] = []
+
+    @client.define_job(id="napper", trigger=runio.event_trigger("napper"))
+    async def napper(payload: object, io: runio.IO) -> None:
+        await io.wait("nap", 60)
+        order.append("napper woke")
+
+    @client.define_job(id="fresh", trigger=runio.event_trigger("fresh"))
+    async def fresh(payload: dict[str, str], io: runio.IO) -> None:
+        order.append(payload["name"])
+
+    head = RESUMPTION_HEAD_START_S
+    client.send_event("napper")
+    client.run_worker(until_idle=True)
+    clock.advance(seconds=60 - head - 1)
+    client.send_event("fresh", {"name": "queued long before the wake-up"})
+    clock.advance(seconds=2)
+    client.send_event("fresh", {"name": "queued during the head start"})
+    clock.advance(seconds=head - 1)  # the napper is due now
+    client.send_event("fresh", {"name": "queued at the wake-up"})
+    client.run_worker(concurrency=1, until_idle=True)
+
+    assert order == [
+        "queued long before the wake-up",
+        "napper woke",
+        "queued during the head start",
+        "queued at the wake-up",
+    ]
 
 
 def test_time_scale_shortens_waits(

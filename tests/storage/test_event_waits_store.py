@@ -62,6 +62,7 @@ async def test_upgrading_a_version_2_database_keeps_its_events_and_runs(backend_
             "0003_events_waits_store.sql",
             "0004_flow_control.sql",
             "0005_tasks_one_btree.sql",
+            "0006_claims_by_status.sql",
         ]
         again = await opened.get_event("app", "evt_1")
         assert again is not None

@@ -40,6 +40,7 @@ from runio.errors import (
 from runio.storage import Store, create_store
 from runio.storage import _postgres as postgres_store
 from runio.storage import _sqlite as sqlite_store
+from runio.storage._base import RESUMPTION_HEAD_START_S
 from runio.storage._deferred import HOLD_STARTS
 from runio.storage._rows import migrations
 
@@ -298,7 +299,7 @@ async def test_upgrading_a_version_4_database_keeps_its_tasks_and_their_order(
         every_column = "SELECT * FROM tasks ORDER BY run_id, id"
         before = await opened.execute_raw(every_column)
 
-        assert await opened.upgrade() == ["0005_tasks_one_btree.sql"]
+        assert await opened.upgrade() == ["0005_tasks_one_btree.sql", "0006_claims_by_status.sql"]
 
         assert await opened.execute_raw(every_column) == before
         # The index is gone: a second row with a stored key is the engine's to prevent now.
@@ -592,6 +593,28 @@ async def test_claims_take_the_oldest_ready_runs_first_up_to_the_limit(store: St
     assert [c.lease.run_id for c in got] == [expired, early, middle]
     assert [c.lease.run_id for c in await claim(store, "w", limit=3)] == [late]
     assert await claim(store, "w", limit=0) == []
+
+
+async def test_claims_put_runs_that_started_before_new_ones_by_a_head_start(
+    store: Store,
+) -> None:
+    head = RESUMPTION_HEAD_START_S
+    (waking,) = await add_runs(store, ready_at=NOW - 100)
+    (first,) = await claim(store, "w", now=NOW - 100)
+    assert await store.suspend_run(first.lease, ready_at=NOW - 1, now=NOW - 99)
+    (crashed,) = await add_runs(store, ready_at=NOW - 100)
+    (lost,) = await claim(store, "gone", now=NOW - 100, lease_seconds=98)  # expires at NOW - 2
+    assert lost.lease.run_id == crashed
+    long_queued, recent = await add_runs(store, count=2, ready_at=[NOW - head - 5, NOW - 3])
+
+    # Claim times: long_queued NOW - 5, crashed NOW - 2, waking NOW - 1, recent NOW + head - 3.
+    got = await claim(store, "w", limit=2)
+    assert [c.lease.run_id for c in got] == [long_queued, crashed]
+    got = await claim(store, "w", limit=2)
+    assert [(c.lease.run_id, c.status_before) for c in got] == [
+        (waking, "WAITING"),
+        (recent, "QUEUED"),
+    ]
 
 
 async def test_a_run_delivered_later_is_claimed_only_when_due(store: Store) -> None:

@@ -50,6 +50,14 @@ per operation. Otherwise writes made together should share a commit, which the w
 does. Stores that cannot do that ignore it."""
 
 
+RESUMPTION_HEAD_START_S = 10.0
+"""How far ahead of new runs a claim puts runs that already started. Ready runs are claimed in
+the order of their claim time: a waiting run's due time, an executing run's expired lease, and a
+queued run's ready time plus this head start. Under load, a wake-up from ``io.wait`` or from a
+retry delay is not held up behind the new runs that arrived meanwhile; a queued run is passed
+only by resumptions due less than this after it became ready, so it cannot starve."""
+
+
 class Watch:
     """What ``Store.watch`` returns; ``await watch.close()`` stops the wake-ups."""
 
@@ -117,7 +125,8 @@ class Store(abc.ABC):
         rules: Mapping[str, ClaimRule] | None = None,
     ) -> list[ClaimedRun]:
         """Take up to ``limit`` runs ready to execute: queued or waiting runs whose time has
-        come, and executing runs whose lease expired (their worker died).
+        come, and executing runs whose lease expired (their worker died), in the order of
+        their claim time (``RESUMPTION_HEAD_START_S``): resumptions go first.
 
         ``rules`` (job id -> ``ClaimRule``) restrict what is taken: only runs of the listed
         versions, and for a job with a concurrency limit only while fewer than the limit of its

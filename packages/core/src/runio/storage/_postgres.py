@@ -36,7 +36,7 @@ from .._records import (
     TaskRun,
 )
 from ..errors import LeaseLostError, MigrationError, RunNotFoundError, StoreError
-from ._base import Store, Watch
+from ._base import RESUMPTION_HEAD_START_S, Store, Watch
 from ._event_waits import event_json, first_match
 from ._faults import WriteKind
 from ._pg_transport import CHANNEL, Conn, PgTransport, PgWrite, Rows, ignore_rows, parse_url
@@ -201,6 +201,17 @@ def _versions_sql(
     )
 
 
+def _first_ready(condition: str) -> str:
+    """The earliest ``ready_at`` of queued runs and of waiting runs (two columns of a ``LEAST``),
+    each the first entry of its own range of the index ``runs_ready_by_status``; parameters:
+    app id, job ids and ``condition``'s, twice."""
+    return ", ".join(
+        f"(SELECT MIN(ready_at) FROM runs WHERE app_id = %s AND status = '{status}' "
+        f"AND job_id = ANY(%s){condition})"
+        for status in ("QUEUED", "WAITING")
+    )
+
+
 def _limited_claim(
     app_id: str, limited: Mapping[str, ClaimRule], now: float, limit: int
 ) -> tuple[str, tuple[Any, ...]]:
@@ -219,8 +230,9 @@ def _limited_claim(
         "WHERE app_id = %s AND status = 'EXECUTING' AND lease_expires >= %s "
         "AND job_id = ANY(%s) GROUP BY 1, 2), "
         "cand AS (SELECT r.id, r.status, r.job_id, COALESCE(r.concurrency_key, '') AS k, "
-        "r.created_at, CASE WHEN r.status = 'EXECUTING' THEN r.lease_expires ELSE r.ready_at "
-        "END AS t, ROW_NUMBER() OVER (PARTITION BY r.job_id, COALESCE(r.concurrency_key, '') "
+        "r.created_at, CASE r.status WHEN 'EXECUTING' THEN r.lease_expires WHEN 'QUEUED' "
+        "THEN r.ready_at + %s ELSE r.ready_at END AS t, ROW_NUMBER() OVER (PARTITION BY "
+        "r.job_id, COALESCE(r.concurrency_key, '') "
         "ORDER BY r.created_at, r.id) AS rn FROM runs r JOIN lim ON lim.job_id = r.job_id "
         "WHERE r.app_id = %s AND ((r.status IN ('QUEUED','WAITING') AND r.ready_at <= %s) "
         "OR (r.status = 'EXECUTING' AND r.lease_expires < %s)) "
@@ -240,6 +252,7 @@ def _limited_claim(
         app_id,
         now,
         jobs,
+        RESUMPTION_HEAD_START_S,
         app_id,
         now,
         now,
@@ -519,30 +532,30 @@ class PostgresStore(Store):
                     cur = await conn.execute(sql + claim_sql, (*params, *claim_params))
                     claimed = parse(await cur.fetchall())
             if plain and len(claimed) < limit:
-                # One statement: runs whose time has come and runs whose lease expired, oldest
-                # first; rows another worker is claiming right now are skipped, not waited for.
+                # One statement: waiting runs whose time has come, runs whose lease expired and
+                # queued runs, each status's first by its own index, then in claim-time order
+                # (resumptions first: RESUMPTION_HEAD_START_S). Rows another worker is claiming
+                # right now are skipped, not waited for.
                 rest = limit - len(claimed)
+                jobs = (plain, *pin_params)
                 cur = await conn.execute(
-                    "WITH ready AS (SELECT id, status, ready_at AS t FROM runs WHERE app_id = %s "
-                    f"AND status IN ('QUEUED','WAITING') AND ready_at <= %s AND job_id = ANY(%s)"
+                    "WITH waking AS (SELECT id, status, ready_at AS t FROM runs WHERE "
+                    "app_id = %s AND status = 'WAITING' AND ready_at <= %s AND job_id = ANY(%s)"
                     f"{pinned} ORDER BY ready_at LIMIT %s FOR UPDATE SKIP LOCKED), "
                     "expired AS (SELECT id, status, lease_expires AS t FROM runs WHERE "
                     "app_id = %s AND status = 'EXECUTING' AND lease_expires < %s AND "
                     f"job_id = ANY(%s){pinned} ORDER BY lease_expires LIMIT %s "
                     "FOR UPDATE SKIP LOCKED), "
-                    "picked AS (SELECT id, status, t FROM ready UNION ALL "
-                    "SELECT id, status, t FROM expired ORDER BY t LIMIT %s), " + claim_sql,
+                    "queued AS (SELECT id, status, ready_at + %s AS t FROM runs WHERE "
+                    "app_id = %s AND status = 'QUEUED' AND ready_at <= %s AND job_id = ANY(%s)"
+                    f"{pinned} ORDER BY ready_at LIMIT %s FOR UPDATE SKIP LOCKED), "
+                    "picked AS (SELECT id, status, t FROM waking UNION ALL SELECT id, status, t "
+                    "FROM expired UNION ALL SELECT id, status, t FROM queued ORDER BY t "
+                    "LIMIT %s), " + claim_sql,
                     (
-                        app_id,
-                        now,
-                        plain,
-                        *pin_params,
-                        rest,
-                        app_id,
-                        now,
-                        plain,
-                        *pin_params,
-                        rest,
+                        *(app_id, now, *jobs, rest),
+                        *(app_id, now, *jobs, rest),
+                        *(RESUMPTION_HEAD_START_S, app_id, now, *jobs, rest),
                         rest,
                         *claim_params,
                     ),
@@ -569,32 +582,21 @@ class PostgresStore(Store):
             plain, limited = list(job_ids), {}
         pinned, pin_params = _versions_sql(plain, rules)
         later = list(limited)
-
-        async def op(conn: Conn) -> float | None:
+        expiring = "(SELECT MIN(lease_expires) FROM runs WHERE app_id = %s AND status = 'EXECUTING'"
+        parts: list[str] = []
+        params: list[Any] = []
+        if plain:
+            parts += [_first_ready(pinned), f"{expiring} AND job_id = ANY(%s){pinned})"]
+            params += [*((app_id, plain, *pin_params) * 2), app_id, plain, *pin_params]
+        if later:
             # Ready runs of a limited job that were not claimed wait for a slot: for those,
             # what comes next is a run becoming ready later, or a lease running out.
-            cur = await conn.execute(
-                "SELECT LEAST((SELECT MIN(ready_at) FROM runs WHERE app_id = %s AND status IN "
-                f"('QUEUED','WAITING') AND job_id = ANY(%s){pinned}), (SELECT MIN(lease_expires) "
-                f"FROM runs WHERE app_id = %s AND status = 'EXECUTING' AND job_id = ANY(%s)"
-                f"{pinned}), (SELECT MIN(ready_at) FROM runs WHERE app_id = %s AND status IN "
-                "('QUEUED','WAITING') AND ready_at > %s AND job_id = ANY(%s)), "
-                "(SELECT MIN(lease_expires) FROM runs WHERE app_id = %s AND status = 'EXECUTING' "
-                "AND job_id = ANY(%s)))",
-                (
-                    app_id,
-                    plain,
-                    *pin_params,
-                    app_id,
-                    plain,
-                    *pin_params,
-                    app_id,
-                    now,
-                    later,
-                    app_id,
-                    later,
-                ),
-            )
+            parts += [_first_ready(" AND ready_at > %s"), f"{expiring} AND job_id = ANY(%s))"]
+            params += [*((app_id, later, now) * 2), app_id, later]
+        sql = f"SELECT LEAST({', '.join(parts)})"
+
+        async def op(conn: Conn) -> float | None:
+            cur = await conn.execute(sql, params)
             row = await cur.fetchone()
             return None if row is None or row[0] is None else float(row[0])
 

@@ -88,7 +88,7 @@ from ..errors import (
     RunNotFoundError,
     StoreError,
 )
-from ._base import Store, alone_in_worker
+from ._base import RESUMPTION_HEAD_START_S, Store, alone_in_worker
 from ._deferred import DeferredWrites
 from ._event_waits import OPEN_WAITS_SQL, event_json, first_match, to_resume
 from ._faults import FaultPoint, Faults, WriteKind
@@ -1018,14 +1018,25 @@ class SQLiteStore(Store):
         def op(conn: sqlite3.Connection) -> list[ClaimedRun]:
             candidates = []
             if plain:
+                # Each status's first runs by its own index (app_id, status, ready_at), then
+                # those in claim-time order: resumptions first (RESUMPTION_HEAD_START_S).
+                jobs = (*plain, *pin_params)
                 candidates = conn.execute(
-                    f"SELECT id, status, t FROM (SELECT id, status, ready_at AS t FROM runs "
-                    f"WHERE app_id=? AND status IN ('QUEUED','WAITING') AND ready_at <= ? "
-                    f"AND job_id IN ({marks}){pinned} "
-                    f"UNION ALL SELECT id, status, lease_expires AS t FROM runs "
-                    f"WHERE status='EXECUTING' AND lease_expires < ? AND app_id=? "
-                    f"AND job_id IN ({marks}){pinned}) ORDER BY t LIMIT ?",
-                    (app_id, now, *plain, *pin_params, now, app_id, *plain, *pin_params, limit),
+                    f"SELECT * FROM (SELECT id, status, ready_at AS t FROM runs WHERE app_id=? "
+                    f"AND status='WAITING' AND ready_at <= ? AND job_id IN ({marks}){pinned} "
+                    f"ORDER BY ready_at LIMIT ?) UNION ALL SELECT * FROM (SELECT id, status, "
+                    f"lease_expires AS t FROM runs WHERE status='EXECUTING' AND "
+                    f"lease_expires < ? AND app_id=? AND job_id IN ({marks}){pinned} "
+                    f"ORDER BY lease_expires LIMIT ?) UNION ALL SELECT * FROM (SELECT id, "
+                    f"status, ready_at + ? AS t FROM runs WHERE app_id=? AND status='QUEUED' "
+                    f"AND ready_at <= ? AND job_id IN ({marks}){pinned} ORDER BY ready_at "
+                    f"LIMIT ?) ORDER BY t LIMIT ?",
+                    (
+                        *(app_id, now, *jobs, limit),
+                        *(now, app_id, *jobs, limit),
+                        *(RESUMPTION_HEAD_START_S, app_id, now, *jobs, limit),
+                        limit,
+                    ),
                 ).fetchall()
             if limited:
                 candidates += _limited_candidates(conn, app_id, limited, now, limit)
@@ -1958,8 +1969,9 @@ def _limited_candidates(
         "WHERE app_id=? AND status='EXECUTING' AND lease_expires >= ? "
         "AND job_id IN (SELECT job_id FROM lim) GROUP BY 1, 2), "
         "cand AS (SELECT r.id, r.status, r.job_id, COALESCE(r.concurrency_key, '') AS k, "
-        "r.created_at, CASE WHEN r.status='EXECUTING' THEN r.lease_expires ELSE r.ready_at END "
-        "AS t, ROW_NUMBER() OVER (PARTITION BY r.job_id, COALESCE(r.concurrency_key, '') "
+        "r.created_at, CASE r.status WHEN 'EXECUTING' THEN r.lease_expires WHEN 'QUEUED' "
+        "THEN r.ready_at + ? ELSE r.ready_at END AS t, ROW_NUMBER() OVER (PARTITION BY "
+        "r.job_id, COALESCE(r.concurrency_key, '') "
         "ORDER BY r.created_at, r.id) AS rn FROM runs r JOIN lim ON lim.job_id = r.job_id "
         "WHERE r.app_id=? AND ((r.status IN ('QUEUED','WAITING') AND r.ready_at <= ?) "
         "OR (r.status='EXECUTING' AND r.lease_expires < ?)) "
@@ -1967,7 +1979,7 @@ def _limited_candidates(
         "SELECT c.id, c.status, c.t FROM cand c JOIN lim ON lim.job_id = c.job_id "
         "LEFT JOIN held h ON h.job_id = c.job_id AND h.k = c.k "
         "WHERE c.rn <= lim.n - COALESCE(h.n, 0) ORDER BY c.created_at, c.id LIMIT ?",
-        (*lim_params, app_id, now, app_id, now, now, *pin_params, limit),
+        (*lim_params, app_id, now, RESUMPTION_HEAD_START_S, app_id, now, now, *pin_params, limit),
     ).fetchall()
     return [(r[0], r[1], r[2]) for r in rows]
 

@@ -1,0 +1,5 @@
+-- runio schema, version 6 (SQLite): nothing changes in this file's tables.
+-- Claims take waiting runs whose time has come (and runs whose lease expired) before queued
+-- ones, each status in time order. On SQLite the index they read, runs_ready (app_id, status,
+-- ready_at), has had the status since version 1; PostgreSQL's gains it in this version, and
+-- both dialects keep the same version numbers.
