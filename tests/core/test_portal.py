@@ -143,6 +143,29 @@ def test_a_sync_method_called_from_code_the_client_runs_says_why_it_cannot_wait(
     assert client.list_runs(job_id="orders") == []  # nothing stored, and the client still works
 
 
+@pytest.mark.parametrize("store", ["opened by the client", "given"])
+def test_closing_the_client_from_code_it_runs_says_why_it_cannot(
+    make_client: Any, tmp_path: Path, store: str
+) -> None:
+    given = None
+    if store == "given":
+        given = runio.storage.create_store(f"sqlite:///{tmp_path / 'given.db'}")
+        client = runio.Client("given", store=given)
+    else:
+        client = make_client()
+
+    _orders_checked_by(client, lambda order_id: client.close())
+
+    with pytest.raises(RuntimeError, match="own thread") as raised:
+        client.send_event("order", {"id": "o1"})
+    if store == "given":  # nothing to close on the thread: the thread itself was to stop
+        assert "Close the client after the call" in str(raised.value)
+    assert client.list_runs(job_id="orders") == []  # nothing stored, and the client still works
+    client.close()
+    if given is not None:
+        asyncio.run(given.close())
+
+
 def test_closing_the_client_cancels_a_call_still_running(client: runio.Client) -> None:
     started = threading.Event()
 

@@ -110,6 +110,12 @@ class Portal:
         """Stop the loop and its thread. A call still running on it is canceled first, and one
         not started yet never starts: their callers get ``concurrent.futures.CancelledError``,
         none is left waiting."""
+        if threading.current_thread() is self._thread:
+            raise RuntimeError(
+                "runio.Client.close() was called from code the client itself runs on its own "
+                "thread (a payload schema's validator, for instance), which would have to wait "
+                "for its own end. Close the client after the call that ran that code returns."
+            )
         with self._guard:
             self._stopping = True
         self.loop.call_soon_threadsafe(self._start_stopping)
