@@ -584,7 +584,7 @@ async def test_a_claimed_run_is_not_claimed_again_until_its_lease_expires(store:
     assert second.started_at == NOW, "the first execution's start is kept"
 
 
-async def test_claims_take_the_oldest_ready_runs_first_up_to_the_limit(store: Store) -> None:
+async def test_claims_take_ready_runs_in_claim_time_order_up_to_the_limit(store: Store) -> None:
     late, early, middle = await add_runs(store, count=3, ready_at=[NOW - 1, NOW - 3, NOW - 2])
     (expired,) = await add_runs(store, ready_at=NOW - 100)
     (stale,) = await claim(store, "gone", limit=1, lease_seconds=1, now=NOW - 100)
@@ -712,13 +712,20 @@ async def test_heartbeat_reports_a_run_another_worker_took_as_lost(store: Store)
 
 async def test_a_released_run_is_ready_for_another_worker_at_once(store: Store) -> None:
     lease = await claim_one(store, worker_id="a", lease_seconds=300)
+    (queued,) = await add_runs(store, ready_at=NOW)  # ready before the release, never started
     await store.release_run(lease, now=NOW + 1)
     run = await store.get_run(lease.run_id)
     assert run is not None
-    assert (run.status, run.lease_owner, run.ready_at) == ("QUEUED", None, NOW + 1)
-    (again,) = await claim(store, "b", now=NOW + 1)
+    # Having started, it keeps its place before runs that never did.
+    assert (run.status, run.lease_owner, run.ready_at) == (
+        "QUEUED",
+        None,
+        NOW + 1 - RESUMPTION_HEAD_START_S,
+    )
+    (again,) = await claim(store, "b", now=NOW + 1, limit=1)
     assert again.lease.run_id == lease.run_id
     assert again.execution_count == 2
+    assert [c.lease.run_id for c in await claim(store, "b", now=NOW + 1)] == [queued]
 
 
 # -- one execution ---------------------------------------------------------------------------------

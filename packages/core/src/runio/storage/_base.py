@@ -250,7 +250,9 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def release_run(self, lease: Lease, *, now: float) -> None:
-        """Give the run back (graceful shutdown): queued again, ready at once."""
+        """Give the run back (a worker stopping, or one whose store failed): queued again and
+        ready at once, with ``ready_at`` one ``RESUMPTION_HEAD_START_S`` before ``now`` so that,
+        having started, it keeps its place before runs that never did."""
 
     # -- operations ----------------------------------------------------------------------------
     @abc.abstractmethod

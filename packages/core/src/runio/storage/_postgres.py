@@ -984,7 +984,7 @@ class PostgresStore(Store):
             "lease_expires = NULL WHERE id = %s AND lease_token = %s AND status = 'EXECUTING' "
             f"RETURNING app_id) SELECT pg_notify('{CHANNEL}', app_id) FROM u"
         )
-        params = (now, lease.run_id, lease.token)
+        params = (now - RESUMPTION_HEAD_START_S, lease.run_id, lease.token)
         item = PgWrite(sql, params, (lease.run_id,), True, ignore_rows, None, WriteKind.RELEASE)
         try:
             await self._pg.write(item)

@@ -1487,7 +1487,7 @@ class SQLiteStore(Store):
             conn.execute(
                 "UPDATE runs SET status='QUEUED', ready_at=?, lease_owner=NULL, "
                 "lease_expires=NULL WHERE id=? AND lease_token=? AND status='EXECUTING'",
-                (now, lease.run_id, lease.token),
+                (now - RESUMPTION_HEAD_START_S, lease.run_id, lease.token),
             )
 
         try:

@@ -1,8 +1,9 @@
--- runio schema, version 6 (PostgreSQL): the index claims scan gains the run's status.
+-- runio schema, version 6 (PostgreSQL): an index of ready runs by status.
 -- Claims take waiting runs whose time has come (and runs whose lease expired) before queued
--- ones, each status in time order, so each status needs its own ordered range: the old index,
--- (app_id, ready_at) over both statuses, could only give them interleaved.
+-- ones, each status in time order, so each status needs its own ordered range: runs_ready,
+-- (app_id, ready_at) over both statuses, can only give them interleaved. runs_ready stays:
+-- workers of the previous release, still running during a rolling upgrade, plan their claims
+-- and their next_ready_at with it (without it, each of their idle polls reads the whole table).
 
 CREATE INDEX runs_ready_by_status ON runs (app_id, status, ready_at)
     WHERE status IN ('QUEUED', 'WAITING');
-DROP INDEX IF EXISTS runs_ready;
