@@ -203,7 +203,7 @@ def _versions_sql(
 
 def _first_ready(condition: str) -> str:
     """The earliest ``ready_at`` of queued runs and of waiting runs (two columns of a ``LEAST``),
-    each the first entry of its own range of the index ``runs_ready_by_status``; parameters:
+    each the first entry of its own partial index (``runs_queued``, ``runs_waiting``); parameters:
     app id, job ids and ``condition``'s, twice."""
     return ", ".join(
         f"(SELECT MIN(ready_at) FROM runs WHERE app_id = %s AND status = '{status}' "
