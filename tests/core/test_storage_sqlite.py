@@ -404,18 +404,6 @@ async def test_heartbeat_reports_a_run_another_worker_took_as_lost(store: Store)
     assert run is not None and run.lease_owner == "b"
 
 
-async def test_a_released_run_is_ready_for_another_worker_at_once(store: Store) -> None:
-    (run_id,) = await add_runs(store)
-    (claimed,) = await claim(store, "a", lease_seconds=300)
-    await store.release_run(claimed.lease, now=NOW + 1)
-    run = await store.get_run(run_id)
-    assert run is not None
-    assert (run.status, run.lease_owner, run.ready_at) == ("QUEUED", None, NOW + 1)
-    (again,) = await claim(store, "b", now=NOW + 1)
-    assert again.lease.run_id == run_id
-    assert again.execution_count == 2
-
-
 async def test_writes_committed_together_wake_their_event_loop_once(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
