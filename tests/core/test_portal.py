@@ -249,6 +249,28 @@ def test_a_sqlite_database_open_before_a_fork_is_refused_in_the_child(
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
+def test_a_forked_child_opens_no_new_connection_to_a_file_its_parent_had_open(
+    client: runio.Client, tmp_path: Path
+) -> None:
+    client.send_event("go", {"from": "parent"})  # the parent's connection to p.db is open
+
+    def child() -> int:
+        again = runio.Client(client.id, database_url=f"sqlite:///{tmp_path / 'p.db'}")
+        return len(again.list_runs())
+
+    code, report = _in_a_forked_child(child)
+    assert code == 1
+    assert "StoreError" in report and "was open in the process this one was forked" in report
+
+    def elsewhere() -> int:  # another file is the child's to open
+        other = runio.Client("other", database_url=f"sqlite:///{tmp_path / 'other.db'}")
+        return len(other.list_runs())
+
+    assert _in_a_forked_child(elsewhere) == (0, "0")
+    assert len(client.list_runs()) == 1
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
 def test_a_client_closed_before_a_fork_opens_the_database_anew_in_the_child(
     client: runio.Client,
 ) -> None:

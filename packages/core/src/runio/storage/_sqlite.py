@@ -208,6 +208,8 @@ class _Runner:
         self._forked = False
         """This is a child process forked from the one that opened the connection (see
         ``_after_fork_in_child``): the store refuses every operation."""
+        if not uri and os.path.realpath(path) in _open_in_parent:
+            raise StoreError(_OPEN_IN_PARENT)
         _runners.add(self)
         self._thread.start()
         self._ready.result()
@@ -511,6 +513,15 @@ _FORKED = (
 )
 
 
+_OPEN_IN_PARENT = (
+    "This SQLite database was open in the process this one was forked from when it forked. A "
+    "connection opened to it here would share that process's lock bookkeeping (SQLite keeps it "
+    "per process, and the child has a copy), so its writes could be lost. Close the client "
+    "before forking (client.close()), or create clients after the fork."
+)
+_open_in_parent: set[str] = set()
+"""In a forked child: the files the parent had open when it forked, which no new store opens."""
+
 _kept_in_child: list[_Runner] = []
 """In a forked child: the parent's runners, referenced for good so that their connections are
 never closed here (closing one the parent was writing through would roll its transaction back
@@ -521,6 +532,8 @@ def _after_fork_in_child() -> None:
     """In a child made by ``fork``: every SQLite store of the parent refuses from now on, and is
     never closed here (its connection is the parent's)."""
     for runner in list(_runners):
+        if runner._conn is not None and not runner._uri:
+            _open_in_parent.add(os.path.realpath(runner._path))
         runner._closed = runner._forked = True
         _kept_in_child.append(runner)
 
