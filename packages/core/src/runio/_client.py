@@ -239,6 +239,7 @@ class Client:
 
     def close(self) -> None:
         """Close the database connection (if this client opened it) and the client's thread."""
+        self._refuse_closing_here()
         if self._store is not None and self._owns_store:
             self._run_sync(self._store.close())
             self._store = None
@@ -247,6 +248,7 @@ class Client:
 
     async def close_async(self) -> None:
         """``close`` for async code: the store is closed on this loop, then the thread."""
+        self._refuse_closing_here()
         if self._store is not None and self._owns_store:
             await self._store.close()
             self._store = None
@@ -687,6 +689,13 @@ class Client:
                 self._portal = Portal(f"runio-client-{self.id}")
             portal = self._portal
         return portal.run(coro)
+
+    def _refuse_closing_here(self) -> None:
+        """Closing from code the client runs on its own thread fails before anything is closed,
+        so the client is left whole."""
+        portal = self._portal
+        if portal is not None:
+            portal.refuse_own_thread()
 
     def _stop_portal(self) -> None:
         with self._store_lock:

@@ -85,6 +85,16 @@ class Portal:
             with self._guard:
                 self._waits.pop(wait, None)
 
+    def refuse_own_thread(self) -> None:
+        """Raise ``RuntimeError`` on the portal's own thread, where stopping it would wait for
+        its own end (``Client.close`` from a payload validator, say)."""
+        if threading.current_thread() is self._thread:
+            raise RuntimeError(
+                "runio.Client.close() was called from code the client itself runs on its own "
+                "thread (a payload schema's validator, for instance), which would have to wait "
+                "for its own end. Close the client after the call that ran that code returns."
+            )
+
     def usable_here(self) -> bool:
         """False in a child process forked from the one that started it: its thread is not
         there."""
@@ -110,12 +120,7 @@ class Portal:
         """Stop the loop and its thread. A call still running on it is canceled first, and one
         not started yet never starts: their callers get ``concurrent.futures.CancelledError``,
         none is left waiting."""
-        if threading.current_thread() is self._thread:
-            raise RuntimeError(
-                "runio.Client.close() was called from code the client itself runs on its own "
-                "thread (a payload schema's validator, for instance), which would have to wait "
-                "for its own end. Close the client after the call that ran that code returns."
-            )
+        self.refuse_own_thread()
         with self._guard:
             self._stopping = True
         self.loop.call_soon_threadsafe(self._start_stopping)

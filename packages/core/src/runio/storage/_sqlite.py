@@ -208,7 +208,12 @@ class _Runner:
         self._forked = False
         """This is a child process forked from the one that opened the connection (see
         ``_after_fork_in_child``): the store refuses every operation."""
-        if not uri and os.path.realpath(path) in _open_in_parent:
+        self._file = None if uri else os.path.abspath(path)
+        """The database file, as SQLite resolves it (against the directory of this moment)."""
+        self._released = False
+        """Its connection is closed, or never opened (until then, a fork copies SQLite's
+        bookkeeping of the file into the child: see ``_after_fork_in_child``)."""
+        if self._file is not None and _open_in_parent & _file_keys(self._file):
             raise StoreError(_OPEN_IN_PARENT)
         _runners.add(self)
         self._thread.start()
@@ -353,6 +358,7 @@ class _Runner:
             self._current_sync = -1
             self._set_sync(conn, self._sync_level)
         except BaseException as exc:  # report to the constructor, then stop
+            self._released = True
             self._ready.set_exception(_wrap(exc))
             return
         self._conn = conn
@@ -363,6 +369,7 @@ class _Runner:
             with self._conn_lock:
                 self._conn = None
                 conn.close()
+                self._released = True
 
     def _set_sync(self, conn: sqlite3.Connection, level: int) -> None:
         if level != self._current_sync:
@@ -516,11 +523,26 @@ _FORKED = (
 _OPEN_IN_PARENT = (
     "This SQLite database was open in the process this one was forked from when it forked. A "
     "connection opened to it here would share that process's lock bookkeeping (SQLite keeps it "
-    "per process, and the child has a copy), so its writes could be lost. Close the client "
-    "before forking (client.close()), or create clients after the fork."
+    "per process, and this process has a copy for good), so its writes could be lost. Close "
+    "the parent's client before forking (client.close(); it opens again on use), or open this "
+    "database only in the forked processes."
 )
-_open_in_parent: set[str] = set()
-"""In a forked child: the files the parent had open when it forked, which no new store opens."""
+_open_in_parent: set[tuple[object, ...]] = set()
+"""In a forked child: the files the parent had open when it forked (``_file_keys``), which no
+new store opens here."""
+
+
+def _file_keys(path: str) -> set[tuple[object, ...]]:
+    """What tells a file apart: its device and inode (SQLite's own key for its bookkeeping,
+    whatever the path's spelling), and its resolved path (for one not created yet)."""
+    keys: set[tuple[object, ...]] = {("path", os.path.realpath(path))}
+    try:
+        st = os.stat(path)
+    except OSError:
+        return keys
+    keys.add(("inode", st.st_dev, st.st_ino))
+    return keys
+
 
 _kept_in_child: list[_Runner] = []
 """In a forked child: the parent's runners, referenced for good so that their connections are
@@ -532,8 +554,8 @@ def _after_fork_in_child() -> None:
     """In a child made by ``fork``: every SQLite store of the parent refuses from now on, and is
     never closed here (its connection is the parent's)."""
     for runner in list(_runners):
-        if runner._conn is not None and not runner._uri:
-            _open_in_parent.add(os.path.realpath(runner._path))
+        if runner._file is not None and not runner._released:
+            _open_in_parent.update(_file_keys(runner._file))
         runner._closed = runner._forked = True
         _kept_in_child.append(runner)
 
