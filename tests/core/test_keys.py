@@ -305,3 +305,27 @@ def test_every_key_shape_hashes_the_text_the_formula_names(parent: str | None) -
     for bad in ["", [], "lone \ud800", ["ok", "\udfff"]]:
         with pytest.raises(InvalidCacheKeyError):
             task_key(scope_prefix(run_id, parent), bad)
+
+
+def test_keys_hash_the_same_with_or_without_the_interpreters_own_sha256(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Keys hash with CPython's built-in SHA-256 where it has one (faster for short texts), else
+    # with hashlib's: a stored run's keys must not depend on which one this interpreter has.
+    import importlib
+
+    from runio import _keys
+
+    run_id = "run_0661981033d193e1baedda7417"
+    texts: list[Any] = ["t1", "ü", ["a", 1, None]]
+    found = [_keys.task_key(_keys.scope_prefix(run_id, None), key) for key in texts]
+    assert found == [expected_key(run_id, None, key) for key in texts]
+
+    def no_builtin(name: str) -> Any:
+        raise ImportError(name)
+
+    monkeypatch.setattr(importlib, "import_module", no_builtin)
+    assert _keys._fast_sha256() is hashlib.sha256
+    monkeypatch.setattr(_keys, "_sha256", _keys._fast_sha256())
+    fallback = [_keys.task_key(_keys.scope_prefix(run_id, None), key) for key in texts]
+    assert fallback == found

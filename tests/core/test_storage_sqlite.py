@@ -258,6 +258,53 @@ async def test_synchronous_normal_relaxes_durability(sqlite_url: str) -> None:
         await relaxed.close()
 
 
+def test_none_is_stored_as_null_by_runio_and_by_the_applications_own_sqlite3(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # runio registers an adapter for None (binding it without sqlite3's slow search for one):
+    # NULL must stay NULL, in runio's rows and in the application's own sqlite3 use.
+    client = runio.Client("app", database_url=sqlite_url)
+
+    @client.define_job(id="plain", trigger=runio.event_trigger("go"))
+    async def plain(payload: Any, io: runio.IO) -> int:
+        async def one(task: runio.Task) -> int:
+            return 1
+
+        return await io.run_task("t", one)  # no icon, params, style...: NULL columns
+
+    client.send_event("go", {})
+    client.run_worker(until_idle=True)
+    client.close()
+    conn = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"))
+    try:
+        assert conn.execute(
+            "SELECT typeof(parent_id), typeof(icon), typeof(params), typeof(wake_at), "
+            "typeof(output_properties), typeof(output) FROM tasks"
+        ).fetchall() == [("null", "null", "null", "null", "null", "text")]
+        conn.execute("CREATE TABLE mine (v)")
+        conn.execute("INSERT INTO mine VALUES (?)", (None,))
+        assert conn.execute("SELECT typeof(v), ? IS NULL FROM mine", (None,)).fetchone() == (
+            "null",
+            1,
+        )
+    finally:
+        conn.close()
+
+    # runio's adapter gives None back; one the application registered itself is left alone.
+    from runio.storage import _sqlite
+
+    registered: list[tuple[type, Any]] = []
+    monkeypatch.setattr(sqlite3, "register_adapter", lambda t, f: registered.append((t, f)))
+    monkeypatch.setattr(sqlite3, "adapters", {})
+    _sqlite._bind_none_directly()
+    assert [(t, f(None)) for t, f in registered] == [(type(None), None)]
+
+    registered.clear()
+    monkeypatch.setattr(sqlite3, "adapters", {(type(None), sqlite3.PrepareProtocol): str})
+    _sqlite._bind_none_directly()
+    assert registered == []
+
+
 async def test_opening_a_store_waits_for_another_connection_holding_a_write_lock(
     tmp_path: Path,
 ) -> None:

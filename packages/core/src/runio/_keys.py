@@ -9,9 +9,10 @@ non-strings written as compact JSON with sorted keys).
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TypeAlias
 
 from ._json import one_shot
@@ -120,4 +121,20 @@ def task_key(scope: str, cache_key: object) -> str:
     return _sha256(text.encode("utf-8")).hexdigest()
 
 
-_sha256 = hashlib.sha256
+def _fast_sha256() -> Callable[[bytes], hashlib._Hash]:
+    """SHA-256 for the short texts keys are: CPython's own implementation (``_sha2`` since 3.12,
+    ``_sha256`` before) where the interpreter has it, else ``hashlib``'s (OpenSSL's). The same
+    digest; for a 40-byte text the built-in one is a third faster, OpenSSL's cost being in
+    setting up and copying its context. (Not for anything secret: FIPS builds may leave it out,
+    and ``hashlib`` is then used.)"""
+    for module in ("_sha2", "_sha256"):
+        try:
+            sha256: Callable[[bytes], hashlib._Hash] = importlib.import_module(module).sha256
+        except (ImportError, AttributeError):
+            continue
+        if sha256(b"runio").hexdigest() == hashlib.sha256(b"runio").hexdigest():
+            return sha256
+    return hashlib.sha256
+
+
+_sha256 = _fast_sha256()
