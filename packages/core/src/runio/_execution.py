@@ -43,7 +43,7 @@ from . import _json
 from ._ids import new_id
 from ._keys import cache_key_json, scope_prefix, task_key
 from ._records import ClaimedRun, Event, LogEntry, NewTask, RunStatus, StoredTask, TaskStatus
-from ._task import Task, as_property
+from ._task import Property, Task, as_property
 from ._task_threads import TaskThreads
 from ._validate import printable
 from .errors import (
@@ -355,7 +355,10 @@ class Execution:
         self.check_boundary()
         if not callable(fn):
             return NOT_STORED  # run_task says what is wrong
-        key = self._key(cache_key, parent)
+        if parent is None:  # the top level, most often: one call fewer than _key
+            key = task_key(self._top_scope, cache_key)
+        else:
+            key = self._key(cache_key, parent)
         if key in self.outputs:
             claim = next(self._claims)
             if self.seen.setdefault(key, claim) != claim:
@@ -1194,14 +1197,18 @@ def _span(seconds: float) -> str:
 def _properties_json(properties: Sequence[Any] | None, cache_key: Any) -> str | None:
     if not properties:
         return None
-    if isinstance(properties, str | Mapping) or not isinstance(properties, Sequence):
+    if type(properties) is not list and (
+        isinstance(properties, str | Mapping) or not isinstance(properties, Sequence)
+    ):
         raise ConfigurationError(
             f"Task {cache_key!r}: properties must be a list of runio.Property(...) or of dicts "
             f"with 'label' and 'text' (or 'value'); got {type(properties).__name__}."
         )
-    where = f"Task {cache_key!r}"
-    shown = (as_property(p, where) for p in properties)
-    out = [p.as_json() for p in shown if p.text is not None]  # a value not there is not shown
+    out = []
+    for given in properties:
+        shown = given if type(given) is Property else as_property(given, f"Task {cache_key!r}")
+        if shown.text is not None:  # a value not there is not shown
+            out.append(shown.as_json())
     return _PROPERTIES_ENCODER(out) if out else None
 
 

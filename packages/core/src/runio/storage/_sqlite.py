@@ -124,12 +124,13 @@ YIELD_EVERY = 0.001
 
 
 def _bind_none_directly() -> None:
-    """Bind ``None`` as NULL without sqlite3's search for an adapter (Python 3.11–3.13).
+    """Bind ``None`` as NULL without sqlite3's search for an adapter.
 
     The module looks up an adapter for each bound value that is not an int, float or str: in its
     registry first, then through ``PrepareProtocol.__adapt__`` (a failed lookup on a type, which
-    formats an AttributeError and drops it) and the value's ``__conform__``. For ``None``, about
-    half a microsecond, more than a plain value costs to bind; a task's row binds a dozen Nones.
+    formats an AttributeError and drops it, on Python 3.11) and the value's ``__conform__``. For
+    ``None``, about half a microsecond, more than a plain value costs to bind; a task's row binds
+    a dozen Nones.
     Registered, ``None``'s adapter is found at the first step: ``{}.get`` returns ``None`` for
     it without running Python code, so NULL is bound as before. An adapter already registered
     for ``None`` (by the application) is left as it is."""
@@ -141,8 +142,13 @@ def _bind_none_directly() -> None:
 _bind_none_directly()
 
 # The enum members each task's writes read, bound once (on Python 3.11 reading a member off its
-# class goes through ``EnumType.__getattr__``'s slot: ten times a plain attribute's cost).
-_TASK_COMPLETED, _EXECUTING = TaskStatus.COMPLETED, RunStatus.EXECUTING
+# class goes through ``EnumType.__getattr__``'s slot: ten times a plain attribute's cost). A
+# status bound to a statement is its plain ``str`` value: sqlite3 binds an exact str at once, but
+# looks for an adapter for a subclass (an enum member), as for None above.
+_TASK_RUNNING, _TASK_WAITING = TaskStatus.RUNNING.value, TaskStatus.WAITING.value
+_TASK_COMPLETED = TaskStatus.COMPLETED.value
+_ATTEMPT_STARTED, _RUN_QUEUED = AttemptStatus.STARTED.value, RunStatus.QUEUED.value
+_EXECUTING = RunStatus.EXECUTING
 _START, _COMPLETE = WriteKind.START, WriteKind.COMPLETE
 
 
@@ -288,10 +294,12 @@ class _Runner:
                 return False
             level = self._batch_sync(items)
             self._set_sync(conn, level)
-            if any(item.solo is not None for item in items):
-                applied = self._apply_solo(conn, items, level)
-                if applied is not None:
-                    return applied
+            for item in items:  # (not any() over a generator: closed early, it raises in it)
+                if item.solo is not None:
+                    applied = self._apply_solo(conn, items, level)
+                    if applied is not None:
+                        return applied
+                    break
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
@@ -1291,7 +1299,7 @@ class SQLiteStore(Store):
         def op(conn: sqlite3.Connection) -> None:
             _check_lease(conn, lease)
             if new_task is not None:
-                _insert_task(conn, new_task, TaskStatus.RUNNING, attempts=attempt, started_at=now)
+                _insert_task(conn, new_task, _TASK_RUNNING, attempts=attempt, started_at=now)
                 if attempt == 1:
                     return  # the task row records its first attempt's start (_rows.py)
             else:
@@ -1314,7 +1322,7 @@ class SQLiteStore(Store):
                 "INSERT INTO attempts (task_id, number, status, started_at) VALUES (?,?,?,?) "
                 "ON CONFLICT (task_id, number) DO UPDATE SET status=excluded.status, "
                 "started_at=excluded.started_at, ended_at=NULL, error=NULL",
-                (task_id, attempt, AttemptStatus.STARTED, now),
+                (task_id, attempt, _ATTEMPT_STARTED, now),
             )
 
         solo = None
@@ -1323,7 +1331,7 @@ class SQLiteStore(Store):
             def solo(conn: sqlite3.Connection) -> Any:
                 row = _task_row(
                     new_task,
-                    TaskStatus.RUNNING,
+                    _TASK_RUNNING,
                     attempts=1,
                     started_at=now,
                     wake_at=None,
@@ -1458,7 +1466,7 @@ class SQLiteStore(Store):
             _insert_task(
                 conn,
                 new_task,
-                TaskStatus.WAITING,
+                _TASK_WAITING,
                 wake_at=wake_at,
                 started_at=new_task.created_at,
             )
@@ -1726,9 +1734,7 @@ class SQLiteStore(Store):
         def op(conn: sqlite3.Connection) -> None:
             _check_lease(conn, lease)
             if new_task is not None:
-                _insert_task(
-                    conn, new_task, TaskStatus.WAITING, wake_at=timeout_at, started_at=began_at
-                )
+                _insert_task(conn, new_task, _TASK_WAITING, wake_at=timeout_at, started_at=began_at)
             else:
                 _require(
                     conn.execute(
@@ -1850,7 +1856,7 @@ class SQLiteStore(Store):
     async def delay_task(self, lease: Lease, *, new_task: NewTask, start_at: float) -> None:
         def op(conn: sqlite3.Connection) -> None:
             _check_lease(conn, lease)
-            _insert_task(conn, new_task, TaskStatus.WAITING)
+            _insert_task(conn, new_task, _TASK_WAITING)
             conn.execute(
                 "UPDATE tasks SET retry_at=? WHERE run_id=? AND id=?",
                 (start_at, lease.run_id, new_task.id),
@@ -1940,7 +1946,7 @@ def _store_event(
                 r.job_id,
                 r.job_version,
                 event.id,
-                RunStatus.QUEUED,
+                _RUN_QUEUED,
                 now,
                 r.ready_at,
             )
