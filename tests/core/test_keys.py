@@ -321,11 +321,27 @@ def test_keys_hash_the_same_with_or_without_the_interpreters_own_sha256(
     found = [_keys.task_key(_keys.scope_prefix(run_id, None), key) for key in texts]
     assert found == [expected_key(run_id, None, key) for key in texts]
 
-    def no_builtin(name: str) -> Any:
-        raise ImportError(name)
+    class Refusing:  # as a FIPS build's built-in module may be: there, but refusing to hash
+        @staticmethod
+        def sha256(data: bytes) -> Any:
+            raise ValueError("not available in FIPS mode")
 
-    monkeypatch.setattr(importlib, "import_module", no_builtin)
+    real_import = importlib.import_module
+    for replacement in (ImportError("gone"), Refusing()):
+
+        def fake_import(name: str, _replacement: Any = replacement) -> Any:
+            if name in ("_sha2", "_sha256"):
+                if isinstance(_replacement, Exception):
+                    raise _replacement
+                return _replacement
+            return real_import(name)
+
+        monkeypatch.setattr(importlib, "import_module", fake_import)
+        assert _keys._fast_sha256() is hashlib.sha256
+    monkeypatch.setattr(importlib, "import_module", real_import)
+    monkeypatch.setattr(_keys, "_fips_mode", lambda: True)  # OpenSSL's policy stands
     assert _keys._fast_sha256() is hashlib.sha256
-    monkeypatch.setattr(_keys, "_sha256", _keys._fast_sha256())
+
+    monkeypatch.setattr(_keys, "_sha256", hashlib.sha256)
     fallback = [_keys.task_key(_keys.scope_prefix(run_id, None), key) for key in texts]
     assert fallback == found

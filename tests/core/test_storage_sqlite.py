@@ -9,6 +9,7 @@ import threading
 from collections.abc import AsyncIterator, Sequence
 from importlib import resources
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -290,17 +291,24 @@ def test_none_is_stored_as_null_by_runio_and_by_the_applications_own_sqlite3(
     finally:
         conn.close()
 
-    # runio's adapter gives None back; one the application registered itself is left alone.
+    # On Python 3.11, runio's adapter gives None back; one the application registered itself
+    # is left alone. Later Pythons get none.
     from runio.storage import _sqlite
 
     registered: list[tuple[type, Any]] = []
     monkeypatch.setattr(sqlite3, "register_adapter", lambda t, f: registered.append((t, f)))
     monkeypatch.setattr(sqlite3, "adapters", {})
+    monkeypatch.setattr(_sqlite, "sys", SimpleNamespace(version_info=(3, 11, 7)))
     _sqlite._bind_none_directly()
     assert [(t, f(None)) for t, f in registered] == [(type(None), None)]
 
     registered.clear()
     monkeypatch.setattr(sqlite3, "adapters", {(type(None), sqlite3.PrepareProtocol): str})
+    _sqlite._bind_none_directly()
+    assert registered == []
+
+    monkeypatch.setattr(sqlite3, "adapters", {})
+    monkeypatch.setattr(_sqlite, "sys", SimpleNamespace(version_info=(3, 12, 0)))
     _sqlite._bind_none_directly()
     assert registered == []
 

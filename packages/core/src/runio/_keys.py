@@ -12,6 +12,7 @@ import hashlib
 import importlib
 import json
 import math
+import sys
 from collections.abc import Callable, Sequence
 from typing import TypeAlias
 
@@ -125,16 +126,27 @@ def _fast_sha256() -> Callable[[bytes], hashlib._Hash]:
     """SHA-256 for the short texts keys are: CPython's own implementation (``_sha2`` since 3.12,
     ``_sha256`` before) where the interpreter has it, else ``hashlib``'s (OpenSSL's). The same
     digest; for a 40-byte text the built-in one is a third faster, OpenSSL's cost being in
-    setting up and copying its context. (Not for anything secret: FIPS builds may leave it out,
-    and ``hashlib`` is then used.)"""
+    setting up and copying its context. ``hashlib``'s is kept where OpenSSL runs in FIPS mode
+    (its policy stands, although keys are not secrets), on other interpreters (PyPy's built-in
+    one is pure Python), and where the built-in one is missing or refuses to hash."""
+    if sys.implementation.name != "cpython" or _fips_mode():
+        return hashlib.sha256
     for module in ("_sha2", "_sha256"):
         try:
             sha256: Callable[[bytes], hashlib._Hash] = importlib.import_module(module).sha256
-        except (ImportError, AttributeError):
+            if sha256(b"runio").hexdigest() == hashlib.sha256(b"runio").hexdigest():
+                return sha256
+        except Exception:  # missing, or refused when called (a FIPS build's may be)
             continue
-        if sha256(b"runio").hexdigest() == hashlib.sha256(b"runio").hexdigest():
-            return sha256
     return hashlib.sha256
+
+
+def _fips_mode() -> bool:
+    """Whether the OpenSSL behind ``hashlib`` runs in FIPS mode."""
+    try:
+        return bool(importlib.import_module("_hashlib").get_fips_mode())
+    except Exception:  # no OpenSSL, or a build without the call
+        return False
 
 
 _sha256 = _fast_sha256()

@@ -44,7 +44,8 @@ def as_property(item: object, where: str) -> Property:
     """One task property as given, made a ``Property``: ``runio.Property(label, text)``, or a
     dict as Trigger.dev's docs write them, ``{"label": ..., "text": ...}`` or ``{"label": ...,
     "value": ...}``, with an optional ``"url"``. Anything else is a ``ConfigurationError``
-    naming ``where``. Every way a property reaches a task goes through here."""
+    naming ``where``. Every way a property reaches a task goes through here (a ``Property``
+    itself may skip it: it is returned as it is)."""
     if isinstance(item, Property):
         return item
     shape = (

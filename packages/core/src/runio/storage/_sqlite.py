@@ -51,10 +51,11 @@ import math
 import os
 import queue
 import sqlite3
+import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -124,16 +125,18 @@ YIELD_EVERY = 0.001
 
 
 def _bind_none_directly() -> None:
-    """Bind ``None`` as NULL without sqlite3's search for an adapter.
+    """Bind ``None`` as NULL without sqlite3's search for an adapter (Python 3.11).
 
-    The module looks up an adapter for each bound value that is not an int, float or str: in its
-    registry first, then through ``PrepareProtocol.__adapt__`` (a failed lookup on a type, which
-    formats an AttributeError and drops it, on Python 3.11) and the value's ``__conform__``. For
+    Python 3.11's sqlite3 looks up an adapter for each bound value that is not an int, float or
+    str: in its registry first, then through ``PrepareProtocol.__adapt__`` (a failed lookup on a
+    type, which formats an AttributeError and drops it) and the value's ``__conform__``. For
     ``None``, about half a microsecond, more than a plain value costs to bind; a task's row binds
-    a dozen Nones.
-    Registered, ``None``'s adapter is found at the first step: ``{}.get`` returns ``None`` for
-    it without running Python code, so NULL is bound as before. An adapter already registered
-    for ``None`` (by the application) is left as it is."""
+    a dozen Nones. Registered, ``None``'s adapter is found at the first step: ``{}.get`` returns
+    ``None`` for it without running Python code, so NULL is bound as before. Later Pythons fail
+    that lookup cheaply: nothing is registered there. An adapter already registered for ``None``
+    (by the application) is left as it is."""
+    if sys.version_info >= (3, 12):
+        return
     if (type(None), sqlite3.PrepareProtocol) not in sqlite3.adapters:
         none_to_null: dict[None, None] = {}
         sqlite3.register_adapter(type(None), none_to_null.get)
@@ -294,7 +297,7 @@ class _Runner:
                 return False
             level = self._batch_sync(items)
             self._set_sync(conn, level)
-            for item in items:  # (not any() over a generator: closed early, it raises in it)
+            for item in items:  # a loop: cheaper than any() over a generator
                 if item.solo is not None:
                     applied = self._apply_solo(conn, items, level)
                     if applied is not None:
@@ -1352,7 +1355,7 @@ class SQLiteStore(Store):
     async def flush(self) -> None:
         await self._write(_nothing, durable=False)
 
-    def complete_task(
+    async def complete_task(
         self,
         lease: Lease,
         *,
@@ -1361,9 +1364,7 @@ class SQLiteStore(Store):
         output: str,
         output_properties: str | None,
         now: float,
-    ) -> Coroutine[Any, Any, str]:
-        # A plain method handing back its write's coroutine: one coroutine fewer on every
-        # task's path (the caller awaits what ``_write`` returns, as it would this method's).
+    ) -> str:
         unsent = self._deferred.withdraw_start(task_id)
         if unsent is not None:
             new_task, started_at = unsent
@@ -1388,7 +1389,9 @@ class SQLiteStore(Store):
             def insert_done_solo(conn: sqlite3.Connection) -> Any:
                 return _EXECUTING if _insert_if_leased(conn, row, lease) else NOT_APPLIED
 
-            return self._write(insert_done, kind=_COMPLETE, lease=lease, solo=insert_done_solo)
+            return await self._write(  # type: ignore[no-any-return]
+                insert_done, kind=_COMPLETE, lease=lease, solo=insert_done_solo
+            )
 
         def op(conn: sqlite3.Connection) -> str:
             status = _check_lease(conn, lease)
@@ -1418,7 +1421,9 @@ class SQLiteStore(Store):
             )
             return _EXECUTING if updated.rowcount == 1 else NOT_APPLIED
 
-        return self._write(op, kind=_COMPLETE, lease=lease, solo=solo if attempt == 1 else None)
+        return await self._write(  # type: ignore[no-any-return]
+            op, kind=_COMPLETE, lease=lease, solo=solo if attempt == 1 else None
+        )
 
     async def fail_attempt(
         self,
