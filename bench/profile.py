@@ -7,6 +7,9 @@
     python bench/profile.py B2 --n 40000  # runio's side of B2: the resume of a stored run
     python bench/profile.py B6-local      # an integration call without the vendor's
 
+    python bench/profile.py B1-normal --instructions              # CPU instructions per task
+    python bench/profile.py B1-normal --instructions --source ../base   # another checkout's
+
 Runs the side once in a fresh process under ``py-spy record`` (after its untimed setup, if it has
 one, in another process) (raw collapsed stacks, one root
 frame per thread) and prints, per thread, its share of the samples and the functions with the
@@ -14,12 +17,24 @@ most samples: "self" (the function was running) and "incl." (it was on the stack
 (the default, ``--idle``) counts time a thread spends blocked too (in fsync, waiting on a
 queue), which is what decides a single run's throughput. Not part of ``run.py``: a developer
 tool, its output is for reading.
+
+``--instructions`` counts instead the CPU instructions the side executes per task (per call,
+for B6-local): it runs the side twice under valgrind's callgrind (``apt-get install valgrind``),
+at N and at 3N, and divides the difference by 2N, so the process's start, imports and setup
+cancel out. Unlike a time, the count hardly moves between runs (about 0.5%) nor with what else
+the machine runs, so it shows a change of a few percent that timings on a shared machine hide.
+It leaves out the kernel's work (the fsync, the write of SQLite's WAL) and cache misses, and
+callgrind runs one thread at a time, about 50 times slower: use it for a run that stays on one
+thread, as the ``-normal`` sides of B1 with async task functions (each write committed on the
+event loop's thread), B2 and B6-local; sides that hand work between threads count the waiting
+too, and vary.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -61,7 +76,15 @@ def main() -> int:
     parser.add_argument("--top", type=int, default=12)
     parser.add_argument("--lines", action="store_true", help="keep line numbers in frames")
     parser.add_argument("--raw", help="also keep the collapsed stacks here")
+    parser.add_argument(
+        "--instructions", action="store_true", help="count CPU instructions per task (callgrind)"
+    )
+    parser.add_argument(
+        "--source", help="with --instructions: import runio from this checkout (its packages/*/src)"
+    )
     args = parser.parse_args()
+    if args.instructions:
+        return instructions(args.bench, args.n, args.source, parser)
     pyspy = shutil.which("py-spy")
     if pyspy is None:
         parser.error("py-spy is not installed: python -m pip install py-spy")
@@ -97,6 +120,49 @@ def main() -> int:
             shutil.copyfile(raw, args.raw)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def instructions(
+    bench: str, n: int | None, source: str | None, parser: argparse.ArgumentParser
+) -> int:
+    """Print the instructions the side executes per task: callgrind's total at 3N minus at N,
+    over 2N (see the module's docstring)."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        parser.error("valgrind is not installed: apt-get install valgrind")
+    func, params = SIDES[bench]
+    params = dict(params)
+    if source:
+        paths = [str(p) for p in sorted((Path(source) / "packages").glob("*/src"))]
+        if not paths:
+            parser.error(f"--source {source}: no packages/*/src in that directory")
+        params["source"] = paths
+    small = n or min(int(params["n"]), 1000)
+    totals = []
+    for size in (small, 3 * small):
+        work = Path(tempfile.mkdtemp(prefix="runio-instructions-"))
+        try:
+            ctx = {"workdir": str(work), "shared": str(work), "params": {**params, "n": size}}
+            if bench in SETUPS:
+                setup = [sys.executable, str(HERE / "_child.py"), SETUPS[bench], json.dumps(ctx)]
+                setup.append(str(work / "setup.json"))
+                subprocess.run(setup, cwd=work, check=True, env=_env(), stdout=subprocess.DEVNULL)
+            cmd = [valgrind, "--tool=callgrind", f"--callgrind-out-file={work / 'out'}"]
+            cmd += [sys.executable, str(HERE / "_child.py"), func, json.dumps(ctx)]
+            cmd.append(str(work / "result.json"))
+            done = subprocess.run(cmd, cwd=work, env=_env(), capture_output=True, text=True)
+            counted = re.search(r"Collected : (\d+)", done.stderr)
+            if done.returncode != 0 or counted is None or not (work / "result.json").exists():
+                print(done.stdout + done.stderr, file=sys.stderr)
+                print("the side failed (its output is above); nothing to report", file=sys.stderr)
+                return 1
+            totals.append(int(counted.group(1)))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    per = (totals[1] - totals[0]) / (2 * small)
+    print(f"{bench}, runio from {source or 'this checkout'}: {per:,.0f} instructions per task")
+    print(f"  (callgrind totals: {totals[0]:,} at N={small:,}, {totals[1]:,} at N={3 * small:,})")
     return 0
 
 
