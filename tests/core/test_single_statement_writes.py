@@ -12,6 +12,7 @@ statement that fails.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sqlite3
 import threading
 from pathlib import Path
@@ -102,6 +103,89 @@ async def test_a_task_completed_at_once_is_one_statement(store: Store) -> None:
     assert sql.startswith("INSERT INTO tasks")
     assert sql.endswith("FROM runs WHERE id = 'run_1' AND lease_token = 1 AND status = 'EXECUTING'")
     assert await _stored(store, "a") == ("COMPLETED", '"a-out"', 1)
+
+
+_COLUMNS = [
+    "id",
+    "run_id",
+    "parent_id",
+    "idempotency_key",
+    "cache_key",
+    "kind",
+    "name",
+    "icon",
+    "properties",
+    "params",
+    "style",
+    "redact",
+    "status",
+    "depth",
+    "created_at",
+    "attempts",
+    "started_at",
+    "wake_at",
+    "output",
+    "output_properties",
+    "ended_at",
+    "description",
+    "display_key",
+]
+_SHOWN = [
+    "parent_id",
+    "icon",
+    "properties",
+    "params",
+    "style",
+    "redact",
+    "description",
+    "display_key",
+    "output_properties",
+]
+
+
+@pytest.mark.parametrize("given", [None, *_SHOWN])
+async def test_a_task_completed_at_once_stores_every_column_whatever_it_shows(
+    store: Store, given: str | None
+) -> None:
+    # A plain task's row (top level, nothing to show) has its NULLs written in the statement;
+    # a task with any of them binds every column. Both store the same row, in one statement.
+    lease = await _lease(store)
+    task = dataclasses.replace(_task("a"), params=None)
+    if given is not None and given != "output_properties":
+        task = dataclasses.replace(task, **{given: f"<{given}>"})
+    output_properties = "<output_properties>" if given == "output_properties" else None
+    store.start_attempt(lease, new_task=task, task_id=task.id, attempt=1, now=NOW)
+    statements = Statements(store)
+    status = await store.complete_task(
+        lease,
+        task_id=task.id,
+        attempt=1,
+        output='"out"',
+        output_properties=output_properties,
+        now=NOW + 1,
+    )
+    assert status == "EXECUTING"
+    assert len(statements.since(0)) == 1
+    expected: dict[str, object] = dict.fromkeys(_COLUMNS)
+    expected.update(
+        id="task_a",
+        run_id="run_1",
+        idempotency_key="idem_a",
+        cache_key='"a"',
+        kind="task",
+        name="a",
+        status="COMPLETED",
+        depth=1,
+        created_at=NOW,
+        attempts=1,
+        started_at=NOW,
+        output='"out"',
+        ended_at=NOW + 1,
+    )
+    if given is not None:
+        expected[given] = f"<{given}>"
+    (row,) = await store.execute_raw(f"SELECT {', '.join(_COLUMNS)} FROM tasks")
+    assert dict(zip(_COLUMNS, row, strict=True)) == expected
 
 
 async def test_an_integration_call_s_start_and_end_are_one_statement_each(store: Store) -> None:
