@@ -742,9 +742,11 @@ _TASK_COLUMNS = (
     "wake_at, output, output_properties, ended_at, description, display_key) "
 )
 _INSERT_TASK = _TASK_COLUMNS + "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+_IF_LEASED = " FROM runs WHERE id = ? AND lease_token = ? AND status = 'EXECUTING'"
+"""What makes an ``INSERT … SELECT`` of a task row write it only while the lease holds (its run
+id and token are bound after the row's values)."""
 _INSERT_TASK_IF_LEASED = (
-    _TASK_COLUMNS + "SELECT ?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,? FROM runs "
-    "WHERE id = ? AND lease_token = ? AND status = 'EXECUTING'"
+    _TASK_COLUMNS + "SELECT ?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?" + _IF_LEASED
 )
 """A task row, written only while the lease holds and the run is executing (``solo``)."""
 
@@ -758,10 +760,7 @@ def _insert_if_leased(conn: sqlite3.Connection, row: tuple[Any, ...], lease: Lea
 _PLAIN_DONE = "?,?,NULL,?,?,?,?,NULL,NULL,NULL,NULL,NULL,?,?,?,?,?,NULL,?,NULL,?,NULL,NULL"
 """The values of a plain task's completed row (``_done_row``): its ten NULLs written here."""
 _INSERT_PLAIN_DONE = _TASK_COLUMNS + "VALUES (" + _PLAIN_DONE + ")"
-_INSERT_PLAIN_DONE_IF_LEASED = (
-    _TASK_COLUMNS + "SELECT " + _PLAIN_DONE + " FROM runs "
-    "WHERE id = ? AND lease_token = ? AND status = 'EXECUTING'"
-)
+_INSERT_PLAIN_DONE_IF_LEASED = _TASK_COLUMNS + "SELECT " + _PLAIN_DONE + _IF_LEASED
 _NOTHING_SHOWN = (None,) * 7
 
 
