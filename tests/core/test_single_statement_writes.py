@@ -77,10 +77,11 @@ def _task(key: str) -> NewTask:
     )
 
 
-async def _complete_at_once(store: Store, lease: Lease, key: str) -> str:
+async def _complete_at_once(store: Store, lease: Lease, key: str, *, plain: bool = False) -> str:
     """A new task whose function returned at once: its start is withdrawn, its row inserted
-    finished (what the engine does for such a task)."""
-    task = _task(key)
+    finished (what the engine does for such a task). ``plain``: with nothing to show (no
+    params), so its row's NULLs are written in the statement rather than bound."""
+    task = dataclasses.replace(_task(key), params=None) if plain else _task(key)
     store.start_attempt(lease, new_task=task, task_id=task.id, attempt=1, now=NOW)
     return await store.complete_task(
         lease, task_id=task.id, attempt=1, output=f'"{key}-out"', output_properties=None, now=NOW
@@ -209,22 +210,24 @@ async def test_an_integration_call_s_start_and_end_are_one_statement_each(store:
     assert await store.execute_raw("SELECT count(*) FROM attempts") == [(0,)]
 
 
-async def test_a_lost_lease_writes_nothing_and_fails_as_before(store: Store) -> None:
+@pytest.mark.parametrize("plain", [False, True], ids=["shown", "plain"])
+async def test_a_lost_lease_writes_nothing_and_fails_as_before(store: Store, plain: bool) -> None:
     lease = await _lease(store)
     await store.execute_raw("UPDATE runs SET lease_token = lease_token + 1 WHERE id = 'run_1'")
     statements = Statements(store)
     with pytest.raises(LeaseLostError):
-        await _complete_at_once(store, lease, "a")
+        await _complete_at_once(store, lease, "a", plain=plain)
     # the single statement wrote nothing; the transaction checked the lease and stopped
     assert "BEGIN IMMEDIATE" in statements.since(0)
     assert await store.execute_raw("SELECT count(*) FROM tasks") == [(0,)]
 
 
-async def test_a_canceled_run_still_gets_its_result_and_is_told(store: Store) -> None:
+@pytest.mark.parametrize("plain", [False, True], ids=["shown", "plain"])
+async def test_a_canceled_run_still_gets_its_result_and_is_told(store: Store, plain: bool) -> None:
     lease = await _lease(store)
     await store.execute_raw("UPDATE runs SET status = 'CANCELED' WHERE id = 'run_1'")
     statements = Statements(store)
-    assert await _complete_at_once(store, lease, "a") == "CANCELED"
+    assert await _complete_at_once(store, lease, "a", plain=plain) == "CANCELED"
     assert "BEGIN IMMEDIATE" in statements.since(0)
     assert await _stored(store, "a") == ("COMPLETED", '"a-out"', 1)
 
