@@ -30,6 +30,8 @@ from .._records import Lease, NewTask
 from ..errors import StoreError
 
 W = TypeVar("W")
+_Start = tuple[Lease, NewTask, float]
+"""A new task's start, queued unbuilt: the lease, the task and when it started."""
 
 HOLD_STARTS = 0.02
 """Seconds a "new task started" write may wait for its task's completion to withdraw it."""
@@ -37,21 +39,38 @@ HOLD_STARTS = 0.02
 
 class DeferredWrites(Generic[W]):
     """The unawaited writes of one store. ``submit`` hands a list of writes to the store's
-    writer, to be applied in that order; it is called from the thread that flushes."""
+    writer, to be applied in that order; it is called from the thread that flushes.
+    ``make_start(lease, new_task, started_at)`` builds the write recording that a new task
+    started: a start is queued as those three values and built only if it reaches the writer
+    (most are withdrawn by their task's completion first)."""
 
-    def __init__(self, submit: Callable[[list[W]], None]) -> None:
+    def __init__(
+        self,
+        submit: Callable[[list[W]], None],
+        make_start: Callable[[Lease, NewTask, float], W],
+    ) -> None:
         self._submit = submit
+        self._make_start = make_start
         self._lock = threading.Lock()
-        self._items: list[W] = []
+        self._items: list[W | _Start] = []
+        """The queue: writes, and new tasks' starts not built yet (``_Start``, a tuple: the
+        writes themselves are never plain tuples)."""
         self._flush_scheduled_on: asyncio.AbstractEventLoop | None = None
         self._hold_scheduled_on: asyncio.AbstractEventLoop | None = None
-        self._started: dict[str, tuple[W, NewTask, float]] = {}
+        self._started: dict[str, _Start] = {}
         self._failed: dict[tuple[str, int], StoreError] = {}
 
     # -- the queue -------------------------------------------------------------------------------
-    def add(self, item: W, *, started: tuple[NewTask, float] | None = None) -> None:
-        """Queue a write nobody waits for. ``started``: the item records that this new task
-        started at that time (``withdraw_start`` may take it back)."""
+    def add(self, item: W) -> None:
+        """Queue a write nobody waits for."""
+        self._queue(item, None)
+
+    def add_start(self, lease: Lease, new_task: NewTask, started_at: float) -> None:
+        """Queue the write recording that this new task started at ``started_at``
+        (``withdraw_start`` may take it back)."""
+        self._queue((lease, new_task, started_at), new_task.id)
+
+    def _queue(self, item: W | _Start, started: str | None) -> None:
         try:
             loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
@@ -60,7 +79,7 @@ class DeferredWrites(Generic[W]):
         with self._lock:
             self._items.append(item)
             if started is not None:
-                self._started[started[0].id] = (item, *started)
+                self._started[started] = item  # type: ignore[assignment]
             if loop is not None and self._flush_scheduled_on is loop:
                 return
             if loop is not None and len(self._started) == len(self._items):
@@ -78,12 +97,21 @@ class DeferredWrites(Generic[W]):
         else:
             loop.call_soon(self.flush)
 
+    @property
+    def empty(self) -> bool:
+        """Whether nothing is queued (a hint: another thread may queue a write at any time)."""
+        return not self._items
+
+    def _built(self, items: list[W | _Start]) -> list[W]:
+        make = self._make_start
+        return [make(*item) if type(item) is tuple else item for item in items]  # type: ignore[misc]
+
     def take(self) -> list[W]:
         """Everything queued, in order, for an awaited write to carry before itself."""
         with self._lock:
             items, self._items = self._items, []
             self._started.clear()
-        return items
+        return self._built(items) if items else []
 
     def _flush_held(self) -> None:
         with self._lock:
@@ -97,7 +125,7 @@ class DeferredWrites(Generic[W]):
             self._flush_scheduled_on = None
             self._started.clear()
         if items:
-            self._submit(items)
+            self._submit(self._built(items))
 
     def withdraw_start(self, task_id: str) -> tuple[NewTask, float] | None:
         """If the "started" write of this new task has not reached the writer yet, take it back
@@ -106,11 +134,11 @@ class DeferredWrites(Generic[W]):
             entry = self._started.pop(task_id, None)
             if entry is None:
                 return None
-            item, new_task, started_at = entry
-            for i in range(len(self._items) - 1, -1, -1):
-                if self._items[i] is item:
-                    del self._items[i]
-                    return new_task, started_at
+            items = self._items
+            for i in range(len(items) - 1, -1, -1):
+                if items[i] is entry:
+                    del items[i]
+                    return entry[1], entry[2]
             return None
 
     # -- failures --------------------------------------------------------------------------------

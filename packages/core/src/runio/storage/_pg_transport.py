@@ -238,7 +238,10 @@ def _close_open_transports() -> None:
 class PgTransport:
     """The connections, writer and wake-ups of one ``PostgresStore``."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self, settings: Settings, make_start: Callable[[Lease, NewTask, float], PgWrite]
+    ) -> None:
+        """``make_start``: the write recording that a new task started (``DeferredWrites``)."""
         self._settings = settings
         self.url = settings.redacted
         self._closed = False
@@ -256,7 +259,7 @@ class PgTransport:
         self._writer_busy = False
         self._progress: asyncio.Condition | None = None
         # Unawaited writes not yet handed to the writer, and executions whose one failed.
-        self.deferred: DeferredWrites[PgWrite] = DeferredWrites(self._put_unless_closed)
+        self.deferred: DeferredWrites[PgWrite] = DeferredWrites(self._put_unless_closed, make_start)
         self.faults = Faults()
         # LISTEN: one connection per store, whatever the number of watchers.
         self._watchers: dict[int, tuple[str, Callable[[], None]]] = {}
@@ -552,9 +555,9 @@ class PgTransport:
         carries the unawaited ones, as any awaited write does); a broken connection raises."""
         await self.write(PgWrite("SELECT 1", (), (), False, ignore_rows, None))
 
-    def defer(self, item: PgWrite, started: tuple[NewTask, float] | None = None) -> None:
+    def defer(self, item: PgWrite) -> None:
         """Queue a write nobody waits for (see ``DeferredWrites``)."""
-        self.deferred.add(item, started=started)
+        self.deferred.add(item)
 
     def flush_deferred(self) -> None:
         self.deferred.flush()

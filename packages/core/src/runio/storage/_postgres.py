@@ -273,6 +273,42 @@ def _fenced(lease: Lease) -> Callable[[Rows], Any]:
     return parse
 
 
+_ATTEMPT_ROW = (
+    "a AS (INSERT INTO attempts (task_id, number, status, started_at) "
+    "SELECT %s, %s, 'STARTED', %s::float8 WHERE " + _HELD + " "
+    "ON CONFLICT (task_id, number) DO UPDATE SET status = excluded.status, "
+    "started_at = excluded.started_at, ended_at = NULL, error = NULL RETURNING 1)"
+)
+"""An attempt's row, written as it starts (in ``start_attempt``'s statements)."""
+_START_NEW_TASK = (
+    f"WITH {_FENCE}, t AS (INSERT INTO tasks ({_TASK_COLUMNS}) SELECT {_TASK_VALUES} "
+    f"WHERE {_HELD} RETURNING 1), {_ATTEMPT_ROW} SELECT status FROM r"
+)
+
+
+def _start_write(lease: Lease, new_task: NewTask, now: float) -> PgWrite:
+    """The write recording that a new task's first attempt started (``start_attempt``): its
+    row, inserted RUNNING, and its attempt's."""
+    params = (
+        lease.run_id,
+        lease.token,
+        *_task_values(new_task, "RUNNING", attempts=1, started_at=now),
+        new_task.id,
+        1,
+        now,
+    )
+    return PgWrite(
+        _START_NEW_TASK,
+        params,
+        (lease.run_id,),
+        False,
+        _fenced(lease),
+        None,
+        WriteKind.START,
+        lease,
+    )
+
+
 def _recorded(lease: Lease, task_id: str) -> Callable[[Rows], Any]:
     """A write that assumes rows: fenced, and the task row (and attempt row, when the statement
     counts them) must exist (the attempt's start may have been lost)."""
@@ -302,7 +338,7 @@ class PostgresStore(Store):
     """
 
     def __init__(self, url: str) -> None:
-        self._pg = PgTransport(parse_url(url))
+        self._pg = PgTransport(parse_url(url), _start_write)
         self.url = self._pg.url
         self.faults = self._pg.faults
 
@@ -710,54 +746,37 @@ class PostgresStore(Store):
     def start_attempt(
         self, lease: Lease, *, new_task: NewTask | None, task_id: str, attempt: int, now: float
     ) -> None:
-        attempt_row = (
-            "a AS (INSERT INTO attempts (task_id, number, status, started_at) "
-            "SELECT %s, %s, 'STARTED', %s::float8 WHERE " + _HELD + " "
-            "ON CONFLICT (task_id, number) DO UPDATE SET status = excluded.status, "
-            "started_at = excluded.started_at, ended_at = NULL, error = NULL RETURNING 1)"
+        if new_task is not None:  # its first attempt: built only if it reaches the writer
+            self._pg.deferred.add_start(lease, new_task, now)
+            return
+        # Starting attempt N closes an attempt a crash left open (its outcome is unknown).
+        # The task row must exist: a write assuming it fails when it does not.
+        sql = (
+            f"WITH {_FENCE}, t AS (UPDATE tasks SET status = 'RUNNING', attempts = %s, "
+            "retry_at = NULL, started_at = COALESCE(started_at, %s) WHERE id = %s AND "
+            f"run_id = %s AND {_HELD} RETURNING 1), i AS (UPDATE attempts SET "
+            "status = 'ERRORED', ended_at = %s, error = %s WHERE task_id = %s AND "
+            f"number < %s AND status = 'STARTED' AND {_HELD} RETURNING 1), {_ATTEMPT_ROW} "
+            "SELECT status, (SELECT count(*) FROM t) FROM r"
         )
-        if new_task is not None:
-            sql = (
-                f"WITH {_FENCE}, t AS (INSERT INTO tasks ({_TASK_COLUMNS}) SELECT {_TASK_VALUES} "
-                f"WHERE {_HELD} RETURNING 1), {attempt_row} SELECT status FROM r"
-            )
-            params: tuple[Any, ...] = (
-                lease.run_id,
-                lease.token,
-                *_task_values(new_task, "RUNNING", attempts=attempt, started_at=now),
-                task_id,
-                attempt,
-                now,
-            )
-        else:
-            # Starting attempt N closes an attempt a crash left open (its outcome is unknown).
-            # The task row must exist: a write assuming it fails when it does not.
-            sql = (
-                f"WITH {_FENCE}, t AS (UPDATE tasks SET status = 'RUNNING', attempts = %s, "
-                "retry_at = NULL, started_at = COALESCE(started_at, %s) WHERE id = %s AND "
-                f"run_id = %s AND {_HELD} RETURNING 1), i AS (UPDATE attempts SET "
-                "status = 'ERRORED', ended_at = %s, error = %s WHERE task_id = %s AND "
-                f"number < %s AND status = 'STARTED' AND {_HELD} RETURNING 1), {attempt_row} "
-                "SELECT status, (SELECT count(*) FROM t) FROM r"
-            )
-            params = (
-                lease.run_id,
-                lease.token,
-                attempt,
-                now,
-                task_id,
-                lease.run_id,
-                now,
-                INTERRUPTED,
-                task_id,
-                attempt,
-                task_id,
-                attempt,
-                now,
-            )
-        parse = _fenced(lease) if new_task is not None else _recorded(lease, task_id)
+        params = (
+            lease.run_id,
+            lease.token,
+            attempt,
+            now,
+            task_id,
+            lease.run_id,
+            now,
+            INTERRUPTED,
+            task_id,
+            attempt,
+            task_id,
+            attempt,
+            now,
+        )
+        parse = _recorded(lease, task_id)
         item = PgWrite(sql, params, (lease.run_id,), False, parse, None, WriteKind.START, lease)
-        self._pg.defer(item, started=(new_task, now) if new_task is not None else None)
+        self._pg.defer(item)
 
     async def complete_task(
         self,

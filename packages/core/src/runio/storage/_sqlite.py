@@ -115,6 +115,7 @@ log = logging.getLogger("runio.storage.sqlite")
 Op = Callable[[sqlite3.Connection], Any]
 
 _SYNC_MODES = {"off": 0, "normal": 1, "full": 2, "extra": 3}
+_FULL = _SYNC_MODES["full"]
 _BATCH_MAX = 512
 _LOCK_RETRY_SECONDS = 120.0
 INLINE_COMMIT_MAX = 0.002
@@ -313,6 +314,39 @@ class _Runner:
                 begun = True
             self._run_batch(conn, items, level=level if begun else None)
             return True
+        finally:
+            self._conn_lock.release()
+
+    def solo_inline(self, sql: str, params: tuple[Any, ...]) -> int | None:
+        """Run one durable write of a single statement on the calling thread, now, in a
+        transaction of its own (SQLite's autocommit), when nothing else is to be written with it
+        (the caller took no unawaited write): the number of rows it changed. None when nothing
+        was done: the connection busy or something handed to the thread still waiting, a fault
+        point armed, a refused execution, or the statement failed (another process holding the
+        database, say). The caller then makes the write as usual, in a transaction that meets
+        any failure again and reports it. ``apply_inline`` without the item, its callback and
+        the batch around it."""
+        if self._closed or not self._conn_lock.acquire(blocking=False):
+            return None
+        try:
+            conn = self._conn  # read under the lock: the thread closes it holding the lock
+            if conn is None or self._unapplied or self._faults.armed or self._deferred.any_failed:
+                return None
+            level = self._sync_level
+            if level != self._current_sync:
+                self._set_sync(conn, level)
+            durable = level >= _FULL
+            started = time.perf_counter() if durable else 0.0
+            try:
+                changed: int = conn.execute(sql, params).rowcount
+            except Exception:
+                return None
+            if durable:
+                took = time.perf_counter() - started
+                self._durable_commit_seconds += (
+                    took - self._durable_commit_seconds
+                ) * _AVERAGE_WEIGHT
+            return changed
         finally:
             self._conn_lock.release()
 
@@ -878,7 +912,7 @@ class SQLiteStore(Store):
         if not uri:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.faults = Faults()
-        self._deferred: DeferredWrites[_Item] = DeferredWrites(self._put)
+        self._deferred: DeferredWrites[_Item] = DeferredWrites(self._put, self._start_item)
         self._yielded_at = -math.inf
         """When a write applied on the event loop's thread last gave the loop a turn."""
         self._runner = _Runner(
@@ -945,19 +979,9 @@ class SQLiteStore(Store):
         self._yielded_at = now
         return True
 
-    def _defer(
-        self,
-        op: Op,
-        kind: WriteKind,
-        lease: Lease,
-        started: tuple[NewTask, float] | None = None,
-        solo: Op | None = None,
-    ) -> None:
+    def _defer(self, op: Op, kind: WriteKind, lease: Lease) -> None:
         """Queue a write nobody waits for (see ``DeferredWrites``)."""
-        item = self._runner.item(
-            op, write=True, durable=False, done=None, kind=kind, lease=lease, solo=solo
-        )
-        self._deferred.add(item, started=started)
+        self._deferred.add(_Item(op, True, False, None, kind, lease))
 
     def _flush_deferred(self) -> None:
         self._deferred.flush()
@@ -1355,28 +1379,27 @@ class SQLiteStore(Store):
     def start_attempt(
         self, lease: Lease, *, new_task: NewTask | None, task_id: str, attempt: int, now: float
     ) -> None:
+        if new_task is not None:  # its first attempt: built only if it reaches the writer
+            self._deferred.add_start(lease, new_task, now)
+            return
+
         def op(conn: sqlite3.Connection) -> None:
             _check_lease(conn, lease)
-            if new_task is not None:
-                _insert_task(conn, new_task, _TASK_RUNNING, attempts=attempt, started_at=now)
-                if attempt == 1:
-                    return  # the task row records its first attempt's start (_rows.py)
-            else:
-                _write_first_attempts(conn, lease.run_id, task_id)
-                _require(
-                    conn.execute(
-                        "UPDATE tasks SET status='RUNNING', attempts=?, retry_at=NULL, "
-                        "started_at=COALESCE(started_at, ?) WHERE run_id=? AND id=?",
-                        (attempt, now, lease.run_id, task_id),
-                    ),
-                    f"Task {task_id}",
-                    lease,
-                )
-                conn.execute(  # an attempt still open never reported back: it was interrupted
-                    "UPDATE attempts SET status='ERRORED', ended_at=?, error=? "
-                    "WHERE task_id=? AND number<? AND status='STARTED'",
-                    (now, INTERRUPTED, task_id, attempt),
-                )
+            _write_first_attempts(conn, lease.run_id, task_id)
+            _require(
+                conn.execute(
+                    "UPDATE tasks SET status='RUNNING', attempts=?, retry_at=NULL, "
+                    "started_at=COALESCE(started_at, ?) WHERE run_id=? AND id=?",
+                    (attempt, now, lease.run_id, task_id),
+                ),
+                f"Task {task_id}",
+                lease,
+            )
+            conn.execute(  # an attempt still open never reported back: it was interrupted
+                "UPDATE attempts SET status='ERRORED', ended_at=?, error=? "
+                "WHERE task_id=? AND number<? AND status='STARTED'",
+                (now, INTERRUPTED, task_id, attempt),
+            )
             conn.execute(
                 "INSERT INTO attempts (task_id, number, status, started_at) VALUES (?,?,?,?) "
                 "ON CONFLICT (task_id, number) DO UPDATE SET status=excluded.status, "
@@ -1384,32 +1407,46 @@ class SQLiteStore(Store):
                 (task_id, attempt, _ATTEMPT_STARTED, now),
             )
 
-        solo = None
-        if new_task is not None and attempt == 1:
+        self._defer(op, _START, lease)
 
-            def solo(conn: sqlite3.Connection) -> Any:
-                row = _task_row(
-                    new_task,
-                    _TASK_RUNNING,
-                    attempts=1,
-                    started_at=now,
-                    wake_at=None,
-                    output=None,
-                    output_properties=None,
-                    ended_at=None,
-                )
-                return None if _insert_if_leased(conn, row, lease) else NOT_APPLIED
+    @staticmethod
+    def _start_item(lease: Lease, new_task: NewTask, now: float) -> _Item:
+        """The write recording that a new task's first attempt started (``start_attempt``):
+        its row, inserted RUNNING; the row records the attempt (``_rows.py``)."""
 
-        self._defer(
-            op,
-            _START,
-            lease,
-            started=(new_task, now) if new_task is not None else None,
-            solo=solo,
-        )
+        def op(conn: sqlite3.Connection) -> None:
+            _check_lease(conn, lease)
+            _insert_task(conn, new_task, _TASK_RUNNING, attempts=1, started_at=now)
+
+        def solo(conn: sqlite3.Connection) -> Any:
+            row = _task_row(
+                new_task,
+                _TASK_RUNNING,
+                attempts=1,
+                started_at=now,
+                wake_at=None,
+                output=None,
+                output_properties=None,
+                ended_at=None,
+            )
+            return None if _insert_if_leased(conn, row, lease) else NOT_APPLIED
+
+        return _Item(op, True, False, None, _START, lease, solo)
 
     async def flush(self) -> None:
         await self._write(_nothing, durable=False)
+
+    async def _insert_done(self, lease: Lease, insert: str, values: tuple[Any, ...]) -> str:
+        """Insert a new task's completed row in a transaction that checks the lease (with the
+        run's unawaited writes, or where the single statement could not be made)."""
+
+        def insert_done(conn: sqlite3.Connection) -> str:
+            status = _check_lease(conn, lease)
+            conn.execute(insert, values)
+            # No attempts row: attempt 1 is the task row's own start and end (_rows.py)
+            return status
+
+        return await self._write(insert_done, kind=_COMPLETE, lease=lease)  # type: ignore[no-any-return]
 
     async def complete_task(
         self,
@@ -1424,7 +1461,6 @@ class SQLiteStore(Store):
         unsent = self._deferred.withdraw_start(task_id)
         if unsent is not None:
             new_task, started_at = unsent
-
             insert, insert_if_leased, values = _done_row(
                 new_task,
                 attempts=attempt,
@@ -1433,22 +1469,15 @@ class SQLiteStore(Store):
                 output_properties=output_properties,
                 ended_at=now,
             )
-
-            def insert_done(conn: sqlite3.Connection) -> str:
-                status = _check_lease(conn, lease)
-                conn.execute(insert, values)
-                # No attempts row: attempt 1 is the task row's own start and end (_rows.py)
-                return status
-
-            leased = (*values, lease.run_id, lease.token)
-
-            def insert_done_solo(conn: sqlite3.Connection) -> Any:
-                done = conn.execute(insert_if_leased, leased).rowcount == 1
-                return _EXECUTING if done else NOT_APPLIED
-
-            return await self._write(  # type: ignore[no-any-return]
-                insert_done, kind=_COMPLETE, lease=lease, solo=insert_done_solo
-            )
+            if self._deferred.empty and _alone() and self._runner.may_inline(True):
+                # Nothing unawaited goes with it (the common case: a task completed in the
+                # execution that started it): the row alone, one statement on this thread
+                leased = (*values, lease.run_id, lease.token)
+                if self._runner.solo_inline(insert_if_leased, leased) == 1:
+                    if self._turn_due():
+                        await asyncio.sleep(0)
+                    return _EXECUTING
+            return await self._insert_done(lease, insert, values)
 
         def op(conn: sqlite3.Connection) -> str:
             status = _check_lease(conn, lease)

@@ -1,0 +1,78 @@
+"""The queue of unawaited writes shared by the SQL stores (``storage._deferred``): a new task's
+start is queued unbuilt and built only if it reaches the writer, in its place among the other
+writes."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from runio._records import Lease, NewTask
+from runio.storage._deferred import DeferredWrites
+
+pytestmark = pytest.mark.anyio
+
+LEASE = Lease("run_1", "worker_1", 7)
+
+
+def _task(n: int) -> NewTask:
+    return NewTask(
+        f"task_{n}",
+        "run_1",
+        None,
+        f"key-{n}",
+        f'"t{n}"',
+        "task",
+        f"t{n}",
+        None,
+        None,
+        None,
+        None,
+        None,
+        1,
+        1_800_000_000.0 + n,
+    )
+
+
+class Writer:
+    """Records what is handed over, and which starts were built."""
+
+    def __init__(self) -> None:
+        self.handed: list[list[object]] = []
+        self.built: list[str] = []
+
+    def submit(self, items: list[object]) -> None:
+        self.handed.append(items)
+
+    def make_start(self, lease: Lease, task: NewTask, started_at: float) -> object:
+        self.built.append(task.id)
+        return ("start", lease.run_id, task.id, started_at)
+
+
+def test_a_start_is_built_only_when_handed_over_and_keeps_its_place() -> None:
+    writer = Writer()
+    queue = DeferredWrites(writer.submit, writer.make_start)
+    queue.add("log before")  # outside an event loop: handed over at once
+    queue.add_start(LEASE, _task(1), 10.0)  # likewise, built as it goes
+    assert writer.handed == [["log before"], [("start", "run_1", "task_1", 10.0)]]
+    assert writer.built == ["task_1"]
+
+
+async def test_starts_withdrawn_are_never_built_and_the_others_go_in_order() -> None:
+    writer = Writer()
+    queue = DeferredWrites(writer.submit, writer.make_start)
+    queue.add_start(LEASE, _task(1), 10.0)
+    queue.add("log")
+    queue.add_start(LEASE, _task(2), 11.0)
+    assert not queue.empty
+    assert queue.withdraw_start("task_2") == (_task(2), 11.0)
+    assert queue.withdraw_start("task_2") is None  # taken already
+    assert writer.built == []  # nothing built yet: all of it may still be withdrawn
+    items = queue.take()
+    assert items == [("start", "run_1", "task_1", 10.0), "log"]
+    assert writer.built == ["task_1"]
+    assert queue.empty
+    assert queue.withdraw_start("task_1") is None  # handed over: too late to withdraw
+    await asyncio.sleep(0)  # the flush scheduled by "log" finds nothing left
+    assert writer.handed == []
