@@ -307,7 +307,6 @@ class Execution:
         parent: Frame | None,
         depth: int,
         kind: str,
-        *,
         now: float,
         name: str | None = None,
         icon: str | None = None,
@@ -441,6 +440,9 @@ class Execution:
                 outcome_unknown = _outcome_was_unknown(stored.error)
             task_id = stored.id
             attempt_base = stored.attempt_base
+            started_at = stored.started_at
+            if started_at is None:
+                started_at = stored.started_at = now
         else:
             if depth > self.limits.max_task_depth:
                 raise TaskDepthError(
@@ -451,21 +453,21 @@ class Execution:
                     job_id=self.job_id,
                     cache_key=cache_key,
                 )
-            new_task = self._new_task(
+            new_task = self._new_task(  # positional: keywords cost a dict per call
                 key,
                 cache_key,
                 parent,
                 depth,
                 kind,
-                now=now,
-                name=name,
-                icon=icon,
-                properties=_properties_json(properties, cache_key),
-                params=_params_json(params, cache_key),
-                style=style,
-                redact=json.dumps(list(redact)) if redact else None,
-                description=description,
-                display_key=display_key,
+                now,
+                name,
+                icon,
+                _properties_json(properties, cache_key) if properties else None,
+                _params_json(params, cache_key) if params is not None else None,
+                style,
+                json.dumps(list(redact)) if redact else None,
+                description,
+                display_key,
             )
             if delay_until is not None:
                 await self._delay(new_task, delay_until)
@@ -473,44 +475,31 @@ class Execution:
             task_id = new_task.id
             attempt = 1
             attempt_base = 0
-            stored = StoredTask(
-                task_id,
-                new_task.parent_id,
-                key,
-                kind,
-                _RUNNING,
-                None,
-                None,
-                1,
-                0,
-                None,
-                None,
-                now,
-            )
-            self.tasks[key] = stored
+            started_at = now
+            # A new task's StoredTask is made only if its attempt fails (``_stored``): nothing
+            # else of this execution looks the task up again (its key is claimed).
 
-        task = Task(
-            id=task_id,
-            idempotency_key=key,
-            attempt=attempt,
-            cache_key=cache_key,
-            run_id=self.run_id,
-            parent_id=parent.task_id if parent else None,
-            params=params,
-            name=name or str(cache_key),
-            outcome_unknown=outcome_unknown,
-            started_at=stored.started_at,
+        task = Task(  # positional (in the fields' order): keywords cost a dict per call
+            task_id,
+            key,
+            attempt,
+            cache_key,
+            self.run_id,
+            parent.task_id if parent else None,
+            params,
+            name or str(cache_key),
+            outcome_unknown,
+            started_at,
         )
-        if stored.started_at is None:
-            stored.started_at = task.started_at = now
-        if new_task is not None or not (self.resume_running and stored.status == _RUNNING):
+        if stored is None or not (self.resume_running and stored.status == _RUNNING):
             self.store.start_attempt(
                 self.lease, new_task=new_task, task_id=task_id, attempt=attempt, now=now
             )
             if record_start:
                 await self._persist(self.store.flush())
-        stored.status = _RUNNING
-        stored.attempts = attempt
+        if stored is not None:
+            stored.status = _RUNNING
+            stored.attempts = attempt
         hooks = self.hooks
         if integration is not None:
             self.task_integrations[task_id] = integration
@@ -536,7 +525,13 @@ class Execution:
                 raise
             except Exception as exc:
                 await self._attempt_failed(
-                    exc, task, stored, cache_key, attempt - attempt_base, retry, on_error
+                    exc,
+                    task,
+                    _stored_of(stored, new_task, started_at),
+                    cache_key,
+                    attempt - attempt_base,
+                    retry,
+                    on_error,
                 )
                 raise AssertionError("unreachable") from None
             try:
@@ -547,7 +542,7 @@ class Execution:
                     "Return JSON-compatible data (dicts, lists, str, numbers, pydantic models, "
                     "dataclasses, datetimes).",
                     task,
-                    stored,
+                    _stored_of(stored, new_task, started_at),
                     cache_key,
                 )
             fresh = result
@@ -563,7 +558,7 @@ class Execution:
                     f"{self.limits.max_output_size:,}-byte limit. Store large data elsewhere and "
                     "return a reference, or raise runio.Client(max_output_size=...).",
                     task,
-                    stored,
+                    _stored_of(stored, new_task, started_at),
                     cache_key,
                 )
             try:
@@ -576,7 +571,7 @@ class Execution:
                 await self._refuse_output(
                     f"{exc} (in task.output_properties)",
                     task,
-                    stored,
+                    _stored_of(stored, new_task, started_at),
                     cache_key,
                 )
             if props is not None and scrub_output is not None:
@@ -594,9 +589,11 @@ class Execution:
                 raise self._lost_lease() from None
             except StoreError as exc:
                 raise self._store_failed(exc) from exc
-            self._note_status(status)
-            stored.status = _COMPLETED
-            stored.output = text
+            if status == _RUN_CANCELED:  # _note_status, inline
+                self.canceled = True
+            if stored is not None:
+                stored.status = _COMPLETED
+                stored.output = text
             if hooks is not None:
                 hooks.task_completed(
                     task,
@@ -1192,6 +1189,30 @@ def _span(seconds: float) -> str:
         if seconds >= size and seconds % size == 0:
             return f"{seconds / size:g} {unit}"
     return f"{seconds:g} s"
+
+
+def _stored_of(
+    stored: StoredTask | None, new_task: NewTask | None, started_at: float
+) -> StoredTask:
+    """The task as stored, for the bookkeeping of its failed attempt: a task new in this
+    execution has none until then (``run_task``)."""
+    if stored is not None:
+        return stored
+    assert new_task is not None
+    return StoredTask(
+        new_task.id,
+        new_task.parent_id,
+        new_task.idempotency_key,
+        new_task.kind,
+        _RUNNING,
+        None,
+        None,
+        1,
+        0,
+        None,
+        None,
+        started_at,
+    )
 
 
 def _properties_json(properties: Sequence[Any] | None, cache_key: Any) -> str | None:

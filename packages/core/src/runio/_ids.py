@@ -21,5 +21,6 @@ os.register_at_fork(after_in_child=_reseed)
 
 
 def new_id(prefix: str) -> str:
-    # printf-style: a quarter faster than f-string format specs for the two padded ints
-    return "%s_%014x%012x" % (prefix, time.time_ns() // 1000, _rng.getrandbits(48))  # noqa: UP031
+    # 14 hex digits of microseconds, then 12 random ones: the 13 bytes of one integer, written
+    # in hex by ``bytes.hex`` (faster than formatting two padded integers)
+    return f"{prefix}_{((time.time_ns() // 1000) << 48 | _rng.getrandbits(48)).to_bytes(13).hex()}"
