@@ -200,8 +200,9 @@ class Execution:
         # or retry delay: its attempt goes on. After a crash, release or retry it did not.
         self.resume_running = claimed.status_before == RunStatus.WAITING
         self.inflight = 0
-        self.settled = asyncio.Event()
-        self.settled.set()
+        """Tasks (and event-wait resolutions) of this execution in progress."""
+        self._settled: asyncio.Event | None = None
+        """Set when ``inflight`` falls to 0, while ``settle`` waits for it (made only then)."""
         self.suspend_at: float | None = None
         self.stopping = False
         self.canceled = False
@@ -239,14 +240,19 @@ class Execution:
         self.suspend_at = when if self.suspend_at is None else min(self.suspend_at, when)
         return Suspend()
 
-    def _enter(self) -> None:
-        self.inflight += 1
-        self.settled.clear()
+    async def settle(self) -> None:
+        """Wait until no task of this execution is in progress (a job that raised may have left
+        some running)."""
+        while self.inflight:
+            settled = self._settled
+            if settled is None or settled.is_set():
+                settled = self._settled = asyncio.Event()
+            await settled.wait()
 
     def _leave(self) -> None:
         self.inflight -= 1
-        if self.inflight == 0:
-            self.settled.set()
+        if self.inflight == 0 and self._settled is not None:
+            self._settled.set()
 
     def _note_status(self, status: str) -> None:
         if status == _RUN_CANCELED:
@@ -506,7 +512,7 @@ class Execution:
         if hooks is not None:
             hooks.task_started(task, kind, integration)
         frame = Frame(self, task_id, key, cache_key, depth, attempt)
-        self._enter()
+        self.inflight += 1
         try:
             try:
                 if timeout is None and _is_async(fn):  # _call's first case, inline (the hot path)
@@ -978,7 +984,7 @@ class Execution:
             error_text = json.dumps(
                 _error_json(error, event=name, timeout=timeout), ensure_ascii=False, default=str
             )
-            self._enter()  # the run suspends only once this is recorded
+            self.inflight += 1  # the run suspends only once this is recorded
             try:
                 outcome, value = await self._persist(
                     self.store.resolve_event_wait(

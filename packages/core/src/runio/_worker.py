@@ -694,7 +694,7 @@ class Worker:
         except Exception as exc:
             outcome = "raised"
             failure = execution.job_error = exc
-        await execution.settled.wait()
+        await execution.settle()
         now = clock.now()
         if execution.lease_lost:
             log.warning("run %s: lease lost; stopping without further writes", run_id)
