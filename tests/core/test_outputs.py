@@ -6,6 +6,7 @@ import dataclasses
 import enum
 import json
 import uuid
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -387,10 +388,11 @@ def test_the_one_shot_encoder_writes_what_its_json_encoder_writes(
 def test_values_of_json_types_only_are_written_without_conversion_and_others_converted(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A dict or list of JSON's own types (exact types, string keys) is written as it is; one
-    holding anything else anywhere (a tuple, a str subclass, a non-string key, an enum) is
-    converted first, and a value with more containers than the walk looks into is converted
-    too. Either way the text is what the conversion would give."""
+    """A dict or list of JSON's own types (exact types, string keys; an OrderedDict counts as a
+    dict, in its own order) is written as it is; one holding anything else anywhere (a tuple, a
+    str subclass, a non-string key, an enum, another dict subclass) is converted first, and a
+    value with more containers than the walk looks into is converted too. Either way the text
+    is what the conversion would give."""
     converted: list[Any] = []
     real = _json.to_jsonable_python
 
@@ -399,15 +401,23 @@ def test_values_of_json_types_only_are_written_without_conversion_and_others_con
         return real(value)
 
     monkeypatch.setattr(_json, "to_jsonable_python", counting)
+    moved = OrderedDict([("a", 1), ("b", 2)])
+    moved.move_to_end("a")  # an OrderedDict's own order, not its insertion order, is written
+    answer = OrderedDict([("id", "cus_1"), ("metadata", OrderedDict()), ("m", [moved])])
     plain: list[Any] = [
         {"id": "cus_1", "n": 2, "f": 2.5, "ok": True, "no": None, "deep": {"l": [[{"k": ""}]]}},
         [1, [2, [3, {"a": []}]], {}],
+        answer,  # as Stripe's SDK decodes its answers
     ]
     for value in plain:
         assert _json.encode(value) == json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     assert converted == []
+    assert _json.encode(answer) == '{"id":"cus_1","metadata":{},"m":[{"b":2,"a":1}]}'
+    assert _json.decode(_json.encode(answer)) == answer
     others: list[tuple[Any, str]] = [
         ({"a": {"b": (1, 2)}}, '{"a":{"b":[1,2]}}'),
+        (OrderedDict([(1, "one")]), '{"1":"one"}'),
+        (defaultdict(list, {"a": [1]}), '{"a":[1]}'),
         ([{"s": Plan.PRO}], '[{"s":"pro"}]'),
         ({"a": [{1: "one"}]}, '{"a":[{"1":"one"}]}'),
         ([True, {"d": JOINED}], '[true,{"d":"2024-01-02T03:04:05Z"}]'),

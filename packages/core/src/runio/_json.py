@@ -8,6 +8,7 @@ the first run and every replay see the same thing.
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Callable
 from functools import lru_cache
 from json.scanner import make_scanner
@@ -32,9 +33,11 @@ _WALK_BUDGET = 10_000
 
 def _json_types_only(value: dict[Any, Any] | list[Any]) -> bool:
     """Whether ``value`` holds only dicts with ``str`` keys, lists and ``_SCALARS``, by exact
-    type, all the way down: then JSON writes it as it is, and reads it back equal. Anything
-    else (a tuple, a subclass, a model, a non-string key, more than ``_WALK_BUDGET``
-    containers) is False, for the conversion and its checks."""
+    type, all the way down: then JSON writes it as it is, and reads it back equal. An
+    ``OrderedDict`` counts as a dict (JSON writes its items in its order, and reads back a dict
+    equal to it): vendor SDKs decode their answers into them (Stripe's does). Anything else (a
+    tuple, another subclass, a model, a non-string key, more than ``_WALK_BUDGET`` containers)
+    is False, for the conversion and its checks."""
     stack = [value]
     pop, push = stack.pop, stack.append
     scalars = _SCALARS
@@ -42,7 +45,8 @@ def _json_types_only(value: dict[Any, Any] | list[Any]) -> bool:
     while stack:
         item = pop()
         children: Any = item
-        if type(item) is dict:
+        kind = type(item)
+        if kind is dict or kind is OrderedDict:
             for key in item:
                 if type(key) is not str:
                     return False
@@ -50,7 +54,7 @@ def _json_types_only(value: dict[Any, Any] | list[Any]) -> bool:
         for child in children:
             kind = type(child)
             if kind not in scalars:
-                if kind is not dict and kind is not list:
+                if kind is not dict and kind is not list and kind is not OrderedDict:
                     return False
                 budget -= 1
                 if budget < 0:
@@ -117,7 +121,7 @@ def encode(value: Any) -> str:
     kind = type(value)
     if kind is int and -_SHORT_INT < value < _SHORT_INT:
         return int.__repr__(value)  # what JSON writes for it
-    if (kind is dict or kind is list) and _json_types_only(value):
+    if (kind is dict or kind is list or kind is OrderedDict) and _json_types_only(value):
         pass  # JSON's own types all the way down (most params, API answers): nothing to convert
     elif not isinstance(value, _PLAIN):
         try:
