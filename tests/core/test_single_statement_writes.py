@@ -15,13 +15,14 @@ import asyncio
 import dataclasses
 import sqlite3
 import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from runio._records import Event, Lease, LogEntry, NewRun, NewTask
 from runio.errors import LeaseLostError, StoreError
-from runio.storage import Store
+from runio.storage import Store, alone_in_worker, create_store
 from runio.storage._faults import FaultPoint, WriteKind
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
@@ -312,3 +313,67 @@ async def test_an_armed_fault_point_is_met_by_the_transaction(store: Store) -> N
         await _complete_at_once(store, lease, "a")
     assert store.faults.fired == [(FaultPoint.BEFORE_COMMIT, WriteKind.COMPLETE)] * 2
     assert await store.execute_raw("SELECT count(*) FROM tasks") == [(0,)]
+
+
+@pytest.fixture
+async def full_store(sqlite_url: str) -> AsyncIterator[Store]:
+    """The inline store at runio's default durability (``synchronous=full``)."""
+    opened = create_store(sqlite_url)
+    await opened.upgrade()
+    token = alone_in_worker.set(lambda: True)
+    try:
+        yield opened
+    finally:
+        alone_in_worker.reset(token)
+        await opened.close()
+
+
+async def test_at_full_durability_the_statement_commits_at_full_after_a_bookkeeping_commit(
+    full_store: Store,
+) -> None:
+    """A log line committed on its own (bookkeeping: at ``synchronous=1``) leaves the
+    connection there; the completion's single statement sets ``synchronous=2`` first, and its
+    commit counts in the average that decides whether durable commits stay on this thread."""
+    store = full_store
+    lease = await _lease(store)
+    statements = Statements(store)
+    store.add_logs(lease, [LogEntry("run_1", "", 1, "INFO", "hi", None, NOW)])
+    await asyncio.sleep(0)  # the next loop turn hands the log over, committed on its own
+    assert [sql for sql, _ in statements.seen][-1] == "COMMIT"
+    runner = store._runner  # type: ignore[attr-defined]
+    assert runner._current_sync == 1  # bookkeeping: no fsync
+    average = runner._durable_commit_seconds
+    assert await _complete_at_once(store, lease, "a") == "EXECUTING"
+    seen = [sql for sql, _ in statements.seen]
+    insert = max(i for i, sql in enumerate(seen) if sql.startswith("INSERT INTO tasks"))
+    assert [sql for sql in seen[:insert] if sql.startswith("PRAGMA")][-1] == (
+        "PRAGMA synchronous=2"
+    )
+    assert seen[insert:] == [seen[insert]]  # the statement alone: no BEGIN, no COMMIT
+    assert runner._current_sync == 2
+    assert runner._durable_commit_seconds != average
+    assert await _stored(store, "a") == ("COMPLETED", '"a-out"', 1)
+
+
+async def test_an_execution_refused_after_a_failed_write_gets_no_row(store: Store) -> None:
+    """One of the execution's unawaited writes failed: its completion is refused, not written
+    as a single statement."""
+    lease = await _lease(store)
+    store._deferred.failed(lease, RuntimeError("disk I/O error"))  # type: ignore[attr-defined]
+    with pytest.raises(StoreError, match="An earlier write of run run_1 failed"):
+        await _complete_at_once(store, lease, "a")
+    assert await store.execute_raw("SELECT count(*) FROM tasks") == [(0,)]
+
+
+async def test_a_statement_waits_behind_writes_handed_to_the_thread(store: Store) -> None:
+    """While writes handed to the writer thread are not applied yet, a single statement is not
+    made on the caller's thread (it would overtake them): the caller makes it as usual."""
+    runner = store._runner  # type: ignore[attr-defined]
+    with runner._count_lock:
+        runner._unapplied += 1  # as if one write were queued for the thread
+    try:
+        assert runner.solo_inline("SELECT 1", ()) is None
+    finally:
+        with runner._count_lock:
+            runner._unapplied -= 1
+    assert runner.solo_inline("SELECT 1", ()) == -1  # made: a statement changing no row

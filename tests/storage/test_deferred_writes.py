@@ -5,6 +5,7 @@ writes."""
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 
@@ -76,3 +77,34 @@ async def test_starts_withdrawn_are_never_built_and_the_others_go_in_order() -> 
     assert queue.withdraw_start("task_1") is None  # handed over: too late to withdraw
     await asyncio.sleep(0)  # the flush scheduled by "log" finds nothing left
     assert writer.handed == []
+
+
+def test_writes_are_handed_over_whole_before_another_thread_sees_the_queue() -> None:
+    """A thread that flushes hands its writes over before any other thread can queue, withdraw
+    or find the queue empty: a write made after them cannot overtake them on its way to the
+    writer (an execution alone in its worker writes on its own thread when the queue is empty
+    and nothing is pending)."""
+    order: list[str] = []
+    entered, release, trying = threading.Event(), threading.Event(), threading.Event()
+
+    def slow_submit(items: list[object]) -> None:
+        entered.set()
+        release.wait(30)
+        order.append("handed over")
+
+    queue = DeferredWrites(slow_submit, Writer().make_start)
+    flusher = threading.Thread(target=queue.add, args=("log",))  # no loop: flushed at once
+    flusher.start()
+    assert entered.wait(30)
+
+    def look() -> None:
+        trying.set()
+        order.append(f"empty={queue.empty}")
+
+    looker = threading.Thread(target=look)
+    looker.start()
+    assert trying.wait(30)
+    release.set()
+    flusher.join(30)
+    looker.join(30)
+    assert order == ["handed over", "empty=True"]

@@ -51,7 +51,11 @@ class DeferredWrites(Generic[W]):
     ) -> None:
         self._submit = submit
         self._make_start = make_start
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        """Held while writes are taken and, in ``flush``, handed over: a thread queuing,
+        withdrawing or checking meanwhile waits, so writes reach the writer in the order they
+        were made. Reentrant: the writer, applying them on the flushing thread, may record a
+        failure here (``failed``)."""
         self._items: list[W | _Start] = []
         """The queue: writes, and new tasks' starts not built yet (``_Start``, a tuple: the
         writes themselves are never plain tuples)."""
@@ -99,8 +103,9 @@ class DeferredWrites(Generic[W]):
 
     @property
     def empty(self) -> bool:
-        """Whether nothing is queued (a hint: another thread may queue a write at any time)."""
-        return not self._items
+        """Whether nothing is queued, nor being handed over by another thread."""
+        with self._lock:
+            return not self._items
 
     def _built(self, items: list[W | _Start]) -> list[W]:
         make = self._make_start
@@ -124,8 +129,8 @@ class DeferredWrites(Generic[W]):
             items, self._items = self._items, []
             self._flush_scheduled_on = None
             self._started.clear()
-        if items:
-            self._submit(self._built(items))
+            if items:
+                self._submit(self._built(items))
 
     def withdraw_start(self, task_id: str) -> tuple[NewTask, float] | None:
         """If the "started" write of this new task has not reached the writer yet, take it back
