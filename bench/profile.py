@@ -21,9 +21,13 @@ tool, its output is for reading.
 ``--instructions`` counts instead the CPU instructions the side executes per task (per call,
 for B6-local): it runs the side twice under valgrind's callgrind (``apt-get install valgrind``),
 at N and at 3N, and divides the difference by 2N, so the process's start, imports and setup
-cancel out. Unlike a time, the count hardly moves between runs (about 0.5%) nor with what else
-the machine runs, so it shows a change of a few percent that timings on a shared machine hide.
-It leaves out the kernel's work (the fsync, the write of SQLite's WAL) and cache misses, and
+cancel out. Unlike a time, the count moves little between runs (0.5 to 3%) and hardly with
+what else the machine runs, so it shows a change of a few percent that timings on a shared
+machine hide. Some of runio's choices depend on the clock, which runs about 50 times faster
+against the work under callgrind (the event loop's turn every ``YIELD_EVERY``, starts held up
+to ``HOLD_STARTS``, whether the worker expects a claim soon): run one count at a time, and
+compare two checkouts with counts taken in turn (``--source``), not with an old figure. It
+leaves out the kernel's work (the fsync, the write of SQLite's WAL) and cache misses, and
 callgrind runs one thread at a time, about 50 times slower: use it for a run that stays on one
 thread, as the ``-normal`` sides of B1 with async task functions (each write committed on the
 event loop's thread), B2 and B6-local; sides that hand work between threads count the waiting

@@ -26,14 +26,15 @@ it gave, so timers and I/O still run while a run makes many writes in a row (a t
 write would cost about as much as a commit at ``synchronous=normal``).
 
 A write applied there that is all there is to commit, and has a single-statement form
-(``_Item.solo``: a task that completed at once, an integration call's recorded start, the
-completion of a first attempt), goes as that one statement in SQLite's autocommit mode: the
-lease check is part of its ``WHERE`` (``INSERT … SELECT … FROM runs WHERE id = ? AND
-lease_token = ? AND status = 'EXECUTING'``), so there is no ``BEGIN IMMEDIATE``, lease
-``SELECT`` or ``COMMIT`` of its own. When the statement writes nothing (a lost lease, a
-canceled run, an attempts row to complete too) or fails, the write runs as a transaction as
-usual, which reports what went wrong; fault points and refused executions always take the
-transaction.
+(``_Item.solo``: an integration call's recorded start, the completion of a first attempt), goes
+as that one statement in SQLite's autocommit mode: the lease check is part of its ``WHERE``
+(``INSERT … SELECT … FROM runs WHERE id = ? AND lease_token = ? AND status = 'EXECUTING'``),
+so there is no ``BEGIN IMMEDIATE``, lease ``SELECT`` or ``COMMIT`` of its own. The commonest,
+a task that completed at once (its start withdrawn, nothing unawaited queued), skips the item
+too: ``complete_task`` hands its ``INSERT`` straight to ``_Runner.solo_inline``. When the
+statement writes nothing (a lost lease, a canceled run, an attempts row to complete too) or
+fails, the write runs as a transaction as usual, which reports what went wrong; fault points
+and refused executions always take the transaction.
 
 No failed write goes unseen: an awaited one raises ``StoreError`` to its caller; an unawaited one
 makes every later write of its execution fail (``DeferredWrites``), and a write that assumes a
