@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -59,12 +60,10 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'runio.db'}"
 
 
-@pytest.fixture
-async def inline_sqlite_store(sqlite_url: str) -> AsyncIterator[Store]:
-    """A SQLite store on ``sqlite_url`` whose writes are applied on the caller's thread: the
-    caller has its worker to itself (``alone_in_worker``), and at ``synchronous=normal`` no
-    commit waits for an fsync, so none goes to the writer thread."""
-    opened = create_store(sqlite_url + "?synchronous=normal")
+@contextlib.asynccontextmanager
+async def _alone_in_worker(url: str) -> AsyncIterator[Store]:
+    """A store on ``url`` used as an execution that has its worker to itself does."""
+    opened = create_store(url)
     await opened.upgrade()
     token = alone_in_worker.set(lambda: True)
     try:
@@ -72,6 +71,23 @@ async def inline_sqlite_store(sqlite_url: str) -> AsyncIterator[Store]:
     finally:
         alone_in_worker.reset(token)
         await opened.close()
+
+
+@pytest.fixture
+async def inline_sqlite_store(sqlite_url: str) -> AsyncIterator[Store]:
+    """A SQLite store on ``sqlite_url`` whose writes are applied on the caller's thread: the
+    caller has its worker to itself (``alone_in_worker``), and at ``synchronous=normal`` no
+    commit waits for an fsync, so none goes to the writer thread."""
+    async with _alone_in_worker(sqlite_url + "?synchronous=normal") as opened:
+        yield opened
+
+
+@pytest.fixture
+async def inline_durable_sqlite_store(sqlite_url: str) -> AsyncIterator[Store]:
+    """The same at runio's default durability (``synchronous=full``): its durable commits stay
+    on the caller's thread while fsyncs are fast (``INLINE_COMMIT_MAX``)."""
+    async with _alone_in_worker(sqlite_url) as opened:
+        yield opened
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

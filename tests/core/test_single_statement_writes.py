@@ -15,14 +15,13 @@ import asyncio
 import dataclasses
 import sqlite3
 import threading
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from runio._records import Event, Lease, LogEntry, NewRun, NewTask
 from runio.errors import LeaseLostError, StoreError
-from runio.storage import Store, alone_in_worker, create_store
+from runio.storage import Store
 from runio.storage._faults import FaultPoint, WriteKind
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
@@ -315,26 +314,13 @@ async def test_an_armed_fault_point_is_met_by_the_transaction(store: Store) -> N
     assert await store.execute_raw("SELECT count(*) FROM tasks") == [(0,)]
 
 
-@pytest.fixture
-async def full_store(sqlite_url: str) -> AsyncIterator[Store]:
-    """The inline store at runio's default durability (``synchronous=full``)."""
-    opened = create_store(sqlite_url)
-    await opened.upgrade()
-    token = alone_in_worker.set(lambda: True)
-    try:
-        yield opened
-    finally:
-        alone_in_worker.reset(token)
-        await opened.close()
-
-
 async def test_at_full_durability_the_statement_commits_at_full_after_a_bookkeeping_commit(
-    full_store: Store,
+    inline_durable_sqlite_store: Store,
 ) -> None:
     """A log line committed on its own (bookkeeping: at ``synchronous=1``) leaves the
     connection there; the completion's single statement sets ``synchronous=2`` first, and its
     commit counts in the average that decides whether durable commits stay on this thread."""
-    store = full_store
+    store = inline_durable_sqlite_store
     lease = await _lease(store)
     statements = Statements(store)
     store.add_logs(lease, [LogEntry("run_1", "", 1, "INFO", "hi", None, NOW)])

@@ -45,8 +45,7 @@ def _json_types_only(value: dict[Any, Any] | list[Any]) -> bool:
     while stack:
         item = pop()
         children: Any = item
-        kind = type(item)
-        if kind is dict or kind is OrderedDict:
+        if type(item) is dict or type(item) is OrderedDict:
             for key in item:
                 if type(key) is not str:
                     return False
