@@ -343,13 +343,16 @@ class _Runner:
             except Exception:
                 return None
             if durable:
-                took = time.perf_counter() - started
-                self._durable_commit_seconds += (
-                    took - self._durable_commit_seconds
-                ) * _AVERAGE_WEIGHT
+                self._timed_durable_commit(started)
             return changed
         finally:
             self._conn_lock.release()
+
+    def _timed_durable_commit(self, started: float) -> None:
+        """A commit that waited for an fsync began at ``started`` (``perf_counter``) and just
+        ended: into the moving average ``may_inline`` reads."""
+        took = time.perf_counter() - started
+        self._durable_commit_seconds += (took - self._durable_commit_seconds) * _AVERAGE_WEIGHT
 
     def read_inline(self, op: Op) -> tuple[bool, Any] | None:
         """Run a read on the calling thread, now, if the connection is free and nothing handed
@@ -393,9 +396,8 @@ class _Runner:
             return None
         if value is NOT_APPLIED:
             return None
-        if level >= _SYNC_MODES["full"]:
-            took = time.perf_counter() - started
-            self._durable_commit_seconds += (took - self._durable_commit_seconds) * _AVERAGE_WEIGHT
+        if level >= _FULL:
+            self._timed_durable_commit(started)
         for item in items:
             self._report(item, True, value if item is writing[0] else None)
         return True
@@ -502,11 +504,10 @@ class _Runner:
             or faults.reach(FaultPoint.CONNECTION_LOST, kinds)
         ):
             raise sqlite3.OperationalError("disk I/O error (fault point before-commit)")
-        if self._current_sync >= _SYNC_MODES["full"]:
+        if self._current_sync >= _FULL:
             started = time.perf_counter()
             conn.execute("COMMIT")
-            took = time.perf_counter() - started
-            self._durable_commit_seconds += (took - self._durable_commit_seconds) * _AVERAGE_WEIGHT
+            self._timed_durable_commit(started)
         else:
             conn.execute("COMMIT")
         if armed and faults.reach(FaultPoint.AFTER_COMMIT, kinds):
