@@ -6,8 +6,10 @@ remote API never does).
 Both sides time each call alone (``perf_counter`` around the ``await``) after one untimed
 warm-up call that opens the connection, and report the median, so the ratio of the two medians
 is runio's overhead on one Stripe write: recording the task (name, icon, properties, params),
-the durable commit before the write and the one that stores the answer, the idempotency key,
-and converting the answer to JSON. The fake answers in about a millisecond; against the real
+its start (held briefly: Stripe deduplicates the write on the task's idempotency key, so the
+start need not be committed before the call; a call answered within the hold is stored once,
+finished), the durable commit that stores the answer, the idempotency key, and converting the
+answer to JSON. The fake answers in about a millisecond; against the real
 Stripe API (hundreds of ms) the same overhead is a far smaller share.
 """
 
@@ -193,7 +195,7 @@ class _Canned(runio.Integration[Any]):
 
 def integration_loop(ctx: dict[str, Any]) -> dict[str, Any]:
     """N ``await io.canned.create_customer(...)`` in one run: what a wrapper call costs in runio
-    alone (the recorded start, the wrapper's bookkeeping, the stored answer), without B6's
+    alone (the task's start, the wrapper's bookkeeping, the stored answer), without B6's
     vendor call and its noise. Not a benchmark of ``run.py``: for ``profile.py`` and for
     comparing two checkouts (``_child.py`` with ``source``)."""
     n = int(ctx["params"]["n"])

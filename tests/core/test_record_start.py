@@ -1,13 +1,23 @@
-"""An integration task's attempt is stored before the vendor is called, so a crash during the
-call loses no attempt and a later attempt can always tell that an earlier one may have reached
-the vendor."""
+"""When an integration task's attempt is stored before the vendor is called.
+
+Where a later attempt acts on ``task.outcome_unknown`` (a wrapper with ``find_previous``, a write
+the vendor cannot deduplicate, the job's own ``io.<name>.run_task`` function), the attempt's start
+is committed before the call, so a crash during the call can never leave that flag false. Any
+other call's start is bookkeeping, as a plain task's: held briefly, written while the call waits
+for the vendor, or, for a call answered by then, stored once with its result.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import time
 from typing import Any
 
+import pytest
+
 import runio
+from runio.storage._deferred import HOLD_STARTS
 
 
 def _started_attempts(db_path: str, task_id: str) -> list[tuple[int, str]]:
@@ -29,6 +39,12 @@ def _started_attempts(db_path: str, task_id: str) -> list[tuple[int, str]]:
 
 
 def _make(idempotency: str, db_path: str) -> type[runio.Integration[Any]]:
+    """A vendor whose calls look, from another connection, at what the database holds as they
+    start (async and without awaiting first: nothing else gets a turn before they look)."""
+
+    def seen(task: runio.Task, **params: Any) -> dict[str, Any]:
+        return {"seen": _started_attempts(db_path, task.id), **params}
+
     class Vendor(runio.Integration[Any]):
         namespace = "vendor"
         name = "Vendor"
@@ -39,43 +55,106 @@ def _make(idempotency: str, db_path: str) -> type[runio.Integration[Any]]:
 
         @runio.integration_task(name="Write", effect="write")
         async def write(self, client: Any, task: runio.Task, /, *, text: str) -> dict[str, Any]:
-            """Look, from another connection, at what the database holds as the call starts
-            (async and without awaiting: nothing else gets a turn before this runs)."""
-            return {"seen": _started_attempts(db_path, task.id), "text": text}
+            return seen(task, text=text)
+
+        @runio.integration_task(name="Found Write", effect="write")
+        async def found_write(
+            self, client: Any, task: runio.Task, /, *, text: str
+        ) -> dict[str, Any]:
+            return seen(task, text=text)
+
+        @found_write.find_previous
+        async def _find_write(
+            self, client: Any, task: runio.Task, /, *, text: str
+        ) -> dict[str, Any] | None:
+            return None
+
+        @runio.integration_task(name="Repeatable Write", effect="write", at_least_once=True)
+        async def repeatable_write(
+            self, client: Any, task: runio.Task, /, *, text: str
+        ) -> dict[str, Any]:
+            """Applied at least once: the vendor offers nothing to make it once."""
+            return seen(task, text=text)
+
+        @runio.integration_task(name="Read", effect="read")
+        async def read(self, client: Any, task: runio.Task, /, *, text: str) -> dict[str, Any]:
+            return seen(task, text=text)
+
+        @runio.integration_task(name="Slow Write", effect="write")
+        async def slow_write(self, client: Any, task: runio.Task, /) -> dict[str, Any]:
+            """A vendor slower than the hold: the start is written while the call waits."""
+            # The store writes a held start on a timer of its own, with nothing a vendor call
+            # could await: look for it, as another process would, until it is there.
+            deadline = time.monotonic() + 10
+            while not _started_attempts(db_path, task.id) and time.monotonic() < deadline:  # noqa: ASYNC110
+                await asyncio.sleep(HOLD_STARTS / 4)
+            return seen(task)
 
     Vendor.idempotency = idempotency  # type: ignore[assignment]
     return Vendor
 
 
-def _run(sqlite_url: str, idempotency: str) -> Any:
-    # SQLite only: the task reads the database file directly, without yielding to the loop.
+def _seen(sqlite_url: str, idempotency: str, call: str) -> Any:
+    """What the database held as ``io.vendor.<call>`` started (SQLite only: the call reads the
+    file directly, without yielding to the loop)."""
     db_path = sqlite_url.removeprefix("sqlite:///")
     vendor = _make(idempotency, db_path)()
     with runio.Client("test-app", database_url=sqlite_url) as client:
-        return _run_with(client, vendor)
+
+        @client.define_job(
+            id="calls", trigger=runio.event_trigger("call"), integrations={"vendor": vendor}
+        )
+        async def calls(payload: object, io: runio.IO) -> Any:
+            if call == "run_task":
+                return await io.vendor.run_task(
+                    "call-1", lambda c, task: {"seen": _started_attempts(db_path, task.id)}
+                )
+            kwargs = {} if call == "slow_write" else {"text": "hello"}
+            return await getattr(io.vendor, call)("call-1", **kwargs)
+
+        run_id = client.send_event("call").run_ids[0]
+        client.run_worker(until_idle=True)
+        run = client.get_run(run_id)
+        assert run.status == "COMPLETED", run.error
+        (task,) = run.tasks
+        # However it was written, the attempt is recorded: one, completed, with its start
+        assert (task.status, len(task.attempts)) == ("COMPLETED", 1)
+        assert task.started_at is not None and task.ended_at is not None
+        assert task.started_at <= task.ended_at
+        return run.output["seen"]
 
 
-def _run_with(client: runio.Client, vendor: runio.Integration[Any]) -> Any:
-
-    @client.define_job(
-        id="writes", trigger=runio.event_trigger("write"), integrations={"vendor": vendor}
-    )
-    async def writes(payload: object, io: runio.IO) -> Any:
-        return await io.vendor.write("write-1", text="hello")
-
-    run_id = client.send_event("write").run_ids[0]
-    client.run_worker(until_idle=True)
-    run = client.get_run(run_id)
-    assert run.status == "COMPLETED", run.error
-    return run.output
+@pytest.mark.parametrize("idempotency", ["marker", "none"])
+def test_a_write_the_vendor_cannot_deduplicate_is_started_before_the_call(
+    sqlite_url: str, idempotency: str
+) -> None:
+    assert _seen(sqlite_url, idempotency, "write") == [[1, "STARTED"]]
 
 
-def test_without_idempotency_keys_the_start_is_stored_before_the_call(sqlite_url: str) -> None:
-    output = _run(sqlite_url, "marker")
-    assert output["seen"] == [[1, "STARTED"]]
+@pytest.mark.parametrize("idempotency", ["key", "marker", "none"])
+def test_a_wrapper_that_finds_its_earlier_write_is_started_before_the_call(
+    sqlite_url: str, idempotency: str
+) -> None:
+    assert _seen(sqlite_url, idempotency, "found_write") == [[1, "STARTED"]]
 
 
-def test_with_idempotency_keys_the_start_is_stored_before_the_call_too(sqlite_url: str) -> None:
-    # The vendor deduplicates on the key, but the attempt itself must not be lost to a crash.
-    output = _run(sqlite_url, "key")
-    assert output["seen"] == [[1, "STARTED"]]
+def test_the_jobs_own_vendor_call_is_started_before_it(sqlite_url: str) -> None:
+    # io.<name>.run_task runs the job's code, which may rely on task.outcome_unknown
+    assert _seen(sqlite_url, "key", "run_task") == [[1, "STARTED"]]
+
+
+@pytest.mark.parametrize(
+    ("idempotency", "call"),
+    [("key", "write"), ("marker", "repeatable_write"), ("none", "read"), ("key", "read")],
+)
+def test_other_calls_store_their_start_with_their_result(
+    sqlite_url: str, idempotency: str, call: str
+) -> None:
+    # Deduplicated by key, repeatable, or without effect: a crash before the start is written
+    # loses only that record, and the retry is harmless. A call answered within the hold is
+    # written once, finished.
+    assert _seen(sqlite_url, idempotency, call) == []
+
+
+def test_a_slow_calls_start_is_written_while_it_waits(sqlite_url: str) -> None:
+    assert _seen(sqlite_url, "key", "slow_write") == [[1, "STARTED"]]

@@ -4,8 +4,9 @@ An integration package subclasses ``Integration`` once per vendor and provides f
 its settings (``runio.setting``), how to build the authenticated SDK client
 (``create_client``), how to read the SDK's errors (``classify_error``, ``translate_error``), and
 task wrappers declared with ``@runio.integration_task``. Everything else — redacting secrets
-from params, outputs, errors and the SDK's log records, storing each attempt before the vendor
-call, finding an earlier write of unknown outcome, durable retries — is the kit's, kept off the
+from params, outputs, errors and the SDK's log records, storing an attempt before the vendor
+call where a later one needs to know it began, finding an earlier write of unknown outcome,
+durable retries — is the kit's, kept off the
 subclass (``_runtime.py``, ``_bound.py``) so that no method a vendor package defines can replace
 it.
 

@@ -1,11 +1,12 @@
 """``io.<name>`` and ``io.use(...)`` inside a run: an integration instance bound to the run.
 
 Every call here is one task of the run with the integration's defaults filled in (name, icon,
-properties, retry options, error classification), its attempt stored before the vendor call,
-and its secrets kept out of everything recorded: params, properties, output, errors. The SDK
-client is built lazily inside the task's function, so a replay that reuses stored results never
-builds one. For a write of unknown outcome at a vendor without idempotency keys, the wrapper's
-``find_previous`` runs first and its find becomes the task's output.
+properties, retry options, error classification), its attempt stored before the vendor call
+where a later attempt acts on ``task.outcome_unknown`` (``_start_first``), and its secrets kept
+out of everything recorded: params, properties, output, errors. The SDK client is built lazily
+inside the task's function, so a replay that reuses stored results never builds one. For a write
+of unknown outcome at a vendor without idempotency keys, the wrapper's ``find_previous`` runs
+first and its find becomes the task's output.
 """
 
 from __future__ import annotations
@@ -104,6 +105,8 @@ class IntegrationIO(Generic[ClientT]):
             fn,
             inspect.iscoroutinefunction(fn),
             options,
+            # fn is the job's own code: it may rely on task.outcome_unknown
+            start_first=True,
             params=self._runtime.recorded(params) if params is not None else None,
             output_type=output_type,
         )
@@ -115,6 +118,7 @@ class IntegrationIO(Generic[ClientT]):
         is_async: bool,
         options: TaskOptions,
         *,
+        start_first: bool,
         params: Any,
         output_type: Any = None,
     ) -> Any:
@@ -155,10 +159,7 @@ class IntegrationIO(Generic[ClientT]):
         return await self._io._run_task(
             cache_key,
             fn,
-            # A vendor call is a side effect outside the database: its attempt is stored before
-            # the call, so a crash during the call loses no attempt and the next attempt knows
-            # the outcome is unknown.
-            record_start=True,
+            record_start=start_first,
             integration=integration.id,
             scrub_output=runtime.scrub_output if runtime.secrets else None,
             name=options.get("name"),
@@ -234,6 +235,7 @@ class IntegrationIO(Generic[ClientT]):
             call,
             spec.is_async,
             options,
+            start_first=_start_first(spec, integration),
             params=self._runtime.recorded(bound, spec.secret_params),
         )
 
@@ -258,6 +260,20 @@ class IntegrationIO(Generic[ClientT]):
     def blocking(self, sync_io: SyncIO) -> BlockingIntegrationIO:
         """The same calls, blocking: what ``io.<name>`` is in a synchronous job."""
         return BlockingIntegrationIO(self, sync_io)
+
+
+def _start_first(spec: IntegrationTask[Any, Any, Any, Any], integration: Integration[Any]) -> bool:
+    """Whether a wrapper's attempt must be stored before the vendor is called: when a later
+    attempt acts on ``task.outcome_unknown``, which a start lost to a crash would leave false.
+    That is a wrapper with a ``find_previous``, and a write the vendor can neither deduplicate
+    (``idempotency = "key"``) nor is declared harmless to repeat (``at_least_once``). Any other
+    call's start is bookkeeping, written as a plain task's (held briefly, then written while
+    the call waits for the vendor; a call answered by then is stored once, finished): a crash
+    in that time loses only the record that the attempt began, and the next attempt, with the
+    same idempotency key, is as harmless as the vendor makes any retry."""
+    if spec.finder is not None:
+        return True
+    return spec.effect == "write" and not spec.at_least_once and integration.idempotency != "key"
 
 
 _FOUND = Property("Found", "the earlier attempt's write (not repeated)")

@@ -86,7 +86,8 @@ def runio_run_finished(run: RunInfo, status: str, error: BaseException | None) -
 
 @hookspec
 def runio_task_started(run: RunInfo, task: TaskInfo) -> None:
-    """An attempt of a task starts, after it is recorded and before its function is called.
+    """An attempt of a task starts, after its start is handed to the store and before its
+    function is called.
 
     Fires for every attempt (``task.attempt``), never for a task whose stored result is reused on
     replay. ``task.outcome_unknown`` is true when an earlier attempt may have had its effect.
