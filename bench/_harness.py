@@ -131,7 +131,11 @@ def with_baseline(bench: Benchmark, paths: Sequence[str]) -> Benchmark:
     change), named with a " [baseline]" suffix. Rows, ratios and derived figures are repeated
     for the baseline, and a ratio "this / baseline" is added for each runio row: a before/after
     comparison measured side by side, under the same load."""
-    ours = {s.name for s in bench.sides if s.func.startswith(("sides_runio:", "sides_stripe:b6_w"))}
+    ours = {
+        s.name
+        for s in bench.sides
+        if s.func.startswith(("sides_runio:", "sides_stripe:b6_w", "sides_stripe:b6_i"))
+    }
 
     def twin(name: str) -> str:
         return name + BASELINE if name in ours else name

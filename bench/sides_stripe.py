@@ -145,6 +145,87 @@ def b6_bare(ctx: dict[str, Any]) -> dict[str, Any]:
     return _summary(latencies)
 
 
+def b6_interleaved(ctx: dict[str, Any]) -> dict[str, Any]:
+    """The three B6 calls taken in turn in one process, against one fake: the runio wrapper
+    (``io.stripe.create_customer``), the bare SDK call, and the bare call followed by one raw
+    ``sqlite3`` INSERT + COMMIT of the answer at WAL + FULL (``b6_bare``'s floor). Each of the
+    N turns makes the three calls in a rotating order and times each alone, after the process
+    waited for the fake as the others did. Reported: the median over turns of each call's
+    difference with the bare call of the same turn, so the machine's drift (the fake's speed,
+    the disk's, another process's load), which moves all three together, cancels out of the
+    difference instead of adding to it as it does between the separate processes of the other
+    sides. ``query`` is added to runio's database URL."""
+    n = int(ctx["params"]["n"])
+    warnings.simplefilter("ignore", DeprecationWarning)
+    conn = sqlite3.connect(Path(ctx["workdir"]) / "floor.db", isolation_level=None)
+    conn.execute("PRAGMA journal_mode=wal")
+    conn.execute("PRAGMA synchronous=full")
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)")
+    times: dict[str, list[float]] = {"runio": [], "bare": [], "placed": []}
+    with _fake_stripe() as (url, customers):
+        client = runio.Client(
+            "bench",
+            database_url=f"sqlite:///{Path(ctx['workdir']) / 'runio.db'}"
+            + ctx["params"].get("query", ""),
+        )
+
+        @client.define_job(
+            id="b6",
+            trigger=runio.event_trigger("b6"),
+            integrations={"stripe": Stripe(api_key=API_KEY, base_url=url)},
+        )
+        async def b6_job(payload: Any, io: runio.IO) -> int:
+            bare = stripe.StripeClient(API_KEY, base_addresses={"api": url})
+
+            async def runio_call(i: int) -> None:
+                await io.stripe.create_customer(f"customer-{i}", email=f"user{i}@example.com")
+
+            async def bare_call(i: int) -> None:
+                await bare.v1.customers.create_async({"email": f"bare{i}@example.com"})
+
+            async def placed_call(i: int) -> None:
+                customer = await bare.v1.customers.create_async({"email": f"placed{i}@ex.com"})
+                conn.execute("BEGIN")
+                body = getattr(customer.last_response, "body", "")
+                conn.execute("INSERT INTO t (v) VALUES (?)", (body,))
+                conn.execute("COMMIT")
+
+            calls = [("runio", runio_call), ("bare", bare_call), ("placed", placed_call)]
+            for name, call in calls:  # warm-up: opens the connections
+                await call(-1)
+                del name
+            for i in range(n):
+                for name, call in calls[i % 3 :] + calls[: i % 3]:
+                    started = time.perf_counter()
+                    await call(i)
+                    times[name].append(time.perf_counter() - started)
+            return n
+
+        client.send_event("b6", {})
+        client.run_worker(until_idle=True)
+        run = client.list_runs(limit=1)[0]
+        assert run.status == "COMPLETED", run.status
+        client.close()
+    conn.close()
+    assert customers == [3 * (n + 1)], customers
+    bare_times = times["bare"]
+    return {
+        "overhead_us": statistics.median(
+            r - b for r, b in zip(times["runio"], bare_times, strict=True)
+        )
+        * 1e6,
+        "commit_after_call_us": statistics.median(
+            p - b for p, b in zip(times["placed"], bare_times, strict=True)
+        )
+        * 1e6,
+        "beyond_placed_us": statistics.median(
+            r - p for r, p in zip(times["runio"], times["placed"], strict=True)
+        )
+        * 1e6,
+        "bare_median_ms": statistics.median(bare_times) * 1000,
+    }
+
+
 # -- diagnostic: runio's integration path without the network -------------------------------------
 _CUSTOMER: dict[str, Any] = {
     "id": "cus_bench0000000001",
