@@ -257,6 +257,7 @@ class _Canned(runio.Integration[Any]):
     namespace = "canned"
     name = "Canned"
     icon = "canned"
+    idempotency = "key"  # as Stripe: its write's start need not be stored before the call
     api_key: str = runio.setting(help="a key, as a real integration has one (a secret)")
 
     def create_client(self) -> Any:
