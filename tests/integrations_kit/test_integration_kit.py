@@ -470,6 +470,29 @@ def test_with_options_overrides_the_retry_options(client: runio.Client, clock: T
     assert len(run.task("call").attempts) == 1
 
 
+def test_a_wrappers_bad_options_fail_every_call_that_uses_them(client: runio.Client) -> None:
+    # A wrapper's options are checked once per namespace and wrapper, and the check holds for
+    # every later call: none of them runs the wrapper with options io.run_task would refuse.
+    async def body(io: Any) -> Any:
+        refused = []
+        for key in ("first", "second"):
+            try:
+                await io.echo.with_options(timeout=-1).send_message(key, to="ada")
+            except runio.errors.ConfigurationError as exc:
+                refused.append(str(exc))
+        fine = await io.echo.send_message("third", to="ada")
+        return {"refused": refused, "fine": fine["to"]}
+
+    run_id = _job(client, body, echo=Echo(api_key="key-1234"))
+    client.run_worker(until_idle=True)
+    run = client.get_run(run_id)
+    assert run.status == "COMPLETED", run.error
+    assert run.output["fine"] == "ada"
+    assert len(run.output["refused"]) == 2
+    assert all("timeout" in message for message in run.output["refused"])
+    assert [task.cache_key for task in run.tasks] == ["third"]
+
+
 def test_an_sdk_error_holding_a_secret_is_recorded_redacted(client: runio.Client) -> None:
     async def body(io: Any) -> Any:
         try:

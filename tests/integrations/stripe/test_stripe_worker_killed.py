@@ -1,7 +1,8 @@
 """A worker killed with SIGKILL right after Stripe applied its write, before the answer came
-back: a second worker finishes the run with the same idempotency key, and exactly one customer
-exists. The worker is a real ``runio worker`` process; FakeStripe runs in the test process and
-holds the write's answer until the test has killed the worker."""
+back: a second worker finishes the run with the same idempotency key, exactly one customer
+exists, and the interrupted attempt is recorded. The worker is a real ``runio worker`` process;
+FakeStripe runs in the test process and holds the write's answer until the test has killed the
+worker."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from procs import running, sender, wait_for_status
+from procs import running, sender, wait_for_status, wait_until
 from runio_stripe.testing import FakeStripe
 from stripe_helpers import API_KEY
+
+import runio
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -51,6 +54,15 @@ def test_a_customer_is_created_once_across_a_killed_worker(tmp_path: Path) -> No
         )
         held = hold.wait_applied(timeout=30)
         assert len(fake.customers) == 1  # Stripe has done it; the worker has not heard back
+        # Stripe deduplicates on the key, so the attempt's start is not committed before the
+        # call but held as a plain task's (up to 20 ms) and written while the call waits: kill
+        # once it is stored, so the second worker sees an interrupted attempt.
+        wait_until(
+            lambda: _started(client, run_id),
+            timeout=30,
+            what="the attempt's start to be stored",
+            detail=procs.outputs,
+        )
         first.send(signal.SIGKILL)
         assert first.wait_exit(10) == -signal.SIGKILL
         hold.release()
@@ -74,3 +86,8 @@ def test_a_customer_is_created_once_across_a_killed_worker(tmp_path: Path) -> No
     assert [r.header("Idempotency-Key") for r in writes] == [task.idempotency_key] * 2
     assert writes[0] is held
     assert writes[1].outcome == "replayed"
+
+
+def _started(client: runio.Client, run_id: str) -> bool:
+    run = client.get_run(run_id)
+    return any(task.cache_key == "customer" and task.status == "RUNNING" for task in run.tasks)

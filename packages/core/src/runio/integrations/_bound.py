@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar, cast
 
 from .. import _validate
-from .._io import IO, SyncIO
+from .._io import IO, SyncIO, _check_options, _parent
 from .._task import Property, Task
 from ..errors import ConfigurationError
 from ..retry import RetryOptions
@@ -31,6 +31,10 @@ if TYPE_CHECKING:
     from .._task import TaskOptions
 
 I = TypeVar("I", bound=Integration[Any])  # noqa: E741 - the integration's type
+
+_Fixed = tuple[str, Any, RetryOptions, list[str] | None, float | None, bool]
+"""A wrapper's name, icon, retry options, redacted paths, timeout, and whether its start is
+stored before the call (``_start_first``)."""
 
 _calling: contextvars.ContextVar[IntegrationIO[Any] | None] = contextvars.ContextVar(
     "runio_integration_call", default=None
@@ -62,6 +66,8 @@ class IntegrationIO(Generic[ClientT]):
         self._io = io
         self._key = key
         self._options = options or {}
+        self._fixed: dict[IntegrationTask[Any, Any, Any, Any], _Fixed] = {}
+        """Per wrapper, the options its calls share (``_fix``)."""
 
     def __repr__(self) -> str:
         return f"<io.{self._key}: {self.integration!r}>"
@@ -185,7 +191,11 @@ class IntegrationIO(Generic[ClientT]):
     async def _call_task(
         self, spec: IntegrationTask[Any, Any, Any, Any], cache_key: Any, params: dict[str, Any]
     ) -> Any:
-        integration = self.integration
+        """One call of a wrapper: the task's function (the finder, then the wrapper, with the
+        SDK client, the call marked as this namespace's and the SDK's errors recorded) handed
+        to the execution with the wrapper's options (``_fixed``)."""
+        integration, runtime = self.integration, self._runtime
+        runtime.check_configured()
         bound = spec.bind(params, f"io.{self._key}.{spec.attr}({cache_key!r}, ...)")
         properties = None
         if spec.properties is not None:
@@ -196,48 +206,87 @@ class IntegrationIO(Generic[ClientT]):
                     f"The properties of {type(integration).__name__}.{spec.attr} raised "
                     f"{type(exc).__name__}: {exc}."
                 ) from exc
+        fixed = self._fixed.get(spec)
+        if fixed is None:
+            fixed = self._fixed[spec] = self._fix(spec, cache_key)
+        name, icon, retry, redact, timeout, start_first = fixed
+        recorded = runtime.recorded(bound, spec.secret_params)
         wrapper, finder = spec.fn, spec.finder
-        call: Callable[[Any, Task], Any]
+        loop = asyncio.get_running_loop()
+        fn: Callable[[Task], Any]
         if spec.is_async:
 
-            async def call_async(client: Any, task: Task) -> Any:
-                if finder is not None and task.outcome_unknown:
-                    found = await finder(integration, client, task, **bound)
-                    if found is not None:
-                        task.output_properties.append(_FOUND)
-                        return found
-                return await wrapper(integration, client, task, **bound)
+            async def call_async(task: Task) -> Any:
+                token = _calling.set(self)
+                try:
+                    client = runtime.client_for(loop)
+                    if finder is not None and task.outcome_unknown:
+                        found = await finder(integration, client, task, **bound)
+                        if found is not None:
+                            task.output_properties.append(_FOUND)
+                            return found
+                    return await wrapper(integration, client, task, **bound)
+                except Exception as exc:
+                    _raise_recorded(runtime, exc, task)
+                finally:
+                    _calling.reset(token)
 
-            call = call_async
+            fn = call_async
         else:
 
-            def call_sync(client: Any, task: Task) -> Any:
-                if finder is not None and task.outcome_unknown:
-                    found = finder(integration, client, task, **bound)
-                    if found is not None:
-                        task.output_properties.append(_FOUND)
-                        return found
-                return wrapper(integration, client, task, **bound)
+            def call_sync(task: Task) -> Any:
+                token = _calling.set(self)
+                try:
+                    client = runtime.client_for(loop)
+                    result = None
+                    if finder is not None and task.outcome_unknown:
+                        result = finder(integration, client, task, **bound)
+                        if result is not None:
+                            task.output_properties.append(_FOUND)
+                    if result is None:
+                        result = wrapper(integration, client, task, **bound)
+                except Exception as exc:
+                    _raise_recorded(runtime, exc, task)
+                finally:
+                    _calling.reset(token)
+                if inspect.isawaitable(result):  # a sync wrapper returning an awaitable
+                    return self._awaited(result, task)
+                return result
 
-            call = call_sync
-        options: TaskOptions = {
-            "name": spec.name,
-            "icon": spec.icon,
-            "properties": properties,
-            "retry": self._options.get("retry") or spec.retry,
-            "redact": spec.redact,
-        }
-        timeout = self._options.get("timeout", spec.timeout)
-        if timeout is not None:
-            options["timeout"] = timeout
-        return await self._run(
+            fn = call_sync
+        ex = self._io._execution
+        return await ex.run_task(
             cache_key,
-            call,
-            spec.is_async,
-            options,
-            start_first=_start_first(spec, integration),
-            params=self._runtime.recorded(bound, spec.secret_params),
+            fn,
+            parent=_parent(ex),
+            name=name,
+            icon=icon,
+            properties=runtime.properties(properties),
+            params=recorded,
+            retry=retry,
+            on_error=runtime.on_error(None),
+            redact=redact,
+            timeout=timeout,
+            record_start=start_first,
+            scrub_output=runtime.scrub_output if runtime.secrets else None,
+            integration=integration.id,
         )
+
+    def _fix(self, spec: IntegrationTask[Any, Any, Any, Any], cache_key: Any) -> _Fixed:
+        """The options every call of ``spec`` through this namespace shares, checked as
+        ``io.run_task`` checks a call's options (once: the first call that fails the check
+        raises, and so does every later one)."""
+        integration, options = self.integration, self._options
+        retry = (
+            options.get("retry")
+            or spec.retry
+            or integration.retry
+            or type(integration).default_retry
+        )
+        timeout = options.get("timeout", spec.timeout)
+        icon = spec.icon or type(integration).icon
+        _check_options(cache_key, retry, timeout, None, spec.redact, name=spec.name, icon=icon)
+        return spec.name, icon, retry, spec.redact, timeout, _start_first(spec, integration)
 
     def __getattr__(self, attr: str) -> Any:
         tasks = class_spec(type(self.integration)).tasks
