@@ -1,10 +1,11 @@
 """When an integration task's attempt is stored before the vendor is called.
 
-Where a later attempt acts on ``task.outcome_unknown`` (a wrapper with ``find_previous``, a write
-the vendor cannot deduplicate, the job's own ``io.<name>.run_task`` function), the attempt's start
-is committed before the call, so a crash during the call can never leave that flag false. Any
-other call's start is bookkeeping, as a plain task's: held briefly, written while the call waits
-for the vendor, or, for a call answered by then, stored once with its result.
+Where a later attempt may act on ``task.outcome_unknown`` (a wrapper with ``find_previous``, any
+call but a read to a vendor that does not deduplicate on the idempotency key, the job's own
+``io.<name>.run_task`` function), the attempt's start is committed before the call, so a crash
+during the call can never leave that flag false. Any other call's start is bookkeeping, as a
+plain task's: held briefly, written while the call waits for the vendor, or, for a call answered
+by then, stored once with its result.
 """
 
 from __future__ import annotations
@@ -76,6 +77,17 @@ def _make(idempotency: str, db_path: str) -> type[runio.Integration[Any]]:
             """Applied at least once: the vendor offers nothing to make it once."""
             return seen(task, text=text)
 
+        @runio.integration_task(name="Idempotent Write", effect="idempotent")
+        async def idempotent_write(
+            self, client: Any, task: runio.Task, /, *, text: str
+        ) -> dict[str, Any]:
+            return seen(task, text=text)
+
+        @runio.integration_task(name="Sync Write", effect="write")
+        def sync_write(self, client: Any, task: runio.Task, /, *, text: str) -> dict[str, Any]:
+            """A plain ``def`` wrapper (a synchronous SDK): it runs in the worker's threads."""
+            return seen(task, text=text)
+
         @runio.integration_task(name="Read", effect="read")
         async def read(self, client: Any, task: runio.Task, /, *, text: str) -> dict[str, Any]:
             return seen(task, text=text)
@@ -125,10 +137,15 @@ def _seen(sqlite_url: str, idempotency: str, call: str) -> Any:
 
 
 @pytest.mark.parametrize("idempotency", ["marker", "none"])
-def test_a_write_the_vendor_cannot_deduplicate_is_started_before_the_call(
-    sqlite_url: str, idempotency: str
+@pytest.mark.parametrize(
+    "call", ["write", "idempotent_write", "repeatable_write", "sync_write", "run_task"]
+)
+def test_a_call_to_a_vendor_without_keys_is_started_before_it(
+    sqlite_url: str, idempotency: str, call: str
 ) -> None:
-    assert _seen(sqlite_url, idempotency, "write") == [[1, "STARTED"]]
+    # Whatever its effect, a later attempt may act on task.outcome_unknown (Slack's deleting a
+    # message counts "not found" as done when the earlier attempt's outcome is unknown)
+    assert _seen(sqlite_url, idempotency, call) == [[1, "STARTED"]]
 
 
 @pytest.mark.parametrize("idempotency", ["key", "marker", "none"])
@@ -145,13 +162,20 @@ def test_the_jobs_own_vendor_call_is_started_before_it(sqlite_url: str) -> None:
 
 @pytest.mark.parametrize(
     ("idempotency", "call"),
-    [("key", "write"), ("marker", "repeatable_write"), ("none", "read"), ("key", "read")],
+    [
+        ("key", "write"),
+        ("key", "idempotent_write"),
+        ("key", "repeatable_write"),
+        ("key", "read"),
+        ("marker", "read"),
+        ("none", "read"),
+    ],
 )
 def test_other_calls_store_their_start_with_their_result(
     sqlite_url: str, idempotency: str, call: str
 ) -> None:
-    # Deduplicated by key, repeatable, or without effect: a crash before the start is written
-    # loses only that record, and the retry is harmless. A call answered within the hold is
+    # Deduplicated by the key, or without effect: a crash before the start is written loses
+    # only that record, and the retry is applied once. A call answered within the hold is
     # written once, finished.
     assert _seen(sqlite_url, idempotency, call) == []
 

@@ -475,9 +475,10 @@ def test_a_wrappers_bad_options_fail_every_call_that_uses_them(client: runio.Cli
     # every later call: none of them runs the wrapper with options io.run_task would refuse.
     async def body(io: Any) -> Any:
         refused = []
+        bad = io.echo.with_options(timeout=-1)  # one namespace, its options checked per wrapper
         for key in ("first", "second"):
             try:
-                await io.echo.with_options(timeout=-1).send_message(key, to="ada")
+                await bad.send_message(key, to="ada")
             except runio.errors.ConfigurationError as exc:
                 refused.append(str(exc))
         fine = await io.echo.send_message("third", to="ada")

@@ -175,11 +175,11 @@ class IO:
         output_type: Any = None,
         **options: Any,
     ) -> Any:
-        """``run_task`` as the integration kit calls it: with ``record_start`` the attempt's
+        """``run_task`` as ``io.<name>.run_task`` calls it: with ``record_start`` the attempt's
         start is in the database before ``fn`` runs (so a crash during the vendor call loses no
-        attempt and ``task.outcome_unknown`` never misses one: the kit asks for it where a later
-        attempt acts on that flag, ``_bound._start_first``); ``scrub_output`` removes the
-        integration's secrets from the encoded output."""
+        attempt and ``task.outcome_unknown`` never misses one); ``scrub_output`` removes the
+        integration's secrets from the encoded output. (Wrapper calls go to the execution
+        directly, ``IntegrationIO._call_task``.)"""
         _check_options(
             cache_key,
             options.get("retry"),

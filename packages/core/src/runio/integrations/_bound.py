@@ -195,7 +195,6 @@ class IntegrationIO(Generic[ClientT]):
         SDK client, the call marked as this namespace's and the SDK's errors recorded) handed
         to the execution with the wrapper's options (``_fixed``)."""
         integration, runtime = self.integration, self._runtime
-        runtime.check_configured()
         bound = spec.bind(params, f"io.{self._key}.{spec.attr}({cache_key!r}, ...)")
         properties = None
         if spec.properties is not None:
@@ -206,11 +205,12 @@ class IntegrationIO(Generic[ClientT]):
                     f"The properties of {type(integration).__name__}.{spec.attr} raised "
                     f"{type(exc).__name__}: {exc}."
                 ) from exc
+        recorded = runtime.recorded(bound, spec.secret_params)
+        runtime.check_configured()
         fixed = self._fixed.get(spec)
         if fixed is None:
             fixed = self._fixed[spec] = self._fix(spec, cache_key)
         name, icon, retry, redact, timeout, start_first = fixed
-        recorded = runtime.recorded(bound, spec.secret_params)
         wrapper, finder = spec.fn, spec.finder
         loop = asyncio.get_running_loop()
         fn: Callable[[Task], Any]
@@ -312,17 +312,18 @@ class IntegrationIO(Generic[ClientT]):
 
 
 def _start_first(spec: IntegrationTask[Any, Any, Any, Any], integration: Integration[Any]) -> bool:
-    """Whether a wrapper's attempt must be stored before the vendor is called: when a later
-    attempt acts on ``task.outcome_unknown``, which a start lost to a crash would leave false.
-    That is a wrapper with a ``find_previous``, and a write the vendor can neither deduplicate
-    (``idempotency = "key"``) nor is declared harmless to repeat (``at_least_once``). Any other
-    call's start is bookkeeping, written as a plain task's (held briefly, then written while
-    the call waits for the vendor; a call answered by then is stored once, finished): a crash
-    in that time loses only the record that the attempt began, and the next attempt, with the
-    same idempotency key, is as harmless as the vendor makes any retry."""
+    """Whether a wrapper's attempt must be stored before the vendor is called: whenever a later
+    attempt may act on ``task.outcome_unknown``, which a start lost to a crash would leave
+    false. That is a wrapper with a ``find_previous``, and any call but a read to a vendor that
+    does not deduplicate on the idempotency key (``idempotency`` other than ``"key"``: such
+    wrappers may read the flag themselves, as Slack's deleting a message does). Any other call
+    (a read; a call to a vendor that deduplicates on the key) stores its start as a plain task
+    does: held briefly, then written while the call waits for the vendor, or with the result
+    for a call answered by then. A crash in that time loses only the record that the attempt
+    began, and the retry, with the same idempotency key, is applied once by the vendor."""
     if spec.finder is not None:
         return True
-    return spec.effect == "write" and not spec.at_least_once and integration.idempotency != "key"
+    return spec.effect != "read" and integration.idempotency != "key"
 
 
 _FOUND = Property("Found", "the earlier attempt's write (not repeated)")
