@@ -72,17 +72,31 @@ def _summary(latencies: list[float]) -> dict[str, Any]:
     }
 
 
+def _client(ctx: dict[str, Any]) -> runio.Client:
+    """A client on a fresh SQLite file (``query`` added to its URL)."""
+    return runio.Client(
+        "bench",
+        database_url=f"sqlite:///{Path(ctx['workdir']) / 'runio.db'}"
+        + ctx["params"].get("query", ""),
+    )
+
+
+def _floor_db(ctx: dict[str, Any]) -> sqlite3.Connection:
+    """The floor's raw ``sqlite3`` table, at runio's settings (WAL, FULL)."""
+    conn = sqlite3.connect(Path(ctx["workdir"]) / "floor.db", isolation_level=None)
+    conn.execute("PRAGMA journal_mode=wal")
+    conn.execute("PRAGMA synchronous=full")
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)")
+    return conn
+
+
 def b6_wrapper(ctx: dict[str, Any]) -> dict[str, Any]:
     """N ``await io.stripe.create_customer(...)`` in one run, each timed; ``query`` is added to
     the database URL (``?synchronous=normal`` for the diagnostic side)."""
     n = int(ctx["params"]["n"])
     latencies: list[float] = []
     with _fake_stripe() as (url, customers):
-        client = runio.Client(
-            "bench",
-            database_url=f"sqlite:///{Path(ctx['workdir']) / 'runio.db'}"
-            + ctx["params"].get("query", ""),
-        )
+        client = _client(ctx)
 
         @client.define_job(
             id="b6",
@@ -120,10 +134,7 @@ def b6_bare(ctx: dict[str, Any]) -> dict[str, Any]:
     # warning says nothing about speed.
     warnings.simplefilter("ignore", DeprecationWarning)
     latencies: list[float] = []
-    conn = sqlite3.connect(Path(ctx["workdir"]) / "floor.db", isolation_level=None)
-    conn.execute("PRAGMA journal_mode=wal")
-    conn.execute("PRAGMA synchronous=full")
-    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)")
+    conn = _floor_db(ctx)
 
     async def calls(url: str) -> None:
         client = stripe.StripeClient(API_KEY, base_addresses={"api": url})
@@ -157,17 +168,10 @@ def b6_interleaved(ctx: dict[str, Any]) -> dict[str, Any]:
     sides. ``query`` is added to runio's database URL."""
     n = int(ctx["params"]["n"])
     warnings.simplefilter("ignore", DeprecationWarning)
-    conn = sqlite3.connect(Path(ctx["workdir"]) / "floor.db", isolation_level=None)
-    conn.execute("PRAGMA journal_mode=wal")
-    conn.execute("PRAGMA synchronous=full")
-    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)")
+    conn = _floor_db(ctx)
     times: dict[str, list[float]] = {"runio": [], "bare": [], "placed": []}
     with _fake_stripe() as (url, customers):
-        client = runio.Client(
-            "bench",
-            database_url=f"sqlite:///{Path(ctx['workdir']) / 'runio.db'}"
-            + ctx["params"].get("query", ""),
-        )
+        client = _client(ctx)
 
         @client.define_job(
             id="b6",
@@ -281,11 +285,7 @@ def integration_loop(ctx: dict[str, Any]) -> dict[str, Any]:
     vendor call and its noise. Not a benchmark of ``run.py``: for ``profile.py`` and for
     comparing two checkouts (``_child.py`` with ``source``)."""
     n = int(ctx["params"]["n"])
-    client = runio.Client(
-        "bench",
-        database_url=f"sqlite:///{Path(ctx['workdir']) / 'runio.db'}"
-        + ctx["params"].get("query", ""),
-    )
+    client = _client(ctx)
     took: dict[str, float] = {}
 
     @client.define_job(
