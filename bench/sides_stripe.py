@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -90,32 +90,50 @@ def _floor_db(ctx: dict[str, Any]) -> sqlite3.Connection:
     return conn
 
 
+def _run_stripe_job(
+    ctx: dict[str, Any], url: str, body: Callable[[runio.IO], Awaitable[Any]]
+) -> None:
+    """Run ``body(io)`` as the one run of a job whose ``io.stripe`` calls the fake at ``url``;
+    the run must complete."""
+    client = _client(ctx)
+
+    @client.define_job(
+        id="b6",
+        trigger=runio.event_trigger("b6"),
+        integrations={"stripe": Stripe(api_key=API_KEY, base_url=url)},
+    )
+    async def b6_job(payload: Any, io: runio.IO) -> Any:
+        return await body(io)
+
+    client.send_event("b6", {})
+    client.run_worker(until_idle=True)
+    run = client.list_runs(limit=1)[0]
+    assert run.status == "COMPLETED", run.status
+    client.close()
+
+
+def _commit_answer(conn: sqlite3.Connection, answer: Any) -> None:
+    """The floor's commit after a call: the answer's body, one row, WAL + FULL."""
+    conn.execute("BEGIN")
+    conn.execute("INSERT INTO t (v) VALUES (?)", (getattr(answer.last_response, "body", ""),))
+    conn.execute("COMMIT")
+
+
 def b6_wrapper(ctx: dict[str, Any]) -> dict[str, Any]:
     """N ``await io.stripe.create_customer(...)`` in one run, each timed; ``query`` is added to
     the database URL (``?synchronous=normal`` for the diagnostic side)."""
     n = int(ctx["params"]["n"])
     latencies: list[float] = []
+
+    async def calls(io: runio.IO) -> None:
+        await io.stripe.create_customer("warm-up", email="warm-up@example.com")
+        for i in range(n):
+            started = time.perf_counter()
+            await io.stripe.create_customer(f"customer-{i}", email=f"user{i}@example.com")
+            latencies.append(time.perf_counter() - started)
+
     with _fake_stripe() as (url, customers):
-        client = _client(ctx)
-
-        @client.define_job(
-            id="b6",
-            trigger=runio.event_trigger("b6"),
-            integrations={"stripe": Stripe(api_key=API_KEY, base_url=url)},
-        )
-        async def b6_job(payload: Any, io: runio.IO) -> int:
-            await io.stripe.create_customer("warm-up", email="warm-up@example.com")
-            for i in range(n):
-                started = time.perf_counter()
-                await io.stripe.create_customer(f"customer-{i}", email=f"user{i}@example.com")
-                latencies.append(time.perf_counter() - started)
-            return n
-
-        client.send_event("b6", {})
-        client.run_worker(until_idle=True)
-        run = client.list_runs(limit=1)[0]
-        assert run.status == "COMPLETED", run.status
-        client.close()
+        _run_stripe_job(ctx, url, calls)
     assert customers == [n + 1], customers
     return _summary(latencies)
 
@@ -143,10 +161,7 @@ def b6_bare(ctx: dict[str, Any]) -> dict[str, Any]:
             started = time.perf_counter()
             customer = await client.v1.customers.create_async({"email": f"user{i}@example.com"})
             if commit:
-                conn.execute("BEGIN")
-                body = getattr(customer.last_response, "body", "")
-                conn.execute("INSERT INTO t (v) VALUES (?)", (body,))
-                conn.execute("COMMIT")
+                _commit_answer(conn, customer)
             latencies.append(time.perf_counter() - started)
 
     with _fake_stripe() as (url, customers):
@@ -170,63 +185,44 @@ def b6_interleaved(ctx: dict[str, Any]) -> dict[str, Any]:
     warnings.simplefilter("ignore", DeprecationWarning)
     conn = _floor_db(ctx)
     times: dict[str, list[float]] = {"runio": [], "bare": [], "placed": []}
+
+    async def turns(io: runio.IO) -> None:
+        bare = stripe.StripeClient(API_KEY, base_addresses={"api": url})
+
+        async def runio_call(i: int) -> None:
+            await io.stripe.create_customer(f"customer-{i}", email=f"user{i}@example.com")
+
+        async def bare_call(i: int) -> None:
+            await bare.v1.customers.create_async({"email": f"bare{i}@example.com"})
+
+        async def placed_call(i: int) -> None:
+            customer = await bare.v1.customers.create_async({"email": f"placed{i}@ex.com"})
+            _commit_answer(conn, customer)
+
+        calls = [("runio", runio_call), ("bare", bare_call), ("placed", placed_call)]
+        for _, call in calls:  # warm-up: opens the connections
+            await call(-1)
+        for i in range(n):
+            for name, call in calls[i % 3 :] + calls[: i % 3]:
+                started = time.perf_counter()
+                await call(i)
+                times[name].append(time.perf_counter() - started)
+
     with _fake_stripe() as (url, customers):
-        client = _client(ctx)
-
-        @client.define_job(
-            id="b6",
-            trigger=runio.event_trigger("b6"),
-            integrations={"stripe": Stripe(api_key=API_KEY, base_url=url)},
-        )
-        async def b6_job(payload: Any, io: runio.IO) -> int:
-            bare = stripe.StripeClient(API_KEY, base_addresses={"api": url})
-
-            async def runio_call(i: int) -> None:
-                await io.stripe.create_customer(f"customer-{i}", email=f"user{i}@example.com")
-
-            async def bare_call(i: int) -> None:
-                await bare.v1.customers.create_async({"email": f"bare{i}@example.com"})
-
-            async def placed_call(i: int) -> None:
-                customer = await bare.v1.customers.create_async({"email": f"placed{i}@ex.com"})
-                conn.execute("BEGIN")
-                body = getattr(customer.last_response, "body", "")
-                conn.execute("INSERT INTO t (v) VALUES (?)", (body,))
-                conn.execute("COMMIT")
-
-            calls = [("runio", runio_call), ("bare", bare_call), ("placed", placed_call)]
-            for name, call in calls:  # warm-up: opens the connections
-                await call(-1)
-                del name
-            for i in range(n):
-                for name, call in calls[i % 3 :] + calls[: i % 3]:
-                    started = time.perf_counter()
-                    await call(i)
-                    times[name].append(time.perf_counter() - started)
-            return n
-
-        client.send_event("b6", {})
-        client.run_worker(until_idle=True)
-        run = client.list_runs(limit=1)[0]
-        assert run.status == "COMPLETED", run.status
-        client.close()
+        _run_stripe_job(ctx, url, turns)
     conn.close()
     assert customers == [3 * (n + 1)], customers
-    bare_times = times["bare"]
+
+    def beyond_us(call: str, other: str) -> float:
+        """The median over turns of ``call``'s time minus ``other``'s, in µs."""
+        pairs = zip(times[call], times[other], strict=True)
+        return float(statistics.median(a - b for a, b in pairs)) * 1e6
+
     return {
-        "overhead_us": statistics.median(
-            r - b for r, b in zip(times["runio"], bare_times, strict=True)
-        )
-        * 1e6,
-        "commit_after_call_us": statistics.median(
-            p - b for p, b in zip(times["placed"], bare_times, strict=True)
-        )
-        * 1e6,
-        "beyond_placed_us": statistics.median(
-            r - p for r, p in zip(times["runio"], times["placed"], strict=True)
-        )
-        * 1e6,
-        "bare_median_ms": statistics.median(bare_times) * 1000,
+        "overhead_us": beyond_us("runio", "bare"),
+        "commit_after_call_us": beyond_us("placed", "bare"),
+        "beyond_placed_us": beyond_us("runio", "placed"),
+        "bare_median_ms": statistics.median(times["bare"]) * 1000,
     }
 
 
