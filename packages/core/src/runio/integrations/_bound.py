@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import inspect
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar, cast
@@ -130,35 +131,7 @@ class IntegrationIO(Generic[ClientT]):
     ) -> Any:
         runtime = self._runtime
         runtime.check_configured()
-        loop = asyncio.get_running_loop()
-        fn: Callable[[Task], Any]
-        if is_async:
-
-            async def run_async(task: Task) -> Any:
-                token = _calling.set(self)
-                try:
-                    return await call(runtime.client_for(loop), task)
-                except Exception as exc:
-                    _raise_recorded(runtime, exc, task)
-                finally:
-                    _calling.reset(token)
-
-            fn = run_async
-        else:
-
-            def run_sync(task: Task) -> Any:
-                token = _calling.set(self)
-                try:
-                    result = call(runtime.client_for(loop), task)
-                except Exception as exc:
-                    _raise_recorded(runtime, exc, task)
-                finally:
-                    _calling.reset(token)
-                if inspect.isawaitable(result):  # a sync lambda around an async SDK method
-                    return self._awaited(result, task)
-                return result
-
-            fn = run_sync
+        fn = self._task_fn(call, is_async)
         integration = self.integration
         retry = options.get("retry") or self._options.get("retry")
         timeout = options.get("timeout")
@@ -182,6 +155,39 @@ class IntegrationIO(Generic[ClientT]):
             display_key=options.get("display_key"),
         )
 
+    def _task_fn(self, call: Callable[[Any, Task], Any], is_async: bool) -> Callable[[Task], Any]:
+        """The task's function for ``call(client, task)``: it runs with the SDK client, the call
+        marked as this namespace's (``_calling``), and the SDK's errors recorded as the
+        integration translates and scrubs them."""
+        runtime = self._runtime
+        loop = asyncio.get_running_loop()
+        if is_async:
+
+            async def run_async(task: Task) -> Any:
+                token = _calling.set(self)
+                try:
+                    return await call(runtime.client_for(loop), task)
+                except Exception as exc:
+                    _raise_recorded(runtime, exc, task)
+                finally:
+                    _calling.reset(token)
+
+            return run_async
+
+        def run_sync(task: Task) -> Any:
+            token = _calling.set(self)
+            try:
+                result = call(runtime.client_for(loop), task)
+            except Exception as exc:
+                _raise_recorded(runtime, exc, task)
+            finally:
+                _calling.reset(token)
+            if inspect.isawaitable(result):  # a sync lambda around an async SDK method
+                return self._awaited(result, task)
+            return result
+
+        return run_sync
+
     async def _awaited(self, pending: Awaitable[Any], task: Task) -> Any:
         try:
             return await pending
@@ -191,9 +197,8 @@ class IntegrationIO(Generic[ClientT]):
     async def _call_task(
         self, spec: IntegrationTask[Any, Any, Any, Any], cache_key: Any, params: dict[str, Any]
     ) -> Any:
-        """One call of a wrapper: the task's function (the finder, then the wrapper, with the
-        SDK client, the call marked as this namespace's and the SDK's errors recorded) handed
-        to the execution with the wrapper's options (``_fixed``)."""
+        """One call of a wrapper: the task's function (the finder, then the wrapper:
+        ``_task_fn``) handed to the execution with the wrapper's options (``_fixed``)."""
         integration, runtime = self.integration, self._runtime
         bound = spec.bind(params, f"io.{self._key}.{spec.attr}({cache_key!r}, ...)")
         properties = None
@@ -212,48 +217,32 @@ class IntegrationIO(Generic[ClientT]):
             fixed = self._fixed[spec] = self._fix(spec, cache_key)
         name, icon, retry, redact, timeout, start_first = fixed
         wrapper, finder = spec.fn, spec.finder
-        loop = asyncio.get_running_loop()
-        fn: Callable[[Task], Any]
-        if spec.is_async:
+        call: Callable[[Any, Task], Any]
+        if finder is None:  # the wrapper itself, called without a frame of its own
+            call = functools.partial(wrapper, integration, **bound)
+        elif spec.is_async:
 
-            async def call_async(task: Task) -> Any:
-                token = _calling.set(self)
-                try:
-                    client = runtime.client_for(loop)
-                    if finder is not None and task.outcome_unknown:
-                        found = await finder(integration, client, task, **bound)
-                        if found is not None:
-                            task.output_properties.append(_FOUND)
-                            return found
-                    return await wrapper(integration, client, task, **bound)
-                except Exception as exc:
-                    _raise_recorded(runtime, exc, task)
-                finally:
-                    _calling.reset(token)
+            async def call_async(client: Any, task: Task) -> Any:
+                if task.outcome_unknown:
+                    found = await finder(integration, client, task, **bound)
+                    if found is not None:
+                        task.output_properties.append(_FOUND)
+                        return found
+                return await wrapper(integration, client, task, **bound)
 
-            fn = call_async
+            call = call_async
         else:
 
-            def call_sync(task: Task) -> Any:
-                token = _calling.set(self)
-                try:
-                    client = runtime.client_for(loop)
-                    result = None
-                    if finder is not None and task.outcome_unknown:
-                        result = finder(integration, client, task, **bound)
-                        if result is not None:
-                            task.output_properties.append(_FOUND)
-                    if result is None:
-                        result = wrapper(integration, client, task, **bound)
-                except Exception as exc:
-                    _raise_recorded(runtime, exc, task)
-                finally:
-                    _calling.reset(token)
-                if inspect.isawaitable(result):  # a sync wrapper returning an awaitable
-                    return self._awaited(result, task)
-                return result
+            def call_sync(client: Any, task: Task) -> Any:
+                if task.outcome_unknown:
+                    found = finder(integration, client, task, **bound)
+                    if found is not None:
+                        task.output_properties.append(_FOUND)
+                        return found
+                return wrapper(integration, client, task, **bound)
 
-            fn = call_sync
+            call = call_sync
+        fn = self._task_fn(call, spec.is_async)
         ex = self._io._execution
         return await ex.run_task(
             cache_key,
