@@ -188,8 +188,9 @@ class _Interrupted(BaseException):
 
 
 class _InterruptingBell:
-    """Stands in for the lane's "done" bell: its first timed wait is interrupted while the
-    call still runs, once it has answered, or just after taking the answer."""
+    """Stands in for the lane's "done" bell: the caller's first wait (a look, when the lane is
+    pinned, or the timed wait) is interrupted while the call still runs, once it has answered,
+    or just after taking the answer."""
 
     def __init__(self, real: Any, *, when: str, handed_over: threading.Event) -> None:
         self._real = real
@@ -198,7 +199,7 @@ class _InterruptingBell:
         self._interrupted = False
 
     def wait(self, timeout: float | None = None) -> bool:
-        if timeout is not None and timeout > 0 and not self._interrupted:
+        if timeout is not None and not self._interrupted:
             self._interrupted = True
             if self._when != "while running":
                 assert self._handed_over.wait(timeout=30)
@@ -273,6 +274,31 @@ def test_the_lane_sleeps_on_the_caller_s_cpu_and_runs_each_call_on_all_of_them(
         assert pin[0] == "pin" and pin[1] == lane and len(pin[2]) == 1 and pin[2] <= everywhere
         assert own == ("own", 0, everywhere)
         assert call == ("call", lane, everywhere)
+
+
+@pinning
+@pytest.mark.parametrize("pins", [True, False], ids=["pinned", "unpinned"])
+def test_the_caller_gives_its_cpu_to_the_pinned_lane_it_woke(
+    threads: TaskThreads, monkeypatch: pytest.MonkeyPatch, pins: bool
+) -> None:
+    """Having rung a pinned lane, the caller finds no outcome yet and yields its CPU, so the
+    woken thread runs there at once; an unpinned lane runs on another CPU: no yield."""
+    threads.pins = pins
+    caller = threading.get_native_id()
+    yielded = threading.Event()
+    yields: list[int] = []
+    real = os.sched_yield
+
+    def recorded() -> None:
+        yields.append(threading.get_native_id())
+        yielded.set()
+        real()
+
+    monkeypatch.setattr(os, "sched_yield", recorded)
+    wait_for_yield = 10 if pins else 0  # unpinned: whether any yield came before the call ends
+    done, saw_yield = threads.call_quick(lambda arg: yielded.wait(wait_for_yield), None, wait=30)
+    assert done
+    assert saw_yield is pins and yields == ([caller] if pins else [])
 
 
 @pinning

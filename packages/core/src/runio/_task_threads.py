@@ -22,6 +22,10 @@ sharing a CPU, and the hand-off becomes a switch between two threads on one CPU 
 wake-up of another CPU and back: on a virtual machine, with eventfds, about 15 µs a round trip
 (two thread switches), against 25 through locks (five: each woken thread first finds the GIL
 held) and 60 with the threads on different CPUs.
+Having rung, the caller gives its CPU up (``sched_yield``) unless the outcome is there already:
+the woken thread, waiting for that CPU, runs at once, where the caller would otherwise first go
+to sleep in its wait, to be woken again as the outcome comes (a quick call in a tight loop: 15 µs
+a call instead of 21; a plain task function at ``synchronous=full``: about 14 µs less CPU a task).
 The function never runs pinned, so the threads and processes it starts get the CPUs they would
 get without the lane. (Should the CPUs not be taken back, the call runs on one CPU, a warning
 says so, and the worker pins no thread again.)
@@ -299,10 +303,16 @@ class _Lane:
     def call(self, fn: Callable[..., Any], args: tuple[Any, ...], wait: float) -> tuple[bool, Any]:
         self._call = (fn, args)
         try:
-            if self._pins and self._owner.pins:
+            pinned = self._pins and self._owner.pins
+            if pinned:
                 self._sleep_on_this_cpu()
             self._go.ring()
-            if not self._done.wait(wait):
+            answered = False
+            if pinned:
+                answered = self._done.wait(0)  # the woken thread may have run already
+                if not answered:
+                    os.sched_yield()  # it waits for this CPU: it runs now
+            if not answered and not self._done.wait(wait):
                 with self._state:
                     if self._outcome is None:  # still running: it answers through a future
                         return False, self._retire()
