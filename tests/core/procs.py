@@ -235,3 +235,28 @@ def wait_for_status(
         detail=describe,
     )
     return [client.get_run(run_id) for run_id in run_ids]
+
+
+HOLD_STARTS_ENV = "TEST_HOLD_STARTS"
+"""Read by a test app that sets ``runio.storage._deferred.HOLD_STARTS`` from it: how long a task's
+start may wait to be written (an hour: a kill always loses it)."""
+
+
+def settle_start_window(
+    window: str, client: runio.Client, run_id: str, cache_key: str, procs: Procs
+) -> None:
+    """Before a worker is killed inside task ``cache_key``: for ``"stored"``, wait until the
+    attempt's start is in the database; for ``"lost"`` (the worker was started with
+    ``HOLD_STARTS_ENV`` at an hour), check that it is not."""
+
+    def started() -> bool:
+        run = client.get_run(run_id)
+        return any(t.cache_key == cache_key and t.status == "RUNNING" for t in run.tasks)
+
+    if window == "stored":
+        wait_until(
+            started, timeout=30, what="the attempt's start to be stored", detail=procs.outputs
+        )
+    else:
+        assert window == "lost", window
+        assert not started()

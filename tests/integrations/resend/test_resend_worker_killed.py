@@ -13,11 +13,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from procs import running, sender, wait_for_status, wait_until
+from procs import HOLD_STARTS_ENV, running, sender, settle_start_window, wait_for_status
 from resend_helpers import API_KEY
 from runio_resend.testing import FakeResend
-
-import runio
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -67,7 +65,7 @@ def test_an_email_is_sent_once_across_a_killed_worker(tmp_path: Path, start: str
     ):
         env = {"RESEND_API_KEY": API_KEY, "RESEND_API_BASE": fake.url}
         if start == "lost":
-            env["TEST_HOLD_STARTS"] = "3600"
+            env[HOLD_STARTS_ENV] = "3600"
         hold = fake.hold_after_write(method="POST", path="/emails")
         run_id = client.send_event("signup", {"email": "ada@example.com"}).run_ids[0]
         first = procs.start(
@@ -75,15 +73,7 @@ def test_an_email_is_sent_once_across_a_killed_worker(tmp_path: Path, start: str
         )
         held = hold.wait_applied(timeout=30)
         assert len(fake.emails) == 1  # Resend has it; the worker has not heard back
-        if start == "stored":
-            wait_until(
-                lambda: _started(client, run_id),
-                timeout=30,
-                what="the attempt's start to be stored",
-                detail=procs.outputs,
-            )
-        else:
-            assert not _started(client, run_id)
+        settle_start_window(start, client, run_id, "welcome-email", procs)
         first.send(signal.SIGKILL)
         assert first.wait_exit(10) == -signal.SIGKILL
 
@@ -118,8 +108,3 @@ def test_an_email_is_sent_once_across_a_killed_worker(tmp_path: Path, start: str
     refused = sends[1:-1]  # the second worker's sends while the first was still in progress
     assert refused and all(r.status == 409 for r in refused)
     assert sends[-1].outcome == "replayed" and sends[-1].status == 200
-
-
-def _started(client: runio.Client, run_id: str) -> bool:
-    run = client.get_run(run_id)
-    return any(task.cache_key == "welcome-email" and task.status == "RUNNING" for task in run.tasks)

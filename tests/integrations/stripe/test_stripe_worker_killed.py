@@ -11,11 +11,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from procs import running, sender, wait_for_status, wait_until
+from procs import HOLD_STARTS_ENV, running, sender, settle_start_window, wait_for_status
 from runio_stripe.testing import FakeStripe
 from stripe_helpers import API_KEY
-
-import runio
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -59,7 +57,7 @@ def test_a_customer_is_created_once_across_a_killed_worker(tmp_path: Path, start
     ):
         env = {"STRIPE_API_KEY": API_KEY, "STRIPE_API_BASE": fake.url}
         if start == "lost":
-            env["TEST_HOLD_STARTS"] = "3600"
+            env[HOLD_STARTS_ENV] = "3600"
         hold = fake.hold_after_write(method="POST", path="/v1/customers")
         run_id = client.send_event("signup", {"email": "ada@example.com"}).run_ids[0]
         first = procs.start(
@@ -67,15 +65,7 @@ def test_a_customer_is_created_once_across_a_killed_worker(tmp_path: Path, start
         )
         held = hold.wait_applied(timeout=30)
         assert len(fake.customers) == 1  # Stripe has done it; the worker has not heard back
-        if start == "stored":
-            wait_until(
-                lambda: _started(client, run_id),
-                timeout=30,
-                what="the attempt's start to be stored",
-                detail=procs.outputs,
-            )
-        else:
-            assert not _started(client, run_id)
+        settle_start_window(start, client, run_id, "customer", procs)
         first.send(signal.SIGKILL)
         assert first.wait_exit(10) == -signal.SIGKILL
         hold.release()
@@ -103,8 +93,3 @@ def test_a_customer_is_created_once_across_a_killed_worker(tmp_path: Path, start
     assert [r.header("Idempotency-Key") for r in writes] == [task.idempotency_key] * 2
     assert writes[0] is held
     assert writes[1].outcome == "replayed"
-
-
-def _started(client: runio.Client, run_id: str) -> bool:
-    run = client.get_run(run_id)
-    return any(task.cache_key == "customer" and task.status == "RUNNING" for task in run.tasks)
