@@ -140,6 +140,76 @@ def test_parallel_waits_suspend_until_the_first_wake_time(
     assert client.get_run(run_id).output == "both over"
 
 
+def test_a_task_started_beside_a_wait_runs_before_the_run_pauses(
+    client: runio.Client, clock: TestClock
+) -> None:
+    """The wait's branch runs first and pauses the run without awaiting anything; the task
+    launched with it by the same ``gather`` still starts, runs and is recorded in this
+    execution, not when the wait is over."""
+    ran: list[float] = []
+
+    @client.define_job(id="beside", trigger=runio.event_trigger("beside"))
+    async def beside(payload: object, io: runio.IO) -> str:
+        async def work(task: runio.Task) -> str:
+            ran.append(clock.now())
+            return "done"
+
+        _, out = await asyncio.gather(io.wait("pause", 10), io.run_task("work", work))
+        return str(out)
+
+    start = clock.now()
+    run_id = client.send_event("beside").run_ids[0]
+    client.run_worker(until_idle=True)
+    run = client.get_run(run_id)
+    assert (run.status, run.ready_at) == ("WAITING", start + 10)
+    assert run.task("work").status == "COMPLETED"
+    assert ran == [start]
+
+    clock.advance(seconds=10)
+    client.run_worker(until_idle=True)
+    assert client.get_run(run_id).output == "done"
+    assert ran == [start]  # the stored result, not a second call
+
+
+def test_a_wait_reached_while_the_run_pauses_begins_then(
+    client: runio.Client, clock: TestClock
+) -> None:
+    """One branch pauses the run at a 10 s wait while the other is running a task; that task's
+    branch then reaches a 20 s wait before the run has paused. The second wait is recorded when
+    reached (ending 20 s after it, not 20 s after the first one), and the run wakes for each."""
+
+    @client.define_job(id="later-wait", trigger=runio.event_trigger("later-wait"))
+    async def later_wait(payload: object, io: runio.IO) -> str:
+        async def step(task: runio.Task) -> str:
+            await asyncio.sleep(0)  # in flight while the other branch pauses the run
+            return "stepped"
+
+        async def then_wait() -> None:
+            await io.run_task("step", step)
+            await io.wait("long", 20)
+
+        await asyncio.gather(io.wait("short", 10), then_wait())
+        return "both over"
+
+    start = clock.now()
+    run_id = client.send_event("later-wait").run_ids[0]
+    client.run_worker(until_idle=True)
+    run = client.get_run(run_id)
+    assert run.task("step").status == "COMPLETED"
+    assert {t.cache_key: t.wake_at for t in run.tasks if t.kind == "wait"} == {
+        "short": start + 10,
+        "long": start + 20,
+    }
+    assert run.ready_at == start + 10
+
+    clock.advance(seconds=10)
+    client.run_worker(until_idle=True)
+    assert client.get_run(run_id).ready_at == start + 20
+    clock.advance(seconds=10)
+    client.run_worker(until_idle=True)
+    assert client.get_run(run_id).output == "both over"
+
+
 def test_parallel_parents_keep_their_children_apart(client: runio.Client) -> None:
     @client.define_job(id="parents", trigger=runio.event_trigger("parents"))
     async def parents(payload: object, io: runio.IO) -> list[str]:

@@ -219,6 +219,21 @@ class Execution:
 
     # -- boundaries ------------------------------------------------------------------------------
     def check_boundary(self) -> None:
+        """Raise the signal that ends this execution, if any: a lost lease, a failed write,
+        a cancellation, the run's deadline, or a pause (the run suspending, or the worker
+        stopping): once a run is pausing, no new task starts."""
+        self.check_live()
+        if self.suspend_at is not None:
+            raise Suspend()
+        if self.stopping:
+            self.suspend_at = self.clock.now()
+            raise Suspend()
+
+    def check_live(self) -> None:
+        """``check_boundary`` without the pause: what a new wait checks. A wait reached while
+        the run is pausing (another branch of an ``asyncio.gather`` reached a wait first) is
+        still recorded, so parallel waits begin when they are reached, not when the run
+        resumes; the run then pauses until the earliest of them ends."""
         if self.lease_lost:
             raise LeaseLost()
         if self.store_error is not None:
@@ -228,13 +243,15 @@ class Execution:
         if self.deadline is not None and self.clock.now() >= self.deadline:
             self.timed_out = True
             raise TimedOut()
-        if self.suspend_at is not None:
-            raise Suspend()
-        if self.stopping:
-            self.suspend_at = self.clock.now()
-            raise Suspend()
 
-    def suspend_until(self, when: float) -> Suspend:
+    async def suspend_until(self, when: float) -> Suspend:
+        """Pause the run until ``when`` (or its deadline): the ``Suspend`` to raise. The
+        branches started with this one (one ``asyncio.gather``) get a loop turn first, so each
+        reaches its first step before the run is pausing: a task it starts runs and is
+        recorded before the run pauses, a wait it reaches is recorded (``check_live``). Without
+        the turn, a branch that pauses without awaiting anything (a wait recorded on the event
+        loop's thread) would keep its siblings from starting until the run resumes."""
+        await asyncio.sleep(0)
         if self.deadline is not None:
             when = min(when, self.deadline)
         self.suspend_at = when if self.suspend_at is None else min(self.suspend_at, when)
@@ -433,7 +450,7 @@ class Execution:
                 raise Canceled()
             if status == TaskStatus.WAITING:
                 if stored.retry_at is not None and stored.retry_at > now:
-                    raise self.suspend_until(stored.retry_at)
+                    raise await self.suspend_until(stored.retry_at)
                 attempt = stored.attempts + 1
                 outcome_unknown = _outcome_was_unknown(stored.error)
             elif status == TaskStatus.RUNNING and self.resume_running:
@@ -791,7 +808,7 @@ class Execution:
                 error["message"],
                 retry_at,
             )
-            raise self.suspend_until(retry_at)
+            raise await self.suspend_until(retry_at)
         stored.status = TaskStatus.ERRORED
         raise self._failed_error(cache_key, text, task.id, task.attempt, task.parent_id) from cause
 
@@ -858,7 +875,7 @@ class Execution:
     async def _wait_until(
         self, cache_key: Any, when: float | None, seconds: float | None, *, parent: Frame | None
     ) -> None:
-        self.check_boundary()
+        self.check_live()  # a pausing run still records a new wait: ``check_live``
         key, depth = self._claim_key(cache_key, parent)
         if key in self.outputs:  # the wait ended in an earlier execution
             del self.outputs[key]
@@ -872,7 +889,7 @@ class Execution:
                 raise Canceled()
             wake_at = stored.wake_at if stored.wake_at is not None else now
             if wake_at > now:
-                raise self.suspend_until(wake_at)
+                raise await self.suspend_until(wake_at)
             self.store.complete_wait(self.lease, task_id=stored.id, now=now)
             stored.status = TaskStatus.COMPLETED
             return
@@ -894,7 +911,13 @@ class Execution:
         new_task = self._new_task(
             key, cache_key, parent, depth, "wait", now=now, name=label, icon="clock"
         )
-        await self._persist(self.store.record_wait(self.lease, new_task=new_task, wake_at=wake_at))
+        self.inflight += 1  # the run pauses only once this is recorded
+        try:
+            await self._persist(
+                self.store.record_wait(self.lease, new_task=new_task, wake_at=wake_at)
+            )
+        finally:
+            self._leave()
         self.tasks[key] = StoredTask(
             new_task.id,
             new_task.parent_id,
@@ -909,7 +932,7 @@ class Execution:
             wake_at,
         )
         if wake_at > now:
-            raise self.suspend_until(wake_at)
+            raise await self.suspend_until(wake_at)
         self.store.complete_wait(self.lease, task_id=new_task.id, now=now)
         self.tasks[key].status = TaskStatus.COMPLETED
 
@@ -939,7 +962,7 @@ class Execution:
             start_at,
             None,
         )
-        raise self.suspend_until(start_at)
+        raise await self.suspend_until(start_at)
 
     async def wait_for_event(
         self,
@@ -966,7 +989,7 @@ class Execution:
             and (stored.wake_at is None or stored.wake_at <= now)
         )
         if not due:
-            self.check_boundary()
+            self.check_live()  # a pausing run still records a new wait: ``check_live``
         elif self.lease_lost or self.store_error is not None or self.canceled:
             self.check_boundary()  # raises; a due wait is resolved even by a suspending run,
             # so a wait whose event came is not left behind by a parallel one still waiting
@@ -979,7 +1002,7 @@ class Execution:
             if stored.status == TaskStatus.CANCELED:
                 raise Canceled()
             if stored.wake_at is not None and stored.wake_at > now:
-                raise self.suspend_until(stored.wake_at)
+                raise await self.suspend_until(stored.wake_at)
             error = self._event_timeout(cache_key, name, timeout)
             error_text = json.dumps(
                 _error_json(error, event=name, timeout=timeout), ensure_ascii=False, default=str
@@ -1000,7 +1023,7 @@ class Execution:
                 stored.status, stored.error = TaskStatus.ERRORED, error_text
                 raise error
             stored.wake_at = float(value)  # its event was canceled: wait on
-            raise self.suspend_until(stored.wake_at)
+            raise await self.suspend_until(stored.wake_at)
         if depth > self.limits.max_task_depth:
             raise TaskDepthError(
                 f"Wait {cache_key!r} would be nested {depth} levels deep, deeper than "
@@ -1033,17 +1056,21 @@ class Execution:
             task_id, parent_id = new_task.id, new_task.parent_id
         else:  # ended by a timeout, then reset by *retry run*: it waits anew
             task_id, parent_id = stored.id, stored.parent_id
-        await self._persist(
-            self.store.record_event_wait(
-                self.lease,
-                new_task=new_task,
-                task_id=task_id,
-                name=name,
-                filter=filter_json,
-                began_at=now,
-                timeout_at=timeout_at,
+        self.inflight += 1  # the run pauses only once this is recorded
+        try:
+            await self._persist(
+                self.store.record_event_wait(
+                    self.lease,
+                    new_task=new_task,
+                    task_id=task_id,
+                    name=name,
+                    filter=filter_json,
+                    began_at=now,
+                    timeout_at=timeout_at,
+                )
             )
-        )
+        finally:
+            self._leave()
         self.tasks[key] = StoredTask(
             task_id,
             parent_id,
@@ -1058,7 +1085,7 @@ class Execution:
             timeout_at,
             now,
         )
-        raise self.suspend_until(timeout_at)
+        raise await self.suspend_until(timeout_at)
 
     def _event_timeout(self, cache_key: Any, name: str, timeout: float) -> EventTimeoutError:
         return EventTimeoutError(
