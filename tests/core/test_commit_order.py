@@ -180,15 +180,37 @@ async def test_writes_made_on_the_loop_in_a_row_still_give_it_a_turn_now_and_the
         writes += 1
 
     monkeypatch.setattr(_sqlite, "YIELD_EVERY", 3600.0)
-    await write()  # the first write gives the loop its turn: none was given before
+    await write()  # the loop's turns are watched from here
     loop.call_soon(lambda: ran.append(writes))
     for _ in range(20):
         await write()
-    assert ran == []  # twenty writes, no turn: the last was less than an hour ago
+    assert ran == []  # twenty writes, no turn: the watch began less than an hour ago
     monkeypatch.setattr(_sqlite, "YIELD_EVERY", 0.0)
     await write()
     assert ran == [21]  # the callback ran during the 22nd write, before it returned
     assert await store.execute_raw("SELECT count(*) FROM seq") == [(22,)]
+
+
+@pytest.mark.anyio
+async def test_a_write_after_the_loop_had_a_turn_by_itself_gives_it_none(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A turn the loop took by itself (the run awaited something between two writes, as a
+    vendor's answer) counts: the next write does not give it another, however long ago the
+    watch began; writes in a row after it do again."""
+    alone_in_worker.set(lambda: True)  # in this test's own context
+    monkeypatch.setattr(_sqlite, "YIELD_EVERY", 0.0)
+    loop = asyncio.get_running_loop()
+    ran: list[str] = []
+    insert = "INSERT INTO seq (v) VALUES ('x')"
+    await store.execute_raw(insert)  # watched from here
+    await asyncio.sleep(0.01)  # the loop's own turns, as while awaiting a vendor
+    loop.call_soon(lambda: ran.append("turn"))
+    await store.execute_raw(insert)
+    assert ran == []  # the loop had its turn during the sleep: none given here
+    await store.execute_raw(insert)
+    assert ran == ["turn"]  # a second write in a row: no turn since the first, one given
+    assert await store.execute_raw("SELECT count(*) FROM seq") == [(3,)]
 
 
 @pytest.mark.anyio

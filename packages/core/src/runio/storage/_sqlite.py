@@ -21,9 +21,11 @@ moving average of how long its durable commits take, and while it is above ``INL
 serve the dashboard) is never held for long; so does a write that finds the database locked by
 another process (found at once: the connection has no busy timeout), rather than the caller
 waiting for the lock. The order of writes and the durability of each commit are the same either
-way. Such a write gives the event loop a turn when ``YIELD_EVERY`` has passed since the last one
-it gave, so timers and I/O still run while a run makes many writes in a row (a turn on every
-write would cost about as much as a commit at ``synchronous=normal``).
+way. Such a write gives the event loop a turn when the loop had none for ``YIELD_EVERY``, so
+timers and I/O still run while a run makes many writes in a row (a turn on every write would
+cost about as much as a commit at ``synchronous=normal``). A turn the loop took by itself counts
+(the run awaited a vendor's answer between two writes, say): each write that finds none pending
+schedules a callback that notes the loop's next turn (``_turn_due``).
 
 A write applied there that is all there is to commit, and has a single-statement form
 (``_Item.solo``: an integration call's recorded start, the completion of a first attempt), goes
@@ -48,7 +50,6 @@ import concurrent.futures
 import contextlib
 import json
 import logging
-import math
 import os
 import queue
 import sqlite3
@@ -915,8 +916,9 @@ class SQLiteStore(Store):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.faults = Faults()
         self._deferred: DeferredWrites[_Item] = DeferredWrites(self._put, self._start_item)
-        self._yielded_at = -math.inf
-        """When a write applied on the event loop's thread last gave the loop a turn."""
+        self._turn_watch: tuple[asyncio.AbstractEventLoop, float] | None = None
+        """The loop an operation applied on its thread last ran on, and since when (monotonic)
+        it has had no turn, while the callback that clears this when it has one is pending."""
         self._runner = _Runner(
             path, uri=uri, synchronous=synchronous, deferred=self._deferred, faults=self.faults
         )
@@ -973,13 +975,29 @@ class SQLiteStore(Store):
 
     def _turn_due(self) -> bool:
         """Whether an operation just applied on the event loop's thread should give the loop a
-        turn now: none did for ``YIELD_EVERY``, so timers (lease renewals) and I/O still run
-        while an execution makes many reads or writes in a row."""
-        now = time.monotonic()
-        if now - self._yielded_at < YIELD_EVERY:
-            return False
-        self._yielded_at = now
-        return True
+        turn now: it had none for ``YIELD_EVERY``, so timers (lease renewals) and I/O still run
+        while an execution makes many reads or writes in a row. An operation that finds no turn
+        watched (the loop had one since the last was watched, or none ever was) watches from
+        now: a callback (``_turned``) ends the watch at the loop's next turn, however it comes
+        (this operation's caller awaiting a vendor, say). A loop other than the watched one
+        inherits the watch's start: it is not known to have had a turn either."""
+        loop = asyncio.get_running_loop()
+        watch = self._turn_watch
+        if watch is not None:
+            if watch[0] is loop:
+                return time.monotonic() - watch[1] >= YIELD_EVERY
+            since = watch[1]
+        else:
+            since = time.monotonic()
+        self._turn_watch = (loop, since)
+        loop.call_soon(self._turned, loop)
+        return False
+
+    def _turned(self, loop: asyncio.AbstractEventLoop) -> None:
+        """``loop`` had a turn: the operations applied on its thread start a new watch."""
+        watch = self._turn_watch
+        if watch is not None and watch[0] is loop:
+            self._turn_watch = None
 
     def _defer(self, op: Op, kind: WriteKind, lease: Lease) -> None:
         """Queue a write nobody waits for (see ``DeferredWrites``)."""
