@@ -10,6 +10,7 @@ import threading
 import pytest
 
 from runio._records import Lease, NewTask
+from runio.storage import _deferred
 from runio.storage._deferred import DeferredWrites
 
 pytestmark = pytest.mark.anyio
@@ -77,6 +78,37 @@ async def test_starts_withdrawn_are_never_built_and_the_others_go_in_order() -> 
     assert queue.withdraw_start("task_1") is None  # handed over: too late to withdraw
     await asyncio.sleep(0)  # the flush scheduled by "log" finds nothing left
     assert writer.handed == []
+
+
+async def test_each_held_start_waits_its_own_hold_from_when_it_was_queued() -> None:
+    """With nothing but starts queued, a start goes to the writer once it has been held
+    ``HOLD_STARTS``, not with an older one whose hold ends first: a task that ends within its
+    own hold is never written as started, wherever its start falls among the others'."""
+    hold = _deferred.HOLD_STARTS
+    now = [100.0]  # the queue's clock, moved by hand (the hold's timer itself is the loop's)
+    writer = Writer()
+    handed = asyncio.Event()
+
+    def submit(items: list[object]) -> None:
+        writer.submit(items)
+        handed.set()
+
+    queue = DeferredWrites(submit, writer.make_start, monotonic=lambda: now[0])
+    queue.add_start(LEASE, _task(1), 10.0)
+    now[0] += hold * 0.75
+    queue.add_start(LEASE, _task(2), 11.0)  # three quarters of a hold after the first
+    now[0] += hold * 0.25  # the first one's hold is over, not the second one's
+    await asyncio.wait_for(handed.wait(), 5)
+    assert writer.handed == [[("start", "run_1", "task_1", 10.0)]]
+    handed.clear()
+    assert queue.withdraw_start("task_2") == (_task(2), 11.0)  # still held: its task ended
+    assert queue.empty
+
+    queue.add_start(LEASE, _task(3), 12.0)
+    now[0] += hold  # its whole hold: it goes
+    await asyncio.wait_for(handed.wait(), 5)
+    assert writer.handed[1:] == [[("start", "run_1", "task_3", 12.0)]]
+    assert writer.built == ["task_1", "task_3"]
 
 
 def test_writes_are_handed_over_whole_before_another_thread_sees_the_queue() -> None:

@@ -8,9 +8,11 @@ lines). This module owns:
   transaction, not two);
 - the "new task started" writes not handed over yet, which the task's completion may withdraw
   (the store then inserts the finished task in one statement). When nothing but such starts is
-  queued, they are held up to ``HOLD_STARTS`` seconds rather than one loop turn, so a task whose
-  function runs in a thread or awaits briefly also costs a single transaction; a crash within
-  that time can lose the record that the attempt started (never a result);
+  queued, each is held up to ``HOLD_STARTS`` seconds from its own queuing rather than one loop
+  turn, so a task whose function runs in a thread or awaits briefly also costs a single
+  transaction, however its start falls among the others' (one timer at a time, set again for
+  the oldest start left); a crash within that time can lose the record that the attempt
+  started (never a result);
 - the executions whose unawaited write failed. A failure nobody awaited must still stop the run
   it belongs to: every later write of that execution (same lease) is refused with a
   ``StoreError`` naming the first failure, so the engine stops the run there and it resumes,
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -30,8 +33,9 @@ from .._records import Lease, NewTask
 from ..errors import StoreError
 
 W = TypeVar("W")
-_Start = tuple[Lease, NewTask, float]
-"""A new task's start, queued unbuilt: the lease, the task and when it started."""
+_Start = tuple[Lease, NewTask, float, float]
+"""A new task's start, queued unbuilt: the lease, the task, when it started (the run's clock)
+and when it was queued (``time.monotonic``, what its hold is counted from)."""
 
 HOLD_STARTS = 0.02
 """Seconds a "new task started" write may wait for its task's completion to withdraw it."""
@@ -48,9 +52,12 @@ class DeferredWrites(Generic[W]):
         self,
         submit: Callable[[list[W]], None],
         make_start: Callable[[Lease, NewTask, float], W],
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._submit = submit
         self._make_start = make_start
+        self._monotonic = monotonic
+        """The clock starts are held by (a test's own, to hold them without waiting)."""
         self._lock = threading.RLock()
         """Held while writes are taken and, in ``flush``, handed over: a thread queuing,
         withdrawing or checking meanwhile waits, so writes reach the writer in the order they
@@ -72,7 +79,7 @@ class DeferredWrites(Generic[W]):
     def add_start(self, lease: Lease, new_task: NewTask, started_at: float) -> None:
         """Queue the write recording that this new task started at ``started_at``
         (``withdraw_start`` may take it back)."""
-        self._queue((lease, new_task, started_at), new_task.id)
+        self._queue((lease, new_task, started_at, self._monotonic()), new_task.id)
 
     def _queue(self, item: W | _Start, started: str | None) -> None:
         try:
@@ -109,7 +116,10 @@ class DeferredWrites(Generic[W]):
 
     def _built(self, items: list[W | _Start]) -> list[W]:
         make = self._make_start
-        return [make(*item) if type(item) is tuple else item for item in items]  # type: ignore[misc]
+        return [
+            make(item[0], item[1], item[2]) if type(item) is tuple else item  # type: ignore[misc]
+            for item in items
+        ]
 
     def take(self) -> list[W]:
         """Everything queued, in order, for an awaited write to carry before itself."""
@@ -119,8 +129,32 @@ class DeferredWrites(Generic[W]):
         return self._built(items) if items else []
 
     def _flush_held(self) -> None:
+        """The hold's timer: hand over the starts queued ``HOLD_STARTS`` ago or more. When
+        nothing but starts is queued, the younger ones stay, each until its own hold is over
+        (the timer is set again for the oldest of them); else everything goes, as ``flush``."""
+        loop: asyncio.AbstractEventLoop | None = None
         with self._lock:
             self._hold_scheduled_on = None
+            items = self._items
+            if items and len(self._started) == len(items):
+                hold = HOLD_STARTS  # read here: a test app may change it
+                now = self._monotonic()
+                due = 0
+                for item in items:  # in the order queued: the oldest first
+                    if item[3] + hold > now:  # type: ignore[index]
+                        break
+                    due += 1
+                if due < len(items):
+                    going, self._items = items[:due], items[due:]
+                    for item in going:
+                        del self._started[item[1].id]  # type: ignore[index]
+                    if going:
+                        self._submit(self._built(going))
+                    loop = self._hold_scheduled_on = asyncio.get_running_loop()
+                    wait = items[due][3] + hold - now  # type: ignore[index]
+        if loop is not None:
+            loop.call_later(wait, self._flush_held)
+            return
         self.flush()
 
     def flush(self) -> None:
