@@ -236,9 +236,10 @@ class IntegrationTask(Generic[I, C, P, R]):
         self.finder = fn
         return fn
 
-    def bind(self, params: dict[str, Any], where: str) -> dict[str, Any]:
+    def bind(self, params: dict[str, Any], where: str | Callable[[], str]) -> dict[str, Any]:
         """The call's keyword parameters, checked against the wrapper's signature (in its order,
-        then the ones its ``**params`` takes, in the caller's)."""
+        then the ones its ``**params`` takes, in the caller's). ``where`` names the call in an
+        error (a function: made only then)."""
         keywords = self._keywords
         if keywords is not None and self._required.issubset(params):
             if self._open:
@@ -253,6 +254,8 @@ class IntegrationTask(Generic[I, C, P, R]):
                 raise TypeError(f"unexpected parameter(s) {', '.join(map(repr, unknown))}")
             bound = self.signature.bind(**params)
         except TypeError as exc:
+            if callable(where):
+                where = where()
             raise ConfigurationError(
                 f"{where}: {exc}. It takes {self.signature}; pass parameters by keyword after "
                 "the cache key."

@@ -15,7 +15,7 @@ import asyncio
 import contextvars
 import functools
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar, cast
 
 from .. import _validate
@@ -200,7 +200,7 @@ class IntegrationIO(Generic[ClientT]):
         """One call of a wrapper: the task's function (the finder, then the wrapper:
         ``_task_fn``) handed to the execution with the wrapper's options (``_fixed``)."""
         integration, runtime = self.integration, self._runtime
-        bound = spec.bind(params, f"io.{self._key}.{spec.attr}({cache_key!r}, ...)")
+        bound = spec.bind(params, lambda: f"io.{self._key}.{spec.attr}({cache_key!r}, ...)")
         properties = None
         if spec.properties is not None:
             try:
@@ -287,8 +287,9 @@ class IntegrationIO(Generic[ClientT]):
                 f"{offered}, and run_task(cache_key, fn(client, task)) for any other SDK call."
             )
 
-        async def call_task(cache_key: CacheKey, /, **params: Any) -> Any:
-            return await self._call_task(spec, cache_key, params)
+        def call_task(cache_key: CacheKey, /, **params: Any) -> Coroutine[Any, Any, Any]:
+            # the call's coroutine itself: a frame fewer on every step of the vendor call
+            return self._call_task(spec, cache_key, params)
 
         call_task.__name__ = attr
         call_task.__doc__ = spec.__doc__

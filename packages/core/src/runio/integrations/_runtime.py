@@ -145,6 +145,10 @@ class Runtime:
         """``value`` as it may be recorded (a task's params): JSON-compatible, secrets and
         ``secret_params`` replaced. Keys that JSON would merge (``{1: "a", "1": "b"}``) are
         refused rather than silently merged."""
+        if type(value) is dict:  # a call's keywords, most often all text and numbers
+            flat = self._recorded_flat(value, secret_params)
+            if flat is not None:
+                return flat
         try:
             _json.check_keys(value)
         except _json.NotJsonError as exc:
@@ -171,6 +175,27 @@ class Runtime:
                 return self.redact_text(repr(item))[:500]
 
         return clean(value)
+
+    def _recorded_flat(
+        self, params: dict[Any, Any], secret_params: Collection[str]
+    ) -> dict[str, Any] | None:
+        """``recorded`` for a dict of ``str`` keys whose values are all text, numbers, booleans
+        or None (exact types): the same result without the walk; else None."""
+        out: dict[str, Any] = {}
+        redact = self.redact_text if self.secrets else None
+        for key, item in params.items():
+            if type(key) is not str:
+                return None
+            kind = type(item)
+            if key in secret_params:
+                out[key] = REDACTED
+            elif kind is str:
+                out[key] = item if redact is None else redact(item)
+            elif item is None or kind is int or kind is float or kind is bool:
+                out[key] = item
+            else:
+                return None
+        return out
 
     def scrub_output(self, text: str) -> str:
         """A task's encoded output with every secret replaced: what the vendor echoed (or a
@@ -233,13 +258,17 @@ class Runtime:
             text: Any = p.text
             if text is None:  # a parameter the call did not give
                 continue
-            out.append(
-                Property(p.label, self.redact_text(str(p.text)), p.url and self.redact_text(p.url))
-            )
+            text = self.redact_text(str(text))
+            url = p.url and self.redact_text(p.url)
+            # a property without a secret in it is kept as it is (no copy to make)
+            out.append(p if text is p.text and url is p.url else Property(p.label, text, url))
         return out or None
 
     # -- SDK clients -------------------------------------------------------------------------
     def client_for(self, loop: asyncio.AbstractEventLoop) -> Any:
+        client = self._clients.get(loop)  # made already: no lock needed to read it
+        if client is not None:
+            return client
         with self._client_lock:
             client = self._clients.get(loop)
             if client is None:
