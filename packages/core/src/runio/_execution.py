@@ -155,6 +155,19 @@ def _error_json(exc: BaseException, **extra: Any) -> dict[str, Any]:
     return data
 
 
+class _Turn:
+    """Whether the event loop has had a turn since this was made: a callback it then runs."""
+
+    __slots__ = ("taken",)
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.taken = False
+        loop.call_soon(self._take)
+
+    def _take(self) -> None:
+        self.taken = True
+
+
 class Execution:
     """State of one execution of one run, shared by every task call made during it."""
 
@@ -244,14 +257,17 @@ class Execution:
             self.timed_out = True
             raise TimedOut()
 
-    async def suspend_until(self, when: float) -> Suspend:
+    async def suspend_until(self, when: float, turn: _Turn | None = None) -> Suspend:
         """Pause the run until ``when`` (or its deadline): the ``Suspend`` to raise. The
         branches started with this one (one ``asyncio.gather``) get a loop turn first, so each
         reaches its first step before the run is pausing: a task it starts runs and is
         recorded before the run pauses, a wait it reaches is recorded (``check_live``). Without
         the turn, a branch that pauses without awaiting anything (a wait recorded on the event
-        loop's thread) would keep its siblings from starting until the run resumes."""
-        await asyncio.sleep(0)
+        loop's thread) would keep its siblings from starting until the run resumes. ``turn``,
+        made before the write that records the pause: when the loop has had a turn since (the
+        write was awaited), the siblings have had theirs, and none is added."""
+        if turn is None or not turn.taken:
+            await asyncio.sleep(0)
         if self.deadline is not None:
             when = min(when, self.deadline)
         self.suspend_at = when if self.suspend_at is None else min(self.suspend_at, when)
@@ -777,6 +793,7 @@ class Execution:
         if task.outcome_unknown:  # an earlier attempt may have had its effect: later ones know
             error.setdefault("outcome_unknown", True)
         text = json.dumps(error, ensure_ascii=False, default=str)
+        turn = _Turn(self.loop)
         status = await self._persist(
             self.store.fail_attempt(
                 self.lease,
@@ -808,7 +825,7 @@ class Execution:
                 error["message"],
                 retry_at,
             )
-            raise await self.suspend_until(retry_at)
+            raise await self.suspend_until(retry_at, turn)
         stored.status = TaskStatus.ERRORED
         raise self._failed_error(cache_key, text, task.id, task.attempt, task.parent_id) from cause
 
@@ -912,6 +929,7 @@ class Execution:
             key, cache_key, parent, depth, "wait", now=now, name=label, icon="clock"
         )
         self.inflight += 1  # the run pauses only once this is recorded
+        turn = _Turn(self.loop)
         try:
             await self._persist(
                 self.store.record_wait(self.lease, new_task=new_task, wake_at=wake_at)
@@ -932,7 +950,7 @@ class Execution:
             wake_at,
         )
         if wake_at > now:
-            raise await self.suspend_until(wake_at)
+            raise await self.suspend_until(wake_at, turn)
         self.store.complete_wait(self.lease, task_id=new_task.id, now=now)
         self.tasks[key].status = TaskStatus.COMPLETED
 
@@ -948,6 +966,7 @@ class Execution:
         start_at = now + max(0.0, when - now) * self.limits.time_scale
         if start_at <= now:
             return
+        turn = _Turn(self.loop)
         await self._persist(self.store.delay_task(self.lease, new_task=new_task, start_at=start_at))
         self.tasks[new_task.idempotency_key] = StoredTask(
             new_task.id,
@@ -962,7 +981,7 @@ class Execution:
             start_at,
             None,
         )
-        raise await self.suspend_until(start_at)
+        raise await self.suspend_until(start_at, turn)
 
     async def wait_for_event(
         self,
@@ -1008,6 +1027,7 @@ class Execution:
                 _error_json(error, event=name, timeout=timeout), ensure_ascii=False, default=str
             )
             self.inflight += 1  # the run suspends only once this is recorded
+            turn = _Turn(self.loop)
             try:
                 outcome, value = await self._persist(
                     self.store.resolve_event_wait(
@@ -1023,7 +1043,7 @@ class Execution:
                 stored.status, stored.error = TaskStatus.ERRORED, error_text
                 raise error
             stored.wake_at = float(value)  # its event was canceled: wait on
-            raise await self.suspend_until(stored.wake_at)
+            raise await self.suspend_until(stored.wake_at, turn)
         if depth > self.limits.max_task_depth:
             raise TaskDepthError(
                 f"Wait {cache_key!r} would be nested {depth} levels deep, deeper than "
@@ -1057,6 +1077,7 @@ class Execution:
         else:  # ended by a timeout, then reset by *retry run*: it waits anew
             task_id, parent_id = stored.id, stored.parent_id
         self.inflight += 1  # the run pauses only once this is recorded
+        turn = _Turn(self.loop)
         try:
             await self._persist(
                 self.store.record_event_wait(
@@ -1085,7 +1106,7 @@ class Execution:
             timeout_at,
             now,
         )
-        raise await self.suspend_until(timeout_at)
+        raise await self.suspend_until(timeout_at, turn)
 
     def _event_timeout(self, cache_key: Any, name: str, timeout: float) -> EventTimeoutError:
         return EventTimeoutError(
