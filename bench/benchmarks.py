@@ -581,6 +581,7 @@ def b6(quick: bool) -> Benchmark:
     floor = "floor: sqlite3 (WAL, FULL)"
     placed = "floor: bare SDK call + one sqlite3 commit after it"
     turns = "in turn in one process: runio, bare, bare + commit"
+    pairs = "in turn in one process, each call after one of its own kind"
 
     def overhead_us(r: dict[str, dict[str, Any]]) -> float:
         return float((r[wrapper]["median_ms"] - r[bare]["median_ms"]) * 1000)
@@ -606,6 +607,7 @@ def b6(quick: bool) -> Benchmark:
                 floor, "sides_sqlite:floor", {"n": n, "journal_mode": "wal", "synchronous": "full"}
             ),
             Side(turns, "sides_stripe:b6_interleaved", {"n": n}),
+            Side(pairs, "sides_stripe:b6_interleaved", {"n": n, "streak": 2}),
         ],
         rows=[
             Row(wrapper, "median_ms", "ms", "per call, median"),
@@ -617,8 +619,11 @@ def b6(quick: bool) -> Benchmark:
             Row(floor, "commits_per_s", "commits/s", "INSERT+COMMIT loop"),
             Row(turns, "overhead_us", "µs", "runio − bare, median of the turns' differences"),
             Row(turns, "commit_after_call_us", "µs", "bare + commit − bare, the same"),
+            Row(turns, "beyond_placed_us", "µs", "runio − (bare + commit), the same"),
+            Row(pairs, "overhead_us", "µs", "runio − bare, median of the turns' differences"),
+            Row(pairs, "commit_after_call_us", "µs", "bare + commit − bare, the same"),
             Row(
-                turns,
+                pairs,
                 "beyond_placed_us",
                 "µs",
                 "runio − (bare + commit), the same",
@@ -679,11 +684,17 @@ def b6(quick: bool) -> Benchmark:
             "wrapper that stores each answer durably pays; the second target is the runio "
             "side's median minus that side's. Those sides run in separate processes, one after "
             "the other, and this machine's speed (the fake's, the disk's) drifts between them "
-            "by more than the overhead; so the last side makes the three calls in turn in one "
-            "process (N turns, each making the runio call, the bare call and the bare call + "
-            "commit in a rotating order, each timed alone) and reports the median over turns "
+            "by more than the overhead; so the last two sides make the three calls in turn in "
+            "one process (N turns, each making the runio call, the bare call and the bare call + "
+            "commit in a rotating order, each timed alone) and report the median over turns "
             "of each call's difference with the same turn's bare call, in which the drift "
-            "cancels."
+            "cancels. The first makes each call once a turn, so each follows a call of another "
+            "kind (the runio call follows the floor's commit or the bare call: runio's code and "
+            "database pages are cold, and each commit comes ~5 ms after the previous one of its "
+            "kind). The second, which carries the target, makes each call twice in a row and "
+            "times the second, as the first four sides do (N calls in a row): each timed call "
+            "follows one of its own kind, and each commit the previous one of its kind by one "
+            "call."
         ),
     )
 

@@ -180,8 +180,12 @@ def b6_interleaved(ctx: dict[str, Any]) -> dict[str, Any]:
     difference with the bare call of the same turn, so the machine's drift (the fake's speed,
     the disk's, another process's load), which moves all three together, cancels out of the
     difference instead of adding to it as it does between the separate processes of the other
-    sides. ``query`` is added to runio's database URL."""
+    sides. ``query`` is added to runio's database URL. ``streak`` (default 1): each call is made
+    that many times in a row in its turn, only the last timed, so each timed call follows calls
+    of its own kind (as in a job making such calls one after another) rather than the others'.
+    """
     n = int(ctx["params"]["n"])
+    streak = int(ctx["params"].get("streak", 1))
     warnings.simplefilter("ignore", DeprecationWarning)
     conn = _floor_db(ctx)
     times: dict[str, list[float]] = {"runio": [], "bare": [], "placed": []}
@@ -204,6 +208,8 @@ def b6_interleaved(ctx: dict[str, Any]) -> dict[str, Any]:
             await call(-1)
         for i in range(n):
             for name, call in calls[i % 3 :] + calls[: i % 3]:
+                for j in range(streak - 1):  # untimed: the same call just before, as in a row
+                    await call(-(i * streak + j) - 2)
                 started = time.perf_counter()
                 await call(i)
                 times[name].append(time.perf_counter() - started)
@@ -211,7 +217,7 @@ def b6_interleaved(ctx: dict[str, Any]) -> dict[str, Any]:
     with _fake_stripe() as (url, customers):
         _run_stripe_job(ctx, url, turns)
     conn.close()
-    assert customers == [3 * (n + 1)], customers
+    assert customers == [3 * (n * streak + 1)], customers
 
     def beyond_us(call: str, other: str) -> float:
         """The median over turns of ``call``'s time minus ``other``'s, in µs."""
