@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
 from . import _json
 from ._ids import new_id
 from ._keys import cache_key_json, scope_prefix, task_key
+from ._loop_turn import LoopTurn
 from ._records import ClaimedRun, Event, LogEntry, NewTask, RunStatus, StoredTask, TaskStatus
 from ._task import Property, Task, as_property
 from ._task_threads import TaskThreads
@@ -155,19 +156,6 @@ def _error_json(exc: BaseException, **extra: Any) -> dict[str, Any]:
     return data
 
 
-class _Turn:
-    """Whether the event loop has had a turn since this was made: a callback it then runs."""
-
-    __slots__ = ("taken",)
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.taken = False
-        loop.call_soon(self._take)
-
-    def _take(self) -> None:
-        self.taken = True
-
-
 class Execution:
     """State of one execution of one run, shared by every task call made during it."""
 
@@ -257,7 +245,7 @@ class Execution:
             self.timed_out = True
             raise TimedOut()
 
-    async def suspend_until(self, when: float, turn: _Turn | None = None) -> Suspend:
+    async def suspend_until(self, when: float, turn: LoopTurn | None = None) -> Suspend:
         """Pause the run until ``when`` (or its deadline): the ``Suspend`` to raise. The
         branches started with this one (one ``asyncio.gather``) get a loop turn first, so each
         reaches its first step before the run is pausing: a task it starts runs and is
@@ -793,7 +781,7 @@ class Execution:
         if task.outcome_unknown:  # an earlier attempt may have had its effect: later ones know
             error.setdefault("outcome_unknown", True)
         text = json.dumps(error, ensure_ascii=False, default=str)
-        turn = _Turn(self.loop)
+        turn = LoopTurn(self.loop)
         status = await self._persist(
             self.store.fail_attempt(
                 self.lease,
@@ -929,7 +917,7 @@ class Execution:
             key, cache_key, parent, depth, "wait", now=now, name=label, icon="clock"
         )
         self.inflight += 1  # the run pauses only once this is recorded
-        turn = _Turn(self.loop)
+        turn = LoopTurn(self.loop)
         try:
             await self._persist(
                 self.store.record_wait(self.lease, new_task=new_task, wake_at=wake_at)
@@ -966,7 +954,7 @@ class Execution:
         start_at = now + max(0.0, when - now) * self.limits.time_scale
         if start_at <= now:
             return
-        turn = _Turn(self.loop)
+        turn = LoopTurn(self.loop)
         await self._persist(self.store.delay_task(self.lease, new_task=new_task, start_at=start_at))
         self.tasks[new_task.idempotency_key] = StoredTask(
             new_task.id,
@@ -1027,7 +1015,7 @@ class Execution:
                 _error_json(error, event=name, timeout=timeout), ensure_ascii=False, default=str
             )
             self.inflight += 1  # the run suspends only once this is recorded
-            turn = _Turn(self.loop)
+            turn = LoopTurn(self.loop)
             try:
                 outcome, value = await self._persist(
                     self.store.resolve_event_wait(
@@ -1077,7 +1065,7 @@ class Execution:
         else:  # ended by a timeout, then reset by *retry run*: it waits anew
             task_id, parent_id = stored.id, stored.parent_id
         self.inflight += 1  # the run pauses only once this is recorded
-        turn = _Turn(self.loop)
+        turn = LoopTurn(self.loop)
         try:
             await self._persist(
                 self.store.record_event_wait(

@@ -62,6 +62,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from .._loop_turn import LoopTurn
 from .._records import (
     ApiKeyRecord,
     AttemptStatus,
@@ -916,9 +917,9 @@ class SQLiteStore(Store):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.faults = Faults()
         self._deferred: DeferredWrites[_Item] = DeferredWrites(self._put, self._start_item)
-        self._turn_watch: tuple[asyncio.AbstractEventLoop, float] | None = None
-        """The loop an operation applied on its thread last ran on, and since when (monotonic)
-        it has had no turn, while the callback that clears this when it has one is pending."""
+        self._turn_watch: LoopTurn | None = None
+        """The loop an operation applied on its thread last ran on, and since when it has had
+        no turn (``_turn_due``)."""
         self._runner = _Runner(
             path, uri=uri, synchronous=synchronous, deferred=self._deferred, faults=self.faults
         )
@@ -977,27 +978,19 @@ class SQLiteStore(Store):
         """Whether an operation just applied on the event loop's thread should give the loop a
         turn now: it had none for ``YIELD_EVERY``, so timers (lease renewals) and I/O still run
         while an execution makes many reads or writes in a row. An operation that finds no turn
-        watched (the loop had one since the last was watched, or none ever was) watches from
-        now: a callback (``_turned``) ends the watch at the loop's next turn, however it comes
-        (this operation's caller awaiting a vendor, say). A loop other than the watched one
-        inherits the watch's start: it is not known to have had a turn either."""
+        watched (the loop had one since the last watch began, or none ever did) watches from
+        now (``LoopTurn``), however the next turn comes (this operation's caller awaiting a
+        vendor, say). A loop other than the watched one inherits the watch's start: it is not
+        known to have had a turn either."""
         loop = asyncio.get_running_loop()
         watch = self._turn_watch
-        if watch is not None:
-            if watch[0] is loop:
-                return time.monotonic() - watch[1] >= YIELD_EVERY
-            since = watch[1]
-        else:
-            since = time.monotonic()
-        self._turn_watch = (loop, since)
-        loop.call_soon(self._turned, loop)
+        since = None
+        if watch is not None and not watch.taken:
+            if watch.loop is loop:
+                return time.monotonic() - watch.since >= YIELD_EVERY
+            since = watch.since
+        self._turn_watch = LoopTurn(loop, since)
         return False
-
-    def _turned(self, loop: asyncio.AbstractEventLoop) -> None:
-        """``loop`` had a turn: the operations applied on its thread start a new watch."""
-        watch = self._turn_watch
-        if watch is not None and watch[0] is loop:
-            self._turn_watch = None
 
     def _defer(self, op: Op, kind: WriteKind, lease: Lease) -> None:
         """Queue a write nobody waits for (see ``DeferredWrites``)."""
