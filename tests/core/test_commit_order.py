@@ -214,6 +214,41 @@ async def test_a_write_after_the_loop_had_a_turn_by_itself_gives_it_none(
 
 
 @pytest.mark.anyio
+async def test_another_loops_writes_in_between_neither_hide_nor_give_this_loop_a_turn(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two event loops on two threads write through one store (two workers in one process,
+    say): a write of the other loop's, and that loop's own turns, between two writes of this
+    loop's do not spare this loop the turn it is due."""
+    alone_in_worker.set(lambda: True)  # in this test's own context
+    monkeypatch.setattr(_sqlite, "YIELD_EVERY", 0.0)
+    insert = "INSERT INTO seq (v) VALUES ('x')"
+    loop = asyncio.get_running_loop()
+    other = asyncio.new_event_loop()
+    thread = threading.Thread(target=other.run_forever, daemon=True)
+    thread.start()
+
+    async def write_there() -> None:
+        alone_in_worker.set(lambda: True)  # in the other loop's task's context
+        await store.execute_raw(insert)
+        await asyncio.sleep(0)  # and that loop has a turn of its own
+
+    ran: list[str] = []
+    try:
+        await store.execute_raw(insert)  # this loop is watched from here
+        loop.call_soon(lambda: ran.append("turn"))
+        # this loop blocks (no turn) while the other one writes
+        asyncio.run_coroutine_threadsafe(write_there(), other).result(timeout=30)
+        await store.execute_raw(insert)
+        assert ran == ["turn"]  # this loop had none since its first write: given one
+    finally:
+        other.call_soon_threadsafe(other.stop)
+        thread.join()
+        other.close()
+    assert await store.execute_raw("SELECT count(*) FROM seq") == [(3,)]
+
+
+@pytest.mark.anyio
 async def test_a_failed_commit_on_the_calling_thread_raises_to_the_caller(store: Store) -> None:
     alone_in_worker.set(lambda: True)  # in this test's own context
     # Twice: a failed batch is replayed one write at a time, and that commit fails too.

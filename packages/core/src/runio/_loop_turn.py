@@ -10,13 +10,13 @@ import time
 class LoopTurn:
     """Made on ``loop``'s thread, it schedules a callback there: ``taken`` turns true when the
     loop runs it, at its next turn, however the turn comes. ``since`` is when the watch began
-    (``time.monotonic``; an earlier watch's, to carry one over)."""
+    (``time.monotonic``)."""
 
     __slots__ = ("loop", "since", "taken")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, since: float | None = None) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self.since = time.monotonic() if since is None else since
+        self.since = time.monotonic()
         self.taken = False
         loop.call_soon(self._take)
 

@@ -917,9 +917,9 @@ class SQLiteStore(Store):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.faults = Faults()
         self._deferred: DeferredWrites[_Item] = DeferredWrites(self._put, self._start_item)
-        self._turn_watch: LoopTurn | None = None
-        """The loop an operation applied on its thread last ran on, and since when it has had
-        no turn (``_turn_due``)."""
+        self._turn_watches = threading.local()
+        """Per thread (so per running event loop), its ``watch``: the loop an operation
+        applied on that thread last ran on, and since when it has had no turn (``_turn_due``)."""
         self._runner = _Runner(
             path, uri=uri, synchronous=synchronous, deferred=self._deferred, faults=self.faults
         )
@@ -980,16 +980,14 @@ class SQLiteStore(Store):
         while an execution makes many reads or writes in a row. An operation that finds no turn
         watched (the loop had one since the last watch began, or none ever did) watches from
         now (``LoopTurn``), however the next turn comes (this operation's caller awaiting a
-        vendor, say). A loop other than the watched one inherits the watch's start: it is not
-        known to have had a turn either."""
+        vendor, say). Each thread has its own watch: event loops on other threads writing in
+        between neither hide this loop's lack of turns nor count as its turns."""
         loop = asyncio.get_running_loop()
-        watch = self._turn_watch
-        since = None
-        if watch is not None and not watch.taken:
-            if watch.loop is loop:
-                return time.monotonic() - watch.since >= YIELD_EVERY
-            since = watch.since
-        self._turn_watch = LoopTurn(loop, since)
+        watches = self._turn_watches
+        watch: LoopTurn | None = getattr(watches, "watch", None)
+        if watch is not None and not watch.taken and watch.loop is loop:
+            return time.monotonic() - watch.since >= YIELD_EVERY
+        watches.watch = LoopTurn(loop)
         return False
 
     def _defer(self, op: Op, kind: WriteKind, lease: Lease) -> None:
