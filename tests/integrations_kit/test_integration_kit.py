@@ -857,6 +857,35 @@ def test_io_use_resolves_a_class_to_the_declared_instance_or_refuses_to_guess(
     assert "declares several Echo instances (a, b); pass the instance" in failed.error["message"]
 
 
+def test_io_use_and_the_namespace_are_one_object_per_execution(client: runio.Client) -> None:
+    """``io.use(instance)``, ``io.use(Class)`` and ``io.<key>`` give the same object, each
+    time; an undeclared instance whose id is a declared key is not taken for the declared one;
+    the objects made through ``with_options`` are new."""
+    mine = Echo(id="mine", api_key=SECRET)
+    stranger = Echo(id="mine", api_key=SECRET)  # not declared, with a declared key as id
+
+    async def body(io: Any) -> Any:
+        bound = io.mine
+        other = io.use(stranger)
+        return [
+            io.use(mine) is bound,
+            io.use(Echo) is bound,
+            io.mine is bound,
+            io.use(mine) is io.use(mine),
+            other is not bound and other.integration is stranger,
+            io.use(mine).with_options(timeout=5.0) is not bound,
+            await io.use(mine).send_message("first", to="ada@example.com") is not None,
+            await io.use(stranger).send_message("second", to="ada@example.com") is not None,
+        ]
+
+    run_id = _job(client, body, mine=mine)
+    client.run_worker(until_idle=True)
+    run = client.get_run(run_id)
+    assert run.status == "COMPLETED", run.error
+    assert run.output == [True] * 8
+    assert [t.cache_key for t in run.tasks] == ["first", "second"]
+
+
 def test_at_least_once_is_declared_on_writes_only() -> None:
     with pytest.raises(ConfigurationError, match="at_least_once=True describes a write"):
 

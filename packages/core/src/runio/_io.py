@@ -101,6 +101,8 @@ class IO:
         self._resolver: Resolver = resolver or _NoIntegrations()
         self._sync: SyncIO | None = None
         self._store: KeyValueStore | None = None
+        self._namespaces: dict[str, Any] = {}
+        """The integrations bound to this execution so far, by key (``io.use``, ``io.<key>``)."""
 
     @overload
     async def run_task(

@@ -198,7 +198,7 @@ class JobIntegrations:
                 raise not_installed(key, self.job)
             value = self._kit.default_instance(key, self.job)
         if isinstance(value, Integration):
-            return IntegrationIO(value, io, key)
+            return _bound(io, value, key)
         return value
 
     def use(self, io: IO, target: Any) -> Any:
@@ -207,7 +207,7 @@ class JobIntegrations:
             key = next((k for k, v in self._declared.items() if v is target), target.id)
             if self._kit is not None:
                 self._kit.note_used(target)
-            return IntegrationIO(target, io, key)
+            return _bound(io, target, key)
         if (
             isinstance(target, type)
             and issubclass(target, Integration)
@@ -222,10 +222,10 @@ class JobIntegrations:
                 )
             if declared:
                 key, instance = declared[0]
-                return IntegrationIO(instance, io, key)
+                return _bound(io, instance, key)
             if self._kit is None:
                 raise not_installed(target.namespace, self.job)
-            return IntegrationIO(self._kit.default_for_class(target), io, target.namespace)
+            return _bound(io, self._kit.default_for_class(target), target.namespace)
         raise ConfigurationError(
             f"io.use(...) takes a runio.Integration instance or subclass, got {target!r}."
         )
@@ -235,6 +235,20 @@ class JobIntegrations:
         if isinstance(value, IntegrationIO):
             return value.blocking(sync_io)
         return value
+
+
+def _bound(io: IO, integration: Integration[Any], key: str) -> IntegrationIO[Any]:
+    """``integration`` bound to ``io`` under ``key``: one object per execution, whether reached
+    as ``io.<key>`` or through ``io.use`` (so a wrapper's shared options are worked out once per
+    execution, not at each call). An instance other than the one already bound under that key
+    (an undeclared one whose id is a declared key) gets an object of its own."""
+    bound = io._namespaces.get(key)
+    if bound is not None and bound.integration is integration:
+        return bound  # type: ignore[no-any-return]
+    made = IntegrationIO(integration, io, key)
+    if bound is None:
+        io._namespaces[key] = made
+    return made
 
 
 def _provider(info: IntegrationInfo) -> str:
