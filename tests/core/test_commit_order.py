@@ -315,6 +315,107 @@ async def test_a_result_whose_commit_failed_is_computed_again_not_lost(
         await asyncio.to_thread(client.close)
 
 
+def _durable_commits(statements: list[str], since: int) -> int:
+    """How many of these statements (a connection's, in order, traced from a moment its
+    ``synchronous`` level was FULL, 2: the level is followed from there), from index ``since``
+    on, committed with ``synchronous=FULL`` or more: ``COMMIT`` and single-statement writes in
+    autocommit."""
+    level, in_transaction, durable = 2, False, 0
+    for index, sql in enumerate(statements):
+        if index == since:
+            durable = 0
+        word = sql.split(None, 1)[0].upper()
+        if sql.upper().startswith("PRAGMA SYNCHRONOUS="):
+            level = int(sql.split("=", 1)[1])
+        elif word == "BEGIN":
+            in_transaction = True
+        elif word in ("COMMIT", "ROLLBACK"):
+            durable += word == "COMMIT" and level >= 2
+            in_transaction = False
+        elif not in_transaction and word in ("INSERT", "UPDATE", "DELETE", "REPLACE"):
+            durable += level >= 2
+    return durable
+
+
+@pytest.mark.anyio
+async def test_a_run_that_reaches_a_wait_pauses_with_one_durable_commit(sqlite_url: str) -> None:
+    """The wait's record is written ahead of the pause, not with a power-safe commit of its
+    own: the pause's durable commit covers it. The run is then WAITING with its wake time."""
+    clock = TestClock(start=1_800_000_000.0)
+    client = runio.Client("app", database_url=sqlite_url, clock=clock)
+
+    @client.define_job(id="napper", trigger=runio.event_trigger("go"))
+    async def napper(payload: Any, io: runio.IO) -> str:
+        await io.wait("nap", 60)
+        return "rested"
+
+    try:
+        run_id = (await client.send_event_async("go")).run_ids[0]
+        statements: list[str] = []  # traced from here: the event's durable commit left FULL
+        conn = client.store._runner._conn  # type: ignore[attr-defined]
+        conn.set_trace_callback(lambda sql: statements.append(" ".join(sql.split())))
+        await client.run_worker_async(until_idle=True)
+        conn.set_trace_callback(None)
+        run = await client.get_run_async(run_id)
+        assert (run.status, run.ready_at) == ("WAITING", clock.now() + 60)
+        assert [(t.cache_key, t.status, t.wake_at) for t in run.tasks] == [
+            ("nap", "WAITING", clock.now() + 60)
+        ]
+        # From the claim on: the worker registered its jobs before, with a commit of its own.
+        claimed = next(i for i, s in enumerate(statements) if "status='EXECUTING'" in s)
+        assert any(s.startswith("INSERT INTO tasks") for s in statements[claimed:]), statements
+        assert _durable_commits(statements, claimed) == 1, statements  # the pause's
+        clock.advance(60)
+        await client.run_worker_async(until_idle=True)
+        assert (await client.get_run_async(run_id)).output == "rested"
+    finally:
+        await asyncio.to_thread(client.close)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("point", [FaultPoint.BEFORE_COMMIT, FaultPoint.AFTER_COMMIT])
+async def test_a_wait_whose_record_failed_is_recorded_again_and_the_run_pauses_then(
+    sqlite_url: str, point: FaultPoint
+) -> None:
+    """The wait's record is not awaited: when its commit fails (before it, or with its answer
+    lost), the pause that follows is refused, the run stops there, and its next execution
+    records the wait (or finds it stored) and pauses. Nothing is lost either way."""
+    clock = TestClock(start=1_800_000_000.0)
+    client = runio.Client("app", database_url=sqlite_url, clock=clock)
+
+    @client.define_job(id="napper", trigger=runio.event_trigger("go"))
+    async def napper(payload: Any, io: runio.IO) -> str:
+        await io.wait("nap", 60)
+        return "rested"
+
+    try:
+        run_id = (await client.send_event_async("go")).run_ids[0]
+        times = 2 if point is FaultPoint.BEFORE_COMMIT else 1  # a failed batch is replayed
+        client.store.faults.arm(point, WriteKind.WAIT, times=times)
+        outcomes: list[str] = []
+        for _ in range(3):
+            await client.run_worker_async(
+                until_idle=True,
+                max_store_failures=5,
+                on_run_finished=lambda _run_id, outcome: outcomes.append(outcome),
+            )
+            run = await client.get_run_async(run_id)
+            if run.status == "WAITING":
+                break
+            clock.advance(60)  # the failed execution's lease runs out
+        assert client.store.faults.fired == [(point, WriteKind.WAIT)] * times
+        assert outcomes[0] == "store_failed"
+        assert run.status == "WAITING", (outcomes, run.error)
+        (nap,) = run.tasks
+        assert (nap.cache_key, nap.status) == ("nap", "WAITING")
+        assert nap.wake_at is not None and run.ready_at == nap.wake_at
+        clock.advance(nap.wake_at - clock.now())
+        await client.run_worker_async(until_idle=True)
+        assert (await client.get_run_async(run_id)).output == "rested"
+    finally:
+        await asyncio.to_thread(client.close)
+
+
 # -- which thread commits: the caller's while fsyncs are fast and the database is free ----------
 
 

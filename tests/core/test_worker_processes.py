@@ -530,7 +530,8 @@ async def test_writes_made_under_an_expired_lease_are_rejected_and_change_nothin
         # The new owner parks the run on a wait, which the old worker must not end either.
         wait = _new_task(run_id, now)
         wait.id, wait.idempotency_key, wait.kind = "task_wait", "key_wait", "wait"
-        await new_worker.record_wait(new, new_task=wait, wake_at=now + 3600)
+        new_worker.record_wait(new, new_task=wait, wake_at=now + 3600)
+        await new_worker.flush()  # stored before the snapshot below
         before = await _snapshot(new_worker, run_id)
 
         with pytest.raises(LeaseLostError) as lost:
@@ -548,11 +549,10 @@ async def test_writes_made_under_an_expired_lease_are_rejected_and_change_nothin
             )
         with pytest.raises(LeaseLostError):
             await old_worker.suspend_run(old, ready_at=now + 60, now=now)
-        with pytest.raises(LeaseLostError):
-            stale_wait = _new_task(run_id, now)
-            stale_wait.id, stale_wait.idempotency_key, stale_wait.kind = "task_w", "key_w", "wait"
-            await old_worker.record_wait(old, new_task=stale_wait, wake_at=now + 60)
         # Unawaited writes are fenced too: they are applied in order, before the next read.
+        stale_wait = _new_task(run_id, now)
+        stale_wait.id, stale_wait.idempotency_key, stale_wait.kind = "task_w", "key_w", "wait"
+        old_worker.record_wait(old, new_task=stale_wait, wake_at=now + 60)
         old_worker.start_attempt(old, new_task=None, task_id="task_1", attempt=2, now=now)
         old_worker.complete_wait(old, task_id="task_wait", now=now)
         old_worker.add_logs(old, [LogEntry(run_id, "", 1, "info", "late", None, now)])

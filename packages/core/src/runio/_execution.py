@@ -916,14 +916,9 @@ class Execution:
         new_task = self._new_task(
             key, cache_key, parent, depth, "wait", now=now, name=label, icon="clock"
         )
-        self.inflight += 1  # the run pauses only once this is recorded
-        turn = LoopTurn(self.loop)
-        try:
-            await self._persist(
-                self.store.record_wait(self.lease, new_task=new_task, wake_at=wake_at)
-            )
-        finally:
-            self._leave()
+        # Not awaited: the pause that follows (or the run's next awaited write) is applied
+        # after it, so the run never pauses with its wait unstored.
+        self.store.record_wait(self.lease, new_task=new_task, wake_at=wake_at)
         self.tasks[key] = StoredTask(
             new_task.id,
             new_task.parent_id,
@@ -938,7 +933,7 @@ class Execution:
             wake_at,
         )
         if wake_at > now:
-            raise await self.suspend_until(wake_at, turn)
+            raise await self.suspend_until(wake_at)
         self.store.complete_wait(self.lease, task_id=new_task.id, now=now)
         self.tasks[key].status = TaskStatus.COMPLETED
 

@@ -228,7 +228,11 @@ class Store(abc.ABC):
         for good. Returns the run's status."""
 
     @abc.abstractmethod
-    async def record_wait(self, lease: Lease, *, new_task: NewTask, wake_at: float) -> None: ...
+    def record_wait(self, lease: Lease, *, new_task: NewTask, wake_at: float) -> None:
+        """Record a new wait (a task waiting until ``wake_at``), without waiting for it (see
+        start_attempt): the run's next awaited write, most often the pause that follows it
+        (``suspend_run``), is applied after it, so the run never pauses with its wait unstored,
+        and a pause costs one durable commit rather than two."""
 
     @abc.abstractmethod
     def complete_wait(self, lease: Lease, *, task_id: str, now: float) -> None:

@@ -895,7 +895,7 @@ class PostgresStore(Store):
         )
         return await self._pg.write(item)  # type: ignore[no-any-return]
 
-    async def record_wait(self, lease: Lease, *, new_task: NewTask, wake_at: float) -> None:
+    def record_wait(self, lease: Lease, *, new_task: NewTask, wake_at: float) -> None:
         sql = (
             f"WITH {_FENCE}, t AS (INSERT INTO tasks ({_TASK_COLUMNS}) SELECT {_TASK_VALUES} "
             f"WHERE {_HELD} RETURNING 1) SELECT status FROM r"
@@ -905,8 +905,10 @@ class PostgresStore(Store):
             lease.token,
             *_task_values(new_task, "WAITING", wake_at=wake_at, started_at=new_task.created_at),
         )
-        await self._pg.write(
-            PgWrite(sql, params, (lease.run_id,), True, _fenced(lease), None, WriteKind.WAIT, lease)
+        self._pg.defer(
+            PgWrite(
+                sql, params, (lease.run_id,), False, _fenced(lease), None, WriteKind.WAIT, lease
+            )
         )
 
     def complete_wait(self, lease: Lease, *, task_id: str, now: float) -> None:

@@ -1562,7 +1562,7 @@ class SQLiteStore(Store):
 
         return await self._write(op, kind=WriteKind.FAIL, lease=lease)  # type: ignore[no-any-return]
 
-    async def record_wait(self, lease: Lease, *, new_task: NewTask, wake_at: float) -> None:
+    def record_wait(self, lease: Lease, *, new_task: NewTask, wake_at: float) -> None:
         def op(conn: sqlite3.Connection) -> None:
             _check_lease(conn, lease)
             _insert_task(
@@ -1573,7 +1573,7 @@ class SQLiteStore(Store):
                 started_at=new_task.created_at,
             )
 
-        await self._write(op, kind=WriteKind.WAIT, lease=lease)
+        self._defer(op, WriteKind.WAIT, lease)
 
     def complete_wait(self, lease: Lease, *, task_id: str, now: float) -> None:
         def op(conn: sqlite3.Connection) -> None:
