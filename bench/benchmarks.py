@@ -466,6 +466,12 @@ def b4(quick: bool) -> Benchmark:
             Row(side.name, "late_max_ms", "ms", "wake-up lateness max"),
             Row(side.name, "seconds", "s", "first event → last run completed"),
         ]
+    pauses = "runio, pauses only"
+    sides.append(Side(pauses, "sides_runio:b4_pauses", {"n": 300 if quick else 2000}))
+    rows += [
+        Row(pauses, "runs_per_s", "runs/s", "diagnostic: runs taken to their wait, stored first"),
+        Row(pauses, "cpu_us_per_run", "µs", "diagnostic: CPU per run taken to its wait"),
+    ]
     return Benchmark(
         id="B4",
         title=f"{n:,} runs each `io.wait`-ing 2 s",
@@ -482,7 +488,10 @@ def b4(quick: bool) -> Benchmark:
             "`time.time()`; lateness = that time minus the wait's stored due time (`wake_at`). "
             "RSS is sampled every 50 ms from /proc/self/statm until the last run completes. "
             "In the burst the worker has the N first executions and the N wake-ups to do, so "
-            "the lateness there includes queueing behind that backlog."
+            "the lateness there includes queueing behind that backlog. 'runio, pauses only' "
+            "(a diagnostic): 2,000 events of the same job stored first, then one worker "
+            "(`run_worker(until_idle=True)`) takes every run to its wait (an hour long here) and "
+            "pauses it: the first executions alone, without the producer or any wake-up."
         ),
     )
 

@@ -515,6 +515,24 @@ def b4(ctx: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def b4_pauses(ctx: dict[str, Any]) -> dict[str, Any]:
+    """Diagnostic: the N events are stored first (untimed); timed is one worker taking every run
+    to its wait (``client.run_worker(until_idle=True)``: a run's first execution, the wait's
+    record and the pause), none of them due again meanwhile."""
+    n = int(ctx["params"]["n"])
+    client = _b4_client(_db(ctx), 3600.0)
+    client.send_events([{"name": "b4", "payload": {"i": i}} for i in range(n)])
+    t0 = time.perf_counter()
+    cpu0 = time.process_time()
+    client.run_worker(until_idle=True)
+    elapsed = time.perf_counter() - t0
+    cpu = time.process_time() - cpu0
+    waiting = client.list_runs(status="WAITING", limit=n + 1)
+    assert len(waiting) == n, len(waiting)
+    client.close()
+    return {"runs_per_s": n / elapsed, "cpu_us_per_run": cpu / n * 1e6}
+
+
 def b4_produce(ctx: dict[str, Any]) -> dict[str, Any]:
     p = ctx["params"]
     n, wait_s, rate = int(p["n"]), float(p["wait_s"]), float(p.get("rate", 0))
