@@ -286,21 +286,9 @@ async def test_a_result_whose_commit_failed_is_computed_again_not_lost(
 
     try:
         run_id = (await client.send_event_async("go")).run_ids[0]
-        # BEFORE_COMMIT twice: a failed batch is replayed one write at a time, and fails again
-        times = 2 if point is FaultPoint.BEFORE_COMMIT else 1
-        client.store.faults.arm(point, WriteKind.COMPLETE, times=times)
-        outcomes: list[str] = []
-        for _ in range(3):
-            await client.run_worker_async(
-                until_idle=True,
-                max_store_failures=5,
-                on_run_finished=lambda _run_id, outcome: outcomes.append(outcome),
-            )
-            run = await client.get_run_async(run_id)
-            if run.status == "COMPLETED":
-                break
-            clock.advance(60)
-        assert client.store.faults.fired == [(point, WriteKind.COMPLETE)] * times
+        run, outcomes = await _through_a_failed_commit(
+            client, clock, run_id, point, WriteKind.COMPLETE, until="COMPLETED"
+        )
         assert outcomes == ["store_failed", "COMPLETED"]
         assert run.status == "COMPLETED", run.error
         a = run.task("a")
@@ -313,6 +301,48 @@ async def test_a_result_whose_commit_failed_is_computed_again_not_lost(
         assert a.status == "COMPLETED" and a.output == run.output[0]
     finally:
         await asyncio.to_thread(client.close)
+
+
+async def _through_a_failed_commit(
+    client: runio.Client,
+    clock: TestClock,
+    run_id: str,
+    point: FaultPoint,
+    kind: WriteKind,
+    *,
+    until: str,
+) -> tuple[runio.Run, list[str]]:
+    """Arm ``point`` for the commit of the run's first write of ``kind``, then run workers
+    until the run is in status ``until`` (at most three, each after the lease of a failed
+    execution ran out): the run and the outcomes its executions reported."""
+    # BEFORE_COMMIT twice: a failed batch is replayed one write at a time, and fails again
+    times = 2 if point is FaultPoint.BEFORE_COMMIT else 1
+    client.store.faults.arm(point, kind, times=times)
+    outcomes: list[str] = []
+    for _ in range(3):
+        await client.run_worker_async(
+            until_idle=True,
+            max_store_failures=5,
+            on_run_finished=lambda _run_id, outcome: outcomes.append(outcome),
+        )
+        run = await client.get_run_async(run_id)
+        if run.status == until:
+            break
+        clock.advance(60)
+    assert client.store.faults.fired == [(point, kind)] * times
+    return run, outcomes
+
+
+def _napper(sqlite_url: str, clock: TestClock) -> runio.Client:
+    """A client whose job waits a minute, then returns "rested"."""
+    client = runio.Client("app", database_url=sqlite_url, clock=clock)
+
+    @client.define_job(id="napper", trigger=runio.event_trigger("go"))
+    async def napper(payload: Any, io: runio.IO) -> str:
+        await io.wait("nap", 60)
+        return "rested"
+
+    return client
 
 
 def _durable_commits(statements: list[str], since: int) -> int:
@@ -342,13 +372,7 @@ async def test_a_run_that_reaches_a_wait_pauses_with_one_durable_commit(sqlite_u
     """The wait's record is written ahead of the pause, not with a power-safe commit of its
     own: the pause's durable commit covers it. The run is then WAITING with its wake time."""
     clock = TestClock(start=1_800_000_000.0)
-    client = runio.Client("app", database_url=sqlite_url, clock=clock)
-
-    @client.define_job(id="napper", trigger=runio.event_trigger("go"))
-    async def napper(payload: Any, io: runio.IO) -> str:
-        await io.wait("nap", 60)
-        return "rested"
-
+    client = _napper(sqlite_url, clock)
     try:
         run_id = (await client.send_event_async("go")).run_ids[0]
         statements: list[str] = []  # traced from here: the event's durable commit left FULL
@@ -381,29 +405,12 @@ async def test_a_wait_whose_record_failed_is_recorded_again_and_the_run_pauses_t
     lost), the pause that follows is refused, the run stops there, and its next execution
     records the wait (or finds it stored) and pauses. Nothing is lost either way."""
     clock = TestClock(start=1_800_000_000.0)
-    client = runio.Client("app", database_url=sqlite_url, clock=clock)
-
-    @client.define_job(id="napper", trigger=runio.event_trigger("go"))
-    async def napper(payload: Any, io: runio.IO) -> str:
-        await io.wait("nap", 60)
-        return "rested"
-
+    client = _napper(sqlite_url, clock)
     try:
         run_id = (await client.send_event_async("go")).run_ids[0]
-        times = 2 if point is FaultPoint.BEFORE_COMMIT else 1  # a failed batch is replayed
-        client.store.faults.arm(point, WriteKind.WAIT, times=times)
-        outcomes: list[str] = []
-        for _ in range(3):
-            await client.run_worker_async(
-                until_idle=True,
-                max_store_failures=5,
-                on_run_finished=lambda _run_id, outcome: outcomes.append(outcome),
-            )
-            run = await client.get_run_async(run_id)
-            if run.status == "WAITING":
-                break
-            clock.advance(60)  # the failed execution's lease runs out
-        assert client.store.faults.fired == [(point, WriteKind.WAIT)] * times
+        run, outcomes = await _through_a_failed_commit(
+            client, clock, run_id, point, WriteKind.WAIT, until="WAITING"
+        )
         assert outcomes[0] == "store_failed"
         assert run.status == "WAITING", (outcomes, run.error)
         (nap,) = run.tasks
