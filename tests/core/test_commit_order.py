@@ -27,6 +27,7 @@ import sqlite3
 import threading
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -333,12 +334,16 @@ async def _through_a_failed_commit(
     return run, outcomes
 
 
-def _napper(sqlite_url: str, clock: TestClock) -> runio.Client:
-    """A client whose job waits a minute, then returns "rested"."""
+def _napper(sqlite_url: str, clock: TestClock, *, delayed: bool = False) -> runio.Client:
+    """A client whose job waits a minute, then returns "rested"; ``delayed``: whose job's task
+    "nap" returns it, started a minute later (``delay_until``)."""
     client = runio.Client("app", database_url=sqlite_url, clock=clock)
+    in_a_minute = datetime.fromtimestamp(clock.now() + 60, UTC)
 
     @client.define_job(id="napper", trigger=runio.event_trigger("go"))
     async def napper(payload: Any, io: runio.IO) -> str:
+        if delayed:
+            return await io.run_task("nap", lambda task: "rested", delay_until=in_a_minute)
         await io.wait("nap", 60)
         return "rested"
 
@@ -368,11 +373,15 @@ def _durable_commits(statements: list[str], since: int) -> int:
 
 
 @pytest.mark.anyio
-async def test_a_run_that_reaches_a_wait_pauses_with_one_durable_commit(sqlite_url: str) -> None:
-    """The wait's record is written ahead of the pause, not with a power-safe commit of its
-    own: the pause's durable commit covers it. The run is then WAITING with its wake time."""
+@pytest.mark.parametrize("delayed", [False, True], ids=["wait", "delay_until"])
+async def test_a_run_that_reaches_a_wait_pauses_with_one_durable_commit(
+    sqlite_url: str, delayed: bool
+) -> None:
+    """The wait's record (or a delayed task's) is written ahead of the pause, not with a
+    power-safe commit of its own: the pause's durable commit covers it. The run is then
+    WAITING until its time."""
     clock = TestClock(start=1_800_000_000.0)
-    client = _napper(sqlite_url, clock)
+    client = _napper(sqlite_url, clock, delayed=delayed)
     try:
         run_id = (await client.send_event_async("go")).run_ids[0]
         statements: list[str] = []  # traced from here: the event's durable commit left FULL
@@ -382,9 +391,9 @@ async def test_a_run_that_reaches_a_wait_pauses_with_one_durable_commit(sqlite_u
         conn.set_trace_callback(None)
         run = await client.get_run_async(run_id)
         assert (run.status, run.ready_at) == ("WAITING", clock.now() + 60)
-        assert [(t.cache_key, t.status, t.wake_at) for t in run.tasks] == [
-            ("nap", "WAITING", clock.now() + 60)
-        ]
+        (nap,) = run.tasks
+        assert (nap.cache_key, nap.status) == ("nap", "WAITING")
+        assert (nap.retry_at if delayed else nap.wake_at) == clock.now() + 60
         # From the claim on: the worker registered its jobs before, with a commit of its own.
         claimed = next(i for i, s in enumerate(statements) if "status='EXECUTING'" in s)
         assert any(s.startswith("INSERT INTO tasks") for s in statements[claimed:]), statements

@@ -949,8 +949,8 @@ class Execution:
         start_at = now + max(0.0, when - now) * self.limits.time_scale
         if start_at <= now:
             return
-        turn = LoopTurn(self.loop)
-        await self._persist(self.store.delay_task(self.lease, new_task=new_task, start_at=start_at))
+        # Not awaited, as a wait's record: the pause that follows is applied after it.
+        self.store.delay_task(self.lease, new_task=new_task, start_at=start_at)
         self.tasks[new_task.idempotency_key] = StoredTask(
             new_task.id,
             new_task.parent_id,
@@ -964,7 +964,7 @@ class Execution:
             start_at,
             None,
         )
-        raise await self.suspend_until(start_at, turn)
+        raise await self.suspend_until(start_at)
 
     async def wait_for_event(
         self,

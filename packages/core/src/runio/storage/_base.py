@@ -344,9 +344,10 @@ class Store(abc.ABC):
         and ``"canceled"``, or why not: ``"delivered"``, ``"canceled_before"``, ``"missing"``."""
 
     @abc.abstractmethod
-    async def delay_task(self, lease: Lease, *, new_task: NewTask, start_at: float) -> None:
+    def delay_task(self, lease: Lease, *, new_task: NewTask, start_at: float) -> None:
         """Record a task that may start no earlier than ``start_at`` (WAITING, its ``retry_at``
-        set, no attempt yet)."""
+        set, no attempt yet), without waiting for it: as ``record_wait``, the run's pause
+        that follows is applied after it."""
 
     @abc.abstractmethod
     async def get_item(self, app_id: str, scope: str, owner: str, key: str) -> str | None:

@@ -1337,20 +1337,17 @@ class PostgresStore(Store):
 
         return await self._pg.read(op, retry=False, kind=WriteKind.OPERATION)
 
-    async def delay_task(self, lease: Lease, *, new_task: NewTask, start_at: float) -> None:
-        async def op(conn: Conn) -> None:
-            async with conn.transaction():
-                await _hold(conn, lease)
-                await conn.execute(
-                    f"INSERT INTO tasks ({_TASK_COLUMNS}) VALUES ({_TASK_VALUES})",
-                    _task_values(new_task, "WAITING"),
-                )
-                await conn.execute(
-                    "UPDATE tasks SET retry_at = %s WHERE run_id = %s AND id = %s",
-                    (start_at, lease.run_id, new_task.id),
-                )
-
-        await self._pg.after_writes(op)
+    def delay_task(self, lease: Lease, *, new_task: NewTask, start_at: float) -> None:
+        sql = (
+            f"WITH {_FENCE}, t AS (INSERT INTO tasks ({_TASK_COLUMNS}, retry_at) SELECT "
+            f"{_TASK_VALUES}, %s::float8 WHERE {_HELD} RETURNING 1) SELECT status FROM r"
+        )
+        params = (lease.run_id, lease.token, *_task_values(new_task, "WAITING"), start_at)
+        self._pg.defer(
+            PgWrite(
+                sql, params, (lease.run_id,), False, _fenced(lease), None, WriteKind.WAIT, lease
+            )
+        )
 
     async def get_item(self, app_id: str, scope: str, owner: str, key: str) -> str | None:
         async def op(conn: Conn) -> str | None:

@@ -1955,7 +1955,7 @@ class SQLiteStore(Store):
 
         return await self._write(op, kind=WriteKind.OPERATION)  # type: ignore[no-any-return]
 
-    async def delay_task(self, lease: Lease, *, new_task: NewTask, start_at: float) -> None:
+    def delay_task(self, lease: Lease, *, new_task: NewTask, start_at: float) -> None:
         def op(conn: sqlite3.Connection) -> None:
             _check_lease(conn, lease)
             _insert_task(conn, new_task, _TASK_WAITING)
@@ -1964,7 +1964,7 @@ class SQLiteStore(Store):
                 (start_at, lease.run_id, new_task.id),
             )
 
-        await self._write(op, kind=WriteKind.WAIT, lease=lease)
+        self._defer(op, WriteKind.WAIT, lease)
 
     async def get_item(self, app_id: str, scope: str, owner: str, key: str) -> str | None:
         def op(conn: sqlite3.Connection) -> str | None:
