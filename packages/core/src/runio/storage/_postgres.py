@@ -905,10 +905,15 @@ class PostgresStore(Store):
             lease.token,
             *_task_values(new_task, "WAITING", wake_at=wake_at, started_at=new_task.created_at),
         )
+        self._defer_fenced(lease, sql, params, WriteKind.WAIT)
+
+    def _defer_fenced(
+        self, lease: Lease, sql: str, params: tuple[Any, ...], kind: WriteKind
+    ) -> None:
+        """Queue an unawaited write of this execution that starts with ``_FENCE`` and writes
+        only while the lease holds (a lost lease surfaces on its next awaited write)."""
         self._pg.defer(
-            PgWrite(
-                sql, params, (lease.run_id,), False, _fenced(lease), None, WriteKind.WAIT, lease
-            )
+            PgWrite(sql, params, (lease.run_id,), False, _fenced(lease), None, kind, lease)
         )
 
     def complete_wait(self, lease: Lease, *, task_id: str, now: float) -> None:
@@ -947,11 +952,7 @@ class PostgresStore(Store):
             f"WHERE {_HELD} ON CONFLICT DO NOTHING RETURNING 1) SELECT status FROM r"
         )
         params = (lease.run_id, lease.token, *columns)
-        self._pg.defer(
-            PgWrite(
-                sql, params, (lease.run_id,), False, _fenced(lease), None, WriteKind.LOGS, lease
-            )
-        )
+        self._defer_fenced(lease, sql, params, WriteKind.LOGS)
 
     async def suspend_run(self, lease: Lease, *, ready_at: float, now: float) -> bool:
         ended, ended_params = _end_open_tasks(lease.run_id, now, when=_NOT_EXECUTING)
@@ -1343,11 +1344,7 @@ class PostgresStore(Store):
             f"{_TASK_VALUES}, %s::float8 WHERE {_HELD} RETURNING 1) SELECT status FROM r"
         )
         params = (lease.run_id, lease.token, *_task_values(new_task, "WAITING"), start_at)
-        self._pg.defer(
-            PgWrite(
-                sql, params, (lease.run_id,), False, _fenced(lease), None, WriteKind.WAIT, lease
-            )
-        )
+        self._defer_fenced(lease, sql, params, WriteKind.WAIT)
 
     async def get_item(self, app_id: str, scope: str, owner: str, key: str) -> str | None:
         async def op(conn: Conn) -> str | None:
