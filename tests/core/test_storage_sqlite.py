@@ -6,6 +6,7 @@ import asyncio
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import AsyncIterator, Sequence
 from importlib import resources
 from pathlib import Path
@@ -18,7 +19,7 @@ import runio
 from runio._records import ClaimedRun, Event, NewRun
 from runio._run_rules import cancel_run
 from runio.errors import ConfigurationError, MigrationError, StoreError
-from runio.storage import Store, create_store
+from runio.storage import Store, _sqlite, create_store
 
 pytestmark = pytest.mark.anyio
 
@@ -335,6 +336,39 @@ async def test_opening_a_store_waits_for_another_connection_holding_a_write_lock
     finally:
         release.join()
         other.close()
+
+
+def test_a_write_waiting_for_another_processs_lock_looks_again_every_2_ms_at_most(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process writing back to back (a producer sending events) frees SQLite's write
+    lock for a fraction of a millisecond between its commits: a waiting writer that looked
+    again only every few milliseconds would miss those moments, time after time. However long
+    it has waited, it looks again within 2 ms, and first within 0.1 ms."""
+    path = tmp_path / "busy.db"
+    waiter = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    waiter.execute("PRAGMA journal_mode=WAL")
+    waiter.execute("PRAGMA busy_timeout=0")
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    pauses: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        if len(pauses) == 40:  # a long wait: the other process lets go only now
+            other.execute("COMMIT")
+
+    monkeypatch.setattr(_sqlite, "time", SimpleNamespace(sleep=sleep, monotonic=time.monotonic))
+    try:
+        _sqlite._retry_locked(lambda: waiter.execute("BEGIN IMMEDIATE"))
+        assert waiter.in_transaction  # it got the lock once the other let go
+        waiter.execute("ROLLBACK")
+    finally:
+        waiter.close()
+        other.close()
+    assert len(pauses) == 40
+    assert pauses[0] <= 0.0001
+    assert max(pauses) <= 0.002
 
 
 # -- claims ----------------------------------------------------------------------------------------
