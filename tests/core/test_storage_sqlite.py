@@ -371,6 +371,22 @@ def test_a_write_waiting_for_another_processs_lock_looks_again_every_2_ms_at_mos
     assert max(pauses) <= 0.002
 
 
+async def test_a_lock_another_process_never_lets_go_fails_the_write_with_a_hint_and_stores_nothing(
+    store: Store, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_sqlite, "_LOCK_RETRY_SECONDS", 0.05)
+    other = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(StoreError, match="Another process held the database too long"):
+            await add_runs(store, event_id="evt_blocked")
+        other.execute("COMMIT")
+    finally:
+        other.close()
+    assert await store.get_event("app", "evt_blocked") is None  # refused whole, not half-stored
+    assert await add_runs(store, event_id="evt_blocked")  # sent again once the lock is free
+
+
 # -- claims ----------------------------------------------------------------------------------------
 
 
