@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 import signal
 import textwrap
-import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -323,7 +322,8 @@ def test_sigterm_lets_the_running_task_finish_then_stops_before_the_next(
     side = tmp_path / "side.log"
     with sender(procs.database_url, "graceful-app", {"three-steps": "three"}) as client:
         run_id = client.send_event("three", {}).run_ids[0]
-        first = procs.start("worker", "app.py:client", "--grace-period", "10", name="first")
+        # A grace period no machine comes near: the worker stops because step-2 ended
+        first = procs.start("worker", "app.py:client", "--grace-period", "3600", name="first")
         wait_until(
             lambda: any(line.startswith("start step-2 ") for line in read_lines(side)),
             timeout=30,
@@ -332,11 +332,8 @@ def test_sigterm_lets_the_running_task_finish_then_stops_before_the_next(
         )
         first.send(signal.SIGTERM)
         first.wait_signal_delivered()
-        sent_at = time.monotonic()
         (tmp_path / "go").touch()
-        code = first.wait_exit(10)
-        assert time.monotonic() - sent_at < 10, "the worker outlived its grace period"
-        assert code == 0, procs.outputs()
+        assert first.wait_exit(60) == 0, procs.outputs()
 
         lines = read_lines(side)
         assert lines == [
@@ -373,7 +370,8 @@ def test_sigterm_lets_the_running_task_finish_then_stops_before_the_next(
     ("grace", "signals"),
     [
         pytest.param("1", [signal.SIGTERM], id="grace-period-over"),
-        pytest.param("60", [signal.SIGINT, signal.SIGINT], id="second-ctrl-c"),
+        # the grace period never ends here: only the second signal can stop the worker
+        pytest.param("3600", [signal.SIGINT, signal.SIGINT], id="second-ctrl-c"),
     ],
 )
 def test_a_task_still_running_when_the_worker_must_stop_is_interrupted_and_released(
@@ -392,16 +390,14 @@ def test_a_task_still_running_when_the_worker_must_stop_is_interrupted_and_relea
             what="the worker to start step-2",
             detail=procs.outputs,
         )
-        sent_at = time.monotonic()
         for sig in signals:
             worker.send(sig)
             worker.wait_signal_delivered()
-        try:
-            code = worker.wait_exit(6)
+        try:  # the task function stays blocked until "go": the worker exits without it
+            code = worker.wait_exit(60)
         finally:
             (tmp_path / "go").touch()  # let the blocked task function end, whatever happened
         assert code >= 0, "the worker exits by itself, not by a signal's default action"
-        assert time.monotonic() - sent_at < 6
         run = client.get_run(run_id)
         assert run.status == "QUEUED", "an interrupted run is released, ready at once"
         assert run.lease_owner is None
