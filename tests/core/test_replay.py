@@ -438,6 +438,43 @@ def test_completed_results_are_loaded_in_one_query_per_execution(
     assert sum(replaying_60.values()) < 15, replaying_60
 
 
+def test_a_first_execution_reads_no_stored_state_and_each_later_one_reads_it_once(
+    client: runio.Client, clock: TestClock
+) -> None:
+    """A run claimed for the first time has nothing stored (tasks and log lines are written
+    under a lease, and every claim granting one counts an execution): its first execution
+    starts without reading the run's state; a later one reads it once, and replays from it."""
+    calls: Counter[str] = Counter()
+
+    def once(name: str, value: int) -> Callable[[runio.Task], int]:
+        def fn(task: runio.Task) -> int:
+            calls[name] += 1
+            return value
+
+        return fn
+
+    @client.define_job(id="twice", trigger=runio.event_trigger("twice"))
+    async def twice(payload: object, io: runio.IO) -> int:
+        io.logger.info("starting")
+        first = await io.run_task("first", once("first", 1))
+        await io.wait("pause", 30)
+        io.logger.info("resumed")
+        return first + await io.run_task("second", once("second", 2))
+
+    store_calls = count_store_calls(client)
+    run_id = client.send_event("twice").run_ids[0]
+    client.run_worker(until_idle=True)
+    assert client.get_run(run_id).status == "WAITING"
+    assert store_calls["load_run_state"] == 0
+    clock.advance(seconds=30)
+    client.run_worker(until_idle=True)
+    run = client.get_run(run_id)
+    assert (run.status, run.output, run.execution_count) == ("COMPLETED", 3, 2)
+    assert store_calls["load_run_state"] == 1
+    assert calls == {"first": 1, "second": 1}, "the stored task was replayed, not run again"
+    assert [log.message for log in run.logs] == ["starting", "resumed"]
+
+
 def test_logs_are_stored_once_however_often_the_function_replays(
     client: runio.Client, clock: TestClock
 ) -> None:

@@ -363,3 +363,75 @@ async def test_a_statement_waits_behind_writes_handed_to_the_thread(store: Store
         with runner._count_lock:
             runner._unapplied -= 1
     assert runner.solo_inline("SELECT 1", ()) == -1  # made: a statement changing no row
+
+
+# -- inside a transaction: the lease checked by the statement that writes ------------------------
+async def test_a_completion_in_a_transaction_checks_the_lease_in_its_insert(store: Store) -> None:
+    """With other writes to commit, the completed row goes in a transaction, still with the
+    lease check in the ``INSERT`` itself: no lease ``SELECT`` before it."""
+    lease = await _lease(store)
+    statements = Statements(store)
+    store.add_logs(lease, [LogEntry("run_1", "", 1, "INFO", "hello", None, NOW)])
+    assert await _complete_at_once(store, lease, "a") == "EXECUTING"
+    seen = statements.since(0)
+    assert seen[0] == "BEGIN IMMEDIATE" and seen[-1] == "COMMIT", seen
+    # one lease SELECT: the log line's own; the completion's is in its INSERT
+    assert len([sql for sql in seen if sql.startswith("SELECT lease_token")]) == 1, seen
+    (insert,) = [sql for sql in seen if sql.startswith("INSERT INTO tasks")]
+    assert "lease_token = 1 AND status = 'EXECUTING'" in insert
+    assert await _stored(store, "a") == ("COMPLETED", '"a-out"', 1)
+
+
+@pytest.mark.parametrize("lost", [False, True], ids=["canceled", "lost"])
+async def test_a_completion_in_a_transaction_still_tells_a_canceled_run_and_a_lost_lease(
+    store: Store, lost: bool
+) -> None:
+    lease = await _lease(store)
+    change = "lease_token = lease_token + 1" if lost else "status = 'CANCELED'"
+    await store.execute_raw(f"UPDATE runs SET {change} WHERE id = 'run_1'")
+    store.add_logs(lease, [LogEntry("run_1", "", 1, "INFO", "hello", None, NOW)])
+    if lost:
+        with pytest.raises(LeaseLostError):
+            await _complete_at_once(store, lease, "a")
+        assert await store.execute_raw("SELECT count(*) FROM tasks") == [(0,)]
+    else:  # the result is kept, and the execution learns that the run was canceled
+        assert await _complete_at_once(store, lease, "a") == "CANCELED"
+        assert await _stored(store, "a") == ("COMPLETED", '"a-out"', 1)
+
+
+async def test_a_run_s_end_checks_the_lease_in_its_update(store: Store) -> None:
+    lease = await _lease(store)
+    statements = Statements(store)
+    assert await store.finish_run(lease, status="COMPLETED", output="1", error=None, now=NOW)
+    seen = statements.since(0)
+    assert not [sql for sql in seen if sql.startswith("SELECT lease_token")], seen
+    (update,) = [sql for sql in seen if sql.startswith("UPDATE runs")]
+    assert "lease_token=1 AND status='EXECUTING'" in update
+    assert await store.execute_raw(
+        "SELECT status, output, lease_owner FROM runs WHERE id = 'run_1'"
+    ) == [("COMPLETED", "1", None)]
+
+
+async def test_a_new_event_is_inserted_without_looking_for_its_id_first(store: Store) -> None:
+    """A new event's row goes in at once (``ON CONFLICT DO NOTHING``); only an id sent before
+    is then read back: its stored event is returned, and nothing is written."""
+    statements = Statements(store)
+    event = Event("evt_1", "app", "go", {"n": 1}, NOW, None)
+    stored, created = await store.create_event(event, [NewRun("run_1", "job", "1.0", NOW)], NOW)
+    assert created and stored.run_ids == ["run_1"]
+    seen = statements.since(0)
+    assert not [sql for sql in seen if sql.startswith("SELECT name, payload")], seen
+    assert [sql for sql in seen if sql.startswith("INSERT")][:2] == [
+        sql for sql in seen if sql.startswith(("INSERT INTO events", "INSERT INTO runs"))
+    ]
+    again = Event("evt_1", "app", "other", {"n": 2}, NOW + 5, None)
+    stored, created = await store.create_event(again, [NewRun("run_2", "job", "1.0", NOW)], NOW)
+    assert not created
+    assert (stored.name, stored.payload, stored.timestamp, stored.run_ids) == (
+        "go",
+        {"n": 1},
+        NOW,
+        ["run_1"],
+    )
+    assert await store.execute_raw("SELECT id FROM runs") == [("run_1",)]
+    assert await store.execute_raw("SELECT name, payload FROM events") == [("go", '{"n": 1}')]

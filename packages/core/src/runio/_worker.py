@@ -52,7 +52,7 @@ from ._ids import new_id
 from ._io import IO, SyncIO
 from ._job import Job
 from ._logcapture import capturing, current_capture, resolve
-from ._records import ClaimedRun, Event, Lease, RunStatus
+from ._records import ClaimedRun, Event, Lease, RunState, RunStatus
 from ._schedules import Scheduler
 from ._task_threads import TaskThreads
 from ._validate import MAX_GRACE_PERIOD, MAX_LEASE_SECONDS, MAX_POLL_INTERVAL
@@ -620,7 +620,13 @@ class Worker:
                 lease, status=RunStatus.FAILED, output=None, error=error, now=clock.now()
             )
             return RunStatus.FAILED
-        state = await store.load_run_state(run_id)
+        # A run claimed for the first time has nothing stored to replay: every task and log
+        # line is written under a lease, and each claim that grants one counts an execution.
+        state = (
+            RunState({}, [], {})
+            if claimed.execution_count == 1
+            else await store.load_run_state(run_id)
+        )
         loop = asyncio.get_running_loop()
         execution = Execution(
             claimed=claimed,

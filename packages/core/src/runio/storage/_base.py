@@ -183,7 +183,11 @@ class Store(abc.ABC):
     async def load_run_state(self, run_id: str) -> RunState:
         """What an execution replays from, in one round trip and one snapshot: the output of
         each completed task of the run, every other task whole, and for each log scope the
-        highest log sequence number already stored."""
+        highest log sequence number already stored.
+
+        Not asked for a run's first execution (``ClaimedRun.execution_count`` 1): a run never
+        claimed before has nothing stored, since every task and log line is written under a
+        lease and each claim granting one counts an execution."""
 
     @abc.abstractmethod
     def start_attempt(

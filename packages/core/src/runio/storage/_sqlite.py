@@ -36,7 +36,11 @@ a task that completed at once (its start withdrawn, nothing unawaited queued), s
 too: ``complete_task`` hands its ``INSERT`` straight to ``_Runner.solo_inline``. When the
 statement writes nothing (a lost lease, a canceled run, an attempts row to complete too) or
 fails, the write runs as a transaction as usual, which reports what went wrong; fault points
-and refused executions always take the transaction.
+and refused executions always take the transaction. In a transaction as well, a new task's
+completed row and a run's end carry the lease check in their own statement, and a new event
+goes in with ``ON CONFLICT DO NOTHING``: the lease (or the event sent before) is read only when
+the statement wrote nothing, to tell why. Fewer statements matter most on the writer thread,
+which gives up the GIL around each one.
 
 No failed write goes unseen: an awaited one raises ``StoreError`` to its caller; an unawaited one
 makes every later write of its execution fail (``DeferredWrites``), and a write that assumes a
@@ -1453,14 +1457,21 @@ class SQLiteStore(Store):
     async def flush(self) -> None:
         await self._write(_nothing, durable=False)
 
-    async def _insert_done(self, lease: Lease, insert: str, values: tuple[Any, ...]) -> str:
+    async def _insert_done(
+        self, lease: Lease, insert: str, insert_if_leased: str, values: tuple[Any, ...]
+    ) -> str:
         """Insert a new task's completed row in a transaction that checks the lease (with the
-        run's unawaited writes, or where the single statement could not be made)."""
+        run's unawaited writes, or where the single statement could not be made). The row goes
+        in with the lease check as one statement, as alone (``insert_if_leased``); only when it
+        wrote nothing (a lost lease, a run no longer executing) is the lease read to tell why."""
+        leased = (*values, lease.run_id, lease.token)
 
         def insert_done(conn: sqlite3.Connection) -> str:
+            # No attempts row: attempt 1 is the task row's own start and end (_rows.py)
+            if conn.execute(insert_if_leased, leased).rowcount == 1:
+                return _EXECUTING
             status = _check_lease(conn, lease)
             conn.execute(insert, values)
-            # No attempts row: attempt 1 is the task row's own start and end (_rows.py)
             return status
 
         return await self._write(insert_done, kind=_COMPLETE, lease=lease)  # type: ignore[no-any-return]
@@ -1494,7 +1505,7 @@ class SQLiteStore(Store):
                     if self._turn_due():
                         await asyncio.sleep(0)
                     return _EXECUTING
-            return await self._insert_done(lease, insert, values)
+            return await self._insert_done(lease, insert, insert_if_leased, values)
 
         def op(conn: sqlite3.Connection) -> str:
             status = _check_lease(conn, lease)
@@ -1633,22 +1644,26 @@ class SQLiteStore(Store):
         self, lease: Lease, *, status: str, output: str | None, error: str | None, now: float
     ) -> bool:
         def op(conn: sqlite3.Connection) -> bool:
-            current = _check_lease(conn, lease)
-            if current != RunStatus.EXECUTING:
-                # Canceled while this worker executed it: what the execution left open ends.
-                _end_open_tasks(conn, lease.run_id, now, include_running=True)
+            # The lease checked in the UPDATE's WHERE: one statement fewer than a SELECT first
+            if (
                 conn.execute(
-                    "UPDATE runs SET lease_owner=NULL, lease_expires=NULL WHERE id=?",
-                    (lease.run_id,),
-                )
-                return False
-            conn.execute(
-                "UPDATE runs SET status=?, output=?, error=?, ended_at=?, ready_at=NULL, "
-                "lease_owner=NULL, lease_expires=NULL WHERE id=?",
-                (status, output, error, now, lease.run_id),
-            )
+                    "UPDATE runs SET status=?, output=?, error=?, ended_at=?, ready_at=NULL, "
+                    "lease_owner=NULL, lease_expires=NULL WHERE id=? AND lease_token=? "
+                    "AND status='EXECUTING'",
+                    (status, output, error, now, lease.run_id, lease.token),
+                ).rowcount
+                == 1
+            ):
+                _end_open_tasks(conn, lease.run_id, now, include_running=True)
+                return True
+            _check_lease(conn, lease)  # lost: raises LeaseLostError
+            # Canceled while this worker executed it: what the execution left open ends.
             _end_open_tasks(conn, lease.run_id, now, include_running=True)
-            return True
+            conn.execute(
+                "UPDATE runs SET lease_owner=NULL, lease_expires=NULL WHERE id=?",
+                (lease.run_id,),
+            )
+            return False
 
         return await self._write(  # type: ignore[no-any-return]
             op, kind=WriteKind.FINISH, lease=lease
@@ -2009,11 +2024,23 @@ class SQLiteStore(Store):
 def _store_event(
     conn: sqlite3.Connection, event: Event, runs: Sequence[NewRun], now: float
 ) -> tuple[Event, bool]:
-    existing = conn.execute(
-        "SELECT name, payload, timestamp, deliver_at FROM events WHERE app_id=? AND id=?",
-        (event.app_id, event.id),
-    ).fetchone()
-    if existing is not None:
+    inserted = conn.execute(  # an id sent before keeps its event: nothing is written then
+        "INSERT INTO events (app_id, id, name, payload, timestamp, deliver_at) "
+        "VALUES (?,?,?,?,?,?) ON CONFLICT (app_id, id) DO NOTHING",
+        (
+            event.app_id,
+            event.id,
+            event.name,
+            json.dumps(event.payload),
+            event.timestamp,
+            event.deliver_at,
+        ),
+    ).rowcount
+    if not inserted:
+        existing = conn.execute(
+            "SELECT name, payload, timestamp, deliver_at FROM events WHERE app_id=? AND id=?",
+            (event.app_id, event.id),
+        ).fetchone()
         run_ids = [
             r[0]
             for r in conn.execute(
@@ -2032,18 +2059,6 @@ def _store_event(
             run_ids,
         )
         return stored, False
-    conn.execute(
-        "INSERT INTO events (app_id, id, name, payload, timestamp, deliver_at) "
-        "VALUES (?,?,?,?,?,?)",
-        (
-            event.app_id,
-            event.id,
-            event.name,
-            json.dumps(event.payload),
-            event.timestamp,
-            event.deliver_at,
-        ),
-    )
     conn.executemany(
         "INSERT INTO runs (id, app_id, job_id, job_version, event_id, status, created_at, "
         "ready_at) VALUES (?,?,?,?,?,?,?,?)",
