@@ -534,3 +534,38 @@ async def test_writes_committed_together_wake_their_event_loop_once(
     assert await asyncio.gather(*writes) == [[(n,)] for n in range(5)]  # each its own answer
     assert set(wakes) == {"runio-sqlite"} and len(wakes) <= 2  # one per batch, not per write
     assert await store.execute_raw("SELECT n FROM t ORDER BY rowid") == [(n,) for n in range(5)]
+
+
+async def test_a_claim_takes_its_runs_with_two_statements_and_keeps_claim_time_order(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """However many runs a claim takes, one UPDATE takes them and one SELECT reads their events
+    (per ``_CLAIM_CHUNK`` runs, here shrunk to 3): each run comes back with its own event, in
+    claim-time order (a run whose worker's lease expired first, then the queued ones by time)."""
+    monkeypatch.setattr(_sqlite, "_CLAIM_CHUNK", 3)
+    expired = (await add_runs(store, ready_at=NOW - 100))[0]
+    (first,) = await claim(store, "dead-worker", lease_seconds=1, now=NOW - 100)
+    assert first.lease.run_id == expired
+    shared = await add_runs(store, count=3, ready_at=NOW - 50)  # one event, three runs
+    single = [(await add_runs(store, ready_at=NOW - 40 + i))[0] for i in range(3)]
+    seen: list[str] = []
+    conn = store._runner._conn  # type: ignore[attr-defined]
+    conn.set_trace_callback(seen.append)
+    try:
+        claimed = await claim(store, "w", now=NOW + 5)
+    finally:
+        conn.set_trace_callback(None)
+    assert [c.lease.run_id for c in claimed] == [expired, *shared, *single]
+    assert [c.status_before for c in claimed] == ["EXECUTING"] + ["QUEUED"] * 6
+    assert [c.execution_count for c in claimed] == [2] + [1] * 6
+    assert [c.lease.token for c in claimed] == [first.lease.token + 1] + [1] * 6
+    assert {c.lease.worker_id for c in claimed} == {"w"}
+    payloads = [c.event.payload for c in claimed]
+    assert payloads[1:4] == [payloads[1]] * 3 and len({p["n"] for p in payloads}) == 5
+    assert all(c.event.id.startswith("evt_") and c.event.name == "go" for c in claimed)
+    writes = [s for s in seen if s.startswith(("UPDATE runs", "SELECT id, name, payload"))]
+    assert len(writes) == 6, seen  # 7 runs: 3 chunks, each an UPDATE and a SELECT
+    rows = await store.execute_raw("SELECT id, status, lease_owner, ready_at FROM runs ORDER BY id")
+    assert {(status, owner, ready) for _, status, owner, ready in rows} == {
+        ("EXECUTING", "w", None)
+    }

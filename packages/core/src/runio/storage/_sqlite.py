@@ -1212,37 +1212,50 @@ class SQLiteStore(Store):
                 candidates += _limited_candidates(conn, app_id, limited, now, limit)
                 candidates.sort(key=lambda c: c[2])
                 del candidates[limit:]
-            if not candidates:
-                return []
             claimed = []
-            for run_id, status_before, _ in candidates:
-                row = conn.execute(
-                    "UPDATE runs SET status='EXECUTING', lease_owner=?, lease_expires=?, "
-                    "lease_token=lease_token+1, execution_count=execution_count+1, "
-                    "started_at=COALESCE(started_at, ?), ready_at=NULL WHERE id=? "
-                    "RETURNING lease_token, execution_count, is_retry, job_id, job_version, "
-                    "event_id, created_at, started_at",
-                    (worker_id, now + lease_seconds, now, run_id),
-                ).fetchone()
-                ev = conn.execute(
-                    "SELECT name, payload, timestamp, deliver_at FROM events WHERE app_id=? "
-                    "AND id=?",
-                    (app_id, row[5]),
-                ).fetchone()
-                claimed.append(
-                    ClaimedRun(
-                        lease=Lease(run_id, worker_id, row[0]),
-                        app_id=app_id,
-                        job_id=row[3],
-                        job_version=row[4],
-                        status_before=status_before,
-                        execution_count=row[1],
-                        is_retry=bool(row[2]),
-                        created_at=row[6],
-                        started_at=row[7],
-                        event=Event(row[5], app_id, ev[0], loads(ev[1]), ev[2], ev[3]),
+            # Two statements for up to _CLAIM_CHUNK runs, not two per run: one UPDATE takes
+            # them all, one SELECT reads their events.
+            for start in range(0, len(candidates), _CLAIM_CHUNK):
+                chunk = candidates[start : start + _CLAIM_CHUNK]
+                ids = [run_id for run_id, _, _ in chunk]
+                rows = {
+                    row[0]: row
+                    for row in conn.execute(
+                        "UPDATE runs SET status='EXECUTING', lease_owner=?, lease_expires=?, "
+                        "lease_token=lease_token+1, execution_count=execution_count+1, "
+                        "started_at=COALESCE(started_at, ?), ready_at=NULL "
+                        f"WHERE id IN ({','.join('?' * len(ids))}) RETURNING id, lease_token, "
+                        "execution_count, is_retry, job_id, job_version, event_id, created_at, "
+                        "started_at",
+                        (worker_id, now + lease_seconds, now, *ids),
                     )
-                )
+                }
+                event_ids = list({row[6] for row in rows.values()})
+                events = {
+                    ev[0]: ev
+                    for ev in conn.execute(
+                        "SELECT id, name, payload, timestamp, deliver_at FROM events "
+                        f"WHERE app_id=? AND id IN ({','.join('?' * len(event_ids))})",
+                        (app_id, *event_ids),
+                    )
+                }
+                for run_id, status_before, _ in chunk:  # in claim-time order
+                    row = rows[run_id]
+                    ev = events[row[6]]
+                    claimed.append(
+                        ClaimedRun(
+                            lease=Lease(run_id, worker_id, row[1]),
+                            app_id=app_id,
+                            job_id=row[4],
+                            job_version=row[5],
+                            status_before=status_before,
+                            execution_count=row[2],
+                            is_retry=bool(row[3]),
+                            created_at=row[7],
+                            started_at=row[8],
+                            event=Event(row[6], app_id, ev[1], loads(ev[2]), ev[3], ev[4]),
+                        )
+                    )
             return claimed
 
         return await self._write(op, durable=False, kind=WriteKind.CLAIM)  # type: ignore[no-any-return]
@@ -2132,6 +2145,10 @@ def _versions_sql(
         f" AND (({alias}job_id, {alias}job_version) IN (VALUES {values}){any_version})",
         [x for pair in pairs for x in pair] + free,
     )
+
+
+_CLAIM_CHUNK = 500
+"""Runs a claim takes with one statement (SQLite binds at most 32,766 values per statement)."""
 
 
 def _limited_candidates(
