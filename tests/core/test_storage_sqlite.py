@@ -569,3 +569,13 @@ async def test_a_claim_takes_its_runs_with_two_statements_and_keeps_claim_time_o
     assert {(status, owner, ready) for _, status, owner, ready in rows} == {
         ("EXECUTING", "w", None)
     }
+
+
+def test_an_in_list_comes_in_a_few_sizes_so_its_statements_stay_cached() -> None:
+    """sqlite3 keeps prepared statements by their text: a claim of any number of runs uses an
+    ``IN`` list padded to a power of two (the last id repeated), so a worker claiming 1 to 50
+    runs at a time prepares 7 texts of each statement, not 50."""
+    assert _sqlite._in_list(["a"]) == ("?", ["a"])
+    assert _sqlite._in_list(["a", "b", "c"]) == ("?,?,?,?", ["a", "b", "c", "c"])
+    sizes = {_sqlite._in_list([str(i) for i in range(n)])[0].count("?") for n in range(1, 51)}
+    assert sizes == {1, 2, 4, 8, 16, 32, 64}

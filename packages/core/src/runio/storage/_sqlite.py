@@ -1215,27 +1215,26 @@ class SQLiteStore(Store):
             claimed = []
             # Two statements for up to _CLAIM_CHUNK runs, not two per run: one UPDATE takes
             # them all, one SELECT reads their events.
-            for start in range(0, len(candidates), _CLAIM_CHUNK):
-                chunk = candidates[start : start + _CLAIM_CHUNK]
-                ids = [run_id for run_id, _, _ in chunk]
+            for first in range(0, len(candidates), _CLAIM_CHUNK):
+                chunk = candidates[first : first + _CLAIM_CHUNK]
+                run_marks, ids = _in_list([run_id for run_id, _, _ in chunk])
                 rows = {
                     row[0]: row
                     for row in conn.execute(
                         "UPDATE runs SET status='EXECUTING', lease_owner=?, lease_expires=?, "
                         "lease_token=lease_token+1, execution_count=execution_count+1, "
                         "started_at=COALESCE(started_at, ?), ready_at=NULL "
-                        f"WHERE id IN ({','.join('?' * len(ids))}) RETURNING id, lease_token, "
-                        "execution_count, is_retry, job_id, job_version, event_id, created_at, "
-                        "started_at",
+                        f"WHERE id IN ({run_marks}) RETURNING id, lease_token, execution_count, "
+                        "is_retry, job_id, job_version, event_id, created_at, started_at",
                         (worker_id, now + lease_seconds, now, *ids),
                     )
                 }
-                event_ids = list({row[6] for row in rows.values()})
+                event_marks, event_ids = _in_list(list({row[6] for row in rows.values()}))
                 events = {
                     ev[0]: ev
                     for ev in conn.execute(
                         "SELECT id, name, payload, timestamp, deliver_at FROM events "
-                        f"WHERE app_id=? AND id IN ({','.join('?' * len(event_ids))})",
+                        f"WHERE app_id=? AND id IN ({event_marks})",
                         (app_id, *event_ids),
                     )
                 }
@@ -2147,8 +2146,17 @@ def _versions_sql(
     )
 
 
-_CLAIM_CHUNK = 500
-"""Runs a claim takes with one statement (SQLite binds at most 32,766 values per statement)."""
+_CLAIM_CHUNK = 512
+"""Runs a claim takes with one statement."""
+
+
+def _in_list(values: list[str]) -> tuple[str, list[str]]:
+    """The ``?`` marks of an ``IN (…)`` list for ``values`` and the values to bind, padded to a
+    power of two by repeating the last one (harmless in ``IN``): a statement taking a varying
+    number of values then comes in a few texts, not one per count, and sqlite3, which keeps
+    prepared statements by their text (128 a connection), keeps preparing the others once."""
+    size = 1 << (len(values) - 1).bit_length()
+    return ",".join("?" * size), values + [values[-1]] * (size - len(values))
 
 
 def _limited_candidates(
