@@ -9,6 +9,7 @@
 
     python bench/profile.py B1-normal --instructions              # CPU instructions per task
     python bench/profile.py B1-normal --instructions --source ../base   # another checkout's
+    python bench/profile.py B3-drain-normal --instructions   # per run of B3's job, drained
 
 Runs the side once in a fresh process under ``py-spy record`` (after its untimed setup, if it has
 one, in another process) (raw collapsed stacks, one root
@@ -18,20 +19,20 @@ most samples: "self" (the function was running) and "incl." (it was on the stack
 queue), which is what decides a single run's throughput. Not part of ``run.py``: a developer
 tool, its output is for reading.
 
-``--instructions`` counts instead the CPU instructions the side executes per task (per call,
-for B6-local): it runs the side twice under valgrind's callgrind (``apt-get install valgrind``),
-at N and at 3N, and divides the difference by 2N, so the process's start, imports and setup
-cancel out. Unlike a time, the count moves little between runs (0.5 to 3%) and hardly with
-what else the machine runs, so it shows a change of a few percent that timings on a shared
-machine hide. Some of runio's choices depend on the clock, which runs about 50 times faster
-against the work under callgrind (the event loop's turn every ``YIELD_EVERY``, starts held up
-to ``HOLD_STARTS``, whether the worker expects a claim soon): run one count at a time, and
-compare two checkouts with counts taken in turn (``--source``), not with an old figure. It
-leaves out the kernel's work (the fsync, the write of SQLite's WAL) and cache misses, and
-callgrind runs one thread at a time, about 50 times slower: use it for a run that stays on one
-thread, as the ``-normal`` sides of B1 with async task functions (each write committed on the
-event loop's thread), B2 and B6-local; sides that hand work between threads count the waiting
-too, and vary.
+``--instructions`` counts instead the CPU instructions the side executes per task (per call for
+B6-local, per run for B3-drain-normal: events stored first, untimed, in another process, then one
+worker drains them): it runs the side twice under valgrind's callgrind (``apt-get install
+valgrind``), at N and at 3N, and divides the difference by 2N, so the process's start, imports and
+setup cancel out. Unlike a time, the count moves little between runs (0.5 to 3%) and hardly with
+what else the machine runs, so it shows a change of a few percent that timings on a shared machine
+hide. Some of runio's choices depend on the clock, which runs about 50 times faster against the
+work under callgrind (the event loop's turn every ``YIELD_EVERY``, starts held up to
+``HOLD_STARTS``, whether the worker expects a claim soon): run one count at a time, and compare two
+checkouts with counts taken in turn (``--source``), not with an old figure. It leaves out the
+kernel's work (the fsync, the write of SQLite's WAL) and cache misses, and callgrind runs one
+thread at a time, about 50 times slower: use it for a run that stays on one thread, as the
+``-normal`` sides of B1 with async task functions (each write committed on the event loop's
+thread), B2 and B6-local; sides that hand work between threads count the waiting too, and vary.
 """
 
 from __future__ import annotations
@@ -59,6 +60,10 @@ SIDES = {
     ),
     "B2": ("sides_runio:b2_resume", {"n": 40000, "task_fn": "lambda"}),
     "B3": ("sides_runio:b3", {"n": 5000}),
+    "B3-drain-normal": (
+        "sides_runio:b3_drain_stored",
+        {"n": 2000, "query": "?synchronous=normal"},
+    ),
     "B6": ("sides_stripe:b6_wrapper", {"n": 1000}),
     "B6-normal": ("sides_stripe:b6_wrapper", {"n": 1000, "query": "?synchronous=normal"}),
     "B6-local": ("sides_stripe:integration_loop", {"n": 5000}),
@@ -67,8 +72,10 @@ SIDES = {
         {"n": 5000, "query": "?synchronous=normal"},
     ),
 }
-SETUPS = {"B2": "sides_runio:b2_build"}
+SETUPS = {"B2": "sides_runio:b2_build", "B3-drain-normal": "sides_runio:b3_store_events"}
 """A side's untimed setup (its benchmark's ``Setup``), run first, not profiled."""
+UNITS = {"B3-drain-normal": "run", "B6-local": "call", "B6-local-normal": "call"}
+"""What N counts, where it is not tasks."""
 
 
 def main() -> int:
@@ -165,7 +172,8 @@ def instructions(
         finally:
             shutil.rmtree(work, ignore_errors=True)
     per = (totals[1] - totals[0]) / (2 * small)
-    print(f"{bench}, runio from {source or 'this checkout'}: {per:,.0f} instructions per task")
+    unit = UNITS.get(bench, "task")
+    print(f"{bench}, runio from {source or 'this checkout'}: {per:,.0f} instructions per {unit}")
     print(f"  (callgrind totals: {totals[0]:,} at N={small:,}, {totals[1]:,} at N={3 * small:,})")
     return 0
 

@@ -279,6 +279,41 @@ def b3_drain(ctx: dict[str, Any]) -> dict[str, Any]:
     return {"runs_per_s": n / elapsed, "seconds": elapsed, "send_s": sent}
 
 
+def _b3_drain_client(ctx: dict[str, Any]) -> runio.Client:
+    client = runio.Client("bench", database_url=_url(_db(ctx)) + ctx["params"].get("query", ""))
+
+    @client.define_job(id="b3", trigger=runio.event_trigger("b3"))
+    async def b3_job(payload: Any, io: runio.IO) -> int:
+        await io.run_task("a", _trivial)
+        await io.run_task("b", _trivial)
+        return await io.run_task("c", _trivial)
+
+    return client
+
+
+def b3_store_events(ctx: dict[str, Any]) -> dict[str, Any]:
+    """Untimed setup (``profile.py``'s drain side): B3's N events stored in one transaction."""
+    n = int(ctx["params"]["n"])
+    client = _b3_drain_client(ctx)
+    client.send_events([{"name": "b3", "payload": {"i": i}} for i in range(n)])
+    client.close()
+    return {"events": n}
+
+
+def b3_drain_stored(ctx: dict[str, Any]) -> dict[str, Any]:
+    """One worker draining the events ``b3_store_events`` stored, in a process of its own: what
+    a run costs the worker (its claim, first execution and end), without the sends."""
+    n = int(ctx["params"]["n"])
+    client = _b3_drain_client(ctx)
+    t0 = time.perf_counter()
+    client.run_worker(until_idle=True)
+    elapsed = time.perf_counter() - t0
+    done = client.list_runs(status="COMPLETED", limit=n + 1)
+    assert len(done) == n, len(done)
+    client.close()
+    return {"runs_per_s": n / elapsed, "seconds": elapsed}
+
+
 # -- B5: B3's events drained by 1 or 2 worker processes on PostgreSQL -----------------------------
 _B5_APP = """\
 import os
