@@ -220,14 +220,7 @@ def b3(ctx: dict[str, Any]) -> dict[str, Any]:
     front of a worker would); timed from the first event sent to the last run completed."""
     n = int(ctx["params"]["n"])
     url, pg_name = _database(ctx)
-    client = runio.Client("bench", database_url=url)
-
-    @client.define_job(id="b3", trigger=runio.event_trigger("b3"))
-    async def b3_job(payload: Any, io: runio.IO) -> int:
-        await io.run_task("a", _trivial)
-        await io.run_task("b", _trivial)
-        return await io.run_task("c", _trivial)
-
+    client = _b3_client(url)
     counter = _Counter()
     worker = client.worker(on_run_finished=counter.finished)
     thread = threading.Thread(target=asyncio.run, args=(worker.run(),), daemon=True)
@@ -258,29 +251,17 @@ def b3_drain(ctx: dict[str, Any]) -> dict[str, Any]:
     """Diagnostic: the N events are stored first (untimed); timed is one worker draining them,
     ``client.run_worker(until_idle=True)``."""
     n = int(ctx["params"]["n"])
-    client = runio.Client("bench", database_url=_url(_db(ctx)))
-
-    @client.define_job(id="b3", trigger=runio.event_trigger("b3"))
-    async def b3_job(payload: Any, io: runio.IO) -> int:
-        await io.run_task("a", _trivial)
-        await io.run_task("b", _trivial)
-        return await io.run_task("c", _trivial)
-
+    client = _b3_client(_url(_db(ctx)))
     t0 = time.perf_counter()
     for i in range(n):
         client.send_event("b3", {"i": i})
     sent = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    client.run_worker(until_idle=True)
-    elapsed = time.perf_counter() - t0
-    done = client.list_runs(status="COMPLETED", limit=n + 1)
-    assert len(done) == n, len(done)
-    client.close()
-    return {"runs_per_s": n / elapsed, "seconds": elapsed, "send_s": sent}
+    return {**_drain(client, n), "send_s": sent}
 
 
-def _b3_drain_client(ctx: dict[str, Any]) -> runio.Client:
-    client = runio.Client("bench", database_url=_url(_db(ctx)) + ctx["params"].get("query", ""))
+def _b3_client(url: str) -> runio.Client:
+    """A client with B3's job: a run of 3 trivial tasks."""
+    client = runio.Client("bench", database_url=url)
 
     @client.define_job(id="b3", trigger=runio.event_trigger("b3"))
     async def b3_job(payload: Any, io: runio.IO) -> int:
@@ -289,6 +270,22 @@ def _b3_drain_client(ctx: dict[str, Any]) -> runio.Client:
         return await io.run_task("c", _trivial)
 
     return client
+
+
+def _drain(client: runio.Client, n: int) -> dict[str, Any]:
+    """Timed: one worker running the client's n stored runs (``run_worker(until_idle=True)``),
+    all of which must complete; the client is closed after."""
+    t0 = time.perf_counter()
+    client.run_worker(until_idle=True)
+    elapsed = time.perf_counter() - t0
+    done = client.list_runs(status="COMPLETED", limit=n + 1)
+    assert len(done) == n, len(done)
+    client.close()
+    return {"runs_per_s": n / elapsed, "seconds": elapsed}
+
+
+def _b3_drain_client(ctx: dict[str, Any]) -> runio.Client:
+    return _b3_client(_url(_db(ctx)) + ctx["params"].get("query", ""))
 
 
 def b3_store_events(ctx: dict[str, Any]) -> dict[str, Any]:
@@ -303,15 +300,7 @@ def b3_store_events(ctx: dict[str, Any]) -> dict[str, Any]:
 def b3_drain_stored(ctx: dict[str, Any]) -> dict[str, Any]:
     """One worker draining the events ``b3_store_events`` stored, in a process of its own: what
     a run costs the worker (its claim, first execution and end), without the sends."""
-    n = int(ctx["params"]["n"])
-    client = _b3_drain_client(ctx)
-    t0 = time.perf_counter()
-    client.run_worker(until_idle=True)
-    elapsed = time.perf_counter() - t0
-    done = client.list_runs(status="COMPLETED", limit=n + 1)
-    assert len(done) == n, len(done)
-    client.close()
-    return {"runs_per_s": n / elapsed, "seconds": elapsed}
+    return _drain(_b3_drain_client(ctx), int(ctx["params"]["n"]))
 
 
 # -- B5: B3's events drained by 1 or 2 worker processes on PostgreSQL -----------------------------
